@@ -1,0 +1,67 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "nudge",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "nudge", targets: ["NudgeCLI"]),
+        .library(name: "Nudge", targets: ["Nudge"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+    ],
+    targets: [
+        // libcurl, for SMTP (see Sources/CCurl/shim.h for why the setopt wrappers exist).
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // Inbound mail: MIME parsing, classification, bounce/ARF reports, reply-text extraction.
+        .target(name: "NudgeMIME"),
+        // Outbound mail: composing RFC 5322 messages and delivering them over SMTP with libcurl.
+        .target(name: "NudgeSMTP", dependencies: ["CCurl"]),
+        // The product: HTTP API, stores, dispatcher, LLM client.
+        .target(
+            name: "Nudge",
+            dependencies: [
+                "NudgeMIME", "NudgeSMTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "NudgeCLI",
+            dependencies: [
+                "Nudge",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "NudgeMIMETests", dependencies: ["NudgeMIME"], exclude: ["oracle.py"]),
+        .testTarget(name: "NudgeSMTPTests", dependencies: ["NudgeSMTP"]),
+        .testTarget(
+            name: "NudgeTests",
+            dependencies: [
+                "Nudge",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+    ]
+)

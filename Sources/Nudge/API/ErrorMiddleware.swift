@@ -1,0 +1,67 @@
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+
+/// Outermost middleware: gives each request an id, records metrics, and turns every error into
+/// the contract's envelope. Unexpected errors are logged with the request id and answered with a
+/// generic 500 that reveals nothing.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        let requestID = request.headers[values: .init("X-Request-Id")!].first.flatMap { $0.count <= 128 ? $0 : nil } ?? Base62.random(count: 16)
+        var context = context
+        context.logger[metadataKey: "request_id"] = .string(requestID)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = Self.envelope(for: error, logger: context.logger).response(requestID: requestID)
+        }
+        response.headers[.init("X-Request-Id")!] = requestID
+        let route = context.endpointPath ?? "unmatched"
+        let dims = [("method", request.method.rawValue), ("route", route), ("status", String(response.status.code))]
+        Counter(label: "nudge_http_requests_total", dimensions: dims).increment()
+        Timer(label: "nudge_http_request_duration_seconds", dimensions: [("route", route)], preferredDisplayUnit: .seconds)
+            .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        return response
+    }
+
+    static func envelope(for error: any Error, logger: Logger) -> APIError {
+        switch error {
+        case let e as APIError:
+            return e
+        case let e as HTTPError:
+            switch e.status {
+            case .notFound: return APIError(.notFound, "not_found", "No such route.")
+            case .methodNotAllowed: return APIError(.methodNotAllowed, "invalid_request", "Method not allowed on this route.")
+            case .contentTooLarge: return .tooLarge(JSONCoding.maxJSONBody)
+            case .badRequest: return .malformed(e.body ?? "Bad request.")
+            default:
+                if e.status.code < 500 { return APIError(e.status, "invalid_request", e.body ?? e.status.reasonPhrase) }
+                logger.error("http error", metadata: ["error": "\(e)"])
+                return .internalError
+            }
+        case is NIOTooManyBytesError:
+            return .tooLarge(JSONCoding.maxJSONBody)
+        case let e as DatabaseFailure:
+            if case .unavailable = e {
+                logger.warning("database unavailable", metadata: ["error": "\(e)"])
+                return .unavailable
+            }
+            logger.error("database error", metadata: ["error": "\(e)"])
+            return .internalError
+        default:
+            logger.error("unexpected error", metadata: ["error": "\(String(reflecting: error))"])
+            return .internalError
+        }
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (s, atto) = components
+        return s * 1_000_000_000 + atto / 1_000_000_000
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Hummingbird
+import Prometheus
+
+/// Liveness, readiness, metrics and the OpenAPI document: unauthenticated operational routes.
+struct OpsAPI {
+    let services: NudgeServices
+
+    func register(_ router: Router<AppContext>) {
+        router.get("/healthz") { _, _ in
+            try JSONCoding.response(["status": "ok"])
+        }
+        router.get("/readyz") { _, _ in
+            do {
+                try await withTimeout(.seconds(2)) {
+                    _ = try await services.db.client.query("SELECT 1", logger: services.logger).collect()
+                }
+                return try JSONCoding.response(["status": "ready"])
+            } catch {
+                var e = APIError(.serviceUnavailable, "service_unavailable", "The database is not reachable.")
+                e.headers[.retryAfter] = "2"
+                throw e
+            }
+        }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: MetricsRegistry.shared.emitToBuffer()))
+            )
+        }
+        router.get("/openapi.json") { _, _ in
+            guard let data = OpenAPIDocument.load(directory: services.config.openAPIPath) else {
+                throw APIError(.notFound, "not_found", "OpenAPI document not found.")
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+    }
+}
+
+enum OpenAPIDocument {
+    static func load(directory path: String) -> Data? {
+        FileManager.default.contents(atPath: path)
+    }
+}
+
+/// One Prometheus registry per process, bootstrapped into swift-metrics once.
+public enum MetricsRegistry {
+    public static let shared: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+}
+
+struct TimeoutError: Error {}
+
+/// Runs `body`, giving up after `duration` (the database being down must not hang a request).
+func withTimeout<T: Sendable>(_ duration: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: duration)
+            throw TimeoutError()
+        }
+        let result = try await group.next()!
+        group.cancelAll()
+        return result
+    }
+}

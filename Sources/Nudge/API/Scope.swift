@@ -1,0 +1,22 @@
+/// Token scopes from the contract. `admin` implies every scope and manages tokens.
+public enum Scope: String, CaseIterable, Codable, Sendable {
+    case contactsRead = "contacts:read"
+    case contactsWrite = "contacts:write"
+    case sequencesRead = "sequences:read"
+    case sequencesWrite = "sequences:write"
+    case emailSend = "email:send"
+    case inboxesRead = "inboxes:read"
+    case inboxesWrite = "inboxes:write"
+    case suppressionsRead = "suppressions:read"
+    case suppressionsWrite = "suppressions:write"
+    case inboundWrite = "inbound:write"
+    case admin
+}
+
+public struct ScopeSet: Sendable, Equatable {
+    public let scopes: Set<Scope>
+    public init(_ scopes: some Sequence<Scope>) { self.scopes = Set(scopes) }
+    public func allows(_ scope: Scope) -> Bool { scopes.contains(.admin) || scopes.contains(scope) }
+    /// Stable, documented order for responses.
+    public var sorted: [String] { Scope.allCases.filter(scopes.contains).map(\.rawValue) }
+}

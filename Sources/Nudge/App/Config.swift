@@ -1,0 +1,68 @@
+import Foundation
+
+/// Everything `nudge serve` can be told, from flags and `NUDGE_*` environment variables.
+public struct AppConfig: Sendable {
+    public enum Role: String, Sendable, CaseIterable { case all, api, worker }
+
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var role: Role = .all
+    public var dev = false
+    public var manualClock = false
+    public var dataDir = ".nudge"
+    public var databaseURL: String?
+    public var smtpURL: String?
+    public var smtpLanes = 4
+    public var publicURL: String?
+    /// Key for unsubscribe tokens and Message-ID derivation.
+    public var secret: [UInt8] = []
+    public var llm: LLMSettings?
+    public var migrationsDir = "migrations"
+    public var openAPIPath = "docs/openapi.json"
+    public var promptsDir = "prompts"
+    public var dispatchBatchSize = 200
+    public var pollInterval: Duration = .milliseconds(500)
+    /// Requests per second and burst allowed per token; nil disables the limiter.
+    public var rateLimit: (perSecond: Double, burst: Double)? = (50, 200)
+    /// Sends per organization per UTC day across all inboxes (abuse guard); nil = unlimited.
+    public var orgDailySendQuota: Int? = 10_000
+    /// Hostname used in Message-IDs when the inbox's domain is not usable.
+    public var messageIDDomain: String?
+
+    public init() {}
+
+    public var unsubscribeBase: String { (publicURL ?? "http://localhost:\(port)").trimmingCharacters(in: CharacterSet(charactersIn: "/")) }
+    public var outboxDir: String { dataDir + "/outbox" }
+}
+
+public struct LLMSettings: Sendable {
+    public var url: String
+    public var model: String
+    public var apiKey: String?
+    public var connectTimeout: Duration = .seconds(5)
+    public var requestTimeout: Duration = .seconds(60)
+    public var maxAttempts = 4
+    public var concurrency = 4
+    public init(url: String, model: String, apiKey: String?) {
+        self.url = url
+        self.model = model
+        self.apiKey = apiKey
+    }
+}
+
+/// Resolves the folders the server reads at start-up (migrations, prompts): an explicit setting,
+/// else the working directory, else the package root above the executable (`.build/debug/nudge`).
+public enum ResourceLocator {
+    public static func find(_ name: String, env: String) -> String {
+        let fm = FileManager.default
+        if let v = ProcessInfo.processInfo.environment[env], !v.isEmpty { return v }
+        if fm.fileExists(atPath: name) { return name }
+        var dir = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            let candidate = dir.appendingPathComponent(name).path
+            if fm.fileExists(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return name
+    }
+}

@@ -1,0 +1,88 @@
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The one store. Every transaction picks its database role first: `nudge_api` with the caller's
+/// organization (row-level security filters every table by it), or `nudge_worker` for background
+/// work that spans organizations. Errors thrown inside a transaction roll it back and come out
+/// unchanged, so handlers can throw API errors from within.
+public struct Database: Sendable {
+    public let client: PostgresClient
+    public let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// A transaction that sees only `orgID`'s rows.
+    public func tenant<R: Sendable>(_ orgID: String, _ body: (PostgresConnection) async throws -> R) async throws -> R {
+        try await transaction(body) { conn in
+            try await conn.query("SELECT set_config('role', 'nudge_api', true), set_config('nudge.org_id', \(orgID), true)", logger: logger)
+        }
+    }
+
+    /// A transaction for workers and operators, across organizations.
+    public func system<R: Sendable>(_ body: (PostgresConnection) async throws -> R) async throws -> R {
+        try await transaction(body) { conn in
+            try await conn.query("SELECT set_config('role', 'nudge_worker', true)", logger: logger)
+        }
+    }
+
+    private func transaction<R: Sendable>(
+        _ body: (PostgresConnection) async throws -> R,
+        setup: (PostgresConnection) async throws -> Void
+    ) async throws -> R {
+        do {
+            return try await client.withConnection { conn in
+                try await conn.query("BEGIN", logger: logger)
+                do {
+                    try await setup(conn)
+                    let result = try await body(conn)
+                    try await conn.query("COMMIT", logger: logger)
+                    return result
+                } catch {
+                    _ = try? await conn.query("ROLLBACK", logger: logger)
+                    throw error
+                }
+            }
+        } catch let error as PSQLError {
+            throw DatabaseFailure.classify(error)
+        }
+    }
+}
+
+/// What callers need to know about a database failure: a constraint the request broke (a 409
+/// for the API), or the database being out of reach (a 503 with Retry-After).
+public enum DatabaseFailure: Error, CustomStringConvertible {
+    case uniqueViolation(constraint: String?)
+    case foreignKeyViolation(constraint: String?)
+    case unavailable(String)
+    case other(PSQLError)
+
+    static func classify(_ error: PSQLError) -> Error {
+        if let state = error.serverInfo?[.sqlState] {
+            switch state {
+            case "23505": return DatabaseFailure.uniqueViolation(constraint: error.serverInfo?[.constraintName])
+            case "23503": return DatabaseFailure.foreignKeyViolation(constraint: error.serverInfo?[.constraintName])
+            case "57P01", "57P02", "57P03", "53300", "08006", "08001", "08004": return DatabaseFailure.unavailable(state)
+            default: return DatabaseFailure.other(error)
+            }
+        }
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .connectionClosed:
+            return DatabaseFailure.unavailable("\(error.code)")
+        default:
+            return DatabaseFailure.other(error)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .uniqueViolation(let c): return "unique violation \(c ?? "")"
+        case .foreignKeyViolation(let c): return "foreign key violation \(c ?? "")"
+        case .unavailable(let s): return "database unavailable (\(s))"
+        case .other(let e): return "database error: \(String(reflecting: e))"
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import PostgresNIO
+
+/// The append-only events feed. Events are written inside the transaction that caused them, so
+/// the feed never shows something that did not happen, nor misses something that did.
+public enum EventType: String, Sendable, CaseIterable {
+    case enrollmentCreated = "enrollment.created"
+    case enrollmentCancelled = "enrollment.cancelled"
+    case enrollmentPaused = "enrollment.paused"
+    case enrollmentResumed = "enrollment.resumed"
+    case enrollmentCompleted = "enrollment.completed"
+    case enrollmentExited = "enrollment.exited"
+    case enrollmentFailed = "enrollment.failed"
+    case messageSent = "message.sent"
+    case messageReceived = "message.received"
+    case messageBounced = "message.bounced"
+    case reminderDue = "reminder.due"
+    case suppressionCreated = "suppression.created"
+    case suppressionDeleted = "suppression.deleted"
+    case contactCreated = "contact.created"
+    case judgementFailed = "judgement.failed"
+}
+
+public struct PendingEvent: Sendable {
+    public let org: String
+    public let type: EventType
+    public let data: String   // a JSON object
+
+    public init(org: String, type: EventType, _ fields: [String: JSONValue]) {
+        self.org = org
+        self.type = type
+        self.data = JSONValue.object(fields).serialized
+    }
+}
+
+public enum Events {
+    /// Appends events in one statement.
+    public static func append(_ events: [PendingEvent], at now: Date, on conn: PostgresConnection, logger: Logger) async throws {
+        guard !events.isEmpty else { return }
+        let orgs = events.map(\.org)
+        let ids = events.map { _ in ID.make(.evt) }
+        let types = events.map(\.type.rawValue)
+        let data = events.map(\.data)
+        try await conn.query("""
+            INSERT INTO events (org_id, id, type, data, created_at)
+            SELECT o, i, t, d::jsonb, \(now) FROM unnest(\(orgs)::text[], \(ids)::text[], \(types)::text[], \(data)::text[]) WITH ORDINALITY AS u(o, i, t, d, n) ORDER BY n
+            """, logger: logger)
+    }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Nudge
+
+@main
+struct NudgeCommand: AsyncParsableCommand {
+    static func main() async {
+        // Logs go to stderr (unbuffered); stdout carries only command results such as tokens.
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+    static let configuration = CommandConfiguration(
+        commandName: "nudge",
+        abstract: "Email follow-up sequences for AI agents: send each step on time, stop when the person replies.",
+        subcommands: [Serve.self, Migrate.self, Org.self, Token.self]
+    )
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP API and the background workers.")
+    @Option(help: "Port for the HTTP API.") var port: Int = 8080
+    @Option(help: "Address to bind.") var host: String = "127.0.0.1"
+    @Option(help: "all, api or worker.") var role: String = "all"
+    @Flag(help: "Development mode (allows --clock manual).") var dev = false
+    @Option(help: "system or manual (manual needs --dev).") var clock: String = "system"
+
+    func run() async throws {
+        guard let role = AppConfig.Role(rawValue: role) else { throw ValidationError("--role must be all, api or worker") }
+        guard ["system", "manual"].contains(clock) else { throw ValidationError("--clock must be system or manual") }
+        if clock == "manual" && !dev { throw ValidationError("--clock manual is refused without --dev") }
+        var config = try Launcher.environmentConfig()
+        config.port = port
+        config.host = host
+        config.role = role
+        config.dev = dev
+        config.manualClock = clock == "manual"
+        try await Launcher.serve(config)
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply the SQL files of migrations/ in order, once each.")
+    func run() async throws {
+        let applied = try await Launcher.withDatabase(try Launcher.environmentConfig()) { _, applied in applied }
+        print(#"{"applied": \#(applied.count)}"#)
+    }
+}
+
+struct Org: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage organizations.", subcommands: [Create.self])
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an organization and its first admin token.")
+        @Argument(help: "The organization's name.") var name: String
+        func run() async throws {
+            let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !trimmed.isEmpty, trimmed.count <= 200 else { throw ValidationError("NAME must be 1 to 200 characters") }
+            let line = try await Launcher.withDatabase(try Launcher.environmentConfig()) { services, _ in
+                let (org, token) = try await services.tokens.createOrg(name: trimmed, now: Date())
+                return Launcher.json(["org_id": org, "admin_token": token.token])
+            }
+            print(line)
+        }
+    }
+}
+
+struct Token: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage API tokens.", subcommands: [Create.self])
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a token for an organization.")
+        @Option(help: "Organization id (org_…).") var org: String
+        @Option(help: "Token name.") var name: String
+        @Option(help: "Comma-separated scopes, e.g. contacts:read,contacts:write.") var scopes: String
+        func run() async throws {
+            let list = scopes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let line = try await Launcher.withDatabase(try Launcher.environmentConfig()) { services, _ in
+                try await Launcher.createToken(services, org: org, name: name, scopes: list)
+            }
+            print(line)
+        }
+    }
+}
