@@ -55,7 +55,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "NudgeMIMETests", dependencies: ["NudgeMIME"], exclude: ["oracle.py"]),
-        .testTarget(name: "NudgeSMTPTests", dependencies: ["NudgeSMTP"]),
+        .testTarget(name: "NudgeSMTPTests", dependencies: ["NudgeSMTP"], exclude: ["smtp_server.py"]),
         .testTarget(
             name: "NudgeTests",
             dependencies: [

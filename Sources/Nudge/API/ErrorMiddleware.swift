@@ -46,6 +46,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case is NIOTooManyBytesError:
             return .tooLarge(JSONCoding.maxJSONBody)
         case let e as DatabaseFailure:
+            if case .uniqueViolation = e {
+                return .conflict("A concurrent request changed the same data; retry the request.")
+            }
             if case .unavailable = e {
                 logger.warning("database unavailable", metadata: ["error": "\(e)"])
                 return .unavailable

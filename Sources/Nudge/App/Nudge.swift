@@ -14,23 +14,79 @@ public struct NudgeServices: Sendable {
     public let clock: any NudgeClock
     public let authenticator: TokenAuthenticator
     public let tokens: TokenStore
+    public let inboxes: InboxStore
+    public let contacts: ContactStore
+    public let sequences: SequenceStore
+    public let enrollments: EnrollmentStore
+    public let rules: WorkflowRuleStore
+    public let history: HistoryStore
+    public let suppressions: SuppressionStore
+    public let transport: any MailTransport
+    public let llm: (any LLMClient)?
+    public let prompts: Prompts?
     public let logger: Logger
 
-    public init(config: AppConfig, postgres: PostgresClient, clock: any NudgeClock, logger: Logger) throws {
+    public init(config: AppConfig, postgres: PostgresClient, clock: any NudgeClock, logger: Logger,
+                transport: (any MailTransport)? = nil, llm: (any LLMClient)? = nil) throws {
         self.config = config
+        if let transport {
+            self.transport = transport
+        } else if let url = config.smtpURL {
+            self.transport = try CurlSMTPTransport(url: url, lanes: config.smtpLanes)
+        } else {
+            self.transport = OutboxDirectoryTransport(directory: config.outboxDir)
+        }
+        if let settings = config.llm {
+            self.llm = llm ?? OpenAIClient(settings: settings, logger: logger)
+            self.prompts = try Prompts(directory: config.promptsDir)
+        } else {
+            self.llm = nil
+            self.prompts = nil
+        }
         self.logger = logger
         self.db = Database(client: postgres, logger: logger)
         self.clock = clock
         self.authenticator = TokenAuthenticator(db: db, clock: clock)
         self.tokens = TokenStore(db: db)
+        self.inboxes = InboxStore(db: db)
+        self.sequences = SequenceStore(db: db)
+        self.enrollments = EnrollmentStore(db: db)
+        self.rules = WorkflowRuleStore(db: db, enrollments: enrollments)
+        self.contacts = ContactStore(db: db, rules: rules)
+        self.history = HistoryStore(db: db)
+        self.suppressions = SuppressionStore(db: db)
     }
+
+    /// Runs everything that is due now, to completion (the manual clock's `advance`).
+    public func drainWork() async throws {
+        for _ in 0..<100 {
+            try await Judge(services: self).drain()
+            let before = try await pendingWork()
+            try await Dispatcher(services: self).drain()
+            try await Judge(services: self).drain()
+            if try await pendingWork() == 0 || before == 0 { break }
+        }
+    }
+
+    /// Due sends and judgements, for `drainWork` to know when it is done.
+    func pendingWork() async throws -> Int {
+        let now = clock.now()
+        return try await db.system { conn in
+            try await conn.query("""
+                SELECT (SELECT count(*) FROM enrollments WHERE state = 'active' AND next_due_at <= \(now) AND NOT held)
+                     + (SELECT count(*) FROM judgements WHERE state = 'pending' AND next_attempt_at <= \(now))
+                """, logger: logger).decode(Int.self).collect().first ?? 0
+        }
+    }
+
+    public var llmConfigured: Bool { config.llm != nil }
 
     /// The long-lived loops this process runs, by role. With the manual clock nothing polls:
     /// `POST /v1/_clock/advance/` drives the work instead, so tests are deterministic.
     public func backgroundServices() -> [any Service] {
         var out: [any Service] = [Housekeeping(services: self)]
         if config.role != .api && !config.manualClock {
-            out += []
+            out += [Dispatcher(services: self), Judge(services: self)]
         }
         return out
     }
@@ -48,8 +104,23 @@ public func buildApplication(
         let v1 = router.group()
             .add(middleware: AuthMiddleware(authenticator: services.authenticator))
             .group(context: TenantContext.self)
+            .add(middleware: IdempotencyMiddleware(db: services.db, clock: services.clock))
         let r = ScopedRouter(group: v1)
-        TokensAPI(store: services.tokens, authenticator: services.authenticator, clock: services.clock).register(r)
+        let s = services
+        TokensAPI(store: s.tokens, authenticator: s.authenticator, clock: s.clock).register(r)
+        InboxesAPI(store: s.inboxes, clock: s.clock).register(r)
+        ContactsAPI(store: s.contacts, inboxes: s.inboxes, clock: s.clock).register(r)
+        SequencesAPI(store: s.sequences, clock: s.clock, llmConfigured: s.llmConfigured).register(r)
+        EnrollmentsAPI(store: s.enrollments, contacts: s.contacts, sequences: s.sequences, db: s.db, clock: s.clock, llmConfigured: s.llmConfigured).register(r)
+        WorkflowRulesAPI(store: s.rules, clock: s.clock).register(r)
+        EventsAPI(db: s.db).register(r)
+        HistoryAPI(store: s.history).register(r)
+        SuppressionsAPI(store: s.suppressions, clock: s.clock).register(r)
+        InboundAPI(processor: InboundProcessor(db: s.db, clock: s.clock)).register(r)
+        if s.config.dev, let manual = s.clock as? ManualClock {
+            ClockAPI(services: s, clock: manual).register(r)
+        }
+        UnsubscribeAPI(db: s.db, secret: s.config.secret, clock: s.clock).register(router)
     }
 
     var app = Application(

@@ -1,0 +1,132 @@
+import Foundation
+import Hummingbird
+
+struct ContactsAPI {
+    let store: ContactStore
+    let inboxes: InboxStore
+    let clock: any NudgeClock
+
+    struct EmailInput: Decodable { let label: String?; let address: String? }
+    struct Body: Decodable {
+        let inbox_id: String?
+        let full_name: String?
+        let emails: [EmailInput]?
+        let notes: String?
+        let labels: [String]?
+        let fields: [String: String]?
+        let timezone: String?
+    }
+    struct LabelsBody: Decodable { let add: [String]?; let remove: [String]? }
+    struct Deleted: Encodable { let id: String; let deleted: Bool }
+
+    static func emails(_ raw: [EmailInput]?, required: Bool) throws -> [ContactEmail] {
+        guard let raw, !raw.isEmpty else {
+            if required { throw APIError.validation("emails", "emails must list at least one address.") }
+            return []
+        }
+        guard raw.count <= 20 else { throw APIError.validation("emails", "emails may list at most 20 addresses.") }
+        var seen = Set<String>()
+        return try raw.enumerated().map { i, e in
+            let address = try Mailbox.require(e.address, "emails[\(i)].address")
+            guard seen.insert(Mailbox.key(address)).inserted else {
+                throw APIError.validation("emails[\(i)].address", "emails[\(i)].address repeats an address given earlier.")
+            }
+            let label = try e.label.map { try Validate.name($0, "emails[\(i)].label", max: 64) }
+            return ContactEmail(label: label, address: address)
+        }
+    }
+
+    static func labels(_ raw: [String]?, _ param: String) throws -> [String]? {
+        guard let raw else { return nil }
+        guard raw.count <= 100 else { throw APIError.validation(param, "\(param) may list at most 100 labels.") }
+        var out: [String] = []
+        for (i, l) in raw.enumerated() {
+            let p = "\(param)[\(i)]"
+            guard !l.trimmingCharacters(in: .whitespaces).isEmpty else { throw APIError.validation(p, "\(p) must not be empty.") }
+            guard l.count <= 64 else { throw APIError.validation(p, "\(p) must be at most 64 characters.") }
+            try Validate.text(l, p, max: 64, singleLine: true)
+            if !out.contains(l) { out.append(l) }
+        }
+        return out
+    }
+
+    static func fields(_ raw: JSONValue?) throws -> [String: String]? {
+        guard let raw else { return nil }
+        guard case .object(let o) = raw else { throw APIError.validation("fields", "fields must be an object of strings.") }
+        guard o.count <= 50 else { throw APIError.validation("fields", "fields may have at most 50 keys.") }
+        var out: [String: String] = [:]
+        for (k, v) in o {
+            guard !k.isEmpty, k.count <= 64, k.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }) else {
+                throw APIError.validation("fields.\(k)", "Field names must be 1 to 64 letters, digits or underscores.")
+            }
+            guard case .string(let s) = v else { throw APIError.validation("fields.\(k)", "fields.\(k) must be a string.") }
+            try Validate.text(s, "fields.\(k)", max: 2_000)
+            out[k] = s
+        }
+        return out
+    }
+
+    func input(_ req: Request, _ ctx: TenantContext, patch: Bool) async throws -> (ContactInput, PatchBody) {
+        let json = try await JSONCoding.decode(JSONValue.self, from: req)
+        let body = try PatchBody(json)
+        let b = try JSONCoding.decode(Body.self, from: try JSONCoding.encoder.encode(JSONValue.object(body.fields.filter { $0.key != "fields" })))
+        var inboxID: String?
+        if let id = b.inbox_id {
+            guard ID.isValid(id, .inb), try await inboxes.get(org: ctx.org, id: id) != nil else {
+                throw APIError.validation("inbox_id", "No inbox \(id.prefix(64)) in this organization.")
+            }
+            inboxID = id
+        }
+        let input = ContactInput(
+            inboxID: inboxID,
+            fullName: try body.string("full_name").update.map { try $0.map { try Validate.name($0, "full_name") } },
+            emails: try Self.emails(b.emails, required: !patch),
+            notes: try body.string("notes").update.map { n in try n.map { try Validate.text($0, "notes", max: 10_000); return $0 } },
+            labels: try Self.labels(b.labels, "labels"),
+            fields: try Self.fields(body.fields["fields"].flatMap { $0 == .null ? nil : $0 }),
+            timezone: try body.string("timezone").update.map { try $0.flatMap { try InboxesAPI.validTimezone($0, "timezone") } })
+        return (input, body)
+    }
+
+    func register(_ r: ScopedRouter) {
+        r.post("/v1/contacts", .contactsWrite) { req, ctx in
+            let (input, _) = try await input(req, ctx, patch: false)
+            let (contact, created) = try await store.upsert(org: ctx.org, input, now: clock.now(), tokenID: ctx.token.tokenID)
+            return try JSONCoding.response(contact, status: created ? .created : .ok)
+        }
+        r.get("/v1/contacts", .contactsRead) { req, ctx in
+            let label = req.query("label")
+            let email = req.query("email")
+            if let email, email.count > 254 { throw APIError.validation("email", "email is too long.") }
+            return try JSONCoding.response(try await store.list(org: ctx.org, email: email, label: label, page: PageRequest(req)))
+        }
+        r.get("/v1/contacts/:id", .contactsRead) { _, ctx in
+            guard let c = try await store.get(org: ctx.org, id: try ctx.id("id", .ctc, what: "contact")) else { throw APIError.notFound("contact") }
+            return try JSONCoding.response(c)
+        }
+        r.patch("/v1/contacts/:id", .contactsWrite) { req, ctx in
+            let id = try ctx.id("id", .ctc, what: "contact")
+            let (input, body) = try await input(req, ctx, patch: true)
+            if body.fields["emails"] != nil && input.emails.isEmpty { throw APIError.validation("emails", "emails must list at least one address.") }
+            guard let c = try await store.patch(org: ctx.org, id: id, input, replaceEmails: body.fields["emails"] != nil, now: clock.now(), tokenID: ctx.token.tokenID) else {
+                throw APIError.notFound("contact")
+            }
+            return try JSONCoding.response(c)
+        }
+        r.delete("/v1/contacts/:id", .contactsWrite) { _, ctx in
+            let id = try ctx.id("id", .ctc, what: "contact")
+            guard try await store.delete(org: ctx.org, id: id, now: clock.now()) else { throw APIError.notFound("contact") }
+            return try JSONCoding.response(Deleted(id: id, deleted: true))
+        }
+        r.post("/v1/contacts/:id/labels", .contactsWrite) { req, ctx in
+            let id = try ctx.id("id", .ctc, what: "contact")
+            let b = try await JSONCoding.decode(LabelsBody.self, from: req)
+            let add = try Self.labels(b.add, "add") ?? []
+            let remove = try Self.labels(b.remove, "remove") ?? []
+            guard let c = try await store.changeLabels(org: ctx.org, id: id, add: add, remove: remove, now: clock.now(), tokenID: ctx.token.tokenID) else {
+                throw APIError.notFound("contact")
+            }
+            return try JSONCoding.response(c)
+        }
+    }
+}

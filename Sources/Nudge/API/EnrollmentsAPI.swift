@@ -1,0 +1,166 @@
+import Foundation
+import Hummingbird
+import PostgresNIO
+
+struct EnrollmentsAPI {
+    let store: EnrollmentStore
+    let contacts: ContactStore
+    let sequences: SequenceStore
+    let db: Database
+    let clock: any NudgeClock
+    let llmConfigured: Bool
+
+    struct RecipientInput: Decodable { let contact_id: String?; let email: String? }
+    struct SourceInput: Decodable {
+        let type: String?
+        let message_id: String?
+        let thread_id: String?
+        let subject: String?
+        let from_address: String?
+    }
+    struct Body: Decodable {
+        let inbox_id: String?
+        let sequence_id: String?
+        let recipient: RecipientInput?
+        let source: SourceInput?
+        let exit_on_reply: Bool?
+        let emails: [StepInput]?
+        let exit_condition_prompt: String?
+    }
+    struct ActionBody: Decodable { let action: String? }
+
+    func register(_ r: ScopedRouter) {
+        r.on(.post, "/v1/sequences/enrollments", [.sequencesWrite, .emailSend]) { req, ctx in
+            let b = try await JSONCoding.decode(Body.self, from: req)
+            let (record, created) = try await create(b, ctx)
+            return try JSONCoding.response(record, status: created ? .created : .ok)
+        }
+        r.get("/v1/sequences/enrollments", .sequencesRead) { req, ctx in
+            let state = req.query("state")
+            if let state, EnrollmentState(rawValue: state) == nil {
+                throw APIError.validation("state", "state must be one of \(EnrollmentState.allCases.map(\.rawValue).joined(separator: ", ")).")
+            }
+            let filter = EnrollmentStore.Filter(state: state, contactID: req.query("contact_id"), sequenceID: req.query("sequence_id"), inboxID: req.query("inbox_id"))
+            return try JSONCoding.response(try await store.list(org: ctx.org, filter: filter, page: PageRequest(req)))
+        }
+        r.get("/v1/sequences/enrollments/:id", .sequencesRead) { _, ctx in
+            guard let e = try await store.get(org: ctx.org, id: try ctx.id("id", .enr, what: "enrollment")) else { throw APIError.notFound("enrollment") }
+            return try JSONCoding.response(e)
+        }
+        r.patch("/v1/sequences/enrollments/:id", .sequencesWrite) { req, ctx in
+            let id = try ctx.id("id", .enr, what: "enrollment")
+            let b = try await JSONCoding.decode(ActionBody.self, from: req)
+            guard let raw = b.action else { throw APIError.validation("action", "action is required: cancel, pause or resume.") }
+            guard let action = EnrollmentStore.Action(rawValue: raw) else {
+                throw APIError.validation("action", "action must be cancel, pause or resume.")
+            }
+            guard let e = try await store.act(org: ctx.org, id: id, action: action, tokenID: ctx.token.tokenID, now: clock.now()) else {
+                throw APIError.notFound("enrollment")
+            }
+            return try JSONCoding.response(e)
+        }
+    }
+
+    func create(_ b: Body, _ ctx: TenantContext) async throws -> (EnrollmentRecord, Bool) {
+        let org = ctx.org
+        let now = clock.now()
+        if b.sequence_id != nil && b.emails != nil {
+            throw APIError.validation("emails", "Give sequence_id (a saved sequence) or emails (ad-hoc steps), not both.")
+        }
+        guard b.sequence_id != nil || b.emails != nil else {
+            throw APIError.validation("sequence_id", "Give sequence_id (a saved sequence) or emails (ad-hoc steps).")
+        }
+        guard let recipient = b.recipient, recipient.contact_id != nil || recipient.email != nil else {
+            throw APIError.validation("recipient", "recipient needs contact_id or email.")
+        }
+        let adhoc = try b.emails.map { try StepValidation.validate($0, param: "emails", llmConfigured: llmConfigured) }
+        let exitPrompt = try StepValidation.exitCondition(b.exit_condition_prompt, llmConfigured: llmConfigured)
+        if let s = b.source?.type, s != "email" { throw APIError.validation("source.type", "source.type must be \"email\".") }
+        let recipientEmail = try recipient.email.map { try Mailbox.require($0, "recipient.email") }
+
+        return try await db.tenant(org) { conn in
+            // The sequence, its definition and the inbox to send from.
+            var definition: SequenceDefinition
+            var sequence: SequenceRecord?
+            if let sid = b.sequence_id {
+                guard ID.isValid(sid, .seq), let s = try await sequences.get(org: org, id: sid, conn) else {
+                    throw APIError.validation("sequence_id", "No sequence \(sid.prefix(64)) in this organization.")
+                }
+                if s.archived_at != nil { throw APIError.validation("sequence_id", "Sequence \(sid) is archived; it takes no new enrollments.") }
+                definition = SequenceStore.definition(s)
+                if !llmConfigured && (definition.exit_condition_prompt != nil || definition.steps.contains { $0.prompt != nil }) {
+                    throw LLMRequirement.error("sequence_id")
+                }
+                sequence = s
+            } else {
+                definition = SequenceDefinition(steps: adhoc!, exit_on_reply: true, exit_condition_prompt: nil)
+            }
+            if let e = b.exit_on_reply { definition.exit_on_reply = e }
+            if let exitPrompt { definition.exit_condition_prompt = exitPrompt }
+
+            guard let inboxID = b.inbox_id ?? sequence?.sender_inbox_id else {
+                throw APIError.validation("inbox_id", "inbox_id is required for an ad-hoc enrollment.")
+            }
+            let inboxRows = try await conn.query("SELECT 1 FROM inboxes WHERE org_id = \(org) AND id = \(inboxID)", logger: db.logger).collect()
+            if inboxRows.isEmpty { throw APIError.validation("inbox_id", "No inbox \(inboxID.prefix(64)) in this organization.") }
+
+            let (contactID, address) = try await resolveRecipient(recipient, email: recipientEmail, inboxID: inboxID, ctx, conn)
+            let (source, threadID) = try await resolveSource(b.source, inboxID: inboxID, org: org, conn)
+            return try await store.enroll(.init(inboxID: inboxID, contactID: contactID, recipient: address, sequenceID: sequence?.id,
+                                                sequenceVersion: sequence?.version, definition: definition, source: source, threadID: threadID,
+                                                trigger: "api", ruleID: nil, tokenID: ctx.token.tokenID), org: org, now: now, conn)
+        }
+    }
+
+    func resolveRecipient(_ r: RecipientInput, email: String?, inboxID: String, _ ctx: TenantContext, _ conn: PostgresConnection) async throws -> (String, String) {
+        if let cid = r.contact_id {
+            guard ID.isValid(cid, .ctc), let c = try await contacts.get(org: ctx.org, id: cid, conn) else {
+                throw APIError.validation("recipient.contact_id", "No contact \(cid.prefix(64)) in this organization.")
+            }
+            if let email {
+                guard c.emails.contains(where: { Mailbox.key($0.address) == Mailbox.key(email) }) else {
+                    throw APIError.validation("recipient.email", "\(email) is not an address of contact \(cid).")
+                }
+                return (c.id, email)
+            }
+            guard let first = c.emails.first else { throw APIError.validation("recipient.contact_id", "Contact \(cid) has no email address.") }
+            return (c.id, first.address)
+        }
+        let input = ContactInput(inboxID: inboxID, fullName: nil, emails: [ContactEmail(label: nil, address: email!)], notes: nil, labels: nil, fields: nil, timezone: nil)
+        let (c, _) = try await contacts.upsert(org: ctx.org, input, now: clock.now(), tokenID: ctx.token.tokenID, conn)
+        return (c.id, email!)
+    }
+
+    /// The source must be a message and/or thread of this inbox; follow-ups are then sent as
+    /// replies in that thread. Subject and sender default to the stored message's.
+    func resolveSource(_ s: SourceInput?, inboxID: String, org: String, _ conn: PostgresConnection) async throws -> (EnrollmentSource?, String?) {
+        guard let s else { return (nil, nil) }
+        var source = EnrollmentSource(type: "email", message_id: s.message_id, thread_id: s.thread_id, subject: s.subject, from_address: s.from_address)
+        if let subject = s.subject { try Validate.text(subject, "source.subject", max: 998, singleLine: true) }
+        if let from = s.from_address { source.from_address = try Mailbox.require(from, "source.from_address") }
+        var threadID = s.thread_id
+        if let mid = s.message_id {
+            let rows = try await conn.query("""
+                SELECT thread_id, subject, from_address FROM messages WHERE org_id = \(org) AND id = \(mid) AND inbox_id = \(inboxID)
+                """, logger: db.logger).decode((String, String, String).self).collect()
+            guard ID.isValid(mid, .msg), let (thread, subject, from) = rows.first else {
+                throw APIError.validation("source.message_id", "No message \(mid.prefix(64)) in inbox \(inboxID).")
+            }
+            if let t = s.thread_id, t != thread {
+                throw APIError.validation("source.thread_id", "Message \(mid) is not in thread \(t).")
+            }
+            threadID = thread
+            if source.subject == nil { source.subject = subject }
+            if source.from_address == nil && !from.isEmpty { source.from_address = from }
+        } else if let tid = s.thread_id {
+            let rows = try await conn.query("SELECT subject FROM threads WHERE org_id = \(org) AND id = \(tid) AND inbox_id = \(inboxID)", logger: db.logger)
+                .decode(String.self).collect()
+            guard ID.isValid(tid, .thr), let subject = rows.first else {
+                throw APIError.validation("source.thread_id", "No thread \(tid.prefix(64)) in inbox \(inboxID).")
+            }
+            if source.subject == nil { source.subject = subject }
+        }
+        source.thread_id = threadID
+        return (source, threadID)
+    }
+}

@@ -1,0 +1,123 @@
+import Crypto
+import Foundation
+import Hummingbird
+import NIOCore
+import PostgresNIO
+
+/// `Idempotency-Key` on POST: the first request's response (status and body) is kept for 24 h
+/// per organization and replayed for the same key and body; the same key with another body is a
+/// 422; while the first is still running, 409. The key row is claimed with an insert, so two
+/// concurrent requests with one key cannot both run.
+struct IdempotencyMiddleware: RouterMiddleware {
+    typealias Context = TenantContext
+    let db: Database
+    let clock: any NudgeClock
+    /// A first attempt that crashed without finishing is taken over after this long.
+    let staleAfter: TimeInterval = 300
+
+    func handle(_ request: Request, context: TenantContext, next: (Request, TenantContext) async throws -> Response) async throws -> Response {
+        guard request.method == .post, let key = request.headers[.init("Idempotency-Key")!] else {
+            return try await next(request, context)
+        }
+        guard !key.isEmpty, key.utf8.count <= 255 else {
+            throw APIError.validation("Idempotency-Key", "Idempotency-Key must be 1 to 255 characters.")
+        }
+        var request = request
+        let limit = request.uri.path.hasSuffix("/messages/inbound") || request.uri.path.hasSuffix("/messages/inbound/") ? InboundLimits.maxBytes : JSONCoding.maxJSONBody
+        let body: ByteBuffer
+        do { body = try await request.collectBody(upTo: limit) } catch is NIOTooManyBytesError { throw APIError.tooLarge(limit) }
+        var hasher = SHA256()
+        hasher.update(data: Data(request.uri.path.utf8))
+        hasher.update(data: Data([0]))
+        hasher.update(data: Data(buffer: body))
+        let hash = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let org = context.org
+        let now = clock.now()
+
+        let claimed: Bool = try await db.tenant(org) { conn in
+            // Replace an expired or abandoned claim, otherwise insert; RETURNING tells whether we own it.
+            let rows = try await conn.query("""
+                INSERT INTO idempotency_keys (org_id, key, request_hash, created_at) VALUES (\(org), \(key), \(hash), \(now))
+                ON CONFLICT (org_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, status = NULL, response_body = NULL, created_at = EXCLUDED.created_at
+                  WHERE idempotency_keys.created_at < \(now.addingTimeInterval(-86_400))
+                     OR (idempotency_keys.status IS NULL AND idempotency_keys.created_at < \(now.addingTimeInterval(-staleAfter)))
+                RETURNING 1
+                """, logger: db.logger).collect()
+            return !rows.isEmpty
+        }
+        if !claimed {
+            let existing = try await db.tenant(org) { conn in
+                try await conn.query("SELECT request_hash, status, response_body FROM idempotency_keys WHERE org_id = \(org) AND key = \(key)", logger: db.logger)
+                    .decode((String, Int?, ByteBuffer?).self).collect().first
+            }
+            guard let (storedHash, status, stored) = existing else {
+                throw APIError.conflict("A request with this Idempotency-Key is in progress; retry shortly.")
+            }
+            guard storedHash == hash else {
+                throw APIError.validation("Idempotency-Key", "This Idempotency-Key was used with a different request body or path.")
+            }
+            guard let status else { throw APIError.conflict("A request with this Idempotency-Key is still in progress; retry shortly.") }
+            var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+            headers[.init("Idempotent-Replayed")!] = "true"
+            return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: stored ?? ByteBuffer()))
+        }
+
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as APIError where error.status.code < 500 {
+            // Deterministic refusals are part of the key's answer too.
+            let r = error.response(requestID: nil)
+            try await store(org: org, key: key, status: error.status.code, response: r)
+            throw error
+        } catch {
+            try? await release(org: org, key: key)
+            throw error
+        }
+        if response.status.code >= 500 {
+            try? await release(org: org, key: key)
+            return response
+        }
+        // Buffer the body so it can be both stored and sent.
+        var collected = ByteBuffer()
+        var copy = response
+        let writer = CollectingWriter()
+        try await copy.body.write(writer)
+        collected = await writer.buffer
+        try await store(org: org, key: key, status: response.status.code, body: collected)
+        copy.body = .init(byteBuffer: collected)
+        return copy
+    }
+
+    private func store(org: String, key: String, status: Int, response: Response) async throws {
+        let writer = CollectingWriter()
+        try await response.body.write(writer)
+        try await store(org: org, key: key, status: status, body: await writer.buffer)
+    }
+
+    private func store(org: String, key: String, status: Int, body: ByteBuffer) async throws {
+        try await db.tenant(org) { conn in
+            try await conn.query("UPDATE idempotency_keys SET status = \(status), response_body = \(body) WHERE org_id = \(org) AND key = \(key)", logger: db.logger)
+        }
+    }
+
+    private func release(org: String, key: String) async throws {
+        try await db.tenant(org) { conn in
+            try await conn.query("DELETE FROM idempotency_keys WHERE org_id = \(org) AND key = \(key) AND status IS NULL", logger: db.logger)
+        }
+    }
+}
+
+/// Collects a response body written by Hummingbird into one buffer.
+actor CollectingWriter: ResponseBodyWriter {
+    var buffer = ByteBuffer()
+    func write(_ buffer: ByteBuffer) async throws {
+        var b = buffer
+        self.buffer.writeBuffer(&b)
+    }
+    func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+enum InboundLimits {
+    static let maxBytes = 25 << 20
+}

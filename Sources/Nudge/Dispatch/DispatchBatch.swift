@@ -1,0 +1,172 @@
+import Foundation
+import Logging
+import Metrics
+import NudgeSMTP
+import PostgresNIO
+
+/// One claimed batch: decide what each step needs, send the emails, record every outcome with a
+/// few set-based statements (no per-row round trips on the common path).
+struct DispatchBatch {
+    struct Outgoing {
+        let due: DueStep
+        let message: OutboundMessage
+        let rendered: [UInt8]
+        let threadID: String
+        let newThread: Bool
+        var result: Result<SMTPOutcome, any Error> = .failure(CancellationError())
+    }
+
+    let now: Date
+    let services: NudgeServices
+    var logger: Logger { services.logger }
+
+    var outgoing: [Outgoing] = []
+    var reminders: [DueStep] = []
+    var suppressed: [DueStep] = []
+    var deferred: [(DueStep, Date)] = []
+    var broken: [(DueStep, String)] = []
+    var toRender: [DueStep] = []
+
+    init(now: Date, services: NudgeServices) {
+        self.now = now
+        self.services = services
+    }
+
+    mutating func plan(_ due: [DueStep], _ conn: PostgresConnection) async throws {
+        var remaining = try await DailyCounts.remaining(for: due, now: now, conn, logger: logger)
+        var emails: [DueStep] = []
+        for d in due {
+            if d.step.type == .reminder { reminders.append(d); continue }
+            if d.suppressed { suppressed.append(d); continue }
+            let opening = ScheduleMath.nextOpening(atOrAfter: now, window: d.window, timeZone: d.sendingTimeZone)
+            if opening > now { deferred.append((d, opening)); continue }
+            if d.step.prompt != nil && d.renderedBody == nil {
+                // Leased while the model writes it outside this transaction.
+                toRender.append(d)
+                deferred.append((d, now.addingTimeInterval(300)))
+                continue
+            }
+            if let left = remaining[d.inboxID] {
+                guard left > 0 else {
+                    let tomorrow = ScheduleMath.startOfNextDay(after: now, d.inboxTimeZone)
+                    deferred.append((d, ScheduleMath.nextOpening(atOrAfter: tomorrow, window: d.window, timeZone: d.sendingTimeZone)))
+                    continue
+                }
+                remaining[d.inboxID] = left - 1
+            }
+            emails.append(d)
+        }
+        let latest = try await ThreadContext.latest(threadIDs: emails.compactMap(\.threadID), orgs: emails.filter { $0.threadID != nil }.map(\.org), conn, logger: logger)
+        for d in emails {
+            do {
+                outgoing.append(try compose(d, latest: d.threadID.flatMap { latest[$0] }))
+            } catch {
+                broken.append((d, "could not compose the message: \(error)"))
+            }
+        }
+    }
+
+    func compose(_ d: DueStep, latest: ThreadContext.Latest?) throws -> Outgoing {
+        let secret = services.config.secret
+        let domain = MessageIDs.domain(of: d.inboxAddress)
+        let unsubscribe = "\(services.config.unsubscribeBase)/u/\(UnsubscribeToken(org: d.org, address: d.recipient, enrollmentID: d.enrollmentID).sign(secret: secret))"
+        let vars = Composer.Variables(contactFullName: d.contactName, contactEmail: d.recipient, contactFields: d.contactFields,
+                                      inboxDisplayName: d.inboxName, inboxAddress: d.inboxAddress, source: d.source,
+                                      sequenceName: d.sequenceName, unsubscribeURL: unsubscribe)
+        let subject = Composer.oneLine(d.renderedSubject ?? d.step.subject.map { Composer.render($0, vars) } ?? "Re: \(d.source?.subject ?? "")")
+        let body = d.renderedBody ?? Composer.render(d.step.body ?? "", vars)
+        var refs = latest.map { $0.references + [$0.messageID] } ?? []
+        if refs.count > 20 { refs = Array(refs.suffix(20)) }
+        let message = OutboundMessage(
+            from: .init(name: d.inboxName, address: d.inboxAddress), to: [.init(name: d.contactName, address: d.recipient)],
+            subject: subject.isEmpty ? "(no subject)" : subject, date: now,
+            messageID: MessageIDs.forStep(org: d.org, enrollmentID: d.enrollmentID, step: d.stepIndex, domain: domain, secret: secret),
+            inReplyTo: latest?.messageID, references: refs, listUnsubscribeURL: unsubscribe,
+            extraHeaders: [("X-Nudge-Enrollment", d.enrollmentID)], textBody: body)
+        let threadID = d.threadID ?? ID.make(.thr)
+        return Outgoing(due: d, message: message, rendered: try message.render(), threadID: threadID, newThread: d.threadID == nil)
+    }
+
+    /// Sends concurrently; the transport bounds parallelism with its lanes.
+    mutating func send() async throws {
+        let transport = services.transport
+        let results = await withTaskGroup(of: (Int, Result<SMTPOutcome, any Error>).self) { group in
+            for (i, o) in outgoing.enumerated() {
+                let envelope = o.due.inboxAddress, rcpt = o.due.recipient, bytes = o.rendered
+                group.addTask {
+                    do { return (i, .success(try await transport.send(envelopeFrom: envelope, recipients: [rcpt], message: bytes))) }
+                    catch { return (i, .failure(error)) }
+                }
+            }
+            var out: [(Int, Result<SMTPOutcome, any Error>)] = []
+            for await r in group { out.append(r) }
+            return out
+        }
+        for (i, r) in results { outgoing[i].result = r }
+    }
+
+    func record(_ conn: PostgresConnection) async throws {
+        var sent: [Outgoing] = []
+        var transient: [(Outgoing, String)] = []
+        var permanent: [(Outgoing, String)] = []
+        for o in outgoing {
+            switch o.result {
+            case .success: sent.append(o)
+            case .failure(SMTPError.permanent(let code, let message)): permanent.append((o, "\(code.map(String.init) ?? "5xx") \(message)"))
+            case .failure(let error): transient.append((o, "\(error)"))
+            }
+        }
+        for (label, n) in [("sent", sent.count), ("transient_failure", transient.count), ("hard_bounce", permanent.count), ("reminder", reminders.count), ("suppressed", suppressed.count), ("deferred", deferred.count)] where n > 0 {
+            Counter(label: "nudge_dispatch_steps_total", dimensions: [("outcome", label)]).increment(by: n)
+        }
+        let recorder = BatchRecorder(now: now, conn: conn, logger: logger)
+        try await recorder.recordSent(sent)
+        try await recorder.recordReminders(reminders)
+        try await recorder.recordDeferred(deferred)
+        for (o, error) in transient { try await recorder.recordTransient(o.due, rfcID: o.message.messageID, error: error) }
+        for (o, error) in permanent { try await recorder.recordHardBounce(o.due, rfcID: o.message.messageID, error: error) }
+        for d in suppressed {
+            _ = try await EnrollmentStore.finish(org: d.org, enrollmentIDs: [d.enrollmentID], state: .exited, reason: ExitReason.suppressed.rawValue,
+                                                 detail: "\(d.recipient) is on the suppression list", now: now, conn, logger: logger)
+        }
+        for (d, why) in broken {
+            _ = try await EnrollmentStore.finish(org: d.org, enrollmentIDs: [d.enrollmentID], state: .failed, reason: nil, detail: why, now: now, conn, logger: logger)
+        }
+    }
+}
+
+/// Per-inbox daily limits, counted per inbox-local day.
+enum DailyCounts {
+    static func remaining(for due: [DueStep], now: Date, _ conn: PostgresConnection, logger: Logger) async throws -> [String: Int] {
+        var limited: [String: (org: String, limit: Int, day: String)] = [:]
+        for d in due where d.step.type == .email {
+            if let limit = d.dailyLimit { limited[d.inboxID] = (d.org, limit, ScheduleMath.localDay(now, d.inboxTimeZone)) }
+        }
+        guard !limited.isEmpty else { return [:] }
+        let ids = Array(limited.keys)
+        var sent: [String: Int] = [:]
+        for try await (inbox, n) in try await conn.query("""
+            SELECT u.inbox, coalesce(s.sent, 0) FROM unnest(\(ids.map { limited[$0]!.org })::text[], \(ids)::text[], \(ids.map { limited[$0]!.day })::date[]) AS u(org, inbox, day)
+            LEFT JOIN inbox_daily_sends s ON s.org_id = u.org AND s.inbox_id = u.inbox AND s.day = u.day
+            """, logger: logger).decode((String, Int).self) { sent[inbox] = n }
+        return limited.mapValues { _ in 0 }.merging(ids.map { ($0, limited[$0]!.limit - (sent[$0] ?? 0)) }) { $1 }
+    }
+}
+
+/// The newest message of each thread a batch replies into (for In-Reply-To and References).
+enum ThreadContext {
+    struct Latest { let messageID: String; let references: [String] }
+
+    static func latest(threadIDs: [String], orgs: [String], _ conn: PostgresConnection, logger: Logger) async throws -> [String: Latest] {
+        guard !threadIDs.isEmpty else { return [:] }
+        var out: [String: Latest] = [:]
+        for try await (thread, rfc, refs) in try await conn.query("""
+            SELECT DISTINCT ON (m.thread_id) m.thread_id, m.rfc822_message_id, m.refs
+            FROM messages m JOIN unnest(\(orgs)::text[], \(threadIDs)::text[]) AS u(org, thread) ON m.org_id = u.org AND m.thread_id = u.thread
+            ORDER BY m.thread_id, m.at DESC, m.created_at DESC
+            """, logger: logger).decode((String, String, [String]).self) {
+            out[thread] = Latest(messageID: rfc, references: refs)
+        }
+        return out
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Logging
+import Metrics
+import NudgeSMTP
+import PostgresNIO
+import ServiceLifecycle
+
+/// Sends each due step once. A batch is claimed with `FOR UPDATE SKIP LOCKED` inside one
+/// transaction that stays open while the batch is sent: the row locks are the lease. A reply,
+/// cancel or suppression must update the same enrollment rows, so one committed before the claim
+/// wins (the claim re-reads state), and one arriving during the send waits for it. A worker that
+/// dies mid-send loses its connection; PostgreSQL rolls back and releases the rows, and the next
+/// worker sends the step again under the same Message-ID (derived from enrollment and step), so a
+/// duplicate is recognisable. See README, "Delivery guarantee".
+public struct Dispatcher: Service {
+    let services: NudgeServices
+    var db: Database { services.db }
+    var logger: Logger { services.logger }
+
+    public init(services: NudgeServices) { self.services = services }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            var worked = 0
+            do {
+                worked = try await runOnce()
+            } catch {
+                logger.warning("dispatch batch failed", metadata: ["error": "\(error)"])
+                try? await gracefulShutdownOrSleep(.seconds(2))
+            }
+            if worked == 0 { try? await gracefulShutdownOrSleep(services.config.pollInterval) }
+        }
+    }
+
+    /// Processes one batch; returns how many enrollments it claimed.
+    @discardableResult
+    public func runOnce() async throws -> Int {
+        let now = services.clock.now()
+        let outcome = try await db.system { conn -> BatchOutcome in
+            let due = try await DueStep.claim(now: now, limit: services.config.dispatchBatchSize, conn, logger: logger)
+            guard !due.isEmpty else { return BatchOutcome() }
+            Gauge(label: "nudge_dispatch_lag_seconds").record(max(0, now.timeIntervalSince(due[0].dueAt)))
+            var batch = DispatchBatch(now: now, services: services)
+            try await batch.plan(due, conn)
+            try await batch.send()
+            try await batch.record(conn)
+            return BatchOutcome(claimed: due.count, toRender: batch.toRender)
+        }
+        // LLM-written steps are rendered outside the claim transaction (it can take seconds),
+        // then put back as due; the next batch sends the stored text.
+        if !outcome.toRender.isEmpty {
+            try await StepRendering(services: services).renderAll(outcome.toRender, now: now)
+        }
+        return outcome.claimed
+    }
+
+    /// With the manual clock: everything due by now, including retries that became due.
+    public func drain() async throws {
+        for _ in 0..<10_000 where try await runOnce() > 0 {}
+    }
+
+    struct BatchOutcome: Sendable {
+        var claimed = 0
+        var toRender: [DueStep] = []
+    }
+}
+
+/// Retry schedule for transient SMTP failures: 1, 2, 4 … minutes, capped at an hour; after 24 h
+/// of failing the step is given up and the enrollment fails.
+enum RetryPolicy {
+    static let giveUpAfter: TimeInterval = 86_400
+    static func delay(afterAttempt n: Int) -> TimeInterval {
+        min(3_600, 60 * pow(2, Double(max(0, n - 1))))
+    }
+}

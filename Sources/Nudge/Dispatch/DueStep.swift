@@ -1,0 +1,84 @@
+import Foundation
+import PostgresNIO
+
+/// One claimed enrollment whose next step is due, with everything needed to act on it.
+struct DueStep: Sendable {
+    let org: String
+    let enrollmentID: String
+    let inboxID: String
+    let contactID: String
+    let recipient: String
+    let sequenceID: String?
+    let stepIndex: Int
+    let stepCount: Int
+    let step: Step
+    let nextStep: Step?
+    let dueAt: Date
+    let attempts: Int
+    let source: EnrollmentSource?
+    let threadID: String?
+    let inboxAddress: String
+    let inboxName: String?
+    let inboxTimezone: String
+    let window: SendWindow?
+    let dailyLimit: Int?
+    let contactName: String?
+    let contactFields: [String: String]
+    let contactTimezone: String?
+    let suppressed: Bool
+    let renderedSubject: String?
+    let renderedBody: String?
+    let firstAttemptAt: Date?
+    let sequenceName: String?
+
+    /// The claim: due, running, not held for a judgement, oldest first, locked so no other worker
+    /// takes it (SKIP LOCKED), across all organizations. The partial index on next_due_at keeps
+    /// this proportional to what is due.
+    static func claim(now: Date, limit: Int, _ conn: PostgresConnection, logger: Logger) async throws -> [DueStep] {
+        let rows = try await conn.query("""
+            SELECT e.org_id, e.id, e.inbox_id, e.contact_id, e.recipient, e.sequence_id, e.next_step,
+                   jsonb_array_length(e.steps) AS step_count, (e.steps -> e.next_step)::text AS step, (e.steps -> (e.next_step + 1))::text AS next,
+                   e.next_due_at, e.attempts, e.source::text AS source, e.thread_id,
+                   i.address, i.display_name, i.timezone, i.send_window::text AS window, i.daily_send_limit,
+                   c.full_name, c.fields::text AS fields, c.timezone AS contact_tz,
+                   EXISTS (SELECT 1 FROM suppressions s WHERE s.org_id = e.org_id AND s.address_key = e.recipient_key) AS suppressed,
+                   d.rendered_subject, d.rendered_body, d.scheduled_at AS first_attempt, q.name AS sequence_name
+            FROM enrollments e
+            JOIN inboxes i ON i.org_id = e.org_id AND i.id = e.inbox_id
+            JOIN contacts c ON c.org_id = e.org_id AND c.id = e.contact_id
+            LEFT JOIN deliveries d ON d.org_id = e.org_id AND d.enrollment_id = e.id AND d.step_index = e.next_step
+            LEFT JOIN sequences q ON q.org_id = e.org_id AND q.id = e.sequence_id
+            WHERE e.state = 'active' AND e.next_due_at <= \(now) AND NOT e.held
+            ORDER BY e.next_due_at
+            LIMIT \(limit)
+            FOR UPDATE OF e SKIP LOCKED
+            """, logger: logger).collect()
+        return try rows.map { row in
+            let r = row.makeRandomAccess()
+            func json<T: Decodable>(_ col: String, _ t: T.Type) throws -> T? {
+                try r[col].decode(String?.self).flatMap { try JSONCoding.decoder.decode(T.self, from: Data($0.utf8)) }
+            }
+            return DueStep(
+                org: try r["org_id"].decode(String.self), enrollmentID: try r["id"].decode(String.self),
+                inboxID: try r["inbox_id"].decode(String.self), contactID: try r["contact_id"].decode(String.self),
+                recipient: try r["recipient"].decode(String.self), sequenceID: try r["sequence_id"].decode(String?.self),
+                stepIndex: try r["next_step"].decode(Int.self), stepCount: try r["step_count"].decode(Int.self),
+                step: try json("step", Step.self)!, nextStep: try json("next", Step.self),
+                dueAt: try r["next_due_at"].decode(Date.self), attempts: try r["attempts"].decode(Int.self),
+                source: try json("source", EnrollmentSource.self), threadID: try r["thread_id"].decode(String?.self),
+                inboxAddress: try r["address"].decode(String.self), inboxName: try r["display_name"].decode(String?.self),
+                inboxTimezone: try r["timezone"].decode(String.self), window: try json("window", SendWindow.self),
+                dailyLimit: try r["daily_send_limit"].decode(Int?.self), contactName: try r["full_name"].decode(String?.self),
+                contactFields: try json("fields", [String: String].self) ?? [:], contactTimezone: try r["contact_tz"].decode(String?.self),
+                suppressed: try r["suppressed"].decode(Bool.self), renderedSubject: try r["rendered_subject"].decode(String?.self),
+                renderedBody: try r["rendered_body"].decode(String?.self), firstAttemptAt: try r["first_attempt"].decode(Date?.self),
+                sequenceName: try r["sequence_name"].decode(String?.self))
+        }
+    }
+
+    /// Send windows apply in the contact's timezone when known, else the inbox's.
+    var sendingTimeZone: TimeZone {
+        contactTimezone.flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: inboxTimezone) ?? .gmt
+    }
+    var inboxTimeZone: TimeZone { TimeZone(identifier: inboxTimezone) ?? .gmt }
+}

@@ -1,0 +1,59 @@
+import Crypto
+import Foundation
+
+/// RFC 8058 one-click unsubscribe tokens: an opaque, signed reference to (organization, address,
+/// enrollment). HMAC-SHA256 with `NUDGE_SECRET`; a forged or altered token fails verification and
+/// is answered like any unknown URL.
+public struct UnsubscribeToken: Sendable, Equatable {
+    public let org: String
+    public let address: String
+    public let enrollmentID: String
+
+    public func sign(secret: [UInt8]) -> String {
+        let payload = Data("\(org)\n\(address)\n\(enrollmentID)".utf8)
+        let mac = HMAC<SHA256>.authenticationCode(for: payload, using: SymmetricKey(data: Self.key(secret)))
+        return Self.b64(payload) + "." + Self.b64(Data(mac))
+    }
+
+    public static func verify(_ token: String, secret: [UInt8]) -> UnsubscribeToken? {
+        guard token.utf8.count < 2048 else { return nil }
+        let parts = token.split(separator: ".")
+        guard parts.count == 2, let payload = unb64(String(parts[0])), let mac = unb64(String(parts[1])) else { return nil }
+        guard HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: payload, using: SymmetricKey(data: key(secret))) else { return nil }
+        let fields = String(decoding: payload, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard fields.count == 3 else { return nil }
+        return UnsubscribeToken(org: fields[0], address: fields[1], enrollmentID: fields[2])
+    }
+
+    /// Separate keys for separate purposes, derived from the one secret.
+    static func key(_ secret: [UInt8]) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Data("nudge-unsubscribe-v1".utf8), using: SymmetricKey(data: secret)))
+    }
+
+    static func b64(_ d: Data) -> String {
+        d.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func unb64(_ s: String) -> Data? {
+        var b = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while b.count % 4 != 0 { b += "=" }
+        return Data(base64Encoded: b)
+    }
+}
+
+/// RFC 5322 Message-IDs derived from (organization, enrollment, step): fixed before the SMTP
+/// transaction and identical on every retry, so a duplicate delivery is recognisable as one.
+public enum MessageIDs {
+    public static func forStep(org: String, enrollmentID: String, step: Int, domain: String, secret: [UInt8]) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(org)/\(enrollmentID)/\(step)".utf8),
+                                                  using: SymmetricKey(data: Array("nudge-message-id-v1".utf8) + secret))
+        let value = Data(mac).prefix(16).reduce(into: UInt64(0)) { $0 = $0 &* 31 &+ UInt64($1) }
+        let tail = Data(mac).suffix(16).reduce(into: UInt64(0)) { $0 = $0 &* 31 &+ UInt64($1) }
+        return "nudge.\(Base62.encode(value, width: 11))\(Base62.encode(tail, width: 11)).\(step)@\(domain)"
+    }
+
+    /// The domain part of the sending inbox's address.
+    public static func domain(of address: String) -> String {
+        address.split(separator: "@").last.map { String($0).lowercased() } ?? "nudge.invalid"
+    }
+}

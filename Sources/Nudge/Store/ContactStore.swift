@@ -1,0 +1,234 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+public struct ContactEmail: Codable, Sendable, Equatable {
+    public var label: String?
+    public var address: String
+}
+
+public struct ContactRecord: Encodable, Sendable {
+    public let id: String
+    public let inbox_id: String?
+    public let full_name: String?
+    public let first_name: String?
+    public let last_name: String?
+    public var emails: [ContactEmail]
+    public let notes: String?
+    public let labels: [String]
+    public let fields: [String: String]
+    public let timezone: String?
+    public let created_at: Date
+    public let updated_at: Date
+}
+
+/// The values a create-or-update or a PATCH may set; nil leaves a value as it is.
+public struct ContactInput: Sendable {
+    var inboxID: String?
+    var fullName: String??
+    var emails: [ContactEmail]
+    var notes: String??
+    var labels: [String]?
+    var fields: [String: String]?
+    var timezone: String??
+}
+
+public struct ContactStore: Sendable {
+    let db: Database
+    let rules: WorkflowRuleStore
+    var logger: Logger { db.logger }
+
+    static let columns = "id, inbox_id, full_name, notes, labels, fields::text, timezone, created_at, updated_at"
+
+    static func record(_ row: PostgresRow) throws -> ContactRecord {
+        let (id, inbox, name, notes, labels, fields, tz, created, updated) = try row.decode((String, String?, String?, String?, [String], String, String?, Date, Date).self)
+        let (first, last) = NameSplit.split(name)
+        return ContactRecord(id: id, inbox_id: inbox, full_name: name, first_name: first, last_name: last, emails: [], notes: notes,
+                             labels: labels, fields: (try? JSONCoding.decoder.decode([String: String].self, from: Data(fields.utf8))) ?? [:],
+                             timezone: tz, created_at: created, updated_at: updated)
+    }
+
+    /// Loads the addresses of many contacts in one query.
+    func withEmails(org: String, _ contacts: [ContactRecord], _ conn: PostgresConnection) async throws -> [ContactRecord] {
+        guard !contacts.isEmpty else { return [] }
+        var byContact: [String: [ContactEmail]] = [:]
+        for try await (cid, address, label) in try await conn.query("""
+            SELECT contact_id, address, label FROM contact_emails WHERE org_id = \(org) AND contact_id = ANY(\(contacts.map(\.id)))
+            ORDER BY position, address_key
+            """, logger: logger).decode((String, String, String?).self) {
+            byContact[cid, default: []].append(ContactEmail(label: label, address: address))
+        }
+        return contacts.map { var c = $0; c.emails = byContact[c.id] ?? []; return c }
+    }
+
+    func get(org: String, id: String, _ conn: PostgresConnection) async throws -> ContactRecord? {
+        guard let c = try await conn.query("SELECT \(unescaped: Self.columns) FROM contacts WHERE org_id = \(org) AND id = \(id) AND deleted_at IS NULL", logger: logger)
+            .collect().first.map(Self.record) else { return nil }
+        return try await withEmails(org: org, [c], conn).first
+    }
+
+    public func get(org: String, id: String) async throws -> ContactRecord? {
+        try await db.tenant(org) { try await get(org: org, id: id, $0) }
+    }
+
+    /// Create-or-update keyed by address. Concurrent requests for one new address race on the
+    /// `contact_emails` primary key; the loser retries and then finds the winner's contact.
+    public func upsert(org: String, _ input: ContactInput, now: Date, tokenID: String?) async throws -> (ContactRecord, created: Bool) {
+        var attempt = 0
+        while true {
+            do {
+                return try await db.tenant(org) { conn in try await upsert(org: org, input, now: now, tokenID: tokenID, conn) }
+            } catch DatabaseFailure.uniqueViolation where attempt < 3 {
+                attempt += 1
+            }
+        }
+    }
+
+    func upsert(org: String, _ input: ContactInput, now: Date, tokenID: String?, _ conn: PostgresConnection) async throws -> (ContactRecord, created: Bool) {
+        let keys = input.emails.map { Mailbox.key($0.address) }
+        let matches = try await conn.query("""
+            SELECT DISTINCT ON (contact_id) contact_id, address FROM contact_emails WHERE org_id = \(org) AND address_key = ANY(\(keys))
+            ORDER BY contact_id, address_key
+            """, logger: logger).decode((String, String).self).collect()
+        if matches.count > 1 {
+            throw APIError.conflict("The addresses \(matches.map(\.1).joined(separator: " and ")) belong to different contacts (\(matches.map(\.0).joined(separator: ", "))); merge them first.", param: "emails")
+        }
+        let id: String
+        let created: Bool
+        var addedLabels: [String] = []
+        if let match = matches.first {
+            id = match.0
+            let before = try await conn.query("SELECT labels FROM contacts WHERE org_id = \(org) AND id = \(id) FOR UPDATE", logger: logger).decode([String].self).collect().first ?? []
+            let merged = input.labels.map { before + $0.filter { !before.contains($0) } }
+            addedLabels = (merged ?? before).filter { !before.contains($0) }
+            try await update(org: org, id: id, input, labels: merged, now: now, conn)
+            created = false
+        } else {
+            id = ID.make(.ctc)
+            addedLabels = input.labels ?? []
+            let fields = String(decoding: try JSONCoding.encoder.encode(input.fields ?? [:]), as: UTF8.self)
+            try await conn.query("""
+                INSERT INTO contacts (org_id, id, inbox_id, full_name, notes, labels, fields, timezone, created_at, updated_at)
+                VALUES (\(org), \(id), \(input.inboxID), \(input.fullName ?? nil), \(input.notes ?? nil), \(input.labels ?? []), \(fields)::jsonb,
+                        \(input.timezone ?? nil), \(now), \(now))
+                """, logger: logger)
+            created = true
+        }
+        try await addEmails(org: org, contactID: id, input.emails, conn)
+        try await rules.fire(org: org, contactID: id, labels: addedLabels, tokenID: tokenID, now: now, conn)
+        return (try await get(org: org, id: id, conn)!, created)
+    }
+
+    /// Adds addresses not yet known. An address another request is adding at this moment fails the
+    /// primary key (the caller retries); one that already belongs to another contact is a 409.
+    func addEmails(org: String, contactID: String, _ emails: [ContactEmail], _ conn: PostgresConnection) async throws {
+        let keys = emails.map { Mailbox.key($0.address) }
+        try await conn.query("""
+            INSERT INTO contact_emails (org_id, address_key, contact_id, address, label, position)
+            SELECT \(org), k, \(contactID), a, nullif(l, ''), coalesce((SELECT max(position) + 1 FROM contact_emails WHERE org_id = \(org) AND contact_id = \(contactID)), 0) + n
+            FROM unnest(\(keys)::text[], \(emails.map(\.address))::text[], \(emails.map { $0.label ?? "" })::text[]) WITH ORDINALITY AS u(k, a, l, n)
+            WHERE NOT EXISTS (SELECT 1 FROM contact_emails e WHERE e.org_id = \(org) AND e.address_key = u.k)
+            """, logger: logger)
+        // An address that already belongs to another contact was skipped above: refuse it.
+        let owners = try await conn.query("""
+            SELECT address FROM contact_emails WHERE org_id = \(org) AND address_key = ANY(\(keys)) AND contact_id <> \(contactID)
+            """, logger: logger).decode(String.self).collect()
+        if let taken = owners.first {
+            throw APIError.conflict("The address \(taken) belongs to another contact.", param: "emails")
+        }
+    }
+
+    func update(org: String, id: String, _ input: ContactInput, labels: [String]?, now: Date, _ conn: PostgresConnection) async throws {
+        let fields = try input.fields.map { String(decoding: try JSONCoding.encoder.encode($0), as: UTF8.self) }
+        try await conn.query("""
+            UPDATE contacts SET
+              inbox_id = coalesce(\(input.inboxID), inbox_id),
+              full_name = CASE WHEN \(input.fullName != nil) THEN \(input.fullName ?? nil) ELSE full_name END,
+              notes = CASE WHEN \(input.notes != nil) THEN \(input.notes ?? nil) ELSE notes END,
+              labels = coalesce(\(labels), labels),
+              fields = coalesce(\(fields)::jsonb, fields),
+              timezone = CASE WHEN \(input.timezone != nil) THEN \(input.timezone ?? nil) ELSE timezone END,
+              updated_at = \(now)
+            WHERE org_id = \(org) AND id = \(id)
+            """, logger: logger)
+    }
+
+    /// PATCH: given values replace the stored ones (emails and labels as whole lists).
+    public func patch(org: String, id: String, _ input: ContactInput, replaceEmails: Bool, now: Date, tokenID: String?) async throws -> ContactRecord? {
+        try await db.tenant(org) { conn in
+            guard let before = try await conn.query("SELECT labels FROM contacts WHERE org_id = \(org) AND id = \(id) AND deleted_at IS NULL FOR UPDATE", logger: logger)
+                .decode([String].self).collect().first else { return nil }
+            try await update(org: org, id: id, input, labels: input.labels, now: now, conn)
+            if replaceEmails {
+                try await conn.query("DELETE FROM contact_emails WHERE org_id = \(org) AND contact_id = \(id) AND NOT (address_key = ANY(\(input.emails.map { Mailbox.key($0.address) })))", logger: logger)
+                try await addEmails(org: org, contactID: id, input.emails, conn)
+            }
+            let added = (input.labels ?? before).filter { !before.contains($0) }
+            try await rules.fire(org: org, contactID: id, labels: added, tokenID: tokenID, now: now, conn)
+            return try await get(org: org, id: id, conn)
+        }
+    }
+
+    public func changeLabels(org: String, id: String, add: [String], remove: [String], now: Date, tokenID: String?) async throws -> ContactRecord? {
+        try await db.tenant(org) { conn in
+            // Row lock: two concurrent additions of one label see each other, so rules fire once.
+            guard let before = try await conn.query("SELECT labels FROM contacts WHERE org_id = \(org) AND id = \(id) AND deleted_at IS NULL FOR UPDATE", logger: logger)
+                .decode([String].self).collect().first else { return nil }
+            let added = add.filter { !before.contains($0) }
+            let after = (before + added).filter { !remove.contains($0) || add.contains($0) }
+            try await conn.query("UPDATE contacts SET labels = \(after), updated_at = \(now) WHERE org_id = \(org) AND id = \(id)", logger: logger)
+            try await rules.fire(org: org, contactID: id, labels: added, tokenID: tokenID, now: now, conn)
+            return try await get(org: org, id: id, conn)
+        }
+    }
+
+    /// Deleting keeps the message history; the addresses are released and running enrollments cancelled.
+    public func delete(org: String, id: String, now: Date) async throws -> Bool {
+        try await db.tenant(org) { conn in
+            let rows = try await conn.query("UPDATE contacts SET deleted_at = \(now), updated_at = \(now) WHERE org_id = \(org) AND id = \(id) AND deleted_at IS NULL RETURNING id", logger: logger).collect()
+            guard !rows.isEmpty else { return false }
+            try await conn.query("DELETE FROM contact_emails WHERE org_id = \(org) AND contact_id = \(id)", logger: logger)
+            _ = try await EnrollmentStore.finish(org: org, contactID: id, state: .cancelled, reason: nil, detail: "contact deleted", now: now, conn, logger: logger)
+            return true
+        }
+    }
+
+    public func list(org: String, email: String?, label: String?, page: PageRequest) async throws -> Page<ContactRecord> {
+        let key = email.map(Mailbox.key)
+        let rows = try await db.tenant(org) { conn in
+            let base = try await conn.query("""
+                SELECT \(unescaped: Self.columns) FROM contacts c WHERE org_id = \(org) AND deleted_at IS NULL
+                AND (\(label)::text IS NULL OR labels @> ARRAY[\(label)]::text[])
+                AND (\(key)::text IS NULL OR EXISTS (SELECT 1 FROM contact_emails e WHERE e.org_id = c.org_id AND e.contact_id = c.id AND e.address_key = \(key)))
+                AND (created_at, id) < (\(page.beforeAt), \(page.beforeID)) ORDER BY created_at DESC, id DESC LIMIT \(page.limit + 1)
+                """, logger: logger).collect().map(Self.record)
+            return try await withEmails(org: org, base, conn)
+        }
+        return page.page(rows) { ($0.created_at, $0.id) }
+    }
+}
+
+/// `first_name` / `last_name` for templates: "Avery Chen" -> Avery / Chen, "Chen, Avery" -> Avery /
+/// Chen; honorifics and suffixes are set aside.
+enum NameSplit {
+    static let honorifics: Set<String> = ["mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam"]
+    static let suffixes: Set<String> = ["jr", "sr", "ii", "iii", "iv", "phd", "md", "esq"]
+
+    static func split(_ full: String?) -> (String?, String?) {
+        guard let full = full?.trimmingCharacters(in: .whitespacesAndNewlines), !full.isEmpty else { return (nil, nil) }
+        if let comma = full.firstIndex(of: ","), !full[full.index(after: comma)...].trimmingCharacters(in: .whitespaces).isEmpty {
+            let last = full[..<comma].trimmingCharacters(in: .whitespaces)
+            let rest = full[full.index(after: comma)...].split(separator: " ").map(String.init)
+            if !suffixes.contains(rest.first.map(normal) ?? "") {
+                return (rest.first, last.isEmpty ? nil : last)
+            }
+        }
+        var words = full.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+        while let w = words.first, words.count > 1, honorifics.contains(normal(w)) { words.removeFirst() }
+        while let w = words.last, words.count > 1, suffixes.contains(normal(w)) { words.removeLast() }
+        guard let first = words.first else { return (nil, nil) }
+        return (first, words.count > 1 ? words.last : nil)
+    }
+
+    static func normal(_ w: String) -> String { w.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: ".")) }
+}

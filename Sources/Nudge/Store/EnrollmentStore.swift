@@ -1,0 +1,192 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Enrollments: creation (from the API and from workflow rules), state changes, and reads.
+public struct EnrollmentStore: Sendable {
+    let db: Database
+    var logger: Logger { db.logger }
+
+    public struct NewEnrollment: Sendable {
+        var inboxID: String
+        var contactID: String
+        var recipient: String
+        var sequenceID: String?
+        var sequenceVersion: Int?
+        var definition: SequenceDefinition
+        var source: EnrollmentSource?
+        var threadID: String?
+        var trigger: String
+        var ruleID: String?
+        var tokenID: String?
+    }
+
+    /// Creates the enrollment, or returns the running one for the same contact and sequence
+    /// (the partial unique index decides, so concurrent calls converge). Runs inside the caller's
+    /// transaction so workflow rules enroll atomically with the label change that fired them.
+    func enroll(_ e: NewEnrollment, org: String, now: Date, _ conn: PostgresConnection) async throws -> (EnrollmentRecord, created: Bool) {
+        let id = ID.make(.enr)
+        let steps = String(decoding: try JSONCoding.encoder.encode(e.definition.steps), as: UTF8.self)
+        let source = try e.source.map { String(decoding: try JSONCoding.encoder.encode($0), as: UTF8.self) }
+        let firstDue = now.addingTimeInterval(e.definition.steps[0].delaySeconds)
+        let inserted = try await conn.query("""
+            INSERT INTO enrollments (org_id, id, inbox_id, contact_id, recipient, recipient_key, sequence_id, sequence_version, steps,
+              exit_on_reply, exit_condition_prompt, source, thread_id, state, next_step, next_due_at, trigger, workflow_rule_id,
+              created_by, updated_by, created_at, updated_at)
+            VALUES (\(org), \(id), \(e.inboxID), \(e.contactID), \(e.recipient), \(Mailbox.key(e.recipient)), \(e.sequenceID), \(e.sequenceVersion),
+              \(steps)::jsonb, \(e.definition.exit_on_reply), \(e.definition.exit_condition_prompt), \(source)::jsonb, \(e.threadID),
+              'active', 0, \(firstDue), \(e.trigger), \(e.ruleID), \(e.tokenID), \(e.tokenID), \(now), \(now))
+            ON CONFLICT (org_id, contact_id, sequence_id) WHERE state IN ('active', 'paused') AND sequence_id IS NOT NULL DO NOTHING
+            RETURNING \(unescaped: EnrollmentRecord.columns)
+            """, logger: logger).collect()
+        if let row = inserted.first {
+            let record = try EnrollmentRecord.decode(row)
+            try await Events.append([PendingEvent(org: org, type: .enrollmentCreated, [
+                "enrollment_id": .string(id), "contact_id": .string(e.contactID), "sequence_id": .str(e.sequenceID),
+                "inbox_id": .string(e.inboxID), "trigger": .string(e.trigger), "workflow_rule_id": .str(e.ruleID),
+            ])], at: now, on: conn, logger: logger)
+            return (record, true)
+        }
+        let existing = try await conn.query("""
+            SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments
+            WHERE org_id = \(org) AND contact_id = \(e.contactID) AND sequence_id = \(e.sequenceID) AND state IN ('active', 'paused')
+            """, logger: logger).collect()
+        guard let row = existing.first else {
+            // The conflicting enrollment finished between our insert and this read: try once more.
+            return try await enroll(e, org: org, now: now, conn)
+        }
+        return (try EnrollmentRecord.decode(row), false)
+    }
+
+    public func get(org: String, id: String) async throws -> EnrollmentRecord? {
+        try await db.tenant(org) { conn in
+            guard let row = try await conn.query("SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments WHERE org_id = \(org) AND id = \(id)", logger: logger)
+                .collect().first else { return nil }
+            var record = try EnrollmentRecord.decode(row)
+            record.timeline = try await timeline(org: org, record, conn)
+            return record
+        }
+    }
+
+    /// Each step: when it was (or is expected to be) due, when it was sent, and how it went.
+    func timeline(org: String, _ e: EnrollmentRecord, _ conn: PostgresConnection) async throws -> [TimelineEntry] {
+        var deliveries: [Int: (String, String?, String?, String, Date, Date?, Int, String?, String?)] = [:]
+        for try await (i, kind, rfc, msg, status, sched, sent, attempts, err, subj) in try await conn.query("""
+            SELECT step_index, kind, rfc822_message_id, message_id, status, scheduled_at, sent_at, attempts, last_error, rendered_subject
+            FROM deliveries WHERE org_id = \(org) AND enrollment_id = \(e.id)
+            """, logger: logger).decode((Int, String, String?, String?, String, Date, Date?, Int, String?, String?).self) {
+            deliveries[i] = (kind, rfc, msg, status, sched, sent, attempts, err, subj)
+        }
+        let running = e.state == "active" || e.state == "paused"
+        var expected: Date? = nil
+        return e.steps.enumerated().map { i, step in
+            if let d = deliveries[i], d.3 != "rendered" {
+                expected = d.5
+                return TimelineEntry(step_index: i, type: step.type.rawValue, subject: d.8 ?? step.subject, scheduled_at: d.4, sent_at: d.5,
+                                     message_id: d.2, rfc822_message_id: d.1, outcome: d.3, attempts: d.6, error: d.7)
+            }
+            if running, let next = e.next_step, i == next {
+                expected = e.next_due_at
+                return TimelineEntry(step_index: i, type: step.type.rawValue, subject: step.subject, scheduled_at: e.next_due_at, sent_at: nil,
+                                     message_id: nil, rfc822_message_id: nil, outcome: e.state == "paused" ? "paused" : "scheduled",
+                                     attempts: deliveries[i]?.6, error: deliveries[i]?.7)
+            }
+            if running, let next = e.next_step, i > next, let prev = expected {
+                expected = prev.addingTimeInterval(step.delaySeconds)
+                return TimelineEntry(step_index: i, type: step.type.rawValue, subject: step.subject, scheduled_at: expected, sent_at: nil,
+                                     message_id: nil, rfc822_message_id: nil, outcome: "pending", attempts: nil, error: nil)
+            }
+            return TimelineEntry(step_index: i, type: step.type.rawValue, subject: step.subject, scheduled_at: nil, sent_at: nil,
+                                 message_id: nil, rfc822_message_id: nil, outcome: "not_sent", attempts: nil, error: nil)
+        }
+    }
+
+    public struct Filter: Sendable {
+        var state: String?
+        var contactID: String?
+        var sequenceID: String?
+        var inboxID: String?
+    }
+
+    public func list(org: String, filter: Filter, page: PageRequest) async throws -> Page<EnrollmentRecord> {
+        let rows = try await db.tenant(org) { conn in
+            var out: [EnrollmentRecord] = []
+            for try await row in try await conn.query("""
+                SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments WHERE org_id = \(org)
+                AND (\(filter.state)::text IS NULL OR state = \(filter.state))
+                AND (\(filter.contactID)::text IS NULL OR contact_id = \(filter.contactID))
+                AND (\(filter.sequenceID)::text IS NULL OR sequence_id = \(filter.sequenceID))
+                AND (\(filter.inboxID)::text IS NULL OR inbox_id = \(filter.inboxID))
+                AND (created_at, id) < (\(page.beforeAt), \(page.beforeID))
+                ORDER BY created_at DESC, id DESC LIMIT \(page.limit + 1)
+                """, logger: logger) { out.append(try EnrollmentRecord.decode(row)) }
+            return out
+        }
+        return page.page(rows) { ($0.created_at, $0.id) }
+    }
+
+    public enum Action: String, Sendable { case cancel, pause, resume }
+
+    /// cancel: active|paused -> cancelled; pause: active -> paused; resume: paused -> active, due
+    /// now (missed steps are not sent in a burst: later delays count from this step's send).
+    /// Repeating the current state is a no-op; anything else is a 409 that says why.
+    public func act(org: String, id: String, action: Action, tokenID: String, now: Date) async throws -> EnrollmentRecord? {
+        try await db.tenant(org) { conn in
+            guard let row = try await conn.query("SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments WHERE org_id = \(org) AND id = \(id) FOR UPDATE", logger: logger)
+                .collect().first else { return nil }
+            let current = try EnrollmentRecord.decode(row)
+            let target: String
+            let event: EventType
+            switch (action, current.state) {
+            case (.cancel, "active"), (.cancel, "paused"): target = "cancelled"; event = .enrollmentCancelled
+            case (.pause, "active"): target = "paused"; event = .enrollmentPaused
+            case (.resume, "paused"): target = "active"; event = .enrollmentResumed
+            case (.cancel, "cancelled"), (.pause, "paused"), (.resume, "active"):
+                return try await reload(org: org, id: id, conn)
+            default:
+                throw APIError.conflict("Cannot \(action.rawValue) an enrollment that is \(current.state)\(current.exit_reason.map { " (\($0))" } ?? "").", param: "action")
+            }
+            try await conn.query("""
+                UPDATE enrollments SET state = \(target), updated_by = \(tokenID), updated_at = \(now),
+                  next_due_at = CASE WHEN \(target) = 'active' THEN \(now) ELSE next_due_at END,
+                  attempts = CASE WHEN \(target) = 'active' THEN 0 ELSE attempts END,
+                  exit_detail = CASE WHEN \(target) = 'active' THEN NULL ELSE exit_detail END
+                WHERE org_id = \(org) AND id = \(id)
+                """, logger: logger)
+            try await Events.append([PendingEvent(org: org, type: event, ["enrollment_id": .string(id), "contact_id": .string(current.contact_id), "by": .string(tokenID)])],
+                                    at: now, on: conn, logger: logger)
+            return try await reload(org: org, id: id, conn)
+        }
+    }
+
+    func reload(org: String, id: String, _ conn: PostgresConnection) async throws -> EnrollmentRecord? {
+        guard let row = try await conn.query("SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments WHERE org_id = \(org) AND id = \(id)", logger: logger)
+            .collect().first else { return nil }
+        var record = try EnrollmentRecord.decode(row)
+        record.timeline = try await timeline(org: org, record, conn)
+        return record
+    }
+
+    /// Ends running enrollments matched by `filter` with `state`/`reason`, emitting events.
+    /// Used by replies, bounces, complaints, suppressions and contact deletion.
+    static func finish(org: String, contactID: String? = nil, recipientKey: String? = nil, inboxID: String? = nil,
+                       onlyExitOnReply: Bool = false, enrollmentIDs: [String]? = nil,
+                       state: EnrollmentState, reason: String?, detail: String?, now: Date,
+                       _ conn: PostgresConnection, logger: Logger) async throws -> [String] {
+        let rows = try await conn.query("""
+            UPDATE enrollments SET state = \(state.rawValue), exit_reason = \(reason), exit_detail = \(detail), next_due_at = NULL, updated_at = \(now)
+            WHERE org_id = \(org) AND state IN ('active', 'paused')
+              AND (\(contactID)::text IS NULL OR contact_id = \(contactID))
+              AND (\(recipientKey)::text IS NULL OR recipient_key = \(recipientKey))
+              AND (\(inboxID)::text IS NULL OR inbox_id = \(inboxID))
+              AND (NOT \(onlyExitOnReply) OR exit_on_reply)
+              AND (\(enrollmentIDs)::text[] IS NULL OR id = ANY(\(enrollmentIDs)))
+            RETURNING id, contact_id
+            """, logger: logger).decode((String, String).self).collect()
+        let type: EventType = state == .cancelled ? .enrollmentCancelled : (state == .exited ? .enrollmentExited : .enrollmentFailed)
+        try await Events.append(rows.map { id, contact in
+            PendingEvent(org: org, type: type, ["enrollment_id": .string(id), "contact_id": .string(contact), "exit_reason": .str(reason), "exit_detail": .str(detail)])
+        }, at: now, on: conn, logger: logger)
+        return rows.map(\.0)
+    }
+}

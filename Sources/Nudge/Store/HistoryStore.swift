@@ -1,0 +1,189 @@
+import Foundation
+import Logging
+import NIOCore
+import NudgeMIME
+import PostgresNIO
+
+public struct MessageRecord: Encodable, Sendable {
+    public let id: String
+    public let inbox_id: String
+    public let thread_id: String
+    public let direction: String
+    public let rfc822_message_id: String
+    public let in_reply_to: String?
+    public let references: [String]
+    public let from: String
+    public let from_name: String?
+    public let to: [String]
+    public let cc: [String]
+    public let subject: String
+    public let text: String
+    public let reply_text: String?
+    public let classification: String?
+    public let contact_id: String?
+    public let enrollment_id: String?
+    public let step_index: Int?
+    public let raw_size: Int
+    public let details: JSONValue?
+    public let at: Date
+    public let created_at: Date
+
+    static let columns = """
+        id, inbox_id, thread_id, direction, rfc822_message_id, in_reply_to, refs, from_address, from_name, to_addresses, cc_addresses,
+        subject, text_body, reply_text, classification, contact_id, enrollment_id, step_index, raw_size, details::text, at, created_at
+        """
+
+    static func decode(_ row: PostgresRow) throws -> MessageRecord {
+        let r = row.makeRandomAccess()
+        return MessageRecord(
+            id: try r["id"].decode(String.self), inbox_id: try r["inbox_id"].decode(String.self), thread_id: try r["thread_id"].decode(String.self),
+            direction: try r["direction"].decode(String.self), rfc822_message_id: try r["rfc822_message_id"].decode(String.self),
+            in_reply_to: try r["in_reply_to"].decode(String?.self), references: try r["refs"].decode([String].self),
+            from: try r["from_address"].decode(String.self), from_name: try r["from_name"].decode(String?.self),
+            to: try r["to_addresses"].decode([String].self), cc: try r["cc_addresses"].decode([String].self),
+            subject: try r["subject"].decode(String.self), text: try r["text_body"].decode(String.self), reply_text: try r["reply_text"].decode(String?.self),
+            classification: try r["classification"].decode(String?.self), contact_id: try r["contact_id"].decode(String?.self),
+            enrollment_id: try r["enrollment_id"].decode(String?.self), step_index: try r["step_index"].decode(Int?.self),
+            raw_size: try r["raw_size"].decode(Int.self), details: try r["details"].decode(String?.self).flatMap(JSONValue.parse),
+            at: try r["at"].decode(Date.self), created_at: try r["created_at"].decode(Date.self))
+    }
+}
+
+public struct ThreadRecord: Encodable, Sendable {
+    public let id: String
+    public let inbox_id: String
+    public let contact_id: String?
+    public let subject: String
+    public let message_count: Int
+    public let last_message_at: Date
+    public let created_at: Date
+    public var messages: [MessageRecord]?
+
+    static let columns = "id, inbox_id, contact_id, subject, message_count, last_message_at, created_at"
+
+    static func decode(_ row: PostgresRow) throws -> ThreadRecord {
+        let (id, inbox, contact, subject, count, last, created) = try row.decode((String, String, String?, String, Int, Date, Date).self)
+        return ThreadRecord(id: id, inbox_id: inbox, contact_id: contact, subject: subject, message_count: count, last_message_at: last, created_at: created)
+    }
+}
+
+/// A message to append to an inbox's history (sent by the dispatcher or received inbound).
+public struct NewMessage: Sendable {
+    var org: String
+    var id = ID.make(.msg)
+    var inboxID: String
+    var threadID: String
+    var direction: String
+    var rfc822MessageID: String
+    var inReplyTo: String?
+    var references: [String]
+    var from: String
+    var fromName: String?
+    var to: [String]
+    var cc: [String] = []
+    var subject: String
+    var text: String
+    var replyText: String?
+    var classification: String?
+    var raw: [UInt8]
+    var contactID: String?
+    var enrollmentID: String?
+    var stepIndex: Int?
+    var details: String?
+    var at: Date
+}
+
+/// The inbox's history: threads and their messages. One write API for sending and receiving.
+public struct HistoryStore: Sendable {
+    let db: Database
+    var logger: Logger { db.logger }
+
+    /// Appends messages (many at once for the dispatcher), creating threads that do not exist yet
+    /// and keeping each thread's count and last activity current. All in the caller's transaction.
+    struct NewThread: Sendable {
+        let org: String
+        let id: String
+        let inboxID: String
+        let contactID: String?
+        let subject: String
+    }
+
+    static func append(_ messages: [NewMessage], newThreads: [NewThread], now: Date, _ conn: PostgresConnection, logger: Logger) async throws {
+        if !newThreads.isEmpty {
+            try await conn.query("""
+                INSERT INTO threads (org_id, id, inbox_id, contact_id, subject, subject_key, message_count, last_message_at, created_at)
+                SELECT o, i, b, nullif(c, ''), s, k, 0, \(now), \(now)
+                FROM unnest(\(newThreads.map(\.org))::text[], \(newThreads.map(\.id))::text[], \(newThreads.map(\.inboxID))::text[], \(newThreads.map { $0.contactID ?? "" })::text[],
+                            \(newThreads.map(\.subject))::text[], \(newThreads.map { ThreadKeys.subjectKey($0.subject) })::text[]) AS u(o, i, b, c, s, k)
+                ON CONFLICT DO NOTHING
+                """, logger: logger)
+        }
+        guard !messages.isEmpty else { return }
+        let raws = messages.map { ByteBuffer(bytes: $0.raw) }
+        try await conn.query("""
+            INSERT INTO messages (org_id, id, inbox_id, thread_id, direction, rfc822_message_id, in_reply_to, refs, from_address, from_name,
+              to_addresses, cc_addresses, subject, text_body, reply_text, classification, raw, raw_size, contact_id, enrollment_id, step_index, details, at, created_at)
+            SELECT u.org, u.id, u.inbox, u.thread, u.dir, u.rfc, nullif(u.irt, ''), string_to_array(u.refs, ' '), u.fa, nullif(u.fn, ''),
+                   string_to_array(u.ta, ' '), string_to_array(u.cc, ' '), u.subj, u.txt, nullif(u.rt, ''), nullif(u.cls, ''), u.raw, octet_length(u.raw), nullif(u.cid, ''), nullif(u.eid, ''), nullif(u.step, -1),
+                   nullif(u.det, '')::jsonb, u.at, \(now)
+            FROM unnest(\(messages.map(\.org))::text[], \(messages.map(\.id))::text[], \(messages.map(\.inboxID))::text[], \(messages.map(\.threadID))::text[],
+                        \(messages.map(\.direction))::text[], \(messages.map(\.rfc822MessageID))::text[], \(messages.map { $0.inReplyTo ?? "" })::text[],
+                        \(messages.map { $0.references.joined(separator: " ") })::text[], \(messages.map(\.from))::text[], \(messages.map { $0.fromName ?? "" })::text[],
+                        \(messages.map { $0.to.joined(separator: " ") })::text[], \(messages.map { $0.cc.joined(separator: " ") })::text[],
+                        \(messages.map(\.subject))::text[], \(messages.map(\.text))::text[], \(messages.map { $0.replyText ?? "" })::text[],
+                        \(messages.map { $0.classification ?? "" })::text[], \(raws)::bytea[], \(messages.map { $0.contactID ?? "" })::text[],
+                        \(messages.map { $0.enrollmentID ?? "" })::text[], \(messages.map { $0.stepIndex ?? -1 })::int[], \(messages.map { $0.details ?? "" })::text[],
+                        \(messages.map(\.at))::timestamptz[])
+              AS u(org, id, inbox, thread, dir, rfc, irt, refs, fa, fn, ta, cc, subj, txt, rt, cls, raw, cid, eid, step, det, at)
+            """, logger: logger)
+        try await conn.query("""
+            UPDATE threads t SET message_count = t.message_count + m.n, last_message_at = GREATEST(t.last_message_at, m.last),
+              contact_id = coalesce(t.contact_id, m.contact)
+            FROM (SELECT m.org_id, m.thread_id, count(*)::int AS n, max(m.at) AS last, max(m.contact_id) AS contact
+                  FROM messages m JOIN unnest(\(messages.map(\.org))::text[], \(messages.map(\.id))::text[]) AS u(org, id) ON m.org_id = u.org AND m.id = u.id
+                  GROUP BY m.org_id, m.thread_id) m
+            WHERE t.org_id = m.org_id AND t.id = m.thread_id
+            """, logger: logger)
+    }
+
+    public func threads(org: String, inboxID: String, page: PageRequest) async throws -> Page<ThreadRecord>? {
+        let rows: [ThreadRecord]? = try await db.tenant(org) { conn in
+            if try await conn.query("SELECT 1 FROM inboxes WHERE org_id = \(org) AND id = \(inboxID)", logger: logger).collect().isEmpty { return nil }
+            return try await conn.query("""
+                SELECT \(unescaped: ThreadRecord.columns) FROM threads WHERE org_id = \(org) AND inbox_id = \(inboxID)
+                AND (last_message_at, id) < (\(page.beforeAt), \(page.beforeID)) ORDER BY last_message_at DESC, id DESC LIMIT \(page.limit + 1)
+                """, logger: logger).collect().map(ThreadRecord.decode)
+        }
+        return rows.map { page.page($0) { ($0.last_message_at, $0.id) } }
+    }
+
+    public func thread(org: String, id: String) async throws -> ThreadRecord? {
+        try await db.tenant(org) { conn in
+            guard var t = try await conn.query("SELECT \(unescaped: ThreadRecord.columns) FROM threads WHERE org_id = \(org) AND id = \(id)", logger: logger)
+                .collect().first.map(ThreadRecord.decode) else { return nil }
+            t.messages = try await conn.query("""
+                SELECT \(unescaped: MessageRecord.columns) FROM messages WHERE org_id = \(org) AND thread_id = \(id) ORDER BY at, created_at, id
+                """, logger: logger).collect().map(MessageRecord.decode)
+            return t
+        }
+    }
+
+    public func message(org: String, id: String) async throws -> MessageRecord? {
+        try await db.tenant(org) { conn in
+            try await conn.query("SELECT \(unescaped: MessageRecord.columns) FROM messages WHERE org_id = \(org) AND id = \(id)", logger: logger)
+                .collect().first.map(MessageRecord.decode)
+        }
+    }
+
+    public func raw(org: String, id: String) async throws -> ByteBuffer? {
+        try await db.tenant(org) { conn in
+            try await conn.query("SELECT coalesce(raw, ''::bytea) FROM messages WHERE org_id = \(org) AND id = \(id)", logger: logger)
+                .decode(ByteBuffer.self).collect().first
+        }
+    }
+}
+
+enum ThreadKeys {
+    /// Subject with reply/forward prefixes removed, for threading mail that lacks references.
+    static func subjectKey(_ subject: String) -> String { SubjectNormalizer.normalize(subject) }
+}

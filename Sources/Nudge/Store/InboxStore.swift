@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+public struct SendWindow: Codable, Sendable, Equatable {
+    public var days: [String]
+    public var start: String
+    public var end: String
+}
+
+public struct InboxRecord: Encodable, Sendable {
+    public let id: String
+    public let address: String
+    public let display_name: String?
+    public let timezone: String
+    public let send_window: SendWindow?
+    public let daily_send_limit: Int?
+    public let created_at: Date
+    public let updated_at: Date
+}
+
+public struct InboxStore: Sendable {
+    let db: Database
+    var logger: Logger { db.logger }
+
+    static let columns = "id, address, display_name, timezone, send_window::text, daily_send_limit, created_at, updated_at"
+
+    static func record(_ row: PostgresRow) throws -> InboxRecord {
+        let (id, address, name, tz, window, limit, created, updated) = try row.decode((String, String, String?, String, String?, Int?, Date, Date).self)
+        let w = window.flatMap { try? JSONCoding.decoder.decode(SendWindow.self, from: Data($0.utf8)) }
+        return InboxRecord(id: id, address: address, display_name: name, timezone: tz, send_window: w, daily_send_limit: limit, created_at: created, updated_at: updated)
+    }
+
+    static func windowJSON(_ w: SendWindow?) -> String? {
+        w.flatMap { try? String(decoding: JSONCoding.encoder.encode($0), as: UTF8.self) }
+    }
+
+    public func create(org: String, address: String, displayName: String?, timezone: String, window: SendWindow?, dailyLimit: Int?, now: Date) async throws -> InboxRecord {
+        let id = ID.make(.inb)
+        do {
+            return try await db.tenant(org) { conn in
+                try await conn.query("""
+                    INSERT INTO inboxes (org_id, id, address, display_name, timezone, send_window, daily_send_limit, created_at, updated_at)
+                    VALUES (\(org), \(id), \(address), \(displayName), \(timezone), \(Self.windowJSON(window))::jsonb, \(dailyLimit), \(now), \(now))
+                    RETURNING \(unescaped: Self.columns)
+                    """, logger: logger).first { _ in true }.map(Self.record)!
+            }
+        } catch DatabaseFailure.uniqueViolation {
+            throw APIError.conflict("The address \(address) is already an inbox.", param: "address")
+        }
+    }
+
+    public func get(org: String, id: String, _ conn: PostgresConnection) async throws -> InboxRecord? {
+        try await conn.query("SELECT \(unescaped: Self.columns) FROM inboxes WHERE org_id = \(org) AND id = \(id)", logger: logger)
+            .first { _ in true }.map(Self.record)
+    }
+
+    public func get(org: String, id: String) async throws -> InboxRecord? {
+        try await db.tenant(org) { try await get(org: org, id: id, $0) }
+    }
+
+    public func list(org: String, page: PageRequest) async throws -> Page<InboxRecord> {
+        let rows = try await db.tenant(org) { conn in
+            var out: [InboxRecord] = []
+            for try await row in try await conn.query("""
+                SELECT \(unescaped: Self.columns) FROM inboxes WHERE org_id = \(org)
+                AND (created_at, id) < (\(page.beforeAt), \(page.beforeID)) ORDER BY created_at DESC, id DESC LIMIT \(page.limit + 1)
+                """, logger: logger) { out.append(try Self.record(row)) }
+            return out
+        }
+        return page.page(rows) { ($0.created_at, $0.id) }
+    }
+
+    public struct Patch: Sendable {
+        var displayName: String??
+        var timezone: String?
+        var window: SendWindow??
+        var dailyLimit: Int??
+    }
+
+    public func update(org: String, id: String, patch: Patch, now: Date) async throws -> InboxRecord? {
+        try await db.tenant(org) { conn in
+            try await conn.query("""
+                UPDATE inboxes SET
+                  display_name = CASE WHEN \(patch.displayName != nil) THEN \(patch.displayName ?? nil) ELSE display_name END,
+                  timezone = coalesce(\(patch.timezone), timezone),
+                  send_window = CASE WHEN \(patch.window != nil) THEN \(Self.windowJSON(patch.window ?? nil))::jsonb ELSE send_window END,
+                  daily_send_limit = CASE WHEN \(patch.dailyLimit != nil) THEN \(patch.dailyLimit ?? nil) ELSE daily_send_limit END,
+                  updated_at = \(now)
+                WHERE org_id = \(org) AND id = \(id)
+                RETURNING \(unescaped: Self.columns)
+                """, logger: logger).first { _ in true }.map(Self.record)
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+public struct SequenceRecord: Encodable, Sendable {
+    public let id: String
+    public let name: String
+    public let sender_inbox_id: String
+    public let version: Int
+    public let exit_on_reply: Bool
+    public let exit_condition_prompt: String?
+    public let emails: [Step]
+    public let archived_at: Date?
+    public let created_at: Date
+    public let updated_at: Date
+}
+
+/// Saved sequences. Every edit is a new version; enrollments keep a snapshot of theirs.
+public struct SequenceStore: Sendable {
+    let db: Database
+    var logger: Logger { db.logger }
+
+    static let columns = "id, name, sender_inbox_id, version, definition::text, archived_at, created_at, updated_at"
+
+    static func record(_ row: PostgresRow) throws -> SequenceRecord {
+        let (id, name, inbox, version, def, archived, created, updated) = try row.decode((String, String, String, Int, String, Date?, Date, Date).self)
+        let d = try JSONCoding.decoder.decode(SequenceDefinition.self, from: Data(def.utf8))
+        return SequenceRecord(id: id, name: name, sender_inbox_id: inbox, version: version, exit_on_reply: d.exit_on_reply,
+                              exit_condition_prompt: d.exit_condition_prompt, emails: d.steps, archived_at: archived, created_at: created, updated_at: updated)
+    }
+
+    static func definition(_ r: SequenceRecord) -> SequenceDefinition {
+        SequenceDefinition(steps: r.emails, exit_on_reply: r.exit_on_reply, exit_condition_prompt: r.exit_condition_prompt)
+    }
+
+    public func create(org: String, name: String, inboxID: String, definition: SequenceDefinition, now: Date) async throws -> SequenceRecord {
+        let id = ID.make(.seq)
+        let def = String(decoding: try JSONCoding.encoder.encode(definition), as: UTF8.self)
+        return try await db.tenant(org) { conn in
+            try await requireInbox(org: org, inboxID, conn)
+            let row = try await conn.query("""
+                INSERT INTO sequences (org_id, id, name, sender_inbox_id, version, definition, created_at, updated_at)
+                VALUES (\(org), \(id), \(name), \(inboxID), 1, \(def)::jsonb, \(now), \(now)) RETURNING \(unescaped: Self.columns)
+                """, logger: logger).collect()
+            try await conn.query("""
+                INSERT INTO sequence_versions (org_id, sequence_id, version, name, definition, created_at)
+                VALUES (\(org), \(id), 1, \(name), \(def)::jsonb, \(now))
+                """, logger: logger)
+            return try Self.record(row[0])
+        }
+    }
+
+    func requireInbox(org: String, _ inboxID: String, _ conn: PostgresConnection) async throws {
+        let found = try await conn.query("SELECT 1 FROM inboxes WHERE org_id = \(org) AND id = \(inboxID)", logger: logger).collect()
+        if found.isEmpty { throw APIError.validation("sender_inbox_id", "No inbox \(inboxID) in this organization.") }
+    }
+
+    public func get(org: String, id: String, _ conn: PostgresConnection) async throws -> SequenceRecord? {
+        try await conn.query("SELECT \(unescaped: Self.columns) FROM sequences WHERE org_id = \(org) AND id = \(id)", logger: logger)
+            .collect().first.map(Self.record)
+    }
+
+    public func get(org: String, id: String) async throws -> SequenceRecord? {
+        try await db.tenant(org) { try await get(org: org, id: id, $0) }
+    }
+
+    public func list(org: String, includeArchived: Bool, page: PageRequest) async throws -> Page<SequenceRecord> {
+        let rows = try await db.tenant(org) { conn in
+            try await conn.query("""
+                SELECT \(unescaped: Self.columns) FROM sequences WHERE org_id = \(org) AND (\(includeArchived) OR archived_at IS NULL)
+                AND (created_at, id) < (\(page.beforeAt), \(page.beforeID)) ORDER BY created_at DESC, id DESC LIMIT \(page.limit + 1)
+                """, logger: logger).collect().map(Self.record)
+        }
+        return page.page(rows) { ($0.created_at, $0.id) }
+    }
+
+    /// A new version; running enrollments keep the steps they started with.
+    public func update(org: String, id: String, name: String?, inboxID: String?, definition: (SequenceRecord) throws -> SequenceDefinition, now: Date) async throws -> SequenceRecord? {
+        try await db.tenant(org) { conn in
+            guard let current = try await conn.query("SELECT \(unescaped: Self.columns) FROM sequences WHERE org_id = \(org) AND id = \(id) FOR UPDATE", logger: logger)
+                .collect().first.map(Self.record) else { return nil }
+            if current.archived_at != nil { throw APIError.conflict("This sequence is archived; create a new one.") }
+            if let inboxID { try await requireInbox(org: org, inboxID, conn) }
+            let def = String(decoding: try JSONCoding.encoder.encode(try definition(current)), as: UTF8.self)
+            let newName = name ?? current.name
+            let version = current.version + 1
+            try await conn.query("""
+                INSERT INTO sequence_versions (org_id, sequence_id, version, name, definition, created_at)
+                VALUES (\(org), \(id), \(version), \(newName), \(def)::jsonb, \(now))
+                """, logger: logger)
+            return try await conn.query("""
+                UPDATE sequences SET name = \(newName), sender_inbox_id = coalesce(\(inboxID), sender_inbox_id), version = \(version),
+                  definition = \(def)::jsonb, updated_at = \(now)
+                WHERE org_id = \(org) AND id = \(id) RETURNING \(unescaped: Self.columns)
+                """, logger: logger).collect().first.map(Self.record)
+        }
+    }
+
+    /// Archive: no new enrollments; running ones go on.
+    public func archive(org: String, id: String, now: Date) async throws -> SequenceRecord? {
+        try await db.tenant(org) { conn in
+            try await conn.query("""
+                UPDATE sequences SET archived_at = coalesce(archived_at, \(now)), updated_at = \(now)
+                WHERE org_id = \(org) AND id = \(id) RETURNING \(unescaped: Self.columns)
+                """, logger: logger).collect().first.map(Self.record)
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+public struct SuppressionRecord: Encodable, Sendable {
+    public let id: String
+    public let email: String
+    public let reason: String
+    public let detail: String?
+    public let created_at: Date
+}
+
+/// The organization's suppression list: addresses no sequence email may go to. Kept apart from
+/// reminders (which go to the team, never the contact) and never deleting history.
+public struct SuppressionStore: Sendable {
+    let db: Database
+    var logger: Logger { db.logger }
+
+    public static let reasons = ["unsubscribed", "bounced", "complained", "manual"]
+    static let columns = "id, address, reason, detail, created_at"
+
+    static func record(_ row: PostgresRow) throws -> SuppressionRecord {
+        let (id, address, reason, detail, created) = try row.decode((String, String, String, String?, Date).self)
+        return SuppressionRecord(id: id, email: address, reason: reason, detail: detail, created_at: created)
+    }
+
+    static func exitReason(_ reason: String) -> String {
+        switch reason {
+        case "unsubscribed": return ExitReason.unsubscribed.rawValue
+        case "bounced": return ExitReason.bounced.rawValue
+        case "complained": return ExitReason.complained.rawValue
+        default: return ExitReason.suppressed.rawValue
+        }
+    }
+
+    /// Adds the address (once) and exits its running enrollments with the matching reason.
+    /// Returns the suppression, whether it is new, and the enrollments it ended.
+    static func suppress(org: String, address: String, reason: String, detail: String?, now: Date,
+                         _ conn: PostgresConnection, logger: Logger) async throws -> (SuppressionRecord, created: Bool, exited: [String]) {
+        let key = Mailbox.key(address)
+        let inserted = try await conn.query("""
+            INSERT INTO suppressions (org_id, id, address_key, address, reason, detail, created_at)
+            VALUES (\(org), \(ID.make(.sup)), \(key), \(address), \(reason), \(detail), \(now))
+            ON CONFLICT (org_id, address_key) DO NOTHING RETURNING \(unescaped: columns)
+            """, logger: logger).collect().first.map(record)
+        let record: SuppressionRecord
+        if let inserted {
+            record = inserted
+            try await Events.append([PendingEvent(org: org, type: .suppressionCreated, ["suppression_id": .string(inserted.id), "email": .string(address), "reason": .string(reason)])],
+                                    at: now, on: conn, logger: logger)
+        } else {
+            record = try await conn.query("SELECT \(unescaped: columns) FROM suppressions WHERE org_id = \(org) AND address_key = \(key)", logger: logger)
+                .collect().first.map(Self.record)!
+        }
+        let exited = try await EnrollmentStore.finish(org: org, recipientKey: key, state: .exited, reason: exitReason(reason),
+                                                      detail: detail ?? "address suppressed (\(reason))", now: now, conn, logger: logger)
+        return (record, inserted != nil, exited)
+    }
+
+    public func create(org: String, address: String, reason: String, detail: String?, now: Date) async throws -> (SuppressionRecord, Bool) {
+        try await db.tenant(org) { conn in
+            let (r, created, _) = try await Self.suppress(org: org, address: address, reason: reason, detail: detail, now: now, conn, logger: logger)
+            return (r, created)
+        }
+    }
+
+    public func list(org: String, email: String?, page: PageRequest) async throws -> Page<SuppressionRecord> {
+        let key = email.map(Mailbox.key)
+        let rows = try await db.tenant(org) { conn in
+            try await conn.query("""
+                SELECT \(unescaped: Self.columns) FROM suppressions WHERE org_id = \(org) AND (\(key)::text IS NULL OR address_key = \(key))
+                AND (created_at, id) < (\(page.beforeAt), \(page.beforeID)) ORDER BY created_at DESC, id DESC LIMIT \(page.limit + 1)
+                """, logger: logger).collect().map(Self.record)
+        }
+        return page.page(rows) { ($0.created_at, $0.id) }
+    }
+
+    public func get(org: String, id: String) async throws -> SuppressionRecord? {
+        try await db.tenant(org) { conn in
+            try await conn.query("SELECT \(unescaped: Self.columns) FROM suppressions WHERE org_id = \(org) AND id = \(id)", logger: logger).collect().first.map(Self.record)
+        }
+    }
+
+    /// Lifting a suppression lets future sends through; enrollments it ended stay ended.
+    public func delete(org: String, id: String, now: Date) async throws -> SuppressionRecord? {
+        try await db.tenant(org) { conn in
+            guard let r = try await conn.query("DELETE FROM suppressions WHERE org_id = \(org) AND id = \(id) RETURNING \(unescaped: Self.columns)", logger: logger)
+                .collect().first.map(Self.record) else { return nil }
+            try await Events.append([PendingEvent(org: org, type: .suppressionDeleted, ["suppression_id": .string(r.id), "email": .string(r.email)])],
+                                    at: now, on: conn, logger: logger)
+            return r
+        }
+    }
+}

@@ -1,0 +1,221 @@
+import Foundation
+
+/// Runs smtp_server.py (next to this file) in a fresh temporary directory for one test.
+/// See the script's docstring for the failure conventions (fail4xx+, fail5xx+, drop+, ...).
+final class TestSMTPServer: @unchecked Sendable {
+    static let python = "/usr/bin/python3"  // Debian's python3, where python3-aiosmtpd is installed
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("smtp_server.py").path
+
+    let directory: URL
+    let port: Int
+    private let process: Process
+    private let ownsDirectory: Bool
+
+    static func makeTemporaryDirectory() -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("nudge-smtp-\(UUID().uuidString)")
+    }
+
+    /// `port: 0` lets the server pick a free port.
+    init(port requestedPort: Int = 0, auth: String? = nil, idleTimeout: Double? = nil, tls: TLSMode? = nil,
+         directory: URL? = nil) throws {
+        ownsDirectory = directory == nil
+        self.directory = directory ?? Self.makeTemporaryDirectory()
+        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.python)
+        process.arguments = [Self.script, "--dir", self.directory.path, "--port", String(requestedPort), "--exit-on-stdin-eof"]
+            + (auth.map { ["--auth", $0] } ?? []) + (idleTimeout.map { ["--idle-timeout", String($0)] } ?? [])
+            + (tls?.arguments ?? [])
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardInput = Pipe()  // closed when this test process exits: the server follows
+        let logPath = self.directory.appendingPathComponent("server.log").path
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: logPath)  // tracebacks of refused TLS etc.
+        try process.run()
+        self.process = process
+        // Blocks until the server has bound its socket and printed "PORT <n>".
+        var output = Data()
+        while !output.contains(UInt8(ascii: "\n")) {
+            let chunk = stdout.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            output += chunk
+        }
+        let line = String(decoding: output, as: UTF8.self)
+        guard line.hasPrefix("PORT "), let port = Int(line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            process.terminate()
+            throw ServerStartError(output: line)
+        }
+        self.port = port
+    }
+
+    struct ServerStartError: Error { let output: String }
+
+    enum TLSMode {
+        case starttls(TestCertificate), implicit(TestCertificate)
+        var arguments: [String] {
+            switch self {
+            case .starttls(let c): return ["--tls-cert", c.certPath, "--tls-key", c.keyPath]
+            case .implicit(let c): return ["--tls-cert", c.certPath, "--tls-key", c.keyPath, "--implicit-tls"]
+            }
+        }
+    }
+
+    var url: String { "smtp://127.0.0.1:\(port)" }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    /// Stops the server and deletes its directory unless the test supplied the directory.
+    deinit {
+        stop()
+        if ownsDirectory { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    /// A file named DOWN makes the server answer 421 to MAIL FROM.
+    func setDown(_ down: Bool) throws {
+        let path = directory.appendingPathComponent("DOWN").path
+        if down { _ = FileManager.default.createFile(atPath: path, contents: Data()) } else { try FileManager.default.removeItem(atPath: path) }
+    }
+
+    struct Received {
+        let path: String
+        let raw: [UInt8]
+        let mailFrom: String
+        let rcptTos: [String]
+        let connection: Int
+        let tls: Bool
+    }
+
+    /// Accepted messages in acceptance order.
+    func received() throws -> [Received] {
+        var result: [Received] = []
+        var n = 1
+        while FileManager.default.fileExists(atPath: directory.appendingPathComponent("\(n).eml").path) {
+            let eml = directory.appendingPathComponent("\(n).eml")
+            let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("\(n).json"))) as! [String: Any]
+            result.append(Received(path: eml.path, raw: Array(try Data(contentsOf: eml)),
+                                   mailFrom: meta["mail_from"] as! String, rcptTos: meta["rcpt_tos"] as! [String],
+                                   connection: meta["connection"] as! Int, tls: meta["tls"] as! Bool))
+            n += 1
+        }
+        return result
+    }
+
+    /// TCP connections accepted so far.
+    func connectionCount() throws -> Int {
+        let path = directory.appendingPathComponent("connections.log").path
+        guard FileManager.default.fileExists(atPath: path) else { return 0 }
+        return try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").count
+    }
+}
+
+/// Parses a message with Python's `email` package (policy.default): an independent RFC 5322 /
+/// MIME / RFC 2047 implementation to check rendering against.
+enum PythonEmail {
+    private static let script = #"""
+import email, json, sys
+from email import policy
+from email.header import decode_header, make_header
+raw = open(sys.argv[1], "rb").read()
+m = email.message_from_bytes(raw, policy=policy.default)
+raw_from = email.message_from_bytes(raw, policy=policy.compat32)["From"]
+def h(name):
+    v = m[name]
+    return None if v is None else str(v)
+def defects(name):
+    v = m[name]
+    return [] if v is None else [type(d).__name__ for d in v.defects]
+out = {
+    "from_name": m["from"].addresses[0].display_name,
+    "from_name_rfc2047": str(make_header(decode_header(raw_from.rsplit("<", 1)[0].strip()))),
+    "from_addr": m["from"].addresses[0].addr_spec,
+    "to": [[a.display_name, a.addr_spec] for a in m["to"].addresses],
+    "subject": h("subject"),
+    "date_ts": m["date"].datetime.timestamp(),
+    "date_utcoffset": m["date"].datetime.utcoffset().total_seconds(),
+    "message_id": h("message-id"),
+    "in_reply_to": h("in-reply-to"),
+    "references": h("references"),
+    "mime_version": h("mime-version"),
+    "content_type": m.get_content_type(),
+    "charset": m.get_content_charset(),
+    "cte": h("content-transfer-encoding"),
+    "list_unsubscribe": h("list-unsubscribe"),
+    "list_unsubscribe_post": h("list-unsubscribe-post"),
+    "x_nudge_enrollment": h("x-nudge-enrollment"),
+    "body": m.get_content(),
+    "defects": [type(d).__name__ for d in m.defects] + sum((defects(k) for k in set(m.keys())), []),
+}
+print(json.dumps(out))
+"""#
+
+    static func parse(file path: String) throws -> [String: Any] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestSMTPServer.python)
+        process.arguments = ["-c", script, path]
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        try process.run()
+        let data = stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+    }
+
+    static func parse(bytes: [UInt8]) throws -> [String: Any] {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("nudge-\(UUID().uuidString).eml").path
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try parse(file: path)
+    }
+}
+
+/// Raw line checks on a rendered or received message.
+enum WireFormat {
+    static func lines(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+        bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map { $0.last == 0x0D ? $0.dropLast() : $0 }
+    }
+
+    static func hasBareLF(_ bytes: [UInt8]) -> Bool {
+        bytes.indices.contains { bytes[$0] == 0x0A && ($0 == 0 || bytes[$0 - 1] != 0x0D) }
+    }
+
+    static func headerLines(_ bytes: [UInt8]) -> [String] {
+        var result: [String] = []
+        for line in lines(bytes) {
+            if line.isEmpty { break }
+            result.append(String(decoding: line, as: UTF8.self))
+        }
+        return result
+    }
+}
+
+/// A throwaway self-signed certificate for 127.0.0.1, made with the openssl CLI.
+struct TestCertificate {
+    let certPath: String
+    let keyPath: String
+
+    init() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nudge-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        certPath = dir.appendingPathComponent("cert.pem").path
+        keyPath = dir.appendingPathComponent("key.pem").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyPath, "-out", certPath]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw CertificateError() }
+    }
+
+    struct CertificateError: Error {}
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: certPath).deletingLastPathComponent().path)
+    }
+}

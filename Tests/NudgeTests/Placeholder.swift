@@ -1,2 +1,0 @@
-import Testing
-@Test func placeholderNudgeTests() { #expect(1 + 1 == 2) }

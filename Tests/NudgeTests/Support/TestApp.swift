@@ -1,0 +1,97 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Nudge
+import NudgeSMTP
+import NIOCore
+import PostgresNIO
+
+/// A response, decoded.
+struct Reply {
+    let status: Int
+    let json: JSONValue
+    let headers: HTTPFields
+    let body: String
+
+    subscript(_ key: String) -> JSONValue? { json[key] }
+    var id: String { json["id"]?.string ?? "" }
+    var errorParam: String? { json["error"]?["param"]?.string }
+    var errorType: String? { json["error"]?["type"]?.string }
+}
+
+/// The app under test, in process, over real HTTP routing, with its own database and clock.
+struct Harness: Sendable {
+    let services: NudgeServices
+    let client: any TestClientProtocol
+    let clock: ManualClock
+    let org: String
+    let admin: String
+
+    @discardableResult
+    func call(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, _ json: String? = nil,
+              headers: HTTPFields = [:], raw: [UInt8]? = nil) async throws -> Reply {
+        var h = headers
+        if let t = token ?? (headers[.authorization] == nil ? admin : nil) { h[.authorization] = "Bearer \(t)" }
+        if json != nil { h[.contentType] = "application/json" }
+        let body: ByteBuffer? = raw.map { ByteBuffer(bytes: $0) } ?? json.map { ByteBuffer(string: $0) }
+        return try await client.execute(uri: path, method: method, headers: h, body: body) { r in
+            let text = String(buffer: r.body)
+            return Reply(status: Int(r.status.code), json: JSONValue.parse(text) ?? .null, headers: r.headers, body: text)
+        }
+    }
+
+    /// A token of this organization with exactly `scopes`.
+    func token(_ scopes: [String], org: String? = nil) async throws -> String {
+        try await services.tokens.issue(org: org ?? self.org, name: "t", scopes: scopes, expiresAt: nil, createdBy: nil, now: clock.now()).token
+    }
+
+    /// Another organization with its admin token.
+    func otherOrg() async throws -> (org: String, admin: String) {
+        let (o, t) = try await services.tokens.createOrg(name: "Other", now: clock.now())
+        return (o, t.token)
+    }
+
+    func advance(seconds: Double) async throws -> Reply {
+        try await call(.post, "/v1/_clock/advance/", #"{"seconds": \#(seconds)}"#)
+    }
+
+    func inbox(_ address: String = "sales-\(Int.random(in: 0..<1_000_000_000))@acme.test", extra: String = "") async throws -> String {
+        let r = try await call(.post, "/v1/inboxes/", #"{"address": "\#(address)", "display_name": "Acme Sales", "timezone": "UTC"\#(extra)}"#)
+        precondition(r.status == 201, "inbox: \(r.body)")
+        return r.id
+    }
+
+    static func run(
+        llm: LLMSettings? = nil,
+        transport: (any MailTransport)? = nil,
+        configure: (inout AppConfig) -> Void = { _ in },
+        _ body: @Sendable (Harness) async throws -> Void
+    ) async throws {
+        Launcher.bootstrapMetrics()
+        var config = AppConfig()
+        config.dev = true
+        config.manualClock = true
+        config.port = 8080
+        config.secret = Array("test-secret-0123456789-abcdefghijklmnop".utf8)
+        config.migrationsDir = TestCluster.packageRoot.appendingPathComponent("migrations").path
+        config.promptsDir = TestCluster.packageRoot.appendingPathComponent("prompts").path
+        config.openAPIPath = TestCluster.packageRoot.appendingPathComponent("docs/openapi.json").path
+        config.dataDir = NSTemporaryDirectory() + "nudge-app-\(UUID().uuidString)"
+        config.llm = llm
+        config.rateLimit = nil
+        configure(&config)
+        let db = try await TestCluster.shared.database()
+        let postgres = PostgresClient(configuration: db, backgroundLogger: TestCluster.logger)
+        let clock = ManualClock(start: Date(timeIntervalSince1970: 1_795_000_000))  // a Monday-ish fixed start
+        let services = try NudgeServices(config: config, postgres: postgres, clock: clock, logger: TestCluster.logger,
+                                         transport: transport ?? OutboxDirectoryTransport(directory: config.outboxDir))
+        let app = buildApplication(services: services, background: services.backgroundServices())
+        try await app.test(.router) { client in
+            let (org, token) = try await services.tokens.createOrg(name: "Acme", now: clock.now())
+            try await body(Harness(services: services, client: client, clock: clock, org: org, admin: token.token))
+        }
+        try? FileManager.default.removeItem(atPath: config.dataDir)
+    }
+}
