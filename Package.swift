@@ -55,11 +55,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "NudgeMIMETests", dependencies: ["NudgeMIME"], exclude: ["oracle.py"]),
-        .testTarget(name: "NudgeSMTPTests", dependencies: ["NudgeSMTP"], exclude: ["smtp_server.py"]),
+        // Test servers shared by the test targets (a scriptable SMTP server, Python's email parser).
+        .target(name: "NudgeTestSupport", path: "Tests/NudgeTestSupport", exclude: ["smtp_server.py"]),
+        .testTarget(name: "NudgeSMTPTests", dependencies: ["NudgeSMTP", "NudgeTestSupport"]),
         .testTarget(
             name: "NudgeTests",
             dependencies: [
-                "Nudge",
+                "Nudge", "NudgeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import NudgeTestSupport
 @testable import NudgeSMTP
 
 @Test func fullMessageRoundTripsThroughSMTPAndPythonsParser() async throws {

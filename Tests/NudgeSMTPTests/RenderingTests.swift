@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import NudgeTestSupport
 @testable import NudgeSMTP
 
 func sampleMessage(to: String = "lead@prospect.test", id: String = "step-1.\(UUID().uuidString)@nudge.acme.test",

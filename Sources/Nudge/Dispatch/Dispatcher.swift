@@ -56,7 +56,8 @@ public struct Dispatcher: Service {
 
     /// With the manual clock: everything due by now, including retries that became due.
     public func drain() async throws {
-        for _ in 0..<10_000 where try await runOnce() > 0 {}
+        var rounds = 0
+        while rounds < 10_000, try await runOnce() > 0 { rounds += 1 }
     }
 
     struct BatchOutcome: Sendable {

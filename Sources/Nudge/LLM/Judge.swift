@@ -126,6 +126,7 @@ public struct Judge: Service {
     }
 
     public func drain() async throws {
-        for _ in 0..<1_000 where try await runOnce() > 0 {}
+        var rounds = 0
+        while rounds < 1_000, try await runOnce() > 0 { rounds += 1 }
     }
 }

@@ -2,21 +2,21 @@ import Foundation
 
 /// Runs smtp_server.py (next to this file) in a fresh temporary directory for one test.
 /// See the script's docstring for the failure conventions (fail4xx+, fail5xx+, drop+, ...).
-final class TestSMTPServer: @unchecked Sendable {
-    static let python = "/usr/bin/python3"  // Debian's python3, where python3-aiosmtpd is installed
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("smtp_server.py").path
+public final class TestSMTPServer: @unchecked Sendable {
+    public static let python = "/usr/bin/python3"  // Debian's python3, where python3-aiosmtpd is installed
+    public static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("smtp_server.py").path
 
-    let directory: URL
-    let port: Int
+    public let directory: URL
+    public let port: Int
     private let process: Process
     private let ownsDirectory: Bool
 
-    static func makeTemporaryDirectory() -> URL {
+    public static func makeTemporaryDirectory() -> URL {
         FileManager.default.temporaryDirectory.appendingPathComponent("nudge-smtp-\(UUID().uuidString)")
     }
 
     /// `port: 0` lets the server pick a free port.
-    init(port requestedPort: Int = 0, auth: String? = nil, idleTimeout: Double? = nil, tls: TLSMode? = nil,
+    public init(port requestedPort: Int = 0, auth: String? = nil, idleTimeout: Double? = nil, tls: TLSMode? = nil,
          directory: URL? = nil) throws {
         ownsDirectory = directory == nil
         self.directory = directory ?? Self.makeTemporaryDirectory()
@@ -49,9 +49,9 @@ final class TestSMTPServer: @unchecked Sendable {
         self.port = port
     }
 
-    struct ServerStartError: Error { let output: String }
+    public struct ServerStartError: Error { let output: String }
 
-    enum TLSMode {
+    public enum TLSMode {
         case starttls(TestCertificate), implicit(TestCertificate)
         var arguments: [String] {
             switch self {
@@ -61,9 +61,9 @@ final class TestSMTPServer: @unchecked Sendable {
         }
     }
 
-    var url: String { "smtp://127.0.0.1:\(port)" }
+    public var url: String { "smtp://127.0.0.1:\(port)" }
 
-    func stop() {
+    public func stop() {
         guard process.isRunning else { return }
         process.terminate()
         process.waitUntilExit()
@@ -76,22 +76,22 @@ final class TestSMTPServer: @unchecked Sendable {
     }
 
     /// A file named DOWN makes the server answer 421 to MAIL FROM.
-    func setDown(_ down: Bool) throws {
+    public func setDown(_ down: Bool) throws {
         let path = directory.appendingPathComponent("DOWN").path
         if down { _ = FileManager.default.createFile(atPath: path, contents: Data()) } else { try FileManager.default.removeItem(atPath: path) }
     }
 
-    struct Received {
-        let path: String
-        let raw: [UInt8]
-        let mailFrom: String
-        let rcptTos: [String]
-        let connection: Int
-        let tls: Bool
+    public struct Received {
+        public let path: String
+        public let raw: [UInt8]
+        public let mailFrom: String
+        public let rcptTos: [String]
+        public let connection: Int
+        public let tls: Bool
     }
 
     /// Accepted messages in acceptance order.
-    func received() throws -> [Received] {
+    public func received() throws -> [Received] {
         var result: [Received] = []
         var n = 1
         while FileManager.default.fileExists(atPath: directory.appendingPathComponent("\(n).eml").path) {
@@ -106,7 +106,7 @@ final class TestSMTPServer: @unchecked Sendable {
     }
 
     /// TCP connections accepted so far.
-    func connectionCount() throws -> Int {
+    public func connectionCount() throws -> Int {
         let path = directory.appendingPathComponent("connections.log").path
         guard FileManager.default.fileExists(atPath: path) else { return 0 }
         return try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").count
@@ -115,7 +115,7 @@ final class TestSMTPServer: @unchecked Sendable {
 
 /// Parses a message with Python's `email` package (policy.default): an independent RFC 5322 /
 /// MIME / RFC 2047 implementation to check rendering against.
-enum PythonEmail {
+public enum PythonEmail {
     private static let script = #"""
 import email, json, sys
 from email import policy
@@ -153,7 +153,7 @@ out = {
 print(json.dumps(out))
 """#
 
-    static func parse(file path: String) throws -> [String: Any] {
+    public static func parse(file path: String) throws -> [String: Any] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestSMTPServer.python)
         process.arguments = ["-c", script, path]
@@ -165,7 +165,7 @@ print(json.dumps(out))
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
-    static func parse(bytes: [UInt8]) throws -> [String: Any] {
+    public static func parse(bytes: [UInt8]) throws -> [String: Any] {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("nudge-\(UUID().uuidString).eml").path
         _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -174,16 +174,16 @@ print(json.dumps(out))
 }
 
 /// Raw line checks on a rendered or received message.
-enum WireFormat {
-    static func lines(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+public enum WireFormat {
+    public static func lines(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
         bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map { $0.last == 0x0D ? $0.dropLast() : $0 }
     }
 
-    static func hasBareLF(_ bytes: [UInt8]) -> Bool {
+    public static func hasBareLF(_ bytes: [UInt8]) -> Bool {
         bytes.indices.contains { bytes[$0] == 0x0A && ($0 == 0 || bytes[$0 - 1] != 0x0D) }
     }
 
-    static func headerLines(_ bytes: [UInt8]) -> [String] {
+    public static func headerLines(_ bytes: [UInt8]) -> [String] {
         var result: [String] = []
         for line in lines(bytes) {
             if line.isEmpty { break }
@@ -194,11 +194,11 @@ enum WireFormat {
 }
 
 /// A throwaway self-signed certificate for 127.0.0.1, made with the openssl CLI.
-struct TestCertificate {
-    let certPath: String
-    let keyPath: String
+public struct TestCertificate {
+    public let certPath: String
+    public let keyPath: String
 
-    init() throws {
+    public init() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nudge-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         certPath = dir.appendingPathComponent("cert.pem").path
@@ -213,9 +213,9 @@ struct TestCertificate {
         guard process.terminationStatus == 0 else { throw CertificateError() }
     }
 
-    struct CertificateError: Error {}
+    public struct CertificateError: Error {}
 
-    func remove() {
+    public func remove() {
         try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: certPath).deletingLastPathComponent().path)
     }
 }

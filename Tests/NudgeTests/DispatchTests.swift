@@ -1,0 +1,216 @@
+import Foundation
+import Nudge
+import NudgeSMTP
+import NudgeTestSupport
+import Testing
+
+/// The dispatcher against a real SMTP server (aiosmtpd), driven by the manual clock.
+@Suite struct DispatchTests {
+    static let day: Double = 86_400
+
+    /// Creates inbox, contact, a source message (its thread) and the brief's sequence; enrolls.
+    static func setUp(_ h: Harness, recipient: String = "buyer@example.com", inboxExtra: String = "", sequence: String? = nil) async throws -> (inbox: String, enrollment: String, thread: String) {
+        let inbox = try await h.inbox("sales-\(Int.random(in: 0..<1_000_000_000))@acme.test", extra: inboxExtra)
+        let contact = try await h.call(.post, "/v1/contacts/", #"{"inbox_id": "\#(inbox)", "full_name": "Avery Chen", "emails": [{"label": "work", "address": "\#(recipient)"}]}"#).id
+        let source = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: Array(
+            "From: Avery Chen <\(recipient)>\r\nTo: sales@acme.test\r\nSubject: Proposal for review\r\nMessage-ID: <orig-\(UUID().uuidString)@example.com>\r\n\r\nPlease send the proposal.\r\n".utf8))
+        let seq = try await h.call(.post, "/v1/sequences/", sequence ?? BriefBodies.sequence(inbox)).id
+        let e = try await h.call(.post, "/v1/sequences/enrollments/", """
+            {"inbox_id": "\(inbox)", "sequence_id": "\(seq)", "recipient": {"contact_id": "\(contact)"},
+             "source": {"type": "email", "message_id": "\(source["message_id"]!.string!)", "thread_id": "\(source["thread_id"]!.string!)", "subject": "Proposal for review", "from_address": "\(recipient)"}}
+            """)
+        precondition(e.status == 201, e.body)
+        return (inbox, e.id, source["thread_id"]!.string!)
+    }
+
+    @Test func briefSequenceSendsBothStepsOnTimeThreadedThenCompletes() async throws {
+        let smtp = try TestSMTPServer()
+        try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 2)) { h in
+            let (_, enrollment, thread) = try await Self.setUp(h)
+            _ = try await h.advance(seconds: 2 * Self.day - 60)
+            #expect(try smtp.received().isEmpty)
+            _ = try await h.advance(seconds: 60)
+            var got = try smtp.received()
+            #expect(got.count == 1)
+            let first = try PythonEmail.parse(file: got[0].path)
+            #expect(first["subject"] as? String == "Following up on the proposal")
+            #expect((first["in_reply_to"] as? String)?.hasPrefix("<orig-") == true)
+            #expect((first["list_unsubscribe"] as? String)?.contains("/u/") == true)
+            #expect(first["list_unsubscribe_post"] as? String == "List-Unsubscribe=One-Click")
+            #expect(got[0].rcptTos == ["buyer@example.com"])
+
+            _ = try await h.advance(seconds: 5 * Self.day - 1)
+            #expect(try smtp.received().count == 1)
+            _ = try await h.advance(seconds: 1)
+            got = try smtp.received()
+            #expect(got.count == 2)
+            let second = try PythonEmail.parse(file: got[1].path)
+            #expect((second["references"] as? String)?.contains(first["message_id"] as! String) == true)
+            #expect(second["in_reply_to"] as? String == first["message_id"] as? String)
+
+            let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)/")
+            #expect(e["state"]?.string == "completed")
+            let t = try await h.call(.get, "/v1/threads/\(thread)/")
+            guard case .array(let messages)? = t["messages"] else { Issue.record("no messages"); return }
+            #expect(messages.map { $0["direction"]?.string } == ["inbound", "outbound", "outbound"])
+            _ = try await h.advance(seconds: 30 * Self.day)
+            #expect(try smtp.received().count == 2)
+        }
+    }
+
+    @Test func cancelStopsFurtherSteps() async throws {
+        let smtp = try TestSMTPServer()
+        try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
+            let (_, enrollment, _) = try await Self.setUp(h)
+            _ = try await h.advance(seconds: 2 * Self.day)
+            #expect(try smtp.received().count == 1)
+            #expect(try await h.call(.patch, "/v1/sequences/enrollments/\(enrollment)/", #"{"action": "cancel"}"#).status == 200)
+            _ = try await h.advance(seconds: 10 * Self.day)
+            #expect(try smtp.received().count == 1)
+        }
+    }
+
+    @Test func oneClickUnsubscribeStopsAndSuppresses() async throws {
+        let smtp = try TestSMTPServer()
+        try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
+            let (_, enrollment, _) = try await Self.setUp(h)
+            _ = try await h.advance(seconds: 2 * Self.day)
+            let parsed = try PythonEmail.parse(file: try smtp.received()[0].path)
+            let header = parsed["list_unsubscribe"] as! String
+            let path = String(header.drop { $0 != "/" }.dropFirst(2).drop { $0 != "/" }.dropLast())  // strip <scheme://host and >
+            let page = try await h.call(.get, path, token: "")
+            #expect(page.status == 200)
+            #expect(page.body.contains("buyer@example.com"))
+            #expect(try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)")["state"]?.string == "active")
+            let forged = try await h.call(.post, path.replacingOccurrences(of: ".", with: "x"), token: "", raw: Array("List-Unsubscribe=One-Click".utf8))
+            #expect(forged.status == 404)
+            let done = try await h.call(.post, path, token: "", raw: Array("List-Unsubscribe=One-Click".utf8))
+            #expect(done.status == 200)
+            let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)")
+            #expect(e["state"]?.string == "exited")
+            #expect(e["exit_reason"]?.string == "unsubscribed")
+            let s = try await h.call(.get, "/v1/suppressions/?email=buyer@example.com")
+            #expect(s["data"]?[0]?["reason"]?.string == "unsubscribed")
+            _ = try await h.advance(seconds: 10 * Self.day)
+            #expect(try smtp.received().count == 1)
+        }
+    }
+
+    @Test func hardBounceSuppressesAndExits() async throws {
+        let smtp = try TestSMTPServer()
+        try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
+            let (_, enrollment, _) = try await Self.setUp(h, recipient: "fail5xx+nobody@example.com")
+            _ = try await h.advance(seconds: 2 * Self.day)
+            #expect(try smtp.received().isEmpty)
+            let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)")
+            #expect(e["state"]?.string == "exited")
+            #expect(e["exit_reason"]?.string == "bounced")
+            let s = try await h.call(.get, "/v1/suppressions/?email=fail5xx%2Bnobody@example.com")
+            #expect(s["data"]?[0]?["reason"]?.string == "bounced")
+        }
+    }
+
+    @Test func serverDownThenBackLosesNothingAndSendsOnce() async throws {
+        let smtp = try TestSMTPServer()
+        try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
+            let (_, enrollment, _) = try await Self.setUp(h)
+            try smtp.setDown(true)   // 421 to every MAIL FROM
+            _ = try await h.advance(seconds: 2 * Self.day)
+            #expect(try smtp.received().isEmpty)
+            let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)")
+            #expect(e["state"]?.string == "active")
+            #expect(e["timeline"]?[0]?["outcome"]?.string == "retrying")
+            _ = try await h.advance(seconds: 120)   // still down: another retry, still nothing
+            #expect(try smtp.received().isEmpty)
+            try smtp.setDown(false)
+            _ = try await h.advance(seconds: 3_600)
+            #expect(try smtp.received().count == 1)
+            let after = try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)")
+            #expect(after["timeline"]?[0]?["outcome"]?.string == "sent")
+            #expect(after["next_step"]?.number == 1)
+        }
+    }
+
+    @Test func replyCommittedBeforeTheSendWins() async throws {
+        let smtp = try TestSMTPServer()
+        try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
+            let (inbox, enrollment, _) = try await Self.setUp(h)
+            _ = try await h.advance(seconds: 2 * Self.day - 1)
+            let reply = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: Array(
+                "From: Avery Chen <buyer@example.com>\r\nTo: sales@acme.test\r\nSubject: Re: Proposal for review\r\nMessage-ID: <reply-1@example.com>\r\n\r\nThanks, we will review it this week.\r\n".utf8))
+            #expect(reply["classification"]?.string == "human_reply")
+            #expect(reply["enrollments"] == .array([.string(enrollment)]))
+            _ = try await h.advance(seconds: 10 * Self.day)
+            #expect(try smtp.received().isEmpty)
+            let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)")
+            #expect(e["exit_reason"]?.string == "replied")
+        }
+    }
+
+    @Test func twoDispatchersNeverSendAStepTwice() async throws {
+        let smtp = try TestSMTPServer()
+        try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 4), configure: { $0.dispatchBatchSize = 7 }) { h in
+            let inbox = try await h.inbox()
+            let n = 60
+            for i in 0..<n {
+                let r = try await h.call(.post, "/v1/sequences/enrollments/", """
+                    {"inbox_id": "\(inbox)", "recipient": {"email": "p\(i)@example.com"}, "emails": [{"delay_days": 0, "subject": "Hi", "body": "Hello {{contact.email}}"}]}
+                    """)
+                #expect(r.status == 201)
+            }
+            // Two independent workers race over the same due rows.
+            async let a: Void = Dispatcher(services: h.services).drain()
+            async let b: Void = Dispatcher(services: h.services).drain()
+            _ = try await (a, b)
+            let got = try smtp.received()
+            let ids = try got.map { try PythonEmail.parse(file: $0.path)["message_id"] as! String }
+            #expect(got.count == n)
+            #expect(Set(ids).count == n)
+        }
+    }
+
+    @Test func dailyLimitDefersTheOverflowToTheNextDay() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox(extra: #", "daily_send_limit": 2"#)
+            for i in 0..<5 {
+                _ = try await h.call(.post, "/v1/sequences/enrollments/", """
+                    {"inbox_id": "\(inbox)", "recipient": {"email": "cap\(i)@example.com"}, "emails": [{"delay_days": 0, "subject": "Hi", "body": "Hello"}]}
+                    """)
+            }
+            _ = try await h.advance(seconds: 1)
+            let sent = try await h.call(.get, "/v1/events/?type=message.sent")
+            #expect(sent["data"].map { if case .array(let a) = $0 { return a.count } else { return -1 } } == 2)
+            _ = try await h.advance(seconds: Self.day)
+            let later = try await h.call(.get, "/v1/events/?type=message.sent")
+            #expect(later["data"].map { if case .array(let a) = $0 { return a.count } else { return -1 } } == 4)
+        }
+    }
+
+    @Test func remindersFireAsEventsEvenForSuppressedAddresses() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            #expect(try await h.call(.post, "/v1/suppressions/", #"{"email": "gone@example.com", "reason": "manual"}"#).status == 201)
+            let e = try await h.call(.post, "/v1/sequences/enrollments/", """
+                {"inbox_id": "\(inbox)", "recipient": {"email": "gone@example.com"},
+                 "emails": [{"type": "reminder", "delay_days": 1, "note": "Call them"}, {"delay_days": 1, "subject": "Hi", "body": "Hello"}]}
+                """)
+            #expect(e.status == 201)
+            _ = try await h.advance(seconds: Self.day)
+            let reminders = try await h.call(.get, "/v1/events/?type=reminder.due")
+            #expect(reminders["data"]?[0]?["data"]?["note"]?.string == "Call them")
+            _ = try await h.advance(seconds: Self.day)
+            let after = try await h.call(.get, "/v1/sequences/enrollments/\(e.id)")
+            #expect(after["state"]?.string == "exited")
+            #expect(after["exit_reason"]?.string == "suppressed")
+            let sent = try await h.call(.get, "/v1/events/?type=message.sent")
+            #expect(sent["data"] == .array([]))
+        }
+    }
+}
+
+extension JSONValue {
+    subscript(_ i: Int) -> JSONValue? {
+        if case .array(let a) = self, i < a.count { return a[i] }
+        return nil
+    }
+}
