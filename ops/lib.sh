@@ -93,7 +93,7 @@ build_nudge() {
         echo "$NUDGE_BIN"; return 0
     fi
     local config="${NUDGE_BUILD_CONFIG:-release}"
-    log "building nudge ($config; a cold release build takes ~15-20 minutes on 2 cores)"
+    log "building nudge ($config; a cold release build takes 10-30 minutes on 2 cores)"
     (cd "$NUDGE_ROOT" && swift build -c "$config" --product nudge) >&2 || die "swift build failed"
     nudge_bin "$config"
 }

@@ -57,7 +57,8 @@ public enum ResourceLocator {
         let fm = FileManager.default
         if let v = ProcessInfo.processInfo.environment[env], !v.isEmpty { return v }
         if fm.fileExists(atPath: name) { return name }
-        var dir = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first ?? "."
+        var dir = URL(fileURLWithPath: exe).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<6 {
             let candidate = dir.appendingPathComponent(name).path
             if fm.fileExists(atPath: candidate) { return candidate }

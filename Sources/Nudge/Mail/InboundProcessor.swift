@@ -24,7 +24,7 @@ struct InboundProcessor {
     func process(org: String, inboxID: String, raw: [UInt8]) async throws -> (InboundResult, replayed: Bool)? {
         let parsed = InboundMessage.analyze(raw)
         // A message without a Message-ID gets one derived from its bytes, so webhook retries still dedupe.
-        let rfcID = parsed.messageID.flatMap { $0.isEmpty ? nil : String($0.prefix(900)) }
+        let rfcID = parsed.messageID.flatMap { $0.isEmpty ? nil : String($0.withoutNUL.prefix(900)) }
             ?? "missing-\(SHA256.hash(data: Data(raw)).prefix(16).map { String(format: "%02x", $0) }.joined())@nudge.invalid"
         let now = clock.now()
         let result: (InboundResult, Bool)? = try await db.tenant(org) { conn in
@@ -47,7 +47,7 @@ struct InboundProcessor {
 
     private func store(_ m: InboundMessage, raw: [UInt8], rfcID: String, org: String, inboxID: String,
                        now: Date, _ conn: PostgresConnection) async throws -> InboundResult {
-        let sender = m.from?.address ?? ""
+        let sender = (m.from?.address ?? "").withoutNUL
         let senderKey = Mailbox.key(sender)
         let contactID = sender.isEmpty ? nil : try await conn.query("""
             SELECT contact_id FROM contact_emails WHERE org_id = \(org) AND address_key = \(senderKey)
@@ -55,13 +55,13 @@ struct InboundProcessor {
 
         // Thread: by references (any stored message of the inbox), a bounce by its original
         // message, else by sender and normalised subject, else a new thread.
-        var refs = m.references + m.inReplyTo
+        var refs = (m.references + m.inReplyTo).map(\.withoutNUL)
         if let original = m.bounce?.originalMessageID ?? m.complaint?.originalMessageID { refs.append(original) }
         let byRef = refs.isEmpty ? nil : try await conn.query("""
             SELECT thread_id, enrollment_id, to_addresses FROM messages WHERE org_id = \(org) AND inbox_id = \(inboxID) AND rfc822_message_id = ANY(\(refs.map { String($0.prefix(900)) }))
             ORDER BY at DESC LIMIT 1
             """, logger: logger).decode((String, String?, [String]).self).collect().first
-        let subjectKey = ThreadKeys.subjectKey(m.subject)
+        let subjectKey = ThreadKeys.subjectKey(m.subject).withoutNUL
         var threadID = byRef?.0
         if threadID == nil && !subjectKey.isEmpty && !sender.isEmpty {
             threadID = try await conn.query("""

@@ -93,6 +93,22 @@ public struct NewMessage: Sendable {
     var at: Date
 }
 
+extension String {
+    /// PostgreSQL text cannot hold NUL; real mail sometimes does.
+    var withoutNUL: String { contains("\u{0}") ? replacingOccurrences(of: "\u{0}", with: "") : self }
+}
+
+extension NewMessage {
+    func withoutNUL() -> NewMessage {
+        func c(_ s: String) -> String { s.withoutNUL }
+        var m = self
+        m.subject = c(subject); m.text = c(text); m.replyText = replyText.map(c); m.fromName = fromName.map(c)
+        m.from = c(from); m.to = to.map(c); m.cc = cc.map(c); m.rfc822MessageID = c(rfc822MessageID)
+        m.inReplyTo = inReplyTo.map(c); m.references = references.map(c); m.details = details.map(c)
+        return m
+    }
+}
+
 /// The inbox's history: threads and their messages. One write API for sending and receiving.
 public struct HistoryStore: Sendable {
     let db: Database
@@ -109,6 +125,7 @@ public struct HistoryStore: Sendable {
     }
 
     static func append(_ messages: [NewMessage], newThreads: [NewThread], now: Date, _ conn: PostgresConnection, logger: Logger) async throws {
+        let newThreads = newThreads.map { NewThread(org: $0.org, id: $0.id, inboxID: $0.inboxID, contactID: $0.contactID, subject: $0.subject.withoutNUL) }
         if !newThreads.isEmpty {
             try await conn.query("""
                 INSERT INTO threads (org_id, id, inbox_id, contact_id, subject, subject_key, message_count, last_message_at, created_at)
@@ -119,6 +136,8 @@ public struct HistoryStore: Sendable {
                 """, logger: logger)
         }
         guard !messages.isEmpty else { return }
+        // PostgreSQL text cannot hold NUL; real mail sometimes does.
+        let messages = messages.map { $0.withoutNUL() }
         let raws = messages.map { ByteBuffer(bytes: $0.raw) }
         try await conn.query("""
             INSERT INTO messages (org_id, id, inbox_id, thread_id, direction, rfc822_message_id, in_reply_to, refs, from_address, from_name,

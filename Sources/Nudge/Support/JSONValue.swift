@@ -33,8 +33,10 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
+    /// Compact JSON text. NUL characters are dropped: PostgreSQL's jsonb refuses `\u0000`.
     public var serialized: String {
-        (try? String(decoding: JSONCoding.encoder.encode(self), as: UTF8.self)) ?? "null"
+        let text = (try? String(decoding: JSONCoding.encoder.encode(self), as: UTF8.self)) ?? "null"
+        return text.contains("\\u0000") ? text.replacingOccurrences(of: "\\u0000", with: "") : text
     }
 
     public static func parse(_ text: String) -> JSONValue? {
