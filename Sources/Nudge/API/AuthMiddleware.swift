@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -78,13 +79,20 @@ public final class TokenAuthenticator: Sendable {
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = AppContext
     let authenticator: TokenAuthenticator
+    let limiter: RateLimiter?
 
     func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else { throw APIError.unauthorized }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw APIError.unauthorized }
         var context = context
-        context.token = try await authenticator.authenticate(String(parts[1]).trimmingCharacters(in: .whitespaces))
-        return try await next(request, context)
+        let token = try await authenticator.authenticate(String(parts[1]).trimmingCharacters(in: .whitespaces))
+        context.token = token
+        guard let limiter else { return try await next(request, context) }
+        let remaining = try limiter.take(token.tokenID)
+        var response = try await next(request, context)
+        response.headers[HTTPField.Name("RateLimit-Limit")!] = String(Int(limiter.burst))
+        response.headers[HTTPField.Name("RateLimit-Remaining")!] = String(remaining)
+        return response
     }
 }

@@ -28,8 +28,9 @@ struct EventsAPI {
 
     func register(_ r: ScopedRouter) {
         r.get("/v1/events") { req, ctx in
-            // Any valid token may read its organization's feed; the feed carries ids, not content.
-            let page = try PageRequest(req)
+            // Any valid token may read its organization's feed (`next_cursor` is the last event's id,
+            // usable as `after` or `cursor`).
+            let limit = try PageRequest.limit(req)
             let after = req.query("after") ?? req.query("cursor")
             let type = req.query("type")
             if let type, EventType(rawValue: type) == nil {
@@ -47,11 +48,11 @@ struct EventsAPI {
                     SELECT id, type, data::text, created_at FROM events
                     WHERE org_id = \(org) AND seq > \(afterSeq) AND (\(type)::text IS NULL OR type = \(type))
                       AND tx < pg_snapshot_xmin(pg_current_snapshot())
-                    ORDER BY seq LIMIT \(page.limit)
+                    ORDER BY seq LIMIT \(limit)
                     """, logger: db.logger).decode((String, String, String, Date).self).collect()
                     .map { EventRecord(id: $0.0, type: $0.1, data: JSONValue.parse($0.2) ?? .null, created_at: $0.3) }
             }
-            return try JSONCoding.response(EventPage(data: events, next_cursor: events.count == page.limit ? events.last?.id : nil))
+            return try JSONCoding.response(EventPage(data: events, next_cursor: events.count == limit ? events.last?.id : nil))
         }
     }
 }

@@ -65,8 +65,9 @@ struct IdempotencyMiddleware: RouterMiddleware {
         let response: Response
         do {
             response = try await next(request, context)
-        } catch let error as APIError where error.status.code < 500 {
-            // Deterministic refusals are part of the key's answer too.
+        } catch let error as APIError where error.status.code < 500 && ![401, 403, 409, 429].contains(error.status.code) {
+            // Deterministic refusals of the request itself are part of the key's answer too; a
+            // missing scope, a conflict or a rate limit is not, so a retry can still succeed.
             let r = error.response(requestID: nil)
             try await store(org: org, key: key, status: error.status.code, response: r)
             throw error

@@ -11,16 +11,18 @@ public struct PageRequest: Sendable {
     public var beforeAt: Date { before?.at ?? Date(timeIntervalSince1970: 253_402_300_799) }
     public var beforeID: String { before?.id ?? "~" }
 
+    /// `?limit=`, 1…200, default 50.
+    public static func limit(_ request: Request) throws -> Int {
+        guard let raw = request.uri.queryParameters["limit"] else { return 50 }
+        guard let n = Int(String(raw)), (1...200).contains(n) else {
+            throw APIError.validation("limit", "limit must be an integer from 1 to 200.")
+        }
+        return n
+    }
+
     public init(_ request: Request) throws {
         let q = request.uri.queryParameters
-        if let raw = q["limit"] {
-            guard let n = Int(String(raw)), (1...200).contains(n) else {
-                throw APIError.validation("limit", "limit must be an integer from 1 to 200.")
-            }
-            limit = n
-        } else {
-            limit = 50
-        }
+        limit = try Self.limit(request)
         if let raw = q["cursor"], !raw.isEmpty {
             guard let c = Self.decode(String(raw)) else { throw APIError.validation("cursor", "cursor is not valid.") }
             before = c

@@ -22,7 +22,8 @@ struct UnsubscribeAPI {
         }
         router.post("/u/:token") { req, ctx in
             guard let t = verify(ctx) else { throw APIError(.notFound, "not_found", "No such page.") }
-            let body = String(buffer: try await req.body.collect(upTo: 4_096))
+            guard let buffer = try? await req.body.collect(upTo: 4_096) else { throw APIError.tooLarge(4_096) }
+            let body = String(buffer: buffer)
             // RFC 8058 posts exactly this; the confirmation page's form posts the same field.
             guard body.contains("List-Unsubscribe=One-Click") else {
                 throw APIError.validation("List-Unsubscribe", "The body must be List-Unsubscribe=One-Click.")

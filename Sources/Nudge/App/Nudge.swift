@@ -102,7 +102,8 @@ public func buildApplication(
 
     if services.config.role != .worker {
         let v1 = router.group()
-            .add(middleware: AuthMiddleware(authenticator: services.authenticator))
+            .add(middleware: AuthMiddleware(authenticator: services.authenticator,
+                                             limiter: services.config.rateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) }))
             .group(context: TenantContext.self)
             .add(middleware: IdempotencyMiddleware(db: services.db, clock: services.clock))
         let r = ScopedRouter(group: v1)

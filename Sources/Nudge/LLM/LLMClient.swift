@@ -37,7 +37,7 @@ public protocol LLMClient: Sendable {
 }
 
 /// Checks an object against the small JSON Schema subset the prompts use (type object,
-/// properties of type string/boolean, required, additionalProperties false).
+/// properties of type string (with maxLength) or boolean, required, additionalProperties false).
 enum SchemaCheck {
     static func validate(_ object: [String: JSONValue], against schema: JSONValue) throws {
         guard case .object(let props)? = schema["properties"] else { return }
@@ -47,7 +47,9 @@ enum SchemaCheck {
         for (key, value) in object {
             guard let spec = props[key] else { throw LLMError.invalidOutput("unexpected property \(key)") }
             switch (spec["type"]?.string, value) {
-            case ("string", .string), ("boolean", .bool), ("number", .number): continue
+            case ("string", .string(let text)):
+                if let max = spec["maxLength"]?.number, Double(text.count) > max { throw LLMError.invalidOutput("\(key) is too long") }
+            case ("boolean", .bool), ("number", .number): continue
             default: throw LLMError.invalidOutput("\(key) has the wrong type")
             }
         }

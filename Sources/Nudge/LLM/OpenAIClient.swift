@@ -98,7 +98,10 @@ public final class OpenAIClient: LLMClient {
               case .array(let choices)? = json["choices"], let content = choices.first?["message"]?["content"]?.string else {
             throw LLMError.invalidOutput("no message content in the answer")
         }
-        guard case .object(let object)? = JSONValue.parse(content) else { throw LLMError.invalidOutput("content is not a JSON object") }
+        guard case .object(let object)? = JSONValue.parse(content) else {
+            let finish = choices.first?["finish_reason"]?.string ?? "unknown"
+            throw LLMError.invalidOutput("content is not a JSON object (finish_reason \(finish), \(content.count) characters)")
+        }
         try SchemaCheck.validate(object, against: request.schema)
         let usage = json["usage"]
         if let p = usage?["prompt_tokens"]?.number { Counter(label: "nudge_llm_tokens_total", dimensions: [("kind", "prompt")]).increment(by: Int(p)) }

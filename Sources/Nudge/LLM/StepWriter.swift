@@ -12,7 +12,8 @@ struct StepRendering {
 
     static let schema: JSONValue = .object([
         "type": "object", "additionalProperties": false, "required": .array(["subject", "body"]),
-        "properties": .object(["subject": .object(["type": "string"]), "body": .object(["type": "string"])]),
+        // maxLength bounds the output; grammar-constrained servers also use it to stop a rambling model.
+        "properties": .object(["subject": .object(["type": "string", "maxLength": 150]), "body": .object(["type": "string", "maxLength": 1500])]),
     ])
 
     func renderAll(_ due: [DueStep], now: Date) async throws {

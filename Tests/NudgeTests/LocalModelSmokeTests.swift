@@ -1,0 +1,59 @@
+import Foundation
+import Nudge
+import NudgeSMTP
+import NudgeTestSupport
+import Testing
+
+/// The small real model (SmolLM2 135M via xllamacpp, set up by ops/test in .venv-llm): a prompt
+/// step renders a non-empty body end to end. It is too small to judge replies; logic is tested
+/// against the scripted server.
+@Suite struct LocalModelSmokeTests {
+    static var python: String {
+        ProcessInfo.processInfo.environment["NUDGE_TEST_LLM_PYTHON"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? TestCluster.packageRoot.appendingPathComponent(".venv-llm/bin/python").path
+    }
+
+    @Test func promptStepRendersWithTheLocalModel() async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.python) else {
+            Issue.record("No local model environment at \(Self.python): run ops/test, which installs it.")
+            return
+        }
+        let port = Int.random(in: 20_000..<40_000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: Self.python)
+        server.arguments = [TestCluster.packageRoot.appendingPathComponent("ops/llm_server.py").path, String(port)]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate() }
+        var healthy = false
+        for _ in 0..<240 where !healthy {
+            let curl = Process()
+            curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            curl.arguments = ["-fsS", "--max-time", "2", "http://127.0.0.1:\(port)/health"]
+            let out = Pipe()
+            curl.standardOutput = out
+            curl.standardError = FileHandle.nullDevice
+            try curl.run()
+            curl.waitUntilExit()
+            healthy = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains(#""status":"ok""#)
+            if !healthy { try await Task.sleep(for: .milliseconds(250)) }
+        }
+        #expect(healthy)
+        var settings = LLMSettings(url: "http://127.0.0.1:\(port)/v1", model: "smollm2", apiKey: nil)
+        settings.requestTimeout = .seconds(120)
+        let smtp = try TestSMTPServer()
+        try await Harness.run(llm: settings, transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
+            let (_, enrollment, _) = try await DispatchTests.setUp(h, sequence: BriefBodies.promptSequence(try await h.inbox()))
+            _ = try await h.advance(seconds: 4 * DispatchTests.day)
+            let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)")
+            let got = try smtp.received()
+            #expect(got.count == 1, "state \(e["state"]?.string ?? "") \(e["exit_detail"]?.string ?? "")")
+            if let first = got.first {
+                let body = (try PythonEmail.parse(file: first.path)["body"] as? String ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                print("local model wrote \(body.count) characters")
+                #expect(!body.isEmpty)
+            }
+        }
+    }
+}
