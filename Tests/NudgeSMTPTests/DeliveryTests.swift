@@ -68,7 +68,7 @@ import NudgeTestSupport
 /// Sends a message that the server is scripted to refuse, then checks the error and that the
 /// same single lane delivers the next message.
 private func expectFailureThenRecovery(
-    recipient: String = "lead@prospect.test", sender: String = "ada@acme.test", timeout: Int = 10, maxFailureSeconds: Double = 10,
+    recipient: String = "lead@prospect.test", sender: String = "ada@acme.test", timeout: Int = 10, maxFailureSeconds: Double = 60,
     prepare: (TestSMTPServer) throws -> Void = { _ in }, cleanup: (TestSMTPServer) throws -> Void = { _ in },
     check: (SMTPError) -> Bool
 ) async throws {

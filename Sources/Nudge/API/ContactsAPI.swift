@@ -41,13 +41,16 @@ struct ContactsAPI {
         guard raw.count <= 100 else { throw APIError.validation(param, "\(param) may list at most 100 labels.") }
         var out: [String] = []
         for (i, l) in raw.enumerated() {
-            let p = "\(param)[\(i)]"
-            guard !l.trimmingCharacters(in: .whitespaces).isEmpty else { throw APIError.validation(p, "\(p) must not be empty.") }
-            guard l.count <= 64 else { throw APIError.validation(p, "\(p) must be at most 64 characters.") }
-            try Validate.text(l, p, max: 64, singleLine: true)
+            try label(l, "\(param)[\(i)]")
             if !out.contains(l) { out.append(l) }
         }
         return out
+    }
+
+    static func label(_ l: String, _ p: String) throws {
+        guard !l.trimmingCharacters(in: .whitespaces).isEmpty else { throw APIError.validation(p, "\(p) must not be empty.") }
+        guard l.count <= 64 else { throw APIError.validation(p, "\(p) must be at most 64 characters.") }
+        try Validate.text(l, p, max: 64, singleLine: true)
     }
 
     static func fields(_ raw: JSONValue?) throws -> [String: String]? {

@@ -9,9 +9,10 @@ struct EventRecord: Encodable {
     let created_at: Date
 }
 
-/// `GET /v1/events/?after=evt_…&type=…`, oldest first. Events of transactions still in flight are
-/// held back (their `tx` is not below the snapshot's xmin), so paging with `after` never skips one
-/// that commits late with a lower sequence number.
+/// `GET /v1/events/?after=evt_…&type=…`, oldest first, in (transaction id, sequence) order. An event
+/// is listed only once no older transaction of this database is still running, so a consumer paging
+/// with `after` never skips one that commits late. (The API role reads `pg_stat_activity` for this:
+/// it needs `pg_read_all_stats`, granted by the embedded cluster's bootstrap; see README.)
 struct EventsAPI {
     let db: Database
 
@@ -38,17 +39,19 @@ struct EventsAPI {
             }
             let org = ctx.org
             let events: [EventRecord] = try await db.tenant(org) { conn in
-                var afterSeq: Int64 = 0
                 if let after {
-                    guard ID.isValid(after, .evt), let seq = try await conn.query("SELECT seq FROM events WHERE org_id = \(org) AND id = \(after)", logger: db.logger)
-                        .decode(Int64.self).collect().first else { throw APIError.validation("after", "after must be the id of an event of this organization.") }
-                    afterSeq = seq
+                    guard ID.isValid(after, .evt), try await !conn.query("SELECT 1 FROM events WHERE org_id = \(org) AND id = \(after)", logger: db.logger)
+                        .collect().isEmpty else { throw APIError.validation("after", "after must be the id of an event of this organization.") }
                 }
                 return try await conn.query("""
-                    SELECT id, type, data::text, created_at FROM events
-                    WHERE org_id = \(org) AND seq > \(afterSeq) AND (\(type)::text IS NULL OR type = \(type))
-                      AND tx < pg_snapshot_xmin(pg_current_snapshot())
-                    ORDER BY seq LIMIT \(limit)
+                    WITH horizon AS (
+                      SELECT max(age(backend_xid)) AS oldest FROM pg_stat_activity
+                      WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid())
+                    SELECT id, type, data::text, created_at FROM events, horizon
+                    WHERE org_id = \(org) AND (\(type)::text IS NULL OR type = \(type))
+                      AND (\(after)::text IS NULL OR (tx, seq) > (SELECT a.tx, a.seq FROM events a WHERE a.org_id = \(org) AND a.id = \(after)))
+                      AND (horizon.oldest IS NULL OR age(tx::xid) > horizon.oldest)
+                    ORDER BY tx, seq LIMIT \(limit)
                     """, logger: db.logger).decode((String, String, String, Date).self).collect()
                     .map { EventRecord(id: $0.0, type: $0.1, data: JSONValue.parse($0.2) ?? .null, created_at: $0.3) }
             }

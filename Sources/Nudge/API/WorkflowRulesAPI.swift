@@ -19,9 +19,8 @@ struct WorkflowRulesAPI {
             guard let inbox = b.inbox_id else { throw APIError.validation("inbox_id", "inbox_id is required.") }
             guard let t = b.trigger else { throw APIError.validation("trigger", "trigger is required.") }
             guard t.type == "label_added" else { throw APIError.validation("trigger.type", "trigger.type must be \"label_added\".") }
-            guard let label = try ContactsAPI.labels(t.label.map { [$0] }, "trigger.label")?.first else {
-                throw APIError.validation("trigger.label", "trigger.label is required.")
-            }
+            guard let label = t.label else { throw APIError.validation("trigger.label", "trigger.label is required.") }
+            try ContactsAPI.label(label, "trigger.label")
             guard let a = b.action else { throw APIError.validation("action", "action is required.") }
             guard a.type == "enroll" else { throw APIError.validation("action.type", "action.type must be \"enroll\".") }
             guard let seq = a.sequence_id else { throw APIError.validation("action.sequence_id", "action.sequence_id is required.") }

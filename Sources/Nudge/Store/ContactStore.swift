@@ -78,7 +78,7 @@ public struct ContactStore: Sendable {
         while true {
             do {
                 return try await db.tenant(org) { conn in try await upsert(org: org, input, now: now, tokenID: tokenID, conn) }
-            } catch DatabaseFailure.uniqueViolation where attempt < 3 {
+            } catch DatabaseFailure.uniqueViolation where attempt < 5 {
                 attempt += 1
             }
         }
@@ -114,14 +114,15 @@ public struct ContactStore: Sendable {
                 """, logger: logger)
             created = true
         }
-        try await addEmails(org: org, contactID: id, input.emails, conn)
+        // Another request may have claimed one of the addresses since our lookup: retry from the top.
+        try await addEmails(org: org, contactID: id, input.emails, takenIsRace: true, conn)
         try await rules.fire(org: org, contactID: id, labels: addedLabels, tokenID: tokenID, now: now, conn)
         return (try await get(org: org, id: id, conn)!, created)
     }
 
     /// Adds addresses not yet known. An address another request is adding at this moment fails the
     /// primary key (the caller retries); one that already belongs to another contact is a 409.
-    func addEmails(org: String, contactID: String, _ emails: [ContactEmail], _ conn: PostgresConnection) async throws {
+    func addEmails(org: String, contactID: String, _ emails: [ContactEmail], takenIsRace: Bool = false, _ conn: PostgresConnection) async throws {
         let keys = emails.map { Mailbox.key($0.address) }
         try await conn.query("""
             INSERT INTO contact_emails (org_id, address_key, contact_id, address, label, position)
@@ -134,6 +135,7 @@ public struct ContactStore: Sendable {
             SELECT address FROM contact_emails WHERE org_id = \(org) AND address_key = ANY(\(keys)) AND contact_id <> \(contactID)
             """, logger: logger).decode(String.self).collect()
         if let taken = owners.first {
+            if takenIsRace { throw DatabaseFailure.uniqueViolation(constraint: "contact_emails_pkey") }
             throw APIError.conflict("The address \(taken) belongs to another contact.", param: "emails")
         }
     }

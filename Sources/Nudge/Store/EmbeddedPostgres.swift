@@ -125,6 +125,7 @@ public struct EmbeddedPostgres: Sendable {
           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'nudge_worker') THEN CREATE ROLE nudge_worker NOLOGIN BYPASSRLS; END IF;
         END $$;
         GRANT nudge_api, nudge_worker TO nudge;
+        GRANT pg_read_all_stats TO nudge_api, nudge_worker;
         ALTER ROLE nudge SET idle_in_transaction_session_timeout = '120s';
         """
         try Shell.run(asOwner([bin + "/psql", "-h", socketDir, "-p", String(port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]))

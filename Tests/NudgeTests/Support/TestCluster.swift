@@ -35,7 +35,9 @@ actor TestCluster {
     }
 
     private func start() async throws -> EmbeddedPostgres {
-        let dir = "/tmp/nudge-test-\(getpid())"
+        // Under ops/test's run folder when there is one, so its clean-up finds whatever is left.
+        let base = ProcessInfo.processInfo.environment["NUDGE_TEST_TMP"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let dir = "\(base)/nudge-test-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
         let cluster = EmbeddedPostgres(dataDir: dir, durable: false, logger: Self.logger)
         _ = try cluster.start()
