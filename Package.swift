@@ -54,7 +54,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "NudgeMIMETests", dependencies: ["NudgeMIME"], exclude: ["oracle.py"]),
+        .testTarget(name: "NudgeMIMETests", dependencies: ["NudgeMIME", "NudgeTestSupport"], exclude: ["oracle.py"]),
         // Test servers shared by the test targets (a scriptable SMTP server, Python's email parser).
         .target(name: "NudgeTestSupport", path: "Tests/NudgeTestSupport", exclude: ["smtp_server.py"]),
         .testTarget(name: "NudgeSMTPTests", dependencies: ["NudgeSMTP", "NudgeTestSupport"]),

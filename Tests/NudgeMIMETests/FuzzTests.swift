@@ -1,57 +1,19 @@
 import Foundation
 import Testing
 @testable import NudgeMIME
+import NudgeTestSupport
 
 /// Deterministic robustness test: mutated corpus messages and hostile synthetic inputs must
 /// parse without crashing and in bounded time.
 @Suite struct FuzzTests {
-    /// SplitMix64: tiny, fast, deterministic across platforms.
-    struct PRNG: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    static func mutate(_ input: [UInt8], _ rng: inout PRNG) -> [UInt8] {
-        var b = input
-        guard !b.isEmpty else { return b }
-        switch Int.random(in: 0..<8, using: &rng) {
-        case 0: b.removeSubrange(Int.random(in: 0..<b.count, using: &rng)...)                        // truncate
-        case 1: for _ in 0..<Int.random(in: 1...50, using: &rng) { b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
-        case 2: for _ in 0..<Int.random(in: 1...50, using: &rng) { b.insert([13, 10, 0][Int.random(in: 0..<3, using: &rng)], at: Int.random(in: 0...b.count, using: &rng)) }
-        case 3: b = b.map { $0 == 10 ? 13 : $0 }                                                        // CR-only line endings
-        case 4:                                                                                         // LF -> CRLF
-            var out: [UInt8] = []; out.reserveCapacity(b.count * 2)
-            for c in b { if c == 10 { out.append(13) }; out.append(c) }
-            b = out
-        case 5:                                                                                         // splice a random chunk elsewhere
-            let s = Int.random(in: 0..<b.count, using: &rng), e = min(b.count, s + Int.random(in: 1...500, using: &rng))
-            b.insert(contentsOf: b[s..<e], at: Int.random(in: 0...b.count, using: &rng))
-        case 6:                                                                                         // hostile header snippets
-            let junk = ["Content-Type: multipart/mixed; boundary=\"\"\n", "Content-Transfer-Encoding: base64\n\n%%%==\n",
-                        "Subject: =?bogus-charset?Q?=ZZ=?= =?utf-8?B?####?=\n", "Content-Type: text/plain; charset*0*=x'y'%; charset*1=\n",
-                        "Content-Transfer-Encoding: quoted-printable\n\n=\n=4=\n=XY\n", "From: \"unterminated <a@b\n", "\n--\n--\n"]
-            b.insert(contentsOf: Array(junk[Int.random(in: 0..<junk.count, using: &rng)].utf8), at: Int.random(in: 0...b.count, using: &rng))
-        default:                                                                                        // delete a range
-            let s = Int.random(in: 0..<b.count, using: &rng)
-            b.removeSubrange(s..<min(b.count, s + Int.random(in: 1...200, using: &rng)))
-        }
-        return b
-    }
-
     @Test func mutatedCorpusNeverCrashesOrHangs() throws {
         let files = try Corpus.manifest().map(\.file)
         let originals = try files.map { try Corpus.bytes($0) }
-        var rng = PRNG(state: 0x5EED_2026)
+        var rng = SplitMix(state: 0x5EED_2026)
         let start = Date()
         var slowest = 0.0
         for i in 0..<5000 {
-            let raw = Self.mutate(originals[Int.random(in: 0..<originals.count, using: &rng)], &rng)
+            let raw = Mutation.mutate(originals[Int.random(in: 0..<originals.count, using: &rng)], &rng)
             let t = Date()
             // Full analysis on every 4th input, MIME parsing only on the rest (keeps the debug build fast).
             if i % 4 == 0 { _ = InboundMessage.analyze(raw) } else { _ = MIMEParser.parse(raw) }

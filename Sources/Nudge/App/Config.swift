@@ -24,10 +24,6 @@ public struct AppConfig: Sendable {
     public var pollInterval: Duration = .milliseconds(500)
     /// Requests per second and burst allowed per token; nil disables the limiter.
     public var rateLimit: (perSecond: Double, burst: Double)? = (50, 200)
-    /// Sends per organization per UTC day across all inboxes (abuse guard); nil = unlimited.
-    public var orgDailySendQuota: Int? = 10_000
-    /// Hostname used in Message-IDs when the inbox's domain is not usable.
-    public var messageIDDomain: String?
 
     public init() {}
 

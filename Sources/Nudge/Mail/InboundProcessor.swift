@@ -55,10 +55,11 @@ struct InboundProcessor {
 
         // Thread: by references (any stored message of the inbox), a bounce by its original
         // message, else by sender and normalised subject, else a new thread.
-        var refs = (m.references + m.inReplyTo).map(\.withoutNUL)
+        var refs = m.references + m.inReplyTo
         if let original = m.bounce?.originalMessageID ?? m.complaint?.originalMessageID { refs.append(original) }
+        refs = refs.map { String($0.withoutNUL.prefix(900)) }
         let byRef = refs.isEmpty ? nil : try await conn.query("""
-            SELECT thread_id, enrollment_id, to_addresses FROM messages WHERE org_id = \(org) AND inbox_id = \(inboxID) AND rfc822_message_id = ANY(\(refs.map { String($0.prefix(900)) }))
+            SELECT thread_id, enrollment_id, to_addresses FROM messages WHERE org_id = \(org) AND inbox_id = \(inboxID) AND rfc822_message_id = ANY(\(refs))
             ORDER BY at DESC LIMIT 1
             """, logger: logger).decode((String, String?, [String]).self).collect().first
         let subjectKey = ThreadKeys.subjectKey(m.subject).withoutNUL
