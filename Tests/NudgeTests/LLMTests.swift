@@ -134,4 +134,25 @@ import Testing
             #expect(try smtp.received().allSatisfy { $0.rcptTos == ["buyer@example.com"] })
         }
     }
+
+    /// A judgement that keeps failing pauses the enrollment for review: never silently continue,
+    /// never silently stop.
+    @Test func judgementThatKeepsFailingPausesForReview() async throws {
+        let llm = try await ScriptedLLM.start()
+        defer { llm.stop() }
+        llm.setFallback(.status(500))
+        try await Harness.run(llm: Self.settings(llm, attempts: 1)) { h in
+            let inbox = try await h.inbox()
+            let seq = BriefBodies.sequenceWithExitCondition(inbox).replacingOccurrences(of: #""exit_on_reply": true"#, with: #""exit_on_reply": false"#)
+            let (inboxID, enrollment, _) = try await DispatchTests.setUp(h, sequence: seq)
+            _ = try await h.call(.post, "/v1/inboxes/\(inboxID)/messages/inbound/", raw: Array(
+                "From: buyer@example.com\r\nTo: sales@acme.test\r\nSubject: Re: Proposal\r\nMessage-ID: <judge-fail@example.com>\r\n\r\nMaybe later.\r\n".utf8))
+            for _ in 0..<6 { _ = try await h.advance(seconds: 600) }
+            let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)")
+            #expect(e["state"]?.string == "paused")
+            #expect(e["exit_detail"]?.string?.hasPrefix("needs_review") == true)
+            #expect(e["awaiting_judgement"]?.bool == false)
+            #expect(try await h.call(.get, "/v1/events/?type=judgement.failed")["data"]?[0]?["data"]?["enrollment_id"]?.string == enrollment)
+        }
+    }
 }
