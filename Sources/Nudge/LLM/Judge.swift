@@ -39,26 +39,24 @@ public struct Judge: Service {
     @discardableResult
     public func runOnce() async throws -> Int {
         let now = services.clock.now()
+        // One statement: claim, lease and read what the judge needs, with no per-row round trips.
         let pending: [Pending] = try await db.system { conn in
-            let rows = try await conn.query("""
+            try await conn.query("""
                 WITH due AS (
                   SELECT org_id, id FROM judgements WHERE state = 'pending' AND next_attempt_at <= \(now)
-                  ORDER BY next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED)
-                UPDATE judgements j SET next_attempt_at = \(now.addingTimeInterval(120)), attempts = j.attempts + 1
-                FROM due WHERE j.org_id = due.org_id AND j.id = due.id
-                RETURNING j.org_id, j.id, j.message_id, j.enrollment_id, j.contact_id, j.attempts
-                """, logger: logger).decode((String, String, String, String, String, Int).self).collect()
-            var out: [Pending] = []
-            for (org, id, mid, eid, cid, attempts) in rows {
-                let detail = try await conn.query("""
-                    SELECT e.exit_condition_prompt, m.from_address, m.subject, coalesce(m.classification, 'other'), coalesce(nullif(m.reply_text, ''), m.text_body)
-                    FROM enrollments e, messages m WHERE e.org_id = \(org) AND e.id = \(eid) AND m.org_id = \(org) AND m.id = \(mid)
-                    """, logger: logger).decode((String?, String, String, String, String).self).collect().first
-                guard let (cond, from, subject, cls, text) = detail else { continue }
-                out.append(Pending(org: org, id: id, messageID: mid, enrollmentID: eid, contactID: cid, attempts: attempts, condition: cond,
-                                   from: from, subject: subject, classification: cls, text: text))
-            }
-            return out
+                  ORDER BY next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED),
+                claimed AS (
+                  UPDATE judgements j SET next_attempt_at = \(now.addingTimeInterval(120)), attempts = j.attempts + 1
+                  FROM due WHERE j.org_id = due.org_id AND j.id = due.id
+                  RETURNING j.org_id, j.id, j.message_id, j.enrollment_id, j.contact_id, j.attempts)
+                SELECT c.org_id, c.id, c.message_id, c.enrollment_id, c.contact_id, c.attempts, e.exit_condition_prompt,
+                       m.from_address, m.subject, coalesce(m.classification, 'other'), coalesce(nullif(m.reply_text, ''), m.text_body)
+                FROM claimed c
+                JOIN enrollments e ON e.org_id = c.org_id AND e.id = c.enrollment_id
+                JOIN messages m ON m.org_id = c.org_id AND m.id = c.message_id
+                """, logger: logger).decode((String, String, String, String, String, Int, String?, String, String, String, String).self).collect()
+                .map { Pending(org: $0.0, id: $0.1, messageID: $0.2, enrollmentID: $0.3, contactID: $0.4, attempts: $0.5, condition: $0.6,
+                               from: $0.7, subject: $0.8, classification: $0.9, text: $0.10) }
         }
         for p in pending { try await judge(p, now: now) }
         return pending.count
