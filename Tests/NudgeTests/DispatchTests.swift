@@ -169,6 +169,30 @@ import Testing
         }
     }
 
+    /// A slow SMTP server cannot keep a claim open past its budget: what was not started stays due
+    /// and goes out, once, in the next batch.
+    @Test func slowServerBatchStopsAtItsBudgetAndLosesNothing() async throws {
+        let smtp = try TestSMTPServer()
+        try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 1), configure: {
+            $0.dispatchSendBudget = .milliseconds(500)
+            $0.smtpLanes = 1
+        }) { h in
+            let inbox = try await h.inbox()
+            for i in 0..<3 {
+                _ = try await h.call(.post, "/v1/sequences/enrollments/", """
+                    {"inbox_id": "\(inbox)", "recipient": {"email": "slow1+\(i)@example.com"}, "emails": [{"delay_days": 0, "subject": "Hi", "body": "Hello"}]}
+                    """)
+            }
+            let claimed = try await Dispatcher(services: h.services).runOnce()
+            #expect(claimed == 3)
+            #expect(try smtp.received().count == 1)   // the other two were never started
+            try await Dispatcher(services: h.services).drain()
+            let got = try smtp.received()
+            #expect(got.count == 3)
+            #expect(Set(got.flatMap(\.rcptTos)).count == 3)
+        }
+    }
+
     @Test func dailyLimitDefersTheOverflowToTheNextDay() async throws {
         try await Harness.run { h in
             let inbox = try await h.inbox(extra: #", "daily_send_limit": 2"#)

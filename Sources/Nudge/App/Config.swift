@@ -22,6 +22,10 @@ public struct AppConfig: Sendable {
     public var promptsDir = "prompts"
     public var dispatchBatchSize = 200
     public var pollInterval: Duration = .milliseconds(500)
+    /// Messages of a batch not started by then are left due for the next batch: the claim
+    /// transaction must end well inside the server's idle-in-transaction timeout (120 s), or a slow
+    /// SMTP server would make PostgreSQL end it after the mails went out, and they would go again.
+    public var dispatchSendBudget: Duration = .seconds(45)
     /// Requests per second and burst allowed per token; nil disables the limiter.
     public var rateLimit: (perSecond: Double, burst: Double)? = (50, 200)
 

@@ -87,19 +87,30 @@ struct DispatchBatch {
         return Outgoing(due: d, message: message, rendered: try message.render(), threadID: threadID, newThread: d.threadID == nil)
     }
 
-    /// Sends concurrently; the transport bounds parallelism with its lanes.
+    struct NotStarted: Error {}
+
+    /// Sends with as many messages in flight as the transport has lanes, so the deadline is
+    /// checked when a lane is free for the message, not when the batch was queued.
     mutating func send() async throws {
         let transport = services.transport
+        let deadline = ContinuousClock.now + services.config.dispatchSendBudget
+        let width = max(1, services.config.smtpLanes)
+        let jobs = outgoing.enumerated().map { (i, o) in (i, o.due.inboxAddress, o.due.recipient, o.rendered) }
         let results = await withTaskGroup(of: (Int, Result<SMTPOutcome, any Error>).self) { group in
-            for (i, o) in outgoing.enumerated() {
-                let envelope = o.due.inboxAddress, rcpt = o.due.recipient, bytes = o.rendered
+            var out: [(Int, Result<SMTPOutcome, any Error>)] = []
+            var next = 0
+            func start(_ job: (Int, String, String, [UInt8])) {
                 group.addTask {
-                    do { return (i, .success(try await transport.send(envelopeFrom: envelope, recipients: [rcpt], message: bytes))) }
-                    catch { return (i, .failure(error)) }
+                    guard ContinuousClock.now < deadline else { return (job.0, .failure(NotStarted())) }
+                    do { return (job.0, .success(try await transport.send(envelopeFrom: job.1, recipients: [job.2], message: job.3))) }
+                    catch { return (job.0, .failure(error)) }
                 }
             }
-            var out: [(Int, Result<SMTPOutcome, any Error>)] = []
-            for await r in group { out.append(r) }
+            while next < min(width, jobs.count) { start(jobs[next]); next += 1 }
+            for await r in group {
+                out.append(r)
+                if next < jobs.count { start(jobs[next]); next += 1 }
+            }
             return out
         }
         for (i, r) in results { outgoing[i].result = r }
@@ -113,6 +124,7 @@ struct DispatchBatch {
             switch o.result {
             case .success: sent.append(o)
             case .failure(SMTPError.permanent(let code, let message)): permanent.append((o, "\(code.map(String.init) ?? "5xx") \(message)"))
+            case .failure(is NotStarted): continue   // still due; the next batch takes it
             case .failure(let error): transient.append((o, "\(error)"))
             }
         }
