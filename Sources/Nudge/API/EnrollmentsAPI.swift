@@ -101,8 +101,7 @@ struct EnrollmentsAPI {
             guard let inboxID = b.inbox_id ?? sequence?.sender_inbox_id else {
                 throw APIError.validation("inbox_id", "inbox_id is required for an ad-hoc enrollment.")
             }
-            let inboxRows = try await conn.query("SELECT 1 FROM inboxes WHERE org_id = \(org) AND id = \(inboxID)", logger: db.logger).collect()
-            if inboxRows.isEmpty { throw APIError.validation("inbox_id", "No inbox \(inboxID.prefix(64)) in this organization.") }
+            if try await !InboxStore.exists(org: org, id: inboxID, conn, logger: db.logger) { throw APIError.validation("inbox_id", "No inbox \(inboxID.prefix(64)) in this organization.") }
 
             let (contactID, address) = try await resolveRecipient(recipient, email: recipientEmail, inboxID: inboxID, ctx, conn)
             let (source, threadID) = try await resolveSource(b.source, inboxID: inboxID, org: org, conn)

@@ -80,20 +80,21 @@ struct IdempotencyMiddleware: RouterMiddleware {
             return response
         }
         // Buffer the body so it can be both stored and sent.
-        var collected = ByteBuffer()
         var copy = response
-        let writer = CollectingWriter()
-        try await copy.body.write(writer)
-        collected = await writer.buffer
+        let collected = try await Self.buffer(response)
         try await store(org: org, key: key, status: response.status.code, body: collected)
         copy.body = .init(byteBuffer: collected)
         return copy
     }
 
     private func store(org: String, key: String, status: Int, response: Response) async throws {
+        try await store(org: org, key: key, status: status, body: try await Self.buffer(response))
+    }
+
+    static func buffer(_ response: Response) async throws -> ByteBuffer {
         let writer = CollectingWriter()
         try await response.body.write(writer)
-        try await store(org: org, key: key, status: status, body: await writer.buffer)
+        return await writer.buffer
     }
 
     private func store(org: String, key: String, status: Int, body: ByteBuffer) async throws {

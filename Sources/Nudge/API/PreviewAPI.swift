@@ -47,36 +47,30 @@ struct PreviewAPI {
         let org = ctx.org
         let now = services.clock.now()
         // Read everything in one transaction that is rolled back: an unknown address would otherwise create a contact.
-        let due: [DueStep]
-        let sequence: SequenceRecord
-        do {
-            (sequence, due) = try await services.db.tenant(org) { conn -> (SequenceRecord, [DueStep]) in
-                guard let s = try await services.sequences.get(org: org, id: id, conn) else { throw APIError.notFound("sequence") }
-                let inboxID = b.inbox_id ?? s.sender_inbox_id
-                let inboxRows = try await conn.query("""
-                    SELECT address, display_name, timezone, send_window::text, daily_send_limit FROM inboxes WHERE org_id = \(org) AND id = \(inboxID)
-                    """, logger: services.logger).decode((String, String?, String, String?, Int?).self).collect()
-                guard let inbox = inboxRows.first else { throw APIError.validation("inbox_id", "No inbox \(inboxID.prefix(64)) in this organization.") }
-                let today = ScheduleMath.localDay(now, TimeZone(identifier: inbox.2) ?? .gmt)
-                let sentToday = try await conn.query("""
-                    SELECT sent FROM inbox_daily_sends WHERE org_id = \(org) AND inbox_id = \(inboxID) AND day = \(today)::date
-                    """, logger: services.logger).decode(Int.self).collect().first ?? 0
-                let (contactID, address) = try await enrollments.resolveRecipient(recipient, email: email, inboxID: inboxID, ctx, conn)
-                let contact = try await services.contacts.get(org: org, id: contactID, conn)
-                let (source, threadID) = try await enrollments.resolveSource(b.source, inboxID: inboxID, org: org, conn)
-                let window = inbox.3.flatMap { try? JSONCoding.decoder.decode(SendWindow.self, from: Data($0.utf8)) }
-                let steps = s.emails.enumerated().map { i, step in
-                    DueStep(org: org, enrollmentID: "preview", inboxID: inboxID, contactID: contactID, recipient: address, sequenceID: s.id,
-                            stepIndex: i, stepCount: s.emails.count, step: step, nextStep: nil, dueAt: now, attempts: 0, source: source,
-                            threadID: threadID, inboxAddress: inbox.0, inboxName: inbox.1, inboxTimezone: inbox.2, window: window,
-                            dailyLimit: inbox.4.map { $0 - sentToday }, contactName: contact?.full_name, contactFields: contact?.fields ?? [:],
-                            contactTimezone: contact?.timezone, suppressed: false, renderedSubject: nil, renderedBody: nil,
-                            firstAttemptAt: nil, sequenceName: s.name)
-                }
-                throw PreviewData(sequence: s, steps: steps)  // roll back: the preview changes nothing
+        let (sequence, due) = try await services.db.tenant(org, rollback: true) { conn -> (SequenceRecord, [DueStep]) in
+            guard let s = try await services.sequences.get(org: org, id: id, conn) else { throw APIError.notFound("sequence") }
+            let inboxID = b.inbox_id ?? s.sender_inbox_id
+            let inboxRows = try await conn.query("""
+                SELECT address, display_name, timezone, send_window::text, daily_send_limit FROM inboxes WHERE org_id = \(org) AND id = \(inboxID)
+                """, logger: services.logger).decode((String, String?, String, String?, Int?).self).collect()
+            guard let inbox = inboxRows.first else { throw APIError.validation("inbox_id", "No inbox \(inboxID.prefix(64)) in this organization.") }
+            let today = ScheduleMath.localDay(now, TimeZone(identifier: inbox.2) ?? .gmt)
+            let sentToday = try await conn.query("""
+                SELECT sent FROM inbox_daily_sends WHERE org_id = \(org) AND inbox_id = \(inboxID) AND day = \(today)::date
+                """, logger: services.logger).decode(Int.self).collect().first ?? 0
+            let (contactID, address) = try await enrollments.resolveRecipient(recipient, email: email, inboxID: inboxID, ctx, conn)
+            let contact = try await services.contacts.get(org: org, id: contactID, conn)
+            let (source, threadID) = try await enrollments.resolveSource(b.source, inboxID: inboxID, org: org, conn)
+            let window = inbox.3.flatMap { try? JSONCoding.decoder.decode(SendWindow.self, from: Data($0.utf8)) }
+            let steps = s.emails.enumerated().map { i, step in
+                DueStep(org: org, enrollmentID: "preview", inboxID: inboxID, contactID: contactID, recipient: address, sequenceID: s.id,
+                        stepIndex: i, stepCount: s.emails.count, step: step, nextStep: nil, dueAt: now, attempts: 0, source: source,
+                        threadID: threadID, inboxAddress: inbox.0, inboxName: inbox.1, inboxTimezone: inbox.2, window: window,
+                        dailyLimit: inbox.4.map { $0 - sentToday }, contactName: contact?.full_name, contactFields: contact?.fields ?? [:],
+                        contactTimezone: contact?.timezone, suppressed: false, renderedSubject: nil, renderedBody: nil,
+                        firstAttemptAt: nil, sequenceName: s.name)
             }
-        } catch let data as PreviewData {
-            (sequence, due) = (data.sequence, data.steps)
+            return (s, steps)
         }
         var at = now
         var out: [PreviewStep] = []
@@ -94,11 +88,6 @@ struct PreviewAPI {
             }
         }
         return Preview(sequence_id: sequence.id, version: sequence.version, recipient: due.first?.recipient ?? "", steps: out)
-    }
-
-    struct PreviewData: Error, @unchecked Sendable {
-        let sequence: SequenceRecord
-        let steps: [DueStep]
     }
 
     func render(_ d: DueStep) async throws -> (String, String) {

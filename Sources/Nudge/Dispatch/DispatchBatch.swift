@@ -137,9 +137,10 @@ struct DispatchBatch {
         try await recorder.recordDeferred(deferred)
         for (o, error) in transient { try await recorder.recordTransient(o.due, rfcID: o.message.messageID, error: error) }
         for (o, error) in permanent { try await recorder.recordHardBounce(o.due, rfcID: o.message.messageID, error: error) }
-        for d in suppressed {
-            _ = try await EnrollmentStore.finish(org: d.org, enrollmentIDs: [d.enrollmentID], state: .exited, reason: ExitReason.suppressed.rawValue,
-                                                 detail: "\(d.recipient) is on the suppression list", now: now, conn, logger: logger)
+        // One statement per organization, not per enrollment.
+        for (org, steps) in Dictionary(grouping: suppressed, by: \.org) {
+            _ = try await EnrollmentStore.finish(org: org, enrollmentIDs: steps.map(\.enrollmentID), state: .exited, reason: ExitReason.suppressed.rawValue,
+                                                 detail: "the address is on the suppression list", now: now, conn, logger: logger)
         }
         for (d, why) in broken {
             _ = try await EnrollmentStore.finish(org: d.org, enrollmentIDs: [d.enrollmentID], state: .failed, reason: nil, detail: why, now: now, conn, logger: logger)

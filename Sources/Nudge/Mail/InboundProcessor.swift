@@ -28,8 +28,7 @@ struct InboundProcessor {
             ?? "missing-\(SHA256.hash(data: Data(raw)).prefix(16).map { String(format: "%02x", $0) }.joined())@nudge.invalid"
         let now = clock.now()
         let result: (InboundResult, Bool)? = try await db.tenant(org) { conn in
-            guard try await conn.query("SELECT address FROM inboxes WHERE org_id = \(org) AND id = \(inboxID)", logger: logger)
-                .decode(String.self).collect().first != nil else { return nil }
+            guard try await InboxStore.exists(org: org, id: inboxID, conn, logger: logger) else { return nil }
             if let previous = try await conn.query("""
                 SELECT id, thread_id, coalesce(classification, 'other'), coalesce(details -> 'enrollments', '[]'::jsonb)::text FROM messages
                 WHERE org_id = \(org) AND inbox_id = \(inboxID) AND rfc822_message_id = \(rfcID) AND direction = 'inbound'

@@ -15,9 +15,9 @@ public struct Database: Sendable {
         self.logger = logger
     }
 
-    /// A transaction that sees only `orgID`'s rows.
-    public func tenant<R: Sendable>(_ orgID: String, _ body: (PostgresConnection) async throws -> R) async throws -> R {
-        try await transaction(body) { conn in
+    /// A transaction that sees only `orgID`'s rows. With `rollback` nothing it did is kept (dry runs).
+    public func tenant<R: Sendable>(_ orgID: String, rollback: Bool = false, _ body: (PostgresConnection) async throws -> R) async throws -> R {
+        try await transaction(body, rollback: rollback) { conn in
             try await conn.query("SELECT set_config('role', 'nudge_api', true), set_config('nudge.org_id', \(orgID), true)", logger: logger)
         }
     }
@@ -31,6 +31,7 @@ public struct Database: Sendable {
 
     private func transaction<R: Sendable>(
         _ body: (PostgresConnection) async throws -> R,
+        rollback: Bool = false,
         setup: (PostgresConnection) async throws -> Void
     ) async throws -> R {
         do {
@@ -39,7 +40,7 @@ public struct Database: Sendable {
                 do {
                     try await setup(conn)
                     let result = try await body(conn)
-                    try await conn.query("COMMIT", logger: logger)
+                    try await conn.query(rollback ? "ROLLBACK" : "COMMIT", logger: logger)
                     return result
                 } catch {
                     _ = try? await conn.query("ROLLBACK", logger: logger)

@@ -167,7 +167,7 @@ public struct HistoryStore: Sendable {
 
     public func threads(org: String, inboxID: String, page: PageRequest) async throws -> Page<ThreadRecord>? {
         let rows: [ThreadRecord]? = try await db.tenant(org) { conn in
-            if try await conn.query("SELECT 1 FROM inboxes WHERE org_id = \(org) AND id = \(inboxID)", logger: logger).collect().isEmpty { return nil }
+            if try await !InboxStore.exists(org: org, id: inboxID, conn, logger: logger) { return nil }
             return try await conn.query("""
                 SELECT \(unescaped: ThreadRecord.columns) FROM threads WHERE org_id = \(org) AND inbox_id = \(inboxID)
                 AND (last_message_at, id) < (\(page.beforeAt), \(page.beforeID)) ORDER BY last_message_at DESC, id DESC LIMIT \(page.limit + 1)

@@ -50,6 +50,11 @@ public struct InboxStore: Sendable {
         }
     }
 
+    /// Whether the organization has this inbox (row-level security would hide another's anyway).
+    static func exists(org: String, id: String, _ conn: PostgresConnection, logger: Logger) async throws -> Bool {
+        try await !conn.query("SELECT 1 FROM inboxes WHERE org_id = \(org) AND id = \(id)", logger: logger).collect().isEmpty
+    }
+
     public func get(org: String, id: String, _ conn: PostgresConnection) async throws -> InboxRecord? {
         try await conn.query("SELECT \(unescaped: Self.columns) FROM inboxes WHERE org_id = \(org) AND id = \(id)", logger: logger)
             .first { _ in true }.map(Self.record)

@@ -51,8 +51,7 @@ public struct SequenceStore: Sendable {
     }
 
     func requireInbox(org: String, _ inboxID: String, _ conn: PostgresConnection) async throws {
-        let found = try await conn.query("SELECT 1 FROM inboxes WHERE org_id = \(org) AND id = \(inboxID)", logger: logger).collect()
-        if found.isEmpty { throw APIError.validation("sender_inbox_id", "No inbox \(inboxID) in this organization.") }
+        if try await !InboxStore.exists(org: org, id: inboxID, conn, logger: logger) { throw APIError.validation("sender_inbox_id", "No inbox \(inboxID) in this organization.") }
     }
 
     public func get(org: String, id: String, _ conn: PostgresConnection) async throws -> SequenceRecord? {

@@ -28,7 +28,7 @@ public struct WorkflowRuleStore: Sendable {
 
     public func create(org: String, inboxID: String, label: String, sequenceID: String, exitOnReply: Bool?, now: Date) async throws -> WorkflowRuleRecord {
         try await db.tenant(org) { conn in
-            if try await conn.query("SELECT 1 FROM inboxes WHERE org_id = \(org) AND id = \(inboxID)", logger: logger).collect().isEmpty {
+            if try await !InboxStore.exists(org: org, id: inboxID, conn, logger: logger) {
                 throw APIError.validation("inbox_id", "No inbox \(inboxID) in this organization.")
             }
             let seq = try await conn.query("SELECT archived_at FROM sequences WHERE org_id = \(org) AND id = \(sequenceID)", logger: logger).decode(Date?.self).collect()
