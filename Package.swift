@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "nudge", targets: ["NudgeCLI"]),
         .library(name: "Nudge", targets: ["Nudge"]),
+        .library(name: "NudgeMIME", targets: ["NudgeMIME"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
