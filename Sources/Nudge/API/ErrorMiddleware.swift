@@ -8,6 +8,9 @@ import NIOCore
 /// the contract's envelope. Unexpected errors are logged with the request id and answered with a
 /// generic 500 that reveals nothing.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The routes, to answer 405 with `Allow` for a known path asked with a method it lacks.
+    var routes: RouteTable? = nil
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         let requestID = request.headers[values: .init("X-Request-Id")!].first.flatMap { $0.count <= 128 ? $0 : nil } ?? Base62.random(count: 16)
@@ -16,6 +19,14 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         var response: Response
         do {
             response = try await next(request, context)
+        } catch let e as HTTPError where e.status == .notFound {
+            if let allowed = routes?.methods(for: request.uri.path), !allowed.contains(request.method) {
+                var refusal = APIError(.methodNotAllowed, "invalid_request", "Method \(request.method.rawValue) is not allowed on this route; allowed: \(RouteTable.allowHeader(allowed)).")
+                refusal.headers[.allow] = RouteTable.allowHeader(allowed)
+                response = refusal.response(requestID: requestID)
+            } else {
+                response = Self.envelope(for: e, logger: context.logger).response(requestID: requestID)
+            }
         } catch {
             response = Self.envelope(for: error, logger: context.logger).response(requestID: requestID)
         }

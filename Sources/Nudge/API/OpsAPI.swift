@@ -6,7 +6,8 @@ import Prometheus
 struct OpsAPI {
     let services: NudgeServices
 
-    func register(_ router: Router<AppContext>) {
+    func register(_ router: Router<AppContext>, _ routes: RouteTable? = nil) {
+        for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] { routes?.add(.get, path) }
         router.get("/healthz") { _, _ in
             try JSONCoding.response(["status": "ok"])
         }

@@ -10,7 +10,9 @@ struct UnsubscribeAPI {
     let secret: [UInt8]
     let clock: any NudgeClock
 
-    func register(_ router: Router<AppContext>) {
+    func register(_ router: Router<AppContext>, _ routes: RouteTable? = nil) {
+        routes?.add(.get, "/u/:token")
+        routes?.add(.post, "/u/:token")
         router.get("/u/:token") { _, ctx in
             guard let t = verify(ctx) else { throw APIError(.notFound, "not_found", "No such page.") }
             let address = Self.escape(t.address)

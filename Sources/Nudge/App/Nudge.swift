@@ -97,8 +97,9 @@ public func buildApplication(
     background: [any Service] = []
 ) -> some ApplicationProtocol {
     let router = Router(context: AppContext.self)
-    router.add(middleware: ErrorMiddleware<AppContext>())
-    OpsAPI(services: services).register(router)
+    let routes = RouteTable()   // for 405 + Allow on known paths
+    router.add(middleware: ErrorMiddleware<AppContext>(routes: routes))
+    OpsAPI(services: services).register(router, routes)
 
     if services.config.role != .worker {
         let v1 = router.group()
@@ -106,7 +107,7 @@ public func buildApplication(
                                              limiter: services.config.rateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) }))
             .group(context: TenantContext.self)
             .add(middleware: IdempotencyMiddleware(db: services.db, clock: services.clock))
-        let r = ScopedRouter(group: v1)
+        let r = ScopedRouter(group: v1, routes: routes)
         let s = services
         TokensAPI(store: s.tokens, authenticator: s.authenticator, clock: s.clock).register(r)
         InboxesAPI(store: s.inboxes, clock: s.clock).register(r)
@@ -123,7 +124,7 @@ public func buildApplication(
         if s.config.dev, let manual = s.clock as? ManualClock {
             ClockAPI(services: s, clock: manual).register(r)
         }
-        UnsubscribeAPI(db: s.db, secret: s.config.secret, clock: s.clock).register(router)
+        UnsubscribeAPI(db: s.db, secret: s.config.secret, clock: s.clock).register(router, routes)
     }
 
     var app = Application(
