@@ -72,6 +72,7 @@ struct ContactsAPI {
     func input(_ req: Request, _ ctx: TenantContext, patch: Bool) async throws -> (ContactInput, PatchBody) {
         let json = try await JSONCoding.decode(JSONValue.self, from: req)
         let body = try PatchBody(json)
+        if patch { try json.rejectNull("inbox_id", "emails", "labels") }
         let b = try JSONCoding.decode(Body.self, from: try JSONCoding.encoder.encode(JSONValue.object(body.fields.filter { $0.key != "fields" })))
         var inboxID: String?
         if let id = b.inbox_id {

@@ -62,3 +62,14 @@ struct PatchBody {
         }
     }
 }
+
+extension JSONValue {
+    /// 422 when one of `keys` is `null` in this object: PATCH fields the document types without
+    /// null cannot be cleared, and silently ignoring the null would hide the caller's mistake.
+    func rejectNull(_ keys: String...) throws {
+        guard case .object(let o) = self else { return }
+        for key in keys where o[key] == .null {
+            throw APIError.validation(key, "\(key) cannot be null; leave it out to keep the current value.")
+        }
+    }
+}

@@ -27,7 +27,11 @@ struct SequencesAPI {
             return try JSONCoding.response(seq, status: .created)
         }
         r.get("/v1/sequences", .sequencesRead) { req, ctx in
-            try JSONCoding.response(try await store.list(org: ctx.org, includeArchived: req.query("include_archived") == "true", page: PageRequest(req)))
+            let archived = req.query("include_archived")
+            guard archived == nil || archived == "true" || archived == "false" else {
+                throw APIError.validation("include_archived", "include_archived must be true or false.")
+            }
+            return try JSONCoding.response(try await store.list(org: ctx.org, includeArchived: archived == "true", page: PageRequest(req)))
         }
         r.get("/v1/sequences/:id", .sequencesRead) { _, ctx in
             guard let s = try await store.get(org: ctx.org, id: try ctx.id("id", .seq, what: "sequence")) else { throw APIError.notFound("sequence") }
@@ -37,6 +41,7 @@ struct SequencesAPI {
             let id = try ctx.id("id", .seq, what: "sequence")
             let json = try await JSONCoding.decode(JSONValue.self, from: req)
             let patch = try PatchBody(json)
+            try json.rejectNull("name", "sender_inbox_id", "exit_on_reply", "emails")
             let b = try JSONCoding.decode(Body.self, from: try JSONCoding.encoder.encode(json))
             let name = try b.name.map { try Validate.name($0, "name") }
             if let inbox = b.sender_inbox_id, !ID.isValid(inbox, .inb) {

@@ -50,7 +50,9 @@ struct TokensAPI {
         }
         r.patch("/v1/tokens/:id", .admin) { req, ctx in
             let id = try ctx.id("id", .tok, what: "token")
-            let body = try await JSONCoding.decode(PatchBody.self, from: req)
+            let json = try await JSONCoding.decode(JSONValue.self, from: req)
+            try json.rejectNull("name", "scopes")
+            let body = try JSONCoding.decode(PatchBody.self, from: try JSONCoding.encoder.encode(json))
             let name = try body.name.map { try Validate.name($0, "name") }
             let scopes = try body.scopes.map(Validate.scopes)
             var expiry: Date?? = nil
