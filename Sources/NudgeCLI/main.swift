@@ -57,7 +57,24 @@ struct Migrate: AsyncParsableCommand {
 }
 
 struct Org: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Manage organizations.", subcommands: [Create.self])
+    static let configuration = CommandConfiguration(abstract: "Manage organizations.", subcommands: [Create.self, Quota.self])
+    struct Quota: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set an organization's daily send quota (emails per UTC day).")
+        @Option(help: "Organization id (org_…).") var org: String
+        @Option(help: "Emails per UTC day (0 stops sending), or 'default' for the server's NUDGE_ORG_DAILY_QUOTA.") var daily: String
+        func run() async throws {
+            let quota: Int?
+            if daily == "default" { quota = nil } else {
+                guard let n = Int(daily), n >= 0, n <= 100_000_000 else { throw ValidationError("--daily must be a number from 0 to 100000000, or 'default'") }
+                quota = n
+            }
+            let line = try await Launcher.withDatabase(try Launcher.environmentConfig()) { services, _ in
+                guard try await services.tokens.setDailySendQuota(org: org, quota: quota) else { throw CLIError("no organization \(org)") }
+                return Launcher.json(["org_id": org, "daily_send_quota": quota.map(String.init) ?? "default"])
+            }
+            print(line)
+        }
+    }
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an organization and its first admin token.")
         @Argument(help: "The organization's name.") var name: String

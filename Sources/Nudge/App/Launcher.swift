@@ -25,6 +25,10 @@ public enum Launcher {
             let parts = v.split(separator: ",").compactMap { Double($0) }
             c.rateLimit = parts.count == 2 ? (parts[0], parts[1]) : (v == "off" ? nil : c.rateLimit)
         }
+        if let v = env["NUDGE_ORG_DAILY_QUOTA"], !v.isEmpty {
+            guard v == "off" || (Int(v).map { $0 >= 0 } ?? false) else { throw CLIError("NUDGE_ORG_DAILY_QUOTA must be a number of emails per day, or off") }
+            c.orgDailySendQuota = v == "off" ? nil : Int(v)
+        }
         c.migrationsDir = ResourceLocator.find("migrations", env: "NUDGE_MIGRATIONS_DIR")
         c.promptsDir = ResourceLocator.find("prompts", env: "NUDGE_PROMPTS_DIR")
         c.openAPIPath = ResourceLocator.find("docs/openapi.json", env: "NUDGE_OPENAPI_PATH")

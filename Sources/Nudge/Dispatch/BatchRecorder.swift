@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import PostgresNIO
 
 /// Writes a batch's outcomes: history, deliveries, schedule, counters and events.
@@ -30,11 +31,20 @@ struct BatchRecorder {
             let day = ScheduleMath.localDay(now, o.due.inboxTimeZone)
             counts["\(o.due.org)/\(o.due.inboxID)/\(day)", default: (o.due.org, o.due.inboxID, day, 0)].n += 1
         }
-        let c = Array(counts.values)
+        // Sorted: two workers upserting the same counters lock them in one order (no deadlock).
+        let c = counts.sorted { $0.key < $1.key }.map(\.value)
         try await conn.query("""
             INSERT INTO inbox_daily_sends (org_id, inbox_id, day, sent)
             SELECT * FROM unnest(\(c.map(\.org))::text[], \(c.map(\.inbox))::text[], \(c.map(\.day))::date[], \(c.map(\.n))::int[])
             ON CONFLICT (org_id, inbox_id, day) DO UPDATE SET sent = inbox_daily_sends.sent + EXCLUDED.sent
+            """, logger: logger)
+        // The organization's quota counts UTC days.
+        let perOrg = Dictionary(grouping: sent, by: \.due.org).mapValues(\.count).sorted { $0.key < $1.key }
+        let utcDay = ScheduleMath.localDay(now, .gmt)
+        try await conn.query("""
+            INSERT INTO org_daily_sends (org_id, day, sent)
+            SELECT u.org, \(utcDay)::date, u.n FROM unnest(\(perOrg.map(\.key))::text[], \(perOrg.map(\.value))::int[]) AS u(org, n)
+            ON CONFLICT (org_id, day) DO UPDATE SET sent = org_daily_sends.sent + EXCLUDED.sent
             """, logger: logger)
         try await Events.append(zip(sent, messages).map { o, m in
             PendingEvent(org: o.due.org, type: .messageSent, ["enrollment_id": .string(o.due.enrollmentID), "message_id": .string(m.id),
@@ -72,8 +82,10 @@ struct BatchRecorder {
             return
         }
         try await upsertDeliveries([d], kind: "email", status: "retrying", rfcIDs: [rfcID], messageIDs: [""], error: error, attempts: attempts)
+        let backoff = RetryPolicy.delay(afterAttempt: attempts)
+        Recorder(label: "nudge_dispatch_retry_backoff_seconds").record(backoff)
         try await conn.query("""
-            UPDATE enrollments SET attempts = \(attempts), next_due_at = \(now.addingTimeInterval(RetryPolicy.delay(afterAttempt: attempts)))
+            UPDATE enrollments SET attempts = \(attempts), next_due_at = \(now.addingTimeInterval(backoff))
             WHERE org_id = \(d.org) AND id = \(d.enrollmentID)
             """, logger: logger)
     }

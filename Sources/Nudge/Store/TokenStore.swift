@@ -47,6 +47,14 @@ public struct TokenStore: Sendable {
         return (org, token)
     }
 
+    /// Sets (or with nil clears, falling back to the server default) an organization's daily send quota.
+    public func setDailySendQuota(org: String, quota: Int?) async throws -> Bool {
+        try await db.system { conn in
+            try await conn.query("UPDATE orgs SET daily_send_quota = \(quota) WHERE id = \(org) RETURNING 1", logger: logger)
+                .decode(Int.self).first { _ in true } != nil
+        }
+    }
+
     public func orgExists(_ org: String) async throws -> Bool {
         try await db.system { conn in
             try await conn.query("SELECT 1 FROM orgs WHERE id = \(org)", logger: logger).decode(Int.self).first { _ in true } != nil
