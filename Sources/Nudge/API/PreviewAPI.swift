@@ -68,7 +68,7 @@ struct PreviewAPI {
                         threadID: threadID, inboxAddress: inbox.0, inboxName: inbox.1, inboxTimezone: inbox.2, window: window,
                         dailyLimit: inbox.4.map { $0 - sentToday }, contactName: contact?.full_name, contactFields: contact?.fields ?? [:],
                         contactTimezone: contact?.timezone, suppressed: false, renderedSubject: nil, renderedBody: nil,
-                        firstAttemptAt: nil, sequenceName: s.name)
+                        firstAttemptAt: nil, sequenceName: s.name, deliveryStatus: nil)
             }
             return (s, steps)
         }

@@ -14,6 +14,8 @@ struct DispatchBatch {
         let threadID: String
         let newThread: Bool
         var result: Result<SMTPOutcome, any Error> = .failure(CancellationError())
+        /// Taken by an SMTP server before a crash: recorded as sent, never sent again.
+        var acceptedEarlier: Bool { due.deliveryStatus == DeliveryStatus.accepted }
     }
 
     let now: Date
@@ -26,6 +28,8 @@ struct DispatchBatch {
     var deferred: [(DueStep, Date)] = []
     var broken: [(DueStep, String)] = []
     var toRender: [DueStep] = []
+    /// Emails held back to tomorrow by their organization's daily quota (for the metrics).
+    var overQuota = 0
 
     init(now: Date, services: NudgeServices) {
         self.now = now
@@ -34,8 +38,10 @@ struct DispatchBatch {
 
     mutating func plan(_ due: [DueStep], _ conn: PostgresConnection) async throws {
         var remaining = try await DailyCounts.remaining(for: due, now: now, conn, logger: logger)
+        var orgLeft = try await DailyCounts.orgRemaining(for: due, now: now, defaultQuota: services.config.orgDailySendQuota, conn, logger: logger)
         var emails: [DueStep] = []
         for d in due {
+            if d.deliveryStatus == DeliveryStatus.accepted { emails.append(d); continue }   // already with the server
             if d.step.type == .reminder { reminders.append(d); continue }
             if d.suppressed { suppressed.append(d); continue }
             let opening = ScheduleMath.nextOpening(atOrAfter: now, window: d.window, timeZone: d.sendingTimeZone)
@@ -46,6 +52,12 @@ struct DispatchBatch {
                 deferred.append((d, now.addingTimeInterval(300)))
                 continue
             }
+            if let left = orgLeft[d.org], left <= 0 {
+                let tomorrow = ScheduleMath.startOfNextDay(after: now, .gmt)
+                deferred.append((d, ScheduleMath.nextOpening(atOrAfter: tomorrow, window: d.window, timeZone: d.sendingTimeZone)))
+                overQuota += 1
+                continue
+            }
             if let left = remaining[d.inboxID] {
                 guard left > 0 else {
                     let tomorrow = ScheduleMath.startOfNextDay(after: now, d.inboxTimeZone)
@@ -54,6 +66,7 @@ struct DispatchBatch {
                 }
                 remaining[d.inboxID] = left - 1
             }
+            if let left = orgLeft[d.org] { orgLeft[d.org] = left - 1 }
             emails.append(d)
         }
         let latest = try await ThreadContext.latest(threadIDs: emails.compactMap(\.threadID), orgs: emails.filter { $0.threadID != nil }.map(\.org), conn, logger: logger)
@@ -90,27 +103,57 @@ struct DispatchBatch {
     struct NotStarted: Error {}
 
     /// Sends with as many messages in flight as the transport has lanes, so the deadline is
-    /// checked when a lane is free for the message, not when the batch was queued.
+    /// checked when a lane is free for the message, not when the batch was queued. Each accepted
+    /// message is marked as such at once, on its own connection (accepted messages are grouped
+    /// into one statement while the previous one commits): if this worker dies before the batch
+    /// is recorded, the next claim records those as sent instead of sending them twice. If a mark
+    /// cannot be written (the database is gone), no further message of the batch is started.
     mutating func send() async throws {
         let transport = services.transport
         let deadline = ContinuousClock.now + services.config.dispatchSendBudget
         let width = max(1, services.config.smtpLanes)
-        let jobs = outgoing.enumerated().map { (i, o) in (i, o.due.inboxAddress, o.due.recipient, o.rendered) }
-        let results = await withTaskGroup(of: (Int, Result<SMTPOutcome, any Error>).self) { group in
+        for i in outgoing.indices where outgoing[i].acceptedEarlier { outgoing[i].result = .success(.accepted(response: nil)) }
+        let jobs = outgoing.enumerated().filter { !$0.element.acceptedEarlier }.map { (i, o) in (i, o.due.inboxAddress, o.due.recipient, o.rendered) }
+        let marks = outgoing.map { AcceptanceMark(org: $0.due.org, enrollmentID: $0.due.enrollmentID, stepIndex: $0.due.stepIndex,
+                                                  rfcID: $0.message.messageID, scheduledAt: $0.due.firstAttemptAt ?? $0.due.dueAt) }
+        let db = services.db
+        enum Event: Sendable { case sent(Int, Result<SMTPOutcome, any Error>), marked(Bool) }
+        let results = await withTaskGroup(of: Event.self) { group in
             var out: [(Int, Result<SMTPOutcome, any Error>)] = []
             var next = 0
+            var unmarked: [AcceptanceMark] = []
+            var marking = false
+            var canStart = true
             func start(_ job: (Int, String, String, [UInt8])) {
                 group.addTask {
-                    guard ContinuousClock.now < deadline else { return (job.0, .failure(NotStarted())) }
-                    do { return (job.0, .success(try await transport.send(envelopeFrom: job.1, recipients: [job.2], message: job.3))) }
-                    catch { return (job.0, .failure(error)) }
+                    guard ContinuousClock.now < deadline else { return .sent(job.0, .failure(NotStarted())) }
+                    do { return .sent(job.0, .success(try await transport.send(envelopeFrom: job.1, recipients: [job.2], message: job.3))) }
+                    catch { return .sent(job.0, .failure(error)) }
                 }
             }
             while next < min(width, jobs.count) { start(jobs[next]); next += 1 }
-            for await r in group {
-                out.append(r)
-                if next < jobs.count { start(jobs[next]); next += 1 }
+            for await event in group {
+                switch event {
+                case .sent(let i, let r):
+                    out.append((i, r))
+                    if case .success = r { unmarked.append(marks[i]) }
+                    if next < jobs.count {
+                        if canStart { start(jobs[next]) } else { out.append((jobs[next].0, .failure(NotStarted()))) }
+                        next += 1
+                    }
+                case .marked(let ok):
+                    marking = false
+                    if !ok { canStart = false }
+                }
+                if !marking && !unmarked.isEmpty {
+                    let batch = unmarked
+                    unmarked = []
+                    marking = true
+                    group.addTask { .marked(await AcceptanceMark.write(batch, db: db)) }
+                }
             }
+            // Lanes freed after marking failed: whatever was never started stays due.
+            while next < jobs.count { out.append((jobs[next].0, .failure(NotStarted()))); next += 1 }
             return out
         }
         for (i, r) in results { outgoing[i].result = r }
@@ -128,7 +171,7 @@ struct DispatchBatch {
             case .failure(let error): transient.append((o, "\(error)"))
             }
         }
-        for (label, n) in [("sent", sent.count), ("transient_failure", transient.count), ("hard_bounce", permanent.count), ("reminder", reminders.count), ("suppressed", suppressed.count), ("deferred", deferred.count)] where n > 0 {
+        for (label, n) in [("sent", sent.count), ("transient_failure", transient.count), ("hard_bounce", permanent.count), ("reminder", reminders.count), ("suppressed", suppressed.count), ("deferred", deferred.count), ("over_org_quota", overQuota)] where n > 0 {
             Counter(label: "nudge_dispatch_steps_total", dimensions: [("outcome", label)]).increment(by: n)
         }
         let recorder = BatchRecorder(now: now, conn: conn, logger: logger)
@@ -163,6 +206,23 @@ enum DailyCounts {
             LEFT JOIN inbox_daily_sends s ON s.org_id = u.org AND s.inbox_id = u.inbox AND s.day = u.day
             """, logger: logger).decode((String, Int).self) { sent[inbox] = n }
         return limited.mapValues { _ in 0 }.merging(ids.map { ($0, limited[$0]!.limit - (sent[$0] ?? 0)) }) { $1 }
+    }
+
+    /// Emails each organization of the batch may still send today (UTC): its own quota, else the
+    /// server's default; organizations without any quota are absent.
+    static func orgRemaining(for due: [DueStep], now: Date, defaultQuota: Int?, _ conn: PostgresConnection, logger: Logger) async throws -> [String: Int] {
+        let orgs = Array(Set(due.filter { $0.step.type == .email }.map(\.org)))
+        guard !orgs.isEmpty else { return [:] }
+        let day = ScheduleMath.localDay(now, .gmt)
+        var out: [String: Int] = [:]
+        for try await (org, quota, sent) in try await conn.query("""
+            SELECT o.id, o.daily_send_quota, coalesce(s.sent, 0)
+            FROM orgs o LEFT JOIN org_daily_sends s ON s.org_id = o.id AND s.day = \(day)::date
+            WHERE o.id = ANY(\(orgs)::text[])
+            """, logger: logger).decode((String, Int?, Int).self) {
+            if let limit = quota ?? defaultQuota { out[org] = limit - sent }
+        }
+        return out
     }
 }
 

@@ -30,10 +30,14 @@ struct DueStep: Sendable {
     let renderedBody: String?
     let firstAttemptAt: Date?
     let sequenceName: String?
+    /// "accepted" when an SMTP server took this step's email but the batch that sent it never
+    /// recorded it (the worker died): it is recorded as sent, not sent again.
+    let deliveryStatus: String?
 
     /// The claim: due, running, not held for a judgement, oldest first, locked so no other worker
     /// takes it (SKIP LOCKED), across all organizations. The partial index on next_due_at keeps
-    /// this proportional to what is due.
+    /// this proportional to what is due. NO KEY UPDATE, so that rows referencing the enrollment
+    /// (the acceptance markers, written on another connection mid-batch) can still be inserted.
     static func claim(now: Date, limit: Int, _ conn: PostgresConnection, logger: Logger) async throws -> [DueStep] {
         let rows = try await conn.query("""
             SELECT e.org_id, e.id, e.inbox_id, e.contact_id, e.recipient, e.sequence_id, e.next_step,
@@ -42,7 +46,7 @@ struct DueStep: Sendable {
                    i.address, i.display_name, i.timezone, i.send_window::text AS window, i.daily_send_limit,
                    c.full_name, c.fields::text AS fields, c.timezone AS contact_tz,
                    EXISTS (SELECT 1 FROM suppressions s WHERE s.org_id = e.org_id AND s.address_key = e.recipient_key) AS suppressed,
-                   d.rendered_subject, d.rendered_body, d.scheduled_at AS first_attempt, q.name AS sequence_name
+                   d.rendered_subject, d.rendered_body, d.scheduled_at AS first_attempt, q.name AS sequence_name, d.status AS delivery_status
             FROM enrollments e
             JOIN inboxes i ON i.org_id = e.org_id AND i.id = e.inbox_id
             JOIN contacts c ON c.org_id = e.org_id AND c.id = e.contact_id
@@ -51,7 +55,7 @@ struct DueStep: Sendable {
             WHERE e.state = 'active' AND e.next_due_at <= \(now) AND NOT e.held
             ORDER BY e.next_due_at
             LIMIT \(limit)
-            FOR UPDATE OF e SKIP LOCKED
+            FOR NO KEY UPDATE OF e SKIP LOCKED
             """, logger: logger).collect()
         return try rows.map { row in
             let r = row.makeRandomAccess()
@@ -72,7 +76,7 @@ struct DueStep: Sendable {
                 contactFields: try json("fields", [String: String].self) ?? [:], contactTimezone: try r["contact_tz"].decode(String?.self),
                 suppressed: try r["suppressed"].decode(Bool.self), renderedSubject: try r["rendered_subject"].decode(String?.self),
                 renderedBody: try r["rendered_body"].decode(String?.self), firstAttemptAt: try r["first_attempt"].decode(Date?.self),
-                sequenceName: try r["sequence_name"].decode(String?.self))
+                sequenceName: try r["sequence_name"].decode(String?.self), deliveryStatus: try r["delivery_status"].decode(String?.self))
         }
     }
 

@@ -83,7 +83,7 @@ public struct EnrollmentStore: Sendable {
             if let d = deliveries[i], d.3 != "rendered" {
                 expected = d.5
                 return TimelineEntry(step_index: i, type: step.type.rawValue, subject: d.8 ?? step.subject, scheduled_at: d.4, sent_at: d.5,
-                                     message_id: d.2, rfc822_message_id: d.1, outcome: d.3, attempts: d.6, error: d.7)
+                                     message_id: d.2, rfc822_message_id: d.1, outcome: d.3 == DeliveryStatus.accepted ? "sent" : d.3, attempts: d.6, error: d.7)
             }
             if running, let next = e.next_step, i == next {
                 expected = e.next_due_at
