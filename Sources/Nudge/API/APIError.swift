@@ -41,6 +41,12 @@ public struct APIError: Error, Sendable {
         e.headers[.retryAfter] = "2"
         return e
     }()
+    /// The client took longer than the body deadline to send its request.
+    public static let requestTimeout: APIError = {
+        var e = APIError(.requestTimeout, "request_timeout", "The request body was not received in time.")
+        e.headers[.connection] = "close"
+        return e
+    }()
     public static let internalError = APIError(.internalServerError, "internal_error", "An unexpected error occurred.")
 
     struct Envelope: Encodable {

@@ -28,6 +28,13 @@ public struct AppConfig: Sendable {
     public var dispatchSendBudget: Duration = .seconds(45)
     /// Requests per second and burst allowed per token; nil disables the limiter.
     public var rateLimit: (perSecond: Double, burst: Double)? = (50, 200)
+    /// Emails an organization may send per UTC day unless `nudge org quota` set its own; nil: no cap.
+    /// Steps over it wait for the next day (never dropped).
+    public var orgDailySendQuota: Int? = 10_000
+    /// Slow clients: a connection that sends nothing for `idleTimeout` is closed (this also bounds
+    /// slow headers and stalled bodies); a body still arriving after `requestBodyDeadline` gets 408.
+    public var idleTimeout: Duration = .seconds(30)
+    public var requestBodyDeadline: Duration = .seconds(30)
 
     public init() {}
 

@@ -11,6 +11,7 @@ import ServiceLifecycle
 public struct NudgeServices: Sendable {
     public let config: AppConfig
     public let db: Database
+    public let health: DatabaseHealth
     public let clock: any NudgeClock
     public let authenticator: TokenAuthenticator
     public let tokens: TokenStore
@@ -45,6 +46,7 @@ public struct NudgeServices: Sendable {
         }
         self.logger = logger
         self.db = Database(client: postgres, logger: logger)
+        self.health = DatabaseHealth(client: postgres, logger: logger)
         self.clock = clock
         self.authenticator = TokenAuthenticator(db: db, clock: clock)
         self.tokens = TokenStore(db: db)
@@ -99,10 +101,12 @@ public func buildApplication(
     let router = Router(context: AppContext.self)
     let routes = RouteTable()   // for 405 + Allow on known paths
     router.add(middleware: ErrorMiddleware<AppContext>(routes: routes))
+    router.add(middleware: SlowClientGuard<AppContext>(bodyDeadline: services.config.requestBodyDeadline))
     OpsAPI(services: services).register(router, routes)
 
     if services.config.role != .worker {
         let v1 = router.group()
+            .add(middleware: DatabaseGate(health: services.health))
             .add(middleware: AuthMiddleware(authenticator: services.authenticator,
                                              limiter: services.config.rateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) }))
             .group(context: TenantContext.self)
@@ -129,8 +133,9 @@ public func buildApplication(
 
     var app = Application(
         router: router,
+        server: .http1(configuration: .init(idleTimeout: .nanoseconds(services.config.idleTimeout.nanoseconds))),
         configuration: .init(address: .hostname(services.config.host, port: services.config.port), serverName: "nudge"),
-        services: [services.db.client] + background,
+        services: [services.db.client, services.health] + background,
         logger: services.logger
     )
     let migrations = services.config.migrationsDir

@@ -1,0 +1,60 @@
+import Foundation
+import Logging
+import Nudge
+import PostgresNIO
+import Testing
+
+/// PostgreSQL going away under a running server: the API answers 503 with the error envelope
+/// quickly (no hang), /readyz fails, and both recover by themselves when it is back.
+@Suite struct DatabaseOutageTests {
+    @Test func apiAnswers503WhileTheDatabaseIsDownAndRecoversWithoutRestart() async throws {
+        let dir = (ProcessInfo.processInfo.environment["NUDGE_TEST_TMP"] ?? "/tmp") + "/nudge-test-outage-\(UUID().uuidString.prefix(8))"
+        let logger = TestCluster.logger
+        let pg = EmbeddedPostgres(dataDir: dir, durable: false, logger: logger)
+        _ = try pg.start()
+        defer {
+            pg.stop()
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        var config = AppConfig()
+        config.dataDir = dir
+        config.migrationsDir = TestCluster.packageRoot.appendingPathComponent("migrations").path
+        config.secret = Array("outage-secret-0123456789-abcdefghijklm".utf8)
+        config.rateLimit = nil
+        let postgres = PostgresClient(configuration: DatabaseLocation.configuration(embedded: pg), backgroundLogger: logger)
+        let services = try NudgeServices(config: config, postgres: postgres, clock: ManualClock(), logger: logger)
+        let app = buildApplication(services: services)
+        try await app.test(.router) { client in
+            let (_, token) = try await services.tokens.createOrg(name: "Outage", now: Date())
+            SecretLedger.record(token.token)
+            func get(_ path: String) async throws -> (Int, String, Duration) {
+                let started = ContinuousClock.now
+                return try await client.execute(uri: path, method: .get, headers: [.authorization: "Bearer \(token.token)"]) { r in
+                    (Int(r.status.code), String(buffer: r.body), ContinuousClock.now - started)
+                }
+            }
+            #expect(try await get("/v1/contacts/").0 == 200)
+            #expect(try await get("/readyz").0 == 200)
+
+            pg.stop()
+            let (status, body, took) = try await get("/v1/contacts/")
+            #expect(status == 503, "\(body)")
+            #expect(body.contains(#""type":"service_unavailable""#))
+            #expect(took < .seconds(10), "answered in \(took), not a hang")
+            #expect(try await get("/readyz").0 == 503)
+            // Once the outage is known, requests fail at once.
+            let again = try await get("/v1/contacts/")
+            #expect(again.0 == 503)
+            #expect(again.2 < .seconds(1), "answered in \(again.2)")
+
+            _ = try pg.start()
+            var recovered = false
+            for _ in 0..<80 where !recovered {
+                recovered = try await get("/v1/contacts/").0 == 200
+                if !recovered { try await Task.sleep(for: .milliseconds(250)) }
+            }
+            #expect(recovered, "the API serves again within 20 s of the database's return")
+            #expect(try await get("/readyz").0 == 200)
+        }
+    }
+}
