@@ -43,7 +43,7 @@ import Testing
     @Test(arguments: [
         ("429 then success", [ScriptedLLM.Answer.status(429, headers: ["Retry-After": "1"]), .json(goodStep)], true),
         ("500 then success", [.status(500), .json(goodStep)], true),
-        ("timeouts", [ScriptedLLM.Answer(delay: .seconds(3), content: goodStep), ScriptedLLM.Answer(delay: .seconds(3), content: goodStep)], false),
+        ("timeouts", [ScriptedLLM.Answer(delay: .seconds(3), content: goodStep), ScriptedLLM.Answer(delay: .seconds(3), content: goodStep), .status(503), .status(503)], false),
         ("invalid JSON", [.json("this is not json")], false),
         ("breaks the schema", [.json(#"{"subject": "x", "text": "y"}"#)], false),
         ("empty body", [.json(#"{"subject": "", "body": "   "}"#)], false),
@@ -60,6 +60,16 @@ import Testing
             let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)")
             if sends {
                 #expect(e["state"]?.string == "completed", "\(name)")
+            } else if name == "timeouts" {
+                // The endpoint is down, not wrong: the step waits (active, unsent) and goes out by
+                // itself once the model answers again, no person needed.
+                #expect(e["state"]?.string == "active", "\(name)")
+                _ = try await h.advance(seconds: 3_600)
+                #expect(try smtp.received().isEmpty, "still down: nothing sent, no template fallback")
+                llm.setFallback(.json(Self.goodStep))
+                _ = try await h.advance(seconds: 600)
+                #expect(try smtp.received().count == 1, "\(name)")
+                #expect(try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)")["state"]?.string == "completed")
             } else {
                 #expect(e["state"]?.string == "paused", "\(name)")
                 #expect(e["exit_detail"]?.string?.hasPrefix("llm_") == true, "\(name): \(e["exit_detail"]?.string ?? "")")

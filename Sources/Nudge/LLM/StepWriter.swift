@@ -1,10 +1,14 @@
 import Crypto
 import Foundation
 import Logging
+import Metrics
 import PostgresNIO
 
-/// Writes a prompt step at send time and keeps the result; a step the model cannot write is not
-/// sent: the enrollment is paused (`llm_unavailable`) and `resume` tries again.
+/// Writes a prompt step at send time and keeps the result. A step is never sent unwritten: while
+/// the endpoint is down (refused, 5xx, 429, timeouts through every retry) the step stays due and is
+/// tried again every few minutes, so sending resumes by itself when the model is back; a model
+/// that answers with unusable output pauses the enrollment (`llm_unavailable`) for a person to
+/// look at, and `resume` tries again.
 struct StepRendering {
     let services: NudgeServices
     var db: Database { services.db }
@@ -30,6 +34,10 @@ struct StepRendering {
                     try await conn.query("UPDATE enrollments SET next_due_at = \(now) WHERE org_id = \(d.org) AND id = \(d.enrollmentID) AND state = 'active'", logger: logger)
                     try await audit.insert(conn, logger: logger, now: now)
                 }
+            } catch LLMError.unavailable(let why) {
+                // The claim left it due again in a few minutes (the lease): it waits for the model.
+                Counter(label: "nudge_llm_steps_waiting_total").increment()
+                logger.warning("prompt step waits for the LLM endpoint", metadata: ["enrollment_id": "\(d.enrollmentID)", "error": "\(why)"])
             } catch {
                 logger.warning("prompt step not written", metadata: ["enrollment_id": "\(d.enrollmentID)", "error": "\(error)"])
                 try await pause(d, reason: "\(error)", now: now)
