@@ -52,6 +52,7 @@ import Testing
         let line = try await Launcher.withDatabase(config) { services, applied in
             #expect(applied.count >= 2)
             let (org, token) = try await services.tokens.createOrg(name: "Embedded", now: Date())
+            SecretLedger.record(token.token)
             return Launcher.json(["org_id": org, "admin_token": token.token])
         }
         #expect(line.contains("nudge_"))

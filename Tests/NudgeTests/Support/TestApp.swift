@@ -33,23 +33,30 @@ struct Harness: Sendable {
     func call(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, _ json: String? = nil,
               headers: HTTPFields = [:], raw: [UInt8]? = nil) async throws -> Reply {
         var h = headers
-        if let t = token ?? (headers[.authorization] == nil ? admin : nil) { h[.authorization] = "Bearer \(t)" }
+        if let t = token ?? (headers[.authorization] == nil ? admin : nil) {
+            h[.authorization] = "Bearer \(t)"
+            SecretLedger.scan(t)
+        }
         if json != nil { h[.contentType] = "application/json" }
         let body: ByteBuffer? = raw.map { ByteBuffer(bytes: $0) } ?? json.map { ByteBuffer(string: $0) }
         return try await client.execute(uri: path, method: method, headers: h, body: body) { r in
             let text = String(buffer: r.body)
+            SecretLedger.scan(text)
             return Reply(status: Int(r.status.code), json: JSONValue.parse(text) ?? .null, headers: r.headers, body: text)
         }
     }
 
     /// A token of this organization with exactly `scopes`.
     func token(_ scopes: [String], org: String? = nil) async throws -> String {
-        try await services.tokens.issue(org: org ?? self.org, name: "t", scopes: scopes, expiresAt: nil, createdBy: nil, now: clock.now()).token
+        let t = try await services.tokens.issue(org: org ?? self.org, name: "t", scopes: scopes, expiresAt: nil, createdBy: nil, now: clock.now()).token
+        SecretLedger.record(t)
+        return t
     }
 
     /// Another organization with its admin token.
     func otherOrg() async throws -> (org: String, admin: String) {
         let (o, t) = try await services.tokens.createOrg(name: "Other", now: clock.now())
+        SecretLedger.record(t.token)
         return (o, t.token)
     }
 
@@ -67,6 +74,8 @@ struct Harness: Sendable {
         llm: LLMSettings? = nil,
         transport: (any MailTransport)? = nil,
         configure: (inout AppConfig) -> Void = { _ in },
+        logger: Logger = TestCluster.logger,
+        testing: TestingSetup = .router,
         _ body: @Sendable (Harness) async throws -> Void
     ) async throws {
         Launcher.bootstrapMetrics()
@@ -83,13 +92,14 @@ struct Harness: Sendable {
         config.rateLimit = nil
         configure(&config)
         let db = try await TestCluster.shared.database()
-        let postgres = PostgresClient(configuration: db, backgroundLogger: TestCluster.logger)
+        let postgres = PostgresClient(configuration: db, backgroundLogger: logger)
         let clock = ManualClock(start: Date(timeIntervalSince1970: 1_795_000_000))  // a Monday-ish fixed start
-        let services = try NudgeServices(config: config, postgres: postgres, clock: clock, logger: TestCluster.logger,
+        let services = try NudgeServices(config: config, postgres: postgres, clock: clock, logger: logger,
                                          transport: transport ?? OutboxDirectoryTransport(directory: config.outboxDir))
         let app = buildApplication(services: services, background: services.backgroundServices())
-        try await app.test(.router) { client in
+        try await app.test(testing) { client in
             let (org, token) = try await services.tokens.createOrg(name: "Acme", now: clock.now())
+            SecretLedger.record(token.token)
             try await body(Harness(services: services, client: client, clock: clock, org: org, admin: token.token))
         }
         try? FileManager.default.removeItem(atPath: config.dataDir)
