@@ -1,5 +1,6 @@
 import Foundation
 import Mustache
+import Synchronization
 
 /// Renders a template step's subject and body with the contact, inbox and source variables.
 /// Plain text: Mustache's HTML escaping is switched off.
@@ -30,12 +31,31 @@ public enum Composer {
     }
 
     public static func render(_ template: String, _ v: Variables) -> String {
-        guard let t = try? MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + template) else { return template }
+        guard let t = parsed(template) else { return template }
         return t.render(context(v))
+    }
+
+    /// Parsed templates by source text: a batch renders the same step for many contacts, and
+    /// parsing was the largest single cost of composing a message. Bounded; cleared when full.
+    static let cache = Mutex<[String: MustacheTemplate?]>([:])
+    static func parsed(_ template: String) -> MustacheTemplate? {
+        if let hit = cache.withLock({ $0[template] }) { return hit }
+        let t = try? MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + template)
+        cache.withLock { c in
+            if c.count >= 512 { c.removeAll(keepingCapacity: true) }
+            c[template] = .some(t)
+        }
+        return t
     }
 
     /// Subjects are one line, whatever a template or a variable produced.
     public static func oneLine(_ s: String) -> String {
-        s.components(separatedBy: .newlines).joined(separator: " ").trimmingCharacters(in: .whitespaces)
+        // Fast path: nothing to join or trim (the Foundation calls below dominate otherwise).
+        if !s.unicodeScalars.contains(where: { CharacterSet.newlines.contains($0) }),
+           let first = s.unicodeScalars.first, let last = s.unicodeScalars.last,
+           !CharacterSet.whitespaces.contains(first), !CharacterSet.whitespaces.contains(last) {
+            return s
+        }
+        return s.components(separatedBy: .newlines).joined(separator: " ").trimmingCharacters(in: .whitespaces)
     }
 }

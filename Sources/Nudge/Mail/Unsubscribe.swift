@@ -30,8 +30,18 @@ public struct UnsubscribeToken: Sendable, Equatable {
         Array(HMAC<SHA256>.authenticationCode(for: Data("nudge-unsubscribe-v1".utf8), using: SymmetricKey(data: secret)))
     }
 
+    /// base64url without padding (byte mapping; three Foundation `replacingOccurrences` passes
+    /// were a visible share of composing every outgoing message).
     static func b64(_ d: Data) -> String {
-        d.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let mapped = d.base64EncodedString().utf8.compactMap { c -> UInt8? in
+            switch c {
+            case UInt8(ascii: "+"): return UInt8(ascii: "-")
+            case UInt8(ascii: "/"): return UInt8(ascii: "_")
+            case UInt8(ascii: "="): return nil
+            default: return c
+            }
+        }
+        return String(decoding: mapped, as: UTF8.self)
     }
 
     static func unb64(_ s: String) -> Data? {

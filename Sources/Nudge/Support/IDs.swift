@@ -13,11 +13,16 @@ public enum Base62 {
         var rng = SystemRandomNumberGenerator()
         var out = [UInt8]()
         out.reserveCapacity(count)
-        for _ in 0..<count {
-            // 62 * 4 = 248: rejection sampling keeps the distribution uniform.
-            var b: UInt8
-            repeat { b = UInt8.random(in: .min ... .max, using: &rng) } while b >= 248
-            out.append(alphabet[Int(b % 62)])
+        // Eight random bytes per call to the kernel CSPRNG (one call per byte made every id cost
+        // ~23 getrandom syscalls). 62 * 4 = 248: rejection sampling keeps the distribution uniform.
+        var word: UInt64 = 0
+        var left = 0
+        while out.count < count {
+            if left == 0 { word = rng.next(); left = 8 }
+            let b = UInt8(truncatingIfNeeded: word)
+            word >>= 8
+            left -= 1
+            if b < 248 { out.append(alphabet[Int(b % 62)]) }
         }
         return String(decoding: out, as: UTF8.self)
     }
