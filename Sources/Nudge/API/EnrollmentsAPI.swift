@@ -101,7 +101,10 @@ struct EnrollmentsAPI {
             guard let inboxID = b.inbox_id ?? sequence?.sender_inbox_id else {
                 throw APIError.validation("inbox_id", "inbox_id is required for an ad-hoc enrollment.")
             }
-            if try await !InboxStore.exists(org: org, id: inboxID, conn, logger: db.logger) { throw APIError.validation("inbox_id", "No inbox \(inboxID.prefix(64)) in this organization.") }
+            // The sequence's sender inbox exists (a foreign key keeps it); only another one is looked up.
+            if inboxID != sequence?.sender_inbox_id, try await !InboxStore.exists(org: org, id: inboxID, conn, logger: db.logger) {
+                throw APIError.validation("inbox_id", "No inbox \(inboxID.prefix(64)) in this organization.")
+            }
 
             let (contactID, address) = try await resolveRecipient(recipient, email: recipientEmail, inboxID: inboxID, ctx, conn)
             let (source, threadID) = try await resolveSource(b.source, inboxID: inboxID, org: org, conn)
@@ -126,8 +129,8 @@ struct EnrollmentsAPI {
             return (c.id, first.address)
         }
         let input = ContactInput(inboxID: inboxID, fullName: nil, emails: [ContactEmail(label: nil, address: email!)], notes: nil, labels: nil, fields: nil, timezone: nil)
-        let (c, _) = try await contacts.upsert(org: ctx.org, input, now: clock.now(), tokenID: ctx.token.tokenID, conn)
-        return (c.id, email!)
+        let (id, _) = try await contacts.upsertID(org: ctx.org, input, now: clock.now(), tokenID: ctx.token.tokenID, conn)
+        return (id, email!)
     }
 
     /// The source must be a message and/or thread of this inbox; follow-ups are then sent as

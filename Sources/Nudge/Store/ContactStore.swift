@@ -85,6 +85,13 @@ public struct ContactStore: Sendable {
     }
 
     func upsert(org: String, _ input: ContactInput, now: Date, tokenID: String?, _ conn: PostgresConnection) async throws -> (ContactRecord, created: Bool) {
+        let (id, created) = try await upsertID(org: org, input, now: now, tokenID: tokenID, conn)
+        return (try await get(org: org, id: id, conn)!, created)
+    }
+
+    /// The upsert without reading the record back (two round trips fewer), for callers that only
+    /// need the contact's id, such as an enrollment by address.
+    func upsertID(org: String, _ input: ContactInput, now: Date, tokenID: String?, _ conn: PostgresConnection) async throws -> (String, created: Bool) {
         let keys = input.emails.map { Mailbox.key($0.address) }
         let matches = try await conn.query("""
             SELECT DISTINCT ON (contact_id) contact_id, address FROM contact_emails WHERE org_id = \(org) AND address_key = ANY(\(keys))
@@ -117,7 +124,7 @@ public struct ContactStore: Sendable {
         // Another request may have claimed one of the addresses since our lookup: retry from the top.
         try await addEmails(org: org, contactID: id, input.emails, takenIsRace: true, conn)
         try await rules.fire(org: org, contactID: id, labels: addedLabels, tokenID: tokenID, now: now, conn)
-        return (try await get(org: org, id: id, conn)!, created)
+        return (id, created)
     }
 
     /// Adds addresses not yet known. An address another request is adding at this moment fails the
