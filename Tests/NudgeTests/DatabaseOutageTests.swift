@@ -22,7 +22,11 @@ import Testing
         config.secret = Array("outage-secret-0123456789-abcdefghijklm".utf8)
         config.rateLimit = nil
         let postgres = PostgresClient(configuration: DatabaseLocation.configuration(embedded: pg), backgroundLogger: logger)
-        let services = try NudgeServices(config: config, postgres: postgres, clock: ManualClock(), logger: logger)
+        var probeConfig = DatabaseLocation.configuration(embedded: pg)
+        probeConfig.options.minimumConnections = 1
+        probeConfig.options.maximumConnections = 1
+        let probe = PostgresClient(configuration: probeConfig, backgroundLogger: logger)
+        let services = try NudgeServices(config: config, postgres: postgres, clock: ManualClock(), logger: logger, probe: probe)
         let app = buildApplication(services: services)
         try await app.test(.router) { client in
             let (_, token) = try await services.tokens.createOrg(name: "Outage", now: Date())

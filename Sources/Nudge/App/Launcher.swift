@@ -117,7 +117,12 @@ public enum Launcher {
         defer { started?.stop() }
         let client = PostgresClient(configuration: dbConfig, backgroundLogger: logger)
         let clock: any NudgeClock = config.manualClock ? ManualClock() : SystemClock()
-        let services = try NudgeServices(config: config, postgres: client, clock: clock, logger: logger)
+        // The health probe's own connection: a pool busy with requests is not an outage.
+        var probeConfig = dbConfig
+        probeConfig.options.minimumConnections = 1
+        probeConfig.options.maximumConnections = 1
+        let probe = PostgresClient(configuration: probeConfig, backgroundLogger: logger)
+        let services = try NudgeServices(config: config, postgres: client, clock: clock, logger: logger, probe: probe)
         let app = buildApplication(services: services, background: services.backgroundServices())
         logger.info("nudge serving", metadata: ["port": "\(config.port)", "role": "\(config.role.rawValue)", "data": "\(config.dataDir)"])
         try await app.runService()

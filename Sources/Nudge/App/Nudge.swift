@@ -28,7 +28,7 @@ public struct NudgeServices: Sendable {
     public let logger: Logger
 
     public init(config: AppConfig, postgres: PostgresClient, clock: any NudgeClock, logger: Logger,
-                transport: (any MailTransport)? = nil, llm: (any LLMClient)? = nil) throws {
+                transport: (any MailTransport)? = nil, llm: (any LLMClient)? = nil, probe: PostgresClient? = nil) throws {
         self.config = config
         if let transport {
             self.transport = transport
@@ -46,7 +46,7 @@ public struct NudgeServices: Sendable {
         }
         self.logger = logger
         self.db = Database(client: postgres, logger: logger)
-        self.health = DatabaseHealth(client: postgres, logger: logger)
+        self.health = DatabaseHealth(client: probe ?? postgres, ownsClient: probe != nil, logger: logger)
         self.clock = clock
         self.authenticator = TokenAuthenticator(db: db, clock: clock)
         self.tokens = TokenStore(db: db)

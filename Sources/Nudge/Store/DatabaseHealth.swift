@@ -5,9 +5,11 @@ import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 
-/// Whether PostgreSQL answers, from a probe every half second through the pool (so it sees what
-/// requests see): a connection error closes the gate at once, two probes without an answer in
-/// 2 s close it too, and the next answered probe opens it again. While the database is down the
+/// Whether PostgreSQL answers, from a probe every half second on a connection of its own (so a
+/// pool busy with requests is not mistaken for an outage): a connection error closes the gate at
+/// once, two probes without an answer in 2 s close it too, and the next answered probe opens it
+/// again. Without a client of its own it probes through the pool, and then only connection errors
+/// count (a slow answer there may just be a busy pool). While the database is down the
 /// API answers 503 at once instead of queueing for a pool that cannot connect, and requests
 /// already waiting are ended with 503 too.
 public final class DatabaseHealth: Service, Sendable {
@@ -19,12 +21,15 @@ public final class DatabaseHealth: Service, Sendable {
 
     private let state = Mutex(State())
     private let client: PostgresClient
+    private let ownsClient: Bool
     private let logger: Logger
     let interval: Duration
     let timeout: Duration
 
-    public init(client: PostgresClient, logger: Logger, interval: Duration = .milliseconds(500), timeout: Duration = .seconds(2)) {
+    /// `ownsClient`: `client` is the probe's own (one connection), run by this service.
+    public init(client: PostgresClient, ownsClient: Bool, logger: Logger, interval: Duration = .milliseconds(500), timeout: Duration = .seconds(2)) {
         self.client = client
+        self.ownsClient = ownsClient
         self.logger = logger
         self.interval = interval
         self.timeout = timeout
@@ -33,6 +38,15 @@ public final class DatabaseHealth: Service, Sendable {
     public var isUp: Bool { state.withLock { $0.up } }
 
     public func run() async throws {
+        guard ownsClient else { return await probe() }
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.client.run() }
+            await probe()
+            group.cancelAll()
+        }
+    }
+
+    private func probe() async {
         await cancelWhenGracefulShutdown {
             var slowProbes = 0
             while !Task.isCancelled {
@@ -43,9 +57,9 @@ public final class DatabaseHealth: Service, Sendable {
                     slowProbes = 0
                     self.markUp()
                 } catch is TimeoutError {
-                    // One slow answer may be a busy pool or machine; two in a row is an outage.
+                    // One slow answer may be a busy machine; two in a row is an outage.
                     slowProbes += 1
-                    if slowProbes >= 2 { self.markDown(reason: "no answer within \(self.timeout), twice") }
+                    if self.ownsClient && slowProbes >= 2 { self.markDown(reason: "no answer within \(self.timeout), twice") }
                 } catch {
                     if Task.isCancelled { return }
                     self.markDown(reason: "\(error)")   // refused, closed, shutting down: at once
