@@ -43,7 +43,9 @@ import Testing
             let inbox = try await h.inbox()
             let tokenID = try await h.call(.post, "/v1/tokens/", #"{"name": "reader", "scopes": ["contacts:read"]}"#).id
             let contact = try await h.contact(Fixture.address(), inbox: inbox).id
-            let seq = try await h.call(.post, "/v1/sequences/", Fixture.sequence(inbox, emails: Fixture.step(days: 1, subject: "Hi"))).id
+            let created = try await h.call(.post, "/v1/sequences/", Fixture.sequence(inbox, emails: "[\(Fixture.step(days: 1, subject: "Hi"))]"))
+            #expect(created.status == 201, "\(created.body)")
+            let seq = created.id
             let cases: [(String, String, String)] = [
                 ("/v1/tokens/\(tokenID)/", #"{"scopes": null}"#, "scopes"),
                 ("/v1/tokens/\(tokenID)/", #"{"name": null}"#, "name"),
