@@ -43,7 +43,8 @@ import Testing
     @Test(arguments: [
         ("429 then success", [ScriptedLLM.Answer.status(429, headers: ["Retry-After": "1"]), .json(goodStep)], true),
         ("500 then success", [.status(500), .json(goodStep)], true),
-        ("timeouts", [ScriptedLLM.Answer(delay: .seconds(3), content: goodStep), ScriptedLLM.Answer(delay: .seconds(3), content: goodStep), .status(503), .status(503)], false),
+        // Answers slower than the client's 4 s timeout (generous, so a loaded machine is not a timeout).
+        ("timeouts", [ScriptedLLM.Answer(delay: .seconds(9), content: goodStep), ScriptedLLM.Answer(delay: .seconds(9), content: goodStep), .status(503), .status(503)], false),
         ("invalid JSON", [.json("this is not json")], false),
         ("breaks the schema", [.json(#"{"subject": "x", "text": "y"}"#)], false),
         ("empty body", [.json(#"{"subject": "", "body": "   "}"#)], false),
@@ -53,7 +54,7 @@ import Testing
         defer { llm.stop() }
         for a in answers { llm.script(a) }
         let smtp = try TestSMTPServer()
-        try await Harness.run(llm: Self.settings(llm, attempts: 2, timeout: .seconds(1)), transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
+        try await Harness.run(llm: Self.settings(llm, attempts: 2, timeout: .seconds(4)), transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
             let (_, enrollment, _) = try await DispatchTests.setUp(h, sequence: BriefBodies.promptSequence(try await h.inbox()))
             _ = try await h.advance(seconds: 4 * DispatchTests.day)
             #expect(try smtp.received().count == (sends ? 1 : 0), "\(name)")
