@@ -22,6 +22,12 @@ import Testing
             let secret = created.json["token"]?.string ?? ""
             #expect(secret.hasPrefix("nudge_"))
             seen.withLock { $0.append(secret) }
+            // A retry with the same Idempotency-Key gets the same token back (its answer is kept
+            // sealed, not readable in the database: checked below).
+            let replay = try await h.call(.post, "/v1/tokens/", #"{"name": "agent", "scopes": ["contacts:read", "contacts:write"]}"#,
+                                          headers: [.init("Idempotency-Key")!: "secrets-1"])
+            #expect(replay.status == 201 && replay.header("Idempotent-Replayed") == "true")
+            #expect(replay.json["token"]?.string == secret)
             #expect(try await h.contact("ann@client.test", name: "Ann", token: secret).status == 201)
             #expect(try await h.call(.get, "/v1/contacts/?limit=1", token: secret).status == 200)
             // Misuse: a token where an id belongs, a scope it lacks, a mangled one, one in the query.

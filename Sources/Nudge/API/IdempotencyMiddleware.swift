@@ -7,11 +7,15 @@ import PostgresNIO
 /// `Idempotency-Key` on POST: the first request's response (status and body) is kept for 24 h
 /// per organization and replayed for the same key and body; the same key with another body is a
 /// 422; while the first is still running, 409. The key row is claimed with an insert, so two
-/// concurrent requests with one key cannot both run.
+/// concurrent requests with one key cannot both run. Kept answers are sealed (AES-GCM, with a key
+/// derived from the server's secret, the organization and the Idempotency-Key): a token's secret
+/// in the answer to `POST /v1/tokens/` can be replayed to the client that holds the key, but is not
+/// readable in the database.
 struct IdempotencyMiddleware: RouterMiddleware {
     typealias Context = TenantContext
     let db: Database
     let clock: any NudgeClock
+    let secret: [UInt8]
     /// A first attempt that crashed without finishing is taken over after this long.
     let staleAfter: TimeInterval = 300
 
@@ -57,9 +61,12 @@ struct IdempotencyMiddleware: RouterMiddleware {
                 throw APIError.validation("Idempotency-Key", "This Idempotency-Key was used with a different request body or path.")
             }
             guard let status else { throw APIError.conflict("A request with this Idempotency-Key is still in progress; retry shortly.") }
+            guard let opened = try? open(stored ?? ByteBuffer(), org: org, key: key) else {
+                throw APIError.conflict("The answer kept for this Idempotency-Key cannot be replayed (the server's secret changed); use a new key.")
+            }
             var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
             headers[.init("Idempotent-Replayed")!] = "true"
-            return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: stored ?? ByteBuffer()))
+            return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: opened))
         }
 
         let response: Response
@@ -98,9 +105,24 @@ struct IdempotencyMiddleware: RouterMiddleware {
     }
 
     private func store(org: String, key: String, status: Int, body: ByteBuffer) async throws {
+        let sealed = try seal(body, org: org, key: key)
         try await db.tenant(org) { conn in
-            try await conn.query("UPDATE idempotency_keys SET status = \(status), response_body = \(body) WHERE org_id = \(org) AND key = \(key)", logger: db.logger)
+            try await conn.query("UPDATE idempotency_keys SET status = \(status), response_body = \(sealed) WHERE org_id = \(org) AND key = \(key)", logger: db.logger)
         }
+    }
+
+    private func sealingKey(org: String, key: String) -> SymmetricKey {
+        var mac = HMAC<SHA256>(key: SymmetricKey(data: secret))
+        mac.update(data: Data("idempotency\u{0}\(org)\u{0}\(key)".utf8))
+        return SymmetricKey(data: Data(mac.finalize()))
+    }
+
+    private func seal(_ body: ByteBuffer, org: String, key: String) throws -> ByteBuffer {
+        ByteBuffer(bytes: try AES.GCM.seal(Data(buffer: body), using: sealingKey(org: org, key: key)).combined!)
+    }
+
+    private func open(_ stored: ByteBuffer, org: String, key: String) throws -> ByteBuffer {
+        ByteBuffer(bytes: try AES.GCM.open(AES.GCM.SealedBox(combined: Data(buffer: stored)), using: sealingKey(org: org, key: key)))
     }
 
     private func release(org: String, key: String) async throws {
