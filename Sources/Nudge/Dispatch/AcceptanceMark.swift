@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import Synchronization
 
 enum DeliveryStatus {
     /// An SMTP server took the message; its batch has not recorded it yet (or never will: the
@@ -17,24 +18,45 @@ struct AcceptanceMark: Sendable {
     let rfcID: String
     let scheduledAt: Date
 
-    /// One statement for the marks gathered while the previous one committed. False when it failed.
-    static func write(_ marks: [AcceptanceMark], db: Database) async -> Bool {
-        do {
-            try await db.system { conn in
-                try await conn.query("""
-                    INSERT INTO deliveries (org_id, enrollment_id, step_index, kind, rfc822_message_id, status, scheduled_at)
-                    SELECT u.org, u.enr, u.step, 'email', u.rfc, \(DeliveryStatus.accepted), u.due
-                    FROM unnest(\(marks.map(\.org))::text[], \(marks.map(\.enrollmentID))::text[], \(marks.map(\.stepIndex))::int[],
-                                \(marks.map(\.rfcID))::text[], \(marks.map(\.scheduledAt))::timestamptz[]) AS u(org, enr, step, rfc, due)
-                    ORDER BY u.org, u.enr
-                    ON CONFLICT (org_id, enrollment_id, step_index) DO UPDATE SET
-                      status = EXCLUDED.status, rfc822_message_id = EXCLUDED.rfc822_message_id
-                    """, logger: db.logger)
+    /// One statement for the marks gathered while the previous one committed. On failure it raises
+    /// `trouble` at once (the batch starts nothing more) and tries again for up to 5 s, so a quick
+    /// database restart does not turn these messages into duplicates. False when it gave up.
+    static func write(_ marks: [AcceptanceMark], db: Database, trouble: MarkTrouble) async -> Bool {
+        let giveUp = ContinuousClock.now + .seconds(5)
+        while true {
+            do {
+                try await insert(marks, db: db)
+                return true
+            } catch {
+                trouble.raise()
+                guard ContinuousClock.now < giveUp, !Task.isCancelled else {
+                    db.logger.error("could not mark accepted emails; they may be sent again", metadata: ["error": "\(error)", "count": "\(marks.count)"])
+                    return false
+                }
+                try? await Task.sleep(for: .milliseconds(250))
             }
-            return true
-        } catch {
-            db.logger.error("could not mark accepted emails; the rest of the batch waits", metadata: ["error": "\(error)"])
-            return false
         }
     }
+
+    private static func insert(_ marks: [AcceptanceMark], db: Database) async throws {
+        try await db.system { conn in
+            try await conn.query("""
+                INSERT INTO deliveries (org_id, enrollment_id, step_index, kind, rfc822_message_id, status, scheduled_at)
+                SELECT u.org, u.enr, u.step, 'email', u.rfc, \(DeliveryStatus.accepted), u.due
+                FROM unnest(\(marks.map(\.org))::text[], \(marks.map(\.enrollmentID))::text[], \(marks.map(\.stepIndex))::int[],
+                            \(marks.map(\.rfcID))::text[], \(marks.map(\.scheduledAt))::timestamptz[]) AS u(org, enr, step, rfc, due)
+                ORDER BY u.org, u.enr
+                ON CONFLICT (org_id, enrollment_id, step_index) DO UPDATE SET
+                  status = EXCLUDED.status, rfc822_message_id = EXCLUDED.rfc822_message_id
+                WHERE deliveries.status <> 'sent'   -- a late retry never undoes a recorded send
+                """, logger: db.logger)
+        }
+    }
+}
+
+/// Raised by the first failed mark: the batch's remaining messages are not started.
+final class MarkTrouble: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+    func raise() { flag.store(true, ordering: .relaxed) }
 }

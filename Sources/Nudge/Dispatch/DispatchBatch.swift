@@ -107,7 +107,8 @@ struct DispatchBatch {
     /// message is marked as such at once, on its own connection (accepted messages are grouped
     /// into one statement while the previous one commits): if this worker dies before the batch
     /// is recorded, the next claim records those as sent instead of sending them twice. If a mark
-    /// cannot be written (the database is gone), no further message of the batch is started.
+    /// cannot be written (the database is gone), no further message of the batch is started, and
+    /// the mark is tried again for a few seconds (a restarting database is back that fast).
     mutating func send() async throws {
         let transport = services.transport
         let deadline = ContinuousClock.now + services.config.dispatchSendBudget
@@ -124,9 +125,10 @@ struct DispatchBatch {
             var unmarked: [AcceptanceMark] = []
             var marking = false
             var canStart = true
+            let trouble = MarkTrouble()
             func start(_ job: (Int, String, String, [UInt8])) {
                 group.addTask {
-                    guard ContinuousClock.now < deadline else { return .sent(job.0, .failure(NotStarted())) }
+                    guard ContinuousClock.now < deadline, !trouble.isSet else { return .sent(job.0, .failure(NotStarted())) }
                     do { return .sent(job.0, .success(try await transport.send(envelopeFrom: job.1, recipients: [job.2], message: job.3))) }
                     catch { return .sent(job.0, .failure(error)) }
                 }
@@ -149,7 +151,7 @@ struct DispatchBatch {
                     let batch = unmarked
                     unmarked = []
                     marking = true
-                    group.addTask { .marked(await AcceptanceMark.write(batch, db: db)) }
+                    group.addTask { .marked(await AcceptanceMark.write(batch, db: db, trouble: trouble)) }
                 }
             }
             // Lanes freed after marking failed: whatever was never started stays due.
