@@ -11,7 +11,7 @@ import Testing
 @Suite struct SecretsTests {
     @Test func noSecretInTheDatabaseOrTheLogs() async throws {
         let capture = LogCapture()
-        let logger = Logger(label: "nudge-secrets") { _ in CapturingLogHandler(store: capture) }
+        let logger = Logger(label: "nudge-secrets") { LineLogHandler(label: $0, sink: capture.append) }
         let seen = Mutex<[String]>([])
         try await Harness.run(logger: logger) { h in
             seen.withLock { $0.append(h.admin) }
@@ -67,18 +67,4 @@ final class LogCapture: Sendable {
     private let store = Mutex<[String]>([])
     var lines: [String] { store.withLock { $0 } }
     func append(_ line: String) { store.withLock { $0.append(line) } }
-}
-
-struct CapturingLogHandler: LogHandler {
-    let store: LogCapture
-    var logLevel: Logger.Level = .trace
-    var metadata: Logger.Metadata = [:]
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
-        store.append("\(level) \(message) \(metadata.merging(explicit ?? [:]) { $1 })")
-    }
 }

@@ -22,6 +22,36 @@ def log(msg):
     print(f"[chaos] {msg}", flush=True)
 
 
+class Workspace:
+    """A run's temp folder (/tmp/nudge-chaos-NAME.PID) and what was started in it: on leaving, each
+    is stopped (last started first) and the folder removed, unless CHAOS_KEEP=1."""
+
+    def __init__(self, name):
+        self.tmp = f"/tmp/nudge-chaos-{name}.{os.getpid()}"
+        os.makedirs(self.tmp)
+        os.chmod(self.tmp, 0o755)  # the postgres user walks into it
+        self._stops = []
+
+    def track(self, thing, stop):
+        self._stops.append(lambda: stop(thing))
+        return thing
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for stop in reversed(self._stops):
+            try:
+                stop()
+            except Exception as e:  # clean up the rest regardless
+                log(f"clean-up: {e}")
+        if os.environ.get("CHAOS_KEEP") == "1":
+            log(f"kept {self.tmp}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -29,7 +29,7 @@ enum SecretLedger {
 }
 
 /// Test logs into a file (`$NUDGE_TEST_LOG_FILE`) instead of the console, for the secrets grep.
-struct FileLogHandler: LogHandler {
+enum TestLogFile {
     static let handle: FileHandle? = ProcessInfo.processInfo.environment["NUDGE_TEST_LOG_FILE"].flatMap { path in
         FileManager.default.createFile(atPath: path, contents: nil)
         let h = FileHandle(forWritingAtPath: path)
@@ -37,9 +37,14 @@ struct FileLogHandler: LogHandler {
         return h
     }
     private static let lock = Mutex(())
+    static func write(_ line: String) { lock.withLock { _ in handle?.write(Data((line + "\n").utf8)) } }
+}
 
+/// A log handler that hands each line, with its metadata, to `sink` (a file, a capture).
+struct LineLogHandler: LogHandler {
     let label: String
-    var logLevel: Logger.Level = .info
+    let sink: @Sendable (String) -> Void
+    var logLevel: Logger.Level = .trace
     var metadata: Logger.Metadata = [:]
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -51,7 +56,6 @@ struct FileLogHandler: LogHandler {
              file: String, function: String, line: UInt) {
         let all = metadata.merging(explicit ?? [:]) { $1 }
         let meta = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let text = "\(Date()) \(level) \(label): \(message)\(meta)\n"
-        Self.lock.withLock { _ in Self.handle?.write(Data(text.utf8)) }
+        sink("\(Date()) \(level) \(label): \(message)\(meta)")
     }
 }

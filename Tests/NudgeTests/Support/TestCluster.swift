@@ -15,7 +15,7 @@ actor TestCluster {
     private var counter = 0
 
     static let logger: Logger = {
-        var l = FileLogHandler.handle == nil ? Logger(label: "nudge-test") : Logger(label: "nudge-test") { FileLogHandler(label: $0) }
+        var l = TestLogFile.handle == nil ? Logger(label: "nudge-test") : Logger(label: "nudge-test") { LineLogHandler(label: $0, sink: TestLogFile.write) }
         l.logLevel = ProcessInfo.processInfo.environment["NUDGE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         return l
     }()
