@@ -4,7 +4,8 @@
   httpload.py open   --rate R --duration S ...   open loop: request i is *scheduled* at t0 + i/R and
                                                  its latency counts from that moment (no coordinated
                                                  omission: a slow answer does not delay the next
-                                                 arrival, a new connection is opened instead)
+                                                 arrival; a new connection is opened instead, up to
+                                                 --max-connections, then it waits for a free one)
   httpload.py closed --concurrency C ...         closed loop: C connections, each sends its next
                                                  request when the previous answer arrived
 
@@ -165,16 +166,37 @@ async def open_loop(a, req, stats):
     total = int(a.rate * a.duration)
     pending = set()
 
+    opened = [len(idle)]
+    freed = asyncio.Condition()
+
+    async def take():
+        # An idle connection, else a new one up to --max-connections, else wait for one: the
+        # request still counts its latency from its scheduled time.
+        while True:
+            if idle:
+                return idle.pop()
+            if opened[0] < a.max_connections:
+                opened[0] += 1
+                return await connect(a)
+            async with freed:
+                await freed.wait()
+
+    async def give(c):
+        if c.closed:
+            opened[0] -= 1
+        else:
+            idle.append(c)
+        async with freed:
+            freed.notify()
+
     async def one(i, scheduled):
-        c = idle.pop() if idle else await connect(a)
+        c = await take()
         try:
             status, body = await c.request(req(i))
             stats.add(status, body, loop.time() - scheduled)
         except (ConnectionError, OSError):
             stats.errors += 1
-            return
-        if not c.closed:
-            idle.append(c)
+        await give(c)
 
     t0 = loop.time()
     for i in range(total):
@@ -227,6 +249,7 @@ def main():
     p.add_argument("--rate", type=float, default=1000)
     p.add_argument("--duration", type=float, default=20)
     p.add_argument("--connections", type=int, default=64, help="open loop: connections opened up front")
+    p.add_argument("--max-connections", type=int, default=256, help="open loop: at most this many connections")
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--count", type=int, default=0)
     a = p.parse_args()
