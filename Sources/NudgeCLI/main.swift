@@ -63,6 +63,7 @@ struct Org: AsyncParsableCommand {
         @Option(help: "Organization id (org_…).") var org: String
         @Option(help: "Emails per UTC day (0 stops sending), or 'default' for the server's NUDGE_ORG_DAILY_QUOTA.") var daily: String
         func run() async throws {
+            guard ID.isValid(org, .org) else { throw ValidationError("--org must be an organization id (org_…)") }
             let quota: Int?
             if daily == "default" { quota = nil } else {
                 guard let n = Int(daily), n >= 0, n <= 100_000_000 else { throw ValidationError("--daily must be a number from 0 to 100000000, or 'default'") }

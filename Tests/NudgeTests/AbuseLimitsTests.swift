@@ -14,8 +14,7 @@ import Glibc
     static let day: Double = 86_400
 
     @Test func organizationDailyQuotaHoldsTheRestUntilTheNextDayAndLosesNothing() async throws {
-        let smtp = try TestSMTPServer()
-        try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 2), configure: { $0.orgDailySendQuota = 3 }) { h in
+        try await Harness.withSMTP(lanes: 2, configure: { $0.orgDailySendQuota = 3 }) { h, smtp in
             let inbox = try await h.inbox()
             var mine: [String] = []
             for i in 0..<5 {

@@ -24,8 +24,7 @@ import Testing
     }
 
     @Test func briefSequenceSendsBothStepsOnTimeThreadedThenCompletes() async throws {
-        let smtp = try TestSMTPServer()
-        try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 2)) { h in
+        try await Harness.withSMTP(lanes: 2) { h, smtp in
             let (_, enrollment, thread) = try await Self.setUp(h)
             _ = try await h.advance(seconds: 2 * Self.day - 60)
             #expect(try smtp.received().isEmpty)
@@ -59,8 +58,7 @@ import Testing
     }
 
     @Test func cancelStopsFurtherSteps() async throws {
-        let smtp = try TestSMTPServer()
-        try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
+        try await Harness.withSMTP { h, smtp in
             let (_, enrollment, _) = try await Self.setUp(h)
             _ = try await h.advance(seconds: 2 * Self.day)
             #expect(try smtp.received().count == 1)
@@ -71,8 +69,7 @@ import Testing
     }
 
     @Test func oneClickUnsubscribeStopsAndSuppresses() async throws {
-        let smtp = try TestSMTPServer()
-        try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
+        try await Harness.withSMTP { h, smtp in
             let (_, enrollment, _) = try await Self.setUp(h)
             _ = try await h.advance(seconds: 2 * Self.day)
             let parsed = try PythonEmail.parse(file: try smtp.received()[0].path)
@@ -97,8 +94,7 @@ import Testing
     }
 
     @Test func hardBounceSuppressesAndExits() async throws {
-        let smtp = try TestSMTPServer()
-        try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
+        try await Harness.withSMTP { h, smtp in
             let (_, enrollment, _) = try await Self.setUp(h, recipient: "fail5xx+nobody@example.com")
             _ = try await h.advance(seconds: 2 * Self.day)
             #expect(try smtp.received().isEmpty)
@@ -111,8 +107,7 @@ import Testing
     }
 
     @Test func serverDownThenBackLosesNothingAndSendsOnce() async throws {
-        let smtp = try TestSMTPServer()
-        try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
+        try await Harness.withSMTP { h, smtp in
             let (_, enrollment, _) = try await Self.setUp(h)
             try smtp.setDown(true)   // 421 to every MAIL FROM
             _ = try await h.advance(seconds: 2 * Self.day)
@@ -132,8 +127,7 @@ import Testing
     }
 
     @Test func replyCommittedBeforeTheSendWins() async throws {
-        let smtp = try TestSMTPServer()
-        try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
+        try await Harness.withSMTP { h, smtp in
             let (inbox, enrollment, _) = try await Self.setUp(h)
             _ = try await h.advance(seconds: 2 * Self.day - 1)
             let reply = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: Array(
@@ -148,8 +142,7 @@ import Testing
     }
 
     @Test func twoDispatchersNeverSendAStepTwice() async throws {
-        let smtp = try TestSMTPServer()
-        try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 4), configure: { $0.dispatchBatchSize = 7 }) { h in
+        try await Harness.withSMTP(lanes: 4, configure: { $0.dispatchBatchSize = 7 }) { h, smtp in
             let inbox = try await h.inbox()
             let n = 60
             for i in 0..<n {
@@ -172,11 +165,10 @@ import Testing
     /// A slow SMTP server cannot keep a claim open past its budget: what was not started stays due
     /// and goes out, once, in the next batch.
     @Test func slowServerBatchStopsAtItsBudgetAndLosesNothing() async throws {
-        let smtp = try TestSMTPServer()
-        try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 1), configure: {
+        try await Harness.withSMTP(configure: {
             $0.dispatchSendBudget = .milliseconds(500)
             $0.smtpLanes = 1
-        }) { h in
+        }) { h, smtp in
             let inbox = try await h.inbox()
             for i in 0..<3 {
                 _ = try await h.call(.post, "/v1/sequences/enrollments/", """

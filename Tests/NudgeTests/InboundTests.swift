@@ -70,8 +70,7 @@ import Testing
     /// Sends the brief's first step through SMTP, then answers it the way real systems do:
     /// a mail client's reply stops it, an out-of-office does not, a bounce suppresses.
     @Test func realClientReplyStopsOutOfOfficeDoesNotBounceSuppresses() async throws {
-        let smtp = try TestSMTPServer()
-        try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
+        try await Harness.withSMTP { h, smtp in
             let (inbox, enrollment, thread) = try await DispatchTests.setUp(h)
             _ = try await h.advance(seconds: 2 * DispatchTests.day)
             let sent = try PythonEmail.parse(file: try smtp.received()[0].path)

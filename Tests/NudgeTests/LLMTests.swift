@@ -21,8 +21,7 @@ import Testing
         let llm = try await ScriptedLLM.start()
         defer { llm.stop() }
         llm.script(.json(Self.goodStep))
-        let smtp = try TestSMTPServer()
-        try await Harness.run(llm: Self.settings(llm), transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
+        try await Harness.withSMTP(llm: Self.settings(llm)) { h, smtp in
             let (_, enrollment, _) = try await DispatchTests.setUp(h, sequence: BriefBodies.promptSequence(try await h.inbox("nudge-\(Int.random(in: 0..<1_000_000))@acme.test")))
             _ = enrollment
             _ = try await h.advance(seconds: 4 * DispatchTests.day)
@@ -53,8 +52,7 @@ import Testing
         let llm = try await ScriptedLLM.start()
         defer { llm.stop() }
         for a in answers { llm.script(a) }
-        let smtp = try TestSMTPServer()
-        try await Harness.run(llm: Self.settings(llm, attempts: 2, timeout: .seconds(4)), transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
+        try await Harness.withSMTP(llm: Self.settings(llm, attempts: 2, timeout: .seconds(4))) { h, smtp in
             let (_, enrollment, _) = try await DispatchTests.setUp(h, sequence: BriefBodies.promptSequence(try await h.inbox()))
             _ = try await h.advance(seconds: 4 * DispatchTests.day)
             #expect(try smtp.received().count == (sends ? 1 : 0), "\(name)")
@@ -89,8 +87,7 @@ import Testing
         let llm = try await ScriptedLLM.start()
         defer { llm.stop() }
         llm.script(.json(#"{"subject": "Hi\r\nBcc: attacker@evil.test", "body": "Bcc: attacker@evil.test\r\nTo: attacker@evil.test\r\n\r\nSend the proposal to attacker@evil.test"}"#))
-        let smtp = try TestSMTPServer()
-        try await Harness.run(llm: Self.settings(llm), transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
+        try await Harness.withSMTP(llm: Self.settings(llm)) { h, smtp in
             _ = try await DispatchTests.setUp(h, sequence: BriefBodies.promptSequence(try await h.inbox()))
             _ = try await h.advance(seconds: 4 * DispatchTests.day)
             let got = try smtp.received()
@@ -110,8 +107,7 @@ import Testing
         let llm = try await ScriptedLLM.start()
         defer { llm.stop() }
         llm.setFallback(.status(503))
-        let smtp = try TestSMTPServer()
-        try await Harness.run(llm: Self.settings(llm, attempts: 1), transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
+        try await Harness.withSMTP(llm: Self.settings(llm, attempts: 1)) { h, smtp in
             let inbox = try await h.inbox()
             let seq = BriefBodies.sequenceWithExitCondition(inbox).replacingOccurrences(of: #""exit_on_reply": true"#, with: #""exit_on_reply": false"#)
             let (_, enrollment, _) = try await DispatchTests.setUp(h, sequence: seq)

@@ -42,8 +42,7 @@ import Testing
         #expect(healthy)
         var settings = LLMSettings(url: "http://127.0.0.1:\(port)/v1", model: "smollm2", apiKey: nil)
         settings.requestTimeout = .seconds(120)
-        let smtp = try TestSMTPServer()
-        try await Harness.run(llm: settings, transport: try CurlSMTPTransport(url: smtp.url, lanes: 1)) { h in
+        try await Harness.withSMTP(llm: settings) { h, smtp in
             let (_, enrollment, _) = try await DispatchTests.setUp(h, sequence: BriefBodies.promptSequence(try await h.inbox()))
             _ = try await h.advance(seconds: 4 * DispatchTests.day)
             let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)")

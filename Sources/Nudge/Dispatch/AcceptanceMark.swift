@@ -12,26 +12,23 @@ enum DeliveryStatus {
 /// transaction. It narrows the window in which a crash causes a second send from a whole batch to
 /// the one statement between the server's 250 and this commit.
 struct AcceptanceMark: Sendable {
-    let org: String
-    let enrollmentID: String
-    let stepIndex: Int
+    let due: DueStep
     let rfcID: String
-    let scheduledAt: Date
 
     /// One statement for the marks gathered while the previous one committed. On failure it raises
     /// `trouble` at once (the batch starts nothing more) and tries again for up to 5 s, so a quick
-    /// database restart does not turn these messages into duplicates. False when it gave up.
-    static func write(_ marks: [AcceptanceMark], db: Database, trouble: MarkTrouble) async -> Bool {
+    /// database restart does not turn these messages into duplicates.
+    static func write(_ marks: [AcceptanceMark], db: Database, trouble: MarkTrouble) async {
         let giveUp = ContinuousClock.now + .seconds(5)
         while true {
             do {
                 try await insert(marks, db: db)
-                return true
+                return
             } catch {
                 trouble.raise()
                 guard ContinuousClock.now < giveUp, !Task.isCancelled else {
                     db.logger.error("could not mark accepted emails; they may be sent again", metadata: ["error": "\(error)", "count": "\(marks.count)"])
-                    return false
+                    return
                 }
                 try? await Task.sleep(for: .milliseconds(250))
             }
@@ -43,8 +40,8 @@ struct AcceptanceMark: Sendable {
             try await conn.query("""
                 INSERT INTO deliveries (org_id, enrollment_id, step_index, kind, rfc822_message_id, status, scheduled_at)
                 SELECT u.org, u.enr, u.step, 'email', u.rfc, \(DeliveryStatus.accepted), u.due
-                FROM unnest(\(marks.map(\.org))::text[], \(marks.map(\.enrollmentID))::text[], \(marks.map(\.stepIndex))::int[],
-                            \(marks.map(\.rfcID))::text[], \(marks.map(\.scheduledAt))::timestamptz[]) AS u(org, enr, step, rfc, due)
+                FROM unnest(\(marks.map(\.due.org))::text[], \(marks.map(\.due.enrollmentID))::text[], \(marks.map(\.due.stepIndex))::int[],
+                            \(marks.map(\.rfcID))::text[], \(marks.map(\.due.scheduledAt))::timestamptz[]) AS u(org, enr, step, rfc, due)
                 ORDER BY u.org, u.enr
                 ON CONFLICT (org_id, enrollment_id, step_index) DO UPDATE SET
                   status = EXCLUDED.status, rfc822_message_id = EXCLUDED.rfc822_message_id

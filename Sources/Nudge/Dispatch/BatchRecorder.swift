@@ -105,7 +105,7 @@ struct BatchRecorder {
             INSERT INTO deliveries (org_id, enrollment_id, step_index, kind, rfc822_message_id, message_id, status, scheduled_at, sent_at, attempts, last_error)
             SELECT u.org, u.enr, u.step, \(kind), nullif(u.rfc, ''), nullif(u.msg, ''), \(status), u.due, \(sentAt), u.att, \(error)
             FROM unnest(\(due.map(\.org))::text[], \(due.map(\.enrollmentID))::text[], \(due.map(\.stepIndex))::int[], \(rfcIDs)::text[], \(messageIDs)::text[],
-                        \(due.map { $0.firstAttemptAt ?? $0.dueAt })::timestamptz[], \(due.map { attempts ?? ($0.attempts + 1) })::int[]) AS u(org, enr, step, rfc, msg, due, att)
+                        \(due.map(\.scheduledAt))::timestamptz[], \(due.map { attempts ?? ($0.attempts + 1) })::int[]) AS u(org, enr, step, rfc, msg, due, att)
             ON CONFLICT (org_id, enrollment_id, step_index) DO UPDATE SET
               status = EXCLUDED.status, rfc822_message_id = coalesce(EXCLUDED.rfc822_message_id, deliveries.rfc822_message_id),
               message_id = coalesce(EXCLUDED.message_id, deliveries.message_id), sent_at = EXCLUDED.sent_at,

@@ -14,8 +14,6 @@ struct DispatchBatch {
         let threadID: String
         let newThread: Bool
         var result: Result<SMTPOutcome, any Error> = .failure(CancellationError())
-        /// Taken by an SMTP server before a crash: recorded as sent, never sent again.
-        var acceptedEarlier: Bool { due.deliveryStatus == DeliveryStatus.accepted }
     }
 
     let now: Date
@@ -41,7 +39,7 @@ struct DispatchBatch {
         var orgLeft = try await DailyCounts.orgRemaining(for: due, now: now, defaultQuota: services.config.orgDailySendQuota, conn, logger: logger)
         var emails: [DueStep] = []
         for d in due {
-            if d.deliveryStatus == DeliveryStatus.accepted { emails.append(d); continue }   // already with the server
+            if d.acceptedEarlier { emails.append(d); continue }   // already with the server
             if d.step.type == .reminder { reminders.append(d); continue }
             if d.suppressed { suppressed.append(d); continue }
             let opening = ScheduleMath.nextOpening(atOrAfter: now, window: d.window, timeZone: d.sendingTimeZone)
@@ -113,18 +111,16 @@ struct DispatchBatch {
         let transport = services.transport
         let deadline = ContinuousClock.now + services.config.dispatchSendBudget
         let width = max(1, services.config.smtpLanes)
-        for i in outgoing.indices where outgoing[i].acceptedEarlier { outgoing[i].result = .success(.accepted(response: nil)) }
-        let jobs = outgoing.enumerated().filter { !$0.element.acceptedEarlier }.map { (i, o) in (i, o.due.inboxAddress, o.due.recipient, o.rendered) }
-        let marks = outgoing.map { AcceptanceMark(org: $0.due.org, enrollmentID: $0.due.enrollmentID, stepIndex: $0.due.stepIndex,
-                                                  rfcID: $0.message.messageID, scheduledAt: $0.due.firstAttemptAt ?? $0.due.dueAt) }
+        for i in outgoing.indices where outgoing[i].due.acceptedEarlier { outgoing[i].result = .success(.accepted(response: nil)) }
+        let jobs = outgoing.enumerated().filter { !$0.element.due.acceptedEarlier }.map { (i, o) in (i, o.due.inboxAddress, o.due.recipient, o.rendered) }
+        let marks = outgoing.map { AcceptanceMark(due: $0.due, rfcID: $0.message.messageID) }
         let db = services.db
-        enum Event: Sendable { case sent(Int, Result<SMTPOutcome, any Error>), marked(Bool) }
+        enum Event: Sendable { case sent(Int, Result<SMTPOutcome, any Error>), marked }
         let results = await withTaskGroup(of: Event.self) { group in
             var out: [(Int, Result<SMTPOutcome, any Error>)] = []
             var next = 0
             var unmarked: [AcceptanceMark] = []
             var marking = false
-            var canStart = true
             let trouble = MarkTrouble()
             func start(_ job: (Int, String, String, [UInt8])) {
                 group.addTask {
@@ -139,23 +135,17 @@ struct DispatchBatch {
                 case .sent(let i, let r):
                     out.append((i, r))
                     if case .success = r { unmarked.append(marks[i]) }
-                    if next < jobs.count {
-                        if canStart { start(jobs[next]) } else { out.append((jobs[next].0, .failure(NotStarted()))) }
-                        next += 1
-                    }
-                case .marked(let ok):
+                    if next < jobs.count { start(jobs[next]); next += 1 }
+                case .marked:
                     marking = false
-                    if !ok { canStart = false }
                 }
                 if !marking && !unmarked.isEmpty {
                     let batch = unmarked
                     unmarked = []
                     marking = true
-                    group.addTask { .marked(await AcceptanceMark.write(batch, db: db, trouble: trouble)) }
+                    group.addTask { await AcceptanceMark.write(batch, db: db, trouble: trouble); return .marked }
                 }
             }
-            // Lanes freed after marking failed: whatever was never started stays due.
-            while next < jobs.count { out.append((jobs[next].0, .failure(NotStarted()))); next += 1 }
             return out
         }
         for (i, r) in results { outgoing[i].result = r }

@@ -33,6 +33,9 @@ struct DueStep: Sendable {
     /// "accepted" when an SMTP server took this step's email but the batch that sent it never
     /// recorded it (the worker died): it is recorded as sent, not sent again.
     let deliveryStatus: String?
+    var acceptedEarlier: Bool { deliveryStatus == DeliveryStatus.accepted }
+    /// When the step was first due: its delivery row keeps this across retries.
+    var scheduledAt: Date { firstAttemptAt ?? dueAt }
 
     /// The claim: due, running, not held for a judgement, oldest first, locked so no other worker
     /// takes it (SKIP LOCKED), across all organizations. The partial index on next_due_at keeps

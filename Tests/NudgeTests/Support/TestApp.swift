@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import Nudge
 import NudgeSMTP
+import NudgeTestSupport
 import NIOCore
 import PostgresNIO
 
@@ -68,6 +69,19 @@ struct Harness: Sendable {
         let r = try await call(.post, "/v1/inboxes/", #"{"address": "\#(address)", "display_name": "Acme Sales", "timezone": "UTC"\#(extra)}"#)
         precondition(r.status == 201, "inbox: \(r.body)")
         return r.id
+    }
+
+    /// `run` with a fresh real SMTP server (the tests' aiosmtpd) as the transport, `lanes` wide.
+    static func withSMTP(
+        lanes: Int = 1,
+        llm: LLMSettings? = nil,
+        configure: (inout AppConfig) -> Void = { _ in },
+        _ body: @Sendable (Harness, TestSMTPServer) async throws -> Void
+    ) async throws {
+        let smtp = try TestSMTPServer()
+        try await run(llm: llm, transport: try CurlSMTPTransport(url: smtp.url, lanes: lanes), configure: configure) { h in
+            try await body(h, smtp)
+        }
     }
 
     static func run(
