@@ -167,6 +167,32 @@ import Testing
         }
     }
 
+    /// Enrolling one new address into several sequences at once: the requests race on the
+    /// address's primary key; each loser retries and joins the winner's contact, none fails.
+    @Test func concurrentEnrollmentsOfOneNewAddressShareOneContact() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            var sequences: [String] = []
+            for _ in 0..<4 {
+                let s = try await h.call(.post, "/v1/sequences/", BriefBodies.sequence(inbox))
+                #expect(s.status == 201, "\(s.body)")
+                sequences.append(s.id)
+            }
+            let address = Fixture.address("newrace")
+            let ids = sequences
+            let replies = try await h.parallel(12) { i in
+                try await h.call(.post, "/v1/sequences/enrollments/",
+                                 #"{"inbox_id": "\#(inbox)", "sequence_id": "\#(ids[i % 4])", "recipient": {"email": "\#(address)"}}"#)
+            }
+            for r in replies { #expect(r.status == 201 || r.status == 200, "\(r.status) \(r.body)") }
+            #expect(replies.filter { $0.status == 201 }.count == 4)
+            let contacts = Set(replies.compactMap { $0["contact_id"]?.string })
+            #expect(contacts.count == 1, "\(contacts)")
+            #expect(try await h.call(.get, "/v1/contacts/").data.count == 1)
+            #expect(try await h.enrollments(ofContact: contacts.first ?? "").count == 4)
+            #expect(try await h.events("enrollment.created").count == 4)
+        }
+    }
     @Test func stateTransitions() async throws {
         try await Harness.run { h in
             let (inbox, seq, contact) = try await Self.basics(h)

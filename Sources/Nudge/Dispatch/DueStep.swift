@@ -41,8 +41,22 @@ struct DueStep: Sendable {
     /// takes it (SKIP LOCKED), across all organizations. The partial index on next_due_at keeps
     /// this proportional to what is due. NO KEY UPDATE, so that rows referencing the enrollment
     /// (the acceptance markers, written on another connection mid-batch) can still be inserted.
+    /// The enrollments are picked and locked first and only those `limit` rows are joined, each
+    /// table through a LIMIT 1 lateral lookup by primary key: with the joins under the LIMIT, a
+    /// burst of due rows the statistics did not know of yet made the planner join and sort every
+    /// due row first (ops/bench scale: 367 ms per claim, 10,000 due among 1,000,000), and a plain
+    /// join of the 200 let stale statistics pick hash joins that read whole tables. LIMIT 1 keeps
+    /// each lookup an index probe the planner cannot flatten into such a join.
     static func claim(now: Date, limit: Int, _ conn: PostgresConnection, logger: Logger) async throws -> [DueStep] {
         let rows = try await conn.query("""
+            WITH e AS (
+                SELECT org_id, id, inbox_id, contact_id, recipient, recipient_key, sequence_id, next_step, steps, next_due_at, attempts, source, thread_id
+                FROM enrollments
+                WHERE state = 'active' AND next_due_at <= \(now) AND NOT held
+                ORDER BY next_due_at
+                LIMIT \(limit)
+                FOR NO KEY UPDATE SKIP LOCKED
+            )
             SELECT e.org_id, e.id, e.inbox_id, e.contact_id, e.recipient, e.sequence_id, e.next_step,
                    jsonb_array_length(e.steps) AS step_count, (e.steps -> e.next_step)::text AS step, (e.steps -> (e.next_step + 1))::text AS next,
                    e.next_due_at, e.attempts, e.source::text AS source, e.thread_id,
@@ -50,15 +64,12 @@ struct DueStep: Sendable {
                    c.full_name, c.fields::text AS fields, c.timezone AS contact_tz,
                    EXISTS (SELECT 1 FROM suppressions s WHERE s.org_id = e.org_id AND s.address_key = e.recipient_key) AS suppressed,
                    d.rendered_subject, d.rendered_body, d.scheduled_at AS first_attempt, q.name AS sequence_name, d.status AS delivery_status
-            FROM enrollments e
-            JOIN inboxes i ON i.org_id = e.org_id AND i.id = e.inbox_id
-            JOIN contacts c ON c.org_id = e.org_id AND c.id = e.contact_id
-            LEFT JOIN deliveries d ON d.org_id = e.org_id AND d.enrollment_id = e.id AND d.step_index = e.next_step
-            LEFT JOIN sequences q ON q.org_id = e.org_id AND q.id = e.sequence_id
-            WHERE e.state = 'active' AND e.next_due_at <= \(now) AND NOT e.held
+            FROM e
+            CROSS JOIN LATERAL (SELECT * FROM inboxes i WHERE i.org_id = e.org_id AND i.id = e.inbox_id LIMIT 1) i
+            CROSS JOIN LATERAL (SELECT * FROM contacts c WHERE c.org_id = e.org_id AND c.id = e.contact_id LIMIT 1) c
+            LEFT JOIN LATERAL (SELECT * FROM deliveries d WHERE d.org_id = e.org_id AND d.enrollment_id = e.id AND d.step_index = e.next_step LIMIT 1) d ON true
+            LEFT JOIN LATERAL (SELECT * FROM sequences q WHERE q.org_id = e.org_id AND q.id = e.sequence_id LIMIT 1) q ON true
             ORDER BY e.next_due_at
-            LIMIT \(limit)
-            FOR NO KEY UPDATE OF e SKIP LOCKED
             """, logger: logger).collect()
         return try rows.map { row in
             let r = row.makeRandomAccess()

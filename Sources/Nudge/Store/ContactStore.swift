@@ -93,38 +93,46 @@ public struct ContactStore: Sendable {
     /// need the contact's id, such as an enrollment by address.
     func upsertID(org: String, _ input: ContactInput, now: Date, tokenID: String?, _ conn: PostgresConnection) async throws -> (String, created: Bool) {
         let keys = input.emails.map { Mailbox.key($0.address) }
-        let matches = try await conn.query("""
-            SELECT DISTINCT ON (contact_id) contact_id, address FROM contact_emails WHERE org_id = \(org) AND address_key = ANY(\(keys))
-            ORDER BY contact_id, address_key
-            """, logger: logger).decode((String, String).self).collect()
-        if matches.count > 1 {
-            throw APIError.conflict("The addresses \(matches.map(\.1).joined(separator: " and ")) belong to different contacts (\(matches.map(\.0).joined(separator: ", "))); merge them first.", param: "emails")
+        let newID = ID.make(.ctc)
+        let fields = String(decoding: try JSONCoding.encoder.encode(input.fields ?? [:]), as: UTF8.self)
+        // One round trip for the common case: when none of the addresses is known, the contact
+        // and its addresses are inserted together; otherwise nothing is written and the contacts
+        // owning them come back. A concurrent request inserting one of the same addresses makes
+        // the address insert fail on the primary key, and the caller retries from the top.
+        let rows = try await conn.query("""
+            WITH known AS (
+              SELECT DISTINCT ON (contact_id) contact_id, address FROM contact_emails WHERE org_id = \(org) AND address_key = ANY(\(keys))
+              ORDER BY contact_id, address_key
+            ), made AS (
+              INSERT INTO contacts (org_id, id, inbox_id, full_name, notes, labels, fields, timezone, created_at, updated_at)
+              SELECT \(org), \(newID), \(input.inboxID), \(input.fullName ?? nil), \(input.notes ?? nil), \(input.labels ?? []), \(fields)::jsonb,
+                     \(input.timezone ?? nil), \(now), \(now)
+              WHERE NOT EXISTS (SELECT 1 FROM known)
+              RETURNING id
+            ), addresses AS (
+              INSERT INTO contact_emails (org_id, address_key, contact_id, address, label, position)
+              SELECT DISTINCT ON (u.k) \(org), u.k, made.id, u.a, nullif(u.l, ''), u.n - 1
+              FROM made, unnest(\(keys)::text[], \(input.emails.map(\.address))::text[], \(input.emails.map { $0.label ?? "" })::text[]) WITH ORDINALITY AS u(k, a, l, n)
+              ORDER BY u.k, u.n
+            )
+            SELECT contact_id, address, false FROM known UNION ALL SELECT id, '', true FROM made
+            """, logger: logger).decode((String, String, Bool).self).collect()
+        if let made = rows.first(where: \.2) {
+            try await rules.fire(org: org, contactID: made.0, labels: input.labels ?? [], tokenID: tokenID, now: now, conn)
+            return (made.0, true)
         }
-        let id: String
-        let created: Bool
-        var addedLabels: [String] = []
-        if let match = matches.first {
-            id = match.0
-            let before = try await conn.query("SELECT labels FROM contacts WHERE org_id = \(org) AND id = \(id) FOR UPDATE", logger: logger).decode([String].self).collect().first ?? []
-            let merged = input.labels.map { before + $0.filter { !before.contains($0) } }
-            addedLabels = (merged ?? before).filter { !before.contains($0) }
-            try await update(org: org, id: id, input, labels: merged, now: now, conn)
-            created = false
-        } else {
-            id = ID.make(.ctc)
-            addedLabels = input.labels ?? []
-            let fields = String(decoding: try JSONCoding.encoder.encode(input.fields ?? [:]), as: UTF8.self)
-            try await conn.query("""
-                INSERT INTO contacts (org_id, id, inbox_id, full_name, notes, labels, fields, timezone, created_at, updated_at)
-                VALUES (\(org), \(id), \(input.inboxID), \(input.fullName ?? nil), \(input.notes ?? nil), \(input.labels ?? []), \(fields)::jsonb,
-                        \(input.timezone ?? nil), \(now), \(now))
-                """, logger: logger)
-            created = true
+        if rows.count > 1 {
+            throw APIError.conflict("The addresses \(rows.map(\.1).joined(separator: " and ")) belong to different contacts (\(rows.map(\.0).joined(separator: ", "))); merge them first.", param: "emails")
         }
+        guard let match = rows.first else { throw DatabaseFailure.uniqueViolation(constraint: "contact_emails_pkey") }
+        let id = match.0
+        let before = try await conn.query("SELECT labels FROM contacts WHERE org_id = \(org) AND id = \(id) FOR UPDATE", logger: logger).decode([String].self).collect().first ?? []
+        let merged = input.labels.map { before + $0.filter { !before.contains($0) } }
+        try await update(org: org, id: id, input, labels: merged, now: now, conn)
         // Another request may have claimed one of the addresses since our lookup: retry from the top.
         try await addEmails(org: org, contactID: id, input.emails, takenIsRace: true, conn)
-        try await rules.fire(org: org, contactID: id, labels: addedLabels, tokenID: tokenID, now: now, conn)
-        return (id, created)
+        try await rules.fire(org: org, contactID: id, labels: (merged ?? before).filter { !before.contains($0) }, tokenID: tokenID, now: now, conn)
+        return (id, false)
     }
 
     /// Adds addresses not yet known. An address another request is adding at this moment fails the

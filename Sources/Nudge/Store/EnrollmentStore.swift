@@ -29,23 +29,29 @@ public struct EnrollmentStore: Sendable {
         let steps = String(decoding: try JSONCoding.encoder.encode(e.definition.steps), as: UTF8.self)
         let source = try e.source.map { String(decoding: try JSONCoding.encoder.encode($0), as: UTF8.self) }
         let firstDue = now.addingTimeInterval(e.definition.steps[0].delaySeconds)
+        let event = PendingEvent(org: org, type: .enrollmentCreated, [
+            "enrollment_id": .string(id), "contact_id": .string(e.contactID), "sequence_id": .str(e.sequenceID),
+            "inbox_id": .string(e.inboxID), "trigger": .string(e.trigger), "workflow_rule_id": .str(e.ruleID),
+        ])
+        // The enrollment and its event in one round trip; no event when it already existed.
         let inserted = try await conn.query("""
-            INSERT INTO enrollments (org_id, id, inbox_id, contact_id, recipient, recipient_key, sequence_id, sequence_version, steps,
-              exit_on_reply, exit_condition_prompt, source, thread_id, state, next_step, next_due_at, trigger, workflow_rule_id,
-              created_by, updated_by, created_at, updated_at)
-            VALUES (\(org), \(id), \(e.inboxID), \(e.contactID), \(e.recipient), \(Mailbox.key(e.recipient)), \(e.sequenceID), \(e.sequenceVersion),
-              \(steps)::jsonb, \(e.definition.exit_on_reply), \(e.definition.exit_condition_prompt), \(source)::jsonb, \(e.threadID),
-              'active', 0, \(firstDue), \(e.trigger), \(e.ruleID), \(e.tokenID), \(e.tokenID), \(now), \(now))
-            ON CONFLICT (org_id, contact_id, sequence_id) WHERE state IN ('active', 'paused') AND sequence_id IS NOT NULL DO NOTHING
-            RETURNING \(unescaped: EnrollmentRecord.columns)
+            WITH e AS (
+              INSERT INTO enrollments (org_id, id, inbox_id, contact_id, recipient, recipient_key, sequence_id, sequence_version, steps,
+                exit_on_reply, exit_condition_prompt, source, thread_id, state, next_step, next_due_at, trigger, workflow_rule_id,
+                created_by, updated_by, created_at, updated_at)
+              VALUES (\(org), \(id), \(e.inboxID), \(e.contactID), \(e.recipient), \(Mailbox.key(e.recipient)), \(e.sequenceID), \(e.sequenceVersion),
+                \(steps)::jsonb, \(e.definition.exit_on_reply), \(e.definition.exit_condition_prompt), \(source)::jsonb, \(e.threadID),
+                'active', 0, \(firstDue), \(e.trigger), \(e.ruleID), \(e.tokenID), \(e.tokenID), \(now), \(now))
+              ON CONFLICT (org_id, contact_id, sequence_id) WHERE state IN ('active', 'paused') AND sequence_id IS NOT NULL DO NOTHING
+              RETURNING *
+            ), ev AS (
+              INSERT INTO events (org_id, id, type, data, created_at)
+              SELECT \(event.org), \(ID.make(.evt)), \(event.type.rawValue), \(event.data)::jsonb, \(now) FROM e
+            )
+            SELECT \(unescaped: EnrollmentRecord.columns) FROM e
             """, logger: logger).collect()
         if let row = inserted.first {
-            let record = try EnrollmentRecord.decode(row)
-            try await Events.append([PendingEvent(org: org, type: .enrollmentCreated, [
-                "enrollment_id": .string(id), "contact_id": .string(e.contactID), "sequence_id": .str(e.sequenceID),
-                "inbox_id": .string(e.inboxID), "trigger": .string(e.trigger), "workflow_rule_id": .str(e.ruleID),
-            ])], at: now, on: conn, logger: logger)
-            return (record, true)
+            return (try EnrollmentRecord.decode(row), true)
         }
         let existing = try await conn.query("""
             SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments
