@@ -162,6 +162,45 @@ import Testing
         }
     }
 
+    /// Four dispatchers with small batches race over one inbox with a daily limit and an
+    /// organization quota: together they send exactly what the limits allow, and the counters end
+    /// at what was sent (each batch gives back the part of its reservation it could not use).
+    @Test func concurrentBatchesNeverExceedTheDailyLimits() async throws {
+        try await Harness.withSMTP(lanes: 2, configure: { $0.dispatchBatchSize = 3; $0.orgDailySendQuota = 9 }) { h, smtp in
+            let limited = try await h.inbox(extra: #", "daily_send_limit": 5"#)
+            let open = try await h.inbox()
+            for i in 0..<12 {
+                for inbox in [limited, open] {
+                    let r = try await h.call(.post, "/v1/sequences/enrollments/", """
+                        {"inbox_id": "\(inbox)", "recipient": {"email": "lim\(i)-\(inbox.suffix(6))@example.com"}, "emails": [{"delay_days": 0, "subject": "Hi", "body": "Hello"}]}
+                        """)
+                    #expect(r.status == 201, "\(r.body)")
+                }
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<4 { group.addTask { try await Dispatcher(services: h.services).drain() } }
+                try await group.waitForAll()
+            }
+            let got = try smtp.received()
+            #expect(got.count == 9, "the organization's quota")
+            let fromLimited = got.filter { $0.rcptTos.contains { $0.hasSuffix("\(limited.suffix(6))@example.com") } }
+            #expect(fromLimited.count <= 5, "the inbox's limit")
+            let counters = try await h.services.db.system { conn in
+                try await conn.query("""
+                    SELECT (SELECT coalesce(sum(sent), 0) FROM inbox_daily_sends WHERE org_id = \(h.org))::int,
+                           (SELECT coalesce(sum(sent), 0) FROM inbox_daily_sends WHERE org_id = \(h.org) AND inbox_id = \(limited))::int,
+                           (SELECT coalesce(sum(sent), 0) FROM org_daily_sends WHERE org_id = \(h.org))::int
+                    """, logger: h.services.logger).decode((Int, Int, Int).self).collect().first
+            }
+            #expect(counters?.0 == 9)
+            #expect(counters?.1 == fromLimited.count)
+            #expect(counters?.2 == 9)
+            // Nothing was dropped: the rest wait for the next day.
+            let active = try await h.call(.get, "/v1/sequences/enrollments/?state=active&limit=100")
+            #expect(active.data.count == 24 - 9)
+        }
+    }
+
     /// A slow SMTP server cannot keep a claim open past its budget: what was not started stays due
     /// and goes out, once, in the next batch.
     @Test func slowServerBatchStopsAtItsBudgetAndLosesNothing() async throws {

@@ -21,6 +21,8 @@ public struct AppConfig: Sendable {
     public var openAPIPath = "docs/openapi.json"
     public var promptsDir = "prompts"
     public var dispatchBatchSize = 200
+    /// Claim loops per process (`NUDGE_DISPATCH_LOOPS`).
+    public var dispatchLoops = 2
     public var pollInterval: Duration = .milliseconds(500)
     /// Messages of a batch not started by then are left due for the next batch: the claim
     /// transaction must end well inside the server's idle-in-transaction timeout (120 s), or a slow

@@ -16,6 +16,10 @@ public enum Launcher {
         c.databaseURL = env["NUDGE_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
         c.smtpURL = env["NUDGE_SMTP_URL"].flatMap { $0.isEmpty ? nil : $0 }
         if let lanes = env["NUDGE_SMTP_LANES"].flatMap(Int.init), lanes > 0 { c.smtpLanes = lanes }
+        if let v = env["NUDGE_DISPATCH_LOOPS"], !v.isEmpty {
+            guard let n = Int(v), (1...16).contains(n) else { throw CLIError("NUDGE_DISPATCH_LOOPS must be a number from 1 to 16") }
+            c.dispatchLoops = n
+        }
         c.publicURL = env["NUDGE_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 }
         if let url = env["NUDGE_LLM_URL"], !url.isEmpty {
             c.llm = LLMSettings(url: url, model: env["NUDGE_LLM_MODEL"].flatMap { $0.isEmpty ? nil : $0 } ?? "default",

@@ -3,7 +3,8 @@ import Logging
 import Metrics
 import PostgresNIO
 
-/// Writes a batch's outcomes: history, deliveries, schedule, counters and events.
+/// Writes a batch's outcomes: history, deliveries, schedule and events (the daily counters were
+/// reserved before sending; see DailyCounts).
 struct BatchRecorder {
     let now: Date
     let conn: PostgresConnection
@@ -25,27 +26,6 @@ struct BatchRecorder {
         try await HistoryStore.append(messages, newThreads: threads, now: now, conn, logger: logger)
         try await upsertDeliveries(sent.map(\.due), kind: "email", status: "sent", rfcIDs: sent.map(\.message.messageID), messageIDs: messages.map(\.id))
         try await advance(sent.map(\.due), threadIDs: sent.map(\.threadID))
-        // Daily counters, per inbox-local day.
-        var counts: [String: (org: String, inbox: String, day: String, n: Int)] = [:]
-        for o in sent {
-            let day = ScheduleMath.localDay(now, o.due.inboxTimeZone)
-            counts["\(o.due.org)/\(o.due.inboxID)/\(day)", default: (o.due.org, o.due.inboxID, day, 0)].n += 1
-        }
-        // Sorted: two workers upserting the same counters lock them in one order (no deadlock).
-        let c = counts.sorted { $0.key < $1.key }.map(\.value)
-        try await conn.query("""
-            INSERT INTO inbox_daily_sends (org_id, inbox_id, day, sent)
-            SELECT * FROM unnest(\(c.map(\.org))::text[], \(c.map(\.inbox))::text[], \(c.map(\.day))::date[], \(c.map(\.n))::int[])
-            ON CONFLICT (org_id, inbox_id, day) DO UPDATE SET sent = inbox_daily_sends.sent + EXCLUDED.sent
-            """, logger: logger)
-        // The organization's quota counts UTC days.
-        let perOrg = Dictionary(grouping: sent, by: \.due.org).mapValues(\.count).sorted { $0.key < $1.key }
-        let utcDay = ScheduleMath.localDay(now, .gmt)
-        try await conn.query("""
-            INSERT INTO org_daily_sends (org_id, day, sent)
-            SELECT u.org, \(utcDay)::date, u.n FROM unnest(\(perOrg.map(\.key))::text[], \(perOrg.map(\.value))::int[]) AS u(org, n)
-            ON CONFLICT (org_id, day) DO UPDATE SET sent = org_daily_sends.sent + EXCLUDED.sent
-            """, logger: logger)
         try await Events.append(zip(sent, messages).map { o, m in
             PendingEvent(org: o.due.org, type: .messageSent, ["enrollment_id": .string(o.due.enrollmentID), "message_id": .string(m.id),
                                                               "thread_id": .string(o.threadID), "step_index": .number(Double(o.due.stepIndex)),

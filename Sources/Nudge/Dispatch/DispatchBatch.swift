@@ -28,6 +28,8 @@ struct DispatchBatch {
     var toRender: [DueStep] = []
     /// Emails held back to tomorrow by their organization's daily quota (for the metrics).
     var overQuota = 0
+    /// This batch's share of the daily counters.
+    var counts = DailyCounts(reserved: .init(), left: .init(), utcDay: "")
 
     init(now: Date, services: NudgeServices) {
         self.now = now
@@ -35,11 +37,10 @@ struct DispatchBatch {
     }
 
     mutating func plan(_ due: [DueStep], _ conn: PostgresConnection) async throws {
-        var remaining = try await DailyCounts.remaining(for: due, now: now, conn, logger: logger)
-        var orgLeft = try await DailyCounts.orgRemaining(for: due, now: now, defaultQuota: services.config.orgDailySendQuota, conn, logger: logger)
+        var candidates: [DueStep] = []
         var emails: [DueStep] = []
         for d in due {
-            if d.acceptedEarlier { emails.append(d); continue }   // already with the server
+            if d.acceptedEarlier { emails.append(d); continue }   // already with the server, and counted
             if d.step.type == .reminder { reminders.append(d); continue }
             if d.suppressed { suppressed.append(d); continue }
             let opening = ScheduleMath.nextOpening(atOrAfter: now, window: d.window, timeZone: d.sendingTimeZone)
@@ -50,22 +51,21 @@ struct DispatchBatch {
                 deferred.append((d, now.addingTimeInterval(300)))
                 continue
             }
-            if let left = orgLeft[d.org], left <= 0 {
+            candidates.append(d)
+        }
+        counts = try await DailyCounts.reserve(candidates, now: now, defaultQuota: services.config.orgDailySendQuota, db: services.db)
+        for d in candidates {
+            switch counts.take(d, now: now) {
+            case nil:
+                emails.append(d)
+            case .org:
                 let tomorrow = ScheduleMath.startOfNextDay(after: now, .gmt)
                 deferred.append((d, ScheduleMath.nextOpening(atOrAfter: tomorrow, window: d.window, timeZone: d.sendingTimeZone)))
                 overQuota += 1
-                continue
+            case .inbox:
+                let tomorrow = ScheduleMath.startOfNextDay(after: now, d.inboxTimeZone)
+                deferred.append((d, ScheduleMath.nextOpening(atOrAfter: tomorrow, window: d.window, timeZone: d.sendingTimeZone)))
             }
-            if let left = remaining[d.inboxID] {
-                guard left > 0 else {
-                    let tomorrow = ScheduleMath.startOfNextDay(after: now, d.inboxTimeZone)
-                    deferred.append((d, ScheduleMath.nextOpening(atOrAfter: tomorrow, window: d.window, timeZone: d.sendingTimeZone)))
-                    continue
-                }
-                remaining[d.inboxID] = left - 1
-            }
-            if let left = orgLeft[d.org] { orgLeft[d.org] = left - 1 }
-            emails.append(d)
         }
         let latest = try await ThreadContext.latest(threadIDs: emails.compactMap(\.threadID), orgs: emails.filter { $0.threadID != nil }.map(\.org), conn, logger: logger)
         for d in emails {
@@ -168,6 +168,7 @@ struct DispatchBatch {
         }
         let recorder = BatchRecorder(now: now, conn: conn, logger: logger)
         try await recorder.recordSent(sent)
+        try await counts.release(sent: sent.map(\.due).filter { !$0.acceptedEarlier }, now: now, conn, logger: logger)
         try await recorder.recordReminders(reminders)
         try await recorder.recordDeferred(deferred)
         for (o, error) in transient { try await recorder.recordTransient(o.due, rfcID: o.message.messageID, error: error) }
@@ -180,41 +181,6 @@ struct DispatchBatch {
         for (d, why) in broken {
             _ = try await EnrollmentStore.finish(org: d.org, enrollmentIDs: [d.enrollmentID], state: .failed, reason: nil, detail: why, now: now, conn, logger: logger)
         }
-    }
-}
-
-/// Per-inbox daily limits, counted per inbox-local day.
-enum DailyCounts {
-    static func remaining(for due: [DueStep], now: Date, _ conn: PostgresConnection, logger: Logger) async throws -> [String: Int] {
-        var limited: [String: (org: String, limit: Int, day: String)] = [:]
-        for d in due where d.step.type == .email {
-            if let limit = d.dailyLimit { limited[d.inboxID] = (d.org, limit, ScheduleMath.localDay(now, d.inboxTimeZone)) }
-        }
-        guard !limited.isEmpty else { return [:] }
-        let ids = Array(limited.keys)
-        var sent: [String: Int] = [:]
-        for try await (inbox, n) in try await conn.query("""
-            SELECT u.inbox, coalesce(s.sent, 0) FROM unnest(\(ids.map { limited[$0]!.org })::text[], \(ids)::text[], \(ids.map { limited[$0]!.day })::date[]) AS u(org, inbox, day)
-            LEFT JOIN inbox_daily_sends s ON s.org_id = u.org AND s.inbox_id = u.inbox AND s.day = u.day
-            """, logger: logger).decode((String, Int).self) { sent[inbox] = n }
-        return limited.mapValues { _ in 0 }.merging(ids.map { ($0, limited[$0]!.limit - (sent[$0] ?? 0)) }) { $1 }
-    }
-
-    /// Emails each organization of the batch may still send today (UTC): its own quota, else the
-    /// server's default; organizations without any quota are absent.
-    static func orgRemaining(for due: [DueStep], now: Date, defaultQuota: Int?, _ conn: PostgresConnection, logger: Logger) async throws -> [String: Int] {
-        let orgs = Array(Set(due.filter { $0.step.type == .email }.map(\.org)))
-        guard !orgs.isEmpty else { return [:] }
-        let day = ScheduleMath.localDay(now, .gmt)
-        var out: [String: Int] = [:]
-        for try await (org, quota, sent) in try await conn.query("""
-            SELECT o.id, o.daily_send_quota, coalesce(s.sent, 0)
-            FROM orgs o LEFT JOIN org_daily_sends s ON s.org_id = o.id AND s.day = \(day)::date
-            WHERE o.id = ANY(\(orgs)::text[])
-            """, logger: logger).decode((String, Int?, Int).self) {
-            if let limit = quota ?? defaultQuota { out[org] = limit - sent }
-        }
-        return out
     }
 }
 

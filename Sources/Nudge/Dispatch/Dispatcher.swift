@@ -19,7 +19,18 @@ public struct Dispatcher: Service {
 
     public init(services: NudgeServices) { self.services = services }
 
+    /// Several claim loops, so one batch's SMTP conversation overlaps another's statements. They
+    /// share nothing but the database: SKIP LOCKED gives each its own enrollments and the daily
+    /// counters are reserved under row locks (DailyCounts).
     public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            for _ in 0..<max(1, services.config.dispatchLoops) {
+                group.addTask { await loop() }
+            }
+        }
+    }
+
+    private func loop() async {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var worked = 0
             do {

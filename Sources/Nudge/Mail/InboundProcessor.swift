@@ -27,40 +27,79 @@ struct InboundProcessor {
         let rfcID = parsed.messageID.flatMap { $0.isEmpty ? nil : String($0.withoutNUL.prefix(900)) }
             ?? "missing-\(SHA256.hash(data: Data(raw)).prefix(16).map { String(format: "%02x", $0) }.joined())@nudge.invalid"
         let now = clock.now()
-        let result: (InboundResult, Bool)? = try await db.tenant(org) { conn in
-            guard try await InboxStore.exists(org: org, id: inboxID, conn, logger: logger) else { return nil }
-            if let previous = try await conn.query("""
-                SELECT id, thread_id, coalesce(classification, 'other'), coalesce(details -> 'enrollments', '[]'::jsonb)::text FROM messages
-                WHERE org_id = \(org) AND inbox_id = \(inboxID) AND rfc822_message_id = \(rfcID) AND direction = 'inbound'
-                """, logger: logger).decode((String, String, String, String).self).collect().first {
-                let ids = (try? JSONCoding.decoder.decode([String].self, from: Data(previous.3.utf8))) ?? []
-                return (InboundResult(message_id: previous.0, thread_id: previous.1, classification: previous.2, enrollments: ids), true)
+        let sender = (parsed.from?.address ?? "").withoutNUL
+        var refs = parsed.references + parsed.inReplyTo
+        if let original = parsed.bounce?.originalMessageID ?? parsed.complaint?.originalMessageID { refs.append(original) }
+        refs = refs.map { String($0.withoutNUL.prefix(900)) }
+        // The same message posted twice at once: the second waits on the first's unique index
+        // entry, fails, and on its retry finds the first's answer.
+        var attempt = 0
+        while true {
+            do {
+                let result = try await receive(parsed, raw: raw, rfcID: rfcID, sender: sender, refs: refs, org: org, inboxID: inboxID, now: now)
+                if let (r, replayed) = result, !replayed {
+                    Counter(label: "nudge_inbound_messages_total", dimensions: [("classification", r.classification)]).increment()
+                }
+                return result
+            } catch DatabaseFailure.uniqueViolation where attempt < 1 {
+                attempt += 1
             }
-            return (try await store(parsed, raw: raw, rfcID: rfcID, org: org, inboxID: inboxID, now: now, conn), false)
         }
-        if let (r, replayed) = result, !replayed {
-            Counter(label: "nudge_inbound_messages_total", dimensions: [("classification", r.classification)]).increment()
-        }
-        return result
     }
 
-    private func store(_ m: InboundMessage, raw: [UInt8], rfcID: String, org: String, inboxID: String,
-                       now: Date, _ conn: PostgresConnection) async throws -> InboundResult {
-        let sender = (m.from?.address ?? "").withoutNUL
-        let senderKey = Mailbox.key(sender)
-        let contactID = sender.isEmpty ? nil : try await conn.query("""
-            SELECT contact_id FROM contact_emails WHERE org_id = \(org) AND address_key = \(senderKey)
-            """, logger: logger).decode(String.self).collect().first
+    private func receive(_ parsed: InboundMessage, raw: [UInt8], rfcID: String, sender: String, refs: [String], org: String, inboxID: String,
+                         now: Date) async throws -> (InboundResult, replayed: Bool)? {
+        try await db.tenant(org) { conn in
+            guard let known = try await Lookup.run(org: org, inboxID: inboxID, rfcID: rfcID, senderKey: Mailbox.key(sender), refs: refs, conn, logger: logger) else { return nil }
+            if let previous = known.previous {
+                let ids = (try? JSONCoding.decoder.decode([String].self, from: Data(previous.enrollments.utf8))) ?? []
+                return (InboundResult(message_id: previous.id, thread_id: previous.threadID, classification: previous.classification, enrollments: ids), true)
+            }
+            return (try await store(parsed, raw: raw, rfcID: rfcID, sender: sender, known: known, org: org, inboxID: inboxID, now: now, conn), false)
+        }
+    }
 
+    /// What is already known about an inbound message, in one round trip: whether the inbox
+    /// exists, an earlier copy of the message, the sender's contact, and the newest stored
+    /// message it refers to.
+    struct Lookup {
+        struct Previous { let id: String; let threadID: String; let classification: String; let enrollments: String }
+        var previous: Previous?
+        var contactID: String?
+        var byRef: (String, String?, [String])?
+
+        /// nil when the inbox does not exist.
+        static func run(org: String, inboxID: String, rfcID: String, senderKey: String, refs: [String],
+                        _ conn: PostgresConnection, logger: Logger) async throws -> Lookup? {
+            let rows = try await conn.query("""
+                SELECT p.id, p.thread_id, p.cls, p.enr, c.contact_id, r.thread_id, r.enrollment_id, r.to_addresses
+                FROM inboxes i
+                LEFT JOIN LATERAL (
+                  SELECT id, thread_id, coalesce(classification, 'other') AS cls, coalesce(details -> 'enrollments', '[]'::jsonb)::text AS enr FROM messages
+                  WHERE org_id = i.org_id AND inbox_id = i.id AND rfc822_message_id = \(rfcID) AND direction = 'inbound' LIMIT 1) p ON true
+                LEFT JOIN LATERAL (
+                  SELECT contact_id FROM contact_emails WHERE org_id = i.org_id AND address_key = \(senderKey) AND \(senderKey) <> '' LIMIT 1) c ON true
+                LEFT JOIN LATERAL (
+                  SELECT thread_id, enrollment_id, to_addresses FROM messages
+                  WHERE org_id = i.org_id AND inbox_id = i.id AND rfc822_message_id = ANY(\(refs)) ORDER BY at DESC LIMIT 1) r ON true
+                WHERE i.org_id = \(org) AND i.id = \(inboxID)
+                """, logger: logger).decode((String?, String?, String?, String?, String?, String?, String?, [String]?).self).collect()
+            guard let row = rows.first else { return nil }
+            var out = Lookup()
+            if let id = row.0, let thread = row.1 { out.previous = Previous(id: id, threadID: thread, classification: row.2 ?? "other", enrollments: row.3 ?? "[]") }
+            out.contactID = row.4
+            if let thread = row.5 { out.byRef = (thread, row.6, row.7 ?? []) }
+            return out
+        }
+    }
+
+    private func store(_ m: InboundMessage, raw: [UInt8], rfcID: String, sender: String, known: Lookup, org: String, inboxID: String,
+                       now: Date, _ conn: PostgresConnection) async throws -> InboundResult {
+        let senderKey = Mailbox.key(sender)
+        let contactID = sender.isEmpty ? nil : known.contactID
         // Thread: by references (any stored message of the inbox), a bounce by its original
         // message, else by sender and normalised subject, else a new thread.
-        var refs = m.references + m.inReplyTo
-        if let original = m.bounce?.originalMessageID ?? m.complaint?.originalMessageID { refs.append(original) }
-        refs = refs.map { String($0.withoutNUL.prefix(900)) }
-        let byRef = refs.isEmpty ? nil : try await conn.query("""
-            SELECT thread_id, enrollment_id, to_addresses FROM messages WHERE org_id = \(org) AND inbox_id = \(inboxID) AND rfc822_message_id = ANY(\(refs))
-            ORDER BY at DESC LIMIT 1
-            """, logger: logger).decode((String, String?, [String]).self).collect().first
+        let byRef = known.byRef
         let subjectKey = ThreadKeys.subjectKey(m.subject).withoutNUL
         var threadID = byRef?.0
         if threadID == nil && !subjectKey.isEmpty && !sender.isEmpty {
@@ -76,13 +115,10 @@ struct InboundProcessor {
         var changed: [String] = []
         var events: [PendingEvent] = []
 
-        let message = NewMessage(org: org, inboxID: inboxID, threadID: thread, direction: "inbound", rfc822MessageID: rfcID,
-                                 inReplyTo: m.inReplyTo.first, references: m.references.map { String($0.prefix(900)) }, from: sender,
-                                 fromName: m.from?.name, to: m.to.map(\.address), cc: m.cc.map(\.address), subject: m.subject,
-                                 text: m.text, replyText: m.replyText, classification: classification, raw: raw, contactID: contactID,
-                                 enrollmentID: byRef?.1, stepIndex: nil, details: nil, at: now)
-        try await HistoryStore.append([message], newThreads: newThread ? [.init(org: org, id: thread, inboxID: inboxID, contactID: contactID, subject: m.subject)] : [],
-                                      now: now, conn, logger: logger)
+        // The message row is written after the changes it causes, with their record in its
+        // details (no second write); only the judgements, which reference it, come after it.
+        let messageID = ID.make(.msg)
+        var judge: [(String, String, Bool, Bool)] = []
 
         switch m.classification {
         case .humanReply, .autoReply, .other:
@@ -97,32 +133,22 @@ struct InboundProcessor {
                 let stop = targets.filter(\.2).map(\.0)
                 if !stop.isEmpty {
                     changed += try await EnrollmentStore.finish(org: org, enrollmentIDs: stop, state: .exited, reason: ExitReason.replied.rawValue,
-                                                                detail: "reply \(message.id)", now: now, conn, logger: logger)
+                                                                detail: "reply \(messageID)", now: now, conn, logger: logger)
                 }
             }
             // Exit conditions see every message from the contact, auto-replies included.
-            let judge = targets.filter { $0.3 && !(m.classification == .humanReply && $0.2) }
-            if !judge.isEmpty {
-                try await conn.query("""
-                    INSERT INTO judgements (org_id, id, message_id, enrollment_id, contact_id, state, next_attempt_at, created_at)
-                    SELECT \(org), u.id, \(message.id), u.enr, u.contact, 'pending', \(now), \(now)
-                    FROM unnest(\(judge.map { _ in ID.make(.jdg) })::text[], \(judge.map(\.0))::text[], \(judge.map(\.1))::text[]) AS u(id, enr, contact)
-                    """, logger: logger)
-                try await conn.query("""
-                    UPDATE enrollments SET held = true WHERE org_id = \(org) AND contact_id = ANY(\(Array(Set(judge.map(\.1))))) AND state IN ('active', 'paused')
-                    """, logger: logger)
-            }
+            judge = targets.filter { $0.3 && !(m.classification == .humanReply && $0.2) }
         case .bounce:
             let report = m.bounce
             var failed = (report?.recipients ?? []).filter(\.permanent).map(\.address)
             if failed.isEmpty, report?.recipients.isEmpty ?? true, report?.isPermanent ?? false, let to = byRef?.2.first { failed = [to] }
             for address in Set(failed.map(Mailbox.key)) where Mailbox.validate(address).isSuccess {
                 let (_, _, exited) = try await SuppressionStore.suppress(org: org, address: address, reason: "bounced",
-                                                                         detail: "bounce \(message.id)", now: now, conn, logger: logger)
+                                                                         detail: "bounce \(messageID)", now: now, conn, logger: logger)
                 changed += exited
             }
             events.append(PendingEvent(org: org, type: .messageBounced, [
-                "message_id": .string(message.id), "permanent": .bool(!failed.isEmpty),
+                "message_id": .string(messageID), "permanent": .bool(!failed.isEmpty),
                 "recipients": .array((report?.recipients ?? []).map { .object(["email": .string($0.address), "status": .str($0.status), "permanent": .bool($0.permanent)]) }),
             ]))
         case .complaint:
@@ -130,18 +156,34 @@ struct InboundProcessor {
             if addresses.isEmpty, let to = byRef?.2.first { addresses = [to] }
             for address in Set(addresses.map(Mailbox.key)) where Mailbox.validate(address).isSuccess {
                 let (_, _, exited) = try await SuppressionStore.suppress(org: org, address: address, reason: "complained",
-                                                                         detail: "complaint \(message.id)", now: now, conn, logger: logger)
+                                                                         detail: "complaint \(messageID)", now: now, conn, logger: logger)
                 changed += exited
             }
         }
         events.append(PendingEvent(org: org, type: .messageReceived, [
-            "message_id": .string(message.id), "thread_id": .string(thread), "classification": .string(classification),
+            "message_id": .string(messageID), "thread_id": .string(thread), "classification": .string(classification),
             "contact_id": .str(contactID), "enrollments": .array(changed.map(JSONValue.string)),
         ]))
+        var message = NewMessage(org: org, inboxID: inboxID, threadID: thread, direction: "inbound", rfc822MessageID: rfcID,
+                                 inReplyTo: m.inReplyTo.first, references: m.references.map { String($0.prefix(900)) }, from: sender,
+                                 fromName: m.from?.name, to: m.to.map(\.address), cc: m.cc.map(\.address), subject: m.subject,
+                                 text: m.text, replyText: m.replyText, classification: classification, raw: raw, contactID: contactID,
+                                 enrollmentID: byRef?.1, stepIndex: nil, details: InboundDetails.json(m, changed: changed), at: now)
+        message.id = messageID
+        try await HistoryStore.append([message], newThreads: newThread ? [.init(org: org, id: thread, inboxID: inboxID, contactID: contactID, subject: m.subject)] : [],
+                                      now: now, conn, logger: logger)
+        if !judge.isEmpty {
+            try await conn.query("""
+                INSERT INTO judgements (org_id, id, message_id, enrollment_id, contact_id, state, next_attempt_at, created_at)
+                SELECT \(org), u.id, \(messageID), u.enr, u.contact, 'pending', \(now), \(now)
+                FROM unnest(\(judge.map { _ in ID.make(.jdg) })::text[], \(judge.map(\.0))::text[], \(judge.map(\.1))::text[]) AS u(id, enr, contact)
+                """, logger: logger)
+            try await conn.query("""
+                UPDATE enrollments SET held = true WHERE org_id = \(org) AND contact_id = ANY(\(Array(Set(judge.map(\.1))))) AND state IN ('active', 'paused')
+                """, logger: logger)
+        }
         try await Events.append(events, at: now, on: conn, logger: logger)
-        let details = InboundDetails.json(m, changed: changed)
-        try await conn.query("UPDATE messages SET details = \(details)::jsonb WHERE org_id = \(org) AND id = \(message.id)", logger: logger)
-        return InboundResult(message_id: message.id, thread_id: thread, classification: classification, enrollments: changed)
+        return InboundResult(message_id: messageID, thread_id: thread, classification: classification, enrollments: changed)
     }
 }
 
