@@ -99,24 +99,8 @@ public struct ContactStore: Sendable {
         // and its addresses are inserted together; otherwise nothing is written and the contacts
         // owning them come back. A concurrent request inserting one of the same addresses makes
         // the address insert fail on the primary key, and the caller retries from the top.
-        let rows = try await conn.query("""
-            WITH known AS (
-              SELECT DISTINCT ON (contact_id) contact_id, address FROM contact_emails WHERE org_id = \(org) AND address_key = ANY(\(keys))
-              ORDER BY contact_id, address_key
-            ), made AS (
-              INSERT INTO contacts (org_id, id, inbox_id, full_name, notes, labels, fields, timezone, created_at, updated_at)
-              SELECT \(org), \(newID), \(input.inboxID), \(input.fullName ?? nil), \(input.notes ?? nil), \(input.labels ?? []), \(fields)::jsonb,
-                     \(input.timezone ?? nil), \(now), \(now)
-              WHERE NOT EXISTS (SELECT 1 FROM known)
-              RETURNING id
-            ), addresses AS (
-              INSERT INTO contact_emails (org_id, address_key, contact_id, address, label, position)
-              SELECT DISTINCT ON (u.k) \(org), u.k, made.id, u.a, nullif(u.l, ''), u.n - 1
-              FROM made, unnest(\(keys)::text[], \(input.emails.map(\.address))::text[], \(input.emails.map { $0.label ?? "" })::text[]) WITH ORDINALITY AS u(k, a, l, n)
-              ORDER BY u.k, u.n
-            )
-            SELECT contact_id, address, false FROM known UNION ALL SELECT id, '', true FROM made
-            """, logger: logger).decode((String, String, Bool).self).collect()
+        let rows = try await conn.execute(UpsertByAddress(org: org, keys: keys, newID: newID, input: input, fields: fields, now: now), logger: logger)
+            .collect()
         if let made = rows.first(where: \.2) {
             try await rules.fire(org: org, contactID: made.0, labels: input.labels ?? [], tokenID: tokenID, now: now, conn)
             return (made.0, true)
@@ -133,6 +117,52 @@ public struct ContactStore: Sendable {
         try await addEmails(org: org, contactID: id, input.emails, takenIsRace: true, conn)
         try await rules.fire(org: org, contactID: id, labels: (merged ?? before).filter { !before.contains($0) }, tokenID: tokenID, now: now, conn)
         return (id, false)
+    }
+
+    /// Prepared (its planning cost more than its execution). Parameters: organization, keys, new
+    /// contact's id, inbox, name, notes, labels, fields (JSON), timezone, time, addresses, labels.
+    struct UpsertByAddress: PostgresPreparedStatement {
+        static let sql = """
+            WITH known AS (
+              SELECT DISTINCT ON (contact_id) contact_id, address FROM contact_emails WHERE org_id = $1::text AND address_key = ANY($2::text[])
+              ORDER BY contact_id, address_key
+            ), made AS (
+              INSERT INTO contacts (org_id, id, inbox_id, full_name, notes, labels, fields, timezone, created_at, updated_at)
+              SELECT $1::text, $3::text, $4::text, $5::text, $6::text, $7::text[], $8::text::jsonb, $9::text, $10::timestamptz, $10::timestamptz
+              WHERE NOT EXISTS (SELECT 1 FROM known)
+              RETURNING id
+            ), addresses AS (
+              INSERT INTO contact_emails (org_id, address_key, contact_id, address, label, position)
+              SELECT DISTINCT ON (u.k) $1::text, u.k, made.id, u.a, nullif(u.l, ''), u.n - 1
+              FROM made, unnest($2::text[], $11::text[], $12::text[]) WITH ORDINALITY AS u(k, a, l, n)
+              ORDER BY u.k, u.n
+            )
+            SELECT contact_id, address, false FROM known UNION ALL SELECT id, '', true FROM made
+            """
+        let org: String
+        let keys: [String]
+        let newID: String
+        let input: ContactInput
+        let fields: String
+        let now: Date
+
+        func makeBindings() throws -> PostgresBindings {
+            var b = PostgresBindings()
+            b.append(org)
+            b.append(keys)
+            b.append(newID)
+            b.append(input.inboxID)
+            b.append(input.fullName ?? nil)
+            b.append(input.notes ?? nil)
+            b.append(input.labels ?? [])
+            b.append(fields)
+            b.append(input.timezone ?? nil)
+            b.append(now)
+            b.append(input.emails.map(\.address))
+            b.append(input.emails.map { $0.label ?? "" })
+            return b
+        }
+        func decodeRow(_ row: PostgresRow) throws -> (String, String, Bool) { try row.decode((String, String, Bool).self) }
     }
 
     /// Adds addresses not yet known. An address another request is adding at this moment fails the

@@ -34,24 +34,10 @@ public struct EnrollmentStore: Sendable {
             "inbox_id": .string(e.inboxID), "trigger": .string(e.trigger), "workflow_rule_id": .str(e.ruleID),
         ])
         // The enrollment and its event in one round trip; no event when it already existed.
-        let inserted = try await conn.query("""
-            WITH e AS (
-              INSERT INTO enrollments (org_id, id, inbox_id, contact_id, recipient, recipient_key, sequence_id, sequence_version, steps,
-                exit_on_reply, exit_condition_prompt, source, thread_id, state, next_step, next_due_at, trigger, workflow_rule_id,
-                created_by, updated_by, created_at, updated_at)
-              VALUES (\(org), \(id), \(e.inboxID), \(e.contactID), \(e.recipient), \(Mailbox.key(e.recipient)), \(e.sequenceID), \(e.sequenceVersion),
-                \(steps)::jsonb, \(e.definition.exit_on_reply), \(e.definition.exit_condition_prompt), \(source)::jsonb, \(e.threadID),
-                'active', 0, \(firstDue), \(e.trigger), \(e.ruleID), \(e.tokenID), \(e.tokenID), \(now), \(now))
-              ON CONFLICT (org_id, contact_id, sequence_id) WHERE state IN ('active', 'paused') AND sequence_id IS NOT NULL DO NOTHING
-              RETURNING *
-            ), ev AS (
-              INSERT INTO events (org_id, id, type, data, created_at)
-              SELECT \(event.org), \(ID.make(.evt)), \(event.type.rawValue), \(event.data)::jsonb, \(now) FROM e
-            )
-            SELECT \(unescaped: EnrollmentRecord.columns) FROM e
-            """, logger: logger).collect()
-        if let row = inserted.first {
-            return (try EnrollmentRecord.decode(row), true)
+        let inserted = try await conn.execute(Insert(org: org, id: id, e: e, steps: steps, source: source, firstDue: firstDue, event: event, now: now), logger: logger)
+            .collect()
+        if let record = inserted.first {
+            return (record, true)
         }
         let existing = try await conn.query("""
             SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments
@@ -62,6 +48,62 @@ public struct EnrollmentStore: Sendable {
             return try await enroll(e, org: org, now: now, conn)
         }
         return (try EnrollmentRecord.decode(row), false)
+    }
+
+    /// Prepared (its planning cost a third of its execution); no event when the enrollment
+    /// already existed.
+    struct Insert: PostgresPreparedStatement {
+        static let sql = """
+            WITH e AS (
+              INSERT INTO enrollments (org_id, id, inbox_id, contact_id, recipient, recipient_key, sequence_id, sequence_version, steps,
+                exit_on_reply, exit_condition_prompt, source, thread_id, state, next_step, next_due_at, trigger, workflow_rule_id,
+                created_by, updated_by, created_at, updated_at)
+              VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::int8, $9::text::jsonb,
+                $10::bool, $11::text, $12::text::jsonb, $13::text, 'active', 0, $14::timestamptz, $15::text, $16::text,
+                $17::text, $17::text, $18::timestamptz, $18::timestamptz)
+              ON CONFLICT (org_id, contact_id, sequence_id) WHERE state IN ('active', 'paused') AND sequence_id IS NOT NULL DO NOTHING
+              RETURNING *
+            ), ev AS (
+              INSERT INTO events (org_id, id, type, data, created_at)
+              SELECT $1::text, $19::text, $20::text, $21::text::jsonb, $18::timestamptz FROM e
+            )
+            SELECT \(EnrollmentRecord.columns) FROM e
+            """
+        let org: String
+        let id: String
+        let e: NewEnrollment
+        let steps: String
+        let source: String?
+        let firstDue: Date
+        let event: PendingEvent
+        let now: Date
+
+        func makeBindings() throws -> PostgresBindings {
+            var b = PostgresBindings()
+            b.append(org)
+            b.append(id)
+            b.append(e.inboxID)
+            b.append(e.contactID)
+            b.append(e.recipient)
+            b.append(Mailbox.key(e.recipient))
+            b.append(e.sequenceID)
+            b.append(e.sequenceVersion)
+            b.append(steps)
+            b.append(e.definition.exit_on_reply)
+            b.append(e.definition.exit_condition_prompt)
+            b.append(source)
+            b.append(e.threadID)
+            b.append(firstDue)
+            b.append(e.trigger)
+            b.append(e.ruleID)
+            b.append(e.tokenID)
+            b.append(now)
+            b.append(ID.make(.evt))
+            b.append(event.type.rawValue)
+            b.append(event.data)
+            return b
+        }
+        func decodeRow(_ row: PostgresRow) throws -> EnrollmentRecord { try EnrollmentRecord.decode(row) }
     }
 
     public func get(org: String, id: String) async throws -> EnrollmentRecord? {

@@ -54,9 +54,22 @@ public struct SequenceStore: Sendable {
         if try await !InboxStore.exists(org: org, id: inboxID, conn, logger: logger) { throw APIError.validation("sender_inbox_id", "No inbox \(inboxID) in this organization.") }
     }
 
+    /// Prepared: every enrollment reads its sequence, and planning cost more than reading.
     public func get(org: String, id: String, _ conn: PostgresConnection) async throws -> SequenceRecord? {
-        try await conn.query("SELECT \(unescaped: Self.columns) FROM sequences WHERE org_id = \(org) AND id = \(id)", logger: logger)
-            .collect().first.map(Self.record)
+        try await conn.execute(ByID(org: org, id: id), logger: logger).first { _ in true }
+    }
+
+    struct ByID: PostgresPreparedStatement {
+        static let sql = "SELECT \(SequenceStore.columns) FROM sequences WHERE org_id = $1::text AND id = $2::text"
+        let org: String
+        let id: String
+        func makeBindings() throws -> PostgresBindings {
+            var b = PostgresBindings()
+            b.append(org)
+            b.append(id)
+            return b
+        }
+        func decodeRow(_ row: PostgresRow) throws -> SequenceRecord { try SequenceStore.record(row) }
     }
 
     public func get(org: String, id: String) async throws -> SequenceRecord? {
