@@ -162,6 +162,37 @@ import Testing
         }
     }
 
+    /// Steps with no delay become due again the moment a batch records the previous one, while
+    /// other dispatchers are claiming: each step still goes once, in order, into one thread.
+    @Test func concurrentDispatchersSendBackToBackStepsOnceEachInOrder() async throws {
+        try await Harness.withSMTP(lanes: 4, configure: { $0.dispatchBatchSize = 5 }) { h, smtp in
+            let inbox = try await h.inbox()
+            let n = 20
+            for i in 0..<n {
+                let r = try await h.call(.post, "/v1/sequences/enrollments/", """
+                    {"inbox_id": "\(inbox)", "recipient": {"email": "b2b\(i)@example.com"}, "emails": [
+                      {"delay_days": 0, "subject": "One", "body": "1"}, {"delay_days": 0, "subject": "Two", "body": "2"}, {"delay_days": 0, "subject": "Three", "body": "3"}]}
+                    """)
+                #expect(r.status == 201, "\(r.body)")
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<3 { group.addTask { try await Dispatcher(services: h.services).drain() } }
+                try await group.waitForAll()
+            }
+            let got = try smtp.received()
+            #expect(got.count == 3 * n)
+            let parsed = try got.map { try PythonEmail.parse(file: $0.path) }
+            #expect(Set(parsed.map { $0["message_id"] as! String }).count == 3 * n, "no step twice")
+            for (recipient, mails) in Dictionary(grouping: zip(got, parsed), by: { $0.0.rcptTos.first ?? "" }) {
+                #expect(mails.count == 3, "\(recipient)")
+                let bodies = mails.map { ($0.1["body"] as? String ?? "").trimmingCharacters(in: .whitespacesAndNewlines) }
+                #expect(Set(bodies) == ["1", "2", "3"], "\(recipient): \(bodies)")
+            }
+            let threads = try await h.call(.get, "/v1/inboxes/\(inbox)/threads/?limit=100")
+            #expect(threads.data.count == n, "each enrollment's steps in one thread")
+        }
+    }
+
     /// Four dispatchers with small batches race over one inbox with a daily limit and an
     /// organization quota: together they send exactly what the limits allow, and the counters end
     /// at what was sent (each batch gives back the part of its reservation it could not use).
