@@ -29,7 +29,8 @@ public enum Classifier {
         if parts.contains(where: { $0.contentType == "message/delivery-status" || $0.contentType == "message/global-delivery-status" }) { return true }
         // SES notifications: bounces and delivery/delay reports are delivery status notifications.
         if let ses = SESNotification.parse(text), ses.type != "complaint" { return true }
-        return bounceScore(root, text: text) >= 4 && hasMachineEvidence(root, text: text)
+        // Evidence first: it is cheaper than scoring the wording, and most replies have none.
+        return hasMachineEvidence(root, text: text) && bounceScore(root, text: text) >= 4
     }
 
     /// Wording alone is not enough (people write "could not be delivered" too): require a

@@ -133,7 +133,7 @@ struct InboundProcessor {
                 let stop = targets.filter(\.2).map(\.0)
                 if !stop.isEmpty {
                     changed += try await EnrollmentStore.finish(org: org, enrollmentIDs: stop, state: .exited, reason: ExitReason.replied.rawValue,
-                                                                detail: "reply \(messageID)", now: now, conn, logger: logger)
+                                                                detail: "reply \(messageID)", now: now, events: &events, conn, logger: logger)
                 }
             }
             // Exit conditions see every message from the contact, auto-replies included.

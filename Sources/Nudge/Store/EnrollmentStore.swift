@@ -221,6 +221,18 @@ public struct EnrollmentStore: Sendable {
                        onlyExitOnReply: Bool = false, enrollmentIDs: [String]? = nil,
                        state: EnrollmentState, reason: String?, detail: String?, now: Date,
                        _ conn: PostgresConnection, logger: Logger) async throws -> [String] {
+        var events: [PendingEvent] = []
+        let ids = try await finish(org: org, contactID: contactID, recipientKey: recipientKey, inboxID: inboxID, onlyExitOnReply: onlyExitOnReply,
+                                   enrollmentIDs: enrollmentIDs, state: state, reason: reason, detail: detail, now: now, events: &events, conn, logger: logger)
+        try await Events.append(events, at: now, on: conn, logger: logger)
+        return ids
+    }
+
+    /// The same, leaving the events to the caller (which writes them with its own in one statement).
+    static func finish(org: String, contactID: String? = nil, recipientKey: String? = nil, inboxID: String? = nil,
+                       onlyExitOnReply: Bool = false, enrollmentIDs: [String]? = nil,
+                       state: EnrollmentState, reason: String?, detail: String?, now: Date, events: inout [PendingEvent],
+                       _ conn: PostgresConnection, logger: Logger) async throws -> [String] {
         let rows = try await conn.query("""
             UPDATE enrollments SET state = \(state.rawValue), exit_reason = \(reason), exit_detail = \(detail), next_due_at = NULL, updated_at = \(now)
             WHERE org_id = \(org) AND state IN ('active', 'paused')
@@ -232,9 +244,9 @@ public struct EnrollmentStore: Sendable {
             RETURNING id, contact_id
             """, logger: logger).decode((String, String).self).collect()
         let type: EventType = state == .cancelled ? .enrollmentCancelled : (state == .exited ? .enrollmentExited : .enrollmentFailed)
-        try await Events.append(rows.map { id, contact in
+        events += rows.map { id, contact in
             PendingEvent(org: org, type: type, ["enrollment_id": .string(id), "contact_id": .string(contact), "exit_reason": .str(reason), "exit_detail": .str(detail)])
-        }, at: now, on: conn, logger: logger)
+        }
         return rows.map(\.0)
     }
 }
