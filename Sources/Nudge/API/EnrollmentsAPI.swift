@@ -78,22 +78,9 @@ struct EnrollmentsAPI {
         if let s = b.source?.type, s != "email" { throw APIError.validation("source.type", "source.type must be \"email\".") }
         let recipientEmail = try recipient.email.map { try Mailbox.require($0, "recipient.email") }
 
-        // Two requests for one new address race on its primary key: the loser retries and then
-        // finds the winner's contact.
-        var attempt = 0
-        while true {
-            do {
-                return try await enroll(b, ctx, now: now, adhoc: adhoc, exitPrompt: exitPrompt, recipient: recipient, recipientEmail: recipientEmail)
-            } catch DatabaseFailure.uniqueViolation where attempt < 5 {
-                attempt += 1
-            }
-        }
-    }
-
-    private func enroll(_ b: Body, _ ctx: TenantContext, now: Date, adhoc: [Step]?, exitPrompt: String?, recipient: RecipientInput,
-                        recipientEmail: String?) async throws -> (EnrollmentRecord, Bool) {
-        let org = ctx.org
-        return try await db.tenant(org) { conn in
+        // Two requests for one new address race on its primary key: the loser runs again and
+        // then finds the winner's contact.
+        return try await db.tenant(org, racesRetried: 5) { conn in
             // The sequence, its definition and the inbox to send from.
             var definition: SequenceDefinition
             var sequence: SequenceRecord?

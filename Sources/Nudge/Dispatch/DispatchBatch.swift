@@ -28,8 +28,8 @@ struct DispatchBatch {
     var toRender: [DueStep] = []
     /// Emails held back to tomorrow by their organization's daily quota (for the metrics).
     var overQuota = 0
-    /// This batch's share of the daily counters.
-    var counts = DailyCounts(reserved: .init(), left: .init(), utcDay: "")
+    /// This batch's share of the daily counters (reserved by `plan`).
+    var counts: DailyCounts?
 
     init(now: Date, services: NudgeServices) {
         self.now = now
@@ -53,20 +53,15 @@ struct DispatchBatch {
             }
             candidates.append(d)
         }
-        counts = try await DailyCounts.reserve(candidates, now: now, defaultQuota: services.config.orgDailySendQuota, db: services.db)
+        var counts = try await DailyCounts.reserve(candidates, now: now, defaultQuota: services.config.orgDailySendQuota, db: services.db)
         for d in candidates {
-            switch counts.take(d, now: now) {
-            case nil:
-                emails.append(d)
-            case .org:
-                let tomorrow = ScheduleMath.startOfNextDay(after: now, .gmt)
-                deferred.append((d, ScheduleMath.nextOpening(atOrAfter: tomorrow, window: d.window, timeZone: d.sendingTimeZone)))
-                overQuota += 1
-            case .inbox:
-                let tomorrow = ScheduleMath.startOfNextDay(after: now, d.inboxTimeZone)
-                deferred.append((d, ScheduleMath.nextOpening(atOrAfter: tomorrow, window: d.window, timeZone: d.sendingTimeZone)))
-            }
+            guard let limit = counts.take(d, now: now) else { emails.append(d); continue }
+            // Held to the next day of the limit that stopped it: UTC for the organization's quota.
+            if limit == .org { overQuota += 1 }
+            let tomorrow = ScheduleMath.startOfNextDay(after: now, limit == .org ? .gmt : d.inboxTimeZone)
+            deferred.append((d, ScheduleMath.nextOpening(atOrAfter: tomorrow, window: d.window, timeZone: d.sendingTimeZone)))
         }
+        self.counts = counts
         let latest = try await ThreadContext.latest(threadIDs: emails.compactMap(\.threadID), orgs: emails.filter { $0.threadID != nil }.map(\.org), conn, logger: logger)
         for d in emails {
             do {
@@ -168,7 +163,7 @@ struct DispatchBatch {
         }
         let recorder = BatchRecorder(now: now, conn: conn, logger: logger)
         try await recorder.recordSent(sent)
-        try await counts.release(sent: sent.map(\.due).filter { !$0.acceptedEarlier }, now: now, conn, logger: logger)
+        try await counts?.release(sent: sent.map(\.due).filter { !$0.acceptedEarlier }, now: now, conn, logger: logger)
         try await recorder.recordReminders(reminders)
         try await recorder.recordDeferred(deferred)
         for (o, error) in transient { try await recorder.recordTransient(o.due, rfcID: o.message.messageID, error: error) }

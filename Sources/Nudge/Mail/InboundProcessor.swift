@@ -32,24 +32,8 @@ struct InboundProcessor {
         if let original = parsed.bounce?.originalMessageID ?? parsed.complaint?.originalMessageID { refs.append(original) }
         refs = refs.map { String($0.withoutNUL.prefix(900)) }
         // The same message posted twice at once: the second waits on the first's unique index
-        // entry, fails, and on its retry finds the first's answer.
-        var attempt = 0
-        while true {
-            do {
-                let result = try await receive(parsed, raw: raw, rfcID: rfcID, sender: sender, refs: refs, org: org, inboxID: inboxID, now: now)
-                if let (r, replayed) = result, !replayed {
-                    Counter(label: "nudge_inbound_messages_total", dimensions: [("classification", r.classification)]).increment()
-                }
-                return result
-            } catch DatabaseFailure.uniqueViolation where attempt < 1 {
-                attempt += 1
-            }
-        }
-    }
-
-    private func receive(_ parsed: InboundMessage, raw: [UInt8], rfcID: String, sender: String, refs: [String], org: String, inboxID: String,
-                         now: Date) async throws -> (InboundResult, replayed: Bool)? {
-        try await db.tenant(org) { conn in
+        // entry, fails, and on its rerun finds the first's answer.
+        let result: (InboundResult, Bool)? = try await db.tenant(org, racesRetried: 1) { conn in
             guard let known = try await Lookup.run(org: org, inboxID: inboxID, rfcID: rfcID, senderKey: Mailbox.key(sender), refs: refs, conn, logger: logger) else { return nil }
             if let previous = known.previous {
                 let ids = (try? JSONCoding.decoder.decode([String].self, from: Data(previous.enrollments.utf8))) ?? []
@@ -57,6 +41,10 @@ struct InboundProcessor {
             }
             return (try await store(parsed, raw: raw, rfcID: rfcID, sender: sender, known: known, org: org, inboxID: inboxID, now: now, conn), false)
         }
+        if let (r, replayed) = result, !replayed {
+            Counter(label: "nudge_inbound_messages_total", dimensions: [("classification", r.classification)]).increment()
+        }
+        return result
     }
 
     /// What is already known about an inbound message, in one round trip: whether the inbox
@@ -96,7 +84,7 @@ struct InboundProcessor {
     private func store(_ m: InboundMessage, raw: [UInt8], rfcID: String, sender: String, known: Lookup, org: String, inboxID: String,
                        now: Date, _ conn: PostgresConnection) async throws -> InboundResult {
         let senderKey = Mailbox.key(sender)
-        let contactID = sender.isEmpty ? nil : known.contactID
+        let contactID = known.contactID   // none for an empty sender
         // Thread: by references (any stored message of the inbox), a bounce by its original
         // message, else by sender and normalised subject, else a new thread.
         let byRef = known.byRef

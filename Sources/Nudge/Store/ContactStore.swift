@@ -74,14 +74,7 @@ public struct ContactStore: Sendable {
     /// Create-or-update keyed by address. Concurrent requests for one new address race on the
     /// `contact_emails` primary key; the loser retries and then finds the winner's contact.
     public func upsert(org: String, _ input: ContactInput, now: Date, tokenID: String?) async throws -> (ContactRecord, created: Bool) {
-        var attempt = 0
-        while true {
-            do {
-                return try await db.tenant(org) { conn in try await upsert(org: org, input, now: now, tokenID: tokenID, conn) }
-            } catch DatabaseFailure.uniqueViolation where attempt < 5 {
-                attempt += 1
-            }
-        }
+        try await db.tenant(org, racesRetried: 5) { conn in try await upsert(org: org, input, now: now, tokenID: tokenID, conn) }
     }
 
     func upsert(org: String, _ input: ContactInput, now: Date, tokenID: String?, _ conn: PostgresConnection) async throws -> (ContactRecord, created: Bool) {

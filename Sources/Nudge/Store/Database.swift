@@ -22,6 +22,20 @@ public struct Database: Sendable {
         }
     }
 
+    /// The same, run again (at most `retries` more times) when it fails on a unique index that a
+    /// concurrent transaction filled first: the rerun sees that transaction's rows (two requests
+    /// creating one new address, or receiving one message, at once).
+    public func tenant<R: Sendable>(_ orgID: String, racesRetried retries: Int, _ body: (PostgresConnection) async throws -> R) async throws -> R {
+        var attempt = 0
+        while true {
+            do {
+                return try await tenant(orgID, body)
+            } catch DatabaseFailure.uniqueViolation where attempt < retries {
+                attempt += 1
+            }
+        }
+    }
+
     /// A transaction for workers and operators, across organizations.
     public func system<R: Sendable>(_ body: (PostgresConnection) async throws -> R) async throws -> R {
         try await transaction(body) { conn in
