@@ -29,7 +29,8 @@ import Testing
     }
 
     @Test func perTokenRateLimitAnswers429WithRetryAfter() async throws {
-        try await Harness.run(configure: { $0.rateLimit = (1, 3) }) { h in
+        // A bucket that refills once in 100 s, so a slow machine between the calls cannot refill it.
+        try await Harness.run(configure: { $0.rateLimit = (0.01, 3) }) { h in
             var codes: [Int] = []
             for _ in 0..<5 { codes.append(try await h.call(.get, "/v1/tokens/me/").status) }
             #expect(codes.prefix(3).allSatisfy { $0 == 200 })
