@@ -22,7 +22,7 @@ struct NudgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nudge",
         abstract: "Email follow-up sequences for AI agents: send each step on time, stop when the person replies.",
-        subcommands: [Serve.self, Migrate.self, Org.self, Token.self]
+        subcommands: [Serve.self, Migrate.self, Org.self, Token.self, Explain.self]
     )
 }
 
@@ -104,6 +104,21 @@ struct Token: AsyncParsableCommand {
                 try await Launcher.createToken(services, org: org, name: name, scopes: list)
             }
             print(line)
+        }
+    }
+}
+
+struct Explain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show how PostgreSQL runs Nudge's hot statements.", subcommands: [Claim.self])
+    struct Claim: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "EXPLAIN (ANALYZE, BUFFERS) of the dispatcher's claim, run and rolled back (it locks the claimed rows meanwhile).")
+        @Option(help: "Claim as if it were this many seconds from now.") var ahead: Double = 0
+        @Option(help: "Batch size (default: the dispatcher's).") var limit: Int?
+        func run() async throws {
+            if let limit, !(1...10_000).contains(limit) { throw ValidationError("--limit must be from 1 to 10000") }
+            guard ahead.isFinite, abs(ahead) <= 366 * 86_400 else { throw ValidationError("--ahead must be within a year") }
+            print(try await Launcher.explainClaim(try Launcher.environmentConfig(), ahead: ahead, limit: limit))
         }
     }
 }

@@ -57,6 +57,29 @@ import Testing
         }
     }
 
+    /// `nudge explain claim` runs the dispatcher's own claim with its parameters: the step due in
+    /// two days is locked by the claim at that time and not before, and the rolled-back claim
+    /// leaves it to be sent once when due.
+    @Test func explainClaimRunsTheRealClaimAndRollsBack() async throws {
+        try await Harness.withSMTP(lanes: 1) { h, smtp in
+            _ = try await Self.setUp(h)
+            func claimed(_ plan: String) -> Int? {
+                guard let line = plan.split(separator: "\n").first(where: { $0.contains("LockRows") }),
+                      let actual = line.range(of: "(actual") else { return nil }
+                return line[actual.upperBound...].split(separator: " ").first { $0.hasPrefix("rows=") }.flatMap { Int($0.dropFirst(5)) }
+            }
+            let early = try await h.services.explainClaim(now: h.clock.now().addingTimeInterval(Self.day))
+            let due = try await h.services.explainClaim(now: h.clock.now().addingTimeInterval(2 * Self.day))
+            #expect(claimed(early) == 0, "\(early)")
+            #expect(claimed(due) == 1, "\(due)")
+            #expect(due.contains("Execution Time"))
+            _ = try await h.advance(seconds: 2 * Self.day)
+            #expect(try smtp.received().count == 1)
+            _ = try await h.advance(seconds: 60)
+            #expect(try smtp.received().count == 1)
+        }
+    }
+
     @Test func cancelStopsFurtherSteps() async throws {
         try await Harness.withSMTP { h, smtp in
             let (_, enrollment, _) = try await Self.setUp(h)

@@ -52,9 +52,18 @@ struct DueStep: Sendable {
     /// columns another worker's batch changes (next step, attempts, thread) come from the locked
     /// row version; the rest, which never change, from the row looked up again.
     static func claim(now: Date, limit: Int, _ conn: PostgresConnection, logger: Logger) async throws -> [DueStep] {
-        // Room to sort ~100,000 due rows in memory (see above); for this transaction only.
+        try await roomToSort(conn, logger: logger)
+        let rows = try await conn.query(claimQuery(now: now, limit: limit), logger: logger).collect()
+        return try rows.map(decode)
+    }
+
+    /// Room to sort ~100,000 due rows in memory (see `claim`); for this transaction only.
+    static func roomToSort(_ conn: PostgresConnection, logger: Logger) async throws {
         try await conn.query("SELECT set_config('work_mem', '32MB', true)", logger: logger)
-        let rows = try await conn.query("""
+    }
+
+    static func claimQuery(now: Date, limit: Int) -> PostgresQuery {
+        """
             WITH e AS (
                 SELECT org_id, id, next_step, next_due_at, attempts, thread_id
                 FROM enrollments
@@ -77,28 +86,29 @@ struct DueStep: Sendable {
             LEFT JOIN LATERAL (SELECT * FROM deliveries d WHERE d.org_id = e.org_id AND d.enrollment_id = e.id AND d.step_index = e.next_step LIMIT 1) d ON true
             LEFT JOIN LATERAL (SELECT * FROM sequences q WHERE q.org_id = e.org_id AND q.id = f.sequence_id LIMIT 1) q ON true
             ORDER BY e.next_due_at
-            """, logger: logger).collect()
-        return try rows.map { row in
-            let r = row.makeRandomAccess()
-            func json<T: Decodable>(_ col: String, _ t: T.Type) throws -> T? {
-                try r[col].decode(String?.self).flatMap { try JSONCoding.decoder.decode(T.self, from: Data($0.utf8)) }
-            }
-            return DueStep(
-                org: try r["org_id"].decode(String.self), enrollmentID: try r["id"].decode(String.self),
-                inboxID: try r["inbox_id"].decode(String.self), contactID: try r["contact_id"].decode(String.self),
-                recipient: try r["recipient"].decode(String.self), sequenceID: try r["sequence_id"].decode(String?.self),
-                stepIndex: try r["next_step"].decode(Int.self), stepCount: try r["step_count"].decode(Int.self),
-                step: try json("step", Step.self)!, nextStep: try json("next", Step.self),
-                dueAt: try r["next_due_at"].decode(Date.self), attempts: try r["attempts"].decode(Int.self),
-                source: try json("source", EnrollmentSource.self), threadID: try r["thread_id"].decode(String?.self),
-                inboxAddress: try r["address"].decode(String.self), inboxName: try r["display_name"].decode(String?.self),
-                inboxTimezone: try r["timezone"].decode(String.self), window: try json("window", SendWindow.self),
-                dailyLimit: try r["daily_send_limit"].decode(Int?.self), contactName: try r["full_name"].decode(String?.self),
-                contactFields: try json("fields", [String: String].self) ?? [:], contactTimezone: try r["contact_tz"].decode(String?.self),
-                suppressed: try r["suppressed"].decode(Bool.self), renderedSubject: try r["rendered_subject"].decode(String?.self),
-                renderedBody: try r["rendered_body"].decode(String?.self), firstAttemptAt: try r["first_attempt"].decode(Date?.self),
-                sequenceName: try r["sequence_name"].decode(String?.self), deliveryStatus: try r["delivery_status"].decode(String?.self))
+            """
+    }
+
+    static func decode(_ row: PostgresRow) throws -> DueStep {
+        let r = row.makeRandomAccess()
+        func json<T: Decodable>(_ col: String, _ t: T.Type) throws -> T? {
+            try r[col].decode(String?.self).flatMap { try JSONCoding.decoder.decode(T.self, from: Data($0.utf8)) }
         }
+        return DueStep(
+            org: try r["org_id"].decode(String.self), enrollmentID: try r["id"].decode(String.self),
+            inboxID: try r["inbox_id"].decode(String.self), contactID: try r["contact_id"].decode(String.self),
+            recipient: try r["recipient"].decode(String.self), sequenceID: try r["sequence_id"].decode(String?.self),
+            stepIndex: try r["next_step"].decode(Int.self), stepCount: try r["step_count"].decode(Int.self),
+            step: try json("step", Step.self)!, nextStep: try json("next", Step.self),
+            dueAt: try r["next_due_at"].decode(Date.self), attempts: try r["attempts"].decode(Int.self),
+            source: try json("source", EnrollmentSource.self), threadID: try r["thread_id"].decode(String?.self),
+            inboxAddress: try r["address"].decode(String.self), inboxName: try r["display_name"].decode(String?.self),
+            inboxTimezone: try r["timezone"].decode(String.self), window: try json("window", SendWindow.self),
+            dailyLimit: try r["daily_send_limit"].decode(Int?.self), contactName: try r["full_name"].decode(String?.self),
+            contactFields: try json("fields", [String: String].self) ?? [:], contactTimezone: try r["contact_tz"].decode(String?.self),
+            suppressed: try r["suppressed"].decode(Bool.self), renderedSubject: try r["rendered_subject"].decode(String?.self),
+            renderedBody: try r["rendered_body"].decode(String?.self), firstAttemptAt: try r["first_attempt"].decode(Date?.self),
+            sequenceName: try r["sequence_name"].decode(String?.self), deliveryStatus: try r["delivery_status"].decode(String?.self))
     }
 
     /// Send windows apply in the contact's timezone when known, else the inbox's.
@@ -106,4 +116,17 @@ struct DueStep: Sendable {
         contactTimezone.flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: inboxTimezone) ?? .gmt
     }
     var inboxTimeZone: TimeZone { TimeZone(identifier: inboxTimezone) ?? .gmt }
+}
+
+extension NudgeServices {
+    /// `nudge explain claim`: the plan of the dispatcher's claim at `now`, executed (ANALYZE takes
+    /// the row locks, so a running dispatcher skips those rows meanwhile) and rolled back.
+    public func explainClaim(now: Date, limit: Int? = nil) async throws -> String {
+        try await db.system(rollback: true) { conn in
+            try await DueStep.roomToSort(conn, logger: db.logger)
+            let claim = DueStep.claimQuery(now: now, limit: limit ?? config.dispatchBatchSize)
+            let explain = PostgresQuery(unsafeSQL: "EXPLAIN (ANALYZE, BUFFERS) " + claim.sql, binds: claim.binds)
+            return try await conn.query(explain, logger: db.logger).decode(String.self).collect().joined(separator: "\n")
+        }
+    }
 }

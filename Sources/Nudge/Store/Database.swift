@@ -37,8 +37,8 @@ public struct Database: Sendable {
     }
 
     /// A transaction for workers and operators, across organizations.
-    public func system<R: Sendable>(_ body: (PostgresConnection) async throws -> R) async throws -> R {
-        try await transaction(body) { conn in
+    public func system<R: Sendable>(rollback: Bool = false, _ body: (PostgresConnection) async throws -> R) async throws -> R {
+        try await transaction(body, rollback: rollback) { conn in
             try await conn.query("SELECT set_config('role', 'nudge_worker', true)", logger: logger)
         }
     }
