@@ -80,6 +80,44 @@ import Testing
         }
     }
 
+    /// A burst the statistics do not know of yet (20,000 steps due at once, added after the last
+    /// ANALYZE): the claim still walks the due index in order and stops after its batch, instead
+    /// of reading and sorting every due row (what a bitmap scan chose here before).
+    @Test func claimAfterAnUnanalysedBurstReadsOnlyItsBatch() async throws {
+        try await Harness.withSMTP(lanes: 1) { h, _ in
+            let (_, template, _) = try await Self.setUp(h)
+            // Copies of the template's enrollment (one contact, no sequence), due `later` after it,
+            // spread at random over `spread` seconds.
+            func copies(_ n: Int, _ prefix: String, later: Double, spread: Double = 0) async throws {
+                try await h.services.db.system { conn in
+                    try await conn.query("""
+                        INSERT INTO enrollments (org_id, id, inbox_id, contact_id, recipient, recipient_key, steps, exit_on_reply, state,
+                          next_step, next_due_at, attempts, held, trigger, created_by, updated_by, created_at, updated_at)
+                        SELECT org_id, \(prefix) || lpad(i::text, 17, '0'), inbox_id, contact_id, recipient, recipient_key, steps, exit_on_reply,
+                          'active', 0, next_due_at + (\(later) + random() * \(spread)) * interval '1 second', 0, false, trigger, created_by, updated_by, created_at, updated_at
+                        FROM enrollments, generate_series(1, \(n)) AS i WHERE org_id = \(h.org) AND id = \(template)
+                        """, logger: h.services.db.logger)
+                }
+            }
+            // What the statistics know: 20,000 running enrollments due over the days after the
+            // template's, a few of them at its time.
+            try await copies(20_000, "enr_later", later: 1, spread: 30 * Self.day)
+            try await copies(40, "enr_early", later: 0)
+            try await h.services.db.client.withConnection { conn in  // as the tables' owner
+                try await conn.query("ALTER TABLE enrollments SET (autovacuum_enabled = false)", logger: h.services.db.logger)
+                try await conn.query("ANALYZE enrollments", logger: h.services.db.logger)
+            }
+            try await copies(20_000, "enr_burst", later: 0)
+            let plan = try await h.services.explainClaim(now: h.clock.now().addingTimeInterval(2 * Self.day))
+            let scan = plan.split(separator: "\n").first { $0.contains("enrollments_due") } ?? ""
+            let read = scan.range(of: "(actual").flatMap { r in
+                scan[r.upperBound...].split(separator: " ").first { $0.hasPrefix("rows=") }.flatMap { Int($0.dropFirst(5)) }
+            }
+            #expect(scan.contains("Index Scan using enrollments_due"), "\(plan)")
+            #expect((read ?? .max) <= 2 * h.services.config.dispatchBatchSize, "\(plan)")
+        }
+    }
+
     @Test func cancelStopsFurtherSteps() async throws {
         try await Harness.withSMTP { h, smtp in
             let (_, enrollment, _) = try await Self.setUp(h)

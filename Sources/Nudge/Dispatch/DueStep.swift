@@ -47,19 +47,27 @@ struct DueStep: Sendable {
     /// due row first (ops/bench scale: 367 ms per claim, 10,000 due among 1,000,000), and a plain
     /// join of the 200 let stale statistics pick hash joins that read whole tables. LIMIT 1 keeps
     /// each lookup an index probe the planner cannot flatten into such a join. The pick carries
-    /// only narrow columns, so when the planner sorts every due row (it does after a burst) the
-    /// sort is small (with `steps` it spilled 18 MB to disk per claim at 30,000 due). The
-    /// columns another worker's batch changes (next step, attempts, thread) come from the locked
-    /// row version; the rest, which never change, from the row looked up again.
+    /// only narrow columns. The columns another worker's batch changes (next step, attempts,
+    /// thread) come from the locked row version; the rest, which never change, from the row
+    /// looked up again.
+    ///
+    /// The pick must walk `enrollments_due` in due order and stop after `limit` lockable rows.
+    /// After a burst the statistics still expect a few due rows, and the planner then prefers a
+    /// bitmap scan that reads and sorts every due row on each claim (`nudge explain claim` during
+    /// ops/bench dispatch, 40,000 due: 125 ms per claim, all 40,000 rows; the index scan read 600
+    /// rows, 200 of them taken, in 1-15 ms). So bitmap scans are off while the claim is planned,
+    /// and work_mem leaves room for a sort of every due row should a plan still need one.
     static func claim(now: Date, limit: Int, _ conn: PostgresConnection, logger: Logger) async throws -> [DueStep] {
-        try await roomToSort(conn, logger: logger)
+        try await planTheClaim(conn, logger: logger)
         let rows = try await conn.query(claimQuery(now: now, limit: limit), logger: logger).collect()
+        // The batch's other statements, in this transaction, plan as usual.
+        try await conn.query("SELECT set_config('enable_bitmapscan', 'on', true)", logger: logger)
         return try rows.map(decode)
     }
 
-    /// Room to sort ~100,000 due rows in memory (see `claim`); for this transaction only.
-    static func roomToSort(_ conn: PostgresConnection, logger: Logger) async throws {
-        try await conn.query("SELECT set_config('work_mem', '32MB', true)", logger: logger)
+    /// The claim's planner settings (see `claim`), for this transaction only.
+    static func planTheClaim(_ conn: PostgresConnection, logger: Logger) async throws {
+        try await conn.query("SELECT set_config('work_mem', '32MB', true), set_config('enable_bitmapscan', 'off', true)", logger: logger)
     }
 
     static func claimQuery(now: Date, limit: Int) -> PostgresQuery {
@@ -123,7 +131,7 @@ extension NudgeServices {
     /// the row locks, so a running dispatcher skips those rows meanwhile) and rolled back.
     public func explainClaim(now: Date, limit: Int? = nil) async throws -> String {
         try await db.system(rollback: true) { conn in
-            try await DueStep.roomToSort(conn, logger: db.logger)
+            try await DueStep.planTheClaim(conn, logger: db.logger)
             let claim = DueStep.claimQuery(now: now, limit: limit ?? config.dispatchBatchSize)
             let explain = PostgresQuery(unsafeSQL: "EXPLAIN (ANALYZE, BUFFERS) " + claim.sql, binds: claim.binds)
             return try await conn.query(explain, logger: db.logger).decode(String.self).collect().joined(separator: "\n")
