@@ -118,7 +118,10 @@ struct Explain: AsyncParsableCommand {
         func run() async throws {
             if let limit, !(1...10_000).contains(limit) { throw ValidationError("--limit must be from 1 to 10000") }
             guard ahead.isFinite, abs(ahead) <= 366 * 86_400 else { throw ValidationError("--ahead must be within a year") }
-            print(try await Launcher.explainClaim(try Launcher.environmentConfig(), ahead: ahead, limit: limit))
+            let plan = try await Launcher.withDatabase(try Launcher.environmentConfig()) { services, _ in
+                try await services.explainClaim(now: Date().addingTimeInterval(ahead), limit: limit)
+            }
+            print(plan)
         }
     }
 }

@@ -83,14 +83,6 @@ public enum Launcher {
         }
     }
 
-    /// `nudge explain claim`: EXPLAIN (ANALYZE, BUFFERS) of the dispatcher's claim as if it ran
-    /// `ahead` seconds from now, in a transaction that is rolled back.
-    public static func explainClaim(_ config: AppConfig, ahead: Double, limit: Int?) async throws -> String {
-        try await withDatabase(config) { services, _ in
-            try await services.explainClaim(now: Date().addingTimeInterval(ahead), limit: limit)
-        }
-    }
-
     public static func createToken(_ services: NudgeServices, org: String, name: String, scopes: [String]) async throws -> String {
         guard ID.isValid(org, .org), try await services.tokens.orgExists(org) else {
             throw CLIError("no organization \(org)")

@@ -60,8 +60,9 @@ struct DueStep: Sendable {
     static func claim(now: Date, limit: Int, _ conn: PostgresConnection, logger: Logger) async throws -> [DueStep] {
         try await planTheClaim(conn, logger: logger)
         let rows = try await conn.query(claimQuery(now: now, limit: limit), logger: logger).collect()
-        // The batch's other statements, in this transaction, plan as usual.
-        try await conn.query("SELECT set_config('enable_bitmapscan', 'on', true)", logger: logger)
+        // The batch's other statements, in this transaction, plan as usual (an empty claim ends
+        // the transaction, so an idle poll needs no reset).
+        if !rows.isEmpty { try await conn.query("SELECT set_config('enable_bitmapscan', 'on', true)", logger: logger) }
         return try rows.map(decode)
     }
 
