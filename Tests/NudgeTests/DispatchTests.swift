@@ -52,6 +52,10 @@ import Testing
             let t = try await h.call(.get, "/v1/threads/\(thread)/")
             guard case .array(let messages)? = t["messages"] else { Issue.record("no messages"); return }
             #expect(messages.map { $0["direction"]?.string } == ["inbound", "outbound", "outbound"])
+            // The thread's counters follow each appended message (one upsert per batch).
+            #expect(t["message_count"]?.number == 3)
+            #expect(t["last_message_at"]?.string == messages.last?["at"]?.string)
+            #expect(t["contact_id"]?.string != nil)
             _ = try await h.advance(seconds: 30 * Self.day)
             #expect(try smtp.received().count == 2)
         }
@@ -164,6 +168,8 @@ import Testing
             #expect(e["exit_reason"]?.string == "bounced")
             let s = try await h.call(.get, "/v1/suppressions/?email=fail5xx%2Bnobody@example.com")
             #expect(s["data"]?[0]?["reason"]?.string == "bounced")
+            // The server's own reply line, as read by libcurl's header callback.
+            #expect(s["data"]?[0]?["detail"]?.string?.contains("(server: 550 5.1.1") == true, "\(s.body)")
         }
     }
 
@@ -251,6 +257,15 @@ import Testing
             }
             let threads = try await h.call(.get, "/v1/inboxes/\(inbox)/threads/?limit=100")
             #expect(threads.data.count == n, "each enrollment's steps in one thread")
+            // Created by the first step's batch, counted on by the next two.
+            #expect(threads.data.map { $0["message_count"]?.number } == Array(repeating: 3, count: n))
+            #expect(threads.data.allSatisfy { $0["contact_id"]?.string?.hasPrefix("ctc_") == true })
+            for t in threads.data {
+                let full = try await h.call(.get, "/v1/threads/\(t["id"]!.string!)/")
+                guard case .array(let messages)? = full["messages"] else { Issue.record("no messages"); continue }
+                #expect(messages.count == 3)
+                #expect(t["last_message_at"]?.string == messages.compactMap { $0["at"]?.string }.max())
+            }
         }
     }
 

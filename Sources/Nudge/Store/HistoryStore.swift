@@ -127,19 +127,10 @@ public struct HistoryStore: Sendable {
     }
 
     static func append(_ messages: [NewMessage], newThreads: [NewThread], now: Date, _ conn: PostgresConnection, logger: Logger) async throws {
-        let newThreads = newThreads.map { NewThread(org: $0.org, id: $0.id, inboxID: $0.inboxID, contactID: $0.contactID, subject: $0.subject.withoutNUL) }
-        if !newThreads.isEmpty {
-            try await conn.query("""
-                INSERT INTO threads (org_id, id, inbox_id, contact_id, subject, subject_key, message_count, last_message_at, created_at)
-                SELECT o, i, b, nullif(c, ''), s, k, 0, \(now), \(now)
-                FROM unnest(\(newThreads.map(\.org))::text[], \(newThreads.map(\.id))::text[], \(newThreads.map(\.inboxID))::text[], \(newThreads.map { $0.contactID ?? "" })::text[],
-                            \(newThreads.map(\.subject))::text[], \(newThreads.map { ThreadKeys.subjectKey($0.subject) })::text[]) AS u(o, i, b, c, s, k)
-                ON CONFLICT DO NOTHING
-                """, logger: logger)
-        }
-        guard !messages.isEmpty else { return }
         // PostgreSQL text cannot hold NUL; real mail sometimes does.
         let messages = messages.map { $0.withoutNUL() }
+        try await ThreadCounts(messages: messages, newThreads: newThreads, now: now).upsert(now: now, conn, logger: logger)
+        guard !messages.isEmpty else { return }
         let raws = messages.map { ByteBuffer(bytes: $0.raw) }
         try await conn.query("""
             INSERT INTO messages (org_id, id, inbox_id, thread_id, direction, rfc822_message_id, in_reply_to, refs, from_address, from_name,
@@ -156,14 +147,6 @@ public struct HistoryStore: Sendable {
                         \(messages.map { $0.enrollmentID ?? "" })::text[], \(messages.map { $0.stepIndex ?? -1 })::int[], \(messages.map { $0.details ?? "" })::text[],
                         \(messages.map(\.at))::timestamptz[])
               AS u(org, id, inbox, thread, dir, rfc, irt, refs, fa, fn, ta, cc, subj, txt, rt, cls, raw, cid, eid, step, det, at)
-            """, logger: logger)
-        try await conn.query("""
-            UPDATE threads t SET message_count = t.message_count + m.n, last_message_at = GREATEST(t.last_message_at, m.last),
-              contact_id = coalesce(t.contact_id, m.contact)
-            FROM (SELECT m.org_id, m.thread_id, count(*)::int AS n, max(m.at) AS last, max(m.contact_id) AS contact
-                  FROM messages m JOIN unnest(\(messages.map(\.org))::text[], \(messages.map(\.id))::text[]) AS u(org, id) ON m.org_id = u.org AND m.id = u.id
-                  GROUP BY m.org_id, m.thread_id) m
-            WHERE t.org_id = m.org_id AND t.id = m.thread_id
             """, logger: logger)
     }
 
