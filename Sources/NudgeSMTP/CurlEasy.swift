@@ -100,9 +100,13 @@ final class CurlEasy {
             let n = size * count
             guard let buffer, let userdata else { return n }
             let state = Unmanaged<TransferState>.fromOpaque(userdata).takeUnretainedValue()
-            let bytes = UnsafeRawBufferPointer(start: buffer, count: n)
-            let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            if !line.isEmpty { state.replyLines.append(line) }
+            // Trimmed as bytes: Foundation's trimmingCharacters here was ~5% of a dispatched
+            // step's CPU (perf, ops/bench dispatch).
+            var line = UnsafeRawBufferPointer(start: buffer, count: n)[...]
+            func blank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A }
+            while let b = line.last, blank(b) { line = line.dropLast() }
+            while let b = line.first, blank(b) { line = line.dropFirst() }
+            if !line.isEmpty { state.replyLines.append(String(decoding: line, as: UTF8.self)) }
             return n
         }
     }

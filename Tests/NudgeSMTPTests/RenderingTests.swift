@@ -120,7 +120,7 @@ func headerInjectionIsRejectedNamingTheField(injection: Injection, bad: String) 
     #expect(throws: OutboundMessageError.forbiddenCharacter(field: field)) { try message.render() }
 }
 
-@Test(arguments: ["", "plain", "a@b@c.test", "a b@c.test", "<a@c.test>", "a@", "@c.test", "a..b@c.test",
+@Test(arguments: ["", "plain", "a@b@c.test", "a b@c.test", "<a@c.test>", "a@", "@c.test", "a..b@c.test", ".a@c.test", "a.@c.test",
                   "a@-c.test", "a@c..test", "jörg@c.test", "a,b@c.test", "a@c.test "])
 func invalidAddressesAreRejected(address: String) {
     var message = sampleMessage()

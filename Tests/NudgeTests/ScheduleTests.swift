@@ -30,6 +30,15 @@ import Testing
         #expect(ScheduleMath.nextOpening(atOrAfter: saturday, window: Self.weekdays, timeZone: Self.ny) == Self.local("2027-11-08 09:00"))
         #expect(ScheduleMath.nextOpening(atOrAfter: saturday, window: nil, timeZone: Self.ny) == saturday)
         #expect(ScheduleMath.localDay(Self.local("2027-11-08 23:30"), Self.ny) == "2027-11-08")
+        #expect(ScheduleMath.localDay(Self.local("2027-01-05 19:30"), Self.ny) == "2027-01-05")
+        #expect(ScheduleMath.localDay(Self.local("2027-01-05 19:30"), TimeZone(identifier: "Asia/Tokyo")!) == "2027-01-06")
+    }
+
+    /// Subjects are one line: the ASCII fast path and the general one agree.
+    @Test(arguments: [("Following up", "Following up"), ("  Padded\t", "Padded"), ("two\nlines", "two lines"), ("a\r\nb", "a  b"),
+                      ("Grüße aus Köln", "Grüße aus Köln"), ("tab\tinside", "tab\tinside"), ("x\u{2028}y", "x y"), ("", "")])
+    func subjectsAreOneLine(input: String, expected: String) {
+        #expect(Composer.oneLine(input) == expected)
     }
 
     @Test func dispatchWaitsForTheContactsWindow() async throws {

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import Metrics
@@ -19,6 +20,10 @@ struct DispatchBatch {
     let now: Date
     let services: NudgeServices
     var logger: Logger { services.logger }
+    /// Derived once per batch, not per message (each showed in the dispatch profile).
+    let unsubscribeKey: SymmetricKey
+    let messageIDKey: SymmetricKey
+    let unsubscribeBase: String
 
     var outgoing: [Outgoing] = []
     var reminders: [DueStep] = []
@@ -34,6 +39,9 @@ struct DispatchBatch {
     init(now: Date, services: NudgeServices) {
         self.now = now
         self.services = services
+        unsubscribeKey = UnsubscribeToken.signingKey(services.config.secret)
+        messageIDKey = MessageIDs.key(services.config.secret)
+        unsubscribeBase = services.config.unsubscribeBase
     }
 
     mutating func plan(_ due: [DueStep], _ conn: PostgresConnection) async throws {
@@ -73,9 +81,8 @@ struct DispatchBatch {
     }
 
     func compose(_ d: DueStep, latest: ThreadContext.Latest?) throws -> Outgoing {
-        let secret = services.config.secret
         let domain = MessageIDs.domain(of: d.inboxAddress)
-        let unsubscribe = "\(services.config.unsubscribeBase)/u/\(UnsubscribeToken(org: d.org, address: d.recipient, enrollmentID: d.enrollmentID).sign(secret: secret))"
+        let unsubscribe = "\(unsubscribeBase)/u/\(UnsubscribeToken(org: d.org, address: d.recipient, enrollmentID: d.enrollmentID).sign(key: unsubscribeKey))"
         let vars = Composer.Variables(contactFullName: d.contactName, contactEmail: d.recipient, contactFields: d.contactFields,
                                       inboxDisplayName: d.inboxName, inboxAddress: d.inboxAddress, source: d.source,
                                       sequenceName: d.sequenceName, unsubscribeURL: unsubscribe)
@@ -86,7 +93,7 @@ struct DispatchBatch {
         let message = OutboundMessage(
             from: .init(name: d.inboxName, address: d.inboxAddress), to: [.init(name: d.contactName, address: d.recipient)],
             subject: subject.isEmpty ? "(no subject)" : subject, date: now,
-            messageID: MessageIDs.forStep(org: d.org, enrollmentID: d.enrollmentID, step: d.stepIndex, domain: domain, secret: secret),
+            messageID: MessageIDs.forStep(org: d.org, enrollmentID: d.enrollmentID, step: d.stepIndex, domain: domain, key: messageIDKey),
             inReplyTo: latest?.messageID, references: refs, listUnsubscribeURL: unsubscribe,
             extraHeaders: [("X-Nudge-Enrollment", d.enrollmentID)], textBody: body)
         let threadID = d.threadID ?? ID.make(.thr)

@@ -63,7 +63,20 @@ struct DueStep: Sendable {
         // The batch's other statements, in this transaction, plan as usual (an empty claim ends
         // the transaction, so an idle poll needs no reset).
         if !rows.isEmpty { try await conn.query("SELECT set_config('enable_bitmapscan', 'on', true)", logger: logger) }
-        return try rows.map(decode)
+        var steps = StepCache()
+        return try rows.map { try decode($0, &steps) }
+    }
+
+    /// Enrollments of one sequence carry the same step JSON: a batch decodes each text once.
+    struct StepCache {
+        private var decoded: [String: Step] = [:]
+        mutating func step(_ json: String?) throws -> Step? {
+            guard let json else { return nil }
+            if let hit = decoded[json] { return hit }
+            let step = try JSONCoding.decoder.decode(Step.self, from: Data(json.utf8))
+            decoded[json] = step
+            return step
+        }
     }
 
     /// The claim's planner settings (see `claim`), for this transaction only.
@@ -98,7 +111,7 @@ struct DueStep: Sendable {
             """
     }
 
-    static func decode(_ row: PostgresRow) throws -> DueStep {
+    static func decode(_ row: PostgresRow, _ steps: inout StepCache) throws -> DueStep {
         let r = row.makeRandomAccess()
         func json<T: Decodable>(_ col: String, _ t: T.Type) throws -> T? {
             try r[col].decode(String?.self).flatMap { try JSONCoding.decoder.decode(T.self, from: Data($0.utf8)) }
@@ -108,7 +121,7 @@ struct DueStep: Sendable {
             inboxID: try r["inbox_id"].decode(String.self), contactID: try r["contact_id"].decode(String.self),
             recipient: try r["recipient"].decode(String.self), sequenceID: try r["sequence_id"].decode(String?.self),
             stepIndex: try r["next_step"].decode(Int.self), stepCount: try r["step_count"].decode(Int.self),
-            step: try json("step", Step.self)!, nextStep: try json("next", Step.self),
+            step: try steps.step(r["step"].decode(String?.self))!, nextStep: try steps.step(r["next"].decode(String?.self)),
             dueAt: try r["next_due_at"].decode(Date.self), attempts: try r["attempts"].decode(Int.self),
             source: try json("source", EnrollmentSource.self), threadID: try r["thread_id"].decode(String?.self),
             inboxAddress: try r["address"].decode(String.self), inboxName: try r["display_name"].decode(String?.self),

@@ -50,7 +50,12 @@ public enum Composer {
 
     /// Subjects are one line, whatever a template or a variable produced.
     public static func oneLine(_ s: String) -> String {
-        // Fast path: nothing to join or trim (the Foundation calls below dominate otherwise).
+        // Fast paths: nothing to join or trim (the Foundation calls below dominate otherwise).
+        // Printable ASCII with no space at either end is already one line.
+        if let first = s.utf8.first, let last = s.utf8.last, first != 0x20, last != 0x20,
+           s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            return s
+        }
         if !s.unicodeScalars.contains(where: { CharacterSet.newlines.contains($0) }),
            let first = s.unicodeScalars.first, let last = s.unicodeScalars.last,
            !CharacterSet.whitespaces.contains(first), !CharacterSet.whitespaces.contains(last) {

@@ -9,9 +9,12 @@ public struct UnsubscribeToken: Sendable, Equatable {
     public let address: String
     public let enrollmentID: String
 
-    public func sign(secret: [UInt8]) -> String {
+    public func sign(secret: [UInt8]) -> String { sign(key: Self.signingKey(secret)) }
+
+    /// With the key derived once (a dispatch batch signs hundreds of tokens).
+    func sign(key: SymmetricKey) -> String {
         let payload = Data("\(org)\n\(address)\n\(enrollmentID)".utf8)
-        let mac = HMAC<SHA256>.authenticationCode(for: payload, using: SymmetricKey(data: Self.key(secret)))
+        let mac = HMAC<SHA256>.authenticationCode(for: payload, using: key)
         return Self.b64(payload) + "." + Self.b64(Data(mac))
     }
 
@@ -19,15 +22,15 @@ public struct UnsubscribeToken: Sendable, Equatable {
         guard token.utf8.count < 2048 else { return nil }
         let parts = token.split(separator: ".")
         guard parts.count == 2, let payload = unb64(String(parts[0])), let mac = unb64(String(parts[1])) else { return nil }
-        guard HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: payload, using: SymmetricKey(data: key(secret))) else { return nil }
+        guard HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: payload, using: signingKey(secret)) else { return nil }
         let fields = String(decoding: payload, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard fields.count == 3 else { return nil }
         return UnsubscribeToken(org: fields[0], address: fields[1], enrollmentID: fields[2])
     }
 
     /// Separate keys for separate purposes, derived from the one secret.
-    static func key(_ secret: [UInt8]) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: Data("nudge-unsubscribe-v1".utf8), using: SymmetricKey(data: secret)))
+    static func signingKey(_ secret: [UInt8]) -> SymmetricKey {
+        SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Data("nudge-unsubscribe-v1".utf8), using: SymmetricKey(data: secret))))
     }
 
     /// base64url without padding (byte mapping; three Foundation `replacingOccurrences` passes
@@ -54,9 +57,11 @@ public struct UnsubscribeToken: Sendable, Equatable {
 /// RFC 5322 Message-IDs derived from (organization, enrollment, step): fixed before the SMTP
 /// transaction and identical on every retry, so a duplicate delivery is recognisable as one.
 public enum MessageIDs {
-    public static func forStep(org: String, enrollmentID: String, step: Int, domain: String, secret: [UInt8]) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(org)/\(enrollmentID)/\(step)".utf8),
-                                                  using: SymmetricKey(data: Array("nudge-message-id-v1".utf8) + secret))
+    static func key(_ secret: [UInt8]) -> SymmetricKey { SymmetricKey(data: Array("nudge-message-id-v1".utf8) + secret) }
+
+    /// `key` is `key(secret)`, derived once per batch.
+    static func forStep(org: String, enrollmentID: String, step: Int, domain: String, key: SymmetricKey) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(org)/\(enrollmentID)/\(step)".utf8), using: key)
         let value = Data(mac).prefix(16).reduce(into: UInt64(0)) { $0 = $0 &* 31 &+ UInt64($1) }
         let tail = Data(mac).suffix(16).reduce(into: UInt64(0)) { $0 = $0 &* 31 &+ UInt64($1) }
         return "nudge.\(Base62.encode(value, width: 11))\(Base62.encode(tail, width: 11)).\(step)@\(domain)"
