@@ -38,3 +38,6 @@ JOIN events v ON v.org_id = t.org_id AND v.created_at = t.created_at
              AND (v.data ->> 'enrollment_id' = t.id OR v.data ->> 'contact_id' = t.contact_id)
 ORDER BY g.i, v.seq;
 COMMIT;
+-- As after any bulk load: statistics that still describe the tables before it mislead the planner
+-- for the minute or so until autovacuum analyses them (docs/benchmarks.md, "stale statistics").
+ANALYZE contacts, contact_emails, enrollments, events;
