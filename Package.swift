@@ -64,6 +64,8 @@ let package = Package(
             dependencies: [
                 "Nudge", "NudgeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                // EXPLAIN of the product's own statements with their bindings (plan tests).
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
     ]

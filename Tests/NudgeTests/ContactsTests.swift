@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
-import Nudge
+@testable import Nudge
+import PostgresNIO
 import Testing
 
 /// Inboxes and contacts: validation, create-or-update under concurrency, pagination, filters,
@@ -327,6 +328,45 @@ import Testing
             let renamed = try await h.call(.patch, "/v1/contacts/\(c.id)/", #"{"full_name": "Lee, Jordan"}"#)
             #expect(renamed["first_name"]?.string == "Jordan")
             #expect(renamed["last_name"]?.string == "Lee")
+        }
+    }
+
+    /// 20,000 addresses added after the last ANALYZE (a burst of new contacts the statistics do
+    /// not know of yet): looking a new address up is still one primary-key probe. With
+    /// `address_key = ANY(keys)` the planner read every address of the organization and filtered
+    /// them; a plain lateral join was flattened into a hash join over that same read.
+    @Test func newAddressLookupAfterAnUnanalysedBurstProbesOneKey() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            #expect(try await h.call(.post, "/v1/contacts/", #"{"inbox_id": "\#(inbox)", "emails": [{"address": "first@example.com"}]}"#).status == 201)
+            let logger = h.services.db.logger
+            try await h.services.db.client.withConnection { conn in  // as the tables' owner
+                try await conn.query("ALTER TABLE contact_emails SET (autovacuum_enabled = false)", logger: logger)
+                try await conn.query("ANALYZE contact_emails", logger: logger)
+            }
+            try await h.services.db.system { conn in
+                try await conn.query("""
+                    INSERT INTO contacts (org_id, id, inbox_id, labels, fields, created_at, updated_at)
+                    SELECT \(h.org), 'ctc_burst' || lpad(i::text, 13, '0'), \(inbox), '{}', '{}', now(), now() FROM generate_series(1, 20000) AS i
+                    """, logger: logger)
+                try await conn.query("""
+                    INSERT INTO contact_emails (org_id, address_key, contact_id, address, position)
+                    SELECT \(h.org), 'burst' || i || '@example.com', 'ctc_burst' || lpad(i::text, 13, '0'), 'burst' || i || '@example.com', 0
+                    FROM generate_series(1, 20000) AS i
+                    """, logger: logger)
+            }
+            let lookup = ContactStore.UpsertByAddress(
+                org: h.org, keys: ["new@example.com"], newID: ID.make(.ctc),
+                input: ContactInput(inboxID: inbox, emails: [ContactEmail(label: nil, address: "new@example.com")]), fields: "{}", now: Date())
+            let plan = try await h.services.db.system(rollback: true) { conn in
+                try await conn.query("SELECT set_config('role', 'nudge_api', true), set_config('nudge.org_id', \(h.org), true)", logger: logger)
+                let explain = PostgresQuery(unsafeSQL: "EXPLAIN (ANALYZE) " + ContactStore.UpsertByAddress.sql, binds: try lookup.makeBindings())
+                return try await conn.query(explain, logger: logger).decode(String.self).collect().joined(separator: "\n")
+            }
+            let read = plan.split(separator: "\n").first { $0.contains(" on contact_emails") && !$0.contains("Insert on") } ?? ""
+            #expect(read.contains("Index Scan using contact_emails_pkey"), "\(plan)")
+            #expect((DispatchTests.actualRows(plan, node: String(read.trimmingCharacters(in: .whitespaces).prefix(40))) ?? .max) <= 1, "\(plan)")
+            #expect(!plan.contains("Rows Removed by Filter"), "\(plan)")
         }
     }
 }
