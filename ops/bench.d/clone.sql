@@ -40,4 +40,7 @@ ORDER BY g.i, v.seq;
 COMMIT;
 -- As after any bulk load: statistics that still describe the tables before it mislead the planner
 -- for the minute or so until autovacuum analyses them (docs/benchmarks.md, "stale statistics").
+-- (ops/bench BENCH_STALE_STATS=1 skips it, to measure with statistics older than the data.)
+\if :analyze
 ANALYZE contacts, contact_emails, enrollments, events;
+\endif
