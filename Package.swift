@@ -64,8 +64,6 @@ let package = Package(
             dependencies: [
                 "Nudge", "NudgeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
-                // EXPLAIN of the product's own statements with their bindings (plan tests).
-                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
     ]

@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
 @testable import Nudge
-import PostgresNIO
 import Testing
 
 /// Inboxes and contacts: validation, create-or-update under concurrency, pagination, filters,
@@ -360,8 +359,7 @@ import Testing
                 input: ContactInput(inboxID: inbox, emails: [ContactEmail(label: nil, address: "new@example.com")]), fields: "{}", now: Date())
             let plan = try await h.services.db.system(rollback: true) { conn in
                 try await conn.query("SELECT set_config('role', 'nudge_api', true), set_config('nudge.org_id', \(h.org), true)", logger: logger)
-                let explain = PostgresQuery(unsafeSQL: "EXPLAIN (ANALYZE) " + ContactStore.UpsertByAddress.sql, binds: try lookup.makeBindings())
-                return try await conn.query(explain, logger: logger).decode(String.self).collect().joined(separator: "\n")
+                return try await conn.explainAnalyze(lookup, logger: logger)
             }
             let read = plan.split(separator: "\n").first { $0.contains(" on contact_emails") && !$0.contains("Insert on") } ?? ""
             #expect(read.contains("Index Scan using contact_emails_pkey"), "\(plan)")

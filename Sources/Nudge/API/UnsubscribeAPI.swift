@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 import NIOCore
@@ -7,7 +8,7 @@ import NIOCore
 /// forged or altered token is a plain 404.
 struct UnsubscribeAPI {
     let db: Database
-    let secret: [UInt8]
+    let key: SymmetricKey
     let clock: any NudgeClock
 
     func register(_ router: Router<AppContext>, _ routes: RouteTable? = nil) {
@@ -40,7 +41,7 @@ struct UnsubscribeAPI {
     }
 
     func verify(_ ctx: AppContext) -> UnsubscribeToken? {
-        ctx.parameters.get("token").flatMap { UnsubscribeToken.verify($0, secret: secret) }
+        ctx.parameters.get("token").flatMap { UnsubscribeToken.verify($0, key: key) }
     }
 
     static func escape(_ s: String) -> String {

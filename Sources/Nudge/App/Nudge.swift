@@ -26,10 +26,12 @@ public struct NudgeServices: Sendable {
     public let llm: (any LLMClient)?
     public let prompts: Prompts?
     public let logger: Logger
+    public let keys: SigningKeys
 
     public init(config: AppConfig, postgres: PostgresClient, clock: any NudgeClock, logger: Logger,
                 transport: (any MailTransport)? = nil, llm: (any LLMClient)? = nil, probe: PostgresClient? = nil) throws {
         self.config = config
+        self.keys = SigningKeys(secret: config.secret)
         if let transport {
             self.transport = transport
         } else if let url = config.smtpURL {
@@ -128,7 +130,7 @@ public func buildApplication(
         if s.config.dev, let manual = s.clock as? ManualClock {
             ClockAPI(services: s, clock: manual).register(r)
         }
-        UnsubscribeAPI(db: s.db, secret: s.config.secret, clock: s.clock).register(router, routes)
+        UnsubscribeAPI(db: s.db, key: s.keys.unsubscribe, clock: s.clock).register(router, routes)
     }
 
     var app = Application(

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Logging
 import Metrics
@@ -20,9 +19,7 @@ struct DispatchBatch {
     let now: Date
     let services: NudgeServices
     var logger: Logger { services.logger }
-    /// Derived once per batch, not per message (each showed in the dispatch profile).
-    let unsubscribeKey: SymmetricKey
-    let messageIDKey: SymmetricKey
+    /// Once per batch, not per message (its trimming showed in the dispatch profile).
     let unsubscribeBase: String
 
     var outgoing: [Outgoing] = []
@@ -39,8 +36,6 @@ struct DispatchBatch {
     init(now: Date, services: NudgeServices) {
         self.now = now
         self.services = services
-        unsubscribeKey = UnsubscribeToken.signingKey(services.config.secret)
-        messageIDKey = MessageIDs.key(services.config.secret)
         unsubscribeBase = services.config.unsubscribeBase
     }
 
@@ -82,7 +77,7 @@ struct DispatchBatch {
 
     func compose(_ d: DueStep, latest: ThreadContext.Latest?) throws -> Outgoing {
         let domain = MessageIDs.domain(of: d.inboxAddress)
-        let unsubscribe = "\(unsubscribeBase)/u/\(UnsubscribeToken(org: d.org, address: d.recipient, enrollmentID: d.enrollmentID).sign(key: unsubscribeKey))"
+        let unsubscribe = "\(unsubscribeBase)/u/\(UnsubscribeToken(org: d.org, address: d.recipient, enrollmentID: d.enrollmentID).sign(key: services.keys.unsubscribe))"
         let vars = Composer.Variables(contactFullName: d.contactName, contactEmail: d.recipient, contactFields: d.contactFields,
                                       inboxDisplayName: d.inboxName, inboxAddress: d.inboxAddress, source: d.source,
                                       sequenceName: d.sequenceName, unsubscribeURL: unsubscribe)
@@ -93,7 +88,7 @@ struct DispatchBatch {
         let message = OutboundMessage(
             from: .init(name: d.inboxName, address: d.inboxAddress), to: [.init(name: d.contactName, address: d.recipient)],
             subject: subject.isEmpty ? "(no subject)" : subject, date: now,
-            messageID: MessageIDs.forStep(org: d.org, enrollmentID: d.enrollmentID, step: d.stepIndex, domain: domain, key: messageIDKey),
+            messageID: MessageIDs.forStep(org: d.org, enrollmentID: d.enrollmentID, step: d.stepIndex, domain: domain, key: services.keys.messageID),
             inReplyTo: latest?.messageID, references: refs, listUnsubscribeURL: unsubscribe,
             extraHeaders: [("X-Nudge-Enrollment", d.enrollmentID)], textBody: body)
         let threadID = d.threadID ?? ID.make(.thr)

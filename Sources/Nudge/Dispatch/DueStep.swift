@@ -146,9 +146,7 @@ extension NudgeServices {
     public func explainClaim(now: Date, limit: Int? = nil) async throws -> String {
         try await db.system(rollback: true) { conn in
             try await DueStep.planTheClaim(conn, logger: db.logger)
-            let claim = DueStep.claimQuery(now: now, limit: limit ?? config.dispatchBatchSize)
-            let explain = PostgresQuery(unsafeSQL: "EXPLAIN (ANALYZE, BUFFERS) " + claim.sql, binds: claim.binds)
-            return try await conn.query(explain, logger: db.logger).decode(String.self).collect().joined(separator: "\n")
+            return try await conn.explainAnalyze(DueStep.claimQuery(now: now, limit: limit ?? config.dispatchBatchSize), logger: db.logger)
         }
     }
 }

@@ -101,3 +101,16 @@ public enum DatabaseFailure: Error, CustomStringConvertible {
         }
     }
 }
+
+extension PostgresConnection {
+    /// EXPLAIN (ANALYZE, BUFFERS) of a statement with its own bindings, as text (`nudge explain
+    /// claim`, plan tests). ANALYZE runs the statement: call it in a transaction rolled back.
+    func explainAnalyze(_ query: PostgresQuery, logger: Logger) async throws -> String {
+        try await self.query(PostgresQuery(unsafeSQL: "EXPLAIN (ANALYZE, BUFFERS) " + query.sql, binds: query.binds), logger: logger)
+            .decode(String.self).collect().joined(separator: "\n")
+    }
+
+    func explainAnalyze<S: PostgresPreparedStatement>(_ statement: S, logger: Logger) async throws -> String {
+        try await explainAnalyze(PostgresQuery(unsafeSQL: S.sql, binds: try statement.makeBindings()), logger: logger)
+    }
+}

@@ -18,12 +18,13 @@ struct ThreadCounts {
         var messageContact: String?
         var count = 0
         /// New threads start at `now` (their creation); existing ones only move forward.
-        var last: Date?
+        var last: Date
         var contactID: String? { threadContact ?? messageContact }
     }
-    private(set) var rows: [Row] = []
+    let rows: [Row]
 
     init(messages: [NewMessage], newThreads: [HistoryStore.NewThread], now: Date) {
+        var rows: [Row] = []
         var index: [String: Int] = [:]   // org + thread -> position in rows
         func key(_ org: String, _ id: String) -> String { org + "\u{1}" + id }
         for t in newThreads where index[key(t.org, t.id)] == nil {
@@ -39,12 +40,13 @@ struct ThreadCounts {
                 // An existing thread: inbox and subject only matter should it have vanished meanwhile.
                 i = rows.count
                 index[k] = i
-                rows.append(Row(org: m.org, id: m.threadID, inboxID: m.inboxID, subject: m.subject))
+                rows.append(Row(org: m.org, id: m.threadID, inboxID: m.inboxID, subject: m.subject, last: m.at))
             }
             rows[i].count += 1
-            rows[i].last = max(rows[i].last ?? m.at, m.at)
+            rows[i].last = max(rows[i].last, m.at)
             if let c = m.contactID, c > (rows[i].messageContact ?? "") { rows[i].messageContact = c }
         }
+        self.rows = rows
     }
 
     /// Sorted by key, so two batches touching the same threads lock them in the same order.
@@ -56,7 +58,7 @@ struct ThreadCounts {
             SELECT o, i, b, nullif(c, ''), s, k, n, l, \(now)
             FROM unnest(\(rows.map(\.org))::text[], \(rows.map(\.id))::text[], \(rows.map(\.inboxID))::text[], \(rows.map { $0.contactID ?? "" })::text[],
                         \(rows.map(\.subject))::text[], \(rows.map { ThreadKeys.subjectKey($0.subject) })::text[], \(rows.map(\.count))::int[],
-                        \(rows.map { $0.last ?? now })::timestamptz[]) WITH ORDINALITY AS u(o, i, b, c, s, k, n, l, ord)
+                        \(rows.map(\.last))::timestamptz[]) WITH ORDINALITY AS u(o, i, b, c, s, k, n, l, ord)
             ORDER BY ord
             ON CONFLICT (org_id, id) DO UPDATE SET message_count = threads.message_count + EXCLUDED.message_count,
               last_message_at = GREATEST(threads.last_message_at, EXCLUDED.last_message_at),
