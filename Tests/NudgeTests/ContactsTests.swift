@@ -355,7 +355,7 @@ import Testing
                     """, logger: logger)
             }
             let lookup = ContactStore.UpsertByAddress(
-                org: h.org, keys: ["new@example.com"], newID: ID.make(.ctc),
+                org: h.org, newID: ID.make(.ctc),
                 input: ContactInput(inboxID: inbox, emails: [ContactEmail(label: nil, address: "new@example.com")]), fields: "{}", now: Date())
             let plan = try await h.services.db.system(rollback: true) { conn in
                 try await conn.query("SELECT set_config('role', 'nudge_api', true), set_config('nudge.org_id', \(h.org), true)", logger: logger)
@@ -366,5 +366,13 @@ import Testing
             #expect((DispatchTests.actualRows(plan, node: String(read.trimmingCharacters(in: .whitespaces).prefix(40))) ?? .max) <= 1, "\(plan)")
             #expect(!plan.contains("Rows Removed by Filter"), "\(plan)")
         }
+    }
+
+    /// The enrollment statement places the contact upsert's parameters first and renumbers its own.
+    @Test func sqlParametersShiftOnlyPlaceholders() {
+        #expect(SQLParameters.shifted("a = $1::text AND b IN ($2, $22) AND c = '$x'", by: 12) == "a = $13::text AND b IN ($14, $34) AND c = '$x'")
+        #expect(SQLParameters.shifted("$9$", by: 1) == "$10$")
+        #expect(EnrollmentStore.InsertWithNewContact.sql.contains("$34::int8"))
+        #expect(!EnrollmentStore.InsertWithNewContact.sql.contains("$35"))
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import HTTPTypes
-import Nudge
+@testable import Nudge
 import Testing
 
 /// Sequences (validation, versions, archiving), enrollments (concurrency, state changes, audit),
@@ -150,6 +150,67 @@ import Testing
             let rule = try await h.call(.post, "/v1/workflow-rules/", Self.ruleBody(inbox: inbox, label: "x", sequence: seq))
             #expect(rule.status == 422)
             #expect(rule.errorParam == "action.sequence_id")
+        }
+    }
+
+    /// An enrollment takes its sequence from this process's cache and checks the version in its
+    /// own insert. An edit or an archive after the cache was filled (here through the API, which
+    /// leaves the cache alone, as another process's edit would) must still give the new version,
+    /// or a 422, and the rolled-back attempt must leave no contact or event behind.
+    @Test func enrollmentsFollowSequenceEditsPastTheCache() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            let seq = try await h.call(.post, "/v1/sequences/", BriefBodies.sequence(inbox))
+            #expect(seq.status == 201, "\(seq.body)")
+            let byEmail = { @Sendable (address: String) async throws -> Reply in
+                try await h.call(.post, "/v1/sequences/enrollments/", #"{"sequence_id": "\#(seq.id)", "recipient": {"email": "\#(address)"}}"#)
+            }
+            let first = try await byEmail(Fixture.address("v1"))
+            #expect(first.status == 201, "\(first.body)")
+            #expect(first["sequence_version"]?.number == 1)
+            #expect(first["inbox_id"]?.string == inbox)
+            #expect(h.services.sequences.cache.get(org: h.org, id: seq.id)?.version == 1)
+
+            let patched = try await h.call(.patch, "/v1/sequences/\(seq.id)/", #"{"emails": [\#(Fixture.step(days: 1, subject: "Brand new subject"))]}"#)
+            #expect(patched["version"]?.number == 2)
+            #expect(h.services.sequences.cache.get(org: h.org, id: seq.id)?.version == 1, "the edit is found by the insert, not by the cache")
+            let second = try await byEmail(Fixture.address("v2"))
+            #expect(second.status == 201, "\(second.body)")
+            #expect(second["sequence_version"]?.number == 2)
+            #expect(second["steps"]?.items.count == 1)
+            #expect(second["steps"]?[0]?["subject"]?.string == "Brand new subject")
+            #expect(h.services.sequences.cache.get(org: h.org, id: seq.id)?.version == 2)
+
+            // A known address with a stale cache: the existing contact, the new version.
+            let knownAddress = Fixture.address("known")
+            let known = try await h.contact(knownAddress, inbox: inbox, name: "Kept Name")
+            let patched3 = try await h.call(.patch, "/v1/sequences/\(seq.id)/", #"{"name": "Third"}"#)
+            #expect(patched3["version"]?.number == 3)
+            let third = try await byEmail(knownAddress)
+            #expect(third.status == 201, "\(third.body)")
+            #expect(third["contact_id"]?.string == known.id)
+            #expect(third["sequence_version"]?.number == 3)
+            #expect(try await h.call(.get, "/v1/contacts/\(known.id)/")["full_name"]?.string == "Kept Name")
+            let again = try await byEmail(knownAddress)
+            #expect(again.status == 200, "\(again.body)")
+            #expect(again.id == third.id)
+
+            let archived = try await h.call(.delete, "/v1/sequences/\(seq.id)/")
+            #expect(archived.status == 200)
+            let late = Fixture.address("late")
+            let refused = try await byEmail(late)
+            #expect(refused.status == 422, "\(refused.body)")
+            #expect(refused.errorParam == "sequence_id")
+            #expect(h.services.sequences.cache.get(org: h.org, id: seq.id) == nil)
+
+            #expect(try await h.call(.get, "/v1/contacts/?email=\(late)").data.isEmpty, "the rolled-back attempt made no contact")
+            #expect(try await h.call(.get, "/v1/contacts/").data.count == 3)
+            #expect(try await h.events("enrollment.created").count == 3)
+            let versions = try await h.services.db.system { conn in
+                try await conn.query("SELECT sequence_version FROM enrollments WHERE org_id = \(h.org) ORDER BY sequence_version", logger: h.services.logger)
+                    .decode(Int.self).collect()
+            }
+            #expect(versions == [1, 2, 3])
         }
     }
 

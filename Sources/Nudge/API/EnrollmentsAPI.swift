@@ -79,60 +79,103 @@ struct EnrollmentsAPI {
         let recipientEmail = try recipient.email.map { try Mailbox.require($0, "recipient.email") }
 
         // Two requests for one new address race on its primary key: the loser runs again and
-        // then finds the winner's contact.
-        return try await db.tenant(org, racesRetried: 5) { conn in
-            // The sequence, its definition and the inbox to send from.
-            var definition: SequenceDefinition
-            var sequence: SequenceRecord?
-            if let sid = b.sequence_id {
-                guard ID.isValid(sid, .seq), let s = try await sequences.get(org: org, id: sid, conn) else {
-                    throw APIError.validation("sequence_id", "No sequence \(sid.prefix(64)) in this organization.")
-                }
-                if s.archived_at != nil { throw APIError.validation("sequence_id", "Sequence \(sid) is archived; it takes no new enrollments.") }
-                definition = SequenceStore.definition(s)
-                if !llmConfigured && (definition.exit_condition_prompt != nil || definition.steps.contains { $0.prompt != nil }) {
-                    throw LLMRequirement.error("sequence_id")
-                }
-                sequence = s
-            } else {
-                definition = SequenceDefinition(steps: adhoc!, exit_on_reply: true, exit_condition_prompt: nil)
-            }
-            if let e = b.exit_on_reply { definition.exit_on_reply = e }
-            if let exitPrompt { definition.exit_condition_prompt = exitPrompt }
-
-            guard let inboxID = b.inbox_id ?? sequence?.sender_inbox_id else {
-                throw APIError.validation("inbox_id", "inbox_id is required for an ad-hoc enrollment.")
-            }
-            // The sequence's sender inbox exists (a foreign key keeps it); only another one is looked up.
-            if inboxID != sequence?.sender_inbox_id, try await !InboxStore.exists(org: org, id: inboxID, conn, logger: db.logger) {
-                throw APIError.validation("inbox_id", "No inbox \(inboxID.prefix(64)) in this organization.")
-            }
-
-            let (contactID, address) = try await resolveRecipient(recipient, email: recipientEmail, inboxID: inboxID, ctx, conn)
-            let (source, threadID) = try await resolveSource(b.source, inboxID: inboxID, org: org, conn)
-            return try await store.enroll(.init(inboxID: inboxID, contactID: contactID, recipient: address, sequenceID: sequence?.id,
-                                                sequenceVersion: sequence?.version, definition: definition, source: source, threadID: threadID,
-                                                trigger: "api", ruleID: nil, tokenID: ctx.token.tokenID), org: org, now: now, conn)
+        // then finds the winner's contact. A cached sequence that turns out edited or archived
+        // rolls the attempt back and runs it again from a fresh read.
+        let input = EnrollInput(body: b, adhoc: adhoc, exitPrompt: exitPrompt, recipientEmail: recipientEmail)
+        do {
+            return try await db.tenant(org, racesRetried: 5) { try await enroll(input, fresh: false, ctx, now: now, $0) }
+        } catch is SequenceCache.Changed {
+            if let sid = b.sequence_id { sequences.cache.drop(org: org, id: sid) }
+            return try await db.tenant(org, racesRetried: 5) { try await enroll(input, fresh: true, ctx, now: now, $0) }
         }
     }
 
-    func resolveRecipient(_ r: RecipientInput, email: String?, inboxID: String, _ ctx: TenantContext, _ conn: PostgresConnection) async throws -> (String, String) {
-        if let cid = r.contact_id {
-            guard ID.isValid(cid, .ctc), let c = try await contacts.get(org: ctx.org, id: cid, conn) else {
-                throw APIError.validation("recipient.contact_id", "No contact \(cid.prefix(64)) in this organization.")
+    /// A request body after the checks that need no database.
+    struct EnrollInput {
+        let body: Body
+        let adhoc: [Step]?
+        let exitPrompt: String?
+        let recipientEmail: String?
+    }
+
+    func enroll(_ input: EnrollInput, fresh: Bool, _ ctx: TenantContext, now: Date, _ conn: PostgresConnection) async throws -> (EnrollmentRecord, Bool) {
+        let (b, org) = (input.body, ctx.org)
+        // The sequence, its definition and the inbox to send from.
+        var definition: SequenceDefinition
+        var sequence: SequenceRecord?
+        var cachedVersion: Int?
+        if let sid = b.sequence_id {
+            guard ID.isValid(sid, .seq), let (s, cached) = try await sequences.forEnrollment(org: org, id: sid, fresh: fresh, conn) else {
+                throw APIError.validation("sequence_id", "No sequence \(sid.prefix(64)) in this organization.")
             }
-            if let email {
-                guard c.emails.contains(where: { Mailbox.key($0.address) == Mailbox.key(email) }) else {
-                    throw APIError.validation("recipient.email", "\(email) is not an address of contact \(cid).")
-                }
-                return (c.id, email)
+            if s.archived_at != nil { throw APIError.validation("sequence_id", "Sequence \(sid) is archived; it takes no new enrollments.") }
+            definition = SequenceStore.definition(s)
+            if !llmConfigured && (definition.exit_condition_prompt != nil || definition.steps.contains { $0.prompt != nil }) {
+                throw LLMRequirement.error("sequence_id")
             }
-            guard let first = c.emails.first else { throw APIError.validation("recipient.contact_id", "Contact \(cid) has no email address.") }
-            return (c.id, first.address)
+            sequence = s
+            cachedVersion = cached
+        } else {
+            definition = SequenceDefinition(steps: input.adhoc!, exit_on_reply: true, exit_condition_prompt: nil)
         }
-        let input = ContactInput(inboxID: inboxID, fullName: nil, emails: [ContactEmail(label: nil, address: email!)], notes: nil, labels: nil, fields: nil, timezone: nil)
+        if let e = b.exit_on_reply { definition.exit_on_reply = e }
+        if let exitPrompt = input.exitPrompt { definition.exit_condition_prompt = exitPrompt }
+
+        guard let inboxID = b.inbox_id ?? sequence?.sender_inbox_id else {
+            throw APIError.validation("inbox_id", "inbox_id is required for an ad-hoc enrollment.")
+        }
+        // The sequence's sender inbox exists (a foreign key keeps it); only another one is looked up.
+        if inboxID != sequence?.sender_inbox_id, try await !InboxStore.exists(org: org, id: inboxID, conn, logger: db.logger) {
+            throw APIError.validation("inbox_id", "No inbox \(inboxID.prefix(64)) in this organization.")
+        }
+
+        let (source, threadID) = try await resolveSource(b.source, inboxID: inboxID, org: org, conn)
+        var e = EnrollmentStore.NewEnrollment(inboxID: inboxID, contactID: "", recipient: "", sequenceID: sequence?.id, sequenceVersion: sequence?.version,
+                                              definition: definition, source: source, threadID: threadID, trigger: "api", ruleID: nil,
+                                              tokenID: ctx.token.tokenID, cachedVersion: cachedVersion)
+        if let cid = b.recipient?.contact_id {
+            (e.contactID, e.recipient) = try await resolveContact(cid, email: input.recipientEmail, org: org, conn)
+        } else if let email = input.recipientEmail {
+            // By address: a new address is created with the enrollment in one statement.
+            let contact = Self.newContact(email, inboxID: inboxID)
+            e.contactID = ID.make(.ctc)
+            e.recipient = email
+            switch try await store.enrollNewContact(e, contact: contact, org: org, now: now, conn) {
+            case .enrolled(let record):
+                return (record, true)
+            case .known(let found):
+                e.contactID = try await contacts.settle(org: org, contact, found: found, now: now, tokenID: ctx.token.tokenID, conn).0
+            }
+        }
+        return try await store.enroll(e, org: org, now: now, conn)
+    }
+
+    /// The contact and address for a recipient (the preview's; it rolls back the contact an
+    /// unknown address creates).
+    func resolveRecipient(_ r: RecipientInput, email: String?, inboxID: String, _ ctx: TenantContext, _ conn: PostgresConnection) async throws -> (String, String) {
+        if let cid = r.contact_id { return try await resolveContact(cid, email: email, org: ctx.org, conn) }
+        let input = Self.newContact(email!, inboxID: inboxID)
         let (id, _) = try await contacts.upsertID(org: ctx.org, input, now: clock.now(), tokenID: ctx.token.tokenID, conn)
         return (id, email!)
+    }
+
+    /// What an enrollment by address writes for a new contact: the address and the inbox.
+    static func newContact(_ email: String, inboxID: String) -> ContactInput {
+        ContactInput(inboxID: inboxID, fullName: nil, emails: [ContactEmail(label: nil, address: email)], notes: nil, labels: nil, fields: nil, timezone: nil)
+    }
+
+    func resolveContact(_ cid: String, email: String?, org: String, _ conn: PostgresConnection) async throws -> (String, String) {
+        guard ID.isValid(cid, .ctc), let c = try await contacts.get(org: org, id: cid, conn) else {
+            throw APIError.validation("recipient.contact_id", "No contact \(cid.prefix(64)) in this organization.")
+        }
+        if let email {
+            guard c.emails.contains(where: { Mailbox.key($0.address) == Mailbox.key(email) }) else {
+                throw APIError.validation("recipient.email", "\(email) is not an address of contact \(cid).")
+            }
+            return (c.id, email)
+        }
+        guard let first = c.emails.first else { throw APIError.validation("recipient.contact_id", "Contact \(cid) has no email address.") }
+        return (c.id, first.address)
     }
 
     /// The source must be a message and/or thread of this inbox; follow-ups are then sent as

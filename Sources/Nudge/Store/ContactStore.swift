@@ -85,15 +85,19 @@ public struct ContactStore: Sendable {
     /// The upsert without reading the record back (two round trips fewer), for callers that only
     /// need the contact's id, such as an enrollment by address.
     func upsertID(org: String, _ input: ContactInput, now: Date, tokenID: String?, _ conn: PostgresConnection) async throws -> (String, created: Bool) {
-        let keys = input.emails.map { Mailbox.key($0.address) }
-        let newID = ID.make(.ctc)
         let fields = String(decoding: try JSONCoding.encoder.encode(input.fields ?? [:]), as: UTF8.self)
         // One round trip for the common case: when none of the addresses is known, the contact
         // and its addresses are inserted together; otherwise nothing is written and the contacts
         // owning them come back. A concurrent request inserting one of the same addresses makes
         // the address insert fail on the primary key, and the caller retries from the top.
-        let rows = try await conn.execute(UpsertByAddress(org: org, keys: keys, newID: newID, input: input, fields: fields, now: now), logger: logger)
+        let rows = try await conn.execute(UpsertByAddress(org: org, newID: ID.make(.ctc), input: input, fields: fields, now: now), logger: logger)
             .collect()
+        return try await settle(org: org, input, found: rows, now: now, tokenID: tokenID, conn)
+    }
+
+    /// The rest of an upsert after `UpsertByAddress` (alone or inside an enrollment's statement)
+    /// answered with the contact it made, or the contacts that own the addresses.
+    func settle(org: String, _ input: ContactInput, found rows: [(String, String, Bool)], now: Date, tokenID: String?, _ conn: PostgresConnection) async throws -> (String, created: Bool) {
         if let made = rows.first(where: \.2) {
             try await rules.fire(org: org, contactID: made.0, labels: input.labels ?? [], tokenID: tokenID, now: now, conn)
             return (made.0, true)
@@ -120,9 +124,10 @@ public struct ContactStore: Sendable {
     /// until autovacuum analysed the table; PostgreSQL CPU per request 2.6x). A plain lateral join
     /// was flattened into a hash join over the same scan; LIMIT 1 (the key is unique) keeps each
     /// probe a parameterised primary-key lookup, as in the dispatcher's claim.
+    /// `ctes` and `found` are also the contact half of `EnrollmentStore.InsertWithNewContact`.
     struct UpsertByAddress: PostgresPreparedStatement {
-        static let sql = """
-            WITH known AS (
+        static let ctes = """
+            known AS (
               SELECT DISTINCT ON (e.contact_id) e.contact_id, e.address
               FROM unnest($2::text[]) AS k(key)
               CROSS JOIN LATERAL (SELECT contact_id, address, address_key FROM contact_emails WHERE org_id = $1::text AND address_key = k.key LIMIT 1) e
@@ -138,19 +143,25 @@ public struct ContactStore: Sendable {
               FROM made, unnest($2::text[], $11::text[], $12::text[]) WITH ORDINALITY AS u(k, a, l, n)
               ORDER BY u.k, u.n
             )
-            SELECT contact_id, address, false FROM known UNION ALL SELECT id, '', true FROM made
             """
+        /// Each owning contact and its address (made false), or the new contact (made true).
+        static let found = "SELECT contact_id, address, false AS made FROM known UNION ALL SELECT id, '', true FROM made"
+        static let sql = "WITH \(ctes) \(found)"
+        static let parameterCount = 12
         let org: String
-        let keys: [String]
         let newID: String
         let input: ContactInput
         let fields: String
         let now: Date
 
         func makeBindings() throws -> PostgresBindings {
-            var b = PostgresBindings()
+            var b = PostgresBindings(capacity: Self.parameterCount)
+            bind(into: &b)
+            return b
+        }
+        func bind(into b: inout PostgresBindings) {
             b.append(org)
-            b.append(keys)
+            b.append(input.emails.map { Mailbox.key($0.address) })
             b.append(newID)
             b.append(input.inboxID)
             b.append(input.fullName ?? nil)
@@ -161,7 +172,6 @@ public struct ContactStore: Sendable {
             b.append(now)
             b.append(input.emails.map(\.address))
             b.append(input.emails.map { $0.label ?? "" })
-            return b
         }
         func decodeRow(_ row: PostgresRow) throws -> (String, String, Bool) { try row.decode((String, String, Bool).self) }
     }

@@ -19,24 +19,19 @@ public struct EnrollmentStore: Sendable {
         var trigger: String
         var ruleID: String?
         var tokenID: String?
+        /// The sequence version read from `SequenceCache`: the insert checks it is still current
+        /// and not archived, and throws `SequenceCache.Changed` otherwise. Nil: read in this transaction.
+        var cachedVersion: Int? = nil
     }
 
     /// Creates the enrollment, or returns the running one for the same contact and sequence
     /// (the partial unique index decides, so concurrent calls converge). Runs inside the caller's
     /// transaction so workflow rules enroll atomically with the label change that fired them.
     func enroll(_ e: NewEnrollment, org: String, now: Date, _ conn: PostgresConnection) async throws -> (EnrollmentRecord, created: Bool) {
-        let id = ID.make(.enr)
-        let steps = String(decoding: try JSONCoding.encoder.encode(e.definition.steps), as: UTF8.self)
-        let source = try e.source.map { String(decoding: try JSONCoding.encoder.encode($0), as: UTF8.self) }
-        let firstDue = now.addingTimeInterval(e.definition.steps[0].delaySeconds)
-        let event = PendingEvent(org: org, type: .enrollmentCreated, [
-            "enrollment_id": .string(id), "contact_id": .string(e.contactID), "sequence_id": .str(e.sequenceID),
-            "inbox_id": .string(e.inboxID), "trigger": .string(e.trigger), "workflow_rule_id": .str(e.ruleID),
-        ])
         // The enrollment and its event in one round trip; no event when it already existed.
-        let inserted = try await conn.execute(Insert(org: org, id: id, e: e, steps: steps, source: source, firstDue: firstDue, event: event, now: now), logger: logger)
-            .collect()
-        if let record = inserted.first {
+        let (current, inserted) = try await conn.execute(try Insert(org: org, e, now: now), logger: logger).collect()[0]
+        guard current else { throw SequenceCache.Changed() }
+        if let record = inserted {
             return (record, true)
         }
         let existing = try await conn.query("""
@@ -50,25 +45,48 @@ public struct EnrollmentStore: Sendable {
         return (try EnrollmentRecord.decode(row), false)
     }
 
+    /// An enrollment by address with the contact upsert in the same statement, so a new address
+    /// costs four round trips (BEGIN, the tenant, this, COMMIT) instead of six. `e.contactID` is
+    /// the id for the contact if the address is new. When it is known nothing is written and the
+    /// owning contact comes back, for `ContactStore.settle` and then `enroll`. A contact made here
+    /// has no labels, so no workflow rule can fire for it.
+    enum NewContactOutcome { case enrolled(EnrollmentRecord), known([(String, String, Bool)]) }
+
+    func enrollNewContact(_ e: NewEnrollment, contact: ContactInput, org: String, now: Date, _ conn: PostgresConnection) async throws -> NewContactOutcome {
+        let statement = InsertWithNewContact(contact: .init(org: org, newID: e.contactID, input: contact, fields: "{}", now: now), enrollment: try Insert(org: org, e, now: now))
+        let rows = try await conn.execute(statement, logger: logger).collect()
+        guard rows[0].current else { throw SequenceCache.Changed() }
+        if let record = rows[0].enrollment { return .enrolled(record) }
+        return .known(rows.compactMap(\.found))
+    }
+
     /// Prepared (its planning cost a third of its execution); no event when the enrollment
-    /// already existed.
+    /// already existed. One row: whether the sequence version is current, then the enrollment
+    /// if it was inserted. `ctes(when:)` is also the enrollment half of `InsertWithNewContact`.
     struct Insert: PostgresPreparedStatement {
-        static let sql = """
-            WITH e AS (
+        static func ctes(when condition: String) -> String {
+            """
+            seq AS (
+              SELECT $22::int8 IS NULL OR EXISTS (
+                SELECT 1 FROM sequences WHERE org_id = $1::text AND id = $7::text AND version = $22::int8 AND archived_at IS NULL) AS current
+            ), e AS (
               INSERT INTO enrollments (org_id, id, inbox_id, contact_id, recipient, recipient_key, sequence_id, sequence_version, steps,
                 exit_on_reply, exit_condition_prompt, source, thread_id, state, next_step, next_due_at, trigger, workflow_rule_id,
                 created_by, updated_by, created_at, updated_at)
-              VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::int8, $9::text::jsonb,
+              SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::int8, $9::text::jsonb,
                 $10::bool, $11::text, $12::text::jsonb, $13::text, 'active', 0, $14::timestamptz, $15::text, $16::text,
-                $17::text, $17::text, $18::timestamptz, $18::timestamptz)
+                $17::text, $17::text, $18::timestamptz, $18::timestamptz
+              FROM seq WHERE seq.current AND \(condition)
               ON CONFLICT (org_id, contact_id, sequence_id) WHERE state IN ('active', 'paused') AND sequence_id IS NOT NULL DO NOTHING
               RETURNING *
             ), ev AS (
               INSERT INTO events (org_id, id, type, data, created_at)
               SELECT $1::text, $19::text, $20::text, $21::text::jsonb, $18::timestamptz FROM e
             )
-            SELECT \(EnrollmentRecord.columns) FROM e
             """
+        }
+        static let sql = "WITH \(ctes(when: "true")) SELECT seq.current, \(EnrollmentRecord.columns) FROM seq LEFT JOIN e ON true"
+        static let parameterCount = 22
         let org: String
         let id: String
         let e: NewEnrollment
@@ -78,8 +96,26 @@ public struct EnrollmentStore: Sendable {
         let event: PendingEvent
         let now: Date
 
+        init(org: String, _ e: NewEnrollment, now: Date) throws {
+            self.org = org
+            self.id = ID.make(.enr)
+            self.e = e
+            self.steps = String(decoding: try JSONCoding.encoder.encode(e.definition.steps), as: UTF8.self)
+            self.source = try e.source.map { String(decoding: try JSONCoding.encoder.encode($0), as: UTF8.self) }
+            self.firstDue = now.addingTimeInterval(e.definition.steps[0].delaySeconds)
+            self.event = PendingEvent(org: org, type: .enrollmentCreated, [
+                "enrollment_id": .string(id), "contact_id": .string(e.contactID), "sequence_id": .str(e.sequenceID),
+                "inbox_id": .string(e.inboxID), "trigger": .string(e.trigger), "workflow_rule_id": .str(e.ruleID),
+            ])
+            self.now = now
+        }
+
         func makeBindings() throws -> PostgresBindings {
-            var b = PostgresBindings()
+            var b = PostgresBindings(capacity: Self.parameterCount)
+            bind(into: &b)
+            return b
+        }
+        func bind(into b: inout PostgresBindings) {
             b.append(org)
             b.append(id)
             b.append(e.inboxID)
@@ -101,9 +137,42 @@ public struct EnrollmentStore: Sendable {
             b.append(ID.make(.evt))
             b.append(event.type.rawValue)
             b.append(event.data)
+            b.append(e.cachedVersion)
+        }
+        func decodeRow(_ row: PostgresRow) throws -> (current: Bool, EnrollmentRecord?) { try Self.decodeResult(row) }
+
+        static func decodeResult(_ row: PostgresRow) throws -> (current: Bool, EnrollmentRecord?) {
+            let r = row.makeRandomAccess()
+            let current = try r["current"].decode(Bool.self)
+            return (current, try r["id"].decode(String?.self) == nil ? nil : EnrollmentRecord.decode(row))
+        }
+    }
+
+    /// `ContactStore.UpsertByAddress` and `Insert` as one statement: the enrollment is inserted
+    /// only when the contact was (a known address writes nothing). Rows: the sequence check, the
+    /// contact found or made, the enrollment if inserted.
+    struct InsertWithNewContact: PostgresPreparedStatement {
+        static let sql = """
+            WITH \(ContactStore.UpsertByAddress.ctes),
+            \(SQLParameters.shifted(Insert.ctes(when: "EXISTS (SELECT 1 FROM made)"), by: ContactStore.UpsertByAddress.parameterCount))
+            SELECT seq.current, c.found_id, c.found_address, c.found_made, \(EnrollmentRecord.columns)
+            FROM seq LEFT JOIN (\(ContactStore.UpsertByAddress.found)) AS c(found_id, found_address, found_made) ON true LEFT JOIN e ON true
+            """
+        let contact: ContactStore.UpsertByAddress
+        let enrollment: Insert
+
+        func makeBindings() throws -> PostgresBindings {
+            var b = PostgresBindings(capacity: ContactStore.UpsertByAddress.parameterCount + Insert.parameterCount)
+            contact.bind(into: &b)
+            enrollment.bind(into: &b)
             return b
         }
-        func decodeRow(_ row: PostgresRow) throws -> EnrollmentRecord { try EnrollmentRecord.decode(row) }
+        func decodeRow(_ row: PostgresRow) throws -> (current: Bool, found: (String, String, Bool)?, enrollment: EnrollmentRecord?) {
+            let (current, record) = try Insert.decodeResult(row)
+            let r = row.makeRandomAccess()
+            let found = try r["found_id"].decode(String?.self).map { id in (id, try r["found_address"].decode(String.self), try r["found_made"].decode(Bool.self)) }
+            return (current, found, record)
+        }
     }
 
     public func get(org: String, id: String) async throws -> EnrollmentRecord? {

@@ -18,6 +18,8 @@ public struct SequenceRecord: Encodable, Sendable {
 /// Saved sequences. Every edit is a new version; enrollments keep a snapshot of theirs.
 public struct SequenceStore: Sendable {
     let db: Database
+    /// Shared by every copy of this store in the process.
+    let cache = SequenceCache()
     var logger: Logger { db.logger }
 
     static let columns = "id, name, sender_inbox_id, version, definition::text, archived_at, created_at, updated_at"
@@ -57,6 +59,16 @@ public struct SequenceStore: Sendable {
     /// Prepared: every enrollment reads its sequence, and planning cost more than reading.
     public func get(org: String, id: String, _ conn: PostgresConnection) async throws -> SequenceRecord? {
         try await conn.execute(ByID(org: org, id: id), logger: logger).first { _ in true }
+    }
+
+    /// The sequence for a new enrollment and, when it came from the cache, the version the
+    /// enrollment's insert must find current (`EnrollmentStore.NewEnrollment.cachedVersion`).
+    /// `fresh` skips the cache (after `SequenceCache.Changed`).
+    func forEnrollment(org: String, id: String, fresh: Bool, _ conn: PostgresConnection) async throws -> (SequenceRecord, cachedVersion: Int?)? {
+        if !fresh, let s = cache.get(org: org, id: id) { return (s, s.version) }
+        guard let s = try await get(org: org, id: id, conn) else { return nil }
+        cache.put(org: org, s)
+        return (s, nil)
     }
 
     struct ByID: PostgresPreparedStatement {

@@ -1,0 +1,25 @@
+/// Composes one statement from prepared statements' fragments: each fragment numbers its
+/// parameters from $1, so a fragment placed after another's parameters is renumbered here. Only
+/// the static SQL text changes; values stay bound parameters.
+enum SQLParameters {
+    /// `$n` becomes `$(n + offset)`. The fragments hold no string literals or dollar quotes with
+    /// a `$` followed by a digit.
+    static func shifted(_ sql: String, by offset: Int) -> String {
+        var out = ""
+        out.reserveCapacity(sql.utf8.count + 32)
+        var digits = ""
+        var afterDollar = false
+        func flush() {
+            if afterDollar { out += digits.isEmpty ? "$" : "$\(Int(digits)! + offset)" }
+            afterDollar = false
+            digits = ""
+        }
+        for ch in sql {
+            if afterDollar, ch.isASCII, ch.isNumber { digits.append(ch); continue }
+            flush()
+            if ch == "$" { afterDollar = true } else { out.append(ch) }
+        }
+        flush()
+        return out
+    }
+}
