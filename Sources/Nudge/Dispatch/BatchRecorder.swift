@@ -23,14 +23,15 @@ struct BatchRecorder {
                        raw: o.rendered, contactID: o.due.contactID, enrollmentID: o.due.enrollmentID, stepIndex: o.due.stepIndex,
                        details: nil, at: now)
         }
-        try await HistoryStore.append(messages, newThreads: threads, now: now, conn, logger: logger)
-        try await upsertDeliveries(sent.map(\.due), kind: "email", status: "sent", rfcIDs: sent.map(\.message.messageID), messageIDs: messages.map(\.id))
-        try await advance(sent.map(\.due), threadIDs: sent.map(\.threadID))
-        try await Events.append(zip(sent, messages).map { o, m in
+        let events = zip(sent, messages).map { o, m in
             PendingEvent(org: o.due.org, type: .messageSent, ["enrollment_id": .string(o.due.enrollmentID), "message_id": .string(m.id),
                                                               "thread_id": .string(o.threadID), "step_index": .number(Double(o.due.stepIndex)),
                                                               "rfc822_message_id": .string(o.message.messageID)])
-        }, at: now, on: conn, logger: logger)
+        }
+        // The sent events go in with the messages; completions (from `advance`) follow them in the feed.
+        try await HistoryStore.append(messages, newThreads: threads, events: events, now: now, conn, logger: logger)
+        try await upsertDeliveries(sent.map(\.due), kind: "email", status: "sent", rfcIDs: sent.map(\.message.messageID), messageIDs: messages.map(\.id))
+        try await advance(sent.map(\.due), threadIDs: sent.map(\.threadID))
     }
 
     /// Reminder steps notify the team (an event), never the contact, and ignore suppression.

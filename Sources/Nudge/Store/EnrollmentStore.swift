@@ -312,10 +312,12 @@ public struct EnrollmentStore: Sendable {
               AND (\(enrollmentIDs)::text[] IS NULL OR id = ANY(\(enrollmentIDs)))
             RETURNING id, contact_id
             """, logger: logger).decode((String, String).self).collect()
-        let type: EventType = state == .cancelled ? .enrollmentCancelled : (state == .exited ? .enrollmentExited : .enrollmentFailed)
-        events += rows.map { id, contact in
-            PendingEvent(org: org, type: type, ["enrollment_id": .string(id), "contact_id": .string(contact), "exit_reason": .str(reason), "exit_detail": .str(detail)])
-        }
+        events += rows.map { finishedEvent(org: org, id: $0, contactID: $1, state: state, reason: reason, detail: detail) }
         return rows.map(\.0)
+    }
+
+    static func finishedEvent(org: String, id: String, contactID: String, state: EnrollmentState, reason: String?, detail: String?) -> PendingEvent {
+        let type: EventType = state == .cancelled ? .enrollmentCancelled : (state == .exited ? .enrollmentExited : .enrollmentFailed)
+        return PendingEvent(org: org, type: type, ["enrollment_id": .string(id), "contact_id": .string(contactID), "exit_reason": .str(reason), "exit_detail": .str(detail)])
     }
 }

@@ -37,13 +37,33 @@ public enum Events {
     /// Appends events in one statement.
     public static func append(_ events: [PendingEvent], at now: Date, on conn: PostgresConnection, logger: Logger) async throws {
         guard !events.isEmpty else { return }
-        let orgs = events.map(\.org)
-        let ids = events.map { _ in ID.make(.evt) }
-        let types = events.map(\.type.rawValue)
-        let data = events.map(\.data)
-        try await conn.query("""
+        _ = try await conn.execute(Insert(events: events, now: now), logger: logger)
+    }
+
+    /// Prepared; also a fragment of `HistoryStore.Append`. Parameters: the time, then each column
+    /// as an array. `ORDER BY n` keeps the events' order in the feed.
+    struct Insert: PostgresPreparedStatement {
+        typealias Row = ()
+        static let sql = """
             INSERT INTO events (org_id, id, type, data, created_at)
-            SELECT o, i, t, d::jsonb, \(now) FROM unnest(\(orgs)::text[], \(ids)::text[], \(types)::text[], \(data)::text[]) WITH ORDINALITY AS u(o, i, t, d, n) ORDER BY n
-            """, logger: logger)
+            SELECT o, i, t, d::jsonb, $1::timestamptz FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(o, i, t, d, n) ORDER BY n
+            """
+        static let parameterCount = 5
+        let events: [PendingEvent]
+        let now: Date
+
+        func makeBindings() throws -> PostgresBindings {
+            var b = PostgresBindings(capacity: Self.parameterCount)
+            bind(into: &b)
+            return b
+        }
+        func bind(into b: inout PostgresBindings) {
+            b.append(now)
+            b.append(events.map(\.org))
+            b.append(events.map { _ in ID.make(.evt) })
+            b.append(events.map(\.type.rawValue))
+            b.append(events.map(\.data))
+        }
+        func decodeRow(_ row: PostgresRow) throws {}
     }
 }

@@ -126,28 +126,73 @@ public struct HistoryStore: Sendable {
         let subject: String
     }
 
-    static func append(_ messages: [NewMessage], newThreads: [NewThread], now: Date, _ conn: PostgresConnection, logger: Logger) async throws {
+    /// With `events`, the caller's events go into the same statement (one round trip for the
+    /// threads, the messages and the events).
+    static func append(_ messages: [NewMessage], newThreads: [NewThread], events: [PendingEvent] = [], now: Date,
+                       _ conn: PostgresConnection, logger: Logger) async throws {
+        guard !messages.isEmpty || !newThreads.isEmpty || !events.isEmpty else { return }
         // PostgreSQL text cannot hold NUL; real mail sometimes does.
         let messages = messages.map { $0.withoutNUL() }
-        try await ThreadCounts(messages: messages, newThreads: newThreads, now: now).upsert(now: now, conn, logger: logger)
-        guard !messages.isEmpty else { return }
-        let raws = messages.map { ByteBuffer(bytes: $0.raw) }
-        try await conn.query("""
+        _ = try await conn.execute(Append(threads: ThreadCounts(messages: messages, newThreads: newThreads, now: now), events: .init(events: events, now: now),
+                                          messages: messages, now: now), logger: logger)
+    }
+
+    /// Prepared (each of its parts took longer to plan than to run for a single inbound message:
+    /// pg_stat_statements, ops/bench inbound). The thread rows, the events and the messages as one
+    /// statement; the messages' foreign key to their thread is checked at its end.
+    struct Append: PostgresPreparedStatement {
+        typealias Row = ()
+        static let messagesSQL = """
             INSERT INTO messages (org_id, id, inbox_id, thread_id, direction, rfc822_message_id, in_reply_to, refs, from_address, from_name,
               to_addresses, cc_addresses, subject, text_body, reply_text, classification, raw, raw_size, contact_id, enrollment_id, step_index, details, at, created_at)
             SELECT u.org, u.id, u.inbox, u.thread, u.dir, u.rfc, nullif(u.irt, ''), string_to_array(u.refs, ' '), u.fa, nullif(u.fn, ''),
                    string_to_array(u.ta, ' '), string_to_array(u.cc, ' '), u.subj, u.txt, nullif(u.rt, ''), nullif(u.cls, ''), u.raw, octet_length(u.raw), nullif(u.cid, ''), nullif(u.eid, ''), nullif(u.step, -1),
-                   nullif(u.det, '')::jsonb, u.at, \(now)
-            FROM unnest(\(messages.map(\.org))::text[], \(messages.map(\.id))::text[], \(messages.map(\.inboxID))::text[], \(messages.map(\.threadID))::text[],
-                        \(messages.map(\.direction))::text[], \(messages.map(\.rfc822MessageID))::text[], \(messages.map { $0.inReplyTo ?? "" })::text[],
-                        \(messages.map { $0.references.joined(separator: " ") })::text[], \(messages.map(\.from))::text[], \(messages.map { $0.fromName ?? "" })::text[],
-                        \(messages.map { $0.to.joined(separator: " ") })::text[], \(messages.map { $0.cc.joined(separator: " ") })::text[],
-                        \(messages.map(\.subject))::text[], \(messages.map(\.text))::text[], \(messages.map { $0.replyText ?? "" })::text[],
-                        \(messages.map { $0.classification ?? "" })::text[], \(raws)::bytea[], \(messages.map { $0.contactID ?? "" })::text[],
-                        \(messages.map { $0.enrollmentID ?? "" })::text[], \(messages.map { $0.stepIndex ?? -1 })::int[], \(messages.map { $0.details ?? "" })::text[],
-                        \(messages.map(\.at))::timestamptz[])
+                   nullif(u.det, '')::jsonb, u.at, $1::timestamptz
+            FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+                        $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bytea[], $19::text[], $20::text[], $21::int[],
+                        $22::text[], $23::timestamptz[])
               AS u(org, id, inbox, thread, dir, rfc, irt, refs, fa, fn, ta, cc, subj, txt, rt, cls, raw, cid, eid, step, det, at)
-            """, logger: logger)
+            """
+        static let sql = """
+            WITH threads_upserted AS (\(ThreadCounts.upsertSQL)),
+            events_inserted AS (\(SQLParameters.shifted(Events.Insert.sql, by: ThreadCounts.parameterCount)))
+            \(SQLParameters.shifted(messagesSQL, by: ThreadCounts.parameterCount + Events.Insert.parameterCount))
+            """
+        let threads: ThreadCounts
+        let events: Events.Insert
+        let messages: [NewMessage]
+        let now: Date
+
+        func makeBindings() throws -> PostgresBindings {
+            var b = PostgresBindings(capacity: ThreadCounts.parameterCount + Events.Insert.parameterCount + 23)
+            threads.bind(now: now, into: &b)
+            events.bind(into: &b)
+            b.append(now)
+            b.append(messages.map(\.org))
+            b.append(messages.map(\.id))
+            b.append(messages.map(\.inboxID))
+            b.append(messages.map(\.threadID))
+            b.append(messages.map(\.direction))
+            b.append(messages.map(\.rfc822MessageID))
+            b.append(messages.map { $0.inReplyTo ?? "" })
+            b.append(messages.map { $0.references.joined(separator: " ") })
+            b.append(messages.map(\.from))
+            b.append(messages.map { $0.fromName ?? "" })
+            b.append(messages.map { $0.to.joined(separator: " ") })
+            b.append(messages.map { $0.cc.joined(separator: " ") })
+            b.append(messages.map(\.subject))
+            b.append(messages.map(\.text))
+            b.append(messages.map { $0.replyText ?? "" })
+            b.append(messages.map { $0.classification ?? "" })
+            b.append(messages.map { ByteBuffer(bytes: $0.raw) })
+            b.append(messages.map { $0.contactID ?? "" })
+            b.append(messages.map { $0.enrollmentID ?? "" })
+            b.append(messages.map { $0.stepIndex ?? -1 })
+            b.append(messages.map { $0.details ?? "" })
+            b.append(messages.map(\.at))
+            return b
+        }
+        func decodeRow(_ row: PostgresRow) throws {}
     }
 
     public func threads(org: String, inboxID: String, page: PageRequest) async throws -> Page<ThreadRecord>? {

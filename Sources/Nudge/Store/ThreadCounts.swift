@@ -49,20 +49,30 @@ struct ThreadCounts {
         self.rows = rows
     }
 
+    /// The upsert, a fragment of `HistoryStore.Append`. Parameters: the time, then each column as an array.
+    static let upsertSQL = """
+        INSERT INTO threads (org_id, id, inbox_id, contact_id, subject, subject_key, message_count, last_message_at, created_at)
+        SELECT o, i, b, nullif(c, ''), s, k, n, l, $1::timestamptz
+        FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::timestamptz[])
+          WITH ORDINALITY AS u(o, i, b, c, s, k, n, l, ord)
+        ORDER BY ord
+        ON CONFLICT (org_id, id) DO UPDATE SET message_count = threads.message_count + EXCLUDED.message_count,
+          last_message_at = GREATEST(threads.last_message_at, EXCLUDED.last_message_at),
+          contact_id = coalesce(threads.contact_id, EXCLUDED.contact_id)
+        """
+    static let parameterCount = 9
+
     /// Sorted by key, so two batches touching the same threads lock them in the same order.
-    func upsert(now: Date, _ conn: PostgresConnection, logger: Logger) async throws {
-        guard !rows.isEmpty else { return }
+    func bind(now: Date, into b: inout PostgresBindings) {
         let rows = rows.sorted { ($0.org, $0.id) < ($1.org, $1.id) }
-        try await conn.query("""
-            INSERT INTO threads (org_id, id, inbox_id, contact_id, subject, subject_key, message_count, last_message_at, created_at)
-            SELECT o, i, b, nullif(c, ''), s, k, n, l, \(now)
-            FROM unnest(\(rows.map(\.org))::text[], \(rows.map(\.id))::text[], \(rows.map(\.inboxID))::text[], \(rows.map { $0.contactID ?? "" })::text[],
-                        \(rows.map(\.subject))::text[], \(rows.map { ThreadKeys.subjectKey($0.subject) })::text[], \(rows.map(\.count))::int[],
-                        \(rows.map(\.last))::timestamptz[]) WITH ORDINALITY AS u(o, i, b, c, s, k, n, l, ord)
-            ORDER BY ord
-            ON CONFLICT (org_id, id) DO UPDATE SET message_count = threads.message_count + EXCLUDED.message_count,
-              last_message_at = GREATEST(threads.last_message_at, EXCLUDED.last_message_at),
-              contact_id = coalesce(threads.contact_id, EXCLUDED.contact_id)
-            """, logger: logger)
+        b.append(now)
+        b.append(rows.map(\.org))
+        b.append(rows.map(\.id))
+        b.append(rows.map(\.inboxID))
+        b.append(rows.map { $0.contactID ?? "" })
+        b.append(rows.map(\.subject))
+        b.append(rows.map { ThreadKeys.subjectKey($0.subject) })
+        b.append(rows.map(\.count))
+        b.append(rows.map(\.last))
     }
 }
