@@ -50,8 +50,14 @@ func latin1<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
 }
 
 extension String {
-    /// Case-insensitive ASCII containment, good enough for header/keyword matching.
-    func containsCI(_ needle: String) -> Bool { range(of: needle, options: .caseInsensitive) != nil }
-
-    var trimmed: String { trimmingCharacters(in: .whitespacesAndNewlines) }
+    /// Without leading and trailing white space, without bridging through NSString (it runs on
+    /// every line of every inbound message). The set is Foundation's `.whitespacesAndNewlines`:
+    /// the Unicode White_Space scalars and, on Linux, U+200B (a test compares every BMP scalar).
+    var trimmed: String {
+        let s = unicodeScalars
+        func space(_ u: Unicode.Scalar) -> Bool { u.properties.isWhitespace || u == "\u{200B}" }
+        if let f = s.first, let l = s.last, f.isASCII, l.isASCII, !space(f), !space(l) { return self }
+        guard let start = s.firstIndex(where: { !space($0) }), let end = s.lastIndex(where: { !space($0) }) else { return "" }
+        return String(s[start...end])
+    }
 }

@@ -23,7 +23,7 @@ public enum Classifier {
 
     static func isBounce(_ root: MIMEPart, text: String) -> Bool {
         if root.contentType == "multipart/report", let rt = root.contentTypeParameters["report-type"]?.lowercased() {
-            if rt.contains("delivery-status") { return true }
+            if rt.containsText("delivery-status") { return true }
         }
         let parts = root.allParts(intoEmbedded: false)
         if parts.contains(where: { $0.contentType == "message/delivery-status" || $0.contentType == "message/global-delivery-status" }) { return true }
@@ -38,7 +38,7 @@ public enum Classifier {
     static func hasMachineEvidence(_ root: MIMEPart, text: String) -> Bool {
         if let f = MailAddress.parseList(root.headers.first(named: "From")?.rawValue ?? "").first, isDaemon(f) || isNoReply(f) { return true }
         let returnPath = root.headers.first(named: "Return-Path")?.rawValue.lowercased().trimmed ?? ""
-        if returnPath == "<>" || returnPath.contains("mailer-daemon") { return true }
+        if returnPath == "<>" || returnPath.containsText("mailer-daemon") { return true }
         if OriginalMessage.attached(in: root) != nil { return true }
         let notice = BounceParser.splitNotification(text).notice
         return TextScan.firstStatus(in: notice) != nil || TextScan.firstSMTPCode(in: notice) != nil
@@ -51,11 +51,11 @@ public enum Classifier {
         let from = MailAddress.parseList(root.headers.first(named: "From")?.rawValue ?? "").first
         if let f = from, isDaemon(f) { score += 2 } else if let f = from, isNoReply(f) { score += 1 }
         let returnPath = root.headers.first(named: "Return-Path")?.rawValue.lowercased().trimmed ?? ""
-        if returnPath == "<>" || returnPath.contains("mailer-daemon") { score += 1 }
+        if returnPath == "<>" || returnPath.containsText("mailer-daemon") { score += 1 }
         let subject = (root.header("Subject") ?? "").lowercased()
-        if bounceSubjects.contains(where: { subject.contains($0) }) { score += 2 }
+        if bounceSubjects.contains(where: { subject.containsText($0) }) { score += 2 }
         let notice = BounceParser.splitNotification(text).notice.lowercased()
-        let hits = bouncePhrases.filter { notice.contains($0) }.count
+        let hits = bouncePhrases.filter { notice.containsText($0) }.count
         score += hits == 0 ? 0 : (hits == 1 ? 2 : 3)
         if TextScan.firstStatus(in: notice) != nil { score += 1 }
         return score
@@ -67,7 +67,7 @@ public enum Classifier {
         // Mailing-list managers (fml, majordomo) reject mail from their -admin/owner- addresses.
         if local.hasPrefix("owner-") || local.hasSuffix("-admin") || local.hasSuffix("-owner") || local.hasSuffix("-request") { return true }
         let name = (a.name ?? "").lowercased()
-        return ["mailer-daemon", "mailer daemon", "mail delivery", "postmaster", "mail deliver"].contains { name.contains($0) }
+        return ["mailer-daemon", "mailer daemon", "mail delivery", "postmaster", "mail deliver"].contains { name.containsText($0) }
     }
 
     static let bounceSubjects = [
@@ -99,13 +99,13 @@ public enum Classifier {
         if let v = h.first(named: "Auto-Submitted")?.value.lowercased().trimmed, !v.isEmpty, !v.hasPrefix("no") { return true }
         for name in ["X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Auto-Reply", "X-Autorespond-Sent"] where h.first(named: name) != nil { return true }
         if let p = h.first(named: "Precedence")?.value.lowercased().trimmed, ["auto_reply", "auto-reply", "bulk", "junk"].contains(p) { return true }
-        if let a = h.first(named: "X-Apple-Action")?.value.lowercased(), a.contains("vacation") { return true }
+        if let a = h.first(named: "X-Apple-Action")?.value.lowercased(), a.containsText("vacation") { return true }
         if h.first(named: "X-Vacation") != nil || h.first(named: "X-AutoReply-From") != nil { return true }
         let subject = SubjectNormalizer.strippedForAutoReply(root.header("Subject") ?? "")
-        if autoReplySubjects.contains(where: { subject.hasPrefix($0) || subject.contains(": " + $0) }) { return true }
+        if autoReplySubjects.contains(where: { subject.hasPrefix($0) || subject.containsText(": " + $0) }) { return true }
         // Exchange marks its own automatic replies with both headers; a human message has neither.
-        if h.first(named: "X-MS-Exchange-Inbox-Rules-Loop") != nil, let s = h.first(named: "X-Auto-Response-Suppress")?.value.lowercased(), s.contains("all") || s.contains("oof") {
-            return autoReplyWords.contains { subject.contains($0) }
+        if h.first(named: "X-MS-Exchange-Inbox-Rules-Loop") != nil, let s = h.first(named: "X-Auto-Response-Suppress")?.value.lowercased(), s.containsText("all") || s.containsText("oof") {
+            return autoReplyWords.contains { subject.containsText($0) }
         }
         return false
     }

@@ -97,10 +97,10 @@ enum HeaderParsing {
 extension Array where Element == MIMEHeader {
     /// First header with this name (case-insensitive), decoded value.
     public func first(named name: String) -> MIMEHeader? {
-        first { $0.name.caseInsensitiveCompare(name) == .orderedSame }
+        first { $0.name.equalsIgnoringASCIICase(name) }
     }
     public func values(named name: String) -> [String] {
-        filter { $0.name.caseInsensitiveCompare(name) == .orderedSame }.map(\.value)
+        filter { $0.name.equalsIgnoringASCIICase(name) }.map(\.value)
     }
 }
 

@@ -51,7 +51,7 @@ public enum ReplyText {
         let markers = ["original message", "forwarded message", "ursprüngliche nachricht", "message d'origine", "mensaje original",
                        "messaggio originale", "oorspronkelijk bericht", "originalmeddelande", "original meddelelse", "begin forwarded message",
                        "weitergeleitete nachricht", "message transféré", "mensaje reenviado"]
-        return markers.contains { l.contains($0) }
+        return markers.contains { l.containsText($0) }
     }
 
     /// Removes ">" quoted lines, and attribution lines that introduce a quote block.
@@ -84,7 +84,7 @@ public enum ReplyText {
                                            "kirjoitti", "escreveu", "написал", "написала", "yazdı", "geschreven", "írta"]
     private static func looksLikeAttribution(_ s: String) -> Bool {
         let l = s.lowercased()
-        return attributionVerbs.contains { l.contains($0) } || l.contains("@") || l.range(of: #"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}"#, options: .regularExpression) != nil
+        return attributionVerbs.contains { l.containsText($0) } || l.containsText("@") || l.range(of: #"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}"#, options: .regularExpression) != nil
     }
     /// First line of a localized attribution ("On ...", "Am ...", "Le ...", a date, ...).
     private static func startsAttribution(_ line: String) -> Bool {

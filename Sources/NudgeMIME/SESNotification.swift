@@ -10,7 +10,7 @@ struct SESNotification {
     var messageID: String?
 
     static func parse(_ text: String) -> SESNotification? {
-        guard text.contains("notificationType") || text.contains("eventType"),
+        guard text.containsText("notificationType") || text.containsText("eventType"),
               let start = text.firstIndex(of: "{"), let end = text.lastIndex(of: "}"), start < end else { return nil }
         // Mail transport may hard-wrap long JSON lines; newlines are insignificant between tokens.
         let json = String(text[start...end]).replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\n", with: "")

@@ -197,3 +197,46 @@ import Testing
         #expect(Charsets.decode([0xFC], charset: "x-made-up") == "ü")
     }
 }
+
+/// The byte-level replacements for Foundation's string search, case-insensitive compare and trim.
+@Suite struct TextSearchTests {
+    @Test func containsTextMatchesFoundationOnASCIIAndKeepsCanonicalEquivalence() {
+        #expect("re: out of office until monday".containsText("out of office"))
+        #expect(!"re: out of offic".containsText("out of office"))
+        #expect("abc".containsText(""))
+        #expect(!"ab".containsText("abc"))
+        #expect("aaab".containsText("aab"))
+        #expect("x: vacation".dropFirst(3).containsText("vacation"))
+        // Non-ASCII text keeps Foundation's search: a decomposed "é" matches a composed one.
+        #expect("re\u{301}ponse automatique".containsText("réponse automatique"))
+        #expect("réponse automatique".containsText("re\u{301}ponse"))
+        #expect(!"réponse".containsText("automatique"))
+    }
+
+    @Test func headerNamesCompareIgnoringASCIICase() {
+        #expect("Return-Path".equalsIgnoringASCIICase("return-path"))
+        #expect("X-AUTOREPLY".equalsIgnoringASCIICase("X-Autoreply"))
+        #expect(!"From".equalsIgnoringASCIICase("Fro"))
+        #expect(!"X-Auto-Reply".equalsIgnoringASCIICase("X-Auto_Reply"))
+        let headers = [MIMEHeader(name: "CONTENT-type", value: "text/plain")]
+        #expect(headers.first(named: "Content-Type") != nil)
+    }
+
+    @Test func trimmedDropsUnicodeWhiteSpaceOnly() {
+        #expect(" \t a b \r\n".trimmed == "a b")
+        #expect("\u{00A0}x\u{3000}".trimmed == "x")
+        #expect("\u{2028}y\u{0085}".trimmed == "y")
+        #expect("   ".trimmed == "")
+        #expect("".trimmed == "")
+        #expect("ab".trimmed == "ab")
+        #expect("\u{200B}z".trimmed == "z")
+        // The same set as Foundation's, scalar by scalar over the Basic Multilingual Plane.
+        var differ: [UInt32] = []
+        for v in UInt32(0)...0xFFFF {
+            guard let u = Unicode.Scalar(v) else { continue }
+            let s = String(u) + "a" + String(u)
+            if s.trimmed != s.trimmingCharacters(in: .whitespacesAndNewlines) { differ.append(v) }
+        }
+        #expect(differ.isEmpty, "\(differ.map { String($0, radix: 16) })")
+    }
+}
