@@ -1,7 +1,8 @@
 import Foundation
 import Logging
-import Nudge
+@testable import Nudge
 import PostgresNIO
+import Synchronization
 import Testing
 
 /// PostgreSQL going away under a running server: the API answers 503 with the error envelope
@@ -60,5 +61,48 @@ import Testing
             #expect(recovered, "the API serves again within 20 s of the database's return")
             #expect(try await get("/readyz").0 == 200)
         }
+    }
+}
+
+/// The timeout used by the health probe and /readyz gives up at its deadline even when the work
+/// ignores cancellation (a task group would wait for it: a probe once hung 71 s that way). The
+/// checks ask whether the work had finished when the wait ended, not how long it took: wall-clock
+/// bounds do not hold while the rest of the suite starts its clusters.
+@Suite struct TimeoutTests {
+    final class Work: Sendable {
+        private let finished = Atomic<Bool>(false)
+        var done: Bool { finished.load(ordering: .relaxed) }
+        /// Finishes after `seconds` whatever happens to the task that waits for it.
+        func ignoringCancellation(_ seconds: Double) async -> Int {
+            await withCheckedContinuation { c in
+                DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+                    self.finished.store(true, ordering: .relaxed)
+                    c.resume(returning: 1)
+                }
+            }
+        }
+    }
+
+    @Test func timeoutReturnsAtItsDeadlineEvenIfTheWorkIgnoresCancellation() async throws {
+        let work = Work()
+        await #expect(throws: TimeoutError.self) {
+            try await withTimeout(.milliseconds(100)) { await work.ignoringCancellation(30) }
+        }
+        #expect(!work.done, "the timeout waited for the work")
+    }
+
+    @Test func timeoutPassesResultsAndErrorsThrough() async throws {
+        #expect(try await withTimeout(.seconds(30)) { await Work().ignoringCancellation(0.01) } == 1)
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) { try await withTimeout(.seconds(30)) { () async throws -> Int in throw Boom() } }
+    }
+
+    @Test func cancellingTheCallerEndsTheWait() async throws {
+        let work = Work()
+        let task = Task { try await withTimeout(.seconds(60)) { await work.ignoringCancellation(30) } }
+        try await Task.sleep(for: .milliseconds(50))
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+        #expect(!work.done, "the cancelled wait waited for the work")
     }
 }

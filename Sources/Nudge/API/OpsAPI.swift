@@ -49,19 +49,3 @@ enum OpenAPIDocument {
 public enum MetricsRegistry {
     public static let shared: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
 }
-
-struct TimeoutError: Error {}
-
-/// Runs `body`, giving up after `duration` (the database being down must not hang a request).
-func withTimeout<T: Sendable>(_ duration: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: duration)
-            throw TimeoutError()
-        }
-        let result = try await group.next()!
-        group.cancelAll()
-        return result
-    }
-}

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import PostgresNIO
+import _ConnectionPoolModule
 
 /// The one store. Every transaction picks its database role first: `nudge_api` with the caller's
 /// organization (row-level security filters every table by it), or `nudge_worker` for background
@@ -63,6 +64,10 @@ public struct Database: Sendable {
             }
         } catch let error as PSQLError {
             throw DatabaseFailure.classify(error)
+        } catch let error as ConnectionPoolError where error == .connectionCreationCircuitBreakerTripped {
+            // The pool gave up waiting for a connection it could not create (PostgresNIO does not
+            // map this one to a PSQLError): the database is out of reach, a 503.
+            throw DatabaseFailure.unavailable("no connection could be made")
         }
     }
 }

@@ -1,0 +1,67 @@
+import Synchronization
+
+struct TimeoutError: Error {}
+
+/// Runs `body`, giving up after `duration`: the database being down must not hang a request or
+/// the health probe. Unlike a task group, which on leaving waits for every child, this returns
+/// at the deadline even when `body` ignores cancellation (a pool still trying to connect, a
+/// query on a half-closed socket); `body` is cancelled and left to finish in the background.
+/// The probe once waited 71 s this way in a test run, so the outage was never noticed.
+func withTimeout<T: Sendable>(_ duration: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    let race = TimeoutRace<T>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
+            race.start(c)
+            let work = Task {
+                do { race.finish(with: .success(try await body())) } catch { race.finish(with: .failure(error)) }
+            }
+            race.onEnd { work.cancel() }
+            Task {
+                try? await Task.sleep(for: duration)
+                race.finish(with: .failure(TimeoutError()))
+            }
+        }
+    } onCancel: {
+        race.finish(with: .failure(CancellationError()))
+    }
+}
+
+/// The first outcome resumes the caller; later ones are dropped.
+private final class TimeoutRace<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, Error>?
+        var early: Result<T, Error>?
+        var ended = false
+        var onEnd: [@Sendable () -> Void] = []
+    }
+    private let state = Mutex(State())
+
+    func start(_ c: CheckedContinuation<T, Error>) {
+        let early = state.withLock { s -> Result<T, Error>? in
+            if s.early == nil { s.continuation = c }
+            return s.early
+        }
+        if let early { c.resume(with: early) }
+    }
+
+    func onEnd(_ action: @escaping @Sendable () -> Void) {
+        let now = state.withLock { s -> Bool in
+            if s.ended { return true }
+            s.onEnd.append(action)
+            return false
+        }
+        if now { action() }
+    }
+
+    func finish(with result: Result<T, Error>) {
+        let (c, actions) = state.withLock { s -> (CheckedContinuation<T, Error>?, [@Sendable () -> Void]) in
+            guard !s.ended else { return (nil, []) }
+            s.ended = true
+            defer { s.continuation = nil; s.onEnd = [] }
+            if s.continuation == nil { s.early = result }
+            return (s.continuation, s.onEnd)
+        }
+        c?.resume(with: result)
+        for a in actions { a() }
+    }
+}
