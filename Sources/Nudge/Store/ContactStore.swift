@@ -125,7 +125,7 @@ public struct ContactStore: Sendable {
     /// was flattened into a hash join over the same scan; LIMIT 1 (the key is unique) keeps each
     /// probe a parameterised primary-key lookup, as in the dispatcher's claim.
     /// `ctes` and `found` are also the contact half of `EnrollmentStore.InsertWithNewContact`.
-    struct UpsertByAddress: PostgresPreparedStatement {
+    struct UpsertByAddress: ComposableStatement {
         static let ctes = """
             known AS (
               SELECT DISTINCT ON (e.contact_id) e.contact_id, e.address
@@ -154,11 +154,6 @@ public struct ContactStore: Sendable {
         let fields: String
         let now: Date
 
-        func makeBindings() throws -> PostgresBindings {
-            var b = PostgresBindings(capacity: Self.parameterCount)
-            bind(into: &b)
-            return b
-        }
         func bind(into b: inout PostgresBindings) {
             b.append(org)
             b.append(input.emails.map { Mailbox.key($0.address) })

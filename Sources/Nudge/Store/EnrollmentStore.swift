@@ -63,7 +63,7 @@ public struct EnrollmentStore: Sendable {
     /// Prepared (its planning cost a third of its execution); no event when the enrollment
     /// already existed. One row: whether the sequence version is current, then the enrollment
     /// if it was inserted. `ctes(when:)` is also the enrollment half of `InsertWithNewContact`.
-    struct Insert: PostgresPreparedStatement {
+    struct Insert: ComposableStatement {
         static func ctes(when condition: String) -> String {
             """
             seq AS (
@@ -110,11 +110,6 @@ public struct EnrollmentStore: Sendable {
             self.now = now
         }
 
-        func makeBindings() throws -> PostgresBindings {
-            var b = PostgresBindings(capacity: Self.parameterCount)
-            bind(into: &b)
-            return b
-        }
         func bind(into b: inout PostgresBindings) {
             b.append(org)
             b.append(id)

@@ -42,7 +42,7 @@ public enum Events {
 
     /// Prepared; also a fragment of `HistoryStore.Append`. Parameters: the time, then each column
     /// as an array. `ORDER BY n` keeps the events' order in the feed.
-    struct Insert: PostgresPreparedStatement {
+    struct Insert: ComposableStatement {
         typealias Row = ()
         static let sql = """
             INSERT INTO events (org_id, id, type, data, created_at)
@@ -52,11 +52,6 @@ public enum Events {
         let events: [PendingEvent]
         let now: Date
 
-        func makeBindings() throws -> PostgresBindings {
-            var b = PostgresBindings(capacity: Self.parameterCount)
-            bind(into: &b)
-            return b
-        }
         func bind(into b: inout PostgresBindings) {
             b.append(now)
             b.append(events.map(\.org))

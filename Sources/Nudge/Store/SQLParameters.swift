@@ -1,3 +1,5 @@
+import PostgresNIO
+
 /// Composes one statement from prepared statements' fragments: each fragment numbers its
 /// parameters from $1, so a fragment placed after another's parameters is renumbered here. Only
 /// the static SQL text changes; values stay bound parameters.
@@ -21,5 +23,20 @@ enum SQLParameters {
         }
         flush()
         return out
+    }
+}
+
+/// A prepared statement whose parameters can also be appended to a larger statement's (see
+/// `SQLParameters.shifted`): it binds into given bindings, and binds alone through this default.
+protocol ComposableStatement: PostgresPreparedStatement {
+    static var parameterCount: Int { get }
+    func bind(into b: inout PostgresBindings)
+}
+
+extension ComposableStatement {
+    func makeBindings() throws -> PostgresBindings {
+        var b = PostgresBindings(capacity: Self.parameterCount)
+        bind(into: &b)
+        return b
     }
 }
