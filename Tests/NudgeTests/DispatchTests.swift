@@ -208,6 +208,42 @@ import Testing
         }
     }
 
+    /// A reply that arrives while its enrollment's step is being sent waits for the batch (the
+    /// claim's row lock), then stops the enrollment in the same statement that found it: the step
+    /// in flight is recorded as sent, nothing after it goes out, and the reply is not refused.
+    @Test func replyArrivingMidSendWaitsThenStopsTheRest() async throws {
+        try await Harness.withSMTP { h, smtp in
+            let inbox = try await h.inbox()
+            let address = "slow2+buyer-\(Int.random(in: 0..<1_000_000))@example.com"
+            let enrolled = try await h.call(.post, "/v1/sequences/enrollments/", """
+                {"inbox_id": "\(inbox)", "recipient": {"email": "\(address)"},
+                 "emails": [{"delay_days": 0, "subject": "Hi", "body": "Hello"}, {"delay_days": 1, "subject": "Again", "body": "Hello again"}]}
+                """)
+            #expect(enrolled.status == 201, "\(enrolled.body)")
+            let services = h.services
+            let batch = Task { try await Dispatcher(services: services).runOnce() }
+            // Once the batch has connected, it holds the claim while the server keeps RCPT TO
+            // waiting for 2 s.
+            for _ in 0..<200 where try smtp.connectionCount() == 0 { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(try smtp.connectionCount() == 1)
+            let reply = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: Array(
+                "From: Avery Chen <\(address)>\r\nTo: sales@acme.test\r\nSubject: Re: Hi\r\nMessage-ID: <mid-send-\(UUID().uuidString)@example.com>\r\n\r\nThanks, no need to follow up.\r\n".utf8))
+            // The reply waited for the batch: by its answer the step had been accepted.
+            #expect(try smtp.received().count == 1)
+            #expect(try await batch.value == 1)
+            #expect(reply.status == 202, "\(reply.body)")
+            #expect(reply["classification"]?.string == "human_reply")
+            #expect(reply["enrollments"] == .array([.string(enrolled.id)]))
+            let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrolled.id)")
+            #expect(e["state"]?.string == "exited")
+            #expect(e["exit_reason"]?.string == "replied")
+            #expect(e["timeline"]?[0]?["outcome"]?.string == "sent", "\(e.body)")
+            #expect(e["next_due_at"] == nil || e["next_due_at"] == .null)
+            _ = try await h.advance(seconds: 3 * Self.day)
+            #expect(try smtp.received().count == 1)
+        }
+    }
+
     @Test func twoDispatchersNeverSendAStepTwice() async throws {
         try await Harness.withSMTP(lanes: 4, configure: { $0.dispatchBatchSize = 7 }) { h, smtp in
             let inbox = try await h.inbox()
