@@ -68,7 +68,7 @@ public enum BounceParser {
             // A marker counts only on a separator-like line ("------ ... ------") or a short line,
             // not inside a sentence such as "The original message was received at ...".
             let separatorLike = l.first.map { "-=*#_<[(".contains($0) } ?? false || l.count < 45
-            if (separatorLike && markers.contains(where: { l.contains($0) })) || l.hasPrefix("return-path:") || l.hasPrefix("received:") {
+            if (separatorLike && markers.contains(where: { l.containsText($0) })) || l.hasPrefix("return-path:") || l.hasPrefix("received:") {
                 let idx = text.utf8.index(text.utf8.startIndex, offsetBy: offset)
                 return (String(text[..<idx]), String(text[idx...]))
             }
@@ -82,7 +82,7 @@ public enum BounceParser {
         var own = Set<String>()
         // Not Delivered-To/X-Original-To: some MTAs (DragonFly) put the failed recipient there.
         let names = ["From", "To", "Cc", "Reply-To", "Return-Path", "Sender", "Errors-To"]
-        for n in names { for h in root.headers where h.name.caseInsensitiveCompare(n) == .orderedSame { for a in MailAddress.parseList(h.rawValue) { own.insert(a.address.lowercased()) } } }
+        for n in names { for h in root.headers where h.name.equalsIgnoringASCIICase(n) { for a in MailAddress.parseList(h.rawValue) { own.insert(a.address.lowercased()) } } }
         for n in ["From", "Sender", "Return-Path", "Reply-To"] { for h in original?.headers ?? [] where h.name.caseInsensitiveCompare(n) == .orderedSame { for a in MailAddress.parseList(h.rawValue) { own.insert(a.address.lowercased()) } } }
         return own
     }

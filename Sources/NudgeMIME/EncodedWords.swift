@@ -4,7 +4,7 @@ public enum EncodedWords {
     /// dropped (RFC 2047 6.2), and adjacent words in the same charset are joined as bytes
     /// first, because senders split multi-byte characters across words.
     public static func decode(_ value: String) -> String {
-        guard value.contains("=?") else { return value }
+        guard value.containsText("=?") else { return value }
         let s = Array(value.utf8)
         var out = ""
         var pendingBytes = [UInt8](), pendingCharset = ""

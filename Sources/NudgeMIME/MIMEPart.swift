@@ -57,9 +57,18 @@ public struct MIMEPart: Sendable {
 public typealias MIMEMessage = MIMEPart
 
 extension String {
-    /// CRLF and lone CR converted to LF.
+    /// CRLF and lone CR converted to LF. Byte by byte (CR is one UTF-8 byte, never part of
+    /// another character): Foundation's two replacements bridged through NSString for every part.
     public var normalizedLineEndings: String {
-        guard contains("\r") || unicodeScalars.contains("\r") else { return self }
-        return replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+        guard utf8.contains(13) else { return self }
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count)
+        var afterCR = false
+        for b in utf8 {
+            if b == 10 && afterCR { afterCR = false; continue }
+            afterCR = b == 13
+            out.append(afterCR ? 10 : b)
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

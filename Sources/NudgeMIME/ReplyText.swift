@@ -6,8 +6,7 @@
 /// expectations (talon fixtures) keep them. Pass `stripMobileSignatures: true` to drop them.
 public enum ReplyText {
     public static func extract(_ text: String, stripMobileSignatures: Bool = false) -> String {
-        var lines = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
-            .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var lines = text.normalizedLineEndings.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if let cut = historyStart(lines) { lines.removeSubrange(cut...) }
         lines = removeQuotesAndAttributions(lines)
         if stripMobileSignatures { lines = lines.filter { !isMobileSignature($0) } }
@@ -40,9 +39,17 @@ public enum ReplyText {
 
     private static func hasHeaderPrefix(_ line: String, _ words: [String]) -> Bool {
         // Tolerate Markdown/HTML-to-text emphasis such as "*From:*".
-        let l = line.trimmingCharacters(in: ["*", " "]).lowercased()
+        let l = stars(line).lowercased()
         guard let colon = l.firstIndex(of: ":") else { return false }
-        return words.contains(l[..<colon].trimmingCharacters(in: ["*", " "]))
+        return words.contains(String(stars(l[..<colon])))
+    }
+
+    /// Without leading and trailing "*" and spaces (Foundation's `trimmingCharacters` bridged
+    /// through NSString, twice for every line).
+    private static func stars<S: StringProtocol>(_ s: S) -> S.SubSequence {
+        let isEdge: (Character) -> Bool = { $0 == "*" || $0 == " " }
+        guard let first = s.firstIndex(where: { !isEdge($0) }), let last = s.lastIndex(where: { !isEdge($0) }) else { return s[s.endIndex...] }
+        return s[first...last]
     }
 
     static func isOriginalMessageMarker(_ line: String) -> Bool {

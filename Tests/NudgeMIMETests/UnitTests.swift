@@ -213,6 +213,13 @@ import Testing
         #expect(!"réponse".containsText("automatique"))
     }
 
+    @Test func lineEndingsNormaliseLikeFoundationsReplacements() {
+        for s in ["a\r\nb\rc\n\r\nd", "\r", "\r\r\n", "\n\r", "no breaks", "", "é\r\n日本\r", "x\r\n\r\n"] {
+            let foundation = s.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+            #expect(s.normalizedLineEndings == foundation, "\(s.unicodeScalars.map { $0.value })")
+        }
+    }
+
     @Test func headerNamesCompareIgnoringASCIICase() {
         #expect("Return-Path".equalsIgnoringASCIICase("return-path"))
         #expect("X-AUTOREPLY".equalsIgnoringASCIICase("X-Autoreply"))

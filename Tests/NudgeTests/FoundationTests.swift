@@ -407,3 +407,15 @@ import Testing
         }
     }
 }
+
+/// Event data and message details are stored as jsonb, which refuses `\u0000`.
+@Suite struct JSONValueTests {
+    @Test func serializedDropsNULFromStringsAndKeys() throws {
+        let text = JSONValue.object(["a\u{0}b": .string("x\u{0}y"), "list": .array([.string("\u{0}"), .number(2)]), "ok": .bool(true)]).serialized
+        #expect(!text.contains("\\u0000"), "\(text)")
+        let back = try #require(JSONValue.parse(text))
+        #expect(back["ab"]?.string == "xy")
+        #expect(back["list"] == .array([.string(""), .number(2)]))
+        #expect(back["ok"]?.bool == true)
+    }
+}

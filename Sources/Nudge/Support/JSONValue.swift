@@ -35,8 +35,18 @@ public enum JSONValue: Sendable, Equatable, Codable {
 
     /// Compact JSON text. NUL characters are dropped: PostgreSQL's jsonb refuses `\u0000`.
     public var serialized: String {
-        let text = (try? String(decoding: JSONCoding.encoder.encode(self), as: UTF8.self)) ?? "null"
-        return text.contains("\\u0000") ? text.replacingOccurrences(of: "\\u0000", with: "") : text
+        (try? String(decoding: JSONCoding.encoder.encode(withoutNUL), as: UTF8.self)) ?? "null"
+    }
+
+    /// The same value without NUL characters in its strings and keys (a byte check each; the
+    /// search of the encoded text for `\u0000` bridged through NSString for every event).
+    var withoutNUL: JSONValue {
+        switch self {
+        case .string(let s): return .string(s.withoutNUL)
+        case .array(let a): return .array(a.map(\.withoutNUL))
+        case .object(let o): return .object(Dictionary(o.map { ($0.key.withoutNUL, $0.value.withoutNUL) }, uniquingKeysWith: { first, _ in first }))
+        default: return self
+        }
     }
 
     public static func parse(_ text: String) -> JSONValue? {
