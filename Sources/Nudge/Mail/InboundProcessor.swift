@@ -118,7 +118,8 @@ struct InboundProcessor {
     /// by primary key in id order (the same order for every reply): one OR over both let
     /// statistics that predate a bulk enrollment pick a scan of every running enrollment of the
     /// organization (ops/bench inbound, auto_explain: 218 ms, 20,001 rows removed by the filter).
-    /// Prepared: planning it took 1.04 ms against 0.34 ms to run it.
+    /// Prepared: planning it took 1.04 ms against 0.34 ms to run it. The exit sets the columns
+    /// `EnrollmentStore.finish` sets, and its events come from `EnrollmentStore.finishedEvent`.
     struct Targets: PostgresPreparedStatement {
         static let sql = """
             WITH t AS (

@@ -153,6 +153,7 @@ public struct HistoryStore: Sendable {
                         $22::text[], $23::timestamptz[])
               AS u(org, id, inbox, thread, dir, rfc, irt, refs, fa, fn, ta, cc, subj, txt, rt, cls, raw, cid, eid, step, det, at)
             """
+        static let messagesParameterCount = 23
         static let sql = """
             WITH threads_upserted AS (\(ThreadCounts.upsertSQL)),
             events_inserted AS (\(SQLParameters.shifted(Events.Insert.sql, by: ThreadCounts.parameterCount)))
@@ -164,7 +165,7 @@ public struct HistoryStore: Sendable {
         let now: Date
 
         func makeBindings() throws -> PostgresBindings {
-            var b = PostgresBindings(capacity: ThreadCounts.parameterCount + Events.Insert.parameterCount + 23)
+            var b = PostgresBindings(capacity: ThreadCounts.parameterCount + Events.Insert.parameterCount + Self.messagesParameterCount)
             threads.bind(now: now, into: &b)
             events.bind(into: &b)
             b.append(now)

@@ -6,7 +6,7 @@ struct TimeoutError: Error {}
 /// the health probe. Unlike a task group, which on leaving waits for every child, this returns
 /// at the deadline even when `body` ignores cancellation (a pool still trying to connect, a
 /// query on a half-closed socket); `body` is cancelled and left to finish in the background.
-/// The probe once waited 71 s this way in a test run, so the outage was never noticed.
+/// Likely why a test run once saw the probe miss an outage for 71 s.
 func withTimeout<T: Sendable>(_ duration: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
     let race = TimeoutRace<T>()
     return try await withTaskCancellationHandler {
@@ -15,11 +15,12 @@ func withTimeout<T: Sendable>(_ duration: Duration, _ body: @escaping @Sendable 
             let work = Task {
                 do { race.finish(with: .success(try await body())) } catch { race.finish(with: .failure(error)) }
             }
-            race.onEnd { work.cancel() }
-            Task {
-                try? await Task.sleep(for: duration)
+            // The timer ends with the race, so a quick answer leaves no task sleeping out the deadline.
+            let timer = Task {
+                guard (try? await Task.sleep(for: duration)) != nil else { return }
                 race.finish(with: .failure(TimeoutError()))
             }
+            race.onEnd { work.cancel(); timer.cancel() }
         }
     } onCancel: {
         race.finish(with: .failure(CancellationError()))
