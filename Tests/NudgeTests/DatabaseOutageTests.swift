@@ -64,6 +64,33 @@ import Testing
     }
 }
 
+/// A session the server ends while a transaction holds it idle (a restart, the idle-in-transaction
+/// timeout, an operator's pg_terminate_backend). PostgresNIO drops a statement written to a closed
+/// connection and its caller waits forever, so neither COMMIT nor ROLLBACK may be sent to it: the
+/// transaction fails as `unavailable`, and the pool serves on.
+@Suite struct EndedSessionTests {
+    @Test(.timeLimit(.minutes(1))) func aTransactionWhoseSessionWasEndedFailsInsteadOfHanging() async throws {
+        try await Harness.run { h in
+            let db = h.services.db, logger = db.logger
+            func endSession(of conn: PostgresConnection) async throws {
+                let pid = try await conn.query("SELECT pg_backend_pid()", logger: logger).decode(Int32.self).collect()[0]
+                try await db.client.withConnection { other in  // as the login role, which owns the session
+                    _ = try await other.query("SELECT pg_terminate_backend(\(pid))", logger: logger)
+                }
+                for _ in 0..<250 where !conn.isClosed { try await Task.sleep(for: .milliseconds(20)) }
+                #expect(conn.isClosed)
+            }
+            struct BodyFailed: Error {}
+            // The body returns: no COMMIT to a closed connection.
+            await #expect(throws: DatabaseFailure.self) { try await db.system { conn in try await endSession(of: conn) } }
+            // The body throws: its error comes out, without a ROLLBACK to a closed connection.
+            await #expect(throws: BodyFailed.self) { try await db.system { conn in try await endSession(of: conn); throw BodyFailed() } }
+            let one = try await db.system { conn in try await conn.query("SELECT 1", logger: logger).decode(Int.self).collect() }
+            #expect(one == [1])
+        }
+    }
+}
+
 /// The timeout used by the health probe and /readyz gives up at its deadline even when the work
 /// ignores cancellation (a task group would wait for it: a probe once hung 71 s that way). The
 /// checks ask whether the work had finished when the wait ended, not how long it took: wall-clock

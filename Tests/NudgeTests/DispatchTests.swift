@@ -244,6 +244,49 @@ import Testing
         }
     }
 
+    /// A worker that dies after the SMTP server's 250 but before its batch commits: the claim's
+    /// connection is ended while RCPT TO is held, so the batch rolls back after the send. The
+    /// acceptance mark (autocommit, its own connection) survives, and the next claim records the
+    /// step as sent without sending it again; the sequence then goes on as usual.
+    @Test(.timeLimit(.minutes(1))) func acceptedStepOfADeadBatchIsRecordedNotSentAgain() async throws {
+        try await Harness.withSMTP { h, smtp in
+            let inbox = try await h.inbox()
+            let address = "slow2+dead-\(Int.random(in: 0..<1_000_000))@example.com"
+            let enrolled = try await h.call(.post, "/v1/sequences/enrollments/", """
+                {"inbox_id": "\(inbox)", "recipient": {"email": "\(address)"},
+                 "emails": [{"delay_days": 0, "subject": "Hi", "body": "Hello"}, {"delay_days": 1, "subject": "Again", "body": "Hello again"}]}
+                """)
+            #expect(enrolled.status == 201, "\(enrolled.body)")
+            let services = h.services, logger = h.services.db.logger
+            let batch = Task { try await Dispatcher(services: services).runOnce() }
+            for _ in 0..<200 where try smtp.connectionCount() == 0 { try await Task.sleep(for: .milliseconds(50)) }
+            let ended = try await services.db.client.withConnection { conn in  // as the login role, which owns the sessions
+                try await conn.query("""
+                    SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                    WHERE datname = current_database() AND state = 'idle in transaction' AND pid <> pg_backend_pid()
+                    """, logger: logger).decode(Int.self).collect()
+            }
+            #expect(ended == [1])
+            await #expect(throws: (any Error).self) { try await batch.value }
+            #expect(try smtp.received().count == 1)
+            let marked = try await services.db.system { conn in
+                try await conn.query("SELECT status FROM deliveries WHERE org_id = \(h.org) AND enrollment_id = \(enrolled.id)", logger: logger).decode(String.self).collect()
+            }
+            #expect(marked == ["accepted"])
+
+            #expect(try await Dispatcher(services: services).runOnce() == 1)
+            #expect(try smtp.received().count == 1)
+            let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrolled.id)")
+            #expect(e["timeline"]?[0]?["outcome"]?.string == "sent", "\(e.body)")
+            #expect(e["next_step"]?.number == 1, "\(e.body)")
+            let threads = try await h.call(.get, "/v1/inboxes/\(inbox)/threads/")
+            #expect(threads["data"]?[0]?["message_count"]?.number == 1, "\(threads.body)")
+            _ = try await h.advance(seconds: Self.day)
+            #expect(try smtp.received().count == 2)
+            #expect(try await h.call(.get, "/v1/sequences/enrollments/\(enrolled.id)")["state"]?.string == "completed")
+        }
+    }
+
     @Test func twoDispatchersNeverSendAStepTwice() async throws {
         try await Harness.withSMTP(lanes: 4, configure: { $0.dispatchBatchSize = 7 }) { h, smtp in
             let inbox = try await h.inbox()

@@ -4,7 +4,7 @@ import Synchronization
 
 enum DeliveryStatus {
     /// An SMTP server took the message; its batch has not recorded it yet (or never will: the
-    /// worker died). The timeline shows it as sent.
+    /// worker died). The timeline shows it as sent. Written by `mark_accepted` (migration 0011).
     static let accepted = "accepted"
 }
 
@@ -35,19 +35,12 @@ struct AcceptanceMark: Sendable {
         }
     }
 
+    /// One round trip: `mark_accepted` (migration 0011) switches to nudge_worker itself.
     private static func insert(_ marks: [AcceptanceMark], db: Database) async throws {
-        try await db.system { conn in
-            try await conn.query("""
-                INSERT INTO deliveries (org_id, enrollment_id, step_index, kind, rfc822_message_id, status, scheduled_at)
-                SELECT u.org, u.enr, u.step, 'email', u.rfc, \(DeliveryStatus.accepted), u.due
-                FROM unnest(\(marks.map(\.due.org))::text[], \(marks.map(\.due.enrollmentID))::text[], \(marks.map(\.due.stepIndex))::int[],
-                            \(marks.map(\.rfcID))::text[], \(marks.map(\.due.scheduledAt))::timestamptz[]) AS u(org, enr, step, rfc, due)
-                ORDER BY u.org, u.enr
-                ON CONFLICT (org_id, enrollment_id, step_index) DO UPDATE SET
-                  status = EXCLUDED.status, rfc822_message_id = EXCLUDED.rfc822_message_id
-                WHERE deliveries.status <> 'sent'   -- a late retry never undoes a recorded send
-                """, logger: db.logger)
-        }
+        try await db.autocommit("""
+            SELECT mark_accepted(\(marks.map(\.due.org))::text[], \(marks.map(\.due.enrollmentID))::text[], \(marks.map(\.due.stepIndex))::int[],
+                                 \(marks.map(\.rfcID))::text[], \(marks.map(\.due.scheduledAt))::timestamptz[])
+            """)
     }
 }
 

@@ -54,6 +54,9 @@ public struct Dispatcher: Service {
             var batch = DispatchBatch(now: now, services: services)
             try await batch.plan(due, conn)
             try await batch.send()
+            // Seconds may have passed: a session ended meanwhile (a restart, the idle timeout) fails
+            // the batch here, and PostgreSQL has released its rows, instead of hanging the loop.
+            try conn.ensureOpen()
             try await batch.record(conn)
             return BatchOutcome(claimed: due.count, toRender: batch.toRender)
         }

@@ -40,7 +40,8 @@ struct DueStep: Sendable {
     /// The claim: due, running, not held for a judgement, oldest first, locked so no other worker
     /// takes it (SKIP LOCKED), across all organizations. The partial index on next_due_at keeps
     /// this proportional to what is due. NO KEY UPDATE, so that rows referencing the enrollment
-    /// (the acceptance markers, written on another connection mid-batch) can still be inserted.
+    /// (judgements) can still be inserted meanwhile; the acceptance marks, written on other
+    /// connections mid-batch, no longer take a key lock at all (migration 0011).
     /// The enrollments are picked and locked first and only those `limit` rows are joined, each
     /// table through a LIMIT 1 lateral lookup by primary key: with the joins under the LIMIT, a
     /// burst of due rows the statistics did not know of yet made the planner join and sort every

@@ -44,24 +44,40 @@ public struct Database: Sendable {
         }
     }
 
+    /// One statement in autocommit, as the login role: for functions that pick their own role
+    /// (`mark_accepted`), where BEGIN, a role switch and COMMIT would triple the round trips.
+    func autocommit(_ query: PostgresQuery) async throws {
+        try await classified { try await client.withConnection { conn in _ = try await conn.query(query, logger: logger) } }
+    }
+
     private func transaction<R: Sendable>(
         _ body: (PostgresConnection) async throws -> R,
         rollback: Bool = false,
         setup: (PostgresConnection) async throws -> Void
     ) async throws -> R {
-        do {
-            return try await client.withConnection { conn in
+        try await classified {
+            try await client.withConnection { conn in
                 try await conn.query("BEGIN", logger: logger)
                 do {
                     try await setup(conn)
                     let result = try await body(conn)
+                    try conn.ensureOpen()
                     try await conn.query(rollback ? "ROLLBACK" : "COMMIT", logger: logger)
                     return result
                 } catch {
-                    _ = try? await conn.query("ROLLBACK", logger: logger)
+                    // A closed connection has rolled back already, and a ROLLBACK sent to it would never answer.
+                    if !conn.isClosed { _ = try? await conn.query("ROLLBACK", logger: logger) }
                     throw error
                 }
             }
+        }
+    }
+
+    /// The driver's and the pool's errors as `DatabaseFailure`s; others (API errors thrown by a
+    /// transaction's body) come out unchanged.
+    private func classified<R: Sendable>(_ work: () async throws -> R) async throws -> R {
+        do {
+            return try await work()
         } catch let error as PSQLError {
             throw DatabaseFailure.classify(error)
         } catch let error as ConnectionPoolError where error == .connectionCreationCircuitBreakerTripped {
@@ -108,6 +124,13 @@ public enum DatabaseFailure: Error, CustomStringConvertible {
 }
 
 extension PostgresConnection {
+    /// PostgresNIO (1.33) drops a statement written to a connection that has closed (the server
+    /// ended the session, the network went), and its caller then waits forever. A transaction that
+    /// kept its connection idle for a while (the dispatcher's batch while it sends) checks first.
+    func ensureOpen() throws {
+        if isClosed { throw DatabaseFailure.unavailable("the connection closed") }
+    }
+
     /// EXPLAIN (ANALYZE, BUFFERS) of a statement with its own bindings, as text (`nudge explain
     /// claim`, plan tests). ANALYZE runs the statement: call it in a transaction rolled back.
     func explainAnalyze(_ query: PostgresQuery, logger: Logger) async throws -> String {
