@@ -260,10 +260,15 @@ import Testing
             let services = h.services, logger = h.services.db.logger
             let batch = Task { try await Dispatcher(services: services).runOnce() }
             for _ in 0..<200 where try smtp.connectionCount() == 0 { try await Task.sleep(for: .milliseconds(50)) }
+            // The batch's session is the one whose transaction locked the enrollment (other tests
+            // share the cluster and have sessions idle in transaction too).
+            let locker = try await services.db.system { conn in
+                try await conn.query("SELECT xmax::text FROM enrollments WHERE org_id = \(h.org) AND id = \(enrolled.id)", logger: logger).decode(String.self).collect()
+            }
             let ended = try await services.db.client.withConnection { conn in  // as the login role, which owns the sessions
                 try await conn.query("""
                     SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                    WHERE datname = current_database() AND state = 'idle in transaction' AND pid <> pg_backend_pid()
+                    WHERE backend_xid::text = \(locker.first ?? "") AND pid <> pg_backend_pid()
                     """, logger: logger).decode(Int.self).collect()
             }
             #expect(ended == [1])
