@@ -80,10 +80,14 @@ public enum BounceParser {
     /// Addresses that belong to the sender side or the reporting system, never failed recipients.
     private static func ownAddresses(_ root: MIMEPart, _ original: OriginalMessage?) -> Set<String> {
         var own = Set<String>()
+        func collect(_ names: [String], from headers: [MIMEHeader]) {
+            for h in headers where names.contains(where: { h.name.equalsIgnoringASCIICase($0) }) {
+                for a in MailAddress.parseList(h.rawValue) { own.insert(a.address.lowercased()) }
+            }
+        }
         // Not Delivered-To/X-Original-To: some MTAs (DragonFly) put the failed recipient there.
-        let names = ["From", "To", "Cc", "Reply-To", "Return-Path", "Sender", "Errors-To"]
-        for n in names { for h in root.headers where h.name.equalsIgnoringASCIICase(n) { for a in MailAddress.parseList(h.rawValue) { own.insert(a.address.lowercased()) } } }
-        for n in ["From", "Sender", "Return-Path", "Reply-To"] { for h in original?.headers ?? [] where h.name.caseInsensitiveCompare(n) == .orderedSame { for a in MailAddress.parseList(h.rawValue) { own.insert(a.address.lowercased()) } } }
+        collect(["From", "To", "Cc", "Reply-To", "Return-Path", "Sender", "Errors-To"], from: root.headers)
+        collect(["From", "Sender", "Return-Path", "Reply-To"], from: original?.headers ?? [])
         return own
     }
 

@@ -211,15 +211,22 @@ import Testing
     /// A reply that arrives while its enrollment's step is being sent waits for the batch (the
     /// claim's row lock), then stops the enrollment in the same statement that found it: the step
     /// in flight is recorded as sent, nothing after it goes out, and the reply is not refused.
+    /// Two ad-hoc steps (now, then a day later) to a recipient whose RCPT TO the test SMTP server
+    /// holds for 2 s ("slow2+"), so a batch is mid-send for that long.
+    static func enrollSlowRecipient(_ h: Harness, _ tag: String) async throws -> (inbox: String, address: String, enrolled: Reply) {
+        let inbox = try await h.inbox()
+        let address = "slow2+\(tag)-\(Int.random(in: 0..<1_000_000))@example.com"
+        let enrolled = try await h.call(.post, "/v1/sequences/enrollments/", """
+            {"inbox_id": "\(inbox)", "recipient": {"email": "\(address)"},
+             "emails": [{"delay_days": 0, "subject": "Hi", "body": "Hello"}, {"delay_days": 1, "subject": "Again", "body": "Hello again"}]}
+            """)
+        #expect(enrolled.status == 201, "\(enrolled.body)")
+        return (inbox, address, enrolled)
+    }
+
     @Test func replyArrivingMidSendWaitsThenStopsTheRest() async throws {
         try await Harness.withSMTP { h, smtp in
-            let inbox = try await h.inbox()
-            let address = "slow2+buyer-\(Int.random(in: 0..<1_000_000))@example.com"
-            let enrolled = try await h.call(.post, "/v1/sequences/enrollments/", """
-                {"inbox_id": "\(inbox)", "recipient": {"email": "\(address)"},
-                 "emails": [{"delay_days": 0, "subject": "Hi", "body": "Hello"}, {"delay_days": 1, "subject": "Again", "body": "Hello again"}]}
-                """)
-            #expect(enrolled.status == 201, "\(enrolled.body)")
+            let (inbox, address, enrolled) = try await Self.enrollSlowRecipient(h, "buyer")
             let services = h.services
             let batch = Task { try await Dispatcher(services: services).runOnce() }
             // Once the batch has connected, it holds the claim while the server keeps RCPT TO
@@ -250,13 +257,7 @@ import Testing
     /// step as sent without sending it again; the sequence then goes on as usual.
     @Test(.timeLimit(.minutes(1))) func acceptedStepOfADeadBatchIsRecordedNotSentAgain() async throws {
         try await Harness.withSMTP { h, smtp in
-            let inbox = try await h.inbox()
-            let address = "slow2+dead-\(Int.random(in: 0..<1_000_000))@example.com"
-            let enrolled = try await h.call(.post, "/v1/sequences/enrollments/", """
-                {"inbox_id": "\(inbox)", "recipient": {"email": "\(address)"},
-                 "emails": [{"delay_days": 0, "subject": "Hi", "body": "Hello"}, {"delay_days": 1, "subject": "Again", "body": "Hello again"}]}
-                """)
-            #expect(enrolled.status == 201, "\(enrolled.body)")
+            let (inbox, address, enrolled) = try await Self.enrollSlowRecipient(h, "dead")
             let services = h.services, logger = h.services.db.logger
             let batch = Task { try await Dispatcher(services: services).runOnce() }
             for _ in 0..<200 where try smtp.connectionCount() == 0 { try await Task.sleep(for: .milliseconds(50)) }
