@@ -37,7 +37,7 @@ public final class TokenAuthenticator: Sendable {
             let row = try await db.system { conn in
                 try await conn.query("""
                     SELECT org_id, id, name, scopes, expires_at, revoked_at FROM tokens WHERE secret_hash = \(ByteBuffer(bytes: hash))
-                    """, logger: db.logger).decode((String, String, String, [String], Date?, Date?).self).first { _ in true }
+                    """, logger: self.db.logger).decode((String, String, String, [String], Date?, Date?).self).first { _ in true }
             }
             var token: AuthenticatedToken?
             if let (org, id, name, scopes, expires, revoked) = row, revoked == nil {
@@ -69,7 +69,7 @@ public final class TokenAuthenticator: Sendable {
                 UPDATE tokens t SET last_used_at = GREATEST(t.last_used_at, u.at)
                 FROM unnest(\(orgs)::text[], \(ids)::text[], \(times)::timestamptz[]) AS u(org_id, id, at)
                 WHERE t.org_id = u.org_id AND t.id = u.id
-                """, logger: db.logger)
+                """, logger: self.db.logger)
         }
     }
 }

@@ -49,7 +49,7 @@ struct DailyCounts: Sendable {
         // Sorted, so two batches lock shared counters in one order (no deadlock).
         let inboxKeys = wanted.inboxes.keys.sorted()
         let orgKeys = wanted.orgs.keys.sorted()
-        let granted = try await db.system { conn in
+        let granted = try await db.system { [wanted, limits] conn in
             var granted = Tally()
             for try await (org, inbox, day, total) in try await conn.query("""
                 INSERT INTO inbox_daily_sends (org_id, inbox_id, day, sent)

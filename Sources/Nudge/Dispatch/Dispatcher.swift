@@ -4,6 +4,7 @@ import Metrics
 import NudgeSMTP
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// Sends each due step once. A batch is claimed with `FOR UPDATE SKIP LOCKED` inside one
 /// transaction that stays open while the batch is sent: the row locks are the lease. A reply,
@@ -47,18 +48,27 @@ public struct Dispatcher: Service {
     @discardableResult
     public func runOnce() async throws -> Int {
         let now = services.clock.now()
-        let outcome = try await db.system { conn -> BatchOutcome in
-            let due = try await DueStep.claim(now: now, limit: services.config.dispatchBatchSize, conn, logger: logger)
-            guard !due.isEmpty else { return BatchOutcome() }
-            Gauge(label: "nudge_dispatch_lag_seconds").record(max(0, now.timeIntervalSince(due[0].dueAt)))
-            var batch = DispatchBatch(now: now, services: services)
-            try await batch.plan(due, conn)
-            try await batch.send()
-            // Seconds may have passed: a session ended meanwhile (a restart, the idle timeout) fails
-            // the batch here, and PostgreSQL has released its rows, instead of hanging the loop.
-            try conn.ensureOpen()
-            try await batch.record(conn)
-            return BatchOutcome(claimed: due.count, toRender: batch.toRender)
+        let sending = SendingPhase()
+        let outcome: BatchOutcome
+        do {
+            outcome = try await db.system { [services, logger] conn -> BatchOutcome in
+                let due = try await DueStep.claim(now: now, limit: services.config.dispatchBatchSize, conn, logger: logger)
+                guard !due.isEmpty else { return BatchOutcome() }
+                Gauge(label: "nudge_dispatch_lag_seconds").record(max(0, now.timeIntervalSince(due[0].dueAt)))
+                var batch = DispatchBatch(now: now, services: services)
+                try await batch.plan(due, conn)
+                try await sending.run { try await batch.send() }
+                // Seconds may have passed: a session ended meanwhile (a restart, the idle timeout)
+                // fails the batch here, and PostgreSQL has released its rows.
+                try conn.ensureOpen()
+                try await batch.record(conn)
+                return BatchOutcome(claimed: due.count, toRender: batch.toRender)
+            }
+        } catch {
+            // The transaction fails as soon as its session ends, even mid-send: this loop claims
+            // again only once the batch's emails have gone (each marked as it is accepted).
+            await sending.ended()
+            throw error
         }
         // LLM-written steps are rendered outside the claim transaction (it can take seconds),
         // then put back as due; the next batch sends the stored text.
@@ -72,6 +82,37 @@ public struct Dispatcher: Service {
     public func drain() async throws {
         var rounds = 0
         while rounds < 10_000, try await runOnce() > 0 { rounds += 1 }
+    }
+
+    /// A batch's SMTP conversations, which may outlast its transaction.
+    final class SendingPhase: Sendable {
+        private let state = Mutex<(running: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+        func run(_ send: () async throws -> Void) async throws {
+            state.withLock { $0.running = true }
+            defer { finish() }
+            try await send()
+        }
+
+        private func finish() {
+            let waiting = state.withLock { s in
+                s.running = false
+                defer { s.waiting = [] }
+                return s.waiting
+            }
+            for w in waiting { w.resume() }
+        }
+
+        /// Returns when no send is running.
+        func ended() async {
+            await withCheckedContinuation { c in
+                let now = state.withLock { s in
+                    if s.running { s.waiting.append(c) }
+                    return !s.running
+                }
+                if now { c.resume() }
+            }
+        }
     }
 
     struct BatchOutcome: Sendable {

@@ -28,9 +28,9 @@ struct InboundProcessor {
             ?? "missing-\(SHA256.hash(data: Data(raw)).prefix(16).map { String(format: "%02x", $0) }.joined())@nudge.invalid"
         let now = clock.now()
         let sender = (parsed.from?.address ?? "").withoutNUL
-        var refs = parsed.references + parsed.inReplyTo
-        if let original = parsed.bounce?.originalMessageID ?? parsed.complaint?.originalMessageID { refs.append(original) }
-        refs = refs.map { String($0.withoutNUL.prefix(900)) }
+        var found = parsed.references + parsed.inReplyTo
+        if let original = parsed.bounce?.originalMessageID ?? parsed.complaint?.originalMessageID { found.append(original) }
+        let refs = found.map { String($0.withoutNUL.prefix(900)) }
         // The same message posted twice at once: the second waits on the first's unique index
         // entry, fails, and on its rerun finds the first's answer.
         let result: (InboundResult, Bool)? = try await db.tenant(org, racesRetried: 1) { conn in

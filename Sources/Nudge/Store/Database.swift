@@ -17,8 +17,8 @@ public struct Database: Sendable {
     }
 
     /// A transaction that sees only `orgID`'s rows. With `rollback` nothing it did is kept (dry runs).
-    public func tenant<R: Sendable>(_ orgID: String, rollback: Bool = false, _ body: (PostgresConnection) async throws -> R) async throws -> R {
-        try await transaction(body, rollback: rollback) { conn in
+    public func tenant<R: Sendable>(_ orgID: String, rollback: Bool = false, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+        try await transaction(body, rollback: rollback) { [logger] conn in
             try await conn.query("SELECT set_config('role', 'nudge_api', true), set_config('nudge.org_id', \(orgID), true)", logger: logger)
         }
     }
@@ -26,7 +26,7 @@ public struct Database: Sendable {
     /// The same, run again (at most `retries` more times) when it fails on a unique index that a
     /// concurrent transaction filled first: the rerun sees that transaction's rows (two requests
     /// creating one new address, or receiving one message, at once).
-    public func tenant<R: Sendable>(_ orgID: String, racesRetried retries: Int, _ body: (PostgresConnection) async throws -> R) async throws -> R {
+    public func tenant<R: Sendable>(_ orgID: String, racesRetried retries: Int, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
         var attempt = 0
         while true {
             do {
@@ -38,8 +38,8 @@ public struct Database: Sendable {
     }
 
     /// A transaction for workers and operators, across organizations.
-    public func system<R: Sendable>(rollback: Bool = false, _ body: (PostgresConnection) async throws -> R) async throws -> R {
-        try await transaction(body, rollback: rollback) { conn in
+    public func system<R: Sendable>(rollback: Bool = false, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+        try await transaction(body, rollback: rollback) { [logger] conn in
             try await conn.query("SELECT set_config('role', 'nudge_worker', true)", logger: logger)
         }
     }
@@ -47,27 +47,35 @@ public struct Database: Sendable {
     /// One statement in autocommit, as the login role: for functions that pick their own role
     /// (`mark_accepted`), where BEGIN, a role switch and COMMIT would triple the round trips.
     func autocommit(_ query: PostgresQuery) async throws {
-        try await classified { try await client.withConnection { conn in _ = try await conn.query(query, logger: logger) } }
+        try await classified {
+            try await client.withConnection { conn in
+                try await conn.untilClosed { [logger] in _ = try await conn.query(query, logger: logger) }
+            }
+        }
     }
 
     private func transaction<R: Sendable>(
-        _ body: (PostgresConnection) async throws -> R,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> R,
         rollback: Bool = false,
-        setup: (PostgresConnection) async throws -> Void
+        setup: @escaping @Sendable (PostgresConnection) async throws -> Void
     ) async throws -> R {
         try await classified {
             try await client.withConnection { conn in
-                try await conn.query("BEGIN", logger: logger)
-                do {
-                    try await setup(conn)
-                    let result = try await body(conn)
-                    try conn.ensureOpen()
-                    try await conn.query(rollback ? "ROLLBACK" : "COMMIT", logger: logger)
-                    return result
-                } catch {
-                    // A closed connection has rolled back already, and a ROLLBACK sent to it would never answer.
-                    if !conn.isClosed { _ = try? await conn.query("ROLLBACK", logger: logger) }
-                    throw error
+                // A statement the body sends after the session ended would wait forever: the
+                // transaction fails when the connection closes instead (`untilClosed`).
+                try await conn.untilClosed { [logger] in
+                    try await conn.query("BEGIN", logger: logger)
+                    do {
+                        try await setup(conn)
+                        let result = try await body(conn)
+                        try conn.ensureOpen()
+                        try await conn.query(rollback ? "ROLLBACK" : "COMMIT", logger: logger)
+                        return result
+                    } catch {
+                        // A closed connection has rolled back already; a ROLLBACK sent to it would only be left waiting.
+                        if !conn.isClosed { _ = try? await conn.query("ROLLBACK", logger: logger) }
+                        throw error
+                    }
                 }
             }
         }
@@ -125,8 +133,9 @@ public enum DatabaseFailure: Error, CustomStringConvertible {
 
 extension PostgresConnection {
     /// PostgresNIO (1.33) drops a statement written to a connection that has closed (the server
-    /// ended the session, the network went), and its caller then waits forever. A transaction that
-    /// kept its connection idle for a while (the dispatcher's batch while it sends) checks first.
+    /// ended the session, the network went), and its caller then waits forever. `untilClosed`
+    /// frees the caller; checking first also spares the task it leaves behind (COMMIT, and the
+    /// dispatcher's batch after it held the connection idle while sending).
     func ensureOpen() throws {
         if isClosed { throw DatabaseFailure.unavailable("the connection closed") }
     }

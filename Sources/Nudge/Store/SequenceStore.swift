@@ -99,7 +99,7 @@ public struct SequenceStore: Sendable {
     }
 
     /// A new version; running enrollments keep the steps they started with.
-    public func update(org: String, id: String, name: String?, inboxID: String?, definition: (SequenceRecord) throws -> SequenceDefinition, now: Date) async throws -> SequenceRecord? {
+    public func update(org: String, id: String, name: String?, inboxID: String?, definition: @escaping @Sendable (SequenceRecord) throws -> SequenceDefinition, now: Date) async throws -> SequenceRecord? {
         try await db.tenant(org) { conn in
             guard let current = try await conn.query("SELECT \(unescaped: Self.columns) FROM sequences WHERE org_id = \(org) AND id = \(id) FOR UPDATE", logger: logger)
                 .collect().first.map(Self.record) else { return nil }

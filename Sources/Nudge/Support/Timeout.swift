@@ -8,7 +8,7 @@ struct TimeoutError: Error {}
 /// query on a half-closed socket); `body` is cancelled and left to finish in the background.
 /// Likely why a test run once saw the probe miss an outage for 71 s.
 func withTimeout<T: Sendable>(_ duration: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    let race = TimeoutRace<T>()
+    let race = Race<T>()
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
             race.start(c)
@@ -28,7 +28,7 @@ func withTimeout<T: Sendable>(_ duration: Duration, _ body: @escaping @Sendable 
 }
 
 /// The first outcome resumes the caller; later ones are dropped.
-private final class TimeoutRace<T: Sendable>: Sendable {
+final class Race<T: Sendable>: Sendable {
     private struct State {
         var continuation: CheckedContinuation<T, Error>?
         var early: Result<T, Error>?
