@@ -150,3 +150,40 @@ import Testing
         #expect(!work.done, "the cancelled wait waited for the work")
     }
 }
+
+/// A worker's transaction while PostgreSQL cannot be reached at all (no health gate in front):
+/// the pool keeps trying to connect, then gives up on waiting requests with its circuit breaker
+/// (after 60 s in PostgresNIO, not configurable). That error must come out as `unavailable`, what
+/// the API turns into a 503 and the workers retry, not as an unknown error.
+@Suite struct PoolCircuitBreakerTests {
+    @Test(.timeLimit(.minutes(2))) func aPoolThatCannotConnectFailsAsUnavailable() async throws {
+        let logger = TestCluster.logger
+        var config = try DatabaseLocation.configuration(url: "postgres://nudge@127.0.0.1:\(try Self.closedPort())/nudge?sslmode=disable")
+        config.options.connectTimeout = .seconds(1)
+        let client = PostgresClient(configuration: config, backgroundLogger: logger)
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await client.run() }
+            let db = Database(client: client, logger: logger)
+            let thrown = await #expect(throws: DatabaseFailure.self) {
+                try await db.system { conn in try await conn.query("SELECT 1", logger: logger) }
+            }
+            if case .unavailable = thrown {} else { Issue.record("expected unavailable, got \(String(describing: thrown))") }
+            group.cancelAll()
+        }
+    }
+
+    /// A loopback port nothing listens on: bound, then closed.
+    static func closedPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
