@@ -158,7 +158,7 @@ import Testing
 @Suite struct PoolCircuitBreakerTests {
     @Test(.timeLimit(.minutes(2))) func aPoolThatCannotConnectFailsAsUnavailable() async throws {
         let logger = TestCluster.logger
-        var config = try DatabaseLocation.configuration(url: "postgres://nudge@127.0.0.1:\(try Self.closedPort())/nudge?sslmode=disable")
+        var config = try DatabaseLocation.configuration(url: "postgres://nudge@127.0.0.1:\(try EmbeddedPostgres.freePort())/nudge?sslmode=disable")
         config.options.connectTimeout = .seconds(1)
         let client = PostgresClient(configuration: config, backgroundLogger: logger)
         try await withThrowingDiscardingTaskGroup { group in
@@ -170,20 +170,5 @@ import Testing
             if case .unavailable = thrown {} else { Issue.record("expected unavailable, got \(String(describing: thrown))") }
             group.cancelAll()
         }
-    }
-
-    /// A loopback port nothing listens on: bound, then closed.
-    static func closedPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }
