@@ -57,7 +57,7 @@ public struct Dispatcher: Service {
                 Gauge(label: "nudge_dispatch_lag_seconds").record(max(0, now.timeIntervalSince(due[0].dueAt)))
                 var batch = DispatchBatch(now: now, services: services)
                 try await batch.plan(due, conn)
-                try await sending.run { try await batch.send() }
+                try await sending.run(while: conn) { try await batch.send() }
                 // Seconds may have passed: a session ended meanwhile (a restart, the idle timeout)
                 // fails the batch here, and PostgreSQL has released its rows.
                 try conn.ensureOpen()
@@ -88,9 +88,13 @@ public struct Dispatcher: Service {
     final class SendingPhase: Sendable {
         private let state = Mutex<(running: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
 
-        func run(_ send: () async throws -> Void) async throws {
+        func run(while conn: PostgresConnection, _ send: () async throws -> Void) async throws {
             state.withLock { $0.running = true }
             defer { finish() }
+            // Checked once `running` is set: a loop whose transaction failed as the connection
+            // closed, and that saw no send running, finds the connection closed here; no batch
+            // starts sending rows its session no longer locks.
+            try conn.ensureOpen()
             try await send()
         }
 
