@@ -90,12 +90,17 @@ import Testing
             #expect(thrown is BodyFailed || thrown is DatabaseFailure, "\(String(describing: thrown))")
             // The body writes another statement to the closed connection: that statement is never
             // answered, and the transaction fails as the connection closes instead of waiting for it.
+            final class Seen: Sendable { let conn = Mutex<PostgresConnection?>(nil) }
+            let seen = Seen()
             await #expect(throws: DatabaseFailure.self) {
                 try await db.system { conn in
+                    seen.conn.withLock { $0 = conn }
                     try await endSession(of: conn)
                     _ = try await conn.query("SELECT 2", logger: logger).collect()
                 }
             }
+            // The closed connection is forgotten; an open one keeps its entry, without waiters.
+            #expect(ClosedConnections.shared.waiters(on: try #require(seen.conn.withLock { $0 })) == nil)
             await #expect(throws: DatabaseFailure.self) {
                 try await db.tenant(h.org) { conn in
                     try await endSession(of: conn)
@@ -104,6 +109,12 @@ import Testing
             }
             let one = try await db.system { conn in try await conn.query("SELECT 1", logger: logger).decode(Int.self).collect() }
             #expect(one == [1])
+            // A transaction that ends leaves no waiter behind: after 20 on the pool's few
+            // connections, each has at most the one of a transaction running now (the harness's
+            // background loops share the pool).
+            var used: [PostgresConnection] = []
+            for _ in 0..<20 { used.append(try await db.system { conn in conn }) }
+            for conn in used { #expect((ClosedConnections.shared.waiters(on: conn) ?? 0) <= 1) }
         }
     }
 }

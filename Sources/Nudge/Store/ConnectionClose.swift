@@ -55,8 +55,10 @@ final class ClosedConnections: Sendable {
     }
     private let state = Mutex<(next: UInt64, watched: [ObjectIdentifier: Watched])>((0, [:]))
 
-    /// How many connections are watched (tests: entries go when connections close).
-    var count: Int { state.withLock { $0.watched.count } }
+    /// How many callers wait on `connection`; nil once it closed (or was never watched).
+    func waiters(on connection: PostgresConnection) -> Int? {
+        state.withLock { $0.watched[ObjectIdentifier(connection)]?.waiters.count }
+    }
 
     /// Calls `onClose` once if `connection` closes before `unwatch`; at once if it has closed already.
     func watch(_ connection: PostgresConnection, onClose: @escaping @Sendable () -> Void) -> UInt64 {
