@@ -58,8 +58,9 @@ public struct Dispatcher: Service {
                 var batch = DispatchBatch(now: now, services: services)
                 try await batch.plan(due, conn)
                 try await sending.run(while: conn) { try await batch.send() }
-                // Seconds may have passed: a session ended meanwhile (a restart, the idle timeout)
-                // fails the batch here, and PostgreSQL has released its rows.
+                // Seconds may have passed: if the session ended meanwhile (a restart, the idle
+                // timeout) the transaction has failed already; this batch stops here instead of
+                // leaving its statements unanswered on the closed connection.
                 try conn.ensureOpen()
                 try await batch.record(conn)
                 return BatchOutcome(claimed: due.count, toRender: batch.toRender)

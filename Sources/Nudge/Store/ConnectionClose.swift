@@ -16,9 +16,7 @@ extension PostgresConnection {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
                 race.start(c)
-                task.set(Task {
-                    do { race.finish(with: .success(try await work())) } catch { race.finish(with: .failure(error)) }
-                })
+                task.set(race.entrant(work))
                 let watch = ClosedConnections.shared.watch(self) {
                     race.finish(with: .failure(DatabaseFailure.unavailable("the connection closed")))
                 }

@@ -12,9 +12,7 @@ func withTimeout<T: Sendable>(_ duration: Duration, _ body: @escaping @Sendable 
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
             race.start(c)
-            let work = Task {
-                do { race.finish(with: .success(try await body())) } catch { race.finish(with: .failure(error)) }
-            }
+            let work = race.entrant(body)
             // The timer ends with the race, so a quick answer leaves no task sleeping out the deadline.
             let timer = Task {
                 guard (try? await Task.sleep(for: duration)) != nil else { return }
@@ -36,6 +34,11 @@ final class Race<T: Sendable>: Sendable {
         var onEnd: [@Sendable () -> Void] = []
     }
     private let state = Mutex(State())
+
+    /// Runs `work` in a task of its own, which finishes the race with its outcome.
+    func entrant(_ work: @escaping @Sendable () async throws -> T) -> Task<Void, Never> {
+        Task { do { finish(with: .success(try await work())) } catch { finish(with: .failure(error)) } }
+    }
 
     func start(_ c: CheckedContinuation<T, Error>) {
         let early = state.withLock { s -> Result<T, Error>? in
