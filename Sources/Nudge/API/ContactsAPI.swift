@@ -49,7 +49,6 @@ struct ContactsAPI {
 
     static func label(_ l: String, _ p: String) throws {
         guard !l.trimmingCharacters(in: .whitespaces).isEmpty else { throw APIError.validation(p, "\(p) must not be empty.") }
-        guard l.count <= 64 else { throw APIError.validation(p, "\(p) must be at most 64 characters.") }
         try Validate.text(l, p, max: 64, singleLine: true)
     }
 
@@ -101,7 +100,7 @@ struct ContactsAPI {
         r.get("/v1/contacts", .contactsRead) { req, ctx in
             let label = req.query("label")
             let email = req.query("email")
-            if let email, email.count > 254 { throw APIError.validation("email", "email is too long.") }
+            if let email, Validate.length(email) > 254 { throw APIError.validation("email", "email must be at most 254 characters (Unicode code points).") }
             return try JSONCoding.response(try await store.list(org: ctx.org, email: email, label: label, page: PageRequest(req)))
         }
         r.get("/v1/contacts/:id", .contactsRead) { _, ctx in

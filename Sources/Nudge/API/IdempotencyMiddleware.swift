@@ -23,8 +23,8 @@ struct IdempotencyMiddleware: RouterMiddleware {
         guard request.method == .post, let key = request.headers[.init("Idempotency-Key")!] else {
             return try await next(request, context)
         }
-        guard !key.isEmpty, key.utf8.count <= 255 else {
-            throw APIError.validation("Idempotency-Key", "Idempotency-Key must be 1 to 255 characters.")
+        guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw APIError.validation("Idempotency-Key", "Idempotency-Key must be 1 to 255 visible ASCII characters.")
         }
         var request = request
         let limit = request.uri.path.hasSuffix("/messages/inbound") || request.uri.path.hasSuffix("/messages/inbound/") ? InboundLimits.maxBytes : JSONCoding.maxJSONBody

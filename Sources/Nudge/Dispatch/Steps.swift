@@ -66,10 +66,10 @@ enum StepValidation {
         if step.delaySeconds > 366 * 86_400 { throw APIError.validation("\(p).delay_days", "\(p): the total delay must be at most a year.") }
         switch kind {
         case .reminder:
+            if let raw = s.note { try Validate.text(raw, "\(p).note", max: 2_000) }
             guard let note = s.note?.trimmingCharacters(in: .whitespacesAndNewlines), !note.isEmpty else {
                 throw APIError.validation("\(p).note", "\(p).note is required for a reminder step.")
             }
-            try Validate.text(note, "\(p).note", max: 2_000)
             for f in ["subject": s.subject, "body": s.body, "prompt": s.prompt] where f.value != nil {
                 throw APIError.validation("\(p).\(f.key)", "A reminder step takes a note, not \(f.key).")
             }
@@ -102,9 +102,9 @@ enum StepValidation {
     }
 
     static func exitCondition(_ v: String?, llmConfigured: Bool) throws -> String? {
+        if let v { try Validate.text(v, "exit_condition_prompt", max: 2_000) }
         guard let v = v?.trimmingCharacters(in: .whitespacesAndNewlines), !v.isEmpty else { return nil }
         guard llmConfigured else { throw LLMRequirement.error("exit_condition_prompt") }
-        try Validate.text(v, "exit_condition_prompt", max: 2_000)
         return v
     }
 }
