@@ -202,7 +202,7 @@ import Testing
             let (_, otherAdmin) = try await h.otherOrg()
             let nonAdmin = Scope.allCases.map(\.rawValue).filter { $0 != Scope.admin.rawValue }
             var lacking: [String: String] = [:]   // missing scope → token with every other (non-admin) scope
-            var crossOrgChecks = 0, missingScopeChecks = 0, exactScopeChecks = 0
+            var crossOrgChecks = 0, missingScopeChecks = 0, exactScopeChecks = 0, replayChecks = 0
 
             for op in operations {
                 let (path, json, raw) = try Self.request(op, ids)
@@ -240,6 +240,30 @@ import Testing
                     #expect(r.json["error"]?["message"]?.string?.contains(scope) == true, "(b) \(op): the 403 should name \(scope): \(r.body)")
                     #expect(before == after, "(b) \(op) without \(scope) changed rows: \(Self.changed(before, after))")
                 }
+
+                // (d) A replayed Idempotency-Key. The admin's answer to this request is kept; the
+                // same key with the same request, and with another body, from a token lacking a
+                // scope is still a 403 naming it (never a replay, never a 422 that tells the key
+                // was used), and another organization's admin gets its own answer, not the replay.
+                guard op.method == .post else { continue }
+                var keyed = HTTPFields()
+                keyed[HTTPField.Name("Idempotency-Key")!] = "matrix-\(Fixture.suffix())"
+                let first = try await h.call(op.method, path, json, headers: keyed, raw: raw)
+                #expect(first.status < 500, "(d) \(op) as admin with a key: \(first.status) \(first.body)")
+                for scope in op.scopes {
+                    for body in [json, json.map { $0 + " " }] {
+                        let before = try await Self.snapshot(h, org: h.org)
+                        let r = try await h.call(op.method, path, token: lacking[scope], body, headers: keyed, raw: raw.map { $0 + [0x20] })
+                        let after = try await Self.snapshot(h, org: h.org)
+                        replayChecks += 1
+                        #expect(r.status == 403 && r.header("Idempotent-Replayed") == nil,
+                                "(d) \(op) without \(scope), with the admin's key: expected 403 and no replay, got \(r.status) \(r.body)")
+                        #expect(before == after, "(d) \(op) without \(scope) with a replayed key changed rows: \(Self.changed(before, after))")
+                    }
+                }
+                let other = try await h.call(op.method, path, token: otherAdmin, json, headers: keyed, raw: raw)
+                #expect(other.header("Idempotent-Replayed") == nil,
+                        "(d) \(op): another organization's admin got the replayed answer: \(other.status) \(other.body)")
             }
 
             // (c) Exactly the documented scopes suffice. These requests run for real, so deletions go last.
@@ -253,11 +277,12 @@ import Testing
                         "(c) \(op) with exactly x-required-scopes \(op.scopes): got \(r.status) \(r.body)")
             }
 
-            let pairs = crossOrgChecks + missingScopeChecks + exactScopeChecks
+            let pairs = crossOrgChecks + missingScopeChecks + exactScopeChecks + replayChecks
             print("RouteMatrix: \(operations.count) secured operations (skipped without security: \(skipped.joined(separator: ", "))); "
-                  + "\(pairs) (route × check) pairs: \(crossOrgChecks) cross-organization, \(missingScopeChecks) missing-scope, \(exactScopeChecks) exact-scope")
+                  + "\(pairs) (route × check) pairs: \(crossOrgChecks) cross-organization, \(missingScopeChecks) missing-scope, \(replayChecks) missing-scope with a replayed key, \(exactScopeChecks) exact-scope")
             #expect(crossOrgChecks == operations.count)
             #expect(missingScopeChecks == operations.reduce(0) { $0 + $1.scopes.count })
+            #expect(replayChecks == 2 * operations.filter { $0.method == .post }.reduce(0) { $0 + $1.scopes.count })
         }
     }
 }

@@ -7,15 +7,20 @@ import Synchronization
 public struct ScopedRouter: Sendable {
     let group: RouterGroup<TenantContext>
     var routes: RouteTable? = nil
+    /// Replays of `Idempotency-Key` requests. It runs inside each route, after the route's scope
+    /// check, so that a replay can never answer a caller the route itself would refuse.
+    var idempotency: IdempotencyMiddleware? = nil
 
     public typealias Handler = @Sendable (Request, TenantContext) async throws -> Response
 
     /// `scopes` are all required. An empty list means "any valid token".
     func on(_ method: HTTPRequest.Method, _ path: String, _ scopes: [Scope], _ handler: @escaping Handler) {
         routes?.add(method, path)
+        let idempotency = self.idempotency
         group.on(RouterPath(path), method: method) { request, context in
             for scope in scopes { try context.require(scope) }
-            return try await handler(request, context)
+            guard let idempotency else { return try await handler(request, context) }
+            return try await idempotency.handle(request, context: context, next: handler)
         }
     }
     func get(_ path: String, _ scopes: Scope..., handler: @escaping Handler) { on(.get, path, scopes, handler) }

@@ -112,8 +112,8 @@ public func buildApplication(
             .add(middleware: AuthMiddleware(authenticator: services.authenticator,
                                              limiter: services.config.rateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) }))
             .group(context: TenantContext.self)
-            .add(middleware: IdempotencyMiddleware(db: services.db, clock: services.clock, secret: services.config.secret))
-        let r = ScopedRouter(group: v1, routes: routes)
+        let r = ScopedRouter(group: v1, routes: routes,
+                             idempotency: IdempotencyMiddleware(db: services.db, clock: services.clock, secret: services.config.secret))
         let s = services
         TokensAPI(store: s.tokens, authenticator: s.authenticator, clock: s.clock).register(r)
         InboxesAPI(store: s.inboxes, clock: s.clock).register(r)
