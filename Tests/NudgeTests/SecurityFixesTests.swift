@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Nudge
+import NudgeTestSupport
 import Testing
 
 /// Regression tests for findings of a black-box probe made with a low-scope token, or as someone
@@ -40,6 +41,90 @@ import Testing
             let other = try await h.token(["contacts:write"])
             let o = try await h.call(.post, "/v1/contacts/", token: other, contact, headers: [Self.key: "contact-1"])
             #expect(o.status == 200 && o.header("Idempotent-Replayed") == nil, "\(o.status) \(o.body)")
+        }
+    }
+
+    /// A preview rendered a working, signed unsubscribe link for any address (a `sequences:read`
+    /// token could suppress anyone with it), and showed a stored contact's data to a token that
+    /// cannot read contacts.
+    @Test func previewLinksAreInertAndContactDataNeedsContactsRead() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            let stored = Fixture.address("stored")
+            let contact = try await h.contact(stored, inbox: inbox, extra: #", "fields": {"company": "Secret Corp"}"#)
+            let seq = try await h.call(.post, "/v1/sequences/", Fixture.sequence(inbox, emails: """
+                [{"delay_days": 1, "subject": "Hi", "body": "Hi {{contact.first_name}} of {{contact.fields.company}}. Stop: {{unsubscribe_url}}"}]
+                """)).id
+            let reader = try await h.token(["sequences:read"])
+            let victim = "victim-\(Fixture.suffix())@client.test"
+            let p = try await h.call(.post, "/v1/sequences/\(seq)/preview/", token: reader, #"{"recipient": {"email": "\#(victim)"}}"#)
+            #expect(p.status == 200, "\(p.body)")
+            let body = p.json["steps"]?.items.first?["body"]?.string ?? ""
+            let link = try #require(body.range(of: "/u/[^ \"]+", options: .regularExpression).map { String(body[$0]) }, "\(body)")
+            let posted = try await h.call(.post, link, token: "", raw: Array("List-Unsubscribe=One-Click".utf8))
+            #expect(posted.status == 404, "\(posted.status) \(posted.body)")
+            #expect(try await h.call(.get, "/v1/suppressions/").data.isEmpty)
+
+            let byID = try await h.call(.post, "/v1/sequences/\(seq)/preview/", token: reader, #"{"recipient": {"contact_id": "\#(contact.id)"}}"#)
+            #expect(byID.status == 403 && byID.errorMessage.contains("contacts:read"), "\(byID.body)")
+            let byAddress = try await h.call(.post, "/v1/sequences/\(seq)/preview/", token: reader, #"{"recipient": {"email": "\#(stored)"}}"#)
+            #expect(byAddress.status == 200 && !byAddress.body.contains("Secret Corp") && !byAddress.body.contains("Avery"), "\(byAddress.body)")
+            let both = try await h.token(["sequences:read", "contacts:read"])
+            let allowed = try await h.call(.post, "/v1/sequences/\(seq)/preview/", token: both, #"{"recipient": {"contact_id": "\#(contact.id)"}}"#)
+            #expect(allowed.status == 200 && allowed.body.contains("Secret Corp"), "\(allowed.body)")
+        }
+    }
+
+    /// Unsubscribe links took non-canonical encodings (a flipped unused bit of the MAC, padding),
+    /// matched the RFC 8058 body as a substring, never expired, and suppressed again when the
+    /// same link was posted after an admin removed the suppression.
+    @Test func unsubscribeLinksAreCanonicalFormBasedExpiringAndRespectALift() async throws {
+        try await Harness.withSMTP { h, smtp in
+            let inbox = try await h.inbox()
+            let address = Fixture.address("unsub")
+            _ = try await h.contact(address, inbox: inbox)
+            let e = try await h.enrollAdHoc(inbox: inbox, email: address, steps: #"[{"delay_days": 0, "subject": "Hi", "body": "Hello."}, {"delay_days": 300, "subject": "Later", "body": "Again."}]"#)
+            #expect(e.status == 201, "\(e.body)")
+            _ = try await h.advance(seconds: 60)
+            let parsed = try PythonEmail.parse(file: try #require(try smtp.received().first).path)
+            let header = try #require(parsed["list_unsubscribe"] as? String)
+            let path = String(header.drop { $0 != "/" }.dropFirst(2).drop { $0 != "/" }.dropLast())
+            let oneClick = Array("List-Unsubscribe=One-Click".utf8)
+            let suppressions = { try await h.call(.get, "/v1/suppressions/?email=\(address)").data }
+
+            // Other encodings of the same token: padding, and the MAC's unused low bits changed.
+            let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+            let last = try #require(path.last), index = try #require(alphabet.firstIndex(of: last))
+            for variant in [path + "=", String(path.dropLast()) + String(alphabet[index ^ 1]), String(path.dropLast()) + String(alphabet[index ^ 2])] {
+                let r = try await h.call(.post, variant, token: "", raw: oneClick)
+                #expect(r.status == 404, "\(variant): \(r.status)")
+            }
+            // The body is a form: the field must be List-Unsubscribe with the value One-Click.
+            for body in ["x=List-Unsubscribe=One-Click", "List-Unsubscribe=One-Clicks", "List-Unsubscribe-Post=One-Click"] {
+                let r = try await h.call(.post, path, token: "", raw: Array(body.utf8))
+                #expect(r.status == 422, "\(body): \(r.status) \(r.body)")
+            }
+            #expect(try await suppressions().isEmpty)
+            let form = try await h.call(.post, path, token: "", raw: Array("foo=bar&List-Unsubscribe=One-Click".utf8))
+            #expect(form.status == 200, "\(form.body)")
+            let sup = try #require(try await suppressions().first)
+
+            // An admin lifts it: the same link posted again changes nothing...
+            #expect(try await h.call(.delete, "/v1/suppressions/\(sup["id"]?.string ?? "")/").status == 200)
+            let replay = try await h.call(.post, path, token: "", raw: oneClick)
+            #expect(replay.status == 200 && replay.body.contains("confirm"), "\(replay.body)")
+            #expect(try await suppressions().isEmpty)
+            // ...until the person confirms on the page, after the lift.
+            let page = try await h.call(.get, path, token: "")
+            let confirm = try #require(page.body.range(of: #"name="confirm" value="[^"]+""#, options: .regularExpression)
+                .map { String(page.body[$0].dropFirst(#"name="confirm" value=""#.count).dropLast()) })
+            let again = try await h.call(.post, path, token: "", raw: Array("List-Unsubscribe=One-Click&confirm=\(confirm)".utf8))
+            #expect(again.status == 200 && again.body.contains("Unsubscribed"), "\(again.body)")
+            #expect(try await suppressions().count == 1)
+
+            // Links expire 180 days after their email was sent.
+            _ = try await h.advance(seconds: 182 * 86_400)
+            #expect(try await h.call(.get, path, token: "").status == 404)
         }
     }
 }

@@ -38,6 +38,8 @@ struct PreviewAPI {
             guard let recipient = b.recipient, recipient.contact_id != nil || recipient.email != nil else {
                 throw APIError.validation("recipient", "recipient needs contact_id or email.")
             }
+            // Rendering a stored contact shows its data: that needs the scope that reads contacts.
+            if recipient.contact_id != nil { try ctx.require(.contactsRead) }
             let email = try recipient.email.map { try Mailbox.require($0, "recipient.email") }
             return try JSONCoding.response(try await preview(id: id, b, recipient, email: email, ctx))
         }
@@ -59,7 +61,8 @@ struct PreviewAPI {
                 SELECT sent FROM inbox_daily_sends WHERE org_id = \(org) AND inbox_id = \(inboxID) AND day = \(today)::date
                 """, logger: services.logger).decode(Int.self).collect().first ?? 0
             let (contactID, address) = try await enrollments.resolveRecipient(recipient, email: email, inboxID: inboxID, ctx, conn)
-            let contact = try await services.contacts.get(org: org, id: contactID, conn)
+            // A token that cannot read contacts previews an address as if it were unknown.
+            let contact = ctx.token.scopes.allows(.contactsRead) ? try await services.contacts.get(org: org, id: contactID, conn) : nil
             let (source, threadID) = try await enrollments.resolveSource(b.source, inboxID: inboxID, org: org, conn)
             let window = inbox.3.flatMap { try? JSONCoding.decoder.decode(SendWindow.self, from: Data($0.utf8)) }
             let steps = s.emails.enumerated().map { i, step in
@@ -101,7 +104,7 @@ struct PreviewAPI {
                 throw APIError(.serviceUnavailable, "llm_unavailable", "The LLM could not write this step: \(error)")
             }
         }
-        let message = try DispatchBatch(now: services.clock.now(), services: services).compose(d, latest: nil).message
+        let message = try DispatchBatch(now: services.clock.now(), services: services, preview: true).compose(d, latest: nil).message
         return (message.subject, message.textBody)
     }
 }

@@ -130,7 +130,7 @@ public func buildApplication(
         if s.config.dev, let manual = s.clock as? ManualClock {
             ClockAPI(services: s, clock: manual).register(r)
         }
-        UnsubscribeAPI(db: s.db, key: s.keys.unsubscribe, clock: s.clock).register(router, routes)
+        UnsubscribeAPI(store: s.suppressions, key: s.keys.unsubscribe, clock: s.clock).register(router, routes)
     }
 
     var app = Application(

@@ -33,9 +33,13 @@ struct DispatchBatch {
     /// This batch's share of the daily counters (reserved by `plan`).
     var counts: DailyCounts?
 
-    init(now: Date, services: NudgeServices) {
+    /// A preview's messages carry inert unsubscribe links.
+    let preview: Bool
+
+    init(now: Date, services: NudgeServices, preview: Bool = false) {
         self.now = now
         self.services = services
+        self.preview = preview
         unsubscribeBase = services.config.unsubscribeBase
     }
 
@@ -77,7 +81,7 @@ struct DispatchBatch {
 
     func compose(_ d: DueStep, latest: ThreadContext.Latest?) throws -> Outgoing {
         let domain = MessageIDs.domain(of: d.inboxAddress)
-        let unsubscribe = "\(unsubscribeBase)/u/\(UnsubscribeToken(org: d.org, address: d.recipient, enrollmentID: d.enrollmentID).sign(key: services.keys.unsubscribe))"
+        let unsubscribe = UnsubscribeToken.url(base: unsubscribeBase, for: d, preview: preview, key: services.keys.unsubscribe)
         let vars = Composer.Variables(contactFullName: d.contactName, contactEmail: d.recipient, contactFields: d.contactFields,
                                       inboxDisplayName: d.inboxName, inboxAddress: d.inboxAddress, source: d.source,
                                       sequenceName: d.sequenceName, unsubscribeURL: unsubscribe)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
 
 public struct SuppressionRecord: Encodable, Sendable {
@@ -57,6 +58,27 @@ public struct SuppressionStore: Sendable {
         return (record, inserted != nil, exited)
     }
 
+    /// What a one-click unsubscribe did.
+    enum UnsubscribeOutcome: Sendable { case suppressed, liftedByAdmin }
+
+    /// A one-click unsubscribe with the link whose token hashes to `digest`. If an admin removed
+    /// the address's suppression after this same link was used, posting it again changes nothing
+    /// unless the person confirmed on the link's page after that removal (`confirmedAt`).
+    func unsubscribe(org: String, address: String, digest: [UInt8], confirmedAt: Date?, detail: String, now: Date) async throws -> UnsubscribeOutcome {
+        try await db.tenant(org) { conn in
+            let digest = ByteBuffer(bytes: digest)
+            let lifted = try await conn.query("SELECT lifted_at FROM unsubscribe_uses WHERE org_id = \(org) AND token_digest = \(digest)", logger: logger)
+                .decode(Date?.self).collect().first ?? nil
+            if let lifted, (confirmedAt ?? .distantPast) < lifted { return .liftedByAdmin }
+            _ = try await Self.suppress(org: org, address: address, reason: "unsubscribed", detail: detail, now: now, conn, logger: logger)
+            try await conn.query("""
+                INSERT INTO unsubscribe_uses (org_id, token_digest, address_key, used_at) VALUES (\(org), \(digest), \(Mailbox.key(address)), \(now))
+                ON CONFLICT (org_id, token_digest) DO UPDATE SET used_at = EXCLUDED.used_at, lifted_at = NULL
+                """, logger: logger)
+            return .suppressed
+        }
+    }
+
     public func create(org: String, address: String, reason: String, detail: String?, now: Date) async throws -> (SuppressionRecord, Bool) {
         try await db.tenant(org) { conn in
             let (r, created, _) = try await Self.suppress(org: org, address: address, reason: reason, detail: detail, now: now, conn, logger: logger)
@@ -86,6 +108,9 @@ public struct SuppressionStore: Sendable {
         try await db.tenant(org) { conn in
             guard let r = try await conn.query("DELETE FROM suppressions WHERE org_id = \(org) AND id = \(id) RETURNING \(unescaped: Self.columns)", logger: logger)
                 .collect().first.map(Self.record) else { return nil }
+            try await conn.query("""
+                UPDATE unsubscribe_uses SET lifted_at = \(now) WHERE org_id = \(org) AND address_key = \(Mailbox.key(r.email)) AND lifted_at IS NULL
+                """, logger: logger)
             try await Events.append([PendingEvent(org: org, type: .suppressionDeleted, ["suppression_id": .string(r.id), "email": .string(r.email)])],
                                     at: now, on: conn, logger: logger)
             return r
