@@ -2,6 +2,9 @@ import Foundation
 import HTTPTypes
 import Nudge
 import NudgeTestSupport
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
 import Testing
 
 /// Regression tests for findings of a black-box probe made with a low-scope token, or as someone
@@ -126,5 +129,84 @@ import Testing
             _ = try await h.advance(seconds: 182 * 86_400)
             #expect(try await h.call(.get, path, token: "").status == 404)
         }
+    }
+
+    /// At start-up the background loops ran before the migrations ("relation idempotency_keys
+    /// does not exist" from housekeeping on a new database). They now wait for the schema.
+    @Test func backgroundLoopsStartAfterTheMigrations() async throws {
+        let cluster = try await TestCluster.shared.cluster()
+        let name = "empty_\(Int.random(in: 0..<1_000_000_000))"
+        _ = try await TestCluster.shared.superuserQuery("CREATE DATABASE \(name) OWNER nudge", database: "postgres")
+        let seen = SchemaProbe.Seen()
+        try await Harness.run(testing: .live, database: DatabaseLocation.configuration(embedded: cluster, database: name),
+                              background: { [SchemaProbe(db: $0.db, seen: seen)] }) { h in
+            for _ in 0..<200 where seen.value.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(seen.value.withLock { $0 } == true, "a background service ran before idempotency_keys existed")
+            #expect(try await h.call(.get, "/v1/tokens/me/").status == 200)
+        }
+    }
+}
+
+extension SecurityFixesTests {
+    /// The only admin could give itself an expiry and leave the organization without an admin;
+    /// `expires_at: null` answered 200 and kept the expiry.
+    @Test func lastAdminCannotExpireAndExpiryClears() async throws {
+        try await Harness.run { h in
+            let me = try await h.tokenID(h.admin)
+            let soon = ISO8601DateFormatter().string(from: h.clock.now().addingTimeInterval(10))
+            let expiring = try await h.call(.patch, "/v1/tokens/\(me)/", #"{"expires_at": "\#(soon)"}"#)
+            #expect(expiring.status == 409, "\(expiring.body)")
+            // An admin that expires does not cover for one that does not.
+            let temp = try await h.call(.post, "/v1/tokens/", #"{"name": "temp", "scopes": ["admin"], "expires_at": "\#(soon)"}"#)
+            #expect(temp.status == 201)
+            #expect(try await h.call(.patch, "/v1/tokens/\(me)/", #"{"expires_at": "\#(soon)"}"#).status == 409)
+            #expect(try await h.call(.delete, "/v1/tokens/\(me)/").status == 409)
+            // With another admin that does not expire, it may expire, and null clears the expiry.
+            #expect(try await h.call(.post, "/v1/tokens/", #"{"name": "second", "scopes": ["admin"]}"#).status == 201)
+            let set = try await h.call(.patch, "/v1/tokens/\(me)/", #"{"expires_at": "\#(soon)"}"#)
+            #expect(set.status == 200 && set["expires_at"] != nil, "\(set.body)")
+            let cleared = try await h.call(.patch, "/v1/tokens/\(me)/", #"{"expires_at": null}"#)
+            #expect(cleared.status == 200 && cleared["expires_at"] == nil, "\(cleared.body)")
+            #expect(try await h.call(.get, "/v1/tokens/\(me)/")["expires_at"] == nil)
+        }
+    }
+
+    /// Names that end up in headers accepted bidirectional overrides (U+202E) and other controls.
+    @Test func headerBoundNamesRefuseBidiOverridesAndControls() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            for bad in [#"\u202egnp.exe"#, #"a\u2066b"#, #"a\u0085b"#, #"a\u2028b"#, #"a\u001bb"#] {
+                let cases: [(HTTPRequest.Method, String, String, String)] = [
+                    (.post, "/v1/inboxes/", #"{"address": "x-\#(Fixture.suffix())@acme.test", "display_name": "\#(bad)"}"#, "display_name"),
+                    (.patch, "/v1/inboxes/\(inbox)/", #"{"display_name": "\#(bad)"}"#, "display_name"),
+                    (.post, "/v1/contacts/", #"{"full_name": "\#(bad)", "emails": [{"address": "\#(Fixture.address())"}]}"#, "full_name"),
+                    (.post, "/v1/sequences/", Fixture.sequence(inbox, emails: #"[{"delay_days": 1, "subject": "Hi \#(bad)", "body": "x"}]"#), "emails[0].subject"),
+                    (.post, "/v1/tokens/", #"{"name": "\#(bad)", "scopes": ["contacts:read"]}"#, "name"),
+                ]
+                for (method, path, body, param) in cases {
+                    let r = try await h.call(method, path, body)
+                    #expect(r.status == 422 && r.errorParam == param, "\(method) \(path) \(bad): \(r.status) \(r.body)")
+                }
+            }
+            // Joiners and marks that scripts and emoji need stay allowed.
+            let ok = try await h.call(.post, "/v1/contacts/", #"{"full_name": "\u05d3\u05d5\u05d3 \u200f\ud83d\udc69\u200d\ud83d\udcbb", "emails": [{"address": "\#(Fixture.address())"}]}"#)
+            #expect(ok.status == 201, "\(ok.body)")
+        }
+    }
+}
+
+/// A background service that records whether the schema existed when it started.
+struct SchemaProbe: Service {
+    final class Seen: Sendable { let value = Mutex<Bool?>(nil) }
+    let db: Database
+    let seen: Seen
+
+    func run() async throws {
+        let exists = try await db.system { conn in
+            try await conn.query("SELECT to_regclass('public.idempotency_keys') IS NOT NULL", logger: db.logger).decode(Bool.self).collect().first
+        }
+        seen.value.withLock { $0 = exists ?? false }
+        // A service that returns ends the whole group: stay until the application stops.
+        try? await gracefulShutdown()
     }
 }

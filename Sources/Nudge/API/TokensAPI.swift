@@ -14,7 +14,6 @@ struct TokensAPI {
     struct PatchBody: Decodable {
         let name: String?
         let scopes: [String]?
-        let expires_at: JSONValue?
     }
     struct Me: Encodable {
         let id: String
@@ -56,7 +55,8 @@ struct TokensAPI {
             let name = try body.name.map { try Validate.name($0, "name") }
             let scopes = try body.scopes.map(Validate.scopes)
             var expiry: Date?? = nil
-            switch body.expires_at {
+            // From the tree, not the decoded body: `Optional<JSONValue>` decodes an explicit null as absent.
+            switch json["expires_at"] {
             case nil: break
             case .null?: expiry = .some(nil)
             case .string(let s)?:

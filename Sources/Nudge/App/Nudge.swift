@@ -96,9 +96,12 @@ public struct NudgeServices: Sendable {
     }
 }
 
+/// `background` services start once the migrations have been applied (`schema`, given by tests
+/// that watch it).
 public func buildApplication(
     services: NudgeServices,
-    background: [any Service] = []
+    background: [any Service] = [],
+    schema: SchemaGate = SchemaGate()
 ) -> some ApplicationProtocol {
     let router = Router(context: AppContext.self)
     let routes = RouteTable()   // for 405 + Allow on known paths
@@ -137,12 +140,13 @@ public func buildApplication(
         router: router,
         server: .http1(configuration: .init(idleTimeout: .nanoseconds(services.config.idleTimeout.nanoseconds))),
         configuration: .init(address: .hostname(services.config.host, port: services.config.port), serverName: "nudge"),
-        services: [services.db.client, services.health] + background,
+        services: [services.db.client, services.health] + background.map { AfterSchema(gate: schema, service: $0) },
         logger: services.logger
     )
     let migrations = services.config.migrationsDir
     app.beforeServerStarts {
         try await Migrator(directory: migrations, logger: services.logger).migrate(services.db.client)
+        schema.open()
     }
     return app
 }

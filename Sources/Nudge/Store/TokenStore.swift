@@ -101,7 +101,9 @@ public struct TokenStore: Sendable {
     public func update(org: String, id: String, name: String?, scopes: [String]?, expiresAt: Date??, now: Date) async throws -> TokenRecord? {
         try await db.tenant(org) { conn in
             if let scopes, !scopes.contains(Scope.admin.rawValue) {
-                try await ensureAnotherAdmin(org: org, excluding: id, now: now, conn)
+                try await keepAdminCoverage(org: org, changing: id, to: .removed, now: now, conn)
+            } else if let expiresAt {
+                try await keepAdminCoverage(org: org, changing: id, to: .expiring(expiresAt), now: now, conn)
             }
             let setExpiry = expiresAt != nil
             let expiry: Date? = expiresAt ?? nil
@@ -116,7 +118,7 @@ public struct TokenStore: Sendable {
 
     public func revoke(org: String, id: String, now: Date) async throws -> TokenRecord? {
         try await db.tenant(org) { conn in
-            try await ensureAnotherAdmin(org: org, excluding: id, now: now, conn)
+            try await keepAdminCoverage(org: org, changing: id, to: .removed, now: now, conn)
             return try await conn.query("""
                 UPDATE tokens SET revoked_at = coalesce(revoked_at, \(now))
                 WHERE org_id = \(org) AND id = \(id) RETURNING \(unescaped: Self.columns)
@@ -124,14 +126,30 @@ public struct TokenStore: Sendable {
         }
     }
 
-    private func ensureAnotherAdmin(org: String, excluding id: String, now: Date, _ conn: PostgresConnection) async throws {
-        // Lock the organization's admin tokens so two concurrent revokes cannot both pass.
+    enum AdminChange { case removed, expiring(Date?) }
+
+    /// An organization must not lose its last admin earlier than it would have: a revoke, a
+    /// demotion or a new expiry is refused when it brings forward the moment at which no admin
+    /// token is left (the latest expiry among the active admin tokens; none means never).
+    private func keepAdminCoverage(org: String, changing id: String, to change: AdminChange, now: Date, _ conn: PostgresConnection) async throws {
+        // Lock the organization's admin tokens so two concurrent changes cannot both pass.
         let admins = try await conn.query("""
-            SELECT id FROM tokens WHERE org_id = \(org) AND 'admin' = ANY(scopes) AND revoked_at IS NULL
+            SELECT id, expires_at FROM tokens WHERE org_id = \(org) AND 'admin' = ANY(scopes) AND revoked_at IS NULL
             AND (expires_at IS NULL OR expires_at > \(now)) FOR UPDATE
-            """, logger: logger).decode(String.self).collect()
-        if admins.contains(id) && admins.count == 1 {
-            throw APIError.conflict("This is the organization's last admin token; create another admin token first.")
+            """, logger: logger).decode((String, Date?).self).collect()
+        guard admins.contains(where: { $0.0 == id }) else { return }
+        func lastsUntil(_ expiries: [Date?]) -> Date { expiries.map { $0 ?? .distantFuture }.max() ?? .distantPast }
+        let before = lastsUntil(admins.map(\.1))
+        let others = admins.filter { $0.0 != id }.map(\.1)
+        let after: Date
+        switch change {
+        case .removed: after = lastsUntil(others)
+        case .expiring(let e): after = lastsUntil(others + [e])
+        }
+        guard after >= before else {
+            throw APIError.conflict(others.isEmpty
+                ? "This is the organization's last admin token; create another admin token first."
+                : "This change would leave the organization without an admin token sooner than now planned; create another admin token (without an expiry) first.")
         }
     }
 }

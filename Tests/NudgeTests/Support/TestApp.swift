@@ -8,6 +8,7 @@ import NudgeSMTP
 import NudgeTestSupport
 import NIOCore
 import PostgresNIO
+import ServiceLifecycle
 
 /// A response, decoded.
 struct Reply {
@@ -90,6 +91,8 @@ struct Harness: Sendable {
         configure: (inout AppConfig) -> Void = { _ in },
         logger: Logger = TestCluster.logger,
         testing: TestingSetup = .router,
+        database: PostgresClient.Configuration? = nil,
+        background extra: (NudgeServices) -> [any Service] = { _ in [] },
         _ body: @Sendable (Harness) async throws -> Void
     ) async throws {
         Launcher.bootstrapMetrics()
@@ -105,12 +108,13 @@ struct Harness: Sendable {
         config.llm = llm
         config.rateLimit = nil
         configure(&config)
-        let db = try await TestCluster.shared.database()
+        let db: PostgresClient.Configuration
+        if let database { db = database } else { db = try await TestCluster.shared.database() }
         let postgres = PostgresClient(configuration: db, backgroundLogger: logger)
         let clock = ManualClock(start: Date(timeIntervalSince1970: 1_795_000_000))  // a Monday-ish fixed start
         let services = try NudgeServices(config: config, postgres: postgres, clock: clock, logger: logger,
                                          transport: transport ?? OutboxDirectoryTransport(directory: config.outboxDir))
-        let app = buildApplication(services: services, background: services.backgroundServices())
+        let app = buildApplication(services: services, background: services.backgroundServices() + extra(services))
         try await app.test(testing) { client in
             let (org, token) = try await services.tokens.createOrg(name: "Acme", now: clock.now())
             SecretLedger.record(token.token)
