@@ -195,6 +195,27 @@ extension SecurityFixesTests {
     }
 }
 
+extension SecurityFixesTests {
+    /// The events feed showed addresses (`suppression.created`, `message.bounced`) to any token,
+    /// an `inbound:write`-only one included.
+    @Test func eventsFeedListsOnlyWhatTheTokensScopesRead() async throws {
+        try await Harness.run { h in
+            let address = Fixture.address("gone")
+            #expect(try await h.call(.post, "/v1/suppressions/", #"{"email": "\#(address)", "reason": "manual"}"#).status == 201)
+            let inbound = try await h.token(["inbound:write"])
+            let feed = try await h.call(.get, "/v1/events/?limit=200", token: inbound)
+            #expect(feed.status == 200 && feed.data.isEmpty && !feed.body.contains(address), "\(feed.body)")
+            let typed = try await h.call(.get, "/v1/events/?type=suppression.created", token: inbound)
+            #expect(typed.status == 403 && typed.errorMessage.contains("suppressions:read"), "\(typed.body)")
+            let reader = try await h.token(["suppressions:read"])
+            let theirs = try await h.call(.get, "/v1/events/?limit=200", token: reader)
+            #expect(theirs.data.map { $0["type"]?.string } == ["suppression.created"] && theirs.body.contains(address), "\(theirs.body)")
+            let sequences = try await h.token(["sequences:read"])
+            #expect(try await h.call(.get, "/v1/events/?limit=200", token: sequences).data.isEmpty)
+        }
+    }
+}
+
 /// A background service that records whether the schema existed when it started.
 struct SchemaProbe: Service {
     final class Seen: Sendable { let value = Mutex<Bool?>(nil) }

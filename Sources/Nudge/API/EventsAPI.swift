@@ -27,17 +27,34 @@ struct EventsAPI {
         enum CodingKeys: String, CodingKey { case data, next_cursor }
     }
 
+    /// The scope that reads what an event is about; the feed lists an event only to tokens that
+    /// have it, since events carry content (addresses, reasons, errors).
+    static func scope(of type: EventType) -> Scope {
+        switch type {
+        case .enrollmentCreated, .enrollmentCancelled, .enrollmentPaused, .enrollmentResumed, .enrollmentCompleted,
+             .enrollmentExited, .enrollmentFailed, .reminderDue, .judgementFailed:
+            return .sequencesRead
+        case .messageSent, .messageReceived, .messageBounced: return .inboxesRead
+        case .suppressionCreated, .suppressionDeleted: return .suppressionsRead
+        case .contactCreated: return .contactsRead
+        }
+    }
+
     func register(_ r: ScopedRouter) {
         r.get("/v1/events") { req, ctx in
-            // Any valid token may read its organization's feed (`next_cursor` is the last event's id,
-            // usable as `after` or `cursor`).
+            // Any valid token may read its organization's feed, limited to the events its scopes
+            // can read (`next_cursor` is the last event's id, usable as `after` or `cursor`).
             let limit = try PageRequest.limit(req)
             let after = req.query("after") ?? req.query("cursor")
-            let type = req.query("type")
-            if let type, EventType(rawValue: type) == nil {
-                throw APIError.validation("type", "type must be one of \(EventType.allCases.map(\.rawValue).joined(separator: ", ")).")
+            var types = EventType.allCases.filter { ctx.token.scopes.allows(Self.scope(of: $0)) }.map(\.rawValue)
+            if let type = req.query("type") {
+                guard let t = EventType(rawValue: type) else {
+                    throw APIError.validation("type", "type must be one of \(EventType.allCases.map(\.rawValue).joined(separator: ", ")).")
+                }
+                try ctx.require(Self.scope(of: t))
+                types = [type]
             }
-            let org = ctx.org
+            let org = ctx.org, listed = types
             let events: [EventRecord] = try await db.tenant(org) { conn in
                 if let after {
                     guard ID.isValid(after, .evt), try await !conn.query("SELECT 1 FROM events WHERE org_id = \(org) AND id = \(after)", logger: db.logger)
@@ -48,7 +65,7 @@ struct EventsAPI {
                       SELECT max(age(backend_xid)) AS oldest FROM pg_stat_activity
                       WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid())
                     SELECT id, type, data::text, created_at FROM events, horizon
-                    WHERE org_id = \(org) AND (\(type)::text IS NULL OR type = \(type))
+                    WHERE org_id = \(org) AND type = ANY(\(listed))
                       AND (\(after)::text IS NULL OR (tx, seq) > (SELECT a.tx, a.seq FROM events a WHERE a.org_id = \(org) AND a.id = \(after)))
                       AND (horizon.oldest IS NULL OR age(tx::xid) > horizon.oldest)
                     ORDER BY tx, seq LIMIT \(limit)
