@@ -22,7 +22,7 @@ struct NudgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nudge",
         abstract: "Email follow-up sequences for AI agents: send each step on time, stop when the person replies.",
-        subcommands: [Serve.self, Migrate.self, Org.self, Token.self, Explain.self]
+        subcommands: [Serve.self, Migrate.self, Org.self, Token.self, Domain.self, Explain.self]
     )
 }
 
@@ -104,6 +104,63 @@ struct Token: AsyncParsableCommand {
                 try await Launcher.createToken(services, org: org, name: name, scopes: list)
             }
             print(line)
+        }
+    }
+}
+
+struct Domain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The domains an organization may send from (its inboxes' addresses); --dev or NUDGE_ALLOW_ANY_SENDER_DOMAIN=1 allows any.",
+        subcommands: [Allow.self, List.self, Remove.self])
+
+    struct Options: ParsableArguments {
+        @Option(help: "Organization id (org_…).") var org: String
+        func validate() throws { guard ID.isValid(org, .org) else { throw ValidationError("--org must be an organization id (org_…)") } }
+    }
+
+    static func checked(_ domain: String) throws -> String {
+        let d = SenderDomainStore.normalized(domain)
+        guard case .success = Mailbox.validate("x@\(d)") else { throw ValidationError("DOMAIN must be a domain name such as example.com") }
+        return d
+    }
+
+    struct Allow: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Let an organization create inboxes on a domain.")
+        @OptionGroup var options: Options
+        @Argument(help: "The domain, e.g. acme.com (subdomains are separate domains).") var domain: String
+        func run() async throws {
+            let d = try Domain.checked(domain)
+            let line = try await Launcher.withDatabase(try Launcher.environmentConfig()) { services, _ in
+                guard try await services.senderDomains.allow(org: options.org, domain: d, now: Date()) else { throw CLIError("no organization \(options.org)") }
+                return Launcher.json(["org_id": options.org, "domain": d, "allowed": "true"])
+            }
+            print(line)
+        }
+    }
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List an organization's sender domains.")
+        @OptionGroup var options: Options
+        func run() async throws {
+            let domains = try await Launcher.withDatabase(try Launcher.environmentConfig()) { services, _ in
+                try await services.senderDomains.list(org: options.org)
+            }
+            domains.forEach { print($0) }
+        }
+    }
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a sender domain no inbox of the organization uses.")
+        @OptionGroup var options: Options
+        @Argument(help: "The domain.") var domain: String
+        func run() async throws {
+            let d = try Domain.checked(domain)
+            let outcome = try await Launcher.withDatabase(try Launcher.environmentConfig()) { services, _ in
+                try await services.senderDomains.remove(org: options.org, domain: d)
+            }
+            switch outcome {
+            case .removed: print(Launcher.json(["org_id": options.org, "domain": d, "allowed": "false"]))
+            case .notFound: throw CLIError("\(d) is not a sender domain of \(options.org)")
+            case .inUse(let n): throw CLIError("\(n) inbox(es) of \(options.org) send from \(d); it stays allowed")
+            }
         }
     }
 }

@@ -216,6 +216,43 @@ extension SecurityFixesTests {
     }
 }
 
+extension SecurityFixesTests {
+    /// Inbox addresses were unique across all organizations: the first to register one blocked
+    /// every other, the 409 told another organization the address was taken, and any organization
+    /// could send as any domain.
+    @Test func inboxAddressesAreUniquePerOrganizationAndNeedAnAllowedDomain() async throws {
+        try await Harness.run { h in
+            let address = "sales-\(Fixture.suffix())@b.test"
+            let other = try await h.otherOrg()
+            #expect(try await h.call(.post, "/v1/inboxes/", token: other.admin, #"{"address": "\#(address)"}"#).status == 201)
+            let ours = try await h.call(.post, "/v1/inboxes/", #"{"address": "\#(address.uppercased())"}"#)
+            #expect(ours.status == 201, "\(ours.body)")
+            let again = try await h.call(.post, "/v1/inboxes/", #"{"address": "\#(address)"}"#)
+            #expect(again.status == 409 && again.errorParam == "address", "\(again.body)")
+        }
+        try await Harness.run(configure: { $0.dev = false }) { h in
+            let refused = try await h.call(.post, "/v1/inboxes/", #"{"address": "sales@acme-\#(Fixture.suffix()).test"}"#)
+            #expect(refused.status == 422 && refused.errorParam == "address" && refused.errorMessage.contains("nudge domain allow"), "\(refused.body)")
+            let domain = "acme-\(Fixture.suffix()).test"
+            #expect(try await h.services.senderDomains.allow(org: h.org, domain: domain.uppercased(), now: h.clock.now()))
+            #expect(try await h.call(.post, "/v1/inboxes/", #"{"address": "sales@\#(domain)"}"#).status == 201)
+            // Another organization's allowance is not this one's; a subdomain is a domain of its own.
+            let other = try await h.otherOrg()
+            #expect(try await h.call(.post, "/v1/inboxes/", token: other.admin, #"{"address": "sales@\#(domain)"}"#).status == 422)
+            #expect(try await h.call(.post, "/v1/inboxes/", #"{"address": "sales@mail.\#(domain)"}"#).status == 422)
+            // A domain in use stays allowed.
+            guard case .inUse(let n) = try await h.services.senderDomains.remove(org: h.org, domain: domain) else {
+                Issue.record("a domain with an inbox was removed"); return
+            }
+            #expect(n == 1)
+        }
+        try await Harness.run(configure: { $0.dev = false; $0.allowAnySenderDomain = true }) { h in
+            let r = try await h.call(.post, "/v1/inboxes/", #"{"address": "sales@anywhere-\#(Fixture.suffix()).test"}"#)
+            #expect(r.status == 201, "\(r.body)")
+        }
+    }
+}
+
 /// A background service that records whether the schema existed when it started.
 struct SchemaProbe: Service {
     final class Seen: Sendable { let value = Mutex<Bool?>(nil) }

@@ -4,6 +4,8 @@ import Hummingbird
 struct InboxesAPI {
     let store: InboxStore
     let clock: any NudgeClock
+    /// Inboxes may be created on any domain (see `AppConfig.anySenderDomain`).
+    let anyDomain: Bool
 
     struct CreateBody: Decodable {
         let address: String?
@@ -50,7 +52,8 @@ struct InboxesAPI {
             let name = try b.display_name.map { try Validate.name($0, "display_name") }
             let tz = try Self.validTimezone(b.timezone ?? "UTC", "timezone")!
             let inbox = try await store.create(org: ctx.org, address: address, displayName: name, timezone: tz,
-                                               window: try Self.validWindow(b.send_window), dailyLimit: try Self.validLimit(b.daily_send_limit), now: clock.now())
+                                               window: try Self.validWindow(b.send_window), dailyLimit: try Self.validLimit(b.daily_send_limit),
+                                               anyDomain: anyDomain, now: clock.now())
             return try JSONCoding.response(inbox, status: .created)
         }
         r.get("/v1/inboxes", .inboxesRead) { req, ctx in

@@ -8,6 +8,10 @@ public struct AppConfig: Sendable {
     public var port = 8080
     public var role: Role = .all
     public var dev = false
+    /// Organizations may create inboxes on any domain (`NUDGE_ALLOW_ANY_SENDER_DOMAIN=1`; --dev
+    /// implies it). Otherwise only on the domains an operator allowed them (`nudge domain allow`).
+    public var allowAnySenderDomain = false
+    public var anySenderDomain: Bool { dev || allowAnySenderDomain }
     public var manualClock = false
     public var dataDir = ".nudge"
     public var databaseURL: String?

@@ -20,6 +20,10 @@ public enum Launcher {
             guard let n = Int(v), (1...16).contains(n) else { throw CLIError("NUDGE_DISPATCH_LOOPS must be a number from 1 to 16") }
             c.dispatchLoops = n
         }
+        if let v = env["NUDGE_ALLOW_ANY_SENDER_DOMAIN"], !v.isEmpty {
+            guard ["0", "1"].contains(v) else { throw CLIError("NUDGE_ALLOW_ANY_SENDER_DOMAIN must be 1 (any domain) or 0") }
+            c.allowAnySenderDomain = v == "1"
+        }
         c.publicURL = env["NUDGE_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 }
         if let url = env["NUDGE_LLM_URL"], !url.isEmpty {
             c.llm = LLMSettings(url: url, model: env["NUDGE_LLM_MODEL"].flatMap { $0.isEmpty ? nil : $0 } ?? "default",

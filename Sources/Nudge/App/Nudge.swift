@@ -22,6 +22,7 @@ public struct NudgeServices: Sendable {
     public let rules: WorkflowRuleStore
     public let history: HistoryStore
     public let suppressions: SuppressionStore
+    public let senderDomains: SenderDomainStore
     public let transport: any MailTransport
     public let llm: (any LLMClient)?
     public let prompts: Prompts?
@@ -59,6 +60,7 @@ public struct NudgeServices: Sendable {
         self.contacts = ContactStore(db: db, rules: rules)
         self.history = HistoryStore(db: db)
         self.suppressions = SuppressionStore(db: db)
+        self.senderDomains = SenderDomainStore(db: db)
     }
 
     /// Runs everything that is due now, to completion (the manual clock's `advance`).
@@ -119,7 +121,7 @@ public func buildApplication(
                              idempotency: IdempotencyMiddleware(db: services.db, clock: services.clock, secret: services.config.secret))
         let s = services
         TokensAPI(store: s.tokens, authenticator: s.authenticator, clock: s.clock).register(r)
-        InboxesAPI(store: s.inboxes, clock: s.clock).register(r)
+        InboxesAPI(store: s.inboxes, clock: s.clock, anyDomain: s.config.anySenderDomain).register(r)
         ContactsAPI(store: s.contacts, inboxes: s.inboxes, clock: s.clock).register(r)
         SequencesAPI(store: s.sequences, clock: s.clock, llmConfigured: s.llmConfigured).register(r)
         let enrollmentsAPI = EnrollmentsAPI(store: s.enrollments, contacts: s.contacts, sequences: s.sequences, db: s.db, clock: s.clock, llmConfigured: s.llmConfigured)

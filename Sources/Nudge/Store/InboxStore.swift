@@ -35,18 +35,26 @@ public struct InboxStore: Sendable {
         w.flatMap { try? String(decoding: JSONCoding.encoder.encode($0), as: UTF8.self) }
     }
 
-    public func create(org: String, address: String, displayName: String?, timezone: String, window: SendWindow?, dailyLimit: Int?, now: Date) async throws -> InboxRecord {
+    /// `anyDomain`: the server lets organizations send from any domain (--dev, or the operator's
+    /// NUDGE_ALLOW_ANY_SENDER_DOMAIN); otherwise the address must be on one of the organization's
+    /// sender domains.
+    public func create(org: String, address: String, displayName: String?, timezone: String, window: SendWindow?, dailyLimit: Int?,
+                       anyDomain: Bool, now: Date) async throws -> InboxRecord {
         let id = ID.make(.inb)
+        let domain = MessageIDs.domain(of: address)
         do {
             return try await db.tenant(org) { conn in
-                try await conn.query("""
+                if !anyDomain, try await !SenderDomainStore.isAllowed(org: org, domain: domain, conn, logger: logger) {
+                    throw APIError.validation("address", "This organization may not send from \(domain): an operator allows a domain with `nudge domain allow --org \(org) \(domain)`.")
+                }
+                return try await conn.query("""
                     INSERT INTO inboxes (org_id, id, address, display_name, timezone, send_window, daily_send_limit, created_at, updated_at)
                     VALUES (\(org), \(id), \(address), \(displayName), \(timezone), \(Self.windowJSON(window))::jsonb, \(dailyLimit), \(now), \(now))
                     RETURNING \(unescaped: Self.columns)
                     """, logger: logger).first { _ in true }.map(Self.record)!
             }
         } catch DatabaseFailure.uniqueViolation {
-            throw APIError.conflict("The address \(address) is already an inbox.", param: "address")
+            throw APIError.conflict("This organization already has an inbox with the address \(address).", param: "address")
         }
     }
 
