@@ -81,4 +81,21 @@ import Testing
             #expect(try await h.call(.get, "/v1/sequences/").status == 200)
         }
     }
+
+    /// A NUL byte in a query filter reached PostgreSQL (`invalid byte sequence for encoding
+    /// "UTF8": 0x00`) and answered 500 (found by `ops/chaos contract`).
+    @Test func nulInAQueryParameterIsA422NamingIt() async throws {
+        try await Harness.run { h in
+            let cases = [
+                ("/v1/contacts/?email=a%00b@example.com", "email"), ("/v1/contacts/?label=x%00", "label"),
+                ("/v1/sequences/enrollments/?contact_id=%00&state=completed", "contact_id"),
+                ("/v1/sequences/enrollments/?inbox_id=inb_%00x", "inbox_id"), ("/v1/sequences/enrollments/?state=%00", "state"),
+                ("/v1/suppressions/?email=6%C3%82%00", "email"), ("/v1/events/?after=evt_%00", "after"), ("/v1/events/?type=%00", "type"),
+            ]
+            for (path, param) in cases {
+                let r = try await h.call(.get, path)
+                #expect(r.status == 422 && r.errorParam == param, "\(path): \(r.status) \(r.body)")
+            }
+        }
+    }
 }

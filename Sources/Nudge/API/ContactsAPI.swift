@@ -98,8 +98,8 @@ struct ContactsAPI {
             return try JSONCoding.response(contact, status: created ? .created : .ok)
         }
         r.get("/v1/contacts", .contactsRead) { req, ctx in
-            let label = req.query("label")
-            let email = req.query("email")
+            let label = try req.query("label")
+            let email = try req.query("email")
             if let email, Validate.length(email) > 254 { throw APIError.validation("email", "email must be at most 254 characters (Unicode code points).") }
             return try JSONCoding.response(try await store.list(org: ctx.org, email: email, label: label, page: PageRequest(req)))
         }

@@ -36,11 +36,11 @@ struct EnrollmentsAPI {
             return try JSONCoding.response(record, status: created ? .created : .ok)
         }
         r.get("/v1/sequences/enrollments", .sequencesRead) { req, ctx in
-            let state = req.query("state")
+            let state = try req.query("state")
             if let state, EnrollmentState(rawValue: state) == nil {
                 throw APIError.validation("state", "state must be one of \(EnrollmentState.allCases.map(\.rawValue).joined(separator: ", ")).")
             }
-            let filter = EnrollmentStore.Filter(state: state, contactID: req.query("contact_id"), sequenceID: req.query("sequence_id"), inboxID: req.query("inbox_id"))
+            let filter = EnrollmentStore.Filter(state: state, contactID: try req.query("contact_id"), sequenceID: try req.query("sequence_id"), inboxID: try req.query("inbox_id"))
             return try JSONCoding.response(try await store.list(org: ctx.org, filter: filter, page: PageRequest(req)))
         }
         r.get("/v1/sequences/enrollments/:id", .sequencesRead) { _, ctx in

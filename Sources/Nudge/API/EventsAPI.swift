@@ -45,9 +45,9 @@ struct EventsAPI {
             // Any valid token may read its organization's feed, limited to the events its scopes
             // can read (`next_cursor` is the last event's id, usable as `after` or `cursor`).
             let limit = try PageRequest.limit(req)
-            let after = req.query("after") ?? req.query("cursor")
+            let after = try req.query("after") ?? req.query("cursor")
             var types = EventType.allCases.filter { ctx.token.scopes.allows(Self.scope(of: $0)) }.map(\.rawValue)
-            if let type = req.query("type") {
+            if let type = try req.query("type") {
                 guard let t = EventType(rawValue: type) else {
                     throw APIError.validation("type", "type must be one of \(EventType.allCases.map(\.rawValue).joined(separator: ", ")).")
                 }

@@ -56,8 +56,12 @@ public struct PageRequest: Sendable {
 }
 
 extension Request {
-    func query(_ name: String) -> String? {
-        uri.queryParameters[Substring(name)].map(String.init)
+    /// A query parameter. PostgreSQL text cannot hold NUL, so a value with one is refused here (a
+    /// 422 naming the parameter) instead of failing the statement it would be bound to.
+    func query(_ name: String) throws -> String? {
+        guard let v = uri.queryParameters[Substring(name)].map(String.init) else { return nil }
+        guard !v.utf8.contains(0) else { throw APIError.validation(name, "\(name) must not contain NUL characters.") }
+        return v
     }
 }
 

@@ -27,7 +27,7 @@ struct SequencesAPI {
             return try JSONCoding.response(seq, status: .created)
         }
         r.get("/v1/sequences", .sequencesRead) { req, ctx in
-            let archived = req.query("include_archived")
+            let archived = try req.query("include_archived")
             guard archived == nil || archived == "true" || archived == "false" else {
                 throw APIError.validation("include_archived", "include_archived must be true or false.")
             }

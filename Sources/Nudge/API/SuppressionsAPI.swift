@@ -20,7 +20,7 @@ struct SuppressionsAPI {
             return try JSONCoding.response(record, status: created ? .created : .ok)
         }
         r.get("/v1/suppressions", .suppressionsRead) { req, ctx in
-            try JSONCoding.response(try await store.list(org: ctx.org, email: req.query("email"), page: PageRequest(req)))
+            try JSONCoding.response(try await store.list(org: ctx.org, email: try req.query("email"), page: PageRequest(req)))
         }
         r.get("/v1/suppressions/:id", .suppressionsRead) { _, ctx in
             guard let s = try await store.get(org: ctx.org, id: try ctx.id("id", .sup, what: "suppression")) else { throw APIError.notFound("suppression") }
