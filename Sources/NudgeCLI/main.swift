@@ -8,15 +8,23 @@ struct NudgeCommand: AsyncParsableCommand {
     static func main() async {
         // Logs go to stderr (unbuffered); stdout carries only command results such as tokens.
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        // --verbose (anywhere) adds the full error to the one-line message of a failed command.
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        let verbose = arguments.contains("--verbose")
+        arguments.removeAll { $0 == "--verbose" }
+        var command: any ParsableCommand
+        do { command = try parseAsRoot(arguments) } catch { exit(withError: error) }
         do {
-            var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
-        } catch {
+        } catch let error where error is ValidationError || error is CleanExit || error is ExitCode {
             exit(withError: error)
+        } catch {
+            FileHandle.standardError.write(Data("nudge: \(Launcher.describe(error, verbose: verbose))\n".utf8))
+            Foundation.exit(1)
         }
     }
     static let configuration = CommandConfiguration(

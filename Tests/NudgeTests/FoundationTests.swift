@@ -292,6 +292,30 @@ import Testing
         #expect(again == [])
     }
 
+    /// On a fresh database whose login may not create or grant the roles the migrations need,
+    /// nothing is applied and the error carries the SQL for an operator; after it, migrating works.
+    @Test func migrateWithoutTheRolesStopsBeforeApplyingAndPrintsTheSQL() async throws {
+        let suffix = Int.random(in: 0..<1_000_000_000)
+        let (name, user) = ("mig\(suffix)", "operator\(suffix)")
+        _ = try await TestCluster.shared.superuserQuery("CREATE ROLE \(user) LOGIN", database: "postgres")
+        _ = try await TestCluster.shared.superuserQuery("CREATE DATABASE \(name) OWNER \(user)", database: "postgres")
+        var config = DatabaseLocation.configuration(embedded: try await TestCluster.shared.cluster(), database: name)
+        config.username = user
+        let migrator = Migrator(directory: Self.migrationsDir, logger: TestCluster.logger)
+        do {
+            _ = try await Self.withClient(config) { try await migrator.migrate($0) }
+            Issue.record("migrated without the roles")
+        } catch let e as Migrator.MissingRoles {
+            #expect(e.sql == "GRANT nudge_api, nudge_worker TO \"\(user)\";", "\(e.sql)")
+            #expect(e.description.contains("Nothing was applied"))
+            let tables = try await TestCluster.shared.superuserQuery("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", database: name)
+            #expect(try tables.first?.decode(Int.self) == 0)
+            _ = try await TestCluster.shared.superuserQuery(e.sql, database: name)
+        }
+        let applied = try await Self.withClient(config) { try await migrator.migrate($0) }
+        #expect(applied == (try Self.migrationFiles()))
+    }
+
     @Test func changedMigrationIsRefusedAndNewOneApplied() async throws {
         let config = try await TestCluster.shared.database()
         let dir = NSTemporaryDirectory() + "nudge-migrations-\(UUID().uuidString)"

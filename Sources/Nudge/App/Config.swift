@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// Everything `nudge serve` can be told, from flags and `NUDGE_*` environment variables.
 public struct AppConfig: Sendable {
@@ -41,6 +42,7 @@ public struct AppConfig: Sendable {
     /// slow headers and stalled bodies); a body still arriving after `requestBodyDeadline` gets 408.
     public var idleTimeout: Duration = .seconds(30)
     public var requestBodyDeadline: Duration = .seconds(30)
+    public var logLevel: Logger.Level = .info
 
     public init() {}
 
@@ -66,9 +68,9 @@ public struct LLMSettings: Sendable {
 /// Resolves the folders the server reads at start-up (migrations, prompts): an explicit setting,
 /// else the working directory, else the package root above the executable (`.build/debug/nudge`).
 public enum ResourceLocator {
-    public static func find(_ name: String, env: String) -> String {
+    public static func find(_ name: String, setting: String?) -> String {
         let fm = FileManager.default
-        if let v = ProcessInfo.processInfo.environment[env], !v.isEmpty { return v }
+        if let setting { return setting }
         if fm.fileExists(atPath: name) { return name }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first ?? "."
         var dir = URL(fileURLWithPath: exe).resolvingSymlinksInPath().deletingLastPathComponent()

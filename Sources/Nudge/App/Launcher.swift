@@ -1,4 +1,5 @@
 import Foundation
+import _ConnectionPoolModule
 import Logging
 import Metrics
 import NudgeSMTP
@@ -9,50 +10,25 @@ import Synchronization
 
 /// What the `nudge` executable does, kept in the library so it is tested with the rest.
 public enum Launcher {
+    /// The configuration of `NUDGE_*` variables (see `EnvironmentConfig`).
     public static func environmentConfig() throws -> AppConfig {
-        let env = ProcessInfo.processInfo.environment
-        var c = AppConfig()
-        c.dataDir = env["NUDGE_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? ".nudge"
-        c.databaseURL = env["NUDGE_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
-        c.smtpURL = env["NUDGE_SMTP_URL"].flatMap { $0.isEmpty ? nil : $0 }
-        if let lanes = env["NUDGE_SMTP_LANES"].flatMap(Int.init), lanes > 0 { c.smtpLanes = lanes }
-        if let v = env["NUDGE_DISPATCH_LOOPS"], !v.isEmpty {
-            guard let n = Int(v), (1...16).contains(n) else { throw CLIError("NUDGE_DISPATCH_LOOPS must be a number from 1 to 16") }
-            c.dispatchLoops = n
-        }
-        if let v = env["NUDGE_ALLOW_ANY_SENDER_DOMAIN"], !v.isEmpty {
-            guard ["0", "1"].contains(v) else { throw CLIError("NUDGE_ALLOW_ANY_SENDER_DOMAIN must be 1 (any domain) or 0") }
-            c.allowAnySenderDomain = v == "1"
-        }
-        c.publicURL = env["NUDGE_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 }
-        if let url = env["NUDGE_LLM_URL"], !url.isEmpty {
-            c.llm = LLMSettings(url: url, model: env["NUDGE_LLM_MODEL"].flatMap { $0.isEmpty ? nil : $0 } ?? "default",
-                                apiKey: env["NUDGE_LLM_API_KEY"].flatMap { $0.isEmpty ? nil : $0 })
-        }
-        if let v = env["NUDGE_RATE_LIMIT"] {
-            let parts = v.split(separator: ",").compactMap { Double($0) }
-            c.rateLimit = parts.count == 2 ? (parts[0], parts[1]) : (v == "off" ? nil : c.rateLimit)
-        }
-        if let v = env["NUDGE_ORG_DAILY_QUOTA"], !v.isEmpty {
-            guard v == "off" || (Int(v).map { $0 >= 0 } ?? false) else { throw CLIError("NUDGE_ORG_DAILY_QUOTA must be a number of emails per day, or off") }
-            c.orgDailySendQuota = v == "off" ? nil : Int(v)
-        }
-        c.migrationsDir = ResourceLocator.find("migrations", env: "NUDGE_MIGRATIONS_DIR")
-        c.promptsDir = ResourceLocator.find("prompts", env: "NUDGE_PROMPTS_DIR")
-        c.openAPIPath = ResourceLocator.find("docs/openapi.json", env: "NUDGE_OPENAPI_PATH")
-        return c
+        try EnvironmentConfig().config()
     }
 
-    static func logger(_ label: String = "nudge") -> Logger {
+    static func logger(_ config: AppConfig, _ label: String = "nudge") -> Logger {
         var l = Logger(label: label)
-        l.logLevel = ProcessInfo.processInfo.environment["NUDGE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        l.logLevel = config.logLevel
+        for name in EnvironmentConfig().unknown {
+            l.warning("unknown setting ignored: \(name) is not a variable nudge reads (a typo?)")
+        }
         return l
     }
 
-    /// The secret for unsubscribe tokens and Message-IDs: `NUDGE_SECRET`, else one generated once
-    /// and kept (mode 0600) in the data dir.
-    static func secret(dataDir: String) throws -> [UInt8] {
-        if let s = ProcessInfo.processInfo.environment["NUDGE_SECRET"], !s.isEmpty { return Array(s.utf8) }
+    /// The secret for unsubscribe tokens and Message-IDs: `NUDGE_SECRET` (already in `config`),
+    /// else one generated once and kept (mode 0600) in the data dir.
+    static func secret(_ config: AppConfig) throws -> [UInt8] {
+        if !config.secret.isEmpty { return config.secret }
+        let dataDir = config.dataDir
         let path = dataDir + "/secret"
         if let existing = try? String(contentsOfFile: path, encoding: .utf8), existing.count >= 32 {
             return Array(existing.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
@@ -74,7 +50,7 @@ public enum Launcher {
 
     /// Runs `body` with a migrated database (CLI commands other than serve).
     public static func withDatabase<T: Sendable>(_ config: AppConfig, _ body: @Sendable (NudgeServices, [String]) async throws -> T) async throws -> T {
-        let logger = logger()
+        let logger = logger(config)
         let (dbConfig, started) = try database(config, logger: logger)
         defer { started?.stop() }
         let client = PostgresClient(configuration: dbConfig, backgroundLogger: logger)
@@ -118,9 +94,9 @@ public enum Launcher {
 
     public static func serve(_ config: AppConfig) async throws {
         var config = config
-        let logger = logger()
+        let logger = logger(config)
         bootstrapMetrics()
-        config.secret = try secret(dataDir: config.dataDir)
+        config.secret = try secret(config)
         let (dbConfig, started) = try database(config, logger: logger)
         defer { started?.stop() }
         let client = PostgresClient(configuration: dbConfig, backgroundLogger: logger)
@@ -134,6 +110,35 @@ public enum Launcher {
         let app = buildApplication(services: services, background: services.backgroundServices())
         logger.info("nudge serving", metadata: ["port": "\(config.port)", "role": "\(config.role.rawValue)", "data": "\(config.dataDir)"])
         try await app.runService()
+    }
+}
+
+extension Launcher {
+    /// One or two lines a person can act on, for any error a command can end with: what failed
+    /// and, where known, what to do. `verbose` adds the error as the program sees it.
+    public static func describe(_ error: any Error, verbose: Bool = false) -> String {
+        var line: String
+        switch error {
+        case let e as PSQLError:
+            if let message = e.serverInfo?[.message] {
+                line = "the database refused a statement: \(message) (SQLSTATE \(e.serverInfo?[.sqlState] ?? "?"))"
+                if let hint = e.serverInfo?[.hint] { line += "\nhint: \(hint)" }
+            } else {
+                line = "cannot reach the database (NUDGE_DATABASE_URL, or the embedded cluster in NUDGE_DATA_DIR): \(e.code)"
+            }
+        case is ConnectionPoolError:
+            line = "cannot reach the database (NUDGE_DATABASE_URL, or the embedded cluster in NUDGE_DATA_DIR): no connection could be made; check the host, port and credentials"
+        case let e as DatabaseFailure:
+            switch e {
+            case .other(let p): return describe(p, verbose: verbose)
+            default: line = "the database is unavailable: \(e)"
+            }
+        case let e as CustomStringConvertible:
+            line = e.description
+        default:
+            line = "\(type(of: error))"
+        }
+        return verbose ? line + "\ndetail: \(String(reflecting: error))" : line
     }
 }
 

@@ -12,6 +12,17 @@ public struct Migrator: Sendable {
         public var description: String { "migration \(file) was changed after it was applied; add a new migration instead" }
     }
 
+    /// The migrations grant to these roles, and transactions switch to them, so they must exist
+    /// and the connecting role must be a member of both before anything is applied.
+    public struct MissingRoles: Error, CustomStringConvertible {
+        public let user: String
+        public let sql: String
+        public var description: String {
+            "the roles nudge_api and nudge_worker are missing or not granted to \(user), and \(user) may not create them (that takes a superuser). "
+                + "Nothing was applied. As a superuser, run:\n\(sql)\nthen run nudge migrate again."
+        }
+    }
+
     static let lockKey: Int64 = 0x6E75_6467_6501  // "nudge" + 1
 
     let directory: String
@@ -49,7 +60,28 @@ public struct Migrator: Sendable {
         }
     }
 
+    /// Creates the roles and grants them to the connecting role when it may (a superuser: only one
+    /// can create a BYPASSRLS role); otherwise stops before applying anything, with the SQL.
+    private func ensureRoles(on conn: PostgresConnection) async throws {
+        let rows = try await conn.query("""
+            SELECT current_user::text, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+              EXISTS (SELECT FROM pg_roles WHERE rolname = 'nudge_api'), EXISTS (SELECT FROM pg_roles WHERE rolname = 'nudge_worker'),
+              EXISTS (SELECT FROM pg_roles WHERE rolname = 'nudge_api') AND pg_has_role(current_user, 'nudge_api', 'MEMBER')
+                AND EXISTS (SELECT FROM pg_roles WHERE rolname = 'nudge_worker') AND pg_has_role(current_user, 'nudge_worker', 'MEMBER')
+            """, logger: logger).decode((String, Bool, Bool, Bool, Bool).self).collect()
+        guard let (user, superuser, api, worker, member) = rows.first, !member else { return }
+        var statements: [String] = []
+        if !api { statements.append("CREATE ROLE nudge_api NOLOGIN;") }
+        if !worker { statements.append("CREATE ROLE nudge_worker NOLOGIN BYPASSRLS;") }
+        let quoted = "\"" + user.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        statements.append("GRANT nudge_api, nudge_worker TO \(quoted);")
+        guard superuser else { throw MissingRoles(user: user, sql: statements.joined(separator: "\n")) }
+        for statement in statements { try await conn.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+        logger.info("database roles created", metadata: ["sql": "\(statements.joined(separator: " "))"])
+    }
+
     private func run(_ files: [(name: String, sql: String, checksum: String)], on conn: PostgresConnection) async throws -> [String] {
+        try await ensureRoles(on: conn)
         try await conn.query("""
             CREATE TABLE IF NOT EXISTS schema_migrations (
               name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
