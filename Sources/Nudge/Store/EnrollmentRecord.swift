@@ -53,11 +53,12 @@ public struct EnrollmentRecord: Encodable, Sendable {
     public let updated_by: String?
     public let created_at: Date
     public let updated_at: Date
-    /// Nil when read without `stepsColumn`.
+    /// Only in single-enrollment answers (POST, GET, PATCH): a list that embedded every
+    /// enrollment's steps could answer hundreds of megabytes.
     public var steps: [Step]?
     public var timeline: [TimelineEntry]?
 
-    /// Everything but the steps.
+    /// Everything but the steps (lists read only these).
     static let columns = """
         id, inbox_id, contact_id, recipient, sequence_id, sequence_version, state, exit_reason, exit_detail, exit_on_reply,
         exit_condition_prompt, source::text, thread_id, next_step, next_due_at, held, trigger, workflow_rule_id,

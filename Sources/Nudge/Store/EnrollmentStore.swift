@@ -226,21 +226,25 @@ public struct EnrollmentStore: Sendable {
         var inboxID: String?
     }
 
-    public func list(org: String, filter: Filter, page: PageRequest) async throws -> Page<EnrollmentRecord> {
-        let rows = try await db.tenant(org) { conn in
-            var out: [EnrollmentRecord] = []
+    /// Without steps (`EnrollmentRecord.steps`), and bounded in bytes (`EncodedPage`). Rows past
+    /// a full page are read (at most `limit + 1`, each a few kilobytes at most) but not decoded.
+    public func list(org: String, filter: Filter, page: PageRequest) async throws -> EncodedPage {
+        try await db.tenant(org) { conn in
+            var out = page.encoded()
             for try await row in try await conn.query("""
-                SELECT \(unescaped: EnrollmentRecord.columns), \(unescaped: EnrollmentRecord.stepsColumn) FROM enrollments WHERE org_id = \(org)
+                SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments WHERE org_id = \(org)
                 AND (\(filter.state)::text IS NULL OR state = \(filter.state))
                 AND (\(filter.contactID)::text IS NULL OR contact_id = \(filter.contactID))
                 AND (\(filter.sequenceID)::text IS NULL OR sequence_id = \(filter.sequenceID))
                 AND (\(filter.inboxID)::text IS NULL OR inbox_id = \(filter.inboxID))
                 AND (created_at, id) < (\(page.beforeAt), \(page.beforeID))
                 ORDER BY created_at DESC, id DESC LIMIT \(page.limit + 1)
-                """, logger: logger) { out.append(try EnrollmentRecord.decode(row)) }
+                """, logger: logger) where !out.isComplete {
+                let e = try EnrollmentRecord.decode(row)
+                try out.add(e, key: (e.created_at, e.id))
+            }
             return out
         }
-        return page.page(rows) { ($0.created_at, $0.id) }
     }
 
     public enum Action: String, Sendable { case cancel, pause, resume }
