@@ -14,13 +14,14 @@ import Testing
     static let enrollmentCount = 200
     static let parallelLists = 8
     /// How much the process may grow while the lists are served. Now each answer is at most
-    /// 1 MiB and its rows a few megabytes: the eight grew it by about 2 MB. Before, each answer
-    /// was 203 MB (plus the rows' text and decoded steps it came from): 0.75-2.6 GB per round.
+    /// 1 MiB and its rows a few megabytes: the eight grew it by 2-11 MB over runs. Before, each
+    /// answer was 203 MB (plus the rows' text and decoded steps it came from): 0.75-2.6 GB per
+    /// round.
     /// 128 MiB leaves room for other tests running in this process (the largest things they hold
     /// are 25 MiB inbound messages); a round over the bound is measured again, up to three times,
     /// since another test's burst passes while a list's cost does not.
     static let growthBound = 128 << 20
-    /// The most a list answer may be (docs/openapi.json, `limit`).
+    /// The most an enrollment list answer may be (docs/openapi.json, listEnrollments).
     static let pageBound = 1 << 20
 
     /// A prompt of 2,000 four-byte characters and a 998-character subject: about 12 KB per

@@ -67,7 +67,7 @@ public struct PageRequest: Sendable {
 /// so an answer is at most `maxBytes` or one item. A list then holds at most that much encoded,
 /// whatever `limit` times the size of its rows would be.
 public struct EncodedPage: Sendable {
-    /// 1 MiB, as request bodies; documented with the `limit` parameter in docs/openapi.json.
+    /// 1 MiB, as request bodies; documented on the list operations that use it (docs/openapi.json).
     public static let maxBytes = 1 << 20
     /// Kept for `{"data":[`, `],"next_cursor":` and a cursor (at most about 70 bytes).
     static let envelope = 128
@@ -80,7 +80,6 @@ public struct EncodedPage: Sendable {
     private(set) var nextCursor: String?
     /// Nothing more fits: a later row only tells whether there is a next page.
     public var isComplete: Bool { nextCursor != nil }
-    public var count: Int { items.count }
 
     init(limit: Int, maxBytes: Int) {
         self.limit = limit
