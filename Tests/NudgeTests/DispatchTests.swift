@@ -93,16 +93,18 @@ import Testing
     @Test func claimAfterAnUnanalysedBurstReadsOnlyItsBatch() async throws {
         try await Harness.withSMTP(lanes: 1) { h, _ in
             let (_, template, _) = try await Self.setUp(h)
-            // Copies of the template's enrollment (one contact, no sequence), due `later` after it,
-            // spread at random over `spread` seconds.
+            // Copies of the template's enrollment (one contact, no sequence: ad-hoc copies of its
+            // version's steps), due `later` after it, spread at random over `spread` seconds.
             func copies(_ n: Int, _ prefix: String, later: Double, spread: Double = 0) async throws {
                 try await h.services.db.system { conn in
                     try await conn.query("""
                         INSERT INTO enrollments (org_id, id, inbox_id, contact_id, recipient, recipient_key, steps, exit_on_reply, state,
                           next_step, next_due_at, attempts, held, trigger, created_by, updated_by, created_at, updated_at)
-                        SELECT org_id, \(prefix) || lpad(i::text, 17, '0'), inbox_id, contact_id, recipient, recipient_key, steps, exit_on_reply,
+                        SELECT org_id, \(prefix) || lpad(i::text, 17, '0'), inbox_id, contact_id, recipient, recipient_key,
+                          (SELECT v.definition -> 'steps' FROM sequence_versions v
+                           WHERE v.org_id = e.org_id AND v.sequence_id = e.sequence_id AND v.version = e.sequence_version), exit_on_reply,
                           'active', 0, next_due_at + (\(later) + random() * \(spread)) * interval '1 second', 0, false, trigger, created_by, updated_by, created_at, updated_at
-                        FROM enrollments, generate_series(1, \(n)) AS i WHERE org_id = \(h.org) AND id = \(template)
+                        FROM enrollments e, generate_series(1, \(n)) AS i WHERE org_id = \(h.org) AND id = \(template)
                         """, logger: h.services.db.logger)
                 }
             }

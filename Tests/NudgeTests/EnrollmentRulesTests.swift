@@ -214,6 +214,27 @@ import Testing
         }
     }
 
+    /// The process's sequence cache is bounded in bytes, not only in entries.
+    @Test func sequenceCacheIsBoundedInBytes() {
+        let cache = SequenceCache(capacity: 4096, maxBytes: 3 << 20)
+        let body = String(repeating: "b", count: 20_000)
+        let step = Step(type: .email, delay_days: 1, subject: "s", body: body)
+        func sequence(_ n: Int, steps: Int) -> SequenceRecord {
+            SequenceRecord(id: "seq_\(n)", name: "n", sender_inbox_id: "inb_1", version: 1, exit_on_reply: true, exit_condition_prompt: nil,
+                           emails: Array(repeating: step, count: steps), archived_at: nil, created_at: Date(), updated_at: Date())
+        }
+        for n in 0..<10 {
+            cache.put(org: "org_1", sequence(n, steps: 50))   // 1 MB each
+            #expect(cache.bytes <= 3 << 20)
+            #expect(cache.get(org: "org_1", id: "seq_\(n)") != nil, "the latest one is kept")
+        }
+        cache.put(org: "org_1", sequence(99, steps: 200))   // 4 MB: more than the whole cache
+        #expect(cache.get(org: "org_1", id: "seq_99") == nil)
+        #expect(cache.bytes <= 3 << 20)
+        cache.put(org: "org_1", sequence(9, steps: 1))   // replacing an entry gives its bytes back
+        #expect(cache.bytes < 1 << 20)
+    }
+
     // MARK: - Enrollments
 
     @Test func concurrentDoubleEnrollmentMakesOne() async throws {

@@ -1,5 +1,5 @@
 -- pgbench reference for the api part: the rows one enrollment request creates (a contact, its
--- address, an enrollment with the sequence's steps, its enrollment.created event),
+-- address, an enrollment naming the sequence version, its enrollment.created event),
 -- one transaction each, as the API's role with the organization set. Variables: org, inbox, seq, tpl.
 BEGIN;
 SELECT set_config('role', 'nudge_api', true), set_config('nudge.org_id', :org, true);

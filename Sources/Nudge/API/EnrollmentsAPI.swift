@@ -41,7 +41,7 @@ struct EnrollmentsAPI {
                 throw APIError.validation("state", "state must be one of \(EnrollmentState.allCases.map(\.rawValue).joined(separator: ", ")).")
             }
             let filter = EnrollmentStore.Filter(state: state, contactID: try req.query("contact_id"), sequenceID: try req.query("sequence_id"), inboxID: try req.query("inbox_id"))
-            return try JSONCoding.response(try await store.list(org: ctx.org, filter: filter, page: PageRequest(req)))
+            return try await store.list(org: ctx.org, filter: filter, page: PageRequest(req)).response()
         }
         r.get("/v1/sequences/enrollments/:id", .sequencesRead) { _, ctx in
             guard let e = try await store.get(org: ctx.org, id: try ctx.id("id", .enr, what: "enrollment")) else { throw APIError.notFound("enrollment") }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// `?limit=` (1…200, default 50) and an opaque `?cursor=` over (created_at, id), newest first.
 /// Keyset pagination stays stable while rows are inserted: no duplicates, no gaps.
@@ -39,6 +40,11 @@ public struct PageRequest: Sendable {
         return Page(data: kept, next_cursor: Self.encode(at, id))
     }
 
+    /// An empty page of this request's size, to fill with `EncodedPage.add`.
+    public func encoded(maxBytes: Int = EncodedPage.maxBytes) -> EncodedPage {
+        EncodedPage(limit: limit, maxBytes: maxBytes)
+    }
+
     static func encode(_ at: Date, _ id: String) -> String {
         let micros = Int64((at.timeIntervalSince1970 * 1_000_000).rounded())
         return Data("\(micros)|\(id)".utf8).base64EncodedString()
@@ -52,6 +58,66 @@ public struct PageRequest: Sendable {
         let parts = text.split(separator: "|", maxSplits: 1)
         guard parts.count == 2, let micros = Int64(parts[0]) else { return nil }
         return (Date(timeIntervalSince1970: Double(micros) / 1_000_000), String(parts[1]))
+    }
+}
+
+/// A list page encoded item by item as rows are read, bounded in bytes as well as in count: the
+/// page ends early, with a `next_cursor`, when its next item would take the answer past
+/// `maxBytes`. A page always holds at least one item (else a bigger one could never be listed),
+/// so an answer is at most `maxBytes` or one item. A list then holds at most that much encoded,
+/// whatever `limit` times the size of its rows would be.
+public struct EncodedPage: Sendable {
+    /// 1 MiB, as request bodies; documented on the list operations that use it (docs/openapi.json).
+    public static let maxBytes = 1 << 20
+    /// Kept for `{"data":[`, `],"next_cursor":` and a cursor (at most about 70 bytes).
+    static let envelope = 128
+
+    let limit: Int
+    let maxBytes: Int
+    private(set) var items: [Data] = []
+    private var bytes = 0
+    private var lastKey: (Date, String)?
+    private(set) var nextCursor: String?
+    /// Nothing more fits: a later row only tells whether there is a next page.
+    public var isComplete: Bool { nextCursor != nil }
+
+    init(limit: Int, maxBytes: Int) {
+        self.limit = limit
+        self.maxBytes = maxBytes
+    }
+
+    /// Adds the next item in list order, keyed like `PageRequest.page`. Returns false when the
+    /// page is full; the item is then left for the next page (the cursor points before it).
+    @discardableResult
+    public mutating func add<T: Encodable>(_ item: T, key: (Date, String)) throws -> Bool {
+        if isComplete { return false }
+        if items.count == limit { return end() }
+        let data = try JSONCoding.encoder.encode(item)
+        let size = bytes + (items.isEmpty ? 0 : 1) + data.count
+        if !items.isEmpty && size + Self.envelope > maxBytes { return end() }
+        items.append(data)
+        bytes = size
+        lastKey = key
+        return true
+    }
+
+    private mutating func end() -> Bool {
+        if let (at, id) = lastKey { nextCursor = PageRequest.encode(at, id) }
+        return false
+    }
+
+    /// `{"data": [...], "next_cursor": "..." | null}`, as `Page` encodes it.
+    public func response() -> Response {
+        var body = ByteBuffer()
+        body.reserveCapacity(bytes + Self.envelope)
+        body.writeString(#"{"data":["#)
+        for (i, item) in items.enumerated() {
+            if i > 0 { body.writeString(",") }
+            body.writeBytes(item)
+        }
+        // The cursor is base64url: nothing in it needs escaping.
+        body.writeString(#"],"next_cursor":"# + (nextCursor.map { "\"\($0)\"" } ?? "null") + "}")
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
     }
 }
 

@@ -50,7 +50,9 @@ struct DueStep: Sendable {
     /// each lookup an index probe the planner cannot flatten into such a join. The pick carries
     /// only narrow columns. The columns another worker's batch changes (next step, attempts,
     /// thread) come from the locked row version; the rest, which never change, from the row
-    /// looked up again.
+    /// looked up again. A template enrollment's steps are its sequence version's (migration
+    /// 0014), read by primary key in the same statement; the LIMIT 1 also makes PostgreSQL
+    /// extract them once per row, not once for each of the three uses.
     ///
     /// The pick must walk `enrollments_due` in due order and stop after `limit` lockable rows.
     /// After a burst the statistics still expect a few due rows, and the planner then prefers a
@@ -96,7 +98,8 @@ struct DueStep: Sendable {
                 FOR NO KEY UPDATE SKIP LOCKED
             )
             SELECT e.org_id, e.id, f.inbox_id, f.contact_id, f.recipient, f.sequence_id, e.next_step,
-                   jsonb_array_length(f.steps) AS step_count, (f.steps -> e.next_step)::text AS step, (f.steps -> (e.next_step + 1))::text AS next,
+                   jsonb_array_length(coalesce(f.steps, v.steps)) AS step_count, (coalesce(f.steps, v.steps) -> e.next_step)::text AS step,
+                   (coalesce(f.steps, v.steps) -> (e.next_step + 1))::text AS next,
                    e.next_due_at, e.attempts, f.source::text AS source, e.thread_id,
                    i.address, i.display_name, i.timezone, i.send_window::text AS window, i.daily_send_limit,
                    c.full_name, c.fields::text AS fields, c.timezone AS contact_tz,
@@ -108,6 +111,8 @@ struct DueStep: Sendable {
             CROSS JOIN LATERAL (SELECT * FROM contacts c WHERE c.org_id = e.org_id AND c.id = f.contact_id LIMIT 1) c
             LEFT JOIN LATERAL (SELECT * FROM deliveries d WHERE d.org_id = e.org_id AND d.enrollment_id = e.id AND d.step_index = e.next_step LIMIT 1) d ON true
             LEFT JOIN LATERAL (SELECT * FROM sequences q WHERE q.org_id = e.org_id AND q.id = f.sequence_id LIMIT 1) q ON true
+            LEFT JOIN LATERAL (SELECT v.definition -> 'steps' AS steps FROM sequence_versions v
+              WHERE f.steps IS NULL AND v.org_id = e.org_id AND v.sequence_id = f.sequence_id AND v.version = f.sequence_version LIMIT 1) v ON true
             ORDER BY e.next_due_at
             """
     }

@@ -30,7 +30,7 @@ struct StepInput: Decodable {
     let note: String?
 }
 
-/// The sequence-level settings every enrollment snapshot carries.
+/// A sequence version's steps and settings (an enrollment may override the settings).
 public struct SequenceDefinition: Codable, Sendable, Equatable {
     public var steps: [Step]
     public var exit_on_reply: Bool

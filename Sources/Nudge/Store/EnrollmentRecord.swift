@@ -53,18 +53,29 @@ public struct EnrollmentRecord: Encodable, Sendable {
     public let updated_by: String?
     public let created_at: Date
     public let updated_at: Date
-    public var steps: [Step]
+    /// Only in single-enrollment answers (POST, GET, PATCH): a list that embedded every
+    /// enrollment's steps could answer hundreds of megabytes.
+    public var steps: [Step]?
     public var timeline: [TimelineEntry]?
 
+    /// Everything but the steps (lists read only these).
     static let columns = """
         id, inbox_id, contact_id, recipient, sequence_id, sequence_version, state, exit_reason, exit_detail, exit_on_reply,
         exit_condition_prompt, source::text, thread_id, next_step, next_due_at, held, trigger, workflow_rule_id,
-        created_by, updated_by, created_at, updated_at, steps::text
+        created_by, updated_by, created_at, updated_at
         """
 
+    /// The steps of a row of `enrollments` (not aliased): its own (ad-hoc, or an older copy that
+    /// matched no version), else those of the sequence version it names (migration 0014).
+    static let stepsColumn = """
+        coalesce(steps, (SELECT v.definition -> 'steps' FROM sequence_versions v
+          WHERE v.org_id = enrollments.org_id AND v.sequence_id = enrollments.sequence_id AND v.version = enrollments.sequence_version))::text AS steps
+        """
+
+    /// Decodes `columns`, and the steps when the row has `stepsColumn`.
     static func decode(_ row: PostgresRow) throws -> EnrollmentRecord {
         let r = row.makeRandomAccess()
-        let steps = try JSONCoding.decoder.decode([Step].self, from: Data(try r["steps"].decode(String.self).utf8))
+        let steps = try r.contains("steps") ? JSONCoding.decoder.decode([Step].self, from: Data(try r["steps"].decode(String.self).utf8)) : nil
         let state = try r["state"].decode(String.self)
         let running = state == "active" || state == "paused"
         let source = try r["source"].decode(String?.self).flatMap { try? JSONCoding.decoder.decode(EnrollmentSource.self, from: Data($0.utf8)) }

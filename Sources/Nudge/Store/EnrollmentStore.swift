@@ -31,11 +31,12 @@ public struct EnrollmentStore: Sendable {
         // The enrollment and its event in one round trip; no event when it already existed.
         let (current, inserted) = try await conn.execute(try Insert(org: org, e, now: now), logger: logger).collect()[0]
         guard current else { throw SequenceCache.Changed() }
-        if let record = inserted {
+        if var record = inserted {
+            record.steps = e.definition.steps
             return (record, true)
         }
         let existing = try await conn.query("""
-            SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments
+            SELECT \(unescaped: EnrollmentRecord.columns), \(unescaped: EnrollmentRecord.stepsColumn) FROM enrollments
             WHERE org_id = \(org) AND contact_id = \(e.contactID) AND sequence_id = \(e.sequenceID) AND state IN ('active', 'paused')
             """, logger: logger).collect()
         guard let row = existing.first else {
@@ -56,7 +57,10 @@ public struct EnrollmentStore: Sendable {
         let statement = InsertWithNewContact(contact: .init(org: org, newID: e.contactID, input: contact, fields: "{}", now: now), enrollment: try Insert(org: org, e, now: now))
         let rows = try await conn.execute(statement, logger: logger).collect()
         guard rows[0].current else { throw SequenceCache.Changed() }
-        if let record = rows[0].enrollment { return .enrolled(record) }
+        if var record = rows[0].enrollment {
+            record.steps = e.definition.steps
+            return .enrolled(record)
+        }
         return .known(rows.compactMap(\.found))
     }
 
@@ -90,7 +94,8 @@ public struct EnrollmentStore: Sendable {
         let org: String
         let id: String
         let e: NewEnrollment
-        let steps: String
+        /// Ad-hoc steps; nil for a sequence's, which its version holds (migration 0014).
+        let steps: String?
         let source: String?
         let firstDue: Date
         let event: PendingEvent
@@ -100,7 +105,7 @@ public struct EnrollmentStore: Sendable {
             self.org = org
             self.id = ID.make(.enr)
             self.e = e
-            self.steps = String(decoding: try JSONCoding.encoder.encode(e.definition.steps), as: UTF8.self)
+            self.steps = e.sequenceID != nil ? nil : String(decoding: try JSONCoding.encoder.encode(e.definition.steps), as: UTF8.self)
             self.source = try e.source.map { String(decoding: try JSONCoding.encoder.encode($0), as: UTF8.self) }
             self.firstDue = now.addingTimeInterval(e.definition.steps[0].delaySeconds)
             self.event = PendingEvent(org: org, type: .enrollmentCreated, [
@@ -172,8 +177,9 @@ public struct EnrollmentStore: Sendable {
 
     public func get(org: String, id: String) async throws -> EnrollmentRecord? {
         try await db.tenant(org) { conn in
-            guard let row = try await conn.query("SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments WHERE org_id = \(org) AND id = \(id)", logger: logger)
-                .collect().first else { return nil }
+            guard let row = try await conn.query("""
+                SELECT \(unescaped: EnrollmentRecord.columns), \(unescaped: EnrollmentRecord.stepsColumn) FROM enrollments WHERE org_id = \(org) AND id = \(id)
+                """, logger: logger).collect().first else { return nil }
             var record = try EnrollmentRecord.decode(row)
             record.timeline = try await timeline(org: org, record, conn)
             return record
@@ -191,7 +197,7 @@ public struct EnrollmentStore: Sendable {
         }
         let running = e.state == "active" || e.state == "paused"
         var expected: Date? = nil
-        return e.steps.enumerated().map { i, step in
+        return (e.steps ?? []).enumerated().map { i, step in
             if let d = deliveries[i], d.3 != "rendered" {
                 expected = d.5
                 return TimelineEntry(step_index: i, type: step.type.rawValue, subject: d.8 ?? step.subject, scheduled_at: d.4, sent_at: d.5,
@@ -220,9 +226,11 @@ public struct EnrollmentStore: Sendable {
         var inboxID: String?
     }
 
-    public func list(org: String, filter: Filter, page: PageRequest) async throws -> Page<EnrollmentRecord> {
-        let rows = try await db.tenant(org) { conn in
-            var out: [EnrollmentRecord] = []
+    /// Without steps (`EnrollmentRecord.steps`), and bounded in bytes (`EncodedPage`). Rows past
+    /// a full page are read (at most `limit + 1`, each a few kilobytes at most) but not decoded.
+    public func list(org: String, filter: Filter, page: PageRequest) async throws -> EncodedPage {
+        try await db.tenant(org) { conn in
+            var out = page.encoded()
             for try await row in try await conn.query("""
                 SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments WHERE org_id = \(org)
                 AND (\(filter.state)::text IS NULL OR state = \(filter.state))
@@ -231,10 +239,12 @@ public struct EnrollmentStore: Sendable {
                 AND (\(filter.inboxID)::text IS NULL OR inbox_id = \(filter.inboxID))
                 AND (created_at, id) < (\(page.beforeAt), \(page.beforeID))
                 ORDER BY created_at DESC, id DESC LIMIT \(page.limit + 1)
-                """, logger: logger) { out.append(try EnrollmentRecord.decode(row)) }
+                """, logger: logger) where !out.isComplete {
+                let e = try EnrollmentRecord.decode(row)
+                try out.add(e, key: (e.created_at, e.id))
+            }
             return out
         }
-        return page.page(rows) { ($0.created_at, $0.id) }
     }
 
     public enum Action: String, Sendable { case cancel, pause, resume }
@@ -272,8 +282,9 @@ public struct EnrollmentStore: Sendable {
     }
 
     func reload(org: String, id: String, _ conn: PostgresConnection) async throws -> EnrollmentRecord? {
-        guard let row = try await conn.query("SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments WHERE org_id = \(org) AND id = \(id)", logger: logger)
-            .collect().first else { return nil }
+        guard let row = try await conn.query("""
+            SELECT \(unescaped: EnrollmentRecord.columns), \(unescaped: EnrollmentRecord.stepsColumn) FROM enrollments WHERE org_id = \(org) AND id = \(id)
+            """, logger: logger).collect().first else { return nil }
         var record = try EnrollmentRecord.decode(row)
         record.timeline = try await timeline(org: org, record, conn)
         return record

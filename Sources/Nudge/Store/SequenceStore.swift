@@ -15,7 +15,8 @@ public struct SequenceRecord: Encodable, Sendable {
     public let updated_at: Date
 }
 
-/// Saved sequences. Every edit is a new version; enrollments keep a snapshot of theirs.
+/// Saved sequences. Every edit is a new version (a row of sequence_versions, never changed
+/// afterwards); an enrollment runs the steps of the version it was made with.
 public struct SequenceStore: Sendable {
     let db: Database
     /// Shared by every copy of this store in the process.
@@ -98,7 +99,7 @@ public struct SequenceStore: Sendable {
         return page.page(rows) { ($0.created_at, $0.id) }
     }
 
-    /// A new version; running enrollments keep the steps they started with.
+    /// A new version; running enrollments keep running the version they started with.
     public func update(org: String, id: String, name: String?, inboxID: String?, definition: @escaping @Sendable (SequenceRecord) throws -> SequenceDefinition, now: Date) async throws -> SequenceRecord? {
         try await db.tenant(org) { conn in
             guard let current = try await conn.query("SELECT \(unescaped: Self.columns) FROM sequences WHERE org_id = \(org) AND id = \(id) FOR UPDATE", logger: logger)

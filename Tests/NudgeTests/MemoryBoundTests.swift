@@ -1,0 +1,180 @@
+import Foundation
+import HTTPTypes
+import Nudge
+import NIOCore
+import Testing
+
+/// One organization must not be able to make the server hold hundreds of megabytes. Each
+/// enrollment used to keep (and every list to return) a copy of its steps: 200 enrollments of a
+/// 50-step sequence with 20 KB bodies made `GET /v1/sequences/enrollments/?limit=200` answer
+/// 200 MB, and a few such requests at once took the process past a gigabyte.
+@Suite struct MemoryBoundTests {
+    static let stepCount = 50
+    static let bodyLength = 20_000           // the longest body a step may have
+    static let enrollmentCount = 200
+    static let parallelLists = 8
+    /// How much the process may grow while the lists are served. Now each answer is at most
+    /// 1 MiB and its rows a few megabytes: the eight grew it by 2-11 MB over runs. Before, each
+    /// answer was 203 MB (plus the rows' text and decoded steps it came from): 0.75-2.6 GB per
+    /// round.
+    /// 128 MiB leaves room for other tests running in this process (the largest things they hold
+    /// are 25 MiB inbound messages); a round over the bound is measured again, up to three times,
+    /// since another test's burst passes while a list's cost does not.
+    static let growthBound = 128 << 20
+    /// The most an enrollment list answer may be (docs/openapi.json, listEnrollments).
+    static let pageBound = 1 << 20
+
+    /// A prompt of 2,000 four-byte characters and a 998-character subject: about 12 KB per
+    /// enrollment even without steps, so that 200 of them pass the 1 MiB bound of a page.
+    static let prompt = String(repeating: "\u{1F600}", count: 2_000)
+    static let subject = String(repeating: "\u{1F4E8}", count: 998)
+
+    /// Exit conditions need an LLM to be configured; nothing here calls it.
+    static let unusedLLM = LLMSettings(url: "http://127.0.0.1:9/v1", model: "unused", apiKey: nil)
+
+    @Test func hostileEnrollmentListsStayWithinAMemoryBound() async throws {
+        try await Harness.run(llm: Self.unusedLLM) { h in
+            let inbox = try await h.inbox()
+            let body = String(String(repeating: "Checking whether you had a chance to review the proposal. ", count: 400).prefix(Self.bodyLength))
+            let emails = (0..<Self.stepCount).map { Fixture.step(days: 1, subject: "Step \($0)", body: body) }.joined(separator: ", ")
+            let seq = try await Self.send(h, .post, "/v1/sequences/", Fixture.sequence(inbox, emails: "[\(emails)]"))
+            #expect(seq.status == 201)
+            let seqID = JSONValue.parse(String(buffer: seq.body))?["id"]?.string ?? ""
+
+            // The enrollments, eight requests at a time (each answer carries the steps: 1 MB).
+            for start in stride(from: 0, to: Self.enrollmentCount, by: 8) {
+                let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in start..<min(start + 8, Self.enrollmentCount) {
+                        group.addTask {
+                            try await Self.send(h, .post, "/v1/sequences/enrollments/", #"""
+                                {"sequence_id": "\#(seqID)", "recipient": {"email": "\#(Fixture.address("m"))"},
+                                 "exit_condition_prompt": "\#(Self.prompt)", "source": {"type": "email", "subject": "\#(Self.subject)"}}
+                                """#).status
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(statuses.allSatisfy { $0 == 201 }, "\(statuses)")
+            }
+
+            // The hostile lists, all at once: the process's growth while they are served, and
+            // each answer's size.
+            var rounds: [Int] = []
+            for _ in 0..<3 {
+                let (growth, sizes) = try await ProcessMemory.growth {
+                    try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+                        for _ in 0..<Self.parallelLists {
+                            group.addTask {
+                                let r = try await Self.send(h, .get, "/v1/sequences/enrollments/?limit=200")
+                                return (r.status, r.body.readableBytes)
+                            }
+                        }
+                        return try await group.reduce(into: []) { $0.append($1) }
+                    }
+                }
+                #expect(sizes.allSatisfy { $0.0 == 200 }, "\(sizes)")
+                #expect(sizes.allSatisfy { $0.1 <= Self.pageBound }, "answers of \(sizes.map(\.1)) bytes")
+                rounds.append(growth)
+                if growth < Self.growthBound { break }
+            }
+            #expect(rounds.min()! < Self.growthBound, "the process grew by \(rounds.map { "\($0 >> 20) MiB" }) serving \(Self.parallelLists) lists at once")
+            Self.record("growth per round: \(rounds.map { "\($0 >> 10) KiB" })")
+
+            // The pages: bounded in bytes, ending early with a cursor, together every enrollment once.
+            var seen: [String] = []
+            var cursor: String? = nil
+            var pages = 0
+            repeat {
+                let r = try await Self.send(h, .get, "/v1/sequences/enrollments/?limit=200" + (cursor.map { "&cursor=\($0)" } ?? ""))
+                #expect(r.status == 200)
+                guard r.body.readableBytes <= Self.pageBound else {
+                    Issue.record("a page of \(r.body.readableBytes) bytes")
+                    break
+                }
+                let page = JSONValue.parse(String(buffer: r.body)) ?? .null
+                let items = page["data"]?.items ?? []
+                #expect(!items.isEmpty)
+                #expect(items.allSatisfy { $0["steps"] == nil && $0["sequence_version"]?.number == 1 }, "lists carry no steps")
+                seen += items.compactMap { $0["id"]?.string }
+                cursor = page["next_cursor"]?.string
+                pages += 1
+            } while cursor != nil && pages < 10
+            #expect(pages >= 3, "2.5 MB of enrollments take three pages of at most 1 MiB")
+            #expect(seen.count == Self.enrollmentCount)
+            #expect(Set(seen).count == Self.enrollmentCount)
+
+            // One enrollment still answers with its steps, read from its sequence version.
+            let one = try await h.call(.get, "/v1/sequences/enrollments/\(seen.first ?? "none")/")
+            #expect(one["steps"]?.items.count == Self.stepCount)
+            #expect(one["steps"]?[49]?["body"]?.string == body)
+            #expect(one["timeline"]?.items.count == Self.stepCount)
+            // Stored once: no enrollment row keeps a copy.
+            let copies = try await h.services.db.system { conn in
+                try await conn.query("SELECT count(*) FROM enrollments WHERE steps IS NOT NULL", logger: h.services.logger).decode(Int.self).collect()
+            }
+            #expect(copies == [0])
+        }
+    }
+
+    /// A request whose answer is not parsed (the JSON tree of a megabyte answer costs more than
+    /// the server's work); `call` would also scan it for secrets.
+    static func send(_ h: Harness, _ method: HTTPRequest.Method, _ path: String, _ json: String? = nil) async throws -> (status: Int, body: ByteBuffer) {
+        var headers: HTTPFields = [.authorization: "Bearer \(h.admin)"]
+        if json != nil { headers[.contentType] = "application/json" }
+        return try await h.client.execute(uri: path, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) }) { r in
+            (Int(r.status.code), r.body)
+        }
+    }
+
+    static func record(_ note: String) {
+        if ProcessInfo.processInfo.environment["NUDGE_TEST_MEMORY_REPORT"] == "1" { print("MemoryBoundTests: \(note)") }
+    }
+}
+
+/// The process's resident memory (Linux /proc/self/status).
+enum ProcessMemory {
+    static func field(_ name: String) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
+            return line.split(separator: " ").compactMap { Int($0) }.first.map { $0 * 1024 }
+        }
+        return nil
+    }
+
+    /// Sets VmHWM (the peak) back to the current RSS: "5" to clear_refs (Linux 4.0+).
+    static func resetPeak() -> Bool {
+        guard let h = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+        defer { try? h.close() }
+        return (try? h.write(contentsOf: Data("5".utf8))) != nil
+    }
+
+    /// How far the peak RSS rose above the RSS before `body`, and its result. The kernel's peak
+    /// when it can be reset, else RSS sampled every millisecond.
+    static func growth<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> (Int, T) {
+        let before = field("VmRSS") ?? 0
+        let exact = resetPeak()
+        let sampled = Sampler()
+        let thread = Thread { sampled.run() }
+        thread.start()
+        let result = try await body()
+        sampled.stop()
+        let peak = max(exact ? field("VmHWM") ?? 0 : 0, sampled.peak)
+        return (max(0, peak - before), result)
+    }
+
+    /// Polls VmRSS on a thread of its own (the cooperative pool may be busy serving the lists).
+    final class Sampler: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stopped = false
+        private var maximum = 0
+        var peak: Int { lock.withLock { maximum } }
+        func stop() { lock.withLock { stopped = true } }
+        func run() {
+            while !lock.withLock({ stopped }) {
+                let rss = ProcessMemory.field("VmRSS") ?? 0
+                lock.withLock { maximum = max(maximum, rss) }
+                usleep(1_000)
+            }
+        }
+    }
+}
