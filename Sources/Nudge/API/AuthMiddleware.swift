@@ -10,7 +10,7 @@ import Synchronization
 /// immediate; other processes see it within `ttl`), and `last_used_at` is collected in memory and
 /// written in one statement per flush instead of a write per request.
 public final class TokenAuthenticator: Sendable {
-    struct Entry { let token: AuthenticatedToken?; let revokedOrExpired: Bool; let fetched: Date }
+    struct Entry { let token: AuthenticatedToken?; let fetched: Date }
 
     let db: Database
     let clock: any NudgeClock
@@ -43,7 +43,7 @@ public final class TokenAuthenticator: Sendable {
             if let (org, id, name, scopes, expires, revoked) = row, revoked == nil {
                 token = AuthenticatedToken(orgID: org, tokenID: id, name: name, scopes: ScopeSet(scopes.compactMap(Scope.init(rawValue:))), expiresAt: expires)
             }
-            cache.withLock { $0[hash] = Entry(token: token, revokedOrExpired: token == nil, fetched: wall) }
+            cache.withLock { $0[hash] = Entry(token: token, fetched: wall) }
             found = .some(token)
         }
         guard let token = found ?? nil else { throw APIError.unauthorized }

@@ -36,7 +36,6 @@ struct EventsAPI {
             return .sequencesRead
         case .messageSent, .messageReceived, .messageBounced: return .inboxesRead
         case .suppressionCreated, .suppressionDeleted: return .suppressionsRead
-        case .contactCreated: return .contactsRead
         }
     }
 

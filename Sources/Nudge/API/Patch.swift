@@ -6,7 +6,6 @@ enum PatchField<T> {
     case null
     case value(T)
 
-    var isPresent: Bool { if case .absent = self { return false }; return true }
     /// nil when absent; .some(nil) when null.
     var update: T?? {
         switch self {

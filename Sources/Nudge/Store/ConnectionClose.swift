@@ -6,6 +6,8 @@ extension PostgresConnection {
     /// closes first. PostgresNIO (1.33) never answers a statement written to a closed connection:
     /// a session that ends between two statements of a transaction (a restart, the
     /// idle-in-transaction timeout, pg_terminate_backend) would leave its caller waiting forever.
+    /// Upstream: vapor/postgres-nio#487 ("Query Hangs if Connection is Closed") fixed this and was
+    /// reverted by #501; drop this wrapper once a release fails such statements itself.
     /// `work` runs in a task of its own so that the caller can leave it there, holding nothing but
     /// its memory (the pool drops a closed connection even while leased). It is not cancelled:
     /// what it does apart from the database goes on (a dispatch batch's sends, each marked as it is

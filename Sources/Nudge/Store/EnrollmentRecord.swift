@@ -25,7 +25,7 @@ public struct TimelineEntry: Encodable, Sendable {
     public let sent_at: Date?
     public let message_id: String?
     public let rfc822_message_id: String?
-    public let outcome: String   // sent | reminded | scheduled | pending | failed | skipped | not_sent
+    public let outcome: String   // sent | reminded | failed | scheduled | paused | pending | not_sent
     public let attempts: Int?
     public let error: String?
 }

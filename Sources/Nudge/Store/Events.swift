@@ -17,7 +17,6 @@ public enum EventType: String, Sendable, CaseIterable {
     case reminderDue = "reminder.due"
     case suppressionCreated = "suppression.created"
     case suppressionDeleted = "suppression.deleted"
-    case contactCreated = "contact.created"
     case judgementFailed = "judgement.failed"
 }
 
