@@ -75,21 +75,24 @@ struct DispatchBatch {
         }
     }
 
+    /// Everything copied from mail or text others wrote (a received subject or Message-ID, a
+    /// model's subject) is made sendable here, so composing fails only on Nudge's own data.
     func compose(_ d: DueStep, latest: ThreadContext.Latest?) throws -> Outgoing {
         let domain = MessageIDs.domain(of: d.inboxAddress)
         let unsubscribe = "\(unsubscribeBase)/u/\(UnsubscribeToken(org: d.org, address: d.recipient, enrollmentID: d.enrollmentID).sign(key: services.keys.unsubscribe))"
         let vars = Composer.Variables(contactFullName: d.contactName, contactEmail: d.recipient, contactFields: d.contactFields,
                                       inboxDisplayName: d.inboxName, inboxAddress: d.inboxAddress, source: d.source,
                                       sequenceName: d.sequenceName, unsubscribeURL: unsubscribe)
-        let subject = Composer.oneLine(d.renderedSubject ?? d.step.subject.map { Composer.render($0, vars) } ?? "Re: \(d.source?.subject ?? "")")
+        let subject = Composer.headerText(d.renderedSubject ?? d.step.subject.map { Composer.render($0, vars) } ?? "Re: \(d.source?.subject ?? "")",
+                                          max: Composer.maxSubjectLength)
         let body = d.renderedBody ?? Composer.render(d.step.body ?? "", vars)
-        var refs = latest.map { $0.references + [$0.messageID] } ?? []
-        if refs.count > 20 { refs = Array(refs.suffix(20)) }
+        let messageID = MessageIDs.forStep(org: d.org, enrollmentID: d.enrollmentID, step: d.stepIndex, domain: domain, key: services.keys.messageID)
+        let threading = ThreadingHeaders.make(candidates: latest?.candidates ?? [], references: latest?.references ?? [], own: messageID)
+        func name(_ n: String?) -> String? { n.map { Composer.headerText($0, max: Composer.maxDisplayNameLength) } }
         let message = OutboundMessage(
-            from: .init(name: d.inboxName, address: d.inboxAddress), to: [.init(name: d.contactName, address: d.recipient)],
+            from: .init(name: name(d.inboxName), address: d.inboxAddress), to: [.init(name: name(d.contactName), address: d.recipient)],
             subject: subject.isEmpty ? "(no subject)" : subject, date: now,
-            messageID: MessageIDs.forStep(org: d.org, enrollmentID: d.enrollmentID, step: d.stepIndex, domain: domain, key: services.keys.messageID),
-            inReplyTo: latest?.messageID, references: refs, listUnsubscribeURL: unsubscribe,
+            messageID: messageID, inReplyTo: threading.inReplyTo, references: threading.references, listUnsubscribeURL: unsubscribe,
             extraHeaders: [("X-Nudge-Enrollment", d.enrollmentID)], textBody: body)
         let threadID = d.threadID ?? ID.make(.thr)
         return Outgoing(due: d, message: message, rendered: try message.render(), threadID: threadID, newThread: d.threadID == nil)
@@ -178,23 +181,5 @@ struct DispatchBatch {
         for (d, why) in broken {
             _ = try await EnrollmentStore.finish(org: d.org, enrollmentIDs: [d.enrollmentID], state: .failed, reason: nil, detail: why, now: now, conn, logger: logger)
         }
-    }
-}
-
-/// The newest message of each thread a batch replies into (for In-Reply-To and References).
-enum ThreadContext {
-    struct Latest { let messageID: String; let references: [String] }
-
-    static func latest(threadIDs: [String], orgs: [String], _ conn: PostgresConnection, logger: Logger) async throws -> [String: Latest] {
-        guard !threadIDs.isEmpty else { return [:] }
-        var out: [String: Latest] = [:]
-        for try await (thread, rfc, refs) in try await conn.query("""
-            SELECT DISTINCT ON (m.thread_id) m.thread_id, m.rfc822_message_id, m.refs
-            FROM messages m JOIN unnest(\(orgs)::text[], \(threadIDs)::text[]) AS u(org, thread) ON m.org_id = u.org AND m.thread_id = u.thread
-            ORDER BY m.thread_id, m.at DESC, m.created_at DESC
-            """, logger: logger).decode((String, String, [String]).self) {
-            out[thread] = Latest(messageID: rfc, references: refs)
-        }
-        return out
     }
 }

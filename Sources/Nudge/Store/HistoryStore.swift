@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NudgeMIME
+import NudgeSMTP
 import PostgresNIO
 
 public struct MessageRecord: Encodable, Sendable {
@@ -236,4 +237,40 @@ public struct HistoryStore: Sendable {
 enum ThreadKeys {
     /// Subject with reply/forward prefixes removed, for threading mail that lacks references.
     static func subjectKey(_ subject: String) -> String { SubjectNormalizer.normalize(subject) }
+}
+
+/// The newest message of each thread a batch replies into (for In-Reply-To and References).
+enum ThreadContext {
+    /// `candidates`: ids for In-Reply-To, newest first. Only the newest message's id, unless that
+    /// one cannot be sent: then the ids of the thread's recent messages, for a fallback.
+    struct Latest { var candidates: [String]; let references: [String] }
+
+    /// How far back a thread is searched for an id that can be sent, past malformed ones.
+    static let fallbackDepth = 50
+
+    static func latest(threadIDs: [String], orgs: [String], _ conn: PostgresConnection, logger: Logger) async throws -> [String: Latest] {
+        guard !threadIDs.isEmpty else { return [:] }
+        var out: [String: Latest] = [:]
+        for try await (thread, rfc, refs) in try await conn.query("""
+            SELECT DISTINCT ON (m.thread_id) m.thread_id, m.rfc822_message_id, m.refs
+            FROM messages m JOIN unnest(\(orgs)::text[], \(threadIDs)::text[]) AS u(org, thread) ON m.org_id = u.org AND m.thread_id = u.thread
+            ORDER BY m.thread_id, m.at DESC, m.created_at DESC
+            """, logger: logger).decode((String, String, [String]).self) {
+            out[thread] = Latest(candidates: [rfc], references: refs)
+        }
+        // Rare (someone's mailer wrote a malformed id): a second, bounded read for those threads only.
+        let orgOf = Dictionary(zip(threadIDs, orgs), uniquingKeysWith: { a, _ in a })
+        let malformed = out.filter { !ThreadingHeaders.isSendable($0.value.candidates[0]) }.keys.sorted()
+        guard !malformed.isEmpty else { return out }
+        for try await (thread, ids) in try await conn.query("""
+            SELECT u.thread, r.ids FROM unnest(\(malformed.map { orgOf[$0] ?? "" })::text[], \(malformed)::text[]) AS u(org, thread)
+            CROSS JOIN LATERAL (
+              SELECT array_agg(rfc ORDER BY n) AS ids FROM (
+                SELECT m.rfc822_message_id AS rfc, row_number() OVER (ORDER BY m.at DESC, m.created_at DESC) AS n FROM messages m
+                WHERE m.org_id = u.org AND m.thread_id = u.thread ORDER BY m.at DESC, m.created_at DESC LIMIT \(fallbackDepth)) x) r
+            """, logger: logger).decode((String, [String]?).self) {
+            if let ids, !ids.isEmpty { out[thread]?.candidates = ids }
+        }
+        return out
+    }
 }
