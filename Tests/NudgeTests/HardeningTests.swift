@@ -100,4 +100,218 @@ import Testing
             #expect(try await h.call(.get, "/v1/sequences/enrollments/\(e.id)")["state"]?.string == "completed")
         }
     }
+
+    // MARK: Forged bounces and complaints
+
+    /// A delivery status notification naming `recipient`; with `originalID`, the returned
+    /// headers name the message that bounced.
+    static func dsn(recipient: String, originalID: String? = nil, status: String = "5.1.1",
+                    from: String = "MAILER-DAEMON@attacker.test") -> [UInt8] {
+        let headers = originalID.map { """
+            --B\r
+            Content-Type: text/rfc822-headers\r
+            \r
+            From: Acme Sales <sales@acme.test>\r
+            To: \(recipient)\r
+            Subject: Following up on the proposal\r
+            Message-ID: <\($0)>\r
+            \r
+
+            """ } ?? ""
+        return Array("""
+            From: Mail Delivery System <\(from)>\r
+            To: sales@acme.test\r
+            Subject: Undelivered Mail Returned to Sender\r
+            Message-ID: <dsn-\(UUID().uuidString)@attacker.test>\r
+            MIME-Version: 1.0\r
+            Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r
+            \r
+            --B\r
+            Content-Type: text/plain\r
+            \r
+            Your message could not be delivered.\r
+            --B\r
+            Content-Type: message/delivery-status\r
+            \r
+            Reporting-MTA: dns; mx.attacker.test\r
+            \r
+            Final-Recipient: rfc822; \(recipient)\r
+            Action: failed\r
+            Status: \(status)\r
+            Diagnostic-Code: smtp; 550 \(status) user unknown\r
+            \r
+            \(headers)--B--\r
+
+            """.utf8)
+    }
+
+    /// An ARF (RFC 5965) abuse report about `recipient`.
+    static func complaint(recipient: String, originalID: String? = nil) -> [UInt8] {
+        Array("""
+            From: Feedback Loop <fbl@attacker.test>\r
+            To: sales@acme.test\r
+            Subject: Abuse report\r
+            Message-ID: <arf-\(UUID().uuidString)@attacker.test>\r
+            MIME-Version: 1.0\r
+            Content-Type: multipart/report; report-type=feedback-report; boundary="B"\r
+            \r
+            --B\r
+            Content-Type: text/plain\r
+            \r
+            This is an abuse report.\r
+            --B\r
+            Content-Type: message/feedback-report\r
+            \r
+            Feedback-Type: abuse\r
+            User-Agent: fbl/1.0\r
+            Version: 1\r
+            Original-Rcpt-To: \(recipient)\r
+            \r
+            --B\r
+            Content-Type: text/rfc822-headers\r
+            \r
+            From: Acme Sales <sales@acme.test>\r
+            To: \(recipient)\r
+            Subject: Following up on the proposal\r
+            Message-ID: <\(originalID ?? "unknown-\(UUID().uuidString)@attacker.test")>\r
+            \r
+            --B--\r
+
+            """.utf8)
+    }
+
+    static func events(_ h: Harness, _ type: String) async throws -> [JSONValue] {
+        guard case .array(let list)? = try await h.call(.get, "/v1/events/?type=\(type)&limit=100")["data"] else { return [] }
+        return list.compactMap { $0["data"] }
+    }
+
+    static func enrollOne(_ h: Harness, _ inbox: String, _ address: String, delayDays: Double = 0) async throws -> String {
+        let r = try await h.call(.post, "/v1/sequences/enrollments/", """
+            {"inbox_id": "\(inbox)", "recipient": {"email": "\(address)"},
+             "emails": [{"delay_days": \(delayDays), "subject": "Hi", "body": "Hello"}, {"delay_days": 60, "subject": "Again", "body": "Hello again"}]}
+            """)
+        precondition(r.status == 201, r.body)
+        return r.id
+    }
+
+    /// Finding 4: a report about an address Nudge never mailed is stored and announced with
+    /// `matched: false`, and changes nothing.
+    @Test func forgedBounceAndComplaintForAnAddressNeverMailedChangeNothing() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            let victim = "victim@client.test"
+            let enrollment = try await Self.enrollOne(h, inbox, victim, delayDays: 2)
+
+            let bounce = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: Self.dsn(recipient: victim))
+            #expect(bounce.status == 202)
+            #expect(bounce["classification"]?.string == "bounce")
+            #expect(bounce["enrollments"] == .array([]))
+            let complaint = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: Self.complaint(recipient: victim))
+            #expect(complaint.status == 202)
+            #expect(complaint["classification"]?.string == "complaint")
+            #expect(complaint["enrollments"] == .array([]))
+
+            #expect(try await h.call(.get, "/v1/suppressions/?email=\(victim)")["data"] == .array([]))
+            #expect(try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)")["state"]?.string == "active")
+            let bounced = try await Self.events(h, "message.bounced")
+            #expect(bounced.count == 1)
+            #expect(bounced.first?["matched"] == .bool(false))
+            #expect(bounced.first?["permanent"] == .bool(true))
+            #expect(bounced.first?["recipients"]?[0]?["matched"] == .bool(false))
+            let complained = try await Self.events(h, "message.complained")
+            #expect(complained.count == 1)
+            #expect(complained.first?["matched"] == .bool(false))
+            #expect(try await Self.events(h, "suppression.created").isEmpty)
+            // Stored with what was found and that it matched nothing.
+            let stored = try await h.call(.get, "/v1/messages/\(bounce["message_id"]?.string ?? "")/")
+            #expect(stored["details"]?["bounce"]?["matched"] == .bool(false))
+        }
+    }
+
+    /// A report naming a message Nudge sent to that recipient acts, by its original Message-ID or
+    /// by a send to that exact address from this inbox within the window; a send older than the
+    /// window, another inbox's send, or an id Nudge sent to someone else does not.
+    @Test func bounceOrComplaintMatchingWhatNudgeSentActs() async throws {
+        try await Harness.withSMTP { h, smtp in
+            let inbox = try await h.inbox()
+            let other = try await h.inbox()
+            let byID = "by-id@client.test", byWindow = "by-window@client.test", stale = "stale@client.test"
+            let complainer = "complainer@client.test", elsewhere = "elsewhere@client.test", aimed = "aimed@client.test"
+            let staleEnrollment = try await Self.enrollOne(h, inbox, stale)
+            _ = try await h.advance(seconds: 1)
+            _ = try await h.advance(seconds: 31 * Self.day)   // the stale send is now 31 days old
+            var ids: [String: String] = [:]
+            for a in [byID, byWindow, complainer, aimed] { _ = try await Self.enrollOne(h, inbox, a) }
+            _ = try await Self.enrollOne(h, other, elsewhere)
+            _ = try await h.advance(seconds: 1)
+            for r in try smtp.received() { ids[r.rcptTos[0]] = (try PythonEmail.parse(file: r.path)["message_id"] as? String)?.trimmingCharacters(in: ["<", ">"]) }
+            #expect(ids.count == 6)
+
+            func post(_ raw: [UInt8], into box: String = inbox) async throws -> Reply {
+                let r = try await h.call(.post, "/v1/inboxes/\(box)/messages/inbound/", raw: raw)
+                #expect(r.status == 202, "\(r.body)")
+                return r
+            }
+            func suppressed(_ a: String) async throws -> Bool {
+                try await h.call(.get, "/v1/suppressions/?email=\(a)")["data"]?[0] != nil
+            }
+            _ = try await post(Self.dsn(recipient: byID, originalID: ids[byID]))
+            _ = try await post(Self.dsn(recipient: byWindow))
+            _ = try await post(Self.dsn(recipient: stale))
+            _ = try await post(Self.dsn(recipient: elsewhere))   // sent from the other inbox
+            _ = try await post(Self.dsn(recipient: "stranger@client.test", originalID: ids[aimed]))   // our id, another recipient
+            _ = try await post(Self.complaint(recipient: complainer, originalID: ids[complainer]))
+            #expect(try await suppressed(byID))
+            #expect(try await suppressed(byWindow))
+            #expect(try await suppressed(complainer))
+            #expect(try await !suppressed(stale))
+            #expect(try await !suppressed(elsewhere))
+            #expect(try await !suppressed("stranger@client.test"))
+            #expect(try await !suppressed(aimed))
+            #expect(try await h.call(.get, "/v1/sequences/enrollments/\(staleEnrollment)")["state"]?.string == "active")
+            let matched = try await Self.events(h, "message.bounced").map { $0["matched"] }
+            #expect(matched == [.bool(true), .bool(true), .bool(false), .bool(false), .bool(false)])
+            #expect(try await Self.events(h, "message.complained").map { $0["matched"] } == [.bool(true)])
+        }
+    }
+
+    /// The corpus's real DSNs and complaints, each into an inbox of its own: with a send to the
+    /// addresses it names they suppress them, as before; without one they suppress nothing.
+    @Test func corpusReportsActOnlyAfterASendToTheAddress() async throws {
+        let rows = try InboundTests.manifest().filter { $0.cls == "dsn" || $0.cls == "complaint" }
+        try await Harness.run { h in
+            var acting = 0, actingAfterSend = 0, actingWithoutSend = 0
+            for row in rows {
+                let raw = Array(try Data(contentsOf: InboundTests.corpus.appendingPathComponent(row.file)))
+                let parsed = InboundMessage.analyze(raw)
+                let named = row.cls == "dsn" ? (parsed.bounce?.recipients ?? []).filter(\.permanent).map(\.address)
+                                             : parsed.complaint?.complainedAddresses ?? []
+                let addresses = Set(named.compactMap { try? Mailbox.validate($0).get() }.map(Mailbox.key))
+                guard !addresses.isEmpty else { continue }
+                acting += 1
+                // Without a send: nothing happens.
+                let cold = try await h.inbox()
+                _ = try await h.call(.post, "/v1/inboxes/\(cold)/messages/inbound/", raw: raw)
+                var any = false
+                for a in addresses where try await h.call(.get, "/v1/suppressions/?email=\(a)")["data"]?[0] != nil { any = true }
+                if any { actingWithoutSend += 1 }
+                // After Nudge sent to each address from the inbox.
+                let warm = try await h.inbox()
+                for a in addresses { _ = try await Self.enrollOne(h, warm, a) }
+                _ = try await h.advance(seconds: 1)
+                _ = try await h.call(.post, "/v1/inboxes/\(warm)/messages/inbound/", raw: raw)
+                var all = true
+                for a in addresses where try await h.call(.get, "/v1/suppressions/?email=\(a)")["data"]?[0] == nil { all = false }
+                if all { actingAfterSend += 1 } else { print("corpus report not acting after a send: \(row.file)") }
+                // The next report starts from a clean list.
+                try await h.services.db.system { conn in
+                    try await conn.query("DELETE FROM suppressions WHERE org_id = \(h.org)", logger: h.services.logger)
+                }
+            }
+            print("corpus reports naming a permanent, valid address: \(acting); suppressing after a send: \(actingAfterSend); without a send: \(actingWithoutSend)")
+            #expect(acting > 300)
+            #expect(actingAfterSend == acting)
+            #expect(actingWithoutSend == 0)
+        }
+    }
 }

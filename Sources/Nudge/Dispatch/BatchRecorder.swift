@@ -75,7 +75,8 @@ struct BatchRecorder {
     func recordHardBounce(_ d: DueStep, rfcID: String, error: String) async throws {
         try await upsertDeliveries([d], kind: "email", status: "bounced", rfcIDs: [rfcID], messageIDs: [""], error: error, attempts: d.attempts + 1)
         _ = try await SuppressionStore.suppress(org: d.org, address: d.recipient, reason: "bounced", detail: "SMTP: \(error)", now: now, conn, logger: logger)
-        try await Events.append([PendingEvent(org: d.org, type: .messageBounced, ["enrollment_id": .string(d.enrollmentID), "email": .string(d.recipient), "detail": .string(error)])],
+        try await Events.append([PendingEvent(org: d.org, type: .messageBounced, ["enrollment_id": .string(d.enrollmentID), "email": .string(d.recipient), "detail": .string(error),
+                                                                   "permanent": .bool(true), "matched": .bool(true)])],
                                 at: now, on: conn, logger: logger)
     }
 

@@ -234,6 +234,27 @@ public struct HistoryStore: Sendable {
     }
 }
 
+extension HistoryStore {
+    /// Which of `addresses` (keys) this inbox sent to: a message whose Message-ID is one of `ids`
+    /// and that went to the address, or any message to the address since `since`. What lets a
+    /// bounce or complaint act (InboundProcessor.ReportMatch).
+    static func sentTo(org: String, inboxID: String, addresses: [String], ids: [String], since: Date,
+                       _ conn: PostgresConnection, logger: Logger) async throws -> Set<String> {
+        guard !addresses.isEmpty else { return [] }
+        let rows = try await conn.query("""
+            SELECT k.key FROM unnest(\(addresses)::text[]) AS k(key)
+            WHERE EXISTS (
+                SELECT 1 FROM message_refs(\(ids)::text[]) AS ref(id)
+                JOIN messages m ON m.org_id = \(org) AND m.inbox_id = \(inboxID) AND m.rfc822_message_id = ref.id
+                WHERE m.direction = 'outbound' AND EXISTS (SELECT 1 FROM unnest(m.to_addresses) AS t(a) WHERE lower(t.a) = k.key))
+            OR EXISTS (
+                SELECT 1 FROM messages m WHERE m.org_id = \(org) AND m.inbox_id = \(inboxID) AND m.direction = 'outbound'
+                  AND lower(m.to_addresses[1]) = k.key AND m.at >= \(since))
+            """, logger: logger).decode(String.self).collect()
+        return Set(rows)
+    }
+}
+
 enum ThreadKeys {
     /// Subject with reply/forward prefixes removed, for threading mail that lacks references.
     static func subjectKey(_ subject: String) -> String { SubjectNormalizer.normalize(subject) }
