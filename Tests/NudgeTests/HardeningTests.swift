@@ -314,4 +314,80 @@ import Testing
             #expect(actingWithoutSend == 0)
         }
     }
+
+    // MARK: SMTP errors that are not about the recipient
+
+    static func enrollMany(_ h: Harness, _ prefix: String, _ n: Int) async throws -> (inbox: String, enrollments: [String]) {
+        let inbox = try await h.inbox()
+        var ids: [String] = []
+        for i in 0..<n { ids.append(try await enrollOne(h, inbox, "\(prefix)\(i)@example.com")) }
+        return (inbox, ids)
+    }
+
+    static func state(_ h: Harness, _ id: String) async throws -> Reply {
+        try await h.call(.get, "/v1/sequences/enrollments/\(id)")
+    }
+
+    /// Finding 10: "500 internal error" after the message data is the server's trouble, not the
+    /// recipient's: the step fails, nothing is suppressed, and after a burst (3) sending from that
+    /// transport pauses (5 minutes) until a probe gets through.
+    @Test func serverErrorAtDataFailsTheStepWithoutSuppressingAndABurstPausesSending() async throws {
+        try await Harness.withSMTP(lanes: 1, configure: { $0.smtpLanes = 1 }) { h, smtp in
+            let (_, enrollments) = try await Self.enrollMany(h, "burst", 6)
+            try smtp.script(.data, reply: "500 internal error")
+            _ = try await h.advance(seconds: 1)
+            #expect(try smtp.received().isEmpty)
+            #expect(try await h.call(.get, "/v1/suppressions/")["data"] == .array([]))
+            var failed: [String] = [], waiting: [String] = []
+            for id in enrollments {
+                let e = try await Self.state(h, id)
+                if e["state"]?.string == "failed" {
+                    failed.append(id)
+                    #expect(e["exit_detail"]?.string?.contains("500 internal error") == true, "\(e.body)")
+                    #expect(e["timeline"]?[0]?["outcome"]?.string == "failed", "\(e.body)")
+                } else {
+                    #expect(e["state"]?.string == "active", "\(e.body)")
+                    #expect(e["timeline"]?[0]?["outcome"]?.string != "failed", "\(e.body)")
+                    waiting.append(id)
+                }
+            }
+            #expect(failed.count == SendCircuit.Policy.standard.burst, "the burst that opened the circuit")
+            #expect(waiting.count == 6 - failed.count)
+            #expect(try await Self.events(h, "suppression.created").isEmpty)
+
+            // Paused: the server is not asked again before the pause ends.
+            let connections = try smtp.connectionCount()
+            try smtp.script(.data, reply: nil)
+            _ = try await h.advance(seconds: 60)
+            #expect(try smtp.connectionCount() == connections)
+            #expect(try smtp.received().isEmpty)
+            // Then a probe goes through, and the rest with it.
+            _ = try await h.advance(seconds: SendCircuit.Policy.standard.pause)
+            #expect(try smtp.received().count == waiting.count)
+            for id in waiting { #expect(try await Self.state(h, id)["next_step"]?.number == 1) }
+        }
+    }
+
+    /// Only the recipient's own permanent failures suppress: 550 5.1.1 at RCPT TO and a data
+    /// reply naming the mailbox (554 5.2.2); 554 5.6.0 (content) fails the step only.
+    @Test func onlyRecipientLevelFailuresSuppress() async throws {
+        try await Harness.withSMTP(lanes: 1) { h, smtp in
+            let inbox = try await h.inbox()
+            let unknown = try await Self.enrollOne(h, inbox, "fail5xx+unknown@example.com")
+            let full = try await Self.enrollOne(h, inbox, "fullbox+full@example.com")
+            let content = try await Self.enrollOne(h, inbox, "faildata+content@example.com")
+            _ = try await h.advance(seconds: 1)
+            #expect(try smtp.received().isEmpty)
+            for (id, address) in [(unknown, "fail5xx%2Bunknown@example.com"), (full, "fullbox%2Bfull@example.com")] {
+                let e = try await Self.state(h, id)
+                #expect(e["state"]?.string == "exited", "\(e.body)")
+                #expect(e["exit_reason"]?.string == "bounced")
+                #expect(try await h.call(.get, "/v1/suppressions/?email=\(address)")["data"]?[0]?["reason"]?.string == "bounced")
+            }
+            let e = try await Self.state(h, content)
+            #expect(e["state"]?.string == "failed", "\(e.body)")
+            #expect(e["exit_detail"]?.string?.contains("5.6.0") == true, "\(e.body)")
+            #expect(try await h.call(.get, "/v1/suppressions/?email=faildata%2Bcontent@example.com")["data"] == .array([]))
+        }
+    }
 }

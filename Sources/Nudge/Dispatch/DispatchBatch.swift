@@ -155,16 +155,25 @@ struct DispatchBatch {
         var sent: [Outgoing] = []
         var transient: [(Outgoing, String)] = []
         var permanent: [(Outgoing, String)] = []
+        var rejected: [(Outgoing, String)] = []
+        var paused: [(DueStep, Date)] = []
         for o in outgoing {
             switch o.result {
             case .success: sent.append(o)
             case .failure(SMTPError.permanent(let code, let message)): permanent.append((o, "\(code.map(String.init) ?? "5xx") \(message)"))
+            case .failure(SMTPError.rejected(let code, let message)): rejected.append((o, "\(code.map(String.init) ?? "5xx") \(message)"))
+            case .failure(SMTPError.paused(let until)): paused.append((o.due, until))   // not tried: due again when sending resumes
             case .failure(is NotStarted): continue   // still due; the next batch takes it
             case .failure(let error): transient.append((o, "\(error)"))
             }
         }
-        for (label, n) in [("sent", sent.count), ("transient_failure", transient.count), ("hard_bounce", permanent.count), ("reminder", reminders.count), ("suppressed", suppressed.count), ("deferred", deferred.count), ("over_org_quota", overQuota)] where n > 0 {
+        for (label, n) in [("sent", sent.count), ("transient_failure", transient.count), ("hard_bounce", permanent.count), ("smtp_rejected", rejected.count),
+                           ("smtp_paused", paused.count), ("reminder", reminders.count), ("suppressed", suppressed.count), ("deferred", deferred.count),
+                           ("over_org_quota", overQuota)] where n > 0 {
             Counter(label: "nudge_dispatch_steps_total", dimensions: [("outcome", label)]).increment(by: n)
+        }
+        if let until = paused.first?.1 {
+            logger.warning("sending paused after a burst of SMTP server errors", metadata: ["until": "\(until)", "steps": "\(paused.count)"])
         }
         let recorder = BatchRecorder(now: now, conn: conn, logger: logger)
         try await recorder.recordSent(sent)
@@ -173,6 +182,8 @@ struct DispatchBatch {
         try await recorder.recordDeferred(deferred)
         for (o, error) in transient { try await recorder.recordTransient(o.due, rfcID: o.message.messageID, error: error) }
         for (o, error) in permanent { try await recorder.recordHardBounce(o.due, rfcID: o.message.messageID, error: error) }
+        for (o, error) in rejected { try await recorder.recordRejected(o.due, rfcID: o.message.messageID, error: error) }
+        try await recorder.recordDeferred(paused)
         // One statement per organization, not per enrollment.
         for (org, steps) in Dictionary(grouping: suppressed, by: \.org) {
             _ = try await EnrollmentStore.finish(org: org, enrollmentIDs: steps.map(\.enrollmentID), state: .exited, reason: ExitReason.suppressed.rawValue,
