@@ -24,13 +24,13 @@ struct InboundProcessor {
     func process(org: String, inboxID: String, raw: [UInt8]) async throws -> (InboundResult, replayed: Bool)? {
         let parsed = InboundMessage.analyze(raw)
         // A message without a Message-ID gets one derived from its bytes, so webhook retries still dedupe.
-        let rfcID = parsed.messageID.flatMap { $0.isEmpty ? nil : String($0.withoutNUL.prefix(900)) }
+        let rfcID = parsed.messageID.flatMap { $0.isEmpty ? nil : $0.storedMessageID }
             ?? "missing-\(SHA256.hash(data: Data(raw)).prefix(16).map { String(format: "%02x", $0) }.joined())@nudge.invalid"
         let now = clock.now()
         let sender = (parsed.from?.address ?? "").withoutNUL
         var found = parsed.references + parsed.inReplyTo
         if let original = parsed.bounce?.originalMessageID ?? parsed.complaint?.originalMessageID { found.append(original) }
-        let refs = found.map { String($0.withoutNUL.prefix(900)) }
+        let refs = found.map(\.storedMessageID)
         // The same message posted twice at once: the second waits on the first's unique index
         // entry, fails, and on its rerun finds the first's answer.
         let result: (InboundResult, Bool)? = try await db.tenant(org, racesRetried: 1) { conn in
@@ -262,7 +262,7 @@ struct InboundProcessor {
             "contact_id": .str(contactID), "enrollments": .array(changed.map(JSONValue.string)),
         ]))
         var message = NewMessage(org: org, inboxID: inboxID, threadID: thread, direction: "inbound", rfc822MessageID: rfcID,
-                                 inReplyTo: m.inReplyTo.first, references: m.references.map { String($0.prefix(900)) }, from: sender,
+                                 inReplyTo: m.inReplyTo.first?.storedMessageID, references: m.references.map(\.storedMessageID), from: sender,
                                  fromName: m.from?.name, to: m.to.map(\.address), cc: m.cc.map(\.address), subject: m.subject,
                                  text: m.text, replyText: m.replyText, classification: classification, raw: raw, contactID: contactID,
                                  enrollmentID: byRef?.1, stepIndex: nil, details: InboundDetails.json(m, changed: changed, matched: matched), at: now)
@@ -280,6 +280,23 @@ struct InboundProcessor {
                 """, logger: logger)
         }
         return InboundResult(message_id: messageID, thread_id: thread, classification: classification, enrollments: changed)
+    }
+}
+
+extension String {
+    /// A received Message-ID as stored and matched: without NUL, at most 900 UTF-8 bytes (whole
+    /// scalars). An index entry may not exceed about 2,700 bytes, and 900 characters of CJK text
+    /// or emoji went past it (a 500 instead of storing the message).
+    var storedMessageID: String {
+        let clean = withoutNUL
+        guard clean.utf8.count > 900 else { return clean }
+        var out = String.UnicodeScalarView(), bytes = 0
+        for scalar in clean.unicodeScalars {
+            bytes += UTF8.width(scalar)
+            if bytes > 900 { break }
+            out.append(scalar)
+        }
+        return String(out)
     }
 }
 
