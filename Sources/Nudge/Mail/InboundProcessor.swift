@@ -174,11 +174,15 @@ struct InboundProcessor {
         /// ago cannot be suppressed by anyone who learns of it.
         static let window: TimeInterval = 30 * 86_400
 
-        /// The valid address keys among `named`, and which of them Nudge mailed.
+        /// A real report names a few recipients; a crafted one may name thousands, each a probe.
+        static let maxAddresses = 100
+
+        /// The valid address keys among `named` (the first `maxAddresses`), and which of them
+        /// Nudge mailed.
         static func run(named: [String], refs: [String], org: String, inboxID: String, now: Date,
                         _ conn: PostgresConnection, logger: Logger) async throws -> (keys: [String], matched: Set<String>) {
             var seen = Set<String>()
-            let keys = named.map(Mailbox.key).filter { Mailbox.validate($0).isSuccess && seen.insert($0).inserted }
+            let keys = Array(named.map(Mailbox.key).filter { Mailbox.validate($0).isSuccess && seen.insert($0).inserted }.prefix(maxAddresses))
             let matched = try await HistoryStore.sentTo(org: org, inboxID: inboxID, addresses: keys, ids: refs,
                                                         since: now.addingTimeInterval(-window), conn, logger: logger)
             return (keys, matched)
