@@ -67,7 +67,11 @@ final class CurlEasy {
         handle = nil
         // curl may QUIT after the failure, so the reply that carries the code is not necessarily the last.
         let reply = state.replyLines.last { $0.hasPrefix(String(responseCode)) }
-        return .failure(Self.classify(result: result, responseCode: responseCode, errorText: errorText, reply: reply))
+        // curl names the RCPT TO and DATA commands that failed; once it has read any of the
+        // message, a reply can only be the one to the data.
+        let stage: SMTPStage = errorText.hasPrefix("RCPT failed") ? .recipient
+            : (errorText.hasPrefix("DATA failed") || state.offset > 0) ? .data : .session
+        return .failure(Self.classify(result: result, responseCode: responseCode, errorText: errorText, reply: reply, stage: stage))
     }
 
     private func configure(_ h: UnsafeMutableRawPointer, envelopeFrom: String, recipients: UnsafeMutablePointer<curl_slist>?,
@@ -111,16 +115,68 @@ final class CurlEasy {
         }
     }
 
-    /// A 5xx is a hard bounce only when it answers RCPT TO or the message data. A 5xx at the
-    /// greeting, AUTH or MAIL FROM is about our own setup, so it stays transient.
-    static func classify(result: CURLcode, responseCode: Int, errorText: String, reply: String?) -> SMTPError {
+    /// A 5xx is the recipient's hard bounce only when it is about the recipient (see
+    /// `SMTPError.permanent`): at RCPT TO, or at the data with a 5.1.x/5.2.x status. Any other 5xx
+    /// to the message is `rejected`. A 5xx before RCPT TO (greeting, EHLO, AUTH, STARTTLS, MAIL
+    /// FROM) is about our own setup, so it stays transient: fixing it lets queued steps go out.
+    static func classify(result: CURLcode, responseCode: Int, errorText: String, reply: String?, stage: SMTPStage) -> SMTPError {
         var message = String(cString: curl_easy_strerror(result))
         if !errorText.isEmpty { message += ": \(errorText)" }
         if let reply { message += " (server: \(reply))" }
         guard (400..<600).contains(responseCode) else { return .transient(code: nil, message: message) }
-        let aboutUs = result == CURLE_LOGIN_DENIED || result == CURLE_REMOTE_ACCESS_DENIED
-            || result == CURLE_USE_SSL_FAILED || errorText.hasPrefix("MAIL failed")
-        if responseCode < 500 || aboutUs { return .transient(code: responseCode, message: message) }
-        return .permanent(code: responseCode, message: message)
+        if responseCode < 500 { return .transient(code: responseCode, message: message) }
+        let status = reply.flatMap(EnhancedStatus.init(reply:))
+        switch stage {
+        case .session:
+            return .transient(code: responseCode, message: message)
+        case .recipient:
+            if let status, [3, 5, 7].contains(status.subject) { return .rejected(code: responseCode, message: message) }
+            return .permanent(code: responseCode, message: message)
+        case .data:
+            if let status, status.subject == 1 || status.subject == 2 { return .permanent(code: responseCode, message: message) }
+            return .rejected(code: responseCode, message: message)
+        }
+    }
+}
+
+/// Where in the SMTP transaction a reply came.
+enum SMTPStage: Sendable {
+    /// Greeting, EHLO, STARTTLS, AUTH, MAIL FROM: before any recipient.
+    case session
+    /// RCPT TO.
+    case recipient
+    /// The DATA command or the reply to the message data.
+    case data
+}
+
+/// An RFC 3463 enhanced status code ("5.2.2") at the start of a reply's text, after the code:
+/// "554 5.2.2 Mailbox full" or "550-5.1.1 ...".
+struct EnhancedStatus: Equatable, Sendable {
+    let statusClass: Int
+    let subject: Int
+    let detail: Int
+
+    init?(reply: String) {
+        let b = Array(reply.utf8)
+        guard b.count > 4, b[0...2].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), b[3] == 0x20 || b[3] == 0x2D else { return nil }
+        var fields: [Int] = []
+        var i = 4, digits = 0, value = 0
+        while i < b.count, fields.count < 3 {
+            let c = b[i]
+            if c >= 0x30 && c <= 0x39, digits < 3 {
+                value = value * 10 + Int(c - 0x30)
+                digits += 1
+            } else if c == 0x2E, digits > 0, fields.count < 2 {
+                fields.append(value)
+                value = 0
+                digits = 0
+            } else {
+                break
+            }
+            i += 1
+        }
+        if digits > 0, fields.count == 2, i == b.count || b[i] == 0x20 { fields.append(value) }
+        guard fields.count == 3, [2, 4, 5].contains(fields[0]), fields[0] == Int(b[0] - 0x30) else { return nil }
+        (statusClass, subject, detail) = (fields[0], fields[1], fields[2])
     }
 }

@@ -33,7 +33,7 @@ public final class OutboxDirectoryTransport: MailTransport {
     public func send(envelopeFrom: String, recipients: [String], message: [UInt8]) async throws -> SMTPOutcome {
         try EnvelopeCheck.validate(envelopeFrom: envelopeFrom, recipients: recipients)
         guard let id = HeaderLookup.messageID(in: message) else {
-            throw SMTPError.permanent(code: nil, message: "message has no Message-ID header")
+            throw SMTPError.rejected(code: nil, message: "message has no Message-ID header")
         }
         let target = path(forMessageID: id)
         let directory = self.directory

@@ -61,13 +61,27 @@ enum Validation {
         }
     }
 
-    /// msg-id content without brackets: a dot-atom on the left, a dot-atom on the right.
+    /// msg-id content without brackets (RFC 5322 3.6.4, no obsolete forms): a dot-atom on the
+    /// left; a dot-atom or a domain literal (`[10.0.0.1]`, which real mailers write) on the right.
     static func checkMessageID(_ id: String, field: String) throws {
         try checkNoLineBreaks(id, field: field)
-        let parts = id.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, id.utf8.count <= 250, isDotAtom(parts[0]), isDotAtom(parts[1]) else {
-            throw OutboundMessageError.invalidMessageID(field: field)
-        }
+        guard isMessageID(id) else { throw OutboundMessageError.invalidMessageID(field: field) }
+    }
+
+    static func isMessageID(_ id: String) -> Bool {
+        guard id.utf8.count <= maxMessageIDLength, let at = id.utf8.firstIndex(of: UInt8(ascii: "@")) else { return false }
+        let left = id[..<at], right = id[id.index(after: at)...]
+        return isDotAtom(left) && (isDotAtom(right) || isNoFoldLiteral(right))
+    }
+
+    /// Keeps every id on one header line with room to spare (998 octets is the line limit).
+    static let maxMessageIDLength = 250
+
+    /// "[" *dtext "]": printable ASCII except "[", "]" and "\".
+    static func isNoFoldLiteral(_ s: Substring) -> Bool {
+        let b = Array(s.utf8)
+        guard b.count >= 2, b.first == UInt8(ascii: "["), b.last == UInt8(ascii: "]") else { return false }
+        return b.dropFirst().dropLast().allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "[") && $0 != UInt8(ascii: "]") && $0 != UInt8(ascii: "\\") }
     }
 
     /// An http(s) URL that can sit inside `<...>` unfolded: visible ASCII, no brackets or spaces.

@@ -1,3 +1,4 @@
+import CCurl
 import Foundation
 import Testing
 import NudgeTestSupport
@@ -103,10 +104,110 @@ private func expectFailureThenRecovery(
     }
 }
 
-@Test func dataRejection5xxIsPermanent() async throws {
+/// 554 5.6.0 (content) is not about the recipient: refused, not a hard bounce.
+@Test func dataRejection5xxNotAboutTheMailboxIsRejected() async throws {
     try await expectFailureThenRecovery(recipient: "faildata+a@prospect.test") {
-        if case .permanent(554, _) = $0 { return true } else { return false }
+        if case .rejected(554, let m) = $0 { return m.contains("5.6.0") } else { return false }
     }
+}
+
+@Test func dataReplyNamingTheMailboxIsPermanent() async throws {
+    try await expectFailureThenRecovery(recipient: "fullbox+a@prospect.test") {
+        if case .permanent(554, let m) = $0 { return m.contains("5.2.2") } else { return false }
+    }
+}
+
+/// A server error, whether after the data or to the DATA command, suppresses nobody.
+@Test(arguments: [TestSMTPServer.Stage.data, .dataCommand])
+func serverErrorAtDataIsRejected(stage: TestSMTPServer.Stage) async throws {
+    try await expectFailureThenRecovery(prepare: { try $0.script(stage, reply: "500 internal error") }, cleanup: { try $0.script(stage, reply: nil) }) {
+        if case .rejected(500, let m) = $0 { return m.contains("500 internal error") } else { return false }
+    }
+}
+
+/// At RCPT TO only a policy or system status (5.7.x relay denied) is not about the recipient.
+@Test func relayDeniedAtRecipientIsRejected() async throws {
+    try await expectFailureThenRecovery(prepare: { try $0.script(.rcpt, reply: "554 5.7.1 Relay access denied") }, cleanup: { try $0.script(.rcpt, reply: nil) }) {
+        if case .rejected(554, _) = $0 { return true } else { return false }
+    }
+}
+
+@Test func enhancedStatusCodesAreReadFromTheReply() {
+    #expect(EnhancedStatus(reply: "554 5.2.2 Mailbox full") == EnhancedStatus(reply: "554-5.2.2 Mailbox full"))
+    #expect(EnhancedStatus(reply: "554 5.2.2 Mailbox full")?.subject == 2)
+    #expect(EnhancedStatus(reply: "550 5.1.10 Recipient not found")?.detail == 10)
+    #expect(EnhancedStatus(reply: "550 5.7.1")?.subject == 7)
+    for reply in ["500 internal error", "550 user 5.1.1 unknown", "550 4.1.1 wrong class", "550 5.1", "55 5.1.1 x", "550 5.1.1x", ""] {
+        #expect(EnhancedStatus(reply: reply) == nil, "\(reply)")
+    }
+}
+
+/// Before RCPT TO a 5xx is about our own setup: transient, never a bounce.
+@Test func classificationFollowsTheStage() {
+    func classify(_ code: Int, _ reply: String, _ stage: SMTPStage) -> SMTPError {
+        CurlEasy.classify(result: CURLE_WEIRD_SERVER_REPLY, responseCode: code, errorText: "", reply: reply, stage: stage)
+    }
+    if case .transient(554, _) = classify(554, "554 5.3.2 not accepting mail", .session) {} else { Issue.record("greeting 554") }
+    if case .permanent(550, _) = classify(550, "550 5.1.1 User unknown", .recipient) {} else { Issue.record("rcpt 5.1.1") }
+    if case .permanent(550, _) = classify(550, "550 No such user", .recipient) {} else { Issue.record("rcpt plain 550") }
+    if case .permanent(550, _) = classify(550, "550 5.4.1 Recipient address rejected: Access denied", .recipient) {} else { Issue.record("rcpt 5.4.1") }
+    if case .rejected(554, _) = classify(554, "554 5.7.1 Relay access denied", .recipient) {} else { Issue.record("rcpt 5.7.1") }
+    if case .permanent(552, _) = classify(552, "552 5.2.2 Over quota", .data) {} else { Issue.record("data 5.2.2") }
+    if case .rejected(552, _) = classify(552, "552 Message too large", .data) {} else { Issue.record("data 552") }
+    if case .rejected(500, _) = classify(500, "500 internal error", .data) {} else { Issue.record("data 500") }
+    if case .transient(451, _) = classify(451, "451 4.3.0 try later", .data) {} else { Issue.record("data 451") }
+}
+
+/// A burst of server errors opens the circuit: further sends fail at once as paused, without a
+/// connection; after the pause one probe goes; its success closes the circuit.
+@Test func aBurstOfServerErrorsPausesTheTransportUntilAProbeSucceeds() async throws {
+    let server = try TestSMTPServer()
+    let clock = TestTime()
+    let policy = SendCircuit.Policy(burst: 3, window: 60, pause: 300, maxPause: 3_600, probeWait: 30)
+    let transport = SendCircuit(try CurlSMTPTransport(url: server.url, lanes: 1), policy: policy, now: { clock.now })
+    try server.script(.data, reply: "500 internal error")
+    for _ in 0..<3 {
+        await #expect(throws: SMTPError.self) { try await transport.send(sampleMessage()) }
+    }
+    let connections = try server.connectionCount()
+    let opened = clock.now
+    await #expect(throws: SMTPError.paused(until: opened.addingTimeInterval(300))) { try await transport.send(sampleMessage()) }
+    #expect(try server.connectionCount() == connections)
+    // The probe meets the same error: the pause starts again, twice as long.
+    clock.advance(300)
+    do {
+        _ = try await transport.send(sampleMessage())
+        Issue.record("the probe should have failed")
+    } catch SMTPError.rejected(let code, _) {
+        #expect(code == 500)
+    }
+    #expect(try server.connectionCount() == connections + 1)
+    #expect(transport.pausedUntil == clock.now.addingTimeInterval(600))
+    try server.script(.data, reply: nil)
+    clock.advance(600)
+    _ = try await transport.send(sampleMessage())   // the probe
+    #expect(transport.pausedUntil == nil)
+    _ = try await transport.send(sampleMessage())
+    #expect(try server.received().count == 2)
+}
+
+/// A recipient's hard bounce is the server working: it resets the count of server errors.
+@Test func recipientBouncesNeverOpenTheCircuit() async throws {
+    let server = try TestSMTPServer()
+    let transport = SendCircuit(try CurlSMTPTransport(url: server.url, lanes: 1))
+    for i in 0..<6 {
+        await #expect(throws: SMTPError.self) { try await transport.send(sampleMessage(to: "fail5xx+\(i)@prospect.test")) }
+    }
+    #expect(transport.pausedUntil == nil)
+    _ = try await transport.send(sampleMessage())
+    #expect(try server.received().count == 1)
+}
+
+final class TestTime: @unchecked Sendable {
+    private let lock = NSLock()
+    private var t = Date(timeIntervalSince1970: 1_800_000_000)
+    var now: Date { lock.withLock { t } }
+    func advance(_ s: TimeInterval) { lock.withLock { t += s } }
 }
 
 @Test func sender5xxIsTransientBecauseItIsOurConfiguration() async throws {

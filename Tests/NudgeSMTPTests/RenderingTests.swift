@@ -149,3 +149,45 @@ func invalidAddressesAreRejected(address: String) {
     m.to = []
     #expect(throws: OutboundMessageError.noRecipients) { try m.render() }
 }
+
+/// Only ids that are valid RFC 5322 msg-ids go into outgoing headers: a domain literal is one
+/// (`id-right = no-fold-literal`); no "@", two "@", non-ASCII, spaces and over-long ids are not.
+@Test func sendableMessageIDs() {
+    for id in ["a@b.test", "weird.id@[10.0.0.1]", "x@[IPv6:2001:db8::1]", "a.b!#$%&'*+-/=?^_`{|}~@c.d"] {
+        #expect(ThreadingHeaders.isSendable(id), "\(id)")
+    }
+    for id in ["no-at-sign-here", "two@at@signs.test", "über@example.com", "a@exämple.com", "a b@c.test", "a..b@c.test", "a@[1]]",
+               "a@[x\\y]", "a@[x y]", "<a@b.test>", "a@b.test\r\nX: y", String(repeating: "x", count: 1_000) + "@example.com", ""] {
+        #expect(!ThreadingHeaders.isSendable(id), "\(id)")
+    }
+    var m = sampleMessage()
+    m.inReplyTo = "weird.id@[10.0.0.1]"
+    m.references = ["weird.id@[10.0.0.1]"]
+    #expect(WireFormat.headerLines(try! m.render()).contains("In-Reply-To: <weird.id@[10.0.0.1]>"))
+}
+
+/// In-Reply-To is the newest id that can be sent; References keep the received chain's sendable
+/// ids, each once, the parent last, bounded to the first and the most recent.
+@Test func threadingHeadersSkipWhatCannotBeSentAndStayBounded() {
+    var t = ThreadingHeaders.make(candidates: ["bad id", "no-at", "good@x.test", "older@x.test"],
+                                  references: ["root@x.test", "über@x.test", "good@x.test", "mid@x.test", "root@x.test"], own: "me@x.test")
+    #expect(t.inReplyTo == "good@x.test")
+    #expect(t.references == ["mid@x.test", "root@x.test", "good@x.test"])
+    t = ThreadingHeaders.make(candidates: ["no-at"], references: [], own: "me@x.test")
+    #expect(t.inReplyTo == nil)
+    #expect(t.references.isEmpty)
+    t = ThreadingHeaders.make(candidates: ["me@x.test", "p@x.test"], references: ["me@x.test"], own: "me@x.test")
+    #expect(t.inReplyTo == "p@x.test")
+    #expect(t.references == ["p@x.test"])
+    let chain = (0..<100).map { "r\($0)@x.test" }
+    t = ThreadingHeaders.make(candidates: ["last@x.test"], references: chain, own: "me@x.test")
+    #expect(t.references.count == ThreadingHeaders.maxReferences)
+    #expect(t.references.first == "r0@x.test")
+    #expect(t.references.last == "last@x.test")
+    #expect(t.references.dropLast().last == "r99@x.test")
+    var m = sampleMessage()
+    m.inReplyTo = t.inReplyTo
+    m.references = (0..<20).map { _ in String(repeating: "y", count: 240) + "@x.test" }
+    let lines = WireFormat.lines(try! m.render())
+    #expect(lines.allSatisfy { $0.count <= 998 })
+}

@@ -81,6 +81,15 @@ public final class TestSMTPServer: @unchecked Sendable {
         if down { _ = FileManager.default.createFile(atPath: path, contents: Data()) } else { try FileManager.default.removeItem(atPath: path) }
     }
 
+    /// Where a scripted reply replaces the server's own (see smtp_server.py).
+    public enum Stage: String, Sendable { case rcpt = "RCPT", dataCommand = "DATACMD", data = "DATA" }
+
+    /// Every message gets `reply` at `stage` (e.g. "500 internal error" at `.data`); nil restores.
+    public func script(_ stage: Stage, reply: String?) throws {
+        let path = directory.appendingPathComponent("REPLY_\(stage.rawValue)").path
+        if let reply { _ = FileManager.default.createFile(atPath: path, contents: Data(reply.utf8)) } else { try? FileManager.default.removeItem(atPath: path) }
+    }
+
     public struct Received {
         public let path: String
         public let raw: [UInt8]

@@ -24,8 +24,14 @@ Failure conventions, chosen by the address local part:
   RCPT TO drop+...@     -> connection aborted, no reply
   RCPT TO slow<N>+...@  -> waits N seconds, then accepts (for client timeouts)
   RCPT TO faildata+...@ -> accepted, but the message data gets 554 5.6.0
+  RCPT TO fullbox+...@  -> accepted, but the message data gets 554 5.2.2 (mailbox full)
   MAIL FROM fail5xx+...@ -> 553 5.7.1 (sender rejected)
   A file named DOWN in DIR makes MAIL FROM answer 421 4.3.2 (server "down").
+
+Scripted replies for every message (server-wide), read at each command:
+  A file REPLY_<STAGE> in DIR holds the one-line reply that stage answers instead, for STAGE
+  RCPT (RCPT TO), DATACMD (the DATA command, before 354) or DATA (after the message data),
+  e.g. REPLY_DATA containing "500 internal error". Removing the file restores normal replies.
 """
 import argparse
 import asyncio
@@ -56,6 +62,13 @@ class Handler:
         self.directory = directory
         self.messages = 0
 
+    def scripted(self, stage):
+        try:
+            with open(os.path.join(self.directory, "REPLY_" + stage)) as f:
+                return f.read().strip() or None
+        except FileNotFoundError:
+            return None
+
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if os.path.exists(os.path.join(self.directory, "DOWN")):
             return "421 4.3.2 Service not available"
@@ -66,6 +79,9 @@ class Handler:
         return "250 2.1.0 Ok"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        scripted = self.scripted("RCPT")
+        if scripted:
+            return scripted
         local = local_part(address)
         if local.startswith("fail4xx+"):
             return "451 4.3.0 Temporary failure, try again later"
@@ -82,8 +98,13 @@ class Handler:
         return "250 2.1.5 Ok"
 
     async def handle_DATA(self, server, session, envelope):
+        scripted = self.scripted("DATA")
+        if scripted:
+            return scripted
         if any(local_part(r).startswith("faildata+") for r in envelope.rcpt_tos):
             return "554 5.6.0 Message content rejected"
+        if any(local_part(r).startswith("fullbox+") for r in envelope.rcpt_tos):
+            return "554 5.2.2 Mailbox full"
         self.messages += 1
         n = self.messages
         base = os.path.join(self.directory, str(n))
@@ -137,6 +158,13 @@ def main():
                 with open(os.path.join(args.dir, "connections.log"), "a") as log:
                     log.write(f"{self.connection_number} {transport.get_extra_info('peername')}\n")
             super().connection_made(transport)
+
+        async def smtp_DATA(self, arg):
+            scripted = handler.scripted("DATACMD")
+            if scripted and self.envelope.rcpt_tos:
+                await self.push(scripted)
+                return
+            await super().smtp_DATA(arg)
 
     tls_context = None
     if args.tls_cert:

@@ -169,7 +169,11 @@ import Testing
 @Suite struct PoolCircuitBreakerTests {
     @Test(.timeLimit(.minutes(2))) func aPoolThatCannotConnectFailsAsUnavailable() async throws {
         let logger = TestCluster.logger
-        var config = try DatabaseLocation.configuration(url: "postgres://nudge@127.0.0.1:\(try EmbeddedPostgres.freePort())/nudge?sslmode=disable")
+        // A port held bound but not listening: connections are refused, and no server started by
+        // a test running meanwhile can take it (a port that was merely free once could be).
+        let held = try HeldPort()
+        defer { held.release() }
+        var config = try DatabaseLocation.configuration(url: "postgres://nudge@127.0.0.1:\(held.port)/nudge?sslmode=disable")
         config.options.connectTimeout = .seconds(1)
         let client = PostgresClient(configuration: config, backgroundLogger: logger)
         try await withThrowingDiscardingTaskGroup { group in
@@ -182,4 +186,26 @@ import Testing
             group.cancelAll()
         }
     }
+}
+
+/// A loopback TCP port bound and never listened on, until `release`.
+struct HeldPort {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard fd >= 0, bound else { throw CancellationError() }
+        port = Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    func release() { close(fd) }
 }

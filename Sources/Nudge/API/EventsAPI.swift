@@ -34,7 +34,7 @@ struct EventsAPI {
         case .enrollmentCreated, .enrollmentCancelled, .enrollmentPaused, .enrollmentResumed, .enrollmentCompleted,
              .enrollmentExited, .enrollmentFailed, .reminderDue, .judgementFailed:
             return .sequencesRead
-        case .messageSent, .messageReceived, .messageBounced: return .inboxesRead
+        case .messageSent, .messageReceived, .messageBounced, .messageComplained: return .inboxesRead
         case .suppressionCreated, .suppressionDeleted: return .suppressionsRead
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NudgeSMTP
 
 /// Everything `nudge serve` can be told, from flags and `NUDGE_*` environment variables.
 public struct AppConfig: Sendable {
@@ -18,6 +19,8 @@ public struct AppConfig: Sendable {
     public var databaseURL: String?
     public var smtpURL: String?
     public var smtpLanes = 4
+    /// When a burst of SMTP server errors pauses sending through the transport (SendCircuit).
+    public var sendCircuit = SendCircuit.Policy.standard
     public var publicURL: String?
     /// Key for unsubscribe tokens and Message-ID derivation.
     public var secret: [UInt8] = []

@@ -33,13 +33,16 @@ public struct NudgeServices: Sendable {
                 transport: (any MailTransport)? = nil, llm: (any LLMClient)? = nil, probe: PostgresClient? = nil) throws {
         self.config = config
         self.keys = SigningKeys(secret: config.secret)
+        let base: any MailTransport
         if let transport {
-            self.transport = transport
+            base = transport
         } else if let url = config.smtpURL {
-            self.transport = try CurlSMTPTransport(url: url, lanes: config.smtpLanes)
+            base = try CurlSMTPTransport(url: url, lanes: config.smtpLanes)
         } else {
-            self.transport = OutboxDirectoryTransport(directory: config.outboxDir)
+            base = OutboxDirectoryTransport(directory: config.outboxDir)
         }
+        // A burst of server errors pauses this transport (README, "Delivery guarantee").
+        self.transport = SendCircuit(base, lanes: config.smtpLanes, policy: config.sendCircuit, now: { clock.now() })
         if let settings = config.llm {
             self.llm = llm ?? OpenAIClient(settings: settings, logger: logger)
             self.prompts = try Prompts(directory: config.promptsDir)

@@ -71,11 +71,20 @@ struct BatchRecorder {
             """, logger: logger)
     }
 
+    /// A 5xx not about the recipient (SMTPError.rejected): the step fails, and with it the
+    /// enrollment; the address is not suppressed.
+    func recordRejected(_ d: DueStep, rfcID: String, error: String) async throws {
+        try await upsertDeliveries([d], kind: "email", status: "failed", rfcIDs: [rfcID], messageIDs: [""], error: error, attempts: d.attempts + 1)
+        _ = try await EnrollmentStore.finish(org: d.org, enrollmentIDs: [d.enrollmentID], state: .failed, reason: nil,
+                                             detail: "step \(d.stepIndex) was refused by the SMTP server: \(error)", now: now, conn, logger: logger)
+    }
+
     /// A 5xx for the recipient: suppress the address as bounced, which exits its enrollments.
     func recordHardBounce(_ d: DueStep, rfcID: String, error: String) async throws {
         try await upsertDeliveries([d], kind: "email", status: "bounced", rfcIDs: [rfcID], messageIDs: [""], error: error, attempts: d.attempts + 1)
         _ = try await SuppressionStore.suppress(org: d.org, address: d.recipient, reason: "bounced", detail: "SMTP: \(error)", now: now, conn, logger: logger)
-        try await Events.append([PendingEvent(org: d.org, type: .messageBounced, ["enrollment_id": .string(d.enrollmentID), "email": .string(d.recipient), "detail": .string(error)])],
+        try await Events.append([PendingEvent(org: d.org, type: .messageBounced, ["enrollment_id": .string(d.enrollmentID), "email": .string(d.recipient), "detail": .string(error),
+                                                                   "permanent": .bool(true), "matched": .bool(true)])],
                                 at: now, on: conn, logger: logger)
     }
 

@@ -79,21 +79,24 @@ struct DispatchBatch {
         }
     }
 
+    /// Everything copied from mail or text others wrote (a received subject or Message-ID, a
+    /// model's subject) is made sendable here, so composing fails only on Nudge's own data.
     func compose(_ d: DueStep, latest: ThreadContext.Latest?) throws -> Outgoing {
         let domain = MessageIDs.domain(of: d.inboxAddress)
         let unsubscribe = UnsubscribeToken.url(base: unsubscribeBase, for: d, preview: preview, key: services.keys.unsubscribe)
         let vars = Composer.Variables(contactFullName: d.contactName, contactEmail: d.recipient, contactFields: d.contactFields,
                                       inboxDisplayName: d.inboxName, inboxAddress: d.inboxAddress, source: d.source,
                                       sequenceName: d.sequenceName, unsubscribeURL: unsubscribe)
-        let subject = Composer.oneLine(d.renderedSubject ?? d.step.subject.map { Composer.render($0, vars) } ?? "Re: \(d.source?.subject ?? "")")
+        let subject = Composer.headerText(d.renderedSubject ?? d.step.subject.map { Composer.render($0, vars) } ?? "Re: \(d.source?.subject ?? "")",
+                                          max: Composer.maxSubjectLength)
         let body = d.renderedBody ?? Composer.render(d.step.body ?? "", vars)
-        var refs = latest.map { $0.references + [$0.messageID] } ?? []
-        if refs.count > 20 { refs = Array(refs.suffix(20)) }
+        let messageID = MessageIDs.forStep(org: d.org, enrollmentID: d.enrollmentID, step: d.stepIndex, domain: domain, key: services.keys.messageID)
+        let threading = ThreadingHeaders.make(candidates: latest?.candidates ?? [], references: latest?.references ?? [], own: messageID)
+        func name(_ n: String?) -> String? { n.map { Composer.headerText($0, max: Composer.maxDisplayNameLength) } }
         let message = OutboundMessage(
-            from: .init(name: d.inboxName, address: d.inboxAddress), to: [.init(name: d.contactName, address: d.recipient)],
+            from: .init(name: name(d.inboxName), address: d.inboxAddress), to: [.init(name: name(d.contactName), address: d.recipient)],
             subject: subject.isEmpty ? "(no subject)" : subject, date: now,
-            messageID: MessageIDs.forStep(org: d.org, enrollmentID: d.enrollmentID, step: d.stepIndex, domain: domain, key: services.keys.messageID),
-            inReplyTo: latest?.messageID, references: refs, listUnsubscribeURL: unsubscribe,
+            messageID: messageID, inReplyTo: threading.inReplyTo, references: threading.references, listUnsubscribeURL: unsubscribe,
             extraHeaders: [("X-Nudge-Enrollment", d.enrollmentID)], textBody: body)
         let threadID = d.threadID ?? ID.make(.thr)
         return Outgoing(due: d, message: message, rendered: try message.render(), threadID: threadID, newThread: d.threadID == nil)
@@ -156,16 +159,25 @@ struct DispatchBatch {
         var sent: [Outgoing] = []
         var transient: [(Outgoing, String)] = []
         var permanent: [(Outgoing, String)] = []
+        var rejected: [(Outgoing, String)] = []
+        var paused: [(DueStep, Date)] = []
         for o in outgoing {
             switch o.result {
             case .success: sent.append(o)
             case .failure(SMTPError.permanent(let code, let message)): permanent.append((o, "\(code.map(String.init) ?? "5xx") \(message)"))
+            case .failure(SMTPError.rejected(let code, let message)): rejected.append((o, "\(code.map(String.init) ?? "5xx") \(message)"))
+            case .failure(SMTPError.paused(let until)): paused.append((o.due, until))   // not tried: due again when sending resumes
             case .failure(is NotStarted): continue   // still due; the next batch takes it
             case .failure(let error): transient.append((o, "\(error)"))
             }
         }
-        for (label, n) in [("sent", sent.count), ("transient_failure", transient.count), ("hard_bounce", permanent.count), ("reminder", reminders.count), ("suppressed", suppressed.count), ("deferred", deferred.count), ("over_org_quota", overQuota)] where n > 0 {
+        for (label, n) in [("sent", sent.count), ("transient_failure", transient.count), ("hard_bounce", permanent.count), ("smtp_rejected", rejected.count),
+                           ("smtp_paused", paused.count), ("reminder", reminders.count), ("suppressed", suppressed.count), ("deferred", deferred.count),
+                           ("over_org_quota", overQuota)] where n > 0 {
             Counter(label: "nudge_dispatch_steps_total", dimensions: [("outcome", label)]).increment(by: n)
+        }
+        if let until = paused.first?.1 {
+            logger.warning("sending paused after a burst of SMTP server errors", metadata: ["until": "\(until)", "steps": "\(paused.count)"])
         }
         let recorder = BatchRecorder(now: now, conn: conn, logger: logger)
         try await recorder.recordSent(sent)
@@ -174,6 +186,8 @@ struct DispatchBatch {
         try await recorder.recordDeferred(deferred)
         for (o, error) in transient { try await recorder.recordTransient(o.due, rfcID: o.message.messageID, error: error) }
         for (o, error) in permanent { try await recorder.recordHardBounce(o.due, rfcID: o.message.messageID, error: error) }
+        for (o, error) in rejected { try await recorder.recordRejected(o.due, rfcID: o.message.messageID, error: error) }
+        try await recorder.recordDeferred(paused)
         // One statement per organization, not per enrollment.
         for (org, steps) in Dictionary(grouping: suppressed, by: \.org) {
             _ = try await EnrollmentStore.finish(org: org, enrollmentIDs: steps.map(\.enrollmentID), state: .exited, reason: ExitReason.suppressed.rawValue,
@@ -182,23 +196,5 @@ struct DispatchBatch {
         for (d, why) in broken {
             _ = try await EnrollmentStore.finish(org: d.org, enrollmentIDs: [d.enrollmentID], state: .failed, reason: nil, detail: why, now: now, conn, logger: logger)
         }
-    }
-}
-
-/// The newest message of each thread a batch replies into (for In-Reply-To and References).
-enum ThreadContext {
-    struct Latest { let messageID: String; let references: [String] }
-
-    static func latest(threadIDs: [String], orgs: [String], _ conn: PostgresConnection, logger: Logger) async throws -> [String: Latest] {
-        guard !threadIDs.isEmpty else { return [:] }
-        var out: [String: Latest] = [:]
-        for try await (thread, rfc, refs) in try await conn.query("""
-            SELECT DISTINCT ON (m.thread_id) m.thread_id, m.rfc822_message_id, m.refs
-            FROM messages m JOIN unnest(\(orgs)::text[], \(threadIDs)::text[]) AS u(org, thread) ON m.org_id = u.org AND m.thread_id = u.thread
-            ORDER BY m.thread_id, m.at DESC, m.created_at DESC
-            """, logger: logger).decode((String, String, [String]).self) {
-            out[thread] = Latest(messageID: rfc, references: refs)
-        }
-        return out
     }
 }

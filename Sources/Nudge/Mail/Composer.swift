@@ -48,6 +48,34 @@ public enum Composer {
         return t
     }
 
+    /// Longest subject sent, in Unicode code points: a step's own subject may be 250, so only
+    /// variables (a received subject, a name) can make one longer, and those are cut.
+    static let maxSubjectLength = 250
+    static let maxDisplayNameLength = 200
+
+    /// Text for a header that may carry what other people wrote (a received subject, a model's
+    /// subject, a name): one line, without control or bidirectional formatting characters (each
+    /// becomes a space), and at most `max` code points. Rendering never refuses the result.
+    public static func headerText(_ s: String, max: Int) -> String {
+        var text = oneLine(s)
+        if text.unicodeScalars.contains(where: { Validate.isControl($0, allowLineBreaks: false) }) {
+            let scalars = text.unicodeScalars.map { Validate.isControl($0, allowLineBreaks: false) ? " " : $0 }
+            var clean = String.UnicodeScalarView()
+            clean.append(contentsOf: scalars)
+            text = String(clean).trimmingCharacters(in: .whitespaces)
+        }
+        guard text.unicodeScalars.count > max else { return text }
+        // Whole characters only, so a cut never leaves half an emoji or a lone accent.
+        var out = "", used = 0
+        for ch in text {
+            let n = ch.unicodeScalars.count
+            if used + n > max { break }
+            out.append(ch)
+            used += n
+        }
+        return out.trimmingCharacters(in: .whitespaces)
+    }
+
     /// Subjects are one line, whatever a template or a variable produced.
     public static func oneLine(_ s: String) -> String {
         // Fast paths: nothing to join or trim (the Foundation calls below dominate otherwise).

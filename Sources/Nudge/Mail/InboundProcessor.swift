@@ -24,13 +24,13 @@ struct InboundProcessor {
     func process(org: String, inboxID: String, raw: [UInt8]) async throws -> (InboundResult, replayed: Bool)? {
         let parsed = InboundMessage.analyze(raw)
         // A message without a Message-ID gets one derived from its bytes, so webhook retries still dedupe.
-        let rfcID = parsed.messageID.flatMap { $0.isEmpty ? nil : String($0.withoutNUL.prefix(900)) }
+        let rfcID = parsed.messageID.flatMap { $0.isEmpty ? nil : $0.storedMessageID }
             ?? "missing-\(SHA256.hash(data: Data(raw)).prefix(16).map { String(format: "%02x", $0) }.joined())@nudge.invalid"
         let now = clock.now()
         let sender = (parsed.from?.address ?? "").withoutNUL
         var found = parsed.references + parsed.inReplyTo
         if let original = parsed.bounce?.originalMessageID ?? parsed.complaint?.originalMessageID { found.append(original) }
-        let refs = found.map { String($0.withoutNUL.prefix(900)) }
+        let refs = found.map(\.storedMessageID)
         // The same message posted twice at once: the second waits on the first's unique index
         // entry, fails, and on its rerun finds the first's answer.
         let result: (InboundResult, Bool)? = try await db.tenant(org, racesRetried: 1) { conn in
@@ -39,7 +39,7 @@ struct InboundProcessor {
                 let ids = (try? JSONCoding.decoder.decode([String].self, from: Data(previous.enrollments.utf8))) ?? []
                 return (InboundResult(message_id: previous.id, thread_id: previous.threadID, classification: previous.classification, enrollments: ids), true)
             }
-            return (try await store(parsed, raw: raw, rfcID: rfcID, sender: sender, known: known, org: org, inboxID: inboxID, now: now, conn), false)
+            return (try await store(parsed, raw: raw, rfcID: rfcID, sender: sender, refs: refs, known: known, org: org, inboxID: inboxID, now: now, conn), false)
         }
         if let (r, replayed) = result, !replayed {
             Counter(label: "nudge_inbound_messages_total", dimensions: [("classification", r.classification)]).increment()
@@ -163,7 +163,33 @@ struct InboundProcessor {
         }
     }
 
-    private func store(_ m: InboundMessage, raw: [UInt8], rfcID: String, sender: String, known: Lookup, org: String, inboxID: String,
+    /// Who may be suppressed by a bounce or complaint. Anyone can write a report naming any
+    /// address, so a report acts only on an address Nudge mailed from this inbox: the message it
+    /// names by Message-ID (in the report, its returned headers or its references) went to that
+    /// address, or the inbox sent to that exact address within `window`. Anything else is kept
+    /// and announced with `matched: false`, and changes nothing.
+    enum ReportMatch {
+        /// Long enough for late bounces (MTAs retry for up to 5 days) and feedback loops, which
+        /// report days or weeks after delivery; short enough that an address mailed once long
+        /// ago cannot be suppressed by anyone who learns of it.
+        static let window: TimeInterval = 30 * 86_400
+
+        /// A real report names a few recipients; a crafted one may name thousands, each a probe.
+        static let maxAddresses = 100
+
+        /// The valid address keys among `named` (the first `maxAddresses`), and which of them
+        /// Nudge mailed.
+        static func run(named: [String], refs: [String], org: String, inboxID: String, now: Date,
+                        _ conn: PostgresConnection, logger: Logger) async throws -> (keys: [String], matched: Set<String>) {
+            var seen = Set<String>()
+            let keys = Array(named.map(Mailbox.key).filter { Mailbox.validate($0).isSuccess && seen.insert($0).inserted }.prefix(maxAddresses))
+            let matched = try await HistoryStore.sentTo(org: org, inboxID: inboxID, addresses: keys, ids: refs,
+                                                        since: now.addingTimeInterval(-window), conn, logger: logger)
+            return (keys, matched)
+        }
+    }
+
+    private func store(_ m: InboundMessage, raw: [UInt8], rfcID: String, sender: String, refs: [String], known: Lookup, org: String, inboxID: String,
                        now: Date, _ conn: PostgresConnection) async throws -> InboundResult {
         let senderKey = Mailbox.key(sender)
         let contactID = known.contactID   // none for an empty sender
@@ -189,6 +215,8 @@ struct InboundProcessor {
         // details (no second write); only the judgements, which reference it, come after it.
         let messageID = ID.make(.msg)
         var judge: [(String, String)] = []
+        // Addresses a bounce or complaint names that this inbox mailed (ReportMatch).
+        var matched: Set<String> = []
 
         switch m.classification {
         case .humanReply, .autoReply, .other:
@@ -205,33 +233,43 @@ struct InboundProcessor {
             let report = m.bounce
             var failed = (report?.recipients ?? []).filter(\.permanent).map(\.address)
             if failed.isEmpty, report?.recipients.isEmpty ?? true, report?.isPermanent ?? false, let to = byRef?.2.first { failed = [to] }
-            for address in Set(failed.map(Mailbox.key)) where Mailbox.validate(address).isSuccess {
+            let (keys, sent) = try await ReportMatch.run(named: failed + (report?.recipients ?? []).map(\.address), refs: refs,
+                                                         org: org, inboxID: inboxID, now: now, conn, logger: logger)
+            matched = sent
+            for address in keys where sent.contains(address) && failed.contains(where: { Mailbox.key($0) == address }) {
                 let (_, _, exited) = try await SuppressionStore.suppress(org: org, address: address, reason: "bounced",
                                                                          detail: "bounce \(messageID)", now: now, conn, logger: logger)
                 changed += exited
             }
             events.append(PendingEvent(org: org, type: .messageBounced, [
-                "message_id": .string(messageID), "permanent": .bool(!failed.isEmpty),
-                "recipients": .array((report?.recipients ?? []).map { .object(["email": .string($0.address), "status": .str($0.status), "permanent": .bool($0.permanent)]) }),
+                "message_id": .string(messageID), "thread_id": .string(thread), "permanent": .bool(!failed.isEmpty), "matched": .bool(!sent.isEmpty),
+                "recipients": .array((report?.recipients ?? []).map { .object(["email": .string($0.address), "status": .str($0.status), "permanent": .bool($0.permanent),
+                                                                               "matched": .bool(sent.contains(Mailbox.key($0.address)))]) }),
             ]))
         case .complaint:
             var addresses = m.complaint?.complainedAddresses ?? []
             if addresses.isEmpty, let to = byRef?.2.first { addresses = [to] }
-            for address in Set(addresses.map(Mailbox.key)) where Mailbox.validate(address).isSuccess {
+            let (keys, sent) = try await ReportMatch.run(named: addresses, refs: refs, org: org, inboxID: inboxID, now: now, conn, logger: logger)
+            matched = sent
+            for address in keys where sent.contains(address) {
                 let (_, _, exited) = try await SuppressionStore.suppress(org: org, address: address, reason: "complained",
                                                                          detail: "complaint \(messageID)", now: now, conn, logger: logger)
                 changed += exited
             }
+            events.append(PendingEvent(org: org, type: .messageComplained, [
+                "message_id": .string(messageID), "thread_id": .string(thread), "feedback_type": .str(m.complaint?.feedbackType), "matched": .bool(!sent.isEmpty),
+                "recipients": .array(addresses.map { .object(["email": .string($0), "matched": .bool(sent.contains(Mailbox.key($0)))]) }),
+            ]))
         }
         events.append(PendingEvent(org: org, type: .messageReceived, [
             "message_id": .string(messageID), "thread_id": .string(thread), "classification": .string(classification),
             "contact_id": .str(contactID), "enrollments": .array(changed.map(JSONValue.string)),
         ]))
         var message = NewMessage(org: org, inboxID: inboxID, threadID: thread, direction: "inbound", rfc822MessageID: rfcID,
-                                 inReplyTo: m.inReplyTo.first, references: m.references.map { String($0.prefix(900)) }, from: sender,
+                                 inReplyTo: m.inReplyTo.first?.storedMessageID, references: m.references.map(\.storedMessageID), from: sender,
                                  fromName: m.from?.name, to: m.to.map(\.address), cc: m.cc.map(\.address), subject: m.subject,
                                  text: m.text, replyText: m.replyText, classification: classification, raw: raw, contactID: contactID,
-                                 enrollmentID: byRef?.1, stepIndex: nil, details: InboundDetails.json(m, changed: changed), at: now)
+                                 enrollmentID: byRef?.1, stepIndex: nil, details: InboundDetails.json(m, changed: changed, matched: matched), at: now)
         message.id = messageID
         try await HistoryStore.append([message], newThreads: newThread ? [.init(org: org, id: thread, inboxID: inboxID, contactID: contactID, subject: m.subject)] : [],
                                       events: events, now: now, conn, logger: logger)
@@ -249,6 +287,23 @@ struct InboundProcessor {
     }
 }
 
+extension String {
+    /// A received Message-ID as stored and matched: without NUL, at most 900 UTF-8 bytes (whole
+    /// scalars). An index entry may not exceed about 2,700 bytes, and 900 characters of CJK text
+    /// or emoji went past it (a 500 instead of storing the message).
+    var storedMessageID: String {
+        let clean = withoutNUL
+        guard clean.utf8.count > 900 else { return clean }
+        var out = String.UnicodeScalarView(), bytes = 0
+        for scalar in clean.unicodeScalars {
+            bytes += UTF8.width(scalar)
+            if bytes > 900 { break }
+            out.append(scalar)
+        }
+        return String(out)
+    }
+}
+
 extension Result {
     var isSuccess: Bool { if case .success = self { return true }; return false }
 }
@@ -256,18 +311,20 @@ extension Result {
 /// What the message's `details` keep: the facts found in bounces and complaints, and the
 /// enrollments the message changed (so a retried webhook gets the same answer).
 enum InboundDetails {
-    static func json(_ m: InboundMessage, changed: [String]) -> String {
+    /// `matched`: the address keys the report named that this inbox mailed (see ReportMatch).
+    static func json(_ m: InboundMessage, changed: [String], matched: Set<String> = []) -> String {
         var o: [String: JSONValue] = ["enrollments": .array(changed.map(JSONValue.string))]
         if let b = m.bounce {
             o["bounce"] = .object([
-                "original_message_id": .str(b.originalMessageID),
+                "original_message_id": .str(b.originalMessageID), "matched": .bool(!matched.isEmpty),
                 "recipients": .array(b.recipients.map { .object(["email": .string($0.address), "status": .str($0.status), "action": .str($0.action),
-                                                                 "diagnostic": .str($0.diagnostic.map { String($0.prefix(500)) }), "permanent": .bool($0.permanent)]) }),
+                                                                 "diagnostic": .str($0.diagnostic.map { String($0.prefix(500)) }), "permanent": .bool($0.permanent),
+                                                                 "matched": .bool(matched.contains(Mailbox.key($0.address)))]) }),
             ])
         }
         if let c = m.complaint {
             o["complaint"] = .object(["feedback_type": .str(c.feedbackType), "addresses": .array(c.complainedAddresses.map(JSONValue.string)),
-                                      "original_message_id": .str(c.originalMessageID)])
+                                      "original_message_id": .str(c.originalMessageID), "matched": .bool(!matched.isEmpty)])
         }
         return JSONValue.object(o).serialized
     }

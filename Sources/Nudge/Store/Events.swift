@@ -14,6 +14,7 @@ public enum EventType: String, Sendable, CaseIterable {
     case messageSent = "message.sent"
     case messageReceived = "message.received"
     case messageBounced = "message.bounced"
+    case messageComplained = "message.complained"
     case reminderDue = "reminder.due"
     case suppressionCreated = "suppression.created"
     case suppressionDeleted = "suppression.deleted"

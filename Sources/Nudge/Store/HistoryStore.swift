@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NudgeMIME
+import NudgeSMTP
 import PostgresNIO
 
 public struct MessageRecord: Encodable, Sendable {
@@ -233,7 +234,64 @@ public struct HistoryStore: Sendable {
     }
 }
 
+extension HistoryStore {
+    /// Which of `addresses` (keys) this inbox sent to: a message whose Message-ID is one of `ids`
+    /// and that went to the address, or any message to the address since `since`. What lets a
+    /// bounce or complaint act (InboundProcessor.ReportMatch).
+    static func sentTo(org: String, inboxID: String, addresses: [String], ids: [String], since: Date,
+                       _ conn: PostgresConnection, logger: Logger) async throws -> Set<String> {
+        guard !addresses.isEmpty else { return [] }
+        let rows = try await conn.query("""
+            SELECT k.key FROM unnest(\(addresses)::text[]) AS k(key)
+            WHERE EXISTS (
+                SELECT 1 FROM message_refs(\(ids)::text[]) AS ref(id)
+                JOIN messages m ON m.org_id = \(org) AND m.inbox_id = \(inboxID) AND m.rfc822_message_id = ref.id
+                WHERE m.direction = 'outbound' AND EXISTS (SELECT 1 FROM unnest(m.to_addresses) AS t(a) WHERE lower(t.a) = k.key))
+            OR EXISTS (
+                SELECT 1 FROM messages m WHERE m.org_id = \(org) AND m.inbox_id = \(inboxID) AND m.direction = 'outbound'
+                  AND lower(m.to_addresses[1]) = k.key AND m.at >= \(since))
+            """, logger: logger).decode(String.self).collect()
+        return Set(rows)
+    }
+}
+
 enum ThreadKeys {
     /// Subject with reply/forward prefixes removed, for threading mail that lacks references.
     static func subjectKey(_ subject: String) -> String { SubjectNormalizer.normalize(subject) }
+}
+
+/// The newest message of each thread a batch replies into (for In-Reply-To and References).
+enum ThreadContext {
+    /// `candidates`: ids for In-Reply-To, newest first. Only the newest message's id, unless that
+    /// one cannot be sent: then the ids of the thread's recent messages, for a fallback.
+    struct Latest { var candidates: [String]; let references: [String] }
+
+    /// How far back a thread is searched for an id that can be sent, past malformed ones.
+    static let fallbackDepth = 50
+
+    static func latest(threadIDs: [String], orgs: [String], _ conn: PostgresConnection, logger: Logger) async throws -> [String: Latest] {
+        guard !threadIDs.isEmpty else { return [:] }
+        var out: [String: Latest] = [:]
+        for try await (thread, rfc, refs) in try await conn.query("""
+            SELECT DISTINCT ON (m.thread_id) m.thread_id, m.rfc822_message_id, m.refs
+            FROM messages m JOIN unnest(\(orgs)::text[], \(threadIDs)::text[]) AS u(org, thread) ON m.org_id = u.org AND m.thread_id = u.thread
+            ORDER BY m.thread_id, m.at DESC, m.created_at DESC
+            """, logger: logger).decode((String, String, [String]).self) {
+            out[thread] = Latest(candidates: [rfc], references: refs)
+        }
+        // Rare (someone's mailer wrote a malformed id): a second, bounded read for those threads only.
+        let orgOf = Dictionary(zip(threadIDs, orgs), uniquingKeysWith: { a, _ in a })
+        let malformed = out.filter { !ThreadingHeaders.isSendable($0.value.candidates[0]) }.keys.sorted()
+        guard !malformed.isEmpty else { return out }
+        for try await (thread, ids) in try await conn.query("""
+            SELECT u.thread, r.ids FROM unnest(\(malformed.map { orgOf[$0] ?? "" })::text[], \(malformed)::text[]) AS u(org, thread)
+            CROSS JOIN LATERAL (
+              SELECT array_agg(rfc ORDER BY n) AS ids FROM (
+                SELECT m.rfc822_message_id AS rfc, row_number() OVER (ORDER BY m.at DESC, m.created_at DESC) AS n FROM messages m
+                WHERE m.org_id = u.org AND m.thread_id = u.thread ORDER BY m.at DESC, m.created_at DESC LIMIT \(fallbackDepth)) x) r
+            """, logger: logger).decode((String, [String]?).self) {
+            if let ids, !ids.isEmpty { out[thread]?.candidates = ids }
+        }
+        return out
+    }
 }
