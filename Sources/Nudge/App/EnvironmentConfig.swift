@@ -18,13 +18,16 @@ public struct EnvironmentConfig: Sendable {
         "NUDGE_ALLOW_ANY_SENDER_DOMAIN", "NUDGE_SECRET", "NUDGE_LOG_LEVEL", "NUDGE_MIGRATIONS_DIR", "NUDGE_PROMPTS_DIR", "NUDGE_OPENAPI_PATH",
     ]
 
+    /// Read by the scripts in ops/ and by tests, not by `nudge`: not reported.
+    static let tooling: Set<String> = ["NUDGE_ROOT", "NUDGE_BIN", "NUDGE_BINARY", "NUDGE_BUILD_CONFIG", "NUDGE_CORPUS", "NUDGE_BENCH_NO_DOC"]
+
     let values: [String: String]
 
     public init(_ values: [String: String] = ProcessInfo.processInfo.environment) { self.values = values }
 
     /// `NUDGE_*` names set here that `nudge` does not read (tests' own `NUDGE_TEST_*` aside).
     public var unknown: [String] {
-        values.keys.filter { $0.hasPrefix("NUDGE_") && !$0.hasPrefix("NUDGE_TEST_") && !Self.known.contains($0) }.sorted()
+        values.keys.filter { $0.hasPrefix("NUDGE_") && !$0.hasPrefix("NUDGE_TEST_") && !Self.known.contains($0) && !Self.tooling.contains($0) }.sorted()
     }
 
     func string(_ name: String) -> String? {
