@@ -7,8 +7,9 @@ import Testing
 /// One organization must not be able to make the server hold hundreds of megabytes. Each
 /// enrollment used to keep (and every list to return) a copy of its steps: 200 enrollments of a
 /// 50-step sequence with 20 KB bodies made `GET /v1/sequences/enrollments/?limit=200` answer
-/// 200 MB, and a few such requests at once took the process past a gigabyte.
-@Suite struct MemoryBoundTests {
+/// 200 MB, and a few such requests at once took the process past a gigabyte. Sequence lists
+/// (with their steps) and contact lists, which grew the same way, are measured the same way. Serialized: each test resets the process's one peak (VmHWM).
+@Suite(.serialized) struct MemoryBoundTests {
     static let stepCount = 50
     static let bodyLength = 20_000           // the longest body a step may have
     static let enrollmentCount = 200
@@ -21,7 +22,7 @@ import Testing
     /// are 25 MiB inbound messages); a round over the bound is measured again, up to three times,
     /// since another test's burst passes while a list's cost does not.
     static let growthBound = 128 << 20
-    /// The most an enrollment list answer may be (docs/openapi.json, listEnrollments).
+    /// The most a list answer may be (docs/openapi.json, the Lists convention).
     static let pageBound = 1 << 20
 
     /// A prompt of 2,000 four-byte characters and a 998-character subject: about 12 KB per
@@ -59,26 +60,7 @@ import Testing
 
             // The hostile lists, all at once: the process's growth while they are served, and
             // each answer's size.
-            var rounds: [Int] = []
-            for _ in 0..<3 {
-                let (growth, sizes) = try await ProcessMemory.growth {
-                    try await withThrowingTaskGroup(of: (Int, Int).self) { group in
-                        for _ in 0..<Self.parallelLists {
-                            group.addTask {
-                                let r = try await Self.send(h, .get, "/v1/sequences/enrollments/?limit=200")
-                                return (r.status, r.body.readableBytes)
-                            }
-                        }
-                        return try await group.reduce(into: []) { $0.append($1) }
-                    }
-                }
-                #expect(sizes.allSatisfy { $0.0 == 200 }, "\(sizes)")
-                #expect(sizes.allSatisfy { $0.1 <= Self.pageBound }, "answers of \(sizes.map(\.1)) bytes")
-                rounds.append(growth)
-                if growth < Self.growthBound { break }
-            }
-            #expect(rounds.min()! < Self.growthBound, "the process grew by \(rounds.map { "\($0 >> 20) MiB" }) serving \(Self.parallelLists) lists at once")
-            Self.record("growth per round: \(rounds.map { "\($0 >> 10) KiB" })")
+            try await Self.hostile(h, "enrollment lists", ["/v1/sequences/enrollments/?limit=200"])
 
             // The pages: bounded in bytes, ending early with a cursor, together every enrollment once.
             var seen: [String] = []
@@ -116,12 +98,118 @@ import Testing
         }
     }
 
+    /// Sequences of 50 steps with 20,000-character bodies: about 1 MB each, the most a sequence
+    /// may be. Before, `GET /v1/sequences/?limit=200` answered all of them at once.
+    static let sequenceCount = 40
+
+    @Test func hostileSequenceListsStayWithinAMemoryBound() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            let body = String(String(repeating: "Checking whether you had a chance to review the proposal. ", count: 400).prefix(Self.bodyLength))
+            let emails = (0..<Self.stepCount).map { Fixture.step(days: 1, subject: "Step \($0)", body: body) }.joined(separator: ", ")
+            let json = Fixture.sequence(inbox, emails: "[\(emails)]")
+            try await Self.create(Self.sequenceCount) { _ in try await Self.send(h, .post, "/v1/sequences/", json).status }
+
+            try await Self.hostile(h, "sequence lists", ["/v1/sequences/?limit=200"])
+
+            // Every sequence once, with its steps, a page at most 1 MiB.
+            let items = try await Self.pages(h, "/v1/sequences/?limit=200")
+            #expect(items.count == Self.sequenceCount)
+            #expect(Set(items.compactMap { $0["id"]?.string }).count == Self.sequenceCount)
+            #expect(items.allSatisfy { $0["emails"]?.items.count == Self.stepCount && $0["emails"]?[49]?["body"]?.string == body }, "lists keep the steps")
+        }
+    }
+
+    /// Contacts at every limit: notes of 10,000 and 50 fields of 2,000 four-byte characters, about
+    /// 440 KB each. Before, `GET /v1/contacts/?limit=200` answered all of them.
+    static let contactCount = 100
+
+    @Test func hostileContactListsStayWithinAMemoryBound() async throws {
+        try await Harness.run { h in
+            let notes = String(repeating: "\u{1F600}", count: 10_000)
+            let value = String(repeating: "\u{1F4E8}", count: 2_000)
+            let fields = (0..<50).map { #""field_\#($0)": "\#(value)""# }.joined(separator: ", ")
+            try await Self.create(Self.contactCount) { _ in
+                try await Self.send(h, .post, "/v1/contacts/", #"""
+                    {"full_name": "Avery Chen", "emails": [{"address": "\#(Fixture.address("big"))"}], "notes": "\#(notes)", "fields": {\#(fields)}}
+                    """#).status
+            }
+
+            try await Self.hostile(h, "contact lists", ["/v1/contacts/?limit=200"])
+
+            let items = try await Self.pages(h, "/v1/contacts/?limit=200")
+            #expect(items.count == Self.contactCount)
+            #expect(Set(items.compactMap { $0["id"]?.string }).count == Self.contactCount)
+            #expect(items.allSatisfy { $0["notes"]?.string == notes && $0["fields"]?["field_49"]?.string == value && $0["emails"]?.items.count == 1 })
+        }
+    }
+
+    /// `n` requests, eight at a time, each answering 201 or 202.
+    static func create(_ n: Int, _ request: @escaping @Sendable (Int) async throws -> Int) async throws {
+        for start in stride(from: 0, to: n, by: 8) {
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for i in start..<min(start + 8, n) { group.addTask { try await request(i) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.allSatisfy { $0 == 201 || $0 == 202 }, "\(statuses)")
+        }
+    }
+
+    /// `parallelLists` GETs at once, of `paths` in turn: each answer 200 and at most a page, and
+    /// the process's growth while they are served under `growthBound` (measured again, up to
+    /// three rounds, while over it).
+    static func hostile(_ h: Harness, _ what: String, _ paths: [String]) async throws {
+        var rounds: [Int] = []
+        for _ in 0..<3 {
+            let (growth, sizes) = try await ProcessMemory.growth {
+                try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+                    for i in 0..<Self.parallelLists {
+                        group.addTask {
+                            let r = try await Self.send(h, .get, paths[i % paths.count])
+                            return (r.status, r.body.readableBytes)
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+            }
+            #expect(sizes.allSatisfy { $0.0 == 200 }, "\(what): \(sizes)")
+            #expect(sizes.allSatisfy { $0.1 <= Self.pageBound }, "\(what): answers of \(sizes.map(\.1)) bytes")
+            rounds.append(growth)
+            if growth < Self.growthBound { break }
+        }
+        #expect(rounds.min()! < Self.growthBound, "the process grew by \(rounds.map { "\($0 >> 20) MiB" }) serving \(Self.parallelLists) \(what) at once")
+        Self.record("\(what): growth per round: \(rounds.map { "\($0 >> 10) KiB" })")
+    }
+
+    /// Every item of a list, paging until `next_cursor` is null; each page at most 1 MiB.
+    static func pages(_ h: Harness, _ path: String, from start: String? = nil) async throws -> [JSONValue] {
+        var items: [JSONValue] = []
+        var cursor = start
+        var pages = 0
+        repeat {
+            let r = try await Self.send(h, .get, path + (cursor.map { "&cursor=\($0)" } ?? ""))
+            #expect(r.status == 200)
+            guard r.body.readableBytes <= Self.pageBound else {
+                Issue.record("\(path): a page of \(r.body.readableBytes) bytes")
+                break
+            }
+            let page = JSONValue.parse(String(buffer: r.body)) ?? .null
+            let data = page["data"]?.items ?? []
+            #expect(!data.isEmpty || (pages == 0 && page["next_cursor"] == .null))
+            items += data
+            cursor = page["next_cursor"]?.string
+            pages += 1
+        } while cursor != nil && pages < 500
+        return items
+    }
+
     /// A request whose answer is not parsed (the JSON tree of a megabyte answer costs more than
     /// the server's work); `call` would also scan it for secrets.
-    static func send(_ h: Harness, _ method: HTTPRequest.Method, _ path: String, _ json: String? = nil) async throws -> (status: Int, body: ByteBuffer) {
+    static func send(_ h: Harness, _ method: HTTPRequest.Method, _ path: String, _ json: String? = nil, raw: String? = nil) async throws -> (status: Int, body: ByteBuffer) {
         var headers: HTTPFields = [.authorization: "Bearer \(h.admin)"]
         if json != nil { headers[.contentType] = "application/json" }
-        return try await h.client.execute(uri: path, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) }) { r in
+        if raw != nil { headers[.contentType] = "message/rfc822" }
+        return try await h.client.execute(uri: path, method: method, headers: headers, body: (json ?? raw).map { ByteBuffer(string: $0) }) { r in
             (Int(r.status.code), r.body)
         }
     }
