@@ -7,8 +7,9 @@ import Testing
 /// One organization must not be able to make the server hold hundreds of megabytes. Each
 /// enrollment used to keep (and every list to return) a copy of its steps: 200 enrollments of a
 /// 50-step sequence with 20 KB bodies made `GET /v1/sequences/enrollments/?limit=200` answer
-/// 200 MB, and a few such requests at once took the process past a gigabyte. Sequence lists
-/// (with their steps) and contact lists, which grew the same way, are measured the same way. Serialized: each test resets the process's one peak (VmHWM).
+/// 200 MB, and a few such requests at once took the process past a gigabyte. The other answers
+/// that grew with what an organization stored (sequence lists with their steps, threads with every
+/// message, thread lists with their subjects, contact lists) are measured the same way. Serialized: each test resets the process's one peak (VmHWM).
 @Suite(.serialized) struct MemoryBoundTests {
     static let stepCount = 50
     static let bodyLength = 20_000           // the longest body a step may have
@@ -117,6 +118,73 @@ import Testing
             #expect(items.count == Self.sequenceCount)
             #expect(Set(items.compactMap { $0["id"]?.string }).count == Self.sequenceCount)
             #expect(items.allSatisfy { $0["emails"]?.items.count == Self.stepCount && $0["emails"]?[49]?["body"]?.string == body }, "lists keep the steps")
+        }
+    }
+
+    /// Inbound messages of a 200,000-character body each (and as much reply text), all in one
+    /// thread. Before, `GET /v1/threads/{id}` answered every one of them.
+    static let threadMessageCount = 120
+    static let messageBodyLength = 200_000
+
+    @Test func hostileThreadReadsStayWithinAMemoryBound() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            let tag = Fixture.suffix()
+            let line = "Thanks, here are our comments on the proposal and on the terms we discussed.\r\n"
+            let text = String(String(repeating: line, count: Self.messageBodyLength / line.utf8.count + 1).prefix(Self.messageBodyLength))
+            var thread = ""
+            for i in 0..<Self.threadMessageCount {
+                let refs = i == 0 ? "" : "In-Reply-To: <m0-\(tag)@example.com>\r\nReferences: <m0-\(tag)@example.com>\r\n"
+                let raw = "From: Buyer <buyer-\(tag)@example.com>\r\nTo: \(inbox)@acme.test\r\nSubject: Re: Proposal\r\nMessage-ID: <m\(i)-\(tag)@example.com>\r\n"
+                    + refs + "Date: Mon, 1 Nov 2026 10:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text
+                let r = try await Self.send(h, .post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: raw)
+                #expect(r.status == 202)
+                let id = JSONValue.parse(String(buffer: r.body))?["thread_id"]?.string ?? ""
+                if i == 0 { thread = id } else if id != thread { Issue.record("message \(i) joined \(id), not \(thread)"); return }
+            }
+
+            try await Self.hostile(h, "thread reads and message lists", ["/v1/threads/\(thread)/", "/v1/threads/\(thread)/messages/?limit=200"])
+
+            // The thread carries its newest messages, oldest first, and a cursor for the rest;
+            // the message list pages through them, newest first, each message once.
+            let t = try await h.call(.get, "/v1/threads/\(thread)/")
+            #expect(t.body.utf8.count <= Self.pageBound)
+            #expect(t["message_count"]?.number == Double(Self.threadMessageCount))
+            let newest = t["messages"]?.items ?? []
+            #expect(!newest.isEmpty && newest.count < Self.threadMessageCount)
+            #expect(newest.allSatisfy { ($0["text"]?.string?.utf8.count ?? 0) > Self.messageBodyLength * 9 / 10 })
+            guard let cursor = t["messages_next_cursor"]?.string else { Issue.record("no messages_next_cursor: \(t.body.prefix(300))"); return }
+            let listed = try await Self.pages(h, "/v1/threads/\(thread)/messages/?limit=200")
+            let older = try await Self.pages(h, "/v1/threads/\(thread)/messages/?limit=200", from: cursor)
+            let all = listed.compactMap { $0["id"]?.string }
+            #expect(all.count == Self.threadMessageCount && Set(all).count == Self.threadMessageCount)
+            // The thread's newest (reversed: newest first) and then the older ones make the list.
+            let joined = newest.reversed().compactMap { $0["id"]?.string } + older.compactMap { $0["id"]?.string }
+            #expect(joined == all, "\(joined.count) messages from the thread and its cursor, \(all.count) listed")
+        }
+    }
+
+    /// New threads whose subject is a 250,000-character header. Before, an inbox's thread list of
+    /// limit=200 answered every subject.
+    static let longSubjectThreads = 100
+
+    @Test func hostileThreadListsStayWithinAMemoryBound() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            let tag = Fixture.suffix()
+            let subject = String(repeating: "Proposal ", count: 250_000 / 9)
+            try await Self.create(Self.longSubjectThreads) { i in
+                let raw = "From: Buyer \(i) <buyer\(i)-\(tag)@example.com>\r\nTo: \(inbox)@acme.test\r\nSubject: \(i) \(subject)\r\n"
+                    + "Message-ID: <s\(i)-\(tag)@example.com>\r\nContent-Type: text/plain\r\n\r\nHello.\r\n"
+                return try await Self.send(h, .post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: raw).status
+            }
+
+            try await Self.hostile(h, "thread lists", ["/v1/inboxes/\(inbox)/threads/?limit=200"])
+
+            let items = try await Self.pages(h, "/v1/inboxes/\(inbox)/threads/?limit=200")
+            #expect(items.count == Self.longSubjectThreads)
+            #expect(Set(items.compactMap { $0["id"]?.string }).count == Self.longSubjectThreads)
+            #expect(items.allSatisfy { ($0["subject"]?.string?.utf8.count ?? 0) > 250_000 - 9 })
         }
     }
 
