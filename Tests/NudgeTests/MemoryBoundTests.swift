@@ -9,7 +9,8 @@ import Testing
 /// 50-step sequence with 20 KB bodies made `GET /v1/sequences/enrollments/?limit=200` answer
 /// 200 MB, and a few such requests at once took the process past a gigabyte. The other answers
 /// that grew with what an organization stored (sequence lists with their steps, threads with every
-/// message, thread lists with their subjects, contact lists) are measured the same way. Serialized: each test resets the process's one peak (VmHWM).
+/// message, thread lists with their subjects, contact lists, bounce events with every recipient)
+/// are measured the same way. Serialized: each test resets the process's one peak (VmHWM).
 @Suite(.serialized) struct MemoryBoundTests {
     static let stepCount = 50
     static let bodyLength = 20_000           // the longest body a step may have
@@ -209,6 +210,45 @@ import Testing
             #expect(items.count == Self.contactCount)
             #expect(Set(items.compactMap { $0["id"]?.string }).count == Self.contactCount)
             #expect(items.allSatisfy { $0["notes"]?.string == notes && $0["fields"]?["field_49"]?.string == value && $0["emails"]?.items.count == 1 })
+        }
+    }
+
+    /// Delivery reports that each name 999 delayed recipients (the most one delivery-status part
+    /// is read for), each a 400-character address with a 200-character status. Before, each
+    /// `message.bounced` event listed them all: about 640 KB an event, up to 200 an events page.
+    /// Now an event lists 50, cut short, about 21 KB: 60 of them still pass a page's 1 MiB.
+    static let bounceCount = 60
+    static let bounceRecipients = 999
+
+    @Test func hostileBounceEventsStayWithinAMemoryBound() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            let tag = Fixture.suffix()
+            let local = String(repeating: "r", count: 400 - "-0000-\(tag)@example.com".utf8.count)
+            let status = "pending " + String(repeating: "x", count: 192)
+            let groups = (0..<Self.bounceRecipients).map {
+                "Final-Recipient: rfc822; \(local)-\(String(format: "%04d", $0))-\(tag)@example.com\r\nAction: delayed\r\nStatus: \(status)\r\n"
+            }.joined(separator: "\r\n")
+            try await Self.create(Self.bounceCount) { i in
+                let raw = "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\nTo: \(inbox)@acme.test\r\n"
+                    + "Subject: Delivery Status Notification (Delay)\r\nMessage-ID: <dsn\(i)-\(tag)@mx.example.net>\r\nMIME-Version: 1.0\r\n"
+                    + "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n"
+                    + "--b\r\nContent-Type: text/plain\r\n\r\nDelivery to these recipients has been delayed.\r\n\r\n"
+                    + "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n" + groups + "\r\n--b--\r\n"
+                return try await Self.send(h, .post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: raw).status
+            }
+
+            try await Self.hostile(h, "event pages", ["/v1/events/?type=message.bounced&limit=200"])
+
+            // The first page stops at 1 MiB with a cursor; paging gives every event once.
+            let first = try await h.call(.get, "/v1/events/?type=message.bounced&limit=200")
+            #expect(first.data.count < Self.bounceCount && first["next_cursor"]?.string == first.data.last?["id"]?.string)
+            let events = try await Self.pages(h, "/v1/events/?type=message.bounced&limit=200")
+            #expect(events.count == Self.bounceCount && Set(events.compactMap { $0["id"]?.string }).count == Self.bounceCount)
+            #expect(events.allSatisfy { $0["data"]?["recipients_total"]?.number == Double(Self.bounceRecipients) })
+            #expect(events.allSatisfy { $0["data"]?["recipients"]?.items.count == 50 })
+            let listed = events.first?["data"]?["recipients"]?[0]
+            #expect(listed?["email"]?.string?.count == 320 && listed?["status"]?.string?.count == 64 && listed?["permanent"]?.bool == false)
         }
     }
 

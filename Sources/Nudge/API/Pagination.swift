@@ -125,6 +125,8 @@ public struct EncodedPage: Sendable {
     /// events feed, the page is full.
     public mutating func stop() { if !isComplete { _ = end() } }
 
+    public var count: Int { items.count }
+
     private mutating func end() -> Bool {
         if let lastKey { nextCursor = lastKey.cursor }
         return false

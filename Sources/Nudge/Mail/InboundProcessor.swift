@@ -212,7 +212,7 @@ struct InboundProcessor {
             }
             events.append(PendingEvent(org: org, type: .messageBounced, [
                 "message_id": .string(messageID), "permanent": .bool(!failed.isEmpty),
-                "recipients": .array((report?.recipients ?? []).map { .object(["email": .string($0.address), "status": .str($0.status), "permanent": .bool($0.permanent)]) }),
+                "recipients": BouncedEvent.recipients(report?.recipients ?? []), "recipients_total": BouncedEvent.total(report?.recipients ?? []),
             ]))
         case .complaint:
             var addresses = m.complaint?.complainedAddresses ?? []
