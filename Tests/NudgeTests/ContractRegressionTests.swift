@@ -98,4 +98,26 @@ import Testing
             }
         }
     }
+
+    /// A cursor is base64url of a time and an id; one whose id held a NUL ("1|\0": `MXwA`)
+    /// reached PostgreSQL the same way (a 500). Other junk ids, and times out of PostgreSQL's
+    /// range, are refused as well.
+    @Test func aCursorWhoseIdIsNotAnIdIsA422() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            let thread = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", headers: [.contentType: "message/rfc822"],
+                                          raw: Array("From: a@example.com\r\nSubject: Hi\r\nMessage-ID: <c-\(Fixture.suffix())@example.com>\r\n\r\nHello.\r\n".utf8))["thread_id"]?.string ?? ""
+            let lists = ["/v1/contacts/", "/v1/sequences/", "/v1/sequences/enrollments/", "/v1/tokens/", "/v1/inboxes/", "/v1/suppressions/",
+                         "/v1/workflow-rules/", "/v1/inboxes/\(inbox)/threads/", "/v1/threads/\(thread)/messages/"]
+            let junk = ["1|\u{0}", "1|a\u{7F}", "1|" + String(repeating: "a", count: 65), "-9223372036854775808|ctc_a", "9223372036854775807|ctc_a"]
+            for cursor in junk.map({ Data($0.utf8).base64EncodedString().replacingOccurrences(of: "=", with: "") }) {
+                for list in lists {
+                    let r = try await h.call(.get, "\(list)?cursor=\(cursor)")
+                    #expect(r.status == 422 && r.errorParam == "cursor", "\(list) \(cursor): \(r.status) \(r.body.prefix(200))")
+                }
+            }
+            // The cursors the lists give still work.
+            #expect(try await h.call(.get, "/v1/threads/\(thread)/messages/?limit=1")["data"]?.items.count == 1)
+        }
+    }
 }

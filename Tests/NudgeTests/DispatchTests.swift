@@ -52,6 +52,7 @@ import Testing
             let t = try await h.call(.get, "/v1/threads/\(thread)/")
             guard case .array(let messages)? = t["messages"] else { Issue.record("no messages"); return }
             #expect(messages.map { $0["direction"]?.string } == ["inbound", "outbound", "outbound"])
+            #expect(t["messages_next_cursor"] == nil, "a small thread carries every message")
             // The thread's counters follow each appended message (one upsert per batch).
             #expect(t["message_count"]?.number == 3)
             #expect(t["last_message_at"]?.string == messages.last?["at"]?.string)

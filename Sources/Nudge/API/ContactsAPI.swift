@@ -101,7 +101,7 @@ struct ContactsAPI {
             let label = try req.query("label")
             let email = try req.query("email")
             if let email, Validate.length(email) > 254 { throw APIError.validation("email", "email must be at most 254 characters (Unicode code points).") }
-            return try JSONCoding.response(try await store.list(org: ctx.org, email: email, label: label, page: PageRequest(req)))
+            return try await store.list(org: ctx.org, email: email, label: label, page: PageRequest(req)).response()
         }
         r.get("/v1/contacts/:id", .contactsRead) { _, ctx in
             guard let c = try await store.get(org: ctx.org, id: try ctx.id("id", .ctc, what: "contact")) else { throw APIError.notFound("contact") }

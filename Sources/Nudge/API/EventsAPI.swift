@@ -1,13 +1,5 @@
 import Foundation
 import Hummingbird
-import PostgresNIO
-
-struct EventRecord: Encodable {
-    let id: String
-    let type: String
-    let data: JSONValue
-    let created_at: Date
-}
 
 /// `GET /v1/events/?after=evt_…&type=…`, oldest first, in (transaction id, sequence) order. An event
 /// is listed only once no older transaction of this database is still running, so a consumer paging
@@ -15,17 +7,6 @@ struct EventRecord: Encodable {
 /// it needs `pg_read_all_stats`, granted by the embedded cluster's bootstrap; see README.)
 struct EventsAPI {
     let db: Database
-
-    struct EventPage: Encodable {
-        let data: [EventRecord]
-        let next_cursor: String?
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(data, forKey: .data)
-            try c.encode(next_cursor, forKey: .next_cursor)
-        }
-        enum CodingKeys: String, CodingKey { case data, next_cursor }
-    }
 
     /// The scope that reads what an event is about; the feed lists an event only to tokens that
     /// have it, since events carry content (addresses, reasons, errors).
@@ -54,24 +35,9 @@ struct EventsAPI {
                 types = [type]
             }
             let org = ctx.org, listed = types
-            let events: [EventRecord] = try await db.tenant(org) { conn in
-                if let after {
-                    guard ID.isValid(after, .evt), try await !conn.query("SELECT 1 FROM events WHERE org_id = \(org) AND id = \(after)", logger: db.logger)
-                        .collect().isEmpty else { throw APIError.validation("after", "after must be the id of an event of this organization.") }
-                }
-                return try await conn.query("""
-                    WITH horizon AS (
-                      SELECT max(age(backend_xid)) AS oldest FROM pg_stat_activity
-                      WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid())
-                    SELECT id, type, data::text, created_at FROM events, horizon
-                    WHERE org_id = \(org) AND type = ANY(\(listed))
-                      AND (\(after)::text IS NULL OR (tx, seq) > (SELECT a.tx, a.seq FROM events a WHERE a.org_id = \(org) AND a.id = \(after)))
-                      AND (horizon.oldest IS NULL OR age(tx::xid) > horizon.oldest)
-                    ORDER BY tx, seq LIMIT \(limit)
-                    """, logger: db.logger).decode((String, String, String, Date).self).collect()
-                    .map { EventRecord(id: $0.0, type: $0.1, data: JSONValue.parse($0.2) ?? .null, created_at: $0.3) }
-            }
-            return try JSONCoding.response(EventPage(data: events, next_cursor: events.count == limit ? events.last?.id : nil))
+            // Bounded in bytes as other lists (`EncodedPage`): the page ends early, with the last
+            // event's id as next_cursor, before 1 MiB. A full page has a cursor too, as before.
+            return try await Events.page(org: org, types: listed, after: after, limit: limit, db).response()
         }
     }
 }

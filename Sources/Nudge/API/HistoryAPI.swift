@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// The inbox's history: threads, messages and their raw source.
 struct HistoryAPI {
@@ -9,11 +10,16 @@ struct HistoryAPI {
         r.get("/v1/inboxes/:id/threads", .inboxesRead) { req, ctx in
             let inbox = try ctx.id("id", .inb, what: "inbox")
             guard let page = try await store.threads(org: ctx.org, inboxID: inbox, page: PageRequest(req)) else { throw APIError.notFound("inbox") }
-            return try JSONCoding.response(page)
+            return page.response()
         }
         r.get("/v1/threads/:id", .inboxesRead) { _, ctx in
-            guard let t = try await store.thread(org: ctx.org, id: try ctx.id("id", .thr, what: "thread")) else { throw APIError.notFound("thread") }
-            return try JSONCoding.response(t)
+            guard let (t, newest) = try await store.thread(org: ctx.org, id: try ctx.id("id", .thr, what: "thread")) else { throw APIError.notFound("thread") }
+            return try Self.thread(t, newest)
+        }
+        r.get("/v1/threads/:id/messages", .inboxesRead) { req, ctx in
+            let id = try ctx.id("id", .thr, what: "thread")
+            guard let page = try await store.messages(org: ctx.org, threadID: id, page: PageRequest(req)) else { throw APIError.notFound("thread") }
+            return page.response()
         }
         r.get("/v1/messages/:id", .inboxesRead) { _, ctx in
             guard let m = try await store.message(org: ctx.org, id: try ctx.id("id", .msg, what: "message")) else { throw APIError.notFound("message") }
@@ -23,5 +29,26 @@ struct HistoryAPI {
             guard let raw = try await store.raw(org: ctx.org, id: try ctx.id("id", .msg, what: "message")) else { throw APIError.notFound("message") }
             return Response(status: .ok, headers: [.contentType: "message/rfc822"], body: .init(byteBuffer: raw))
         }
+    }
+
+    /// The thread with `messages`, oldest first: its newest messages (`HistoryStore.thread`), and
+    /// `messages_next_cursor`, the `cursor` of `GET /v1/threads/{id}/messages` for the older
+    /// ones, when some were left out. Each message is encoded once, as the page took it.
+    static func thread(_ t: ThreadRecord, _ newest: EncodedPage) throws -> Response {
+        var object = try JSONCoding.encoder.encode(t)
+        object.removeLast()   // the closing brace: a thread always has fields before it
+        var body = ByteBuffer()
+        body.reserveCapacity(object.count + newest.bytes + 128)
+        body.writeBytes(object)
+        body.writeString(#","messages":["#)
+        for (i, item) in newest.items.reversed().enumerated() {
+            if i > 0 { body.writeString(",") }
+            body.writeBytes(item)
+        }
+        body.writeString("]")
+        // The cursor is base64url: nothing in it needs escaping.
+        if let cursor = newest.nextCursor { body.writeString(#","messages_next_cursor":""# + cursor + "\"") }
+        body.writeString("}")
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
     }
 }

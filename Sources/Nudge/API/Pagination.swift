@@ -9,8 +9,9 @@ public struct PageRequest: Sendable {
     public let before: (at: Date, id: String)?
 
     /// The sentinel used when there is no cursor, so one SQL statement serves both cases.
-    public var beforeAt: Date { before?.at ?? Date(timeIntervalSince1970: 253_402_300_799) }
-    public var beforeID: String { before?.id ?? "~" }
+    public static let top = (at: Date(timeIntervalSince1970: 253_402_300_799), id: "~")
+    public var beforeAt: Date { before?.at ?? Self.top.at }
+    public var beforeID: String { before?.id ?? Self.top.id }
 
     /// `?limit=`, 1…200, default 50.
     public static func limit(_ request: Request) throws -> Int {
@@ -56,7 +57,10 @@ public struct PageRequest: Sendable {
         while b.count % 4 != 0 { b += "=" }
         guard s.count <= 200, let data = Data(base64Encoded: b), let text = String(data: data, encoding: .utf8) else { return nil }
         let parts = text.split(separator: "|", maxSplits: 1)
-        guard parts.count == 2, let micros = Int64(parts[0]) else { return nil }
+        // Both are bound to SQL: a NUL in the id failed the statement (a 500), so only an id's
+        // shape (`prefix_base62`) passes, and a time PostgreSQL can hold (years 1 to 9999).
+        guard parts.count == 2, let micros = Int64(parts[0]), (-62_135_596_800_000_000...253_402_300_799_000_000).contains(micros),
+              parts[1].utf8.count <= 64, parts[1].split(separator: "_", omittingEmptySubsequences: false).allSatisfy(Base62.isBase62) else { return nil }
         return (Date(timeIntervalSince1970: Double(micros) / 1_000_000), String(parts[1]))
     }
 }
@@ -72,11 +76,24 @@ public struct EncodedPage: Sendable {
     /// Kept for `{"data":[`, `],"next_cursor":` and a cursor (at most about 70 bytes).
     static let envelope = 128
 
+    /// What `next_cursor` is made of: a keyset position (`PageRequest`) or, for the events feed,
+    /// the last event's id.
+    enum Key: Sendable {
+        case keyset(Date, String)
+        case id(String)
+        var cursor: String {
+            switch self {
+            case .keyset(let at, let id): return PageRequest.encode(at, id)
+            case .id(let id): return id
+            }
+        }
+    }
+
     let limit: Int
     let maxBytes: Int
     private(set) var items: [Data] = []
-    private var bytes = 0
-    private var lastKey: (Date, String)?
+    private(set) var bytes = 0
+    private var lastKey: Key?
     private(set) var nextCursor: String?
     /// Nothing more fits: a later row only tells whether there is a next page.
     public var isComplete: Bool { nextCursor != nil }
@@ -90,6 +107,11 @@ public struct EncodedPage: Sendable {
     /// page is full; the item is then left for the next page (the cursor points before it).
     @discardableResult
     public mutating func add<T: Encodable>(_ item: T, key: (Date, String)) throws -> Bool {
+        try add(item, key: .keyset(key.0, key.1))
+    }
+
+    @discardableResult
+    mutating func add<T: Encodable>(_ item: T, key: Key) throws -> Bool {
         if isComplete { return false }
         if items.count == limit { return end() }
         let data = try JSONCoding.encoder.encode(item)
@@ -101,8 +123,15 @@ public struct EncodedPage: Sendable {
         return true
     }
 
+    /// Ends the page after the items added so far, with a `next_cursor`: a further row exists
+    /// that it will not hold (one PostgreSQL sent without its content, `PageSize`), or, in the
+    /// events feed, the page is full.
+    public mutating func stop() { if !isComplete { _ = end() } }
+
+    public var count: Int { items.count }
+
     private mutating func end() -> Bool {
-        if let (at, id) = lastKey { nextCursor = PageRequest.encode(at, id) }
+        if let lastKey { nextCursor = lastKey.cursor }
         return false
     }
 

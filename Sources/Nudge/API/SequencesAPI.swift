@@ -31,7 +31,7 @@ struct SequencesAPI {
             guard archived == nil || archived == "true" || archived == "false" else {
                 throw APIError.validation("include_archived", "include_archived must be true or false.")
             }
-            return try JSONCoding.response(try await store.list(org: ctx.org, includeArchived: archived == "true", page: PageRequest(req)))
+            return try await store.list(org: ctx.org, includeArchived: archived == "true", page: PageRequest(req)).response()
         }
         r.get("/v1/sequences/:id", .sequencesRead) { _, ctx in
             guard let s = try await store.get(org: ctx.org, id: try ctx.id("id", .seq, what: "sequence")) else { throw APIError.notFound("sequence") }

@@ -243,8 +243,8 @@ struct InboundProcessor {
             }
             events.append(PendingEvent(org: org, type: .messageBounced, [
                 "message_id": .string(messageID), "thread_id": .string(thread), "permanent": .bool(!failed.isEmpty), "matched": .bool(!sent.isEmpty),
-                "recipients": .array((report?.recipients ?? []).map { .object(["email": .string($0.address), "status": .str($0.status), "permanent": .bool($0.permanent),
-                                                                               "matched": .bool(sent.contains(Mailbox.key($0.address)))]) }),
+                "recipients": BouncedEvent.recipients(report?.recipients ?? []) { sent.contains(Mailbox.key($0)) },
+                "recipients_total": BouncedEvent.total(report?.recipients ?? []),
             ]))
         case .complaint:
             var addresses = m.complaint?.complainedAddresses ?? []

@@ -41,7 +41,11 @@ public struct ContactStore: Sendable {
     static let columns = "id, inbox_id, full_name, notes, labels, fields::text, timezone, created_at, updated_at"
 
     static func record(_ row: PostgresRow) throws -> ContactRecord {
-        let (id, inbox, name, notes, labels, fields, tz, created, updated) = try row.decode((String, String?, String?, String?, [String], String, String?, Date, Date).self)
+        record(try row.decode((String, String?, String?, String?, [String], String, String?, Date, Date).self))
+    }
+
+    static func record(_ columns: (String, String?, String?, String?, [String], String, String?, Date, Date)) -> ContactRecord {
+        let (id, inbox, name, notes, labels, fields, tz, created, updated) = columns
         let (first, last) = NameSplit.split(name)
         return ContactRecord(id: id, inbox_id: inbox, full_name: name, first_name: first, last_name: last, emails: [], notes: notes,
                              labels: labels, fields: (try? JSONCoding.decoder.decode([String: String].self, from: Data(fields.utf8))) ?? [:],
@@ -247,19 +251,41 @@ public struct ContactStore: Sendable {
         }
     }
 
-    public func list(org: String, email: String?, label: String?, page: PageRequest) async throws -> Page<ContactRecord> {
+    /// Bounded in bytes (`EncodedPage`): a contact may hold about 110,000 characters (notes, 50
+    /// fields, 100 labels). PostgreSQL sends the content of about a page's worth (`PageSize`).
+    public func list(org: String, email: String?, label: String?, page: PageRequest) async throws -> EncodedPage {
         let key = email.map(Mailbox.key)
-        let rows = try await db.tenant(org) { conn in
-            let base = try await conn.query("""
-                SELECT \(unescaped: Self.columns) FROM contacts c WHERE org_id = \(org) AND deleted_at IS NULL
-                AND (\(label)::text IS NULL OR labels @> ARRAY[\(label)]::text[])
-                AND (\(key)::text IS NULL OR EXISTS (SELECT 1 FROM contact_emails e WHERE e.org_id = c.org_id AND e.contact_id = c.id AND e.address_key = \(key)))
-                AND (created_at, id) < (\(page.beforeAt), \(page.beforeID)) ORDER BY created_at DESC, id DESC LIMIT \(page.limit + 1)
-                """, logger: logger).collect().map(Self.record)
-            return try await withEmails(org: org, base, conn)
+        return try await db.tenant(org) { conn in
+            var listed: [ContactRecord] = []
+            var more = false
+            for try await row in try await conn.query("""
+                SELECT before < \(PageSize.budget), id, inbox_id, full_name,
+                  CASE WHEN before < \(PageSize.budget) THEN notes END, CASE WHEN before < \(PageSize.budget) THEN labels END,
+                  CASE WHEN before < \(PageSize.budget) THEN fields::text END, timezone, created_at, updated_at
+                FROM (SELECT p.*, \(unescaped: PageSize.before(Self.size, order: "p.created_at DESC, p.id DESC")) AS before
+                      FROM (SELECT id, inbox_id, full_name, notes, labels, fields, timezone, created_at, updated_at FROM contacts c
+                            WHERE org_id = \(org) AND deleted_at IS NULL
+                            AND (\(label)::text IS NULL OR labels @> ARRAY[\(label)]::text[])
+                            AND (\(key)::text IS NULL OR EXISTS (SELECT 1 FROM contact_emails e WHERE e.org_id = c.org_id AND e.contact_id = c.id AND e.address_key = \(key)))
+                            AND (created_at, id) < (\(page.beforeAt), \(page.beforeID)) ORDER BY created_at DESC, id DESC LIMIT \(page.limit + 1)) p) s
+                ORDER BY created_at DESC, id DESC
+                """, logger: logger) where !more {
+                let (sent, id, inbox, name, notes, labels, fields, tz, created, updated) =
+                    try row.decode((Bool, String, String?, String?, String?, [String]?, String?, String?, Date, Date).self)
+                guard sent, let labels, let fields else { more = true; continue }
+                listed.append(Self.record((id, inbox, name, notes, labels, fields, tz, created, updated)))
+            }
+            var out = page.encoded()
+            for c in try await withEmails(org: org, listed, conn) {
+                guard try out.add(c, key: (c.created_at, c.id)) else { break }
+            }
+            if more { out.stop() }
+            return out
         }
-        return page.page(rows) { ($0.created_at, $0.id) }
     }
+
+    /// A listed contact's stored text, less its addresses (at most 20, each at most 254 characters).
+    static let size = "octet_length(coalesce(p.full_name, '')) + octet_length(coalesce(p.notes, '')) + octet_length(p.labels::text) + octet_length(p.fields::text)"
 }
 
 /// `first_name` / `last_name` for templates: "Avery Chen" -> Avery / Chen, "Chen, Avery" -> Avery /

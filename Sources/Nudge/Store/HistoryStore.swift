@@ -34,6 +34,14 @@ public struct MessageRecord: Encodable, Sendable {
         subject, text_body, reply_text, classification, contact_id, enrollment_id, step_index, raw_size, details::text, at, created_at
         """
 
+    /// The stored text of a message, less its fixed-size columns (`PageSize`). `octet_length` of
+    /// a text column reads its stored length without fetching it.
+    static let size = """
+        octet_length(subject) + octet_length(text_body) + coalesce(octet_length(reply_text), 0) + coalesce(octet_length(details::text), 0)
+        + octet_length(rfc822_message_id) + coalesce(octet_length(in_reply_to), 0) + octet_length(refs::text) + octet_length(from_address)
+        + coalesce(octet_length(from_name), 0) + octet_length(to_addresses::text) + octet_length(cc_addresses::text)
+        """
+
     static func decode(_ row: PostgresRow) throws -> MessageRecord {
         let r = row.makeRandomAccess()
         return MessageRecord(
@@ -58,7 +66,6 @@ public struct ThreadRecord: Encodable, Sendable {
     public let message_count: Int
     public let last_message_at: Date
     public let created_at: Date
-    public var messages: [MessageRecord]?
 
     static let columns = "id, inbox_id, contact_id, subject, message_count, last_message_at, created_at"
 
@@ -197,25 +204,69 @@ public struct HistoryStore: Sendable {
         func decodeRow(_ row: PostgresRow) throws {}
     }
 
-    public func threads(org: String, inboxID: String, page: PageRequest) async throws -> Page<ThreadRecord>? {
-        let rows: [ThreadRecord]? = try await db.tenant(org) { conn in
+    /// Bounded in bytes (`EncodedPage`): a subject is a header of up to 256 KiB. PostgreSQL sends
+    /// the subjects of about a page's worth (`PageSize`).
+    public func threads(org: String, inboxID: String, page: PageRequest) async throws -> EncodedPage? {
+        try await db.tenant(org) { conn in
             if try await !InboxStore.exists(org: org, id: inboxID, conn, logger: logger) { return nil }
-            return try await conn.query("""
-                SELECT \(unescaped: ThreadRecord.columns) FROM threads WHERE org_id = \(org) AND inbox_id = \(inboxID)
-                AND (last_message_at, id) < (\(page.beforeAt), \(page.beforeID)) ORDER BY last_message_at DESC, id DESC LIMIT \(page.limit + 1)
-                """, logger: logger).collect().map(ThreadRecord.decode)
+            var out = page.encoded()
+            for try await row in try await conn.query("""
+                SELECT before < \(PageSize.budget), id, inbox_id, contact_id, CASE WHEN before < \(PageSize.budget) THEN subject END,
+                  message_count, last_message_at, created_at
+                FROM (SELECT p.*, \(unescaped: PageSize.before("octet_length(p.subject)", order: "p.last_message_at DESC, p.id DESC")) AS before
+                      FROM (SELECT \(unescaped: ThreadRecord.columns) FROM threads WHERE org_id = \(org) AND inbox_id = \(inboxID)
+                            AND (last_message_at, id) < (\(page.beforeAt), \(page.beforeID)) ORDER BY last_message_at DESC, id DESC LIMIT \(page.limit + 1)) p) s
+                ORDER BY last_message_at DESC, id DESC
+                """, logger: logger) where !out.isComplete {
+                let (sent, id, inbox, contact, subject, count, last, created) = try row.decode((Bool, String, String, String?, String?, Int, Date, Date).self)
+                guard sent, let subject else { out.stop(); continue }
+                try out.add(ThreadRecord(id: id, inbox_id: inbox, contact_id: contact, subject: subject, message_count: count, last_message_at: last, created_at: created),
+                            key: (last, id))
+            }
+            return out
         }
-        return rows.map { page.page($0) { ($0.last_message_at, $0.id) } }
     }
 
-    public func thread(org: String, id: String) async throws -> ThreadRecord? {
+    /// How many of its newest messages `GET /v1/threads/{id}` carries (and at most 1 MiB of them).
+    public static let threadMessages = 50
+
+    /// The thread and its newest messages, newest first: at most `threadMessages` and 1 MiB (or
+    /// one message), with a cursor for `messages` when older ones were left out.
+    public func thread(org: String, id: String) async throws -> (ThreadRecord, newest: EncodedPage)? {
         try await db.tenant(org) { conn in
-            guard var t = try await conn.query("SELECT \(unescaped: ThreadRecord.columns) FROM threads WHERE org_id = \(org) AND id = \(id)", logger: logger)
+            guard let t = try await conn.query("SELECT \(unescaped: ThreadRecord.columns) FROM threads WHERE org_id = \(org) AND id = \(id)", logger: logger)
                 .collect().first.map(ThreadRecord.decode) else { return nil }
-            t.messages = try await conn.query("""
-                SELECT \(unescaped: MessageRecord.columns) FROM messages WHERE org_id = \(org) AND thread_id = \(id) ORDER BY at, created_at, id
-                """, logger: logger).collect().map(MessageRecord.decode)
-            return t
+            var page = EncodedPage(limit: Self.threadMessages, maxBytes: EncodedPage.maxBytes)
+            try await messages(org: org, threadID: id, before: PageRequest.top, into: &page, conn)
+            return (t, page)
+        }
+    }
+
+    /// A thread's messages, newest first (by `at`, then id); nil when the thread does not exist.
+    public func messages(org: String, threadID: String, page: PageRequest) async throws -> EncodedPage? {
+        try await db.tenant(org) { conn in
+            guard try await !conn.query("SELECT 1 FROM threads WHERE org_id = \(org) AND id = \(threadID)", logger: logger).collect().isEmpty else { return nil }
+            var out = page.encoded()
+            try await messages(org: org, threadID: threadID, before: (page.beforeAt, page.beforeID), into: &out, conn)
+            return out
+        }
+    }
+
+    /// Fills `page` with the thread's messages before `before`, newest first. PostgreSQL sends
+    /// the content of about a page's worth (`PageSize`): a message may be 25 MiB.
+    private func messages(org: String, threadID: String, before: (at: Date, id: String), into page: inout EncodedPage, _ conn: PostgresConnection) async throws {
+        for try await row in try await conn.query("""
+            SELECT p.before < \(PageSize.budget) AS sent, \(unescaped: MessageRecord.columns)
+            FROM (SELECT k.*, \(unescaped: PageSize.before("k.size", order: "k.listed_at DESC, k.listed_id DESC")) AS before
+                  FROM (SELECT at AS listed_at, id AS listed_id, \(unescaped: MessageRecord.size) AS size FROM messages
+                        WHERE org_id = \(org) AND thread_id = \(threadID) AND (at, id) < (\(before.at), \(before.id))
+                        ORDER BY at DESC, id DESC LIMIT \(page.limit + 1)) k) p
+            LEFT JOIN messages m ON p.before < \(PageSize.budget) AND m.org_id = \(org) AND m.id = p.listed_id
+            ORDER BY p.listed_at DESC, p.listed_id DESC
+            """, logger: logger) where !page.isComplete {
+            guard try row.makeRandomAccess()["sent"].decode(Bool.self) else { page.stop(); continue }
+            let m = try MessageRecord.decode(row)
+            try page.add(m, key: (m.at, m.id))
         }
     }
 

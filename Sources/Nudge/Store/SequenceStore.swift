@@ -26,7 +26,11 @@ public struct SequenceStore: Sendable {
     static let columns = "id, name, sender_inbox_id, version, definition::text, archived_at, created_at, updated_at"
 
     static func record(_ row: PostgresRow) throws -> SequenceRecord {
-        let (id, name, inbox, version, def, archived, created, updated) = try row.decode((String, String, String, Int, String, Date?, Date, Date).self)
+        try record(row.decode((String, String, String, Int, String, Date?, Date, Date).self))
+    }
+
+    static func record(_ columns: (String, String, String, Int, String, Date?, Date, Date)) throws -> SequenceRecord {
+        let (id, name, inbox, version, def, archived, created, updated) = columns
         let d = try JSONCoding.decoder.decode(SequenceDefinition.self, from: Data(def.utf8))
         return SequenceRecord(id: id, name: name, sender_inbox_id: inbox, version: version, exit_on_reply: d.exit_on_reply,
                               exit_condition_prompt: d.exit_condition_prompt, emails: d.steps, archived_at: archived, created_at: created, updated_at: updated)
@@ -89,14 +93,26 @@ public struct SequenceStore: Sendable {
         try await db.tenant(org) { try await get(org: org, id: id, $0) }
     }
 
-    public func list(org: String, includeArchived: Bool, page: PageRequest) async throws -> Page<SequenceRecord> {
-        let rows = try await db.tenant(org) { conn in
-            try await conn.query("""
-                SELECT \(unescaped: Self.columns) FROM sequences WHERE org_id = \(org) AND (\(includeArchived) OR archived_at IS NULL)
-                AND (created_at, id) < (\(page.beforeAt), \(page.beforeID)) ORDER BY created_at DESC, id DESC LIMIT \(page.limit + 1)
-                """, logger: logger).collect().map(Self.record)
+    /// With their steps (a sequence is at most about 1 MB by the limits of its steps), bounded in
+    /// bytes (`EncodedPage`); PostgreSQL sends the definitions of about a page's worth (`PageSize`).
+    public func list(org: String, includeArchived: Bool, page: PageRequest) async throws -> EncodedPage {
+        try await db.tenant(org) { conn in
+            var out = page.encoded()
+            for try await row in try await conn.query("""
+                SELECT before < \(PageSize.budget), id, name, sender_inbox_id, version,
+                  CASE WHEN before < \(PageSize.budget) THEN definition::text END, archived_at, created_at, updated_at
+                FROM (SELECT p.*, \(unescaped: PageSize.before("octet_length(p.definition::text)", order: "p.created_at DESC, p.id DESC")) AS before
+                      FROM (SELECT id, name, sender_inbox_id, version, definition, archived_at, created_at, updated_at FROM sequences
+                            WHERE org_id = \(org) AND (\(includeArchived) OR archived_at IS NULL)
+                            AND (created_at, id) < (\(page.beforeAt), \(page.beforeID)) ORDER BY created_at DESC, id DESC LIMIT \(page.limit + 1)) p) s
+                ORDER BY created_at DESC, id DESC
+                """, logger: logger) where !out.isComplete {
+                let (sent, id, name, inbox, version, def, archived, created, updated) = try row.decode((Bool, String, String, String, Int, String?, Date?, Date, Date).self)
+                guard sent, let def else { out.stop(); continue }
+                try out.add(try Self.record((id, name, inbox, version, def, archived, created, updated)), key: (created, id))
+            }
+            return out
         }
-        return page.page(rows) { ($0.created_at, $0.id) }
     }
 
     /// A new version; running enrollments keep running the version they started with.
