@@ -194,17 +194,9 @@ struct HeldPort {
     let port: Int
 
     init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard let (fd, port) = EmbeddedPostgres.boundLoopbackSocket() else { throw CancellationError() }
         self.fd = fd
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard fd >= 0, bound else { throw CancellationError() }
-        port = Int(UInt16(bigEndian: addr.sin_port))
+        self.port = port
     }
 
     func release() { close(fd) }

@@ -136,8 +136,16 @@ public struct EmbeddedPostgres: Sendable {
     }
 
     static func freePort() throws -> Int {
+        guard let (fd, port) = boundLoopbackSocket() else { return 54329 }
+        close(fd)
+        return port
+    }
+
+    /// A TCP socket bound to a port of 127.0.0.1 the kernel picked (not listening), and the port.
+    /// Kept open, it holds the port: connections to it are refused and nothing else can bind it.
+    static func boundLoopbackSocket() -> (fd: Int32, port: Int)? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
+        guard fd >= 0 else { return nil }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -146,7 +154,8 @@ public struct EmbeddedPostgres: Sendable {
         let bound = withUnsafeMutablePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
         }
-        guard bound else { return 54329 }
-        return Int(UInt16(bigEndian: addr.sin_port))
+        guard bound else { close(fd); return nil }
+        return (fd, Int(UInt16(bigEndian: addr.sin_port)))
     }
+
 }
