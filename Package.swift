@@ -29,18 +29,69 @@ let package = Package(
         .target(name: "NudgeMIME"),
         // Outbound mail: composing RFC 5322 messages and delivering them over SMTP with libcurl.
         .target(name: "NudgeSMTP", dependencies: ["CCurl"]),
-        // The product: HTTP API, stores, dispatcher, LLM client.
+        // The layers below are a dependency chain the compiler enforces: nothing below NudgeHTTP
+        // can name a Hummingbird or API type, and only NudgeStore can reach PostgreSQL.
+        // The domain: ids, sequences and steps, enrollment states and their transitions, scopes,
+        // the domain error, JSON coding, paging, clock. No HTTP, no database.
         .target(
-            name: "Nudge",
+            name: "NudgeCore",
             dependencies: [
-                "NudgeMIME", "NudgeSMTP",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache")
+            ]
+        ),
+        // Every SQL statement, one store per table; migrations and the embedded cluster.
+        .target(
+            name: "NudgeStore",
+            dependencies: [
+                // NudgeMIME is pure parsing (no I/O): threads are keyed by its normalized subject.
+                "NudgeCore", "NudgeMIME",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 // The pool's own error type (a tripped connection circuit breaker is an outage: 503).
                 .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The background work: dispatch, inbound processing, the LLM writer and judge.
+        .target(
+            name: "NudgeWorkers",
+            dependencies: [
+                "NudgeCore", "NudgeStore", "NudgeMIME", "NudgeSMTP",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The HTTP API: routes, authentication, idempotency, rate limits, the error envelope.
+        .target(
+            name: "NudgeHTTP",
+            dependencies: [
+                "NudgeCore", "NudgeStore", "NudgeWorkers", "NudgeMIME", "NudgeSMTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // The composition root: configuration, services, `buildApplication`.
+        .target(
+            name: "Nudge",
+            dependencies: [
+                "NudgeCore", "NudgeStore", "NudgeWorkers", "NudgeHTTP", "NudgeMIME", "NudgeSMTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -52,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "NudgeCLI",
             dependencies: [
-                "Nudge",
+                "Nudge", "NudgeCore", "NudgeStore", "NudgeWorkers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -64,8 +115,9 @@ let package = Package(
         .testTarget(
             name: "NudgeTests",
             dependencies: [
-                "Nudge", "NudgeTestSupport",
+                "Nudge", "NudgeCore", "NudgeStore", "NudgeWorkers", "NudgeHTTP", "NudgeMIME", "NudgeSMTP", "NudgeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
     ]

@@ -2,6 +2,9 @@ import ArgumentParser
 import Foundation
 import Logging
 import Nudge
+import NudgeCore
+import NudgeStore
+import NudgeWorkers
 
 @main
 struct NudgeCommand: AsyncParsableCommand {

@@ -1,5 +1,9 @@
 import Foundation
 import Nudge
+import NudgeCore
+import NudgeHTTP
+import NudgeStore
+import NudgeWorkers
 import Testing
 
 /// The product brief's request bodies, exactly as written there (ids substituted with real ones).

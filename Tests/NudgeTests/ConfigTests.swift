@@ -1,5 +1,9 @@
 import Foundation
 @testable import Nudge
+@testable import NudgeCore
+@testable import NudgeHTTP
+@testable import NudgeStore
+@testable import NudgeWorkers
 import Testing
 
 /// `NUDGE_*` variables are read in one place; a value that cannot be used stops start-up with an

@@ -1,6 +1,10 @@
 import Foundation
 import HTTPTypes
 @testable import Nudge
+@testable import NudgeCore
+@testable import NudgeHTTP
+@testable import NudgeStore
+@testable import NudgeWorkers
 import Testing
 
 /// Inboxes and contacts: validation, create-or-update under concurrency, pagination, filters,

@@ -1,6 +1,10 @@
 import Foundation
 import HTTPTypes
 import Nudge
+import NudgeCore
+import NudgeHTTP
+import NudgeStore
+import NudgeWorkers
 import Testing
 
 /// Server bugs found by contract fuzzing (ops/contract: schemathesis against docs/openapi.json),

@@ -1,6 +1,10 @@
 import Foundation
 import Logging
 @testable import Nudge
+@testable import NudgeCore
+@testable import NudgeHTTP
+@testable import NudgeStore
+@testable import NudgeWorkers
 import PostgresNIO
 import Synchronization
 import Testing

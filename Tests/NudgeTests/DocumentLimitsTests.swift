@@ -1,6 +1,10 @@
 import Foundation
 import HTTPTypes
 import Nudge
+import NudgeCore
+import NudgeHTTP
+import NudgeStore
+import NudgeWorkers
 import Testing
 
 /// Every limit that `docs/openapi.json` puts on what a client sends (`minLength`/`maxLength`,

@@ -1,6 +1,10 @@
 import Foundation
 import HTTPTypes
 @testable import Nudge
+@testable import NudgeCore
+@testable import NudgeHTTP
+@testable import NudgeStore
+@testable import NudgeWorkers
 import Testing
 
 /// Sequences (validation, versions, archiving), enrollments (concurrency, state changes, audit),

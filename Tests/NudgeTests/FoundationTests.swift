@@ -2,6 +2,10 @@ import Foundation
 import HTTPTypes
 import Logging
 import Nudge
+import NudgeCore
+import NudgeHTTP
+import NudgeStore
+import NudgeWorkers
 import PostgresNIO
 import Testing
 

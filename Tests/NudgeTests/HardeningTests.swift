@@ -1,5 +1,9 @@
 import Foundation
 @testable import Nudge
+@testable import NudgeCore
+@testable import NudgeHTTP
+@testable import NudgeStore
+@testable import NudgeWorkers
 import NudgeMIME
 import NudgeSMTP
 import NudgeTestSupport

@@ -1,5 +1,9 @@
 import Foundation
 import Nudge
+import NudgeCore
+import NudgeHTTP
+import NudgeStore
+import NudgeWorkers
 import NudgeSMTP
 import NudgeTestSupport
 import Testing

@@ -1,6 +1,10 @@
 import Foundation
 import Logging
 import Nudge
+import NudgeCore
+import NudgeHTTP
+import NudgeStore
+import NudgeWorkers
 import Synchronization
 import Testing
 

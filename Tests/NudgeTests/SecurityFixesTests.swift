@@ -1,6 +1,10 @@
 import Foundation
 import HTTPTypes
 import Nudge
+import NudgeCore
+import NudgeHTTP
+import NudgeStore
+import NudgeWorkers
 import NudgeTestSupport
 import PostgresNIO
 import ServiceLifecycle

@@ -2,6 +2,10 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import Nudge
+import NudgeCore
+import NudgeHTTP
+import NudgeStore
+import NudgeWorkers
 import NIOCore
 
 /// Small helpers shared by FoundationTests, ContactsTests and EnrollmentRulesTests.

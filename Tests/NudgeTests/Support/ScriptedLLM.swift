@@ -2,6 +2,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Nudge
+import NudgeCore
+import NudgeHTTP
+import NudgeStore
+import NudgeWorkers
 import NIOCore
 import ServiceLifecycle
 import Synchronization

@@ -4,6 +4,10 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Nudge
+import NudgeCore
+import NudgeHTTP
+import NudgeStore
+import NudgeWorkers
 import NudgeSMTP
 import NudgeTestSupport
 import NIOCore

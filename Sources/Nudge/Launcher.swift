@@ -1,0 +1,152 @@
+import Foundation
+import _ConnectionPoolModule
+import Logging
+import Metrics
+import NudgeSMTP
+import PostgresNIO
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+import NudgeCore
+import NudgeStore
+import NudgeWorkers
+import NudgeHTTP
+
+/// What the `nudge` executable does, kept in the library so it is tested with the rest.
+public enum Launcher {
+    /// The configuration of `NUDGE_*` variables (see `EnvironmentConfig`).
+    public static func environmentConfig() throws -> AppConfig {
+        try EnvironmentConfig().config()
+    }
+
+    package static func logger(_ config: AppConfig, _ label: String = "nudge") -> Logger {
+        var l = Logger(label: label)
+        l.logLevel = config.logLevel
+        for name in EnvironmentConfig().unknown {
+            l.warning("unknown setting ignored: \(name) is not a variable nudge reads (a typo?)")
+        }
+        return l
+    }
+
+    /// The secret for unsubscribe tokens and Message-IDs: `NUDGE_SECRET` (already in `config`),
+    /// else one generated once and kept (mode 0600) in the data dir.
+    package static func secret(_ config: AppConfig) throws -> [UInt8] {
+        if !config.secret.isEmpty { return config.secret }
+        let dataDir = config.dataDir
+        let path = dataDir + "/secret"
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8), existing.count >= 32 {
+            return Array(existing.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+        }
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        let fresh = Base62.random(count: 48)
+        FileManager.default.createFile(atPath: path, contents: Data(fresh.utf8), attributes: [.posixPermissions: 0o600])
+        return Array((try String(contentsOfFile: path, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+    }
+
+    /// Database configuration, starting the embedded cluster when no URL is set. Returns the
+    /// cluster to stop on exit when this process started it.
+    package static func database(_ config: AppConfig, logger: Logger) throws -> (PostgresClient.Configuration, EmbeddedPostgres?) {
+        if let url = config.databaseURL { return (try DatabaseLocation.configuration(url: url), nil) }
+        let pg = EmbeddedPostgres(dataDir: config.dataDir, logger: logger)
+        let started = try pg.start()
+        return (DatabaseLocation.configuration(embedded: pg), started ? pg : nil)
+    }
+
+    /// Runs `body` with a migrated database (CLI commands other than serve).
+    public static func withDatabase<T: Sendable>(_ config: AppConfig, _ body: @Sendable (NudgeServices, [String]) async throws -> T) async throws -> T {
+        let logger = logger(config)
+        let (dbConfig, started) = try database(config, logger: logger)
+        defer { started?.stop() }
+        let client = PostgresClient(configuration: dbConfig, backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let applied = try await Migrator(directory: config.migrationsDir, logger: logger).migrate(client)
+            let services = try NudgeServices(config: config, postgres: client, clock: SystemClock(), logger: logger)
+            return try await body(services, applied)
+        }
+    }
+
+    public static func createToken(_ services: NudgeServices, org: String, name: String, scopes: [String]) async throws -> String {
+        guard ID.isValid(org, .org), try await services.tokens.orgExists(org) else {
+            throw CLIError("no organization \(org)")
+        }
+        let validName: String
+        let validScopes: [String]
+        do {
+            validName = try Validate.name(name, "name")
+            validScopes = try Validate.scopes(scopes)
+        } catch let e as NudgeError {
+            throw CLIError(e.message)
+        }
+        let t = try await services.tokens.issue(org: org, name: validName, scopes: validScopes, expiresAt: nil, createdBy: nil, now: Date())
+        return json(["org_id": org, "token_id": t.id, "token": t.token, "scopes": validScopes.joined(separator: ",")])
+    }
+
+    public static func json(_ fields: [String: String]) -> String {
+        JSONValue.object(fields.mapValues(JSONValue.string)).serialized
+    }
+
+    package static let metricsBootstrapped = Mutex(false)
+    public static func bootstrapMetrics() {
+        metricsBootstrapped.withLock { done in
+            guard !done else { return }
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: MetricsRegistry.shared))
+            done = true
+        }
+    }
+
+    public static func serve(_ config: AppConfig) async throws {
+        var config = config
+        let logger = logger(config)
+        bootstrapMetrics()
+        config.secret = try secret(config)
+        let (dbConfig, started) = try database(config, logger: logger)
+        defer { started?.stop() }
+        let client = PostgresClient(configuration: dbConfig, backgroundLogger: logger)
+        let clock: any NudgeClock = config.manualClock ? ManualClock() : SystemClock()
+        // The health probe's own connection: a pool busy with requests is not an outage.
+        var probeConfig = dbConfig
+        probeConfig.options.minimumConnections = 1
+        probeConfig.options.maximumConnections = 1
+        let probe = PostgresClient(configuration: probeConfig, backgroundLogger: logger)
+        let services = try NudgeServices(config: config, postgres: client, clock: clock, logger: logger, probe: probe)
+        let app = buildApplication(services: services, background: services.backgroundServices())
+        logger.info("nudge serving", metadata: ["port": "\(config.port)", "role": "\(config.role.rawValue)", "data": "\(config.dataDir)"])
+        try await app.runService()
+    }
+}
+
+extension Launcher {
+    /// One or two lines a person can act on, for any error a command can end with: what failed
+    /// and, where known, what to do. `verbose` adds the error as the program sees it.
+    public static func describe(_ error: any Error, verbose: Bool = false) -> String {
+        var line: String
+        switch error {
+        case let e as PSQLError:
+            if let message = e.serverInfo?[.message] {
+                line = "the database refused a statement: \(message) (SQLSTATE \(e.serverInfo?[.sqlState] ?? "?"))"
+                if let hint = e.serverInfo?[.hint] { line += "\nhint: \(hint)" }
+            } else {
+                line = "cannot reach the database (NUDGE_DATABASE_URL, or the embedded cluster in NUDGE_DATA_DIR): \(e.code)"
+            }
+        case is ConnectionPoolError:
+            line = "cannot reach the database (NUDGE_DATABASE_URL, or the embedded cluster in NUDGE_DATA_DIR): no connection could be made; check the host, port and credentials"
+        case let e as DatabaseFailure:
+            switch e {
+            case .other(let p): return describe(p, verbose: verbose)
+            default: line = "the database is unavailable: \(e)"
+            }
+        case let e as CustomStringConvertible:
+            line = e.description
+        default:
+            line = "\(type(of: error))"
+        }
+        return verbose ? line + "\ndetail: \(String(reflecting: error))" : line
+    }
+}
+
+public struct CLIError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}

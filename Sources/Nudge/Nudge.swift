@@ -1,0 +1,68 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NudgeSMTP
+import PostgresNIO
+import ServiceLifecycle
+import NudgeCore
+import NudgeStore
+import NudgeWorkers
+import NudgeHTTP
+
+/// The composition root: one of each store and service, built from configuration. `main` and the
+/// tests both go through `buildApplication`, choosing the backends (database, SMTP, LLM, clock).
+/// `background` services start once the migrations have been applied (`schema`, given by tests
+/// that watch it).
+public func buildApplication(
+    services: NudgeServices,
+    background: [any Service] = [],
+    schema: SchemaGate = SchemaGate()
+) -> some ApplicationProtocol {
+    let router = Router(context: AppContext.self)
+    let routes = RouteTable()   // for 405 + Allow on known paths
+    router.add(middleware: ErrorMiddleware<AppContext>(routes: routes))
+    router.add(middleware: SlowClientGuard<AppContext>(bodyDeadline: services.config.requestBodyDeadline))
+    OpsAPI(services: services).register(router, routes)
+
+    if services.config.role != .worker {
+        let v1 = router.group()
+            .add(middleware: DatabaseGate(health: services.health))
+            .add(middleware: AuthMiddleware(authenticator: services.authenticator,
+                                             limiter: services.config.rateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) }))
+            .group(context: TenantContext.self)
+        let r = ScopedRouter(group: v1, routes: routes,
+                             idempotency: IdempotencyMiddleware(db: services.db, clock: services.clock, secret: services.config.secret))
+        let s = services
+        TokensAPI(store: s.tokens, authenticator: s.authenticator, clock: s.clock).register(r)
+        InboxesAPI(store: s.inboxes, clock: s.clock, anyDomain: s.config.anySenderDomain).register(r)
+        ContactsAPI(store: s.contacts, inboxes: s.inboxes, clock: s.clock).register(r)
+        SequencesAPI(store: s.sequences, clock: s.clock, llmConfigured: s.llmConfigured).register(r)
+        let enrollmentsAPI = EnrollmentsAPI(store: s.enrollments, contacts: s.contacts, sequences: s.sequences, db: s.db, clock: s.clock, llmConfigured: s.llmConfigured)
+        enrollmentsAPI.register(r)
+        PreviewAPI(services: s, enrollments: enrollmentsAPI).register(r)
+        WorkflowRulesAPI(store: s.rules, clock: s.clock).register(r)
+        EventsAPI(db: s.db).register(r)
+        HistoryAPI(store: s.history).register(r)
+        SuppressionsAPI(store: s.suppressions, clock: s.clock).register(r)
+        InboundAPI(processor: InboundProcessor(db: s.db, clock: s.clock)).register(r)
+        if s.config.dev, let manual = s.clock as? ManualClock {
+            ClockAPI(services: s, clock: manual).register(r)
+        }
+        UnsubscribeAPI(store: s.suppressions, key: s.keys.unsubscribe, clock: s.clock).register(router, routes)
+    }
+
+    var app = Application(
+        router: router,
+        server: .http1(configuration: .init(idleTimeout: .nanoseconds(services.config.idleTimeout.nanoseconds))),
+        configuration: .init(address: .hostname(services.config.host, port: services.config.port), serverName: "nudge"),
+        services: [services.db.client, services.health] + background.map { AfterSchema(gate: schema, service: $0) },
+        logger: services.logger
+    )
+    let migrations = services.config.migrationsDir
+    app.beforeServerStarts {
+        try await Migrator(directory: migrations, logger: services.logger).migrate(services.db.client)
+        schema.open()
+    }
+    return app
+}

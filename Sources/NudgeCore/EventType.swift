@@ -1,0 +1,20 @@
+import Foundation
+
+/// What the events feed records.
+public enum EventType: String, Sendable, CaseIterable {
+    case enrollmentCreated = "enrollment.created"
+    case enrollmentCancelled = "enrollment.cancelled"
+    case enrollmentPaused = "enrollment.paused"
+    case enrollmentResumed = "enrollment.resumed"
+    case enrollmentCompleted = "enrollment.completed"
+    case enrollmentExited = "enrollment.exited"
+    case enrollmentFailed = "enrollment.failed"
+    case messageSent = "message.sent"
+    case messageReceived = "message.received"
+    case messageBounced = "message.bounced"
+    case messageComplained = "message.complained"
+    case reminderDue = "reminder.due"
+    case suppressionCreated = "suppression.created"
+    case suppressionDeleted = "suppression.deleted"
+    case judgementFailed = "judgement.failed"
+}

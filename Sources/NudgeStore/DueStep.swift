@@ -1,0 +1,190 @@
+import Foundation
+import PostgresNIO
+import NudgeCore
+
+/// One claimed enrollment whose next step is due, with everything needed to act on it.
+package struct DueStep: Sendable {
+    package let org: String
+    package let enrollmentID: String
+    package let inboxID: String
+    package let contactID: String
+    package let recipient: String
+    package let sequenceID: String?
+    package let stepIndex: Int
+    package let stepCount: Int
+    package let step: Step
+    package let nextStep: Step?
+    package let dueAt: Date
+    package let attempts: Int
+    package let source: EnrollmentSource?
+    package let threadID: String?
+    package let inboxAddress: String
+    package let inboxName: String?
+    package let inboxTimezone: String
+    package let window: SendWindow?
+    package let dailyLimit: Int?
+    package let contactName: String?
+    package let contactFields: [String: String]
+    package let contactTimezone: String?
+    package let suppressed: Bool
+    package let renderedSubject: String?
+    package let renderedBody: String?
+    package let firstAttemptAt: Date?
+    package let sequenceName: String?
+    /// "accepted" when an SMTP server took this step's email but the batch that sent it never
+    /// recorded it (the worker died): it is recorded as sent, not sent again.
+    package let deliveryStatus: String?
+    package var acceptedEarlier: Bool { deliveryStatus == DeliveryStatus.accepted.rawValue }
+    /// When the step was first due: its delivery row keeps this across retries.
+    package var scheduledAt: Date { firstAttemptAt ?? dueAt }
+
+    /// The claim: due, running, not held for a judgement, oldest first, locked so no other worker
+    /// takes it (SKIP LOCKED), across all organizations. The partial index on next_due_at keeps
+    /// this proportional to what is due. NO KEY UPDATE, so that rows referencing the enrollment
+    /// (judgements) can still be inserted meanwhile; the acceptance marks, written on other
+    /// connections mid-batch, no longer take a key lock at all (migration 0011).
+    /// The enrollments are picked and locked first and only those `limit` rows are joined, each
+    /// table through a LIMIT 1 lateral lookup by primary key: with the joins under the LIMIT, a
+    /// burst of due rows the statistics did not know of yet made the planner join and sort every
+    /// due row first (ops/bench scale: 367 ms per claim, 10,000 due among 1,000,000), and a plain
+    /// join of the 200 let stale statistics pick hash joins that read whole tables. LIMIT 1 keeps
+    /// each lookup an index probe the planner cannot flatten into such a join. The pick carries
+    /// only narrow columns. The columns another worker's batch changes (next step, attempts,
+    /// thread) come from the locked row version; the rest, which never change, from the row
+    /// looked up again. A template enrollment's steps are its sequence version's (migration
+    /// 0014), read by primary key in the same statement; the LIMIT 1 also makes PostgreSQL
+    /// extract them once per row, not once for each of the three uses.
+    ///
+    /// The pick must walk `enrollments_due` in due order and stop after `limit` lockable rows.
+    /// After a burst the statistics still expect a few due rows, and the planner then prefers a
+    /// bitmap scan that reads and sorts every due row on each claim (`nudge explain claim` during
+    /// ops/bench dispatch, 40,000 due: 125 ms per claim, all 40,000 rows; the index scan read 600
+    /// rows, 200 of them taken, in 1-15 ms). So bitmap scans are off while the claim is planned,
+    /// and work_mem leaves room for a sort of every due row should a plan still need one.
+    package static func claim(now: Date, limit: Int, _ conn: PostgresConnection, logger: Logger) async throws -> [DueStep] {
+        try await planTheClaim(conn, logger: logger)
+        let rows = try await conn.query(claimQuery(now: now, limit: limit), logger: logger).collect()
+        // The batch's other statements, in this transaction, plan as usual (an empty claim ends
+        // the transaction, so an idle poll needs no reset).
+        if !rows.isEmpty { try await conn.query("SELECT set_config('enable_bitmapscan', 'on', true)", logger: logger) }
+        var steps = StepCache()
+        return try rows.map { try decode($0, &steps) }
+    }
+
+    /// Enrollments of one sequence carry the same step JSON: a batch decodes each text once.
+    package struct StepCache {
+        private var decoded: [String: Step] = [:]
+        package mutating func step(_ json: String?) throws -> Step? {
+            guard let json else { return nil }
+            if let hit = decoded[json] { return hit }
+            let step = try JSONCoding.decoder.decode(Step.self, from: Data(json.utf8))
+            decoded[json] = step
+            return step
+        }
+    }
+
+    /// The claim's planner settings (see `claim`), for this transaction only.
+    package static func planTheClaim(_ conn: PostgresConnection, logger: Logger) async throws {
+        try await conn.query("SELECT set_config('work_mem', '32MB', true), set_config('enable_bitmapscan', 'off', true)", logger: logger)
+    }
+
+    package static func claimQuery(now: Date, limit: Int) -> PostgresQuery {
+        """
+            WITH e AS (
+                SELECT org_id, id, next_step, next_due_at, attempts, thread_id
+                FROM enrollments
+                WHERE state = 'active' AND next_due_at <= \(now) AND NOT held
+                ORDER BY next_due_at
+                LIMIT \(limit)
+                FOR NO KEY UPDATE SKIP LOCKED
+            )
+            SELECT e.org_id, e.id, f.inbox_id, f.contact_id, f.recipient, f.sequence_id, e.next_step,
+                   jsonb_array_length(coalesce(f.steps, v.steps)) AS step_count, (coalesce(f.steps, v.steps) -> e.next_step)::text AS step,
+                   (coalesce(f.steps, v.steps) -> (e.next_step + 1))::text AS next,
+                   e.next_due_at, e.attempts, f.source::text AS source, e.thread_id,
+                   i.address, i.display_name, i.timezone, i.send_window::text AS window, i.daily_send_limit,
+                   c.full_name, c.fields::text AS fields, c.timezone AS contact_tz,
+                   EXISTS (SELECT 1 FROM suppressions s WHERE s.org_id = e.org_id AND s.address_key = f.recipient_key) AS suppressed,
+                   d.rendered_subject, d.rendered_body, d.scheduled_at AS first_attempt, q.name AS sequence_name, d.status AS delivery_status
+            FROM e
+            CROSS JOIN LATERAL (SELECT * FROM enrollments f WHERE f.org_id = e.org_id AND f.id = e.id LIMIT 1) f
+            CROSS JOIN LATERAL (SELECT * FROM inboxes i WHERE i.org_id = e.org_id AND i.id = f.inbox_id LIMIT 1) i
+            CROSS JOIN LATERAL (SELECT * FROM contacts c WHERE c.org_id = e.org_id AND c.id = f.contact_id LIMIT 1) c
+            LEFT JOIN LATERAL (SELECT * FROM deliveries d WHERE d.org_id = e.org_id AND d.enrollment_id = e.id AND d.step_index = e.next_step LIMIT 1) d ON true
+            LEFT JOIN LATERAL (SELECT * FROM sequences q WHERE q.org_id = e.org_id AND q.id = f.sequence_id LIMIT 1) q ON true
+            LEFT JOIN LATERAL (SELECT v.definition -> 'steps' AS steps FROM sequence_versions v
+              WHERE f.steps IS NULL AND v.org_id = e.org_id AND v.sequence_id = f.sequence_id AND v.version = f.sequence_version LIMIT 1) v ON true
+            ORDER BY e.next_due_at
+            """
+    }
+
+    package static func decode(_ row: PostgresRow, _ steps: inout StepCache) throws -> DueStep {
+        let r = row.makeRandomAccess()
+        func json<T: Decodable>(_ col: String, _ t: T.Type) throws -> T? {
+            try r[col].decode(String?.self).flatMap { try JSONCoding.decoder.decode(T.self, from: Data($0.utf8)) }
+        }
+        return DueStep(
+            org: try r["org_id"].decode(String.self), enrollmentID: try r["id"].decode(String.self),
+            inboxID: try r["inbox_id"].decode(String.self), contactID: try r["contact_id"].decode(String.self),
+            recipient: try r["recipient"].decode(String.self), sequenceID: try r["sequence_id"].decode(String?.self),
+            stepIndex: try r["next_step"].decode(Int.self), stepCount: try r["step_count"].decode(Int.self),
+            step: try steps.step(r["step"].decode(String?.self))!, nextStep: try steps.step(r["next"].decode(String?.self)),
+            dueAt: try r["next_due_at"].decode(Date.self), attempts: try r["attempts"].decode(Int.self),
+            source: try json("source", EnrollmentSource.self), threadID: try r["thread_id"].decode(String?.self),
+            inboxAddress: try r["address"].decode(String.self), inboxName: try r["display_name"].decode(String?.self),
+            inboxTimezone: try r["timezone"].decode(String.self), window: try json("window", SendWindow.self),
+            dailyLimit: try r["daily_send_limit"].decode(Int?.self), contactName: try r["full_name"].decode(String?.self),
+            contactFields: try json("fields", [String: String].self) ?? [:], contactTimezone: try r["contact_tz"].decode(String?.self),
+            suppressed: try r["suppressed"].decode(Bool.self), renderedSubject: try r["rendered_subject"].decode(String?.self),
+            renderedBody: try r["rendered_body"].decode(String?.self), firstAttemptAt: try r["first_attempt"].decode(Date?.self),
+            sequenceName: try r["sequence_name"].decode(String?.self), deliveryStatus: try r["delivery_status"].decode(String?.self))
+    }
+
+    /// Send windows apply in the contact's timezone when known, else the inbox's.
+    package var sendingTimeZone: TimeZone {
+        contactTimezone.flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: inboxTimezone) ?? .gmt
+    }
+    package var inboxTimeZone: TimeZone { TimeZone(identifier: inboxTimezone) ?? .gmt }
+
+    package init(org: String, enrollmentID: String, inboxID: String, contactID: String, recipient: String, sequenceID: String?, stepIndex: Int, stepCount: Int, step: Step, nextStep: Step?, dueAt: Date, attempts: Int, source: EnrollmentSource?, threadID: String?, inboxAddress: String, inboxName: String?, inboxTimezone: String, window: SendWindow?, dailyLimit: Int?, contactName: String?, contactFields: [String: String], contactTimezone: String?, suppressed: Bool, renderedSubject: String?, renderedBody: String?, firstAttemptAt: Date?, sequenceName: String?, deliveryStatus: String?) {
+        self.org = org
+        self.enrollmentID = enrollmentID
+        self.inboxID = inboxID
+        self.contactID = contactID
+        self.recipient = recipient
+        self.sequenceID = sequenceID
+        self.stepIndex = stepIndex
+        self.stepCount = stepCount
+        self.step = step
+        self.nextStep = nextStep
+        self.dueAt = dueAt
+        self.attempts = attempts
+        self.source = source
+        self.threadID = threadID
+        self.inboxAddress = inboxAddress
+        self.inboxName = inboxName
+        self.inboxTimezone = inboxTimezone
+        self.window = window
+        self.dailyLimit = dailyLimit
+        self.contactName = contactName
+        self.contactFields = contactFields
+        self.contactTimezone = contactTimezone
+        self.suppressed = suppressed
+        self.renderedSubject = renderedSubject
+        self.renderedBody = renderedBody
+        self.firstAttemptAt = firstAttemptAt
+        self.sequenceName = sequenceName
+        self.deliveryStatus = deliveryStatus
+    }
+}
+
+extension DueStep {
+    /// `nudge explain claim`: the plan of the dispatcher's claim at `now`, executed (ANALYZE takes
+    /// the row locks, so a running dispatcher skips those rows meanwhile) and rolled back.
+    package static func explainClaim(now: Date, limit: Int, db: Database) async throws -> String {
+        try await db.system(rollback: true) { conn in
+            try await DueStep.planTheClaim(conn, logger: db.logger)
+            return try await conn.explainAnalyze(DueStep.claimQuery(now: now, limit: limit), logger: db.logger)
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import NudgeCore
+
+public struct TokenRecord: Encodable, Sendable {
+    public let id: String
+    public let name: String
+    public let scopes: [String]
+    public let expires_at: Date?
+    public let created_at: Date
+    public let last_used_at: Date?
+    public let revoked_at: Date?
+}
+
+/// A new token: the record plus the secret, shown this once.
+public struct IssuedToken: Encodable, Sendable {
+    public let id: String
+    public let name: String
+    public let scopes: [String]
+    public let expires_at: Date?
+    public let created_at: Date
+    public let token: String
+}
+
+/// Organizations and their tokens.
+public struct TokenStore: Sendable {
+    package let db: Database
+    package var logger: Logger { db.logger }
+
+    public init(db: Database) { self.db = db }
+
+    package static let columns = "id, name, scopes, expires_at, created_at, last_used_at, revoked_at"
+
+    package static func record(_ row: PostgresRow) throws -> TokenRecord {
+        let (id, name, scopes, exp, created, used, revoked) = try row.decode((String, String, [String], Date?, Date, Date?, Date?).self)
+        return TokenRecord(id: id, name: name, scopes: scopes, expires_at: exp, created_at: created, last_used_at: used, revoked_at: revoked)
+    }
+
+    /// Operators create organizations from the command line, each with its first admin token.
+    public func createOrg(name: String, now: Date) async throws -> (orgID: String, token: IssuedToken) {
+        let org = ID.make(.org)
+        let token = try await db.system { conn in
+            try await conn.query("INSERT INTO orgs (id, name, created_at) VALUES (\(org), \(name), \(now))", logger: logger)
+            return try await insert(org: org, name: "admin", scopes: [Scope.admin.rawValue], expiresAt: nil, createdBy: nil, now: now, conn)
+        }
+        return (org, token)
+    }
+
+    /// Sets (or with nil clears, falling back to the server default) an organization's daily send quota.
+    public func setDailySendQuota(org: String, quota: Int?) async throws -> Bool {
+        try await db.system { conn in
+            try await conn.query("UPDATE orgs SET daily_send_quota = \(quota) WHERE id = \(org) RETURNING 1", logger: logger)
+                .decode(Int.self).first { _ in true } != nil
+        }
+    }
+
+    public func orgExists(_ org: String) async throws -> Bool {
+        try await db.system { conn in
+            try await conn.query("SELECT 1 FROM orgs WHERE id = \(org)", logger: logger).decode(Int.self).first { _ in true } != nil
+        }
+    }
+
+    public func issue(org: String, name: String, scopes: [String], expiresAt: Date?, createdBy: String?, now: Date) async throws -> IssuedToken {
+        try await db.tenant(org) { conn in
+            try await insert(org: org, name: name, scopes: scopes, expiresAt: expiresAt, createdBy: createdBy, now: now, conn)
+        }
+    }
+
+    package func insert(org: String, name: String, scopes: [String], expiresAt: Date?, createdBy: String?, now: Date, _ conn: PostgresConnection) async throws -> IssuedToken {
+        let id = ID.make(.tok)
+        let secret = TokenSecret.generate()
+        try await conn.query("""
+            INSERT INTO tokens (org_id, id, name, scopes, secret_hash, created_at, expires_at, created_by)
+            VALUES (\(org), \(id), \(name), \(scopes), \(ByteBuffer(bytes: TokenSecret.hash(secret))), \(now), \(expiresAt), \(createdBy))
+            """, logger: logger)
+        return IssuedToken(id: id, name: name, scopes: scopes, expires_at: expiresAt, created_at: now, token: secret)
+    }
+
+    public func list(org: String, page: PageRequest) async throws -> Page<TokenRecord> {
+        let rows = try await db.tenant(org) { conn in
+            var out: [TokenRecord] = []
+            for try await row in try await conn.query("""
+                SELECT \(unescaped: Self.columns) FROM tokens WHERE org_id = \(org)
+                AND (created_at, id) < (\(page.beforeAt), \(page.beforeID))
+                ORDER BY created_at DESC, id DESC LIMIT \(page.limit + 1)
+                """, logger: logger) { out.append(try Self.record(row)) }
+            return out
+        }
+        return page.page(rows) { ($0.created_at, $0.id) }
+    }
+
+    public func get(org: String, id: String) async throws -> TokenRecord? {
+        try await db.tenant(org) { conn in
+            try await conn.query("SELECT \(unescaped: Self.columns) FROM tokens WHERE org_id = \(org) AND id = \(id)", logger: logger)
+                .first { _ in true }.map(Self.record)
+        }
+    }
+
+    /// Updates name, scopes and expiry; refuses to leave the organization without an admin.
+    public func update(org: String, id: String, name: String?, scopes: [String]?, expiresAt: Date??, now: Date) async throws -> TokenRecord? {
+        try await db.tenant(org) { conn in
+            if let scopes, !scopes.contains(Scope.admin.rawValue) {
+                try await keepAdminCoverage(org: org, changing: id, to: .removed, now: now, conn)
+            } else if let expiresAt {
+                try await keepAdminCoverage(org: org, changing: id, to: .expiring(expiresAt), now: now, conn)
+            }
+            let setExpiry = expiresAt != nil
+            let expiry: Date? = expiresAt ?? nil
+            return try await conn.query("""
+                UPDATE tokens SET name = coalesce(\(name), name), scopes = coalesce(\(scopes), scopes),
+                  expires_at = CASE WHEN \(setExpiry) THEN \(expiry) ELSE expires_at END
+                WHERE org_id = \(org) AND id = \(id) AND revoked_at IS NULL
+                RETURNING \(unescaped: Self.columns)
+                """, logger: logger).first { _ in true }.map(Self.record)
+        }
+    }
+
+    public func revoke(org: String, id: String, now: Date) async throws -> TokenRecord? {
+        try await db.tenant(org) { conn in
+            try await keepAdminCoverage(org: org, changing: id, to: .removed, now: now, conn)
+            return try await conn.query("""
+                UPDATE tokens SET revoked_at = coalesce(revoked_at, \(now))
+                WHERE org_id = \(org) AND id = \(id) RETURNING \(unescaped: Self.columns)
+                """, logger: logger).first { _ in true }.map(Self.record)
+        }
+    }
+
+    package enum AdminChange { case removed, expiring(Date?) }
+
+    /// An organization must not lose its last admin earlier than it would have: a revoke, a
+    /// demotion or a new expiry is refused when it brings forward the moment at which no admin
+    /// token is left (the latest expiry among the active admin tokens; none means never).
+    private func keepAdminCoverage(org: String, changing id: String, to change: AdminChange, now: Date, _ conn: PostgresConnection) async throws {
+        // Lock the organization's admin tokens so two concurrent changes cannot both pass.
+        let admins = try await conn.query("""
+            SELECT id, expires_at FROM tokens WHERE org_id = \(org) AND 'admin' = ANY(scopes) AND revoked_at IS NULL
+            AND (expires_at IS NULL OR expires_at > \(now)) FOR UPDATE
+            """, logger: logger).decode((String, Date?).self).collect()
+        guard admins.contains(where: { $0.0 == id }) else { return }
+        func lastsUntil(_ expiries: [Date?]) -> Date { expiries.map { $0 ?? .distantFuture }.max() ?? .distantPast }
+        let before = lastsUntil(admins.map(\.1))
+        let others = admins.filter { $0.0 != id }.map(\.1)
+        let after: Date
+        switch change {
+        case .removed: after = lastsUntil(others)
+        case .expiring(let e): after = lastsUntil(others + [e])
+        }
+        guard after >= before else {
+            throw NudgeError.conflict(others.isEmpty
+                ? "This is the organization's last admin token; create another admin token first."
+                : "This change would leave the organization without an admin token sooner than now planned; create another admin token (without an expiry) first.")
+        }
+    }
+}
+
+extension TokenStore {
+    /// The token with this secret hash, unless revoked (expiry is the caller's check: it uses the
+    /// clock of the request).
+    package static func lookup(secretHash hash: [UInt8], _ db: Database) async throws -> AuthenticatedToken? {
+        let row = try await db.system { conn in
+            try await conn.query("""
+                SELECT org_id, id, name, scopes, expires_at, revoked_at FROM tokens WHERE secret_hash = \(ByteBuffer(bytes: hash))
+                """, logger: db.logger).decode((String, String, String, [String], Date?, Date?).self).first { _ in true }
+        }
+        guard let (org, id, name, scopes, expires, revoked) = row, revoked == nil else { return nil }
+        return AuthenticatedToken(orgID: org, tokenID: id, name: name, scopes: ScopeSet(scopes.compactMap(Scope.init(rawValue:))), expiresAt: expires)
+    }
+
+    /// Writes collected `last_used_at` values (token id to its organization and time) in one statement.
+    package static func recordUsage(_ batch: [String: (org: String, at: Date)], _ db: Database) async throws {
+        let ids = Array(batch.keys)
+        let orgs = ids.map { batch[$0]!.org }
+        let times = ids.map { batch[$0]!.at }
+        try await db.system { conn in
+            try await conn.query("""
+                UPDATE tokens t SET last_used_at = GREATEST(t.last_used_at, u.at)
+                FROM unnest(\(orgs)::text[], \(ids)::text[], \(times)::timestamptz[]) AS u(org_id, id, at)
+                WHERE t.org_id = u.org_id AND t.id = u.id
+                """, logger: db.logger)
+        }
+    }
+}
+
+extension AsyncSequence {
+    package func collect() async throws -> [Element] {
+        var out: [Element] = []
+        for try await e in self { out.append(e) }
+        return out
+    }
+}

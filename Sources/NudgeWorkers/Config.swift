@@ -1,0 +1,89 @@
+import Foundation
+import Logging
+import NudgeSMTP
+import NudgeCore
+import NudgeStore
+
+/// Everything `nudge serve` can be told, from flags and `NUDGE_*` environment variables.
+public struct AppConfig: Sendable {
+    public enum Role: String, Sendable, CaseIterable { case all, api, worker }
+
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var role: Role = .all
+    public var dev = false
+    /// Organizations may create inboxes on any domain (`NUDGE_ALLOW_ANY_SENDER_DOMAIN=1`; --dev
+    /// implies it). Otherwise only on the domains an operator allowed them (`nudge domain allow`).
+    public var allowAnySenderDomain = false
+    public var anySenderDomain: Bool { dev || allowAnySenderDomain }
+    public var manualClock = false
+    public var dataDir = ".nudge"
+    public var databaseURL: String?
+    public var smtpURL: String?
+    public var smtpLanes = 4
+    /// When a burst of SMTP server errors pauses sending through the transport (SendCircuit).
+    public var sendCircuit = SendCircuit.Policy.standard
+    public var publicURL: String?
+    /// Key for unsubscribe tokens and Message-ID derivation.
+    public var secret: [UInt8] = []
+    public var llm: LLMSettings?
+    public var migrationsDir = "migrations"
+    public var openAPIPath = "docs/openapi.json"
+    public var promptsDir = "prompts"
+    public var dispatchBatchSize = 200
+    /// Claim loops per process (`NUDGE_DISPATCH_LOOPS`).
+    public var dispatchLoops = 2
+    public var pollInterval: Duration = .milliseconds(500)
+    /// Messages of a batch not started by then are left due for the next batch: the claim
+    /// transaction must end well inside the server's idle-in-transaction timeout (120 s), or a slow
+    /// SMTP server would make PostgreSQL end it after the mails went out, and they would go again.
+    public var dispatchSendBudget: Duration = .seconds(45)
+    /// Requests per second and burst allowed per token; nil disables the limiter.
+    public var rateLimit: (perSecond: Double, burst: Double)? = (50, 200)
+    /// Emails an organization may send per UTC day unless `nudge org quota` set its own; nil: no cap.
+    /// Steps over it wait for the next day (never dropped).
+    public var orgDailySendQuota: Int? = 10_000
+    /// Slow clients: a connection that sends nothing for `idleTimeout` is closed (this also bounds
+    /// slow headers and stalled bodies); a body still arriving after `requestBodyDeadline` gets 408.
+    public var idleTimeout: Duration = .seconds(30)
+    public var requestBodyDeadline: Duration = .seconds(30)
+    public var logLevel: Logger.Level = .info
+
+    public init() {}
+
+    public var unsubscribeBase: String { (publicURL ?? "http://localhost:\(port)").trimmingCharacters(in: CharacterSet(charactersIn: "/")) }
+    public var outboxDir: String { dataDir + "/outbox" }
+}
+
+public struct LLMSettings: Sendable {
+    public var url: String
+    public var model: String
+    public var apiKey: String?
+    public var connectTimeout: Duration = .seconds(5)
+    public var requestTimeout: Duration = .seconds(60)
+    public var maxAttempts = 4
+    public var concurrency = 4
+    public init(url: String, model: String, apiKey: String?) {
+        self.url = url
+        self.model = model
+        self.apiKey = apiKey
+    }
+}
+
+/// Resolves the folders the server reads at start-up (migrations, prompts): an explicit setting,
+/// else the working directory, else the package root above the executable (`.build/debug/nudge`).
+public enum ResourceLocator {
+    public static func find(_ name: String, setting: String?) -> String {
+        let fm = FileManager.default
+        if let setting { return setting }
+        if fm.fileExists(atPath: name) { return name }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first ?? "."
+        var dir = URL(fileURLWithPath: exe).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            let candidate = dir.appendingPathComponent(name).path
+            if fm.fileExists(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return name
+    }
+}

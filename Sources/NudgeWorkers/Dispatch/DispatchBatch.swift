@@ -1,0 +1,202 @@
+import Foundation
+import Logging
+import Metrics
+import NudgeSMTP
+import PostgresNIO
+import NudgeCore
+import NudgeStore
+
+/// One claimed batch: decide what each step needs, send the emails, record every outcome with a
+/// few set-based statements (no per-row round trips on the common path).
+package struct DispatchBatch {
+    package struct Outgoing {
+        package let due: DueStep
+        package let message: OutboundMessage
+        package let rendered: [UInt8]
+        package let threadID: String
+        package let newThread: Bool
+        package var result: Result<SMTPOutcome, any Error> = .failure(CancellationError())
+    }
+
+    package let now: Date
+    package let services: NudgeServices
+    package var logger: Logger { services.logger }
+    /// Once per batch, not per message (its trimming showed in the dispatch profile).
+    package let unsubscribeBase: String
+
+    package var outgoing: [Outgoing] = []
+    package var reminders: [DueStep] = []
+    package var suppressed: [DueStep] = []
+    package var deferred: [(DueStep, Date)] = []
+    package var broken: [(DueStep, String)] = []
+    package var toRender: [DueStep] = []
+    /// Emails held back to tomorrow by their organization's daily quota (for the metrics).
+    package var overQuota = 0
+    /// This batch's share of the daily counters (reserved by `plan`).
+    package var counts: DailyCounts?
+
+    /// A preview's messages carry inert unsubscribe links.
+    package let preview: Bool
+
+    package init(now: Date, services: NudgeServices, preview: Bool = false) {
+        self.now = now
+        self.services = services
+        self.preview = preview
+        unsubscribeBase = services.config.unsubscribeBase
+    }
+
+    package mutating func plan(_ due: [DueStep], _ conn: PostgresConnection) async throws {
+        var candidates: [DueStep] = []
+        var emails: [DueStep] = []
+        for d in due {
+            if d.acceptedEarlier { emails.append(d); continue }   // already with the server, and counted
+            if d.step.type == .reminder { reminders.append(d); continue }
+            if d.suppressed { suppressed.append(d); continue }
+            let opening = ScheduleMath.nextOpening(atOrAfter: now, window: d.window, timeZone: d.sendingTimeZone)
+            if opening > now { deferred.append((d, opening)); continue }
+            if d.step.prompt != nil && d.renderedBody == nil {
+                // Leased while the model writes it outside this transaction.
+                toRender.append(d)
+                deferred.append((d, now.addingTimeInterval(300)))
+                continue
+            }
+            candidates.append(d)
+        }
+        var counts = try await DailyCounts.reserve(candidates, now: now, defaultQuota: services.config.orgDailySendQuota, db: services.db)
+        for d in candidates {
+            guard let limit = counts.take(d, now: now) else { emails.append(d); continue }
+            // Held to the next day of the limit that stopped it: UTC for the organization's quota.
+            if limit == .org { overQuota += 1 }
+            let tomorrow = ScheduleMath.startOfNextDay(after: now, limit == .org ? .gmt : d.inboxTimeZone)
+            deferred.append((d, ScheduleMath.nextOpening(atOrAfter: tomorrow, window: d.window, timeZone: d.sendingTimeZone)))
+        }
+        self.counts = counts
+        let latest = try await ThreadContext.latest(threadIDs: emails.compactMap(\.threadID), orgs: emails.filter { $0.threadID != nil }.map(\.org), isSendable: ThreadingHeaders.isSendable, conn, logger: logger)
+        for d in emails {
+            do {
+                outgoing.append(try compose(d, latest: d.threadID.flatMap { latest[$0] }))
+            } catch {
+                broken.append((d, "could not compose the message: \(error)"))
+            }
+        }
+    }
+
+    /// Everything copied from mail or text others wrote (a received subject or Message-ID, a
+    /// model's subject) is made sendable here, so composing fails only on Nudge's own data.
+    package func compose(_ d: DueStep, latest: ThreadContext.Latest?) throws -> Outgoing {
+        let domain = MessageIDs.domain(of: d.inboxAddress)
+        let unsubscribe = UnsubscribeToken.url(base: unsubscribeBase, for: d, preview: preview, key: services.keys.unsubscribe)
+        let vars = Composer.Variables(contactFullName: d.contactName, contactEmail: d.recipient, contactFields: d.contactFields,
+                                      inboxDisplayName: d.inboxName, inboxAddress: d.inboxAddress, source: d.source,
+                                      sequenceName: d.sequenceName, unsubscribeURL: unsubscribe)
+        let subject = Composer.headerText(d.renderedSubject ?? d.step.subject.map { Composer.render($0, vars) } ?? "Re: \(d.source?.subject ?? "")",
+                                          max: Composer.maxSubjectLength)
+        let body = d.renderedBody ?? Composer.render(d.step.body ?? "", vars)
+        let messageID = MessageIDs.forStep(org: d.org, enrollmentID: d.enrollmentID, step: d.stepIndex, domain: domain, key: services.keys.messageID)
+        let threading = ThreadingHeaders.make(candidates: latest?.candidates ?? [], references: latest?.references ?? [], own: messageID)
+        func name(_ n: String?) -> String? { n.map { Composer.headerText($0, max: Composer.maxDisplayNameLength) } }
+        let message = OutboundMessage(
+            from: .init(name: name(d.inboxName), address: d.inboxAddress), to: [.init(name: name(d.contactName), address: d.recipient)],
+            subject: subject.isEmpty ? "(no subject)" : subject, date: now,
+            messageID: messageID, inReplyTo: threading.inReplyTo, references: threading.references, listUnsubscribeURL: unsubscribe,
+            extraHeaders: [("X-Nudge-Enrollment", d.enrollmentID)], textBody: body)
+        let threadID = d.threadID ?? ID.make(.thr)
+        return Outgoing(due: d, message: message, rendered: try message.render(), threadID: threadID, newThread: d.threadID == nil)
+    }
+
+    package struct NotStarted: Error {}
+
+    /// Sends with as many messages in flight as the transport has lanes, so the deadline is
+    /// checked when a lane is free for the message, not when the batch was queued. Each accepted
+    /// message is marked as such at once, on its own connection (accepted messages are grouped
+    /// into one statement while the previous one commits): if this worker dies before the batch
+    /// is recorded, the next claim records those as sent instead of sending them twice. If a mark
+    /// cannot be written (the database is gone), no further message of the batch is started, and
+    /// the mark is tried again for a few seconds (a restarting database is back that fast).
+    package mutating func send() async throws {
+        let transport = services.transport
+        let deadline = ContinuousClock.now + services.config.dispatchSendBudget
+        let width = max(1, services.config.smtpLanes)
+        for i in outgoing.indices where outgoing[i].due.acceptedEarlier { outgoing[i].result = .success(.accepted(response: nil)) }
+        let jobs = outgoing.enumerated().filter { !$0.element.due.acceptedEarlier }.map { (i, o) in (i, o.due.inboxAddress, o.due.recipient, o.rendered) }
+        let marks = outgoing.map { AcceptanceMark(due: $0.due, rfcID: $0.message.messageID) }
+        let db = services.db
+        enum Event: Sendable { case sent(Int, Result<SMTPOutcome, any Error>), marked }
+        let results = await withTaskGroup(of: Event.self) { group in
+            var out: [(Int, Result<SMTPOutcome, any Error>)] = []
+            var next = 0
+            var unmarked: [AcceptanceMark] = []
+            var marking = false
+            let trouble = MarkTrouble()
+            func start(_ job: (Int, String, String, [UInt8])) {
+                group.addTask {
+                    guard ContinuousClock.now < deadline, !trouble.isSet else { return .sent(job.0, .failure(NotStarted())) }
+                    do { return .sent(job.0, .success(try await transport.send(envelopeFrom: job.1, recipients: [job.2], message: job.3))) }
+                    catch { return .sent(job.0, .failure(error)) }
+                }
+            }
+            while next < min(width, jobs.count) { start(jobs[next]); next += 1 }
+            for await event in group {
+                switch event {
+                case .sent(let i, let r):
+                    out.append((i, r))
+                    if case .success = r { unmarked.append(marks[i]) }
+                    if next < jobs.count { start(jobs[next]); next += 1 }
+                case .marked:
+                    marking = false
+                }
+                if !marking && !unmarked.isEmpty {
+                    let batch = unmarked
+                    unmarked = []
+                    marking = true
+                    group.addTask { await AcceptanceMark.write(batch, db: db, trouble: trouble); return .marked }
+                }
+            }
+            return out
+        }
+        for (i, r) in results { outgoing[i].result = r }
+    }
+
+    package func record(_ conn: PostgresConnection) async throws {
+        var sent: [Outgoing] = []
+        var transient: [(Outgoing, String)] = []
+        var permanent: [(Outgoing, String)] = []
+        var rejected: [(Outgoing, String)] = []
+        var paused: [(DueStep, Date)] = []
+        for o in outgoing {
+            switch o.result {
+            case .success: sent.append(o)
+            case .failure(SMTPError.permanent(let code, let message)): permanent.append((o, "\(code.map(String.init) ?? "5xx") \(message)"))
+            case .failure(SMTPError.rejected(let code, let message)): rejected.append((o, "\(code.map(String.init) ?? "5xx") \(message)"))
+            case .failure(SMTPError.paused(let until)): paused.append((o.due, until))   // not tried: due again when sending resumes
+            case .failure(is NotStarted): continue   // still due; the next batch takes it
+            case .failure(let error): transient.append((o, "\(error)"))
+            }
+        }
+        for (label, n) in [("sent", sent.count), ("transient_failure", transient.count), ("hard_bounce", permanent.count), ("smtp_rejected", rejected.count),
+                           ("smtp_paused", paused.count), ("reminder", reminders.count), ("suppressed", suppressed.count), ("deferred", deferred.count),
+                           ("over_org_quota", overQuota)] where n > 0 {
+            Counter(label: "nudge_dispatch_steps_total", dimensions: [("outcome", label)]).increment(by: n)
+        }
+        if let until = paused.first?.1 {
+            logger.warning("sending paused after a burst of SMTP server errors", metadata: ["until": "\(until)", "steps": "\(paused.count)"])
+        }
+        let recorder = BatchRecorder(now: now, conn: conn, logger: logger)
+        try await recorder.recordSent(sent)
+        try await counts?.release(sent: sent.map(\.due).filter { !$0.acceptedEarlier }, now: now, conn, logger: logger)
+        try await recorder.recordReminders(reminders)
+        try await recorder.recordDeferred(deferred)
+        for (o, error) in transient { try await recorder.recordTransient(o.due, rfcID: o.message.messageID, error: error) }
+        for (o, error) in permanent { try await recorder.recordHardBounce(o.due, rfcID: o.message.messageID, error: error) }
+        for (o, error) in rejected { try await recorder.recordRejected(o.due, rfcID: o.message.messageID, error: error) }
+        try await recorder.recordDeferred(paused)
+        // One statement per organization, not per enrollment.
+        for (org, steps) in Dictionary(grouping: suppressed, by: \.org) {
+            _ = try await EnrollmentStore.finish(org: org, enrollmentIDs: steps.map(\.enrollmentID), state: .exited, reason: ExitReason.suppressed.rawValue,
+                                                 detail: "the address is on the suppression list", now: now, conn, logger: logger)
+        }
+        for (d, why) in broken {
+            _ = try await EnrollmentStore.finish(org: d.org, enrollmentIDs: [d.enrollmentID], state: .failed, reason: nil, detail: why, now: now, conn, logger: logger)
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Logging
+import Metrics
+import NudgeSMTP
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+import NudgeCore
+import NudgeStore
+
+/// Sends each due step once. A batch is claimed with `FOR UPDATE SKIP LOCKED` inside one
+/// transaction that stays open while the batch is sent: the row locks are the lease. A reply,
+/// cancel or suppression must update the same enrollment rows, so one committed before the claim
+/// wins (the claim re-reads state), and one arriving during the send waits for it. A worker that
+/// dies mid-send loses its connection; PostgreSQL rolls back and releases the rows, and the next
+/// worker sends the step again under the same Message-ID (derived from enrollment and step), so a
+/// duplicate is recognisable. See README, "Delivery guarantee".
+public struct Dispatcher: Service {
+    package let services: NudgeServices
+    package var db: Database { services.db }
+    package var logger: Logger { services.logger }
+
+    public init(services: NudgeServices) { self.services = services }
+
+    /// Several claim loops, so one batch's SMTP conversation overlaps another's statements. They
+    /// share nothing but the database: SKIP LOCKED gives each its own enrollments and the daily
+    /// counters are reserved under row locks (DailyCounts).
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            for _ in 0..<max(1, services.config.dispatchLoops) {
+                group.addTask { await loop() }
+            }
+        }
+    }
+
+    private func loop() async {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            var worked = 0
+            do {
+                worked = try await runOnce()
+            } catch {
+                logger.warning("dispatch batch failed", metadata: ["error": "\(error)"])
+                try? await gracefulShutdownOrSleep(.seconds(2))
+            }
+            if worked == 0 { try? await gracefulShutdownOrSleep(services.config.pollInterval) }
+        }
+    }
+
+    /// Processes one batch; returns how many enrollments it claimed.
+    @discardableResult
+    public func runOnce() async throws -> Int {
+        let now = services.clock.now()
+        let sending = SendingPhase()
+        let outcome: BatchOutcome
+        do {
+            outcome = try await db.system { [services, logger] conn -> BatchOutcome in
+                let due = try await DueStep.claim(now: now, limit: services.config.dispatchBatchSize, conn, logger: logger)
+                guard !due.isEmpty else { return BatchOutcome() }
+                Gauge(label: "nudge_dispatch_lag_seconds").record(max(0, now.timeIntervalSince(due[0].dueAt)))
+                var batch = DispatchBatch(now: now, services: services)
+                try await batch.plan(due, conn)
+                try await sending.run(while: conn) { try await batch.send() }
+                // Seconds may have passed: if the session ended meanwhile (a restart, the idle
+                // timeout) the transaction has failed already; this batch stops here instead of
+                // leaving its statements unanswered on the closed connection.
+                try conn.ensureOpen()
+                try await batch.record(conn)
+                return BatchOutcome(claimed: due.count, toRender: batch.toRender)
+            }
+        } catch {
+            // The transaction fails as soon as its session ends, even mid-send: this loop claims
+            // again only once the batch's emails have gone (each marked as it is accepted).
+            await sending.ended()
+            throw error
+        }
+        // LLM-written steps are rendered outside the claim transaction (it can take seconds),
+        // then put back as due; the next batch sends the stored text.
+        if !outcome.toRender.isEmpty {
+            try await StepRendering(services: services).renderAll(outcome.toRender, now: now)
+        }
+        return outcome.claimed
+    }
+
+    /// With the manual clock: everything due by now, including retries that became due.
+    public func drain() async throws {
+        var rounds = 0
+        while rounds < 10_000, try await runOnce() > 0 { rounds += 1 }
+    }
+
+    /// A batch's SMTP conversations, which may outlast its transaction.
+    package final class SendingPhase: Sendable {
+        private let state = Mutex<(running: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+        package func run(while conn: PostgresConnection, _ send: () async throws -> Void) async throws {
+            state.withLock { $0.running = true }
+            defer { finish() }
+            // Checked once `running` is set: a loop whose transaction failed as the connection
+            // closed, and that saw no send running, finds the connection closed here; no batch
+            // starts sending rows its session no longer locks.
+            try conn.ensureOpen()
+            try await send()
+        }
+
+        private func finish() {
+            let waiting = state.withLock { s in
+                s.running = false
+                defer { s.waiting = [] }
+                return s.waiting
+            }
+            for w in waiting { w.resume() }
+        }
+
+        /// Returns when no send is running.
+        package func ended() async {
+            await withCheckedContinuation { c in
+                let now = state.withLock { s in
+                    if s.running { s.waiting.append(c) }
+                    return !s.running
+                }
+                if now { c.resume() }
+            }
+        }
+    }
+
+    package struct BatchOutcome: Sendable {
+        package var claimed = 0
+        package var toRender: [DueStep] = []
+    }
+}
+
+/// Retry schedule for transient SMTP failures: 1, 2, 4 … minutes, capped at an hour; after 24 h
+/// of failing the step is given up and the enrollment fails.
+package enum RetryPolicy {
+    package static let giveUpAfter: TimeInterval = 86_400
+    package static func delay(afterAttempt n: Int) -> TimeInterval {
+        min(3_600, 60 * pow(2, Double(max(0, n - 1))))
+    }
+}

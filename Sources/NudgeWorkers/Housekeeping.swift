@@ -1,0 +1,33 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import NudgeCore
+import NudgeStore
+
+/// Periodic upkeep: writes tokens' `last_used_at`, forgets idempotency keys after 24 h.
+package struct Housekeeping: Service {
+    package let services: NudgeServices
+
+    package func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await services.authenticator.flushUsage()
+                try await services.db.system { conn in
+                    try await conn.query("DELETE FROM idempotency_keys WHERE created_at < \(services.clock.now().addingTimeInterval(-86_400))", logger: services.logger)
+                }
+            } catch {
+                services.logger.warning("housekeeping failed", metadata: ["error": "\(error)"])
+            }
+            try? await gracefulShutdownOrSleep(.seconds(15))
+        }
+        // Keep what was collected since the last flush.
+        try? await services.authenticator.flushUsage()
+    }
+}
+
+/// Sleeps, returning early (by throwing) on graceful shutdown.
+package func gracefulShutdownOrSleep(_ duration: Duration) async throws {
+    try await cancelWhenGracefulShutdown {
+        try await Task.sleep(for: duration)
+    }
+}

@@ -1,0 +1,108 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NudgeCore
+import NudgeSMTP
+import NudgeStore
+import PostgresNIO
+import ServiceLifecycle
+
+public struct NudgeServices: Sendable {
+    public let config: AppConfig
+    public let db: Database
+    public let health: DatabaseHealth
+    public let clock: any NudgeClock
+    public let authenticator: TokenAuthenticator
+    public let tokens: TokenStore
+    public let inboxes: InboxStore
+    public let contacts: ContactStore
+    public let sequences: SequenceStore
+    public let enrollments: EnrollmentStore
+    public let rules: WorkflowRuleStore
+    public let history: HistoryStore
+    public let suppressions: SuppressionStore
+    public let senderDomains: SenderDomainStore
+    public let transport: any MailTransport
+    public let llm: (any LLMClient)?
+    public let prompts: Prompts?
+    public let logger: Logger
+    public let keys: SigningKeys
+
+    public init(config: AppConfig, postgres: PostgresClient, clock: any NudgeClock, logger: Logger,
+                transport: (any MailTransport)? = nil, llm: (any LLMClient)? = nil, probe: PostgresClient? = nil) throws {
+        self.config = config
+        self.keys = SigningKeys(secret: config.secret)
+        let base: any MailTransport
+        if let transport {
+            base = transport
+        } else if let url = config.smtpURL {
+            base = try CurlSMTPTransport(url: url, lanes: config.smtpLanes)
+        } else {
+            base = OutboxDirectoryTransport(directory: config.outboxDir)
+        }
+        // A burst of server errors pauses this transport (README, "Delivery guarantee").
+        self.transport = SendCircuit(base, lanes: config.smtpLanes, policy: config.sendCircuit, now: { clock.now() })
+        if let settings = config.llm {
+            self.llm = llm ?? OpenAIClient(settings: settings, logger: logger)
+            self.prompts = try Prompts(directory: config.promptsDir)
+        } else {
+            self.llm = nil
+            self.prompts = nil
+        }
+        self.logger = logger
+        self.db = Database(client: postgres, logger: logger)
+        self.health = DatabaseHealth(client: probe ?? postgres, ownsClient: probe != nil, logger: logger)
+        self.clock = clock
+        self.authenticator = TokenAuthenticator(db: db, clock: clock)
+        self.tokens = TokenStore(db: db)
+        self.inboxes = InboxStore(db: db)
+        self.sequences = SequenceStore(db: db)
+        self.enrollments = EnrollmentStore(db: db)
+        self.rules = WorkflowRuleStore(db: db, enrollments: enrollments)
+        self.contacts = ContactStore(db: db, rules: rules)
+        self.history = HistoryStore(db: db)
+        self.suppressions = SuppressionStore(db: db)
+        self.senderDomains = SenderDomainStore(db: db)
+    }
+
+    /// Runs everything that is due now, to completion (the manual clock's `advance`).
+    public func drainWork() async throws {
+        for _ in 0..<100 {
+            try await Judge(services: self).drain()
+            let before = try await pendingWork()
+            try await Dispatcher(services: self).drain()
+            try await Judge(services: self).drain()
+            if try await pendingWork() == 0 || before == 0 { break }
+        }
+    }
+
+    /// Due sends and judgements, for `drainWork` to know when it is done.
+    package func pendingWork() async throws -> Int {
+        let now = clock.now()
+        return try await db.system { conn in
+            try await conn.query("""
+                SELECT (SELECT count(*) FROM enrollments WHERE state = 'active' AND next_due_at <= \(now) AND NOT held)
+                     + (SELECT count(*) FROM judgements WHERE state = 'pending' AND next_attempt_at <= \(now))
+                """, logger: logger).decode(Int.self).collect().first ?? 0
+        }
+    }
+
+    public var llmConfigured: Bool { config.llm != nil }
+
+    /// The long-lived loops this process runs, by role. With the manual clock nothing polls:
+    /// `POST /v1/_clock/advance/` drives the work instead, so tests are deterministic.
+    public func backgroundServices() -> [any Service] {
+        var out: [any Service] = [Housekeeping(services: self)]
+        if config.role != .api && !config.manualClock {
+            out += [Dispatcher(services: self), Judge(services: self)]
+        }
+        return out
+    }
+}
+
+extension NudgeServices {
+    /// `nudge explain claim`: the plan of the dispatcher's claim at `now`, executed and rolled back.
+    public func explainClaim(now: Date, limit: Int? = nil) async throws -> String {
+        try await DueStep.explainClaim(now: now, limit: limit ?? config.dispatchBatchSize, db: db)
+    }
+}
