@@ -1,6 +1,10 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// Members of a module are visible only where that module is imported: a layer above the store
+// cannot reach PostgresNIO's `query` through a connection the store hands it.
+let layered: [SwiftSetting] = [.enableUpcomingFeature("MemberImportVisibility")]
+
 let package = Package(
     name: "nudge",
     platforms: [.macOS(.v14)],
@@ -61,7 +65,6 @@ let package = Package(
             name: "NudgeWorkers",
             dependencies: [
                 "NudgeCore", "NudgeStore", "NudgeMIME", "NudgeSMTP",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -69,7 +72,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            swiftSettings: layered
         ),
         // The HTTP API: routes, authentication, idempotency, rate limits, the error envelope.
         .target(
@@ -77,12 +81,13 @@ let package = Package(
             dependencies: [
                 "NudgeCore", "NudgeStore", "NudgeWorkers", "NudgeMIME", "NudgeSMTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
-            ]
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: layered
         ),
         // The composition root: configuration, services, `buildApplication`.
         .target(
@@ -90,7 +95,6 @@ let package = Package(
             dependencies: [
                 "NudgeCore", "NudgeStore", "NudgeWorkers", "NudgeHTTP", "NudgeMIME", "NudgeSMTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -98,7 +102,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            swiftSettings: layered
         ),
         .executableTarget(
             name: "NudgeCLI",

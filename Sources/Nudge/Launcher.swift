@@ -1,9 +1,8 @@
+import Hummingbird
 import Foundation
-import _ConnectionPoolModule
 import Logging
 import Metrics
 import NudgeSMTP
-import PostgresNIO
 import Prometheus
 import ServiceLifecycle
 import Synchronization
@@ -45,7 +44,7 @@ public enum Launcher {
 
     /// Database configuration, starting the embedded cluster when no URL is set. Returns the
     /// cluster to stop on exit when this process started it.
-    package static func database(_ config: AppConfig, logger: Logger) throws -> (PostgresClient.Configuration, EmbeddedPostgres?) {
+    package static func database(_ config: AppConfig, logger: Logger) throws -> (DatabaseConfiguration, EmbeddedPostgres?) {
         if let url = config.databaseURL { return (try DatabaseLocation.configuration(url: url), nil) }
         let pg = EmbeddedPostgres(dataDir: config.dataDir, logger: logger)
         let started = try pg.start()
@@ -57,9 +56,9 @@ public enum Launcher {
         let logger = logger(config)
         let (dbConfig, started) = try database(config, logger: logger)
         defer { started?.stop() }
-        let client = PostgresClient(configuration: dbConfig, backgroundLogger: logger)
+        let client = DatabaseLocation.client(dbConfig, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
+            group.addTask { await client.serve() }
             defer { group.cancelAll() }
             let applied = try await Migrator(directory: config.migrationsDir, logger: logger).migrate(client)
             let services = try NudgeServices(config: config, postgres: client, clock: SystemClock(), logger: logger)
@@ -103,13 +102,9 @@ public enum Launcher {
         config.secret = try secret(config)
         let (dbConfig, started) = try database(config, logger: logger)
         defer { started?.stop() }
-        let client = PostgresClient(configuration: dbConfig, backgroundLogger: logger)
+        let client = DatabaseLocation.client(dbConfig, logger: logger)
         let clock: any NudgeClock = config.manualClock ? ManualClock() : SystemClock()
-        // The health probe's own connection: a pool busy with requests is not an outage.
-        var probeConfig = dbConfig
-        probeConfig.options.minimumConnections = 1
-        probeConfig.options.maximumConnections = 1
-        let probe = PostgresClient(configuration: probeConfig, backgroundLogger: logger)
+        let probe = DatabaseLocation.probe(dbConfig, logger: logger)
         let services = try NudgeServices(config: config, postgres: client, clock: clock, logger: logger, probe: probe)
         let app = buildApplication(services: services, background: services.backgroundServices())
         logger.info("nudge serving", metadata: ["port": "\(config.port)", "role": "\(config.role.rawValue)", "data": "\(config.dataDir)"])
@@ -123,15 +118,8 @@ extension Launcher {
     public static func describe(_ error: any Error, verbose: Bool = false) -> String {
         var line: String
         switch error {
-        case let e as PSQLError:
-            if let message = e.serverInfo?[.message] {
-                line = "the database refused a statement: \(message) (SQLSTATE \(e.serverInfo?[.sqlState] ?? "?"))"
-                if let hint = e.serverInfo?[.hint] { line += "\nhint: \(hint)" }
-            } else {
-                line = "cannot reach the database (NUDGE_DATABASE_URL, or the embedded cluster in NUDGE_DATA_DIR): \(e.code)"
-            }
-        case is ConnectionPoolError:
-            line = "cannot reach the database (NUDGE_DATABASE_URL, or the embedded cluster in NUDGE_DATA_DIR): no connection could be made; check the host, port and credentials"
+        case _ where DatabaseFailure.describe(error) != nil:
+            line = DatabaseFailure.describe(error)!
         case let e as DatabaseFailure:
             switch e {
             case .other(let p): return describe(p, verbose: verbose)

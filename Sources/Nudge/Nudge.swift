@@ -3,7 +3,6 @@ import Foundation
 import Hummingbird
 import Logging
 import NudgeSMTP
-import PostgresNIO
 import ServiceLifecycle
 import NudgeCore
 import NudgeStore

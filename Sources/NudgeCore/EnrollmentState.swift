@@ -36,3 +36,8 @@ public enum EnrollmentState: String, Sendable, CaseIterable, Codable {
 public enum ExitReason: String, Sendable, CaseIterable, Codable {
     case replied, exit_condition, bounced, unsubscribed, suppressed, complained
 }
+
+/// Where a judgement of a reply against an exit condition stands (`judgements.state`).
+public enum JudgementState: String, Sendable, CaseIterable, Codable {
+    case pending, done, failed
+}

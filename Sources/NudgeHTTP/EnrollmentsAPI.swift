@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import PostgresNIO
 import NudgeCore
 import NudgeStore
 import NudgeWorkers
@@ -39,9 +38,11 @@ package struct EnrollmentsAPI {
             return try JSONCoding.response(record, status: created ? .created : .ok)
         }
         r.get("/v1/sequences/enrollments", .sequencesRead) { req, ctx in
-            let state = try req.query("state")
-            if let state, EnrollmentState(rawValue: state) == nil {
-                throw NudgeError.validation("state", "state must be one of \(EnrollmentState.allCases.map(\.rawValue).joined(separator: ", ")).")
+            let state = try req.query("state").map { raw in
+                guard let s = EnrollmentState(rawValue: raw) else {
+                    throw NudgeError.validation("state", "state must be one of \(EnrollmentState.allCases.map(\.rawValue).joined(separator: ", ")).")
+                }
+                return s
             }
             let filter = EnrollmentStore.Filter(state: state, contactID: try req.query("contact_id"), sequenceID: try req.query("sequence_id"), inboxID: try req.query("inbox_id"))
             return try await store.list(org: ctx.org, filter: filter, page: PageRequest(req)).response()
@@ -101,7 +102,7 @@ package struct EnrollmentsAPI {
         package let recipientEmail: String?
     }
 
-    package func enroll(_ input: EnrollInput, fresh: Bool, _ ctx: TenantContext, now: Date, _ conn: PostgresConnection) async throws -> (EnrollmentRecord, Bool) {
+    package func enroll(_ input: EnrollInput, fresh: Bool, _ ctx: TenantContext, now: Date, _ conn: StoreConnection) async throws -> (EnrollmentRecord, Bool) {
         let (b, org) = (input.body, ctx.org)
         // The sequence, its definition and the inbox to send from.
         var definition: SequenceDefinition
@@ -155,7 +156,7 @@ package struct EnrollmentsAPI {
 
     /// The contact and address for a recipient (the preview's; it rolls back the contact an
     /// unknown address creates).
-    package func resolveRecipient(_ r: RecipientInput, email: String?, inboxID: String, _ ctx: TenantContext, _ conn: PostgresConnection) async throws -> (String, String) {
+    package func resolveRecipient(_ r: RecipientInput, email: String?, inboxID: String, _ ctx: TenantContext, _ conn: StoreConnection) async throws -> (String, String) {
         if let cid = r.contact_id { return try await resolveContact(cid, email: email, org: ctx.org, conn) }
         let input = Self.newContact(email!, inboxID: inboxID)
         let (id, _) = try await contacts.upsertID(org: ctx.org, input, now: clock.now(), tokenID: ctx.token.tokenID, conn)
@@ -167,7 +168,7 @@ package struct EnrollmentsAPI {
         ContactInput(inboxID: inboxID, fullName: nil, emails: [ContactEmail(label: nil, address: email)], notes: nil, labels: nil, fields: nil, timezone: nil)
     }
 
-    package func resolveContact(_ cid: String, email: String?, org: String, _ conn: PostgresConnection) async throws -> (String, String) {
+    package func resolveContact(_ cid: String, email: String?, org: String, _ conn: StoreConnection) async throws -> (String, String) {
         guard ID.isValid(cid, .ctc), let c = try await contacts.get(org: org, id: cid, conn) else {
             throw NudgeError.validation("recipient.contact_id", "No contact \(cid.prefix(64)) in this organization.")
         }
@@ -183,17 +184,15 @@ package struct EnrollmentsAPI {
 
     /// The source must be a message and/or thread of this inbox; follow-ups are then sent as
     /// replies in that thread. Subject and sender default to the stored message's.
-    package func resolveSource(_ s: SourceInput?, inboxID: String, org: String, _ conn: PostgresConnection) async throws -> (EnrollmentSource?, String?) {
+    package func resolveSource(_ s: SourceInput?, inboxID: String, org: String, _ conn: StoreConnection) async throws -> (EnrollmentSource?, String?) {
         guard let s else { return (nil, nil) }
         var source = EnrollmentSource(type: "email", message_id: s.message_id, thread_id: s.thread_id, subject: s.subject, from_address: s.from_address)
         if let subject = s.subject { try Validate.text(subject, "source.subject", max: 998, singleLine: true) }
         if let from = s.from_address { source.from_address = try Mailbox.require(from, "source.from_address") }
         var threadID = s.thread_id
         if let mid = s.message_id {
-            let rows = try await conn.query("""
-                SELECT thread_id, subject, from_address FROM messages WHERE org_id = \(org) AND id = \(mid) AND inbox_id = \(inboxID)
-                """, logger: db.logger).decode((String, String, String).self).collect()
-            guard ID.isValid(mid, .msg), let (thread, subject, from) = rows.first else {
+            let found = try await HistoryStore.message(org: org, id: mid, inboxID: inboxID, conn, logger: db.logger)
+            guard ID.isValid(mid, .msg), let (thread, subject, from) = found else {
                 throw NudgeError.validation("source.message_id", "No message \(mid.prefix(64)) in inbox \(inboxID).")
             }
             if let t = s.thread_id, t != thread {
@@ -203,9 +202,8 @@ package struct EnrollmentsAPI {
             if source.subject == nil { source.subject = subject }
             if source.from_address == nil && !from.isEmpty { source.from_address = from }
         } else if let tid = s.thread_id {
-            let rows = try await conn.query("SELECT subject FROM threads WHERE org_id = \(org) AND id = \(tid) AND inbox_id = \(inboxID)", logger: db.logger)
-                .decode(String.self).collect()
-            guard ID.isValid(tid, .thr), let subject = rows.first else {
+            let found = try await HistoryStore.threadSubject(org: org, id: tid, inboxID: inboxID, conn, logger: db.logger)
+            guard ID.isValid(tid, .thr), let subject = found else {
                 throw NudgeError.validation("source.thread_id", "No thread \(tid.prefix(64)) in inbox \(inboxID).")
             }
             if source.subject == nil { source.subject = subject }

@@ -1,8 +1,8 @@
+import NIOFoundationEssentialsCompat
 import Crypto
 import Foundation
 import Hummingbird
 import NIOCore
-import PostgresNIO
 import NudgeCore
 import NudgeStore
 import NudgeWorkers
@@ -47,30 +47,16 @@ package struct IdempotencyMiddleware: Sendable {
         let token = context.token.tokenID
         let now = clock.now()
 
-        let claimed: Bool = try await db.tenant(org) { conn in
-            // Replace an expired or abandoned claim, otherwise insert; RETURNING tells whether we own it.
-            let rows = try await conn.query("""
-                INSERT INTO idempotency_keys (org_id, token_id, key, request_hash, created_at) VALUES (\(org), \(token), \(key), \(hash), \(now))
-                ON CONFLICT (org_id, token_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, status = NULL, response_body = NULL, created_at = EXCLUDED.created_at
-                  WHERE idempotency_keys.created_at < \(now.addingTimeInterval(-86_400))
-                     OR (idempotency_keys.status IS NULL AND idempotency_keys.created_at < \(now.addingTimeInterval(-staleAfter)))
-                RETURNING 1
-                """, logger: db.logger).collect()
-            return !rows.isEmpty
-        }
+        let claimed = try await IdempotencyStore(db: db).claim(org: org, token: token, key: key, requestHash: hash, now: now, staleAfter: staleAfter)
         if !claimed {
-            let existing = try await db.tenant(org) { conn in
-                try await conn.query("SELECT request_hash, status, response_body FROM idempotency_keys WHERE org_id = \(org) AND token_id = \(token) AND key = \(key)", logger: db.logger)
-                    .decode((String, Int?, ByteBuffer?).self).collect().first
-            }
-            guard let (storedHash, status, stored) = existing else {
+            guard let existing = try await IdempotencyStore(db: db).find(org: org, token: token, key: key) else {
                 throw NudgeError.conflict("A request with this Idempotency-Key is in progress; retry shortly.")
             }
-            guard storedHash == hash else {
+            guard existing.requestHash == hash else {
                 throw NudgeError.validation("Idempotency-Key", "This Idempotency-Key was used with a different request (method, path or body).")
             }
-            guard let status else { throw NudgeError.conflict("A request with this Idempotency-Key is still in progress; retry shortly.") }
-            guard let opened = try? open(stored ?? ByteBuffer(), org: org, token: token, key: key) else {
+            guard let status = existing.status else { throw NudgeError.conflict("A request with this Idempotency-Key is still in progress; retry shortly.") }
+            guard let opened = try? open(existing.sealedResponse ?? ByteBuffer(), org: org, token: token, key: key) else {
                 throw NudgeError.conflict("The answer kept for this Idempotency-Key cannot be replayed (the server's secret changed); use a new key.")
             }
             var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
@@ -116,9 +102,7 @@ package struct IdempotencyMiddleware: Sendable {
 
     private func store(org: String, token: String, key: String, status: Int, body: ByteBuffer) async throws {
         let sealed = try seal(body, org: org, token: token, key: key)
-        try await db.tenant(org) { conn in
-            try await conn.query("UPDATE idempotency_keys SET status = \(status), response_body = \(sealed) WHERE org_id = \(org) AND token_id = \(token) AND key = \(key)", logger: db.logger)
-        }
+        try await IdempotencyStore(db: db).keep(org: org, token: token, key: key, status: status, sealedResponse: sealed)
     }
 
     private func sealingKey(org: String, token: String, key: String) -> SymmetricKey {
@@ -136,9 +120,7 @@ package struct IdempotencyMiddleware: Sendable {
     }
 
     private func release(org: String, token: String, key: String) async throws {
-        try await db.tenant(org) { conn in
-            try await conn.query("DELETE FROM idempotency_keys WHERE org_id = \(org) AND token_id = \(token) AND key = \(key) AND status IS NULL", logger: db.logger)
-        }
+        try await IdempotencyStore(db: db).release(org: org, token: token, key: key)
     }
 
     package init(db: Database, clock: any NudgeClock, secret: [UInt8]) {

@@ -17,7 +17,7 @@ package struct OpsAPI {
         router.get("/readyz") { _, _ in
             do {
                 try await withTimeout(.seconds(2)) {
-                    _ = try await services.db.client.query("SELECT 1", logger: services.logger).collect()
+                    try await services.db.ping()
                 }
                 return try JSONCoding.response(["status": "ready"])
             } catch {

@@ -1,6 +1,6 @@
+import NudgeSMTP
 import Foundation
 import Hummingbird
-import PostgresNIO
 import NudgeCore
 import NudgeStore
 import NudgeWorkers
@@ -55,24 +55,20 @@ package struct PreviewAPI {
         let (sequence, due) = try await services.db.tenant(org, rollback: true) { conn -> (SequenceRecord, [DueStep]) in
             guard let s = try await services.sequences.get(org: org, id: id, conn) else { throw NudgeError.notFound("sequence") }
             let inboxID = b.inbox_id ?? s.sender_inbox_id
-            let inboxRows = try await conn.query("""
-                SELECT address, display_name, timezone, send_window::text, daily_send_limit FROM inboxes WHERE org_id = \(org) AND id = \(inboxID)
-                """, logger: services.logger).decode((String, String?, String, String?, Int?).self).collect()
-            guard let inbox = inboxRows.first else { throw NudgeError.validation("inbox_id", "No inbox \(inboxID.prefix(64)) in this organization.") }
-            let today = ScheduleMath.localDay(now, TimeZone(identifier: inbox.2) ?? .gmt)
-            let sentToday = try await conn.query("""
-                SELECT sent FROM inbox_daily_sends WHERE org_id = \(org) AND inbox_id = \(inboxID) AND day = \(today)::date
-                """, logger: services.logger).decode(Int.self).collect().first ?? 0
+            guard let inbox = try await services.inboxes.get(org: org, id: inboxID, conn) else {
+                throw NudgeError.validation("inbox_id", "No inbox \(inboxID.prefix(64)) in this organization.")
+            }
+            let today = ScheduleMath.localDay(now, TimeZone(identifier: inbox.timezone) ?? .gmt)
+            let sentToday = try await DailyCounts.sent(org: org, inboxID: inboxID, day: today, conn, logger: services.logger)
             let (contactID, address) = try await enrollments.resolveRecipient(recipient, email: email, inboxID: inboxID, ctx, conn)
             // A token that cannot read contacts previews an address as if it were unknown.
             let contact = ctx.token.scopes.allows(.contactsRead) ? try await services.contacts.get(org: org, id: contactID, conn) : nil
             let (source, threadID) = try await enrollments.resolveSource(b.source, inboxID: inboxID, org: org, conn)
-            let window = inbox.3.flatMap { try? JSONCoding.decoder.decode(SendWindow.self, from: Data($0.utf8)) }
             let steps = s.emails.enumerated().map { i, step in
                 DueStep(org: org, enrollmentID: "preview", inboxID: inboxID, contactID: contactID, recipient: address, sequenceID: s.id,
                         stepIndex: i, stepCount: s.emails.count, step: step, nextStep: nil, dueAt: now, attempts: 0, source: source,
-                        threadID: threadID, inboxAddress: inbox.0, inboxName: inbox.1, inboxTimezone: inbox.2, window: window,
-                        dailyLimit: inbox.4.map { $0 - sentToday }, contactName: contact?.full_name, contactFields: contact?.fields ?? [:],
+                        threadID: threadID, inboxAddress: inbox.address, inboxName: inbox.display_name, inboxTimezone: inbox.timezone,
+                        window: inbox.send_window, dailyLimit: inbox.daily_send_limit.map { $0 - sentToday }, contactName: contact?.full_name, contactFields: contact?.fields ?? [:],
                         contactTimezone: contact?.timezone, suppressed: false, renderedSubject: nil, renderedBody: nil,
                         firstAttemptAt: nil, sequenceName: s.name, deliveryStatus: nil)
             }
@@ -99,7 +95,7 @@ package struct PreviewAPI {
     package func render(_ d: DueStep) async throws -> (String, String) {
         if d.step.prompt != nil {
             let writer = StepRendering(services: services)
-            let context = try await services.db.tenant(d.org) { try await writer.contextFor(d, $0) }
+            let context = try await writer.contextFor(d)
             do {
                 let (subject, body, _) = try await writer.write(d, context: context)
                 return (subject ?? "", body)

@@ -18,7 +18,7 @@ package struct AcceptanceMark: Sendable {
         let giveUp = ContinuousClock.now + .seconds(5)
         while true {
             do {
-                try await insert(marks, db: db)
+                try await DeliveryStore.markAccepted(marks, db: db)
                 return
             } catch {
                 trouble.raise()
@@ -29,14 +29,6 @@ package struct AcceptanceMark: Sendable {
                 try? await Task.sleep(for: .milliseconds(250))
             }
         }
-    }
-
-    /// One round trip: `mark_accepted` (migration 0011) switches to nudge_worker itself.
-    private static func insert(_ marks: [AcceptanceMark], db: Database) async throws {
-        try await db.autocommit("""
-            SELECT mark_accepted(\(marks.map(\.due.org))::text[], \(marks.map(\.due.enrollmentID))::text[], \(marks.map(\.due.stepIndex))::int[],
-                                 \(marks.map(\.rfcID))::text[], \(marks.map(\.due.scheduledAt))::timestamptz[])
-            """)
     }
 
     package init(due: DueStep, rfcID: String) {

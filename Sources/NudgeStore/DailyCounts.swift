@@ -77,6 +77,13 @@ package struct DailyCounts: Sendable {
 
     /// `total` is the counter after adding `wanted` under its row lock, so what was left before
     /// is `limit - (total - wanted)`.
+    /// Emails an inbox has sent (or reserved) on its local `day` ("YYYY-MM-DD").
+    package static func sent(org: String, inboxID: String, day: String, _ conn: PostgresConnection, logger: Logger) async throws -> Int {
+        try await conn.query("""
+            SELECT sent FROM inbox_daily_sends WHERE org_id = \(org) AND inbox_id = \(inboxID) AND day = \(day)::date
+            """, logger: logger).decode(Int.self).collect().first ?? 0
+    }
+
     package static func grant(_ wanted: Int, total: Int, limit: Int?) -> Int {
         guard let limit else { return wanted }
         return min(wanted, max(0, limit - (total - wanted)))

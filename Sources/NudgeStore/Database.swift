@@ -47,6 +47,11 @@ public struct Database: Sendable {
 
     /// One statement in autocommit, as the login role: for functions that pick their own role
     /// (`mark_accepted`), where BEGIN, a role switch and COMMIT would triple the round trips.
+    /// One trivial statement, for readiness: the pool can reach the server.
+    package func ping() async throws {
+        _ = try await client.query("SELECT 1", logger: logger).collect()
+    }
+
     package func autocommit(_ query: PostgresQuery) async throws {
         try await classified {
             try await client.withConnection { conn in
@@ -150,5 +155,33 @@ extension PostgresConnection {
 
     package func explainAnalyze<S: PostgresPreparedStatement>(_ statement: S, logger: Logger) async throws -> String {
         try await explainAnalyze(PostgresQuery(unsafeSQL: S.sql, binds: try statement.makeBindings()), logger: logger)
+    }
+}
+
+/// The connection of an open transaction, as the layers above the store hold it: to hand back
+/// to store functions. Only the store target imports PostgresNIO, so only it can run a
+/// statement on it.
+package typealias StoreConnection = PostgresConnection
+
+/// The pool the composition root builds and runs (PostgresNIO's client).
+public typealias DatabaseClient = PostgresClient
+
+extension DatabaseFailure {
+    /// What a person should read when a command ends with a database error: the server's
+    /// message and hint, or that the database cannot be reached. nil for other errors.
+    public static func describe(_ error: any Error) -> String? {
+        switch error {
+        case let e as PSQLError:
+            if let message = e.serverInfo?[.message] {
+                var line = "the database refused a statement: \(message) (SQLSTATE \(e.serverInfo?[.sqlState] ?? "?"))"
+                if let hint = e.serverInfo?[.hint] { line += "\nhint: \(hint)" }
+                return line
+            }
+            return "cannot reach the database (NUDGE_DATABASE_URL, or the embedded cluster in NUDGE_DATA_DIR): \(e.code)"
+        case is ConnectionPoolError:
+            return "cannot reach the database (NUDGE_DATABASE_URL, or the embedded cluster in NUDGE_DATA_DIR): no connection could be made; check the host, port and credentials"
+        default:
+            return nil
+        }
     }
 }

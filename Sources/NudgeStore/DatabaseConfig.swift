@@ -49,3 +49,26 @@ public enum DatabaseLocation {
         config.options.additionalStartupParameters = [("idle_in_transaction_session_timeout", "120s"), ("application_name", "nudge")]
     }
 }
+
+extension DatabaseLocation {
+    /// A pool for `configuration`; it serves once its `run()` is running (a Service).
+    public static func client(_ configuration: DatabaseConfiguration, logger: Logger) -> DatabaseClient {
+        DatabaseClient(configuration: configuration, backgroundLogger: logger)
+    }
+
+    /// The health probe's own one-connection pool: a pool busy with requests is not an outage.
+    public static func probe(_ configuration: DatabaseConfiguration, logger: Logger) -> DatabaseClient {
+        var c = configuration
+        c.options.minimumConnections = 1
+        c.options.maximumConnections = 1
+        return DatabaseClient(configuration: c, backgroundLogger: logger)
+    }
+}
+
+extension DatabaseClient {
+    /// Runs the pool until the task is cancelled (for callers that do not import PostgresNIO).
+    public func serve() async { await run() }
+}
+
+/// The pool's settings (PostgresNIO's), as `DatabaseLocation` makes them.
+public typealias DatabaseConfiguration = PostgresClient.Configuration

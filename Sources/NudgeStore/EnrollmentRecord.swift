@@ -18,6 +18,23 @@ public struct EnrollmentSource: Codable, Sendable, Equatable {
     }
 }
 
+/// How a step of an enrollment went, or is expected to go.
+public enum TimelineOutcome: String, Encodable, Sendable {
+    case sent, reminded, failed, retrying, bounced, scheduled, paused, pending, not_sent
+
+    /// The outcome a delivery row records; nil for a step only written so far (`rendered`).
+    init?(_ status: DeliveryStatus) {
+        switch status {
+        case .accepted, .sent: self = .sent
+        case .reminded: self = .reminded
+        case .retrying: self = .retrying
+        case .failed: self = .failed
+        case .bounced: self = .bounced
+        case .rendered: return nil
+        }
+    }
+}
+
 public struct TimelineEntry: Encodable, Sendable {
     public let step_index: Int
     public let type: String
@@ -26,7 +43,7 @@ public struct TimelineEntry: Encodable, Sendable {
     public let sent_at: Date?
     public let message_id: String?
     public let rfc822_message_id: String?
-    public let outcome: String   // sent | reminded | failed | scheduled | paused | pending | not_sent
+    public let outcome: TimelineOutcome
     public let attempts: Int?
     public let error: String?
 }
@@ -38,8 +55,8 @@ public struct EnrollmentRecord: Encodable, Sendable {
     public let recipient: String
     public let sequence_id: String?
     public let sequence_version: Int?
-    public let state: String
-    public let exit_reason: String?
+    public let state: EnrollmentState
+    public let exit_reason: ExitReason?
     public let exit_detail: String?
     public let exit_on_reply: Bool
     public let exit_condition_prompt: String?
@@ -77,14 +94,14 @@ public struct EnrollmentRecord: Encodable, Sendable {
     package static func decode(_ row: PostgresRow) throws -> EnrollmentRecord {
         let r = row.makeRandomAccess()
         let steps = try r.contains("steps") ? JSONCoding.decoder.decode([Step].self, from: Data(try r["steps"].decode(String.self).utf8)) : nil
-        let state = try r["state"].decode(String.self)
-        let running = state == "active" || state == "paused"
-        let source = try r["source"].decode(String?.self).flatMap { try? JSONCoding.decoder.decode(EnrollmentSource.self, from: Data($0.utf8)) }
+        let state = try EnrollmentState.stored(r["state"].decode(String.self), column: "enrollments.state")
+        let running = state.isRunning
+        let source = try r["source"].decode(String?.self).map { try JSONCoding.decoder.decode(EnrollmentSource.self, from: Data($0.utf8)) }
         return EnrollmentRecord(
             id: try r["id"].decode(String.self), inbox_id: try r["inbox_id"].decode(String.self),
             contact_id: try r["contact_id"].decode(String.self), recipient: try r["recipient"].decode(String.self),
             sequence_id: try r["sequence_id"].decode(String?.self), sequence_version: try r["sequence_version"].decode(Int?.self),
-            state: state, exit_reason: try r["exit_reason"].decode(String?.self), exit_detail: try r["exit_detail"].decode(String?.self),
+            state: state, exit_reason: try r["exit_reason"].decode(String?.self).map { try ExitReason.stored($0, column: "enrollments.exit_reason") }, exit_detail: try r["exit_detail"].decode(String?.self),
             exit_on_reply: try r["exit_on_reply"].decode(Bool.self), exit_condition_prompt: try r["exit_condition_prompt"].decode(String?.self),
             source: source, thread_id: try r["thread_id"].decode(String?.self),
             next_step: running ? try r["next_step"].decode(Int.self) : nil,

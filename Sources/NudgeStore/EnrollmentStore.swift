@@ -100,8 +100,7 @@ public struct EnrollmentStore: Sendable {
               ON CONFLICT (org_id, contact_id, sequence_id) WHERE state IN ('active', 'paused') AND sequence_id IS NOT NULL DO NOTHING
               RETURNING *
             ), ev AS (
-              INSERT INTO events (org_id, id, type, data, created_at)
-              SELECT $1::text, $19::text, $20::text, $21::text::jsonb, $18::timestamptz FROM e
+              \(Events.insertOne(org: "$1::text", id: "$19::text", type: "$20::text", data: "$21::text", at: "$18::timestamptz", forEachRowOf: "e"))
             )
             """
         }
@@ -204,44 +203,57 @@ public struct EnrollmentStore: Sendable {
 
     /// Each step: when it was (or is expected to be) due, when it was sent, and how it went.
     package func timeline(org: String, _ e: EnrollmentRecord, _ conn: PostgresConnection) async throws -> [TimelineEntry] {
-        var deliveries: [Int: (String, String?, String?, String, Date, Date?, Int, String?, String?)] = [:]
-        for try await (i, kind, rfc, msg, status, sched, sent, attempts, err, subj) in try await conn.query("""
-            SELECT step_index, kind, rfc822_message_id, message_id, status, scheduled_at, sent_at, attempts, last_error, rendered_subject
+        var deliveries: [Int: DeliveryRow] = [:]
+        for try await (i, rfc, msg, status, sched, sent, attempts, err, subj) in try await conn.query("""
+            SELECT step_index, rfc822_message_id, message_id, status, scheduled_at, sent_at, attempts, last_error, rendered_subject
             FROM deliveries WHERE org_id = \(org) AND enrollment_id = \(e.id)
-            """, logger: logger).decode((Int, String, String?, String?, String, Date, Date?, Int, String?, String?).self) {
-            deliveries[i] = (kind, rfc, msg, status, sched, sent, attempts, err, subj)
+            """, logger: logger).decode((Int, String?, String?, String, Date, Date?, Int, String?, String?).self) {
+            deliveries[i] = DeliveryRow(rfc822MessageID: rfc, messageID: msg, status: try DeliveryStatus.stored(status, column: "deliveries.status"),
+                                        scheduledAt: sched, sentAt: sent, attempts: attempts, error: err, renderedSubject: subj)
         }
-        let running = e.state == "active" || e.state == "paused"
+        let running = e.state.isRunning
         var expected: Date? = nil
         return (e.steps ?? []).enumerated().map { i, step in
-            if let d = deliveries[i], d.3 != "rendered" {
-                expected = d.5
-                return TimelineEntry(step_index: i, type: step.type.rawValue, subject: d.8 ?? step.subject, scheduled_at: d.4, sent_at: d.5,
-                                     message_id: d.2, rfc822_message_id: d.1, outcome: d.3 == DeliveryStatus.accepted.rawValue ? "sent" : d.3, attempts: d.6, error: d.7)
+            if let d = deliveries[i], let outcome = TimelineOutcome(d.status) {
+                expected = d.sentAt
+                return TimelineEntry(step_index: i, type: step.type.rawValue, subject: d.renderedSubject ?? step.subject, scheduled_at: d.scheduledAt, sent_at: d.sentAt,
+                                     message_id: d.messageID, rfc822_message_id: d.rfc822MessageID, outcome: outcome, attempts: d.attempts, error: d.error)
             }
             if running, let next = e.next_step, i == next {
                 expected = e.next_due_at
                 return TimelineEntry(step_index: i, type: step.type.rawValue, subject: step.subject, scheduled_at: e.next_due_at, sent_at: nil,
-                                     message_id: nil, rfc822_message_id: nil, outcome: e.state == "paused" ? "paused" : "scheduled",
-                                     attempts: deliveries[i]?.6, error: deliveries[i]?.7)
+                                     message_id: nil, rfc822_message_id: nil, outcome: e.state == .paused ? .paused : .scheduled,
+                                     attempts: deliveries[i]?.attempts, error: deliveries[i]?.error)
             }
             if running, let next = e.next_step, i > next, let prev = expected {
                 expected = prev.addingTimeInterval(step.delaySeconds)
                 return TimelineEntry(step_index: i, type: step.type.rawValue, subject: step.subject, scheduled_at: expected, sent_at: nil,
-                                     message_id: nil, rfc822_message_id: nil, outcome: "pending", attempts: nil, error: nil)
+                                     message_id: nil, rfc822_message_id: nil, outcome: .pending, attempts: nil, error: nil)
             }
             return TimelineEntry(step_index: i, type: step.type.rawValue, subject: step.subject, scheduled_at: nil, sent_at: nil,
-                                 message_id: nil, rfc822_message_id: nil, outcome: "not_sent", attempts: nil, error: nil)
+                                 message_id: nil, rfc822_message_id: nil, outcome: .not_sent, attempts: nil, error: nil)
         }
     }
 
+    /// A step's delivery row, as the timeline reads it.
+    package struct DeliveryRow: Sendable {
+        package let rfc822MessageID: String?
+        package let messageID: String?
+        package let status: DeliveryStatus
+        package let scheduledAt: Date
+        package let sentAt: Date?
+        package let attempts: Int
+        package let error: String?
+        package let renderedSubject: String?
+    }
+
     public struct Filter: Sendable {
-        package var state: String?
+        package var state: EnrollmentState?
         package var contactID: String?
         package var sequenceID: String?
         package var inboxID: String?
 
-        package init(state: String? = nil, contactID: String? = nil, sequenceID: String? = nil, inboxID: String? = nil) {
+        package init(state: EnrollmentState? = nil, contactID: String? = nil, sequenceID: String? = nil, inboxID: String? = nil) {
             self.state = state
             self.contactID = contactID
             self.sequenceID = sequenceID
@@ -256,7 +268,7 @@ public struct EnrollmentStore: Sendable {
             var out = page.encoded()
             for try await row in try await conn.query("""
                 SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments WHERE org_id = \(org)
-                AND (\(filter.state)::text IS NULL OR state = \(filter.state))
+                AND (\(filter.state?.rawValue)::text IS NULL OR state = \(filter.state?.rawValue))
                 AND (\(filter.contactID)::text IS NULL OR contact_id = \(filter.contactID))
                 AND (\(filter.sequenceID)::text IS NULL OR sequence_id = \(filter.sequenceID))
                 AND (\(filter.inboxID)::text IS NULL OR inbox_id = \(filter.inboxID))
@@ -270,7 +282,27 @@ public struct EnrollmentStore: Sendable {
         }
     }
 
-    public enum Action: String, Sendable { case cancel, pause, resume }
+    public enum Action: String, Sendable {
+        case cancel, pause, resume
+
+        /// cancel: to cancelled, pause: to paused, resume: to active; the table of transitions
+        /// (`EnrollmentState.transitions`) says from where.
+        package var target: EnrollmentState {
+            switch self {
+            case .cancel: return .cancelled
+            case .pause: return .paused
+            case .resume: return .active
+            }
+        }
+
+        package var event: EventType {
+            switch self {
+            case .cancel: return .enrollmentCancelled
+            case .pause: return .enrollmentPaused
+            case .resume: return .enrollmentResumed
+            }
+        }
+    }
 
     /// cancel: active|paused -> cancelled; pause: active -> paused; resume: paused -> active, due
     /// now (missed steps are not sent in a burst: later delays count from this step's send).
@@ -280,25 +312,20 @@ public struct EnrollmentStore: Sendable {
             guard let row = try await conn.query("SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments WHERE org_id = \(org) AND id = \(id) FOR UPDATE", logger: logger)
                 .collect().first else { return nil }
             let current = try EnrollmentRecord.decode(row)
-            let target: String
-            let event: EventType
-            switch (action, current.state) {
-            case (.cancel, "active"), (.cancel, "paused"): target = "cancelled"; event = .enrollmentCancelled
-            case (.pause, "active"): target = "paused"; event = .enrollmentPaused
-            case (.resume, "paused"): target = "active"; event = .enrollmentResumed
-            case (.cancel, "cancelled"), (.pause, "paused"), (.resume, "active"):
-                return try await reload(org: org, id: id, conn)
-            default:
-                throw NudgeError.conflict("Cannot \(action.rawValue) an enrollment that is \(current.state)\(current.exit_reason.map { " (\($0))" } ?? "").", param: "action")
+            let target: EnrollmentState = action.target
+            if current.state == target { return try await reload(org: org, id: id, conn) }
+            guard current.state.canMove(to: target) else {
+                throw NudgeError.conflict("Cannot \(action.rawValue) an enrollment that is \(current.state.rawValue)\(current.exit_reason.map { " (\($0.rawValue))" } ?? "").", param: "action")
             }
+            let resumed = target == .active
             try await conn.query("""
-                UPDATE enrollments SET state = \(target), updated_by = \(tokenID), updated_at = \(now),
-                  next_due_at = CASE WHEN \(target) = 'active' THEN \(now) ELSE next_due_at END,
-                  attempts = CASE WHEN \(target) = 'active' THEN 0 ELSE attempts END,
-                  exit_detail = CASE WHEN \(target) = 'active' THEN NULL ELSE exit_detail END
-                WHERE org_id = \(org) AND id = \(id)
+                UPDATE enrollments SET state = \(target.rawValue), updated_by = \(tokenID), updated_at = \(now),
+                  next_due_at = CASE WHEN \(resumed) THEN \(now) ELSE next_due_at END,
+                  attempts = CASE WHEN \(resumed) THEN 0 ELSE attempts END,
+                  exit_detail = CASE WHEN \(resumed) THEN NULL ELSE exit_detail END
+                WHERE org_id = \(org) AND id = \(id) AND state IN (\(unescaped: EnrollmentState.sqlSources(of: target)))
                 """, logger: logger)
-            try await Events.append([PendingEvent(org: org, type: event, ["enrollment_id": .string(id), "contact_id": .string(current.contact_id), "by": .string(tokenID)])],
+            try await Events.append([PendingEvent(org: org, type: action.event, ["enrollment_id": .string(id), "contact_id": .string(current.contact_id), "by": .string(tokenID)])],
                                     at: now, on: conn, logger: logger)
             return try await reload(org: org, id: id, conn)
         }
@@ -317,7 +344,7 @@ public struct EnrollmentStore: Sendable {
     /// Used by replies, bounces, complaints, suppressions and contact deletion.
     package static func finish(org: String, contactID: String? = nil, recipientKey: String? = nil, inboxID: String? = nil,
                        onlyExitOnReply: Bool = false, enrollmentIDs: [String]? = nil,
-                       state: EnrollmentState, reason: String?, detail: String?, now: Date,
+                       state: EnrollmentState, reason: ExitReason?, detail: String?, now: Date,
                        _ conn: PostgresConnection, logger: Logger) async throws -> [String] {
         var events: [PendingEvent] = []
         let ids = try await finish(org: org, contactID: contactID, recipientKey: recipientKey, inboxID: inboxID, onlyExitOnReply: onlyExitOnReply,
@@ -329,11 +356,11 @@ public struct EnrollmentStore: Sendable {
     /// The same, leaving the events to the caller (which writes them with its own in one statement).
     package static func finish(org: String, contactID: String? = nil, recipientKey: String? = nil, inboxID: String? = nil,
                        onlyExitOnReply: Bool = false, enrollmentIDs: [String]? = nil,
-                       state: EnrollmentState, reason: String?, detail: String?, now: Date, events: inout [PendingEvent],
+                       state: EnrollmentState, reason: ExitReason?, detail: String?, now: Date, events: inout [PendingEvent],
                        _ conn: PostgresConnection, logger: Logger) async throws -> [String] {
         let rows = try await conn.query("""
-            UPDATE enrollments SET state = \(state.rawValue), exit_reason = \(reason), exit_detail = \(detail), next_due_at = NULL, updated_at = \(now)
-            WHERE org_id = \(org) AND state IN ('active', 'paused')
+            UPDATE enrollments SET state = \(state.rawValue), exit_reason = \(reason?.rawValue), exit_detail = \(detail), next_due_at = NULL, updated_at = \(now)
+            WHERE org_id = \(org) AND state IN (\(unescaped: EnrollmentState.sqlSources(of: state)))
               AND (\(contactID)::text IS NULL OR contact_id = \(contactID))
               AND (\(recipientKey)::text IS NULL OR recipient_key = \(recipientKey))
               AND (\(inboxID)::text IS NULL OR inbox_id = \(inboxID))
@@ -345,9 +372,9 @@ public struct EnrollmentStore: Sendable {
         return rows.map(\.0)
     }
 
-    package static func finishedEvent(org: String, id: String, contactID: String, state: EnrollmentState, reason: String?, detail: String?) -> PendingEvent {
+    package static func finishedEvent(org: String, id: String, contactID: String, state: EnrollmentState, reason: ExitReason?, detail: String?) -> PendingEvent {
         let type: EventType = state == .cancelled ? .enrollmentCancelled : (state == .exited ? .enrollmentExited : .enrollmentFailed)
-        return PendingEvent(org: org, type: type, ["enrollment_id": .string(id), "contact_id": .string(contactID), "exit_reason": .str(reason), "exit_detail": .str(detail)])
+        return PendingEvent(org: org, type: type, ["enrollment_id": .string(id), "contact_id": .string(contactID), "exit_reason": .str(reason?.rawValue), "exit_detail": .str(detail)])
     }
 
     package init(db: Database) {

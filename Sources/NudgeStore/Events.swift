@@ -62,6 +62,13 @@ public enum Events {
         }
     }
 
+    /// The text of a statement (or CTE) that writes one event for each row of `source`, from
+    /// the given SQL expressions (parameters of the statement it is part of): the events table's
+    /// writes stay here even inside another store's statement.
+    package static func insertOne(org: String, id: String, type: String, data: String, at: String, forEachRowOf source: String) -> String {
+        "INSERT INTO events (org_id, id, type, data, created_at)\n  SELECT \(org), \(id), \(type), \(data)::jsonb, \(at) FROM \(source)"
+    }
+
     /// Prepared; also a fragment of `HistoryStore.Append`. Parameters: the time, then each column
     /// as an array. `ORDER BY n` keeps the events' order in the feed.
     package struct Insert: ComposableStatement {

@@ -26,12 +26,12 @@ public struct SuppressionStore: Sendable {
         return SuppressionRecord(id: id, email: address, reason: reason, detail: detail, created_at: created)
     }
 
-    package static func exitReason(_ reason: String) -> String {
+    package static func exitReason(_ reason: String) -> ExitReason {
         switch reason {
-        case "unsubscribed": return ExitReason.unsubscribed.rawValue
-        case "bounced": return ExitReason.bounced.rawValue
-        case "complained": return ExitReason.complained.rawValue
-        default: return ExitReason.suppressed.rawValue
+        case "unsubscribed": return .unsubscribed
+        case "bounced": return .bounced
+        case "complained": return .complained
+        default: return .suppressed
         }
     }
 

@@ -12,9 +12,7 @@ package struct Housekeeping: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 try await services.authenticator.flushUsage()
-                try await services.db.system { conn in
-                    try await conn.query("DELETE FROM idempotency_keys WHERE created_at < \(services.clock.now().addingTimeInterval(-86_400))", logger: services.logger)
-                }
+                try await IdempotencyStore(db: services.db).purge(now: services.clock.now())
             } catch {
                 services.logger.warning("housekeeping failed", metadata: ["error": "\(error)"])
             }

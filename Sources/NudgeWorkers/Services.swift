@@ -4,7 +4,6 @@ import Logging
 import NudgeCore
 import NudgeSMTP
 import NudgeStore
-import PostgresNIO
 import ServiceLifecycle
 
 public struct NudgeServices: Sendable {
@@ -28,8 +27,8 @@ public struct NudgeServices: Sendable {
     public let logger: Logger
     public let keys: SigningKeys
 
-    public init(config: AppConfig, postgres: PostgresClient, clock: any NudgeClock, logger: Logger,
-                transport: (any MailTransport)? = nil, llm: (any LLMClient)? = nil, probe: PostgresClient? = nil) throws {
+    public init(config: AppConfig, postgres: DatabaseClient, clock: any NudgeClock, logger: Logger,
+                transport: (any MailTransport)? = nil, llm: (any LLMClient)? = nil, probe: DatabaseClient? = nil) throws {
         self.config = config
         self.keys = SigningKeys(secret: config.secret)
         let base: any MailTransport
@@ -79,12 +78,8 @@ public struct NudgeServices: Sendable {
     /// Due sends and judgements, for `drainWork` to know when it is done.
     package func pendingWork() async throws -> Int {
         let now = clock.now()
-        return try await db.system { conn in
-            try await conn.query("""
-                SELECT (SELECT count(*) FROM enrollments WHERE state = 'active' AND next_due_at <= \(now) AND NOT held)
-                     + (SELECT count(*) FROM judgements WHERE state = 'pending' AND next_attempt_at <= \(now))
-                """, logger: logger).decode(Int.self).collect().first ?? 0
-        }
+        let steps = try await db.system { [logger] conn in try await EnrollmentStore.countDue(now: now, conn, logger: logger) }
+        return try await steps + JudgementStore(db: db).countDue(now: now)
     }
 
     public var llmConfigured: Bool { config.llm != nil }

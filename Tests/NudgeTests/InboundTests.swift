@@ -63,7 +63,7 @@ import Testing
             let inbox = try await h.inbox()
             let logger = h.services.logger
             let plan = try await h.services.db.tenant(h.org, rollback: true) { conn in
-                try await conn.query("PREPARE inbound_lookup(text, text, text, text, text[]) AS \(unescaped: InboundProcessor.Lookup.Statement.sql)", logger: logger)
+                try await conn.query("PREPARE inbound_lookup(text, text, text, text, text[]) AS \(unescaped: InboundLookup.Statement.sql)", logger: logger)
                 // Values made here (ids and fixed text), never input.
                 let execute = "EXECUTE inbound_lookup('\(h.org)', '\(inbox)', 'new@example.com', 'avery@example.com', ARRAY['sent-1@nudge.test'])"
                 for _ in 0..<8 { _ = try await conn.query("\(unescaped: execute)", logger: logger).collect() }

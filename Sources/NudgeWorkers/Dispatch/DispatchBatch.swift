@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import Metrics
 import NudgeSMTP
-import PostgresNIO
 import NudgeCore
 import NudgeStore
 
@@ -45,7 +44,7 @@ package struct DispatchBatch {
         unsubscribeBase = services.config.unsubscribeBase
     }
 
-    package mutating func plan(_ due: [DueStep], _ conn: PostgresConnection) async throws {
+    package mutating func plan(_ due: [DueStep], _ conn: StoreConnection) async throws {
         var candidates: [DueStep] = []
         var emails: [DueStep] = []
         for d in due {
@@ -157,7 +156,7 @@ package struct DispatchBatch {
         for (i, r) in results { outgoing[i].result = r }
     }
 
-    package func record(_ conn: PostgresConnection) async throws {
+    package func record(_ conn: StoreConnection) async throws {
         var sent: [Outgoing] = []
         var transient: [(Outgoing, String)] = []
         var permanent: [(Outgoing, String)] = []
@@ -192,7 +191,7 @@ package struct DispatchBatch {
         try await recorder.recordDeferred(paused)
         // One statement per organization, not per enrollment.
         for (org, steps) in Dictionary(grouping: suppressed, by: \.org) {
-            _ = try await EnrollmentStore.finish(org: org, enrollmentIDs: steps.map(\.enrollmentID), state: .exited, reason: ExitReason.suppressed.rawValue,
+            _ = try await EnrollmentStore.finish(org: org, enrollmentIDs: steps.map(\.enrollmentID), state: .exited, reason: .suppressed,
                                                  detail: "the address is on the suppression list", now: now, conn, logger: logger)
         }
         for (d, why) in broken {

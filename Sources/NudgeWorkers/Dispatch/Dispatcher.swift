@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import Metrics
 import NudgeSMTP
-import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 import NudgeCore
@@ -91,7 +90,7 @@ public struct Dispatcher: Service {
     package final class SendingPhase: Sendable {
         private let state = Mutex<(running: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
 
-        package func run(while conn: PostgresConnection, _ send: () async throws -> Void) async throws {
+        package func run(while conn: StoreConnection, _ send: () async throws -> Void) async throws {
             state.withLock { $0.running = true }
             defer { finish() }
             // Checked once `running` is set: a loop whose transaction failed as the connection
