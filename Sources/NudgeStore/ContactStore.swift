@@ -57,15 +57,28 @@ public struct ContactStore: Sendable {
     package static let columns = "id, inbox_id, full_name, notes, labels, fields::text, timezone, created_at, updated_at"
 
     package static func record(_ row: PostgresRow) throws -> ContactRecord {
-        record(try row.decode((String, String?, String?, String?, [String], String, String?, Date, Date).self))
+        let (id, inbox, name, notes, labels, fields, tz, created, updated) = try row.decode((String, String?, String?, String?, [String], String, String?, Date, Date).self)
+        return try record(ContactRow(id: id, inboxID: inbox, fullName: name, notes: notes, labels: labels, fields: fields, timezone: tz, createdAt: created, updatedAt: updated))
     }
 
-    package static func record(_ columns: (String, String?, String?, String?, [String], String, String?, Date, Date)) -> ContactRecord {
-        let (id, inbox, name, notes, labels, fields, tz, created, updated) = columns
-        let (first, last) = NameSplit.split(name)
-        return ContactRecord(id: id, inbox_id: inbox, full_name: name, first_name: first, last_name: last, emails: [], notes: notes,
-                             labels: labels, fields: (try? JSONCoding.decoder.decode([String: String].self, from: Data(fields.utf8))) ?? [:],
-                             timezone: tz, created_at: created, updated_at: updated)
+    /// A contacts row as read (without its addresses).
+    package struct ContactRow {
+        let id: String
+        let inboxID: String?
+        let fullName: String?
+        let notes: String?
+        let labels: [String]
+        let fields: String
+        let timezone: String?
+        let createdAt: Date
+        let updatedAt: Date
+    }
+
+    package static func record(_ r: ContactRow) throws -> ContactRecord {
+        let (first, last) = NameSplit.split(r.fullName)
+        return ContactRecord(id: r.id, inbox_id: r.inboxID, full_name: r.fullName, first_name: first, last_name: last, emails: [], notes: r.notes,
+                             labels: r.labels, fields: try JSONCoding.decoder.decode([String: String].self, from: Data(r.fields.utf8)),
+                             timezone: r.timezone, created_at: r.createdAt, updated_at: r.updatedAt)
     }
 
     /// Loads the addresses of many contacts in one query.
@@ -289,7 +302,8 @@ public struct ContactStore: Sendable {
                 let (sent, id, inbox, name, notes, labels, fields, tz, created, updated) =
                     try row.decode((Bool, String, String?, String?, String?, [String]?, String?, String?, Date, Date).self)
                 guard sent, let labels, let fields else { more = true; continue }
-                listed.append(Self.record((id, inbox, name, notes, labels, fields, tz, created, updated)))
+                listed.append(try Self.record(ContactRow(id: id, inboxID: inbox, fullName: name, notes: notes, labels: labels, fields: fields, timezone: tz,
+                                                         createdAt: created, updatedAt: updated)))
             }
             var out = page.encoded()
             for c in try await withEmails(org: org, listed, conn) {

@@ -68,7 +68,26 @@ package struct DueStep: Sendable {
         // the transaction, so an idle poll needs no reset).
         if !rows.isEmpty { try await conn.query("SELECT set_config('enable_bitmapscan', 'on', true)", logger: logger) }
         var steps = StepCache()
-        return try rows.map { try decode($0, &steps) }
+        var due: [DueStep] = []
+        due.reserveCapacity(rows.count)
+        for row in rows {
+            do {
+                due.append(try decode(row, &steps))
+            } catch let missing as MissingStep {
+                // A damaged row (its step index past its steps): it fails, alone, instead of
+                // failing every batch that claims it.
+                _ = try await EnrollmentStore.finish(org: missing.org, enrollmentIDs: [missing.enrollmentID], state: .failed, reason: nil,
+                                                     detail: "step \(missing.stepIndex) does not exist in this enrollment's steps", now: now, conn, logger: logger)
+            }
+        }
+        return due
+    }
+
+    /// A claimed enrollment whose next step index points past its steps.
+    package struct MissingStep: Error {
+        let org: String
+        let enrollmentID: String
+        let stepIndex: Int
     }
 
     /// Enrollments of one sequence carry the same step JSON: a batch decodes each text once.
@@ -128,7 +147,9 @@ package struct DueStep: Sendable {
             inboxID: try r["inbox_id"].decode(String.self), contactID: try r["contact_id"].decode(String.self),
             recipient: try r["recipient"].decode(String.self), sequenceID: try r["sequence_id"].decode(String?.self),
             stepIndex: try r["next_step"].decode(Int.self), stepCount: try r["step_count"].decode(Int.self),
-            step: try steps.step(r["step"].decode(String?.self))!, nextStep: try steps.step(r["next"].decode(String?.self)),
+            step: try steps.step(r["step"].decode(String?.self)) ?? {
+                throw MissingStep(org: try r["org_id"].decode(String.self), enrollmentID: try r["id"].decode(String.self), stepIndex: try r["next_step"].decode(Int.self))
+            }(), nextStep: try steps.step(r["next"].decode(String?.self)),
             dueAt: try r["next_due_at"].decode(Date.self), attempts: try r["attempts"].decode(Int.self),
             source: try json("source", EnrollmentSource.self), threadID: try r["thread_id"].decode(String?.self),
             inboxAddress: try r["address"].decode(String.self), inboxName: try r["display_name"].decode(String?.self),

@@ -16,9 +16,15 @@ package struct InboundLookup {
         package let classification: String
         package let enrollments: String
     }
+    /// The newest stored message the inbound one refers to.
+    package struct Referenced {
+        package let threadID: String
+        package let enrollmentID: String?
+        package let toAddresses: [String]
+    }
     package var previous: Previous?
     package var contactID: String?
-    package var byRef: (String, String?, [String])?
+    package var byRef: Referenced?
 
     /// nil when the inbox does not exist.
     package static func run(org: String, inboxID: String, rfcID: String, senderKey: String, refs: [String],
@@ -26,9 +32,12 @@ package struct InboundLookup {
         let rows = try await conn.execute(Statement(org: org, inboxID: inboxID, rfcID: rfcID, senderKey: senderKey, refs: refs), logger: logger).collect()
         guard let row = rows.first else { return nil }
         var out = InboundLookup()
-        if let id = row.0, let thread = row.1 { out.previous = Previous(id: id, threadID: thread, classification: row.2 ?? "other", enrollments: row.3 ?? "[]") }
-        out.contactID = row.4
-        if let thread = row.5 { out.byRef = (thread, row.6, row.7 ?? []) }
+        let (previousID, previousThread, classification, enrollments, contactID, refThread, refEnrollment, refTo) = row
+        if let previousID, let previousThread {
+            out.previous = Previous(id: previousID, threadID: previousThread, classification: classification ?? "other", enrollments: enrollments ?? "[]")
+        }
+        out.contactID = contactID
+        if let refThread { out.byRef = Referenced(threadID: refThread, enrollmentID: refEnrollment, toAddresses: refTo ?? []) }
         return out
     }
 

@@ -22,7 +22,7 @@ public struct InboxStore: Sendable {
 
     package static func record(_ row: PostgresRow) throws -> InboxRecord {
         let (id, address, name, tz, window, limit, created, updated) = try row.decode((String, String, String?, String, String?, Int?, Date, Date).self)
-        let w = window.flatMap { try? JSONCoding.decoder.decode(SendWindow.self, from: Data($0.utf8)) }
+        let w = try window.map { try JSONCoding.decoder.decode(SendWindow.self, from: Data($0.utf8)) }
         return InboxRecord(id: id, address: address, display_name: name, timezone: tz, send_window: w, daily_send_limit: limit, created_at: created, updated_at: updated)
     }
 

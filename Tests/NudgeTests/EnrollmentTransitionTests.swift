@@ -102,4 +102,26 @@ import Testing
             #expect(tried == 6 * 7)
         }
     }
+
+    /// A row whose step index points past its steps fails that enrollment alone; the rest of the
+    /// batch is sent (it used to stop the dispatcher).
+    @Test func aDamagedStepIndexFailsOnlyItsEnrollment() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            let steps = #"[{"delay_days": 1, "subject": "s", "body": "b"}]"#
+            let damaged = try await h.enrollAdHoc(inbox: inbox, email: Fixture.address(), steps: steps).id
+            let healthy = try await h.enrollAdHoc(inbox: inbox, email: Fixture.address(), steps: steps).id
+            let db = h.services.db
+            let org = h.org
+            try await db.system { conn in
+                try await conn.query("UPDATE enrollments SET next_step = 7 WHERE org_id = \(org) AND id = \(damaged)", logger: db.logger)
+            }
+            _ = try await h.advance(seconds: 86_400 + 60)
+            let a = try await h.call(.get, "/v1/sequences/enrollments/\(damaged)")
+            #expect(a["state"]?.string == "failed")
+            #expect(a["exit_detail"]?.string?.contains("step 7 does not exist") == true)
+            let b = try await h.call(.get, "/v1/sequences/enrollments/\(healthy)")
+            #expect(b["state"]?.string == "completed")
+        }
+    }
 }

@@ -117,7 +117,16 @@ package struct DispatchBatch {
         let deadline = ContinuousClock.now + services.config.dispatchSendBudget
         let width = max(1, services.config.smtpLanes)
         for i in outgoing.indices where outgoing[i].due.acceptedEarlier { outgoing[i].result = .success(.accepted(response: nil)) }
-        let jobs = outgoing.enumerated().filter { !$0.element.due.acceptedEarlier }.map { (i, o) in (i, o.due.inboxAddress, o.due.recipient, o.rendered) }
+        /// One message to hand to the SMTP server: its place in `outgoing`, envelope and bytes.
+        struct Job: Sendable {
+            let index: Int
+            let from: String
+            let to: String
+            let message: [UInt8]
+        }
+        let jobs = outgoing.enumerated().filter { !$0.element.due.acceptedEarlier }.map { (i, o) in
+            Job(index: i, from: o.due.inboxAddress, to: o.due.recipient, message: o.rendered)
+        }
         let marks = outgoing.map { AcceptanceMark(due: $0.due, rfcID: $0.message.messageID) }
         let db = services.db
         enum Event: Sendable { case sent(Int, Result<SMTPOutcome, any Error>), marked }
@@ -127,11 +136,11 @@ package struct DispatchBatch {
             var unmarked: [AcceptanceMark] = []
             var marking = false
             let trouble = MarkTrouble()
-            func start(_ job: (Int, String, String, [UInt8])) {
+            func start(_ job: Job) {
                 group.addTask {
-                    guard ContinuousClock.now < deadline, !trouble.isSet else { return .sent(job.0, .failure(NotStarted())) }
-                    do { return .sent(job.0, .success(try await transport.send(envelopeFrom: job.1, recipients: [job.2], message: job.3))) }
-                    catch { return .sent(job.0, .failure(error)) }
+                    guard ContinuousClock.now < deadline, !trouble.isSet else { return .sent(job.index, .failure(NotStarted())) }
+                    do { return .sent(job.index, .success(try await transport.send(envelopeFrom: job.from, recipients: [job.to], message: job.message))) }
+                    catch { return .sent(job.index, .failure(error)) }
                 }
             }
             while next < min(width, jobs.count) { start(jobs[next]); next += 1 }

@@ -37,7 +37,7 @@ package struct InboundProcessor {
         let result: (InboundResult, Bool)? = try await db.tenant(org, racesRetried: 1) { conn in
             guard let known = try await InboundLookup.run(org: org, inboxID: inboxID, rfcID: rfcID, senderKey: Mailbox.key(sender), refs: refs, conn, logger: logger) else { return nil }
             if let previous = known.previous {
-                let ids = (try? JSONCoding.decoder.decode([String].self, from: Data(previous.enrollments.utf8))) ?? []
+                let ids = try JSONCoding.decoder.decode([String].self, from: Data(previous.enrollments.utf8))
                 return (InboundResult(message_id: previous.id, thread_id: previous.threadID, classification: previous.classification, enrollments: ids), true)
             }
             return (try await store(parsed, raw: raw, rfcID: rfcID, sender: sender, refs: refs, known: known, org: org, inboxID: inboxID, now: now, conn), false)
@@ -84,7 +84,7 @@ package struct InboundProcessor {
         // message, else by sender and normalised subject, else a new thread.
         let byRef = known.byRef
         let subjectKey = ThreadKeys.subjectKey(m.subject).withoutNUL
-        var threadID = byRef?.0
+        var threadID = byRef?.threadID
         if threadID == nil && !subjectKey.isEmpty && !sender.isEmpty {
             threadID = try await HistoryStore.thread(org: org, inboxID: inboxID, subjectKey: subjectKey, sender: sender, senderKey: senderKey, conn, logger: logger)
         }
@@ -116,7 +116,7 @@ package struct InboundProcessor {
         case .bounce:
             let report = m.bounce
             var failed = (report?.recipients ?? []).filter(\.permanent).map(\.address)
-            if failed.isEmpty, report?.recipients.isEmpty ?? true, report?.isPermanent ?? false, let to = byRef?.2.first { failed = [to] }
+            if failed.isEmpty, report?.recipients.isEmpty ?? true, report?.isPermanent ?? false, let to = byRef?.toAddresses.first { failed = [to] }
             let (keys, sent) = try await ReportMatch.run(named: failed + (report?.recipients ?? []).map(\.address), refs: refs,
                                                          org: org, inboxID: inboxID, now: now, conn, logger: logger)
             matched = sent
@@ -132,7 +132,7 @@ package struct InboundProcessor {
             ]))
         case .complaint:
             var addresses = m.complaint?.complainedAddresses ?? []
-            if addresses.isEmpty, let to = byRef?.2.first { addresses = [to] }
+            if addresses.isEmpty, let to = byRef?.toAddresses.first { addresses = [to] }
             let (keys, sent) = try await ReportMatch.run(named: addresses, refs: refs, org: org, inboxID: inboxID, now: now, conn, logger: logger)
             matched = sent
             for address in keys where sent.contains(address) {
@@ -153,7 +153,7 @@ package struct InboundProcessor {
                                  inReplyTo: m.inReplyTo.first?.storedMessageID, references: m.references.map(\.storedMessageID), from: sender,
                                  fromName: m.from?.name, to: m.to.map(\.address), cc: m.cc.map(\.address), subject: m.subject,
                                  text: m.text, replyText: m.replyText, classification: classification, raw: raw, contactID: contactID,
-                                 enrollmentID: byRef?.1, stepIndex: nil, details: InboundDetails.json(m, changed: changed, matched: matched), at: now)
+                                 enrollmentID: byRef?.enrollmentID, stepIndex: nil, details: InboundDetails.json(m, changed: changed, matched: matched), at: now)
         message.id = messageID
         try await HistoryStore.append([message], newThreads: newThread ? [.init(org: org, id: thread, inboxID: inboxID, contactID: contactID, subject: m.subject)] : [],
                                       events: events, now: now, conn, logger: logger)
