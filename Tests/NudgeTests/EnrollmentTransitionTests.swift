@@ -124,4 +124,26 @@ import Testing
             #expect(b["state"]?.string == "completed")
         }
     }
+
+    /// The enums the code stores are exactly the values the schema's CHECK constraints allow.
+    @Test func storedEnumsMatchTheSchema() async throws {
+        try await Harness.run { h in
+            let db = h.services.db
+            func allowed(_ constraint: String) async throws -> Set<String> {
+                let def = try await db.system { conn in
+                    try await conn.query("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = \(constraint)", logger: db.logger)
+                        .decode(String.self).collect().first ?? ""
+                }
+                return Set(def.matches(of: try Regex("'([a-z_]+)'")).compactMap { $0.output[1].substring.map(String.init) })
+            }
+            let states = try await allowed("enrollments_state_check")
+            let judgements = try await allowed("judgements_state_check")
+            let statuses = try await allowed("deliveries_status_check")
+            let kinds = try await allowed("deliveries_kind_check")
+            #expect(states == Set(EnrollmentState.allCases.map(\.rawValue)))
+            #expect(judgements == Set(JudgementState.allCases.map(\.rawValue)))
+            #expect(statuses == Set(DeliveryStatus.allCases.map(\.rawValue)))
+            #expect(kinds == Set(DeliveryKind.allCases.map(\.rawValue)))
+        }
+    }
 }
