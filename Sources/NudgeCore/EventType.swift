@@ -1,7 +1,7 @@
 import Foundation
 
 /// What the events feed records.
-public enum EventType: String, Sendable, CaseIterable {
+public enum EventType: String, Sendable, CaseIterable, Codable {
     case enrollmentCreated = "enrollment.created"
     case enrollmentCancelled = "enrollment.cancelled"
     case enrollmentPaused = "enrollment.paused"

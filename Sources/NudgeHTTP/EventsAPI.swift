@@ -29,13 +29,13 @@ package struct EventsAPI {
             // can read (`next_cursor` is the last event's id, usable as `after` or `cursor`).
             let limit = try PageRequest.limit(req)
             let after = try req.query("after") ?? req.query("cursor")
-            var types = EventType.allCases.filter { ctx.token.scopes.allows(Self.scope(of: $0)) }.map(\.rawValue)
+            var types = EventType.allCases.filter { ctx.token.scopes.allows(Self.scope(of: $0)) }
             if let type = try req.query("type") {
                 guard let t = EventType(rawValue: type) else {
                     throw NudgeError.validation("type", "type must be one of \(EventType.allCases.map(\.rawValue).joined(separator: ", ")).")
                 }
                 try ctx.require(Self.scope(of: t))
-                types = [type]
+                types = [t]
             }
             let org = ctx.org, listed = types
             // Bounded in bytes as other lists (`EncodedPage`): the page ends early, with the last

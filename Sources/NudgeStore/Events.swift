@@ -18,7 +18,7 @@ public struct PendingEvent: Sendable {
 
 package struct EventRecord: Encodable {
     package let id: String
-    package let type: String
+    package let type: EventType
     package let data: JSONValue
     package let created_at: Date
 }
@@ -34,7 +34,7 @@ public enum Events {
     /// `after`. An event is listed only once no older transaction of this database is still
     /// running. Bounded in bytes (`EncodedPage`, `PageSize`); `next_cursor` is the last event's
     /// id when the page is full or ended early.
-    package static func page(org: String, types: [String], after: String?, limit: Int, _ db: Database) async throws -> EncodedPage {
+    package static func page(org: String, types: [EventType], after: String?, limit: Int, _ db: Database) async throws -> EncodedPage {
         try await db.tenant(org) { conn in
             if let after {
                 guard ID.isValid(after, .evt), try await !conn.query("SELECT 1 FROM events WHERE org_id = \(org) AND id = \(after)", logger: db.logger)
@@ -48,14 +48,15 @@ public enum Events {
                 SELECT before < \(PageSize.budget), id, type, CASE WHEN before < \(PageSize.budget) THEN data::text END, created_at
                 FROM (SELECT p.*, \(unescaped: PageSize.before("octet_length(p.data::text)", order: "p.tx, p.seq")) AS before
                       FROM (SELECT id, type, data, created_at, tx, seq FROM events, horizon
-                            WHERE org_id = \(org) AND type = ANY(\(types))
+                            WHERE org_id = \(org) AND type = ANY(\(types.map(\.rawValue)))
                               AND (\(after)::text IS NULL OR (tx, seq) > (SELECT a.tx, a.seq FROM events a WHERE a.org_id = \(org) AND a.id = \(after)))
                               AND (horizon.oldest IS NULL OR age(tx::xid) > horizon.oldest)
                             ORDER BY tx, seq LIMIT \(limit)) p) s
                 ORDER BY tx, seq
                 """, logger: db.logger).decode((Bool, String, String, String?, Date).self) where !out.isComplete {
                 guard sent, let data else { out.stop(); continue }
-                try out.add(EventRecord(id: id, type: type, data: JSONValue.parse(data) ?? .null, created_at: created), key: .id(id))
+                guard let parsed = JSONValue.parse(data) else { throw UnknownStoredValue(column: "events.data", value: data) }
+                try out.add(EventRecord(id: id, type: try EventType.stored(type, column: "events.type"), data: parsed, created_at: created), key: .id(id))
             }
             if out.count == limit { out.stop() }
             return out
