@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import NudgeCore
+import NudgeHTTP
 import NudgeStore
 import NudgeWorkers
-import NudgeHTTP
 
 /// A `NUDGE_*` variable whose value cannot be used: start-up stops and says which one and what it
 /// takes, rather than running with a default the operator did not choose.
@@ -31,7 +31,8 @@ public struct EnvironmentConfig: Sendable {
 
     /// `NUDGE_*` names set here that `nudge` does not read (tests' own `NUDGE_TEST_*` aside).
     public var unknown: [String] {
-        values.keys.filter { $0.hasPrefix("NUDGE_") && !$0.hasPrefix("NUDGE_TEST_") && !Self.known.contains($0) && !Self.tooling.contains($0) }.sorted()
+        values.keys.filter { $0.hasPrefix("NUDGE_") && !$0.hasPrefix("NUDGE_TEST_") && !Self.known.contains($0) && !Self.tooling.contains($0) }
+            .sorted()
     }
 
     package func string(_ name: String) -> String? {
@@ -71,7 +72,9 @@ public struct EnvironmentConfig: Sendable {
             }
         }
         if let v = string("NUDGE_ORG_DAILY_QUOTA") {
-            if v == "off" { c.orgDailySendQuota = nil } else {
+            if v == "off" {
+                c.orgDailySendQuota = nil
+            } else {
                 c.orgDailySendQuota = try int("NUDGE_ORG_DAILY_QUOTA", 0...100_000_000, "a number of emails per organization per UTC day, or off")
             }
         }

@@ -1,15 +1,15 @@
-import Hummingbird
 import Foundation
+import Hummingbird
 import Logging
 import Metrics
+import NudgeCore
+import NudgeHTTP
 import NudgeSMTP
+import NudgeStore
+import NudgeWorkers
 import Prometheus
 import ServiceLifecycle
 import Synchronization
-import NudgeCore
-import NudgeStore
-import NudgeWorkers
-import NudgeHTTP
 
 /// What the `nudge` executable does, kept in the library so it is tested with the rest.
 public enum Launcher {
@@ -52,7 +52,8 @@ public enum Launcher {
     }
 
     /// Runs `body` with a migrated database (CLI commands other than serve).
-    public static func withDatabase<T: Sendable>(_ config: AppConfig, _ body: @Sendable (NudgeServices, [String]) async throws -> T) async throws -> T {
+    public static func withDatabase<T: Sendable>(_ config: AppConfig, _ body: @Sendable (NudgeServices, [String]) async throws -> T) async throws -> T
+    {
         let logger = logger(config)
         let (dbConfig, started) = try database(config, logger: logger)
         defer { started?.stop() }

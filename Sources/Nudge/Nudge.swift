@@ -2,12 +2,12 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
-import NudgeSMTP
-import ServiceLifecycle
 import NudgeCore
+import NudgeHTTP
+import NudgeSMTP
 import NudgeStore
 import NudgeWorkers
-import NudgeHTTP
+import ServiceLifecycle
 
 /// The composition root: one of each store and service, built from configuration. `main` and the
 /// tests both go through `buildApplication`, choosing the backends (database, SMTP, LLM, clock).
@@ -19,7 +19,7 @@ public func buildApplication(
     schema: SchemaGate = SchemaGate()
 ) -> some ApplicationProtocol {
     let router = Router(context: AppContext.self)
-    let routes = RouteTable()   // for 405 + Allow on known paths
+    let routes = RouteTable()  // for 405 + Allow on known paths
     router.add(middleware: ErrorMiddleware<AppContext>(routes: routes))
     router.add(middleware: SlowClientGuard<AppContext>(bodyDeadline: services.config.requestBodyDeadline))
     OpsAPI(services: services).register(router, routes)
@@ -27,17 +27,22 @@ public func buildApplication(
     if services.config.role != .worker {
         let v1 = router.group()
             .add(middleware: DatabaseGate(health: services.health))
-            .add(middleware: AuthMiddleware(authenticator: services.authenticator,
-                                             limiter: services.config.rateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) }))
+            .add(
+                middleware: AuthMiddleware(
+                    authenticator: services.authenticator,
+                    limiter: services.config.rateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) })
+            )
             .group(context: TenantContext.self)
-        let r = ScopedRouter(group: v1, routes: routes,
-                             idempotency: IdempotencyMiddleware(db: services.db, clock: services.clock, secret: services.config.secret))
+        let r = ScopedRouter(
+            group: v1, routes: routes,
+            idempotency: IdempotencyMiddleware(db: services.db, clock: services.clock, secret: services.config.secret))
         let s = services
         TokensAPI(store: s.tokens, authenticator: s.authenticator, clock: s.clock).register(r)
         InboxesAPI(store: s.inboxes, clock: s.clock, anyDomain: s.config.anySenderDomain).register(r)
         ContactsAPI(store: s.contacts, inboxes: s.inboxes, clock: s.clock).register(r)
         SequencesAPI(store: s.sequences, clock: s.clock, llmConfigured: s.llmConfigured).register(r)
-        let enrollmentsAPI = EnrollmentsAPI(store: s.enrollments, contacts: s.contacts, sequences: s.sequences, db: s.db, clock: s.clock, llmConfigured: s.llmConfigured)
+        let enrollmentsAPI = EnrollmentsAPI(
+            store: s.enrollments, contacts: s.contacts, sequences: s.sequences, db: s.db, clock: s.clock, llmConfigured: s.llmConfigured)
         enrollmentsAPI.register(r)
         PreviewAPI(services: s, enrollments: enrollmentsAPI).register(r)
         WorkflowRulesAPI(store: s.rules, clock: s.clock).register(r)

@@ -1,9 +1,9 @@
-import ServiceLifecycle
-import Synchronization
 import NudgeCore
+import NudgeHTTP
 import NudgeStore
 import NudgeWorkers
-import NudgeHTTP
+import ServiceLifecycle
+import Synchronization
 
 /// Opens once the migrations have been applied at start-up. The long-lived loops wait for it, so
 /// that none of them queries a table that a migration has yet to create.

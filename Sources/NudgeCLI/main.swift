@@ -76,8 +76,12 @@ struct Org: AsyncParsableCommand {
         func run() async throws {
             guard ID.isValid(org, .org) else { throw ValidationError("--org must be an organization id (org_…)") }
             let quota: Int?
-            if daily == "default" { quota = nil } else {
-                guard let n = Int(daily), n >= 0, n <= 100_000_000 else { throw ValidationError("--daily must be a number from 0 to 100000000, or 'default'") }
+            if daily == "default" {
+                quota = nil
+            } else {
+                guard let n = Int(daily), n >= 0, n <= 100_000_000 else {
+                    throw ValidationError("--daily must be a number from 0 to 100000000, or 'default'")
+                }
                 quota = n
             }
             let line = try await Launcher.withDatabase(try Launcher.environmentConfig()) { services, _ in
@@ -142,7 +146,9 @@ struct Domain: AsyncParsableCommand {
         func run() async throws {
             let d = try Domain.checked(domain)
             let line = try await Launcher.withDatabase(try Launcher.environmentConfig()) { services, _ in
-                guard try await services.senderDomains.allow(org: options.org, domain: d, now: Date()) else { throw CLIError("no organization \(options.org)") }
+                guard try await services.senderDomains.allow(org: options.org, domain: d, now: Date()) else {
+                    throw CLIError("no organization \(options.org)")
+                }
                 return Launcher.json(["org_id": options.org, "domain": d, "allowed": "true"])
             }
             print(line)

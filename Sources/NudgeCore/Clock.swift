@@ -21,6 +21,9 @@ public final class ManualClock: NudgeClock {
     public func now() -> Date { current.withLock { $0 } }
     @discardableResult
     public func advance(seconds: Double) -> Date {
-        current.withLock { $0 = $0.addingTimeInterval(seconds); return $0 }
+        current.withLock {
+            $0 = $0.addingTimeInterval(seconds)
+            return $0
+        }
     }
 }

@@ -18,7 +18,10 @@ public enum Base62 {
         var word: UInt64 = 0
         var left = 0
         while out.count < count {
-            if left == 0 { word = rng.next(); left = 8 }
+            if left == 0 {
+                word = rng.next()
+                left = 8
+            }
             let b = UInt8(truncatingIfNeeded: word)
             word >>= 8
             left -= 1

@@ -18,7 +18,8 @@ public enum Mailbox {
         if a.utf8.count > 254 { return .failure(.init("must be at most 254 characters")) }
         let parts = a.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2 else { return .failure(.init(parts.count < 2 ? "must contain an @" : "must contain exactly one @")) }
-        let local = parts[0], domain = parts[1]
+        let local = parts[0]
+        let domain = parts[1]
         if local.isEmpty { return .failure(.init("has an empty local part")) }
         if local.utf8.count > 64 { return .failure(.init("has a local part over 64 characters")) }
         if !local.unicodeScalars.allSatisfy({ $0.isASCII }) || !domain.unicodeScalars.allSatisfy({ $0.isASCII }) {
@@ -33,7 +34,9 @@ public enum Mailbox {
         for label in labels {
             if label.isEmpty || label.utf8.count > 63 { return .failure(.init("has an invalid domain")) }
             if label.first == "-" || label.last == "-" { return .failure(.init("has an invalid domain")) }
-            if !label.unicodeScalars.allSatisfy({ $0.properties.isASCIIHexDigit || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || $0 == "-" || ("0"..."9").contains($0) }) {
+            if !label.unicodeScalars.allSatisfy({
+                $0.properties.isASCIIHexDigit || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || $0 == "-" || ("0"..."9").contains($0)
+            }) {
                 return .failure(.init("has an invalid domain"))
             }
         }

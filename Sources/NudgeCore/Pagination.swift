@@ -43,7 +43,8 @@ public struct PageRequest: Sendable {
         // Both are bound to SQL: a NUL in the id failed the statement (a 500), so only an id's
         // shape (`prefix_base62`) passes, and a time PostgreSQL can hold (years 1 to 9999).
         guard parts.count == 2, let micros = Int64(parts[0]), (-62_135_596_800_000_000...253_402_300_799_000_000).contains(micros),
-              parts[1].utf8.count <= 64, parts[1].split(separator: "_", omittingEmptySubsequences: false).allSatisfy(Base62.isBase62) else { return nil }
+            parts[1].utf8.count <= 64, parts[1].split(separator: "_", omittingEmptySubsequences: false).allSatisfy(Base62.isBase62)
+        else { return nil }
         return (Date(timeIntervalSince1970: Double(micros) / 1_000_000), String(parts[1]))
     }
 }
@@ -117,6 +118,5 @@ public struct EncodedPage: Sendable {
         if let lastKey { nextCursor = lastKey.cursor }
         return false
     }
-
 
 }

@@ -7,7 +7,8 @@ public enum ScheduleMath {
     public static func minutes(_ s: String) -> Int? {
         let p = s.split(separator: ":")
         guard p.count == 2, p[0].count == 2, p[1].count == 2, let h = Int(p[0]), let m = Int(p[1]),
-              (0...24).contains(h), (0...59).contains(m), h * 60 + m <= 1440 else { return nil }
+            (0...24).contains(h), (0...59).contains(m), h * 60 + m <= 1440
+        else { return nil }
         return h * 60 + m
     }
 
@@ -38,7 +39,11 @@ public enum ScheduleMath {
         var c = cal.dateComponents([.year, .month, .day], from: day)
         c.hour = minutes / 60
         c.minute = minutes % 60
-        if minutes == 1440 { c.hour = 23; c.minute = 59; c.second = 59 }
+        if minutes == 1440 {
+            c.hour = 23
+            c.minute = 59
+            c.second = 59
+        }
         return cal.date(from: c) ?? day
     }
 

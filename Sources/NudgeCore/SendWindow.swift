@@ -24,7 +24,9 @@ public struct SendWindow: Codable, Sendable, Equatable {
             throw NudgeError.validation("send_window.days[\(i)]", "send_window.days[\(i)] must be one of mon, tue, wed, thu, fri, sat, sun.")
         }
         w.days = dayNames.filter(w.days.contains)
-        guard let s = ScheduleMath.minutes(w.start) else { throw NudgeError.validation("send_window.start", "send_window.start must be HH:MM (24-hour).") }
+        guard let s = ScheduleMath.minutes(w.start) else {
+            throw NudgeError.validation("send_window.start", "send_window.start must be HH:MM (24-hour).")
+        }
         guard let e = ScheduleMath.minutes(w.end) else { throw NudgeError.validation("send_window.end", "send_window.end must be HH:MM (24-hour).") }
         guard s < e else { throw NudgeError.validation("send_window.end", "send_window.end must be after send_window.start.") }
         return w

@@ -66,9 +66,10 @@ package enum StepValidation {
         case "reminder": kind = .reminder
         default: throw NudgeError.validation("\(p).type", "\(p).type must be \"email\" or \"reminder\".")
         }
-        var step = Step(type: kind, delay_days: try delay(s.delay_days, "\(p).delay_days", max: 365) ?? 0,
-                        delay_hours: try delay(s.delay_hours, "\(p).delay_hours", max: 8_760),
-                        delay_minutes: try delay(s.delay_minutes, "\(p).delay_minutes", max: 525_600))
+        var step = Step(
+            type: kind, delay_days: try delay(s.delay_days, "\(p).delay_days", max: 365) ?? 0,
+            delay_hours: try delay(s.delay_hours, "\(p).delay_hours", max: 8_760),
+            delay_minutes: try delay(s.delay_minutes, "\(p).delay_minutes", max: 525_600))
         if step.delaySeconds > 366 * 86_400 { throw NudgeError.validation("\(p).delay_days", "\(p): the total delay must be at most a year.") }
         switch kind {
         case .reminder:
@@ -86,19 +87,25 @@ package enum StepValidation {
             case (nil, nil): throw NudgeError.validation("\(p).body", "\(p) needs exactly one of body or prompt.")
             case (.some, .some): throw NudgeError.validation("\(p).prompt", "\(p) takes body or prompt, not both.")
             case (let body?, nil):
-                guard !body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw NudgeError.validation("\(p).body", "\(p).body must not be empty.") }
+                guard !body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                    throw NudgeError.validation("\(p).body", "\(p).body must not be empty.")
+                }
                 try Validate.text(body, "\(p).body", max: 20_000)
                 try TemplateCheck.check(body, "\(p).body")
                 guard s.subject != nil else { throw NudgeError.validation("\(p).subject", "\(p).subject is required for a body step.") }
                 step.body = body
             case (nil, let prompt?):
                 guard llmConfigured else { throw LLMRequirement.error("\(p).prompt") }
-                guard !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw NudgeError.validation("\(p).prompt", "\(p).prompt must not be empty.") }
+                guard !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                    throw NudgeError.validation("\(p).prompt", "\(p).prompt must not be empty.")
+                }
                 try Validate.text(prompt, "\(p).prompt", max: 4_000)
                 step.prompt = prompt
             }
             if let subject = s.subject {
-                guard !subject.trimmingCharacters(in: .whitespaces).isEmpty else { throw NudgeError.validation("\(p).subject", "\(p).subject must not be empty.") }
+                guard !subject.trimmingCharacters(in: .whitespaces).isEmpty else {
+                    throw NudgeError.validation("\(p).subject", "\(p).subject must not be empty.")
+                }
                 try Validate.text(subject, "\(p).subject", max: 250, singleLine: true)
                 try TemplateCheck.check(subject, "\(p).subject")
                 step.subject = subject
@@ -117,7 +124,10 @@ package enum StepValidation {
 
 package enum LLMRequirement {
     package static func error(_ param: String) -> NudgeError {
-        .validation(param, "\(param) needs an LLM: set NUDGE_LLM_URL (an OpenAI-compatible endpoint), NUDGE_LLM_MODEL and, if it needs one, NUDGE_LLM_API_KEY, then restart Nudge.")
+        .validation(
+            param,
+            "\(param) needs an LLM: set NUDGE_LLM_URL (an OpenAI-compatible endpoint), NUDGE_LLM_MODEL and, if it needs one, NUDGE_LLM_API_KEY, then restart Nudge."
+        )
     }
 }
 
@@ -142,7 +152,8 @@ package enum TemplateCheck {
             throw NudgeError.validation(param, "\(param) is not a valid Mustache template.")
         }
         for name in variables(in: text) where !isKnown(name) {
-            throw NudgeError.validation(param, "\(param) uses the unknown variable {{\(name)}}; known: \(known.sorted().joined(separator: ", ")), contact.fields.<name>.")
+            throw NudgeError.validation(
+                param, "\(param) uses the unknown variable {{\(name)}}; known: \(known.sorted().joined(separator: ", ")), contact.fields.<name>.")
         }
     }
 
@@ -155,7 +166,10 @@ package enum TemplateCheck {
             guard let close = rest.range(of: "}}") else { break }
             var tag = rest[..<close.lowerBound].trimmingCharacters(in: .whitespaces)
             rest = rest[close.upperBound...]
-            if tag.hasPrefix("{") { tag.removeFirst(); if rest.hasPrefix("}") { rest = rest.dropFirst() } }
+            if tag.hasPrefix("{") {
+                tag.removeFirst()
+                if rest.hasPrefix("}") { rest = rest.dropFirst() }
+            }
             guard let first = tag.first else { continue }
             if "!>=%/".contains(first) { continue }
             if "#^&".contains(first) { tag.removeFirst() }

@@ -18,7 +18,10 @@ package func withTimeout<T: Sendable>(_ duration: Duration, _ body: @escaping @S
                 guard (try? await Task.sleep(for: duration)) != nil else { return }
                 race.finish(with: .failure(TimeoutError()))
             }
-            race.onEnd { work.cancel(); timer.cancel() }
+            race.onEnd {
+                work.cancel()
+                timer.cancel()
+            }
         }
     } onCancel: {
         race.finish(with: .failure(CancellationError()))
@@ -63,7 +66,10 @@ package final class Race<T: Sendable>: Sendable {
         let (c, actions) = state.withLock { s -> (CheckedContinuation<T, Error>?, [@Sendable () -> Void]) in
             guard !s.ended else { return (nil, []) }
             s.ended = true
-            defer { s.continuation = nil; s.onEnd = [] }
+            defer {
+                s.continuation = nil
+                s.onEnd = []
+            }
             if s.continuation == nil { s.early = result }
             return (s.continuation, s.onEnd)
         }

@@ -50,7 +50,8 @@ package enum Validate {
         var out: [Scope] = []
         for (i, s) in raw.enumerated() {
             guard let scope = Scope(rawValue: s) else {
-                throw NudgeError.validation("scopes[\(i)]", "Unknown scope \"\(s.prefix(64))\"; known scopes: \(Scope.allCases.map(\.rawValue).joined(separator: ", ")).")
+                throw NudgeError.validation(
+                    "scopes[\(i)]", "Unknown scope \"\(s.prefix(64))\"; known scopes: \(Scope.allCases.map(\.rawValue).joined(separator: ", ")).")
             }
             if !out.contains(scope) { out.append(scope) }
         }

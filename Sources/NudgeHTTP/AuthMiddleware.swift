@@ -3,10 +3,10 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import Synchronization
 import NudgeCore
 import NudgeStore
 import NudgeWorkers
+import Synchronization
 
 /// Authenticates `Authorization: Bearer …` and stores the token on the context; the tenant
 /// context built next refuses requests without one.

@@ -9,7 +9,10 @@ package struct ContactsAPI {
     package let inboxes: InboxStore
     package let clock: any NudgeClock
 
-    package struct EmailInput: Decodable { let label: String?; let address: String? }
+    package struct EmailInput: Decodable {
+        let label: String?
+        let address: String?
+    }
     package struct Body: Decodable {
         package let inbox_id: String?
         package let full_name: String?
@@ -19,8 +22,14 @@ package struct ContactsAPI {
         package let fields: [String: String]?
         package let timezone: String?
     }
-    package struct LabelsBody: Decodable { let add: [String]?; let remove: [String]? }
-    package struct Deleted: Encodable { let id: String; let deleted: Bool }
+    package struct LabelsBody: Decodable {
+        let add: [String]?
+        let remove: [String]?
+    }
+    package struct Deleted: Encodable {
+        let id: String
+        let deleted: Bool
+    }
 
     package static func emails(_ raw: [EmailInput]?, required: Bool) throws -> [ContactEmail] {
         guard let raw, !raw.isEmpty else {
@@ -61,7 +70,9 @@ package struct ContactsAPI {
         guard o.count <= 50 else { throw NudgeError.validation("fields", "fields may have at most 50 keys.") }
         var out: [String: String] = [:]
         for (k, v) in o {
-            guard !k.isEmpty, k.count <= 64, k.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }) else {
+            guard !k.isEmpty, k.count <= 64,
+                k.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") })
+            else {
                 throw NudgeError.validation("fields.\(k)", "Field names must be 1 to 64 letters, digits or underscores.")
             }
             guard case .string(let s) = v else { throw NudgeError.validation("fields.\(k)", "fields.\(k) must be a string.") }
@@ -87,7 +98,12 @@ package struct ContactsAPI {
             inboxID: inboxID,
             fullName: try body.string("full_name").update.map { try $0.map { try Validate.name($0, "full_name") } },
             emails: try Self.emails(b.emails, required: !patch),
-            notes: try body.string("notes").update.map { n in try n.map { try Validate.text($0, "notes", max: 10_000); return $0 } },
+            notes: try body.string("notes").update.map { n in
+                try n.map {
+                    try Validate.text($0, "notes", max: 10_000)
+                    return $0
+                }
+            },
             labels: try Self.labels(b.labels, "labels"),
             fields: try Self.fields(body.fields["fields"].flatMap { $0 == .null ? nil : $0 }),
             timezone: try body.string("timezone").update.map { try $0.flatMap { try SendWindow.validTimezone($0, "timezone") } })
@@ -103,7 +119,9 @@ package struct ContactsAPI {
         r.get("/v1/contacts", .contactsRead) { req, ctx in
             let label = try req.query("label")
             let email = try req.query("email")
-            if let email, Validate.length(email) > 254 { throw NudgeError.validation("email", "email must be at most 254 characters (Unicode code points).") }
+            if let email, Validate.length(email) > 254 {
+                throw NudgeError.validation("email", "email must be at most 254 characters (Unicode code points).")
+            }
             return try await store.list(org: ctx.org, email: email, label: label, page: PageRequest(req)).response()
         }
         r.get("/v1/contacts/:id", .contactsRead) { _, ctx in
@@ -113,8 +131,13 @@ package struct ContactsAPI {
         r.patch("/v1/contacts/:id", .contactsWrite) { req, ctx in
             let id = try ctx.id("id", .ctc, what: "contact")
             let (input, body) = try await input(req, ctx, patch: true)
-            if body.fields["emails"] != nil && input.emails.isEmpty { throw NudgeError.validation("emails", "emails must list at least one address.") }
-            guard let c = try await store.patch(org: ctx.org, id: id, input, replaceEmails: body.fields["emails"] != nil, now: clock.now(), tokenID: ctx.token.tokenID) else {
+            if body.fields["emails"] != nil && input.emails.isEmpty {
+                throw NudgeError.validation("emails", "emails must list at least one address.")
+            }
+            guard
+                let c = try await store.patch(
+                    org: ctx.org, id: id, input, replaceEmails: body.fields["emails"] != nil, now: clock.now(), tokenID: ctx.token.tokenID)
+            else {
                 throw NudgeError.notFound("contact")
             }
             return try JSONCoding.response(c)
@@ -129,7 +152,8 @@ package struct ContactsAPI {
             let b = try await JSONCoding.decode(LabelsBody.self, from: req)
             let add = try Self.labels(b.add, "add") ?? []
             let remove = try Self.labels(b.remove, "remove") ?? []
-            guard let c = try await store.changeLabels(org: ctx.org, id: id, add: add, remove: remove, now: clock.now(), tokenID: ctx.token.tokenID) else {
+            guard let c = try await store.changeLabels(org: ctx.org, id: id, add: add, remove: remove, now: clock.now(), tokenID: ctx.token.tokenID)
+            else {
                 throw NudgeError.notFound("contact")
             }
             return try JSONCoding.response(c)

@@ -12,7 +12,10 @@ package struct EnrollmentsAPI {
     package let clock: any NudgeClock
     package let llmConfigured: Bool
 
-    package struct RecipientInput: Decodable { let contact_id: String?; let email: String? }
+    package struct RecipientInput: Decodable {
+        let contact_id: String?
+        let email: String?
+    }
     package struct SourceInput: Decodable {
         package let type: String?
         package let message_id: String?
@@ -44,11 +47,14 @@ package struct EnrollmentsAPI {
                 }
                 return s
             }
-            let filter = EnrollmentStore.Filter(state: state, contactID: try req.query("contact_id"), sequenceID: try req.query("sequence_id"), inboxID: try req.query("inbox_id"))
+            let filter = EnrollmentStore.Filter(
+                state: state, contactID: try req.query("contact_id"), sequenceID: try req.query("sequence_id"), inboxID: try req.query("inbox_id"))
             return try await store.list(org: ctx.org, filter: filter, page: PageRequest(req)).response()
         }
         r.get("/v1/sequences/enrollments/:id", .sequencesRead) { _, ctx in
-            guard let e = try await store.get(org: ctx.org, id: try ctx.id("id", .enr, what: "enrollment")) else { throw NudgeError.notFound("enrollment") }
+            guard let e = try await store.get(org: ctx.org, id: try ctx.id("id", .enr, what: "enrollment")) else {
+                throw NudgeError.notFound("enrollment")
+            }
             return try JSONCoding.response(e)
         }
         r.patch("/v1/sequences/enrollments/:id", .sequencesWrite) { req, ctx in
@@ -102,7 +108,9 @@ package struct EnrollmentsAPI {
         package let recipientEmail: String?
     }
 
-    package func enroll(_ input: EnrollInput, fresh: Bool, _ ctx: TenantContext, now: Date, _ conn: StoreConnection) async throws -> (EnrollmentRecord, Bool) {
+    package func enroll(_ input: EnrollInput, fresh: Bool, _ ctx: TenantContext, now: Date, _ conn: StoreConnection) async throws -> (
+        EnrollmentRecord, Bool
+    ) {
         let (b, org) = (input.body, ctx.org)
         // The sequence, its definition and the inbox to send from.
         var definition: SequenceDefinition
@@ -134,9 +142,10 @@ package struct EnrollmentsAPI {
         }
 
         let (source, threadID) = try await resolveSource(b.source, inboxID: inboxID, org: org, conn)
-        var e = EnrollmentStore.NewEnrollment(inboxID: inboxID, contactID: "", recipient: "", sequenceID: sequence?.id, sequenceVersion: sequence?.version,
-                                              definition: definition, source: source, threadID: threadID, trigger: "api", ruleID: nil,
-                                              tokenID: ctx.token.tokenID, cachedVersion: cachedVersion)
+        var e = EnrollmentStore.NewEnrollment(
+            inboxID: inboxID, contactID: "", recipient: "", sequenceID: sequence?.id, sequenceVersion: sequence?.version,
+            definition: definition, source: source, threadID: threadID, trigger: "api", ruleID: nil,
+            tokenID: ctx.token.tokenID, cachedVersion: cachedVersion)
         if let cid = b.recipient?.contact_id {
             (e.contactID, e.recipient) = try await resolveContact(cid, email: input.recipientEmail, org: org, conn)
         } else if let email = input.recipientEmail {
@@ -156,7 +165,9 @@ package struct EnrollmentsAPI {
 
     /// The contact and address for a recipient (the preview's; it rolls back the contact an
     /// unknown address creates).
-    package func resolveRecipient(_ r: RecipientInput, email: String?, inboxID: String, _ ctx: TenantContext, _ conn: StoreConnection) async throws -> (String, String) {
+    package func resolveRecipient(_ r: RecipientInput, email: String?, inboxID: String, _ ctx: TenantContext, _ conn: StoreConnection) async throws
+        -> (String, String)
+    {
         if let cid = r.contact_id { return try await resolveContact(cid, email: email, org: ctx.org, conn) }
         let input = Self.newContact(email!, inboxID: inboxID)
         let (id, _) = try await contacts.upsertID(org: ctx.org, input, now: clock.now(), tokenID: ctx.token.tokenID, conn)
@@ -165,7 +176,8 @@ package struct EnrollmentsAPI {
 
     /// What an enrollment by address writes for a new contact: the address and the inbox.
     package static func newContact(_ email: String, inboxID: String) -> ContactInput {
-        ContactInput(inboxID: inboxID, fullName: nil, emails: [ContactEmail(label: nil, address: email)], notes: nil, labels: nil, fields: nil, timezone: nil)
+        ContactInput(
+            inboxID: inboxID, fullName: nil, emails: [ContactEmail(label: nil, address: email)], notes: nil, labels: nil, fields: nil, timezone: nil)
     }
 
     package func resolveContact(_ cid: String, email: String?, org: String, _ conn: StoreConnection) async throws -> (String, String) {
@@ -184,9 +196,11 @@ package struct EnrollmentsAPI {
 
     /// The source must be a message and/or thread of this inbox; follow-ups are then sent as
     /// replies in that thread. Subject and sender default to the stored message's.
-    package func resolveSource(_ s: SourceInput?, inboxID: String, org: String, _ conn: StoreConnection) async throws -> (EnrollmentSource?, String?) {
+    package func resolveSource(_ s: SourceInput?, inboxID: String, org: String, _ conn: StoreConnection) async throws -> (EnrollmentSource?, String?)
+    {
         guard let s else { return (nil, nil) }
-        var source = EnrollmentSource(type: "email", message_id: s.message_id, thread_id: s.thread_id, subject: s.subject, from_address: s.from_address)
+        var source = EnrollmentSource(
+            type: "email", message_id: s.message_id, thread_id: s.thread_id, subject: s.subject, from_address: s.from_address)
         if let subject = s.subject { try Validate.text(subject, "source.subject", max: 998, singleLine: true) }
         if let from = s.from_address { source.from_address = try Mailbox.require(from, "source.from_address") }
         var threadID = s.thread_id

@@ -24,7 +24,9 @@ package struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             response = try await next(request, context)
         } catch let e as HTTPError where e.status == .notFound {
             if let allowed = routes?.methods(for: request.uri.path), !allowed.contains(request.method) {
-                var refusal = APIError(.methodNotAllowed, "invalid_request", "Method \(request.method.rawValue) is not allowed on this route; allowed: \(RouteTable.allowHeader(allowed)).")
+                var refusal = APIError(
+                    .methodNotAllowed, "invalid_request",
+                    "Method \(request.method.rawValue) is not allowed on this route; allowed: \(RouteTable.allowHeader(allowed)).")
                 refusal.headers[.allow] = RouteTable.allowHeader(allowed)
                 response = refusal.response(requestID: requestID)
             } else {

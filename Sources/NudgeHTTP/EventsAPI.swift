@@ -16,7 +16,7 @@ package struct EventsAPI {
     package static func scope(of type: EventType) -> Scope {
         switch type {
         case .enrollmentCreated, .enrollmentCancelled, .enrollmentPaused, .enrollmentResumed, .enrollmentCompleted,
-             .enrollmentExited, .enrollmentFailed, .reminderDue, .judgementFailed:
+            .enrollmentExited, .enrollmentFailed, .reminderDue, .judgementFailed:
             return .sequencesRead
         case .messageSent, .messageReceived, .messageBounced, .messageComplained: return .inboxesRead
         case .suppressionCreated, .suppressionDeleted: return .suppressionsRead
@@ -37,7 +37,8 @@ package struct EventsAPI {
                 try ctx.require(Self.scope(of: t))
                 types = [t]
             }
-            let org = ctx.org, listed = types
+            let org = ctx.org
+            let listed = types
             // Bounded in bytes as other lists (`EncodedPage`): the page ends early, with the last
             // event's id as next_cursor, before 1 MiB. A full page has a cursor too, as before.
             return try await Events.page(org: org, types: listed, after: after, limit: limit, db).response()

@@ -16,7 +16,9 @@ package struct HistoryAPI {
             return page.response()
         }
         r.get("/v1/threads/:id", .inboxesRead) { _, ctx in
-            guard let (t, newest) = try await store.thread(org: ctx.org, id: try ctx.id("id", .thr, what: "thread")) else { throw NudgeError.notFound("thread") }
+            guard let (t, newest) = try await store.thread(org: ctx.org, id: try ctx.id("id", .thr, what: "thread")) else {
+                throw NudgeError.notFound("thread")
+            }
             return try Self.thread(t, newest)
         }
         r.get("/v1/threads/:id/messages", .inboxesRead) { req, ctx in
@@ -25,11 +27,15 @@ package struct HistoryAPI {
             return page.response()
         }
         r.get("/v1/messages/:id", .inboxesRead) { _, ctx in
-            guard let m = try await store.message(org: ctx.org, id: try ctx.id("id", .msg, what: "message")) else { throw NudgeError.notFound("message") }
+            guard let m = try await store.message(org: ctx.org, id: try ctx.id("id", .msg, what: "message")) else {
+                throw NudgeError.notFound("message")
+            }
             return try JSONCoding.response(m)
         }
         r.get("/v1/messages/:id/raw", .inboxesRead) { _, ctx in
-            guard let raw = try await store.raw(org: ctx.org, id: try ctx.id("id", .msg, what: "message")) else { throw NudgeError.notFound("message") }
+            guard let raw = try await store.raw(org: ctx.org, id: try ctx.id("id", .msg, what: "message")) else {
+                throw NudgeError.notFound("message")
+            }
             return Response(status: .ok, headers: [.contentType: "message/rfc822"], body: .init(byteBuffer: raw))
         }
     }
@@ -39,7 +45,7 @@ package struct HistoryAPI {
     /// ones, when some were left out. Each message is encoded once, as the page took it.
     package static func thread(_ t: ThreadRecord, _ newest: EncodedPage) throws -> Response {
         var object = try JSONCoding.encoder.encode(t)
-        object.removeLast()   // the closing brace: a thread always has fields before it
+        object.removeLast()  // the closing brace: a thread always has fields before it
         var body = ByteBuffer()
         body.reserveCapacity(object.count + newest.bytes + 128)
         body.writeBytes(object)

@@ -1,8 +1,8 @@
-import NIOFoundationEssentialsCompat
 import Crypto
 import Foundation
 import Hummingbird
 import NIOCore
+import NIOFoundationEssentialsCompat
 import NudgeCore
 import NudgeStore
 import NudgeWorkers
@@ -25,7 +25,8 @@ package struct IdempotencyMiddleware: Sendable {
     /// A first attempt that crashed without finishing is taken over after this long.
     package let staleAfter: TimeInterval = 300
 
-    package func handle(_ request: Request, context: TenantContext, next: (Request, TenantContext) async throws -> Response) async throws -> Response {
+    package func handle(_ request: Request, context: TenantContext, next: (Request, TenantContext) async throws -> Response) async throws -> Response
+    {
         guard request.method == .post, let key = request.headers[.init("Idempotency-Key")!] else {
             return try await next(request, context)
         }
@@ -33,7 +34,9 @@ package struct IdempotencyMiddleware: Sendable {
             throw NudgeError.validation("Idempotency-Key", "Idempotency-Key must be 1 to 255 visible ASCII characters.")
         }
         var request = request
-        let limit = request.uri.path.hasSuffix("/messages/inbound") || request.uri.path.hasSuffix("/messages/inbound/") ? InboundLimits.maxBytes : JSONCoding.maxJSONBody
+        let limit =
+            request.uri.path.hasSuffix("/messages/inbound") || request.uri.path.hasSuffix("/messages/inbound/")
+            ? InboundLimits.maxBytes : JSONCoding.maxJSONBody
         let body: ByteBuffer
         do { body = try await request.collectBody(upTo: limit) } catch is NIOTooManyBytesError { throw NudgeError.tooLarge(limit) }
         var hasher = SHA256()
@@ -55,7 +58,9 @@ package struct IdempotencyMiddleware: Sendable {
             guard existing.requestHash == hash else {
                 throw NudgeError.validation("Idempotency-Key", "This Idempotency-Key was used with a different request (method, path or body).")
             }
-            guard let status = existing.status else { throw NudgeError.conflict("A request with this Idempotency-Key is still in progress; retry shortly.") }
+            guard let status = existing.status else {
+                throw NudgeError.conflict("A request with this Idempotency-Key is still in progress; retry shortly.")
+            }
             guard let opened = try? open(existing.sealedResponse ?? ByteBuffer(), org: org, token: token, key: key) else {
                 throw NudgeError.conflict("The answer kept for this Idempotency-Key cannot be replayed (the server's secret changed); use a new key.")
             }

@@ -1,8 +1,8 @@
 import Foundation
 import Hummingbird
 import NudgeCore
-import NudgeStore
 import NudgeSMTP
+import NudgeStore
 import NudgeWorkers
 
 package struct InboxesAPI {
@@ -31,9 +31,10 @@ package struct InboxesAPI {
             let address = try Mailbox.require(b.address, "address")
             let name = try b.display_name.map { try Validate.name($0, "display_name") }
             let tz = try SendWindow.validTimezone(b.timezone ?? "UTC", "timezone")!
-            let inbox = try await store.create(org: ctx.org, address: address, domain: MessageIDs.domain(of: address), displayName: name, timezone: tz,
-                                               window: try SendWindow.valid(b.send_window), dailyLimit: try Self.validLimit(b.daily_send_limit),
-                                               anyDomain: anyDomain, now: clock.now())
+            let inbox = try await store.create(
+                org: ctx.org, address: address, domain: MessageIDs.domain(of: address), displayName: name, timezone: tz,
+                window: try SendWindow.valid(b.send_window), dailyLimit: try Self.validLimit(b.daily_send_limit),
+                anyDomain: anyDomain, now: clock.now())
             return try JSONCoding.response(inbox, status: .created)
         }
         r.get("/v1/inboxes", .inboxesRead) { req, ctx in
@@ -52,8 +53,11 @@ package struct InboxesAPI {
             }
             var patch = InboxStore.Patch()
             patch.displayName = try body.string("display_name").update.map { try $0.map { try Validate.name($0, "display_name") } }
-            if case .value(let tz) = try body.string("timezone") { patch.timezone = try SendWindow.validTimezone(tz, "timezone") }
-            else if case .null = try body.string("timezone") { throw NudgeError.validation("timezone", "timezone cannot be null.") }
+            if case .value(let tz) = try body.string("timezone") {
+                patch.timezone = try SendWindow.validTimezone(tz, "timezone")
+            } else if case .null = try body.string("timezone") {
+                throw NudgeError.validation("timezone", "timezone cannot be null.")
+            }
             patch.window = try body.decode("send_window", as: SendWindow.self).update.map { try SendWindow.valid($0) }
             patch.dailyLimit = try body.int("daily_send_limit").update.map { try Self.validLimit($0) }
             guard let inbox = try await store.update(org: ctx.org, id: id, patch: patch, now: clock.now()) else { throw NudgeError.notFound("inbox") }

@@ -1,7 +1,7 @@
-import NIOFoundationEssentialsCompat
 import Foundation
 import Hummingbird
 import NIOCore
+import NIOFoundationEssentialsCompat
 import NudgeCore
 import NudgeStore
 import NudgeWorkers
@@ -21,7 +21,6 @@ extension JSONCoding {
         }
         return try decode(type, from: Data(buffer: buffer))
     }
-
 
     public static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
         let data = try encoder.encode(value)

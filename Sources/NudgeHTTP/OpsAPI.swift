@@ -1,9 +1,9 @@
 import Foundation
 import Hummingbird
-import Prometheus
 import NudgeCore
 import NudgeStore
 import NudgeWorkers
+import Prometheus
 
 /// Liveness, readiness, metrics and the OpenAPI document: unauthenticated operational routes.
 package struct OpsAPI {

@@ -1,7 +1,7 @@
-import NudgeSMTP
 import Foundation
 import Hummingbird
 import NudgeCore
+import NudgeSMTP
 import NudgeStore
 import NudgeWorkers
 
@@ -48,7 +48,9 @@ package struct PreviewAPI {
         }
     }
 
-    package func preview(id: String, _ b: Body, _ recipient: EnrollmentsAPI.RecipientInput, email: String?, _ ctx: TenantContext) async throws -> Preview {
+    package func preview(id: String, _ b: Body, _ recipient: EnrollmentsAPI.RecipientInput, email: String?, _ ctx: TenantContext) async throws
+        -> Preview
+    {
         let org = ctx.org
         let now = services.clock.now()
         // Read everything in one transaction that is rolled back: an unknown address would otherwise create a contact.
@@ -65,12 +67,14 @@ package struct PreviewAPI {
             let contact = ctx.token.scopes.allows(.contactsRead) ? try await services.contacts.get(org: org, id: contactID, conn) : nil
             let (source, threadID) = try await enrollments.resolveSource(b.source, inboxID: inboxID, org: org, conn)
             let steps = s.emails.enumerated().map { i, step in
-                DueStep(org: org, enrollmentID: "preview", inboxID: inboxID, contactID: contactID, recipient: address, sequenceID: s.id,
-                        stepIndex: i, stepCount: s.emails.count, step: step, nextStep: nil, dueAt: now, attempts: 0, source: source,
-                        threadID: threadID, inboxAddress: inbox.address, inboxName: inbox.display_name, inboxTimezone: inbox.timezone,
-                        window: inbox.send_window, dailyLimit: inbox.daily_send_limit.map { $0 - sentToday }, contactName: contact?.full_name, contactFields: contact?.fields ?? [:],
-                        contactTimezone: contact?.timezone, suppressed: false, renderedSubject: nil, renderedBody: nil,
-                        firstAttemptAt: nil, sequenceName: s.name, deliveryStatus: nil)
+                DueStep(
+                    org: org, enrollmentID: "preview", inboxID: inboxID, contactID: contactID, recipient: address, sequenceID: s.id,
+                    stepIndex: i, stepCount: s.emails.count, step: step, nextStep: nil, dueAt: now, attempts: 0, source: source,
+                    threadID: threadID, inboxAddress: inbox.address, inboxName: inbox.display_name, inboxTimezone: inbox.timezone,
+                    window: inbox.send_window, dailyLimit: inbox.daily_send_limit.map { $0 - sentToday }, contactName: contact?.full_name,
+                    contactFields: contact?.fields ?? [:],
+                    contactTimezone: contact?.timezone, suppressed: false, renderedSubject: nil, renderedBody: nil,
+                    firstAttemptAt: nil, sequenceName: s.name, deliveryStatus: nil)
             }
             return (s, steps)
         }
@@ -78,8 +82,11 @@ package struct PreviewAPI {
         var out: [PreviewStep] = []
         for d in due {
             at = ScheduleMath.nextOpening(atOrAfter: at.addingTimeInterval(d.step.delaySeconds), window: d.window, timeZone: d.sendingTimeZone)
-            if d.step.type == .email, let left = d.dailyLimit, left <= 0, ScheduleMath.localDay(at, d.inboxTimeZone) == ScheduleMath.localDay(now, d.inboxTimeZone) {
-                at = ScheduleMath.nextOpening(atOrAfter: ScheduleMath.startOfNextDay(after: at, d.inboxTimeZone), window: d.window, timeZone: d.sendingTimeZone)
+            if d.step.type == .email, let left = d.dailyLimit, left <= 0,
+                ScheduleMath.localDay(at, d.inboxTimeZone) == ScheduleMath.localDay(now, d.inboxTimeZone)
+            {
+                at = ScheduleMath.nextOpening(
+                    atOrAfter: ScheduleMath.startOfNextDay(after: at, d.inboxTimeZone), window: d.window, timeZone: d.sendingTimeZone)
             }
             switch d.step.type {
             case .reminder:

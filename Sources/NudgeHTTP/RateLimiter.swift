@@ -1,14 +1,17 @@
 import Foundation
 import HTTPTypes
-import Synchronization
 import NudgeCore
 import NudgeStore
 import NudgeWorkers
+import Synchronization
 
 /// Per-token token bucket: `perSecond` sustained, `burst` at once. Over the limit: 429 with
 /// `Retry-After`; every answer carries `RateLimit-Limit` and `RateLimit-Remaining`.
 public final class RateLimiter: Sendable {
-    package struct Bucket { var tokens: Double; var at: ContinuousClock.Instant }
+    package struct Bucket {
+        var tokens: Double
+        var at: ContinuousClock.Instant
+    }
     package let perSecond: Double
     package let burst: Double
     private let buckets = Mutex<[String: Bucket]>([:])

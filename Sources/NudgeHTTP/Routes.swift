@@ -1,9 +1,9 @@
 import HTTPTypes
 import Hummingbird
-import Synchronization
 import NudgeCore
 import NudgeStore
 import NudgeWorkers
+import Synchronization
 
 /// Registers `/v1` handlers together with the scope each one needs, so no handler can be added
 /// without declaring its authorization; the list also feeds the route matrix tests.
@@ -64,14 +64,19 @@ public final class RouteTable: Sendable {
         let segments = Self.segments(path)
         return routes.withLock { routes in
             var best: (literal: [Bool], methods: Set<HTTPRequest.Method>)?
-            for route in routes where route.segments.count == segments.count
-                && zip(route.segments, segments).allSatisfy({ $0.first == ":" || $0 == $1 }) {
+            for route in routes
+            where route.segments.count == segments.count
+                && zip(route.segments, segments).allSatisfy({ $0.first == ":" || $0 == $1 })
+            {
                 let literal = route.segments.map { $0.first != ":" }
-                guard let b = best else { best = (literal, route.methods); continue }
+                guard let b = best else {
+                    best = (literal, route.methods)
+                    continue
+                }
                 if literal == b.literal {
                     best = (literal, b.methods.union(route.methods))
                 } else if let first = zip(literal, b.literal).first(where: { $0 != $1 }), first.0 {
-                    best = (literal, route.methods)   // a literal where the other has a parameter
+                    best = (literal, route.methods)  // a literal where the other has a parameter
                 }
             }
             return best?.methods

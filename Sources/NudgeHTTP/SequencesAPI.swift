@@ -22,7 +22,9 @@ package struct SequencesAPI {
             let b = try await JSONCoding.decode(Body.self, from: req)
             let name = try Validate.name(b.name, "name")
             guard let inbox = b.sender_inbox_id else { throw NudgeError.validation("sender_inbox_id", "sender_inbox_id is required.") }
-            guard ID.isValid(inbox, .inb) else { throw NudgeError.validation("sender_inbox_id", "No inbox \(inbox.prefix(64)) in this organization.") }
+            guard ID.isValid(inbox, .inb) else {
+                throw NudgeError.validation("sender_inbox_id", "No inbox \(inbox.prefix(64)) in this organization.")
+            }
             let steps = try StepValidation.validate(b.emails, param: "emails", llmConfigured: llmConfigured)
             let exit = try StepValidation.exitCondition(b.exit_condition_prompt, llmConfigured: llmConfigured)
             let def = SequenceDefinition(steps: steps, exit_on_reply: b.exit_on_reply ?? true, exit_condition_prompt: exit)
@@ -37,7 +39,9 @@ package struct SequencesAPI {
             return try await store.list(org: ctx.org, includeArchived: archived == "true", page: PageRequest(req)).response()
         }
         r.get("/v1/sequences/:id", .sequencesRead) { _, ctx in
-            guard let s = try await store.get(org: ctx.org, id: try ctx.id("id", .seq, what: "sequence")) else { throw NudgeError.notFound("sequence") }
+            guard let s = try await store.get(org: ctx.org, id: try ctx.id("id", .seq, what: "sequence")) else {
+                throw NudgeError.notFound("sequence")
+            }
             return try JSONCoding.response(s)
         }
         r.patch("/v1/sequences/:id", .sequencesWrite) { req, ctx in
@@ -53,10 +57,15 @@ package struct SequencesAPI {
             let steps = try b.emails.map { try StepValidation.validate($0, param: "emails", llmConfigured: llmConfigured) }
             let exitPrompt = try patch.string("exit_condition_prompt")
             let newExit = try exitPrompt.update.map { try StepValidation.exitCondition($0, llmConfigured: llmConfigured) }
-            guard let s = try await store.update(org: ctx.org, id: id, name: name, inboxID: b.sender_inbox_id, definition: { current in
-                SequenceDefinition(steps: steps ?? current.emails, exit_on_reply: b.exit_on_reply ?? current.exit_on_reply,
-                                   exit_condition_prompt: newExit ?? current.exit_condition_prompt)
-            }, now: clock.now()) else { throw NudgeError.notFound("sequence") }
+            guard
+                let s = try await store.update(
+                    org: ctx.org, id: id, name: name, inboxID: b.sender_inbox_id,
+                    definition: { current in
+                        SequenceDefinition(
+                            steps: steps ?? current.emails, exit_on_reply: b.exit_on_reply ?? current.exit_on_reply,
+                            exit_condition_prompt: newExit ?? current.exit_condition_prompt)
+                    }, now: clock.now())
+            else { throw NudgeError.notFound("sequence") }
             return try JSONCoding.response(s)
         }
         r.delete("/v1/sequences/:id", .sequencesWrite) { _, ctx in

@@ -8,7 +8,11 @@ package struct SuppressionsAPI {
     package let store: SuppressionStore
     package let clock: any NudgeClock
 
-    package struct Body: Decodable { let email: String?; let reason: String?; let detail: String? }
+    package struct Body: Decodable {
+        let email: String?
+        let reason: String?
+        let detail: String?
+    }
 
     package func register(_ r: ScopedRouter) {
         r.post("/v1/suppressions", .suppressionsWrite) { req, ctx in
@@ -26,7 +30,9 @@ package struct SuppressionsAPI {
             try JSONCoding.response(try await store.list(org: ctx.org, email: try req.query("email"), page: PageRequest(req)))
         }
         r.get("/v1/suppressions/:id", .suppressionsRead) { _, ctx in
-            guard let s = try await store.get(org: ctx.org, id: try ctx.id("id", .sup, what: "suppression")) else { throw NudgeError.notFound("suppression") }
+            guard let s = try await store.get(org: ctx.org, id: try ctx.id("id", .sup, what: "suppression")) else {
+                throw NudgeError.notFound("suppression")
+            }
             return try JSONCoding.response(s)
         }
         r.delete("/v1/suppressions/:id", .suppressionsWrite) { _, ctx in

@@ -35,7 +35,8 @@ package struct TokensAPI {
             if let exp = body.expires_at, exp <= clock.now() {
                 throw NudgeError.validation("expires_at", "expires_at must be in the future.")
             }
-            let issued = try await store.issue(org: ctx.org, name: name, scopes: scopes, expiresAt: body.expires_at, createdBy: ctx.token.tokenID, now: clock.now())
+            let issued = try await store.issue(
+                org: ctx.org, name: name, scopes: scopes, expiresAt: body.expires_at, createdBy: ctx.token.tokenID, now: clock.now())
             return try JSONCoding.response(issued, status: .created)
         }
         r.get("/v1/tokens", .admin) { req, ctx in

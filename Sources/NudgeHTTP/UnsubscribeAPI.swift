@@ -24,7 +24,8 @@ package struct UnsubscribeAPI {
         router.get("/u/:token") { _, ctx in
             guard let (raw, t) = verify(ctx) else { throw APIError(.notFound, "not_found", "No such page.") }
             let confirm = Self.escape(confirmation(raw, at: clock.now()))
-            return Self.page("""
+            return Self.page(
+                """
                 <h1>Unsubscribe</h1><p>Stop follow-up emails to <strong>\(Self.escape(t.address))</strong>?</p>
                 <form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">
                 <input type="hidden" name="confirm" value="\(confirm)">
@@ -41,14 +42,16 @@ package struct UnsubscribeAPI {
             }
             let now = clock.now()
             let confirmedAt = form.first { $0.name == "confirm" }.flatMap { confirmed($0.value, token: raw, now: now) }
-            let outcome = try await store.unsubscribe(org: t.org, address: t.address, digest: Array(SHA256.hash(data: Data(raw.utf8))),
-                                                      confirmedAt: confirmedAt, detail: "one-click unsubscribe (enrollment \(t.enrollmentID))", now: now)
+            let outcome = try await store.unsubscribe(
+                org: t.org, address: t.address, digest: Array(SHA256.hash(data: Data(raw.utf8))),
+                confirmedAt: confirmedAt, detail: "one-click unsubscribe (enrollment \(t.enrollmentID))", now: now)
             switch outcome {
             case .suppressed:
                 return Self.page("<h1>Unsubscribed</h1><p>\(Self.escape(t.address)) will receive no more follow-up emails from us.</p>")
             case .liftedByAdmin:
                 let confirm = Self.escape(confirmation(raw, at: now))
-                return Self.page("""
+                return Self.page(
+                    """
                     <h1>Unsubscribe again?</h1><p>This link was used before, and the sender has since allowed emails to
                     <strong>\(Self.escape(t.address))</strong> again. To stop them, confirm:</p>
                     <form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">
@@ -74,7 +77,8 @@ package struct UnsubscribeAPI {
     package func confirmed(_ value: String, token: String, now: Date) -> Date? {
         let parts = value.split(separator: ".", maxSplits: 1)
         guard parts.count == 2, let millis = Int(parts[0]), let sent = UnsubscribeToken.unb64(String(parts[1])),
-              HMAC<SHA256>.isValidAuthenticationCode(sent, authenticating: Self.confirmationPayload(token, millis), using: key) else { return nil }
+            HMAC<SHA256>.isValidAuthenticationCode(sent, authenticating: Self.confirmationPayload(token, millis), using: key)
+        else { return nil }
         let at = Date(timeIntervalSince1970: Double(millis) / 1_000)
         return at.timeIntervalSince(now) < 1 && now.timeIntervalSince(at) < Self.confirmationLifetime ? at : nil
     }
@@ -95,12 +99,15 @@ package struct UnsubscribeAPI {
     }
 
     package static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;")
     }
 
     package static func page(_ html: String) -> Response {
         let doc = "<!doctype html><html><head><meta charset=\"utf-8\"><title>Unsubscribe</title></head><body>\(html)</body></html>"
-        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(string: doc)))
+        return Response(
+            status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: doc)))
     }
 
     package init(store: SuppressionStore, key: SymmetricKey, clock: any NudgeClock) {

@@ -9,8 +9,15 @@ package struct WorkflowRulesAPI {
     package let clock: any NudgeClock
 
     package struct Body: Decodable {
-        package struct Trigger: Decodable { let type: String?; let label: String? }
-        package struct Action: Decodable { let type: String?; let sequence_id: String?; let exit_on_reply: Bool? }
+        package struct Trigger: Decodable {
+            let type: String?
+            let label: String?
+        }
+        package struct Action: Decodable {
+            let type: String?
+            let sequence_id: String?
+            let exit_on_reply: Bool?
+        }
         package let inbox_id: String?
         package let trigger: Trigger?
         package let action: Action?
@@ -28,19 +35,26 @@ package struct WorkflowRulesAPI {
             guard a.type == "enroll" else { throw NudgeError.validation("action.type", "action.type must be \"enroll\".") }
             guard let seq = a.sequence_id else { throw NudgeError.validation("action.sequence_id", "action.sequence_id is required.") }
             guard ID.isValid(inbox, .inb) else { throw NudgeError.validation("inbox_id", "No inbox \(inbox.prefix(64)) in this organization.") }
-            guard ID.isValid(seq, .seq) else { throw NudgeError.validation("action.sequence_id", "No sequence \(seq.prefix(64)) in this organization.") }
-            let rule = try await store.create(org: ctx.org, inboxID: inbox, label: label, sequenceID: seq, exitOnReply: a.exit_on_reply, now: clock.now())
+            guard ID.isValid(seq, .seq) else {
+                throw NudgeError.validation("action.sequence_id", "No sequence \(seq.prefix(64)) in this organization.")
+            }
+            let rule = try await store.create(
+                org: ctx.org, inboxID: inbox, label: label, sequenceID: seq, exitOnReply: a.exit_on_reply, now: clock.now())
             return try JSONCoding.response(rule, status: .created)
         }
         r.get("/v1/workflow-rules", .sequencesRead) { req, ctx in
             try JSONCoding.response(try await store.list(org: ctx.org, page: PageRequest(req)))
         }
         r.get("/v1/workflow-rules/:id", .sequencesRead) { _, ctx in
-            guard let rule = try await store.get(org: ctx.org, id: try ctx.id("id", .wfr, what: "workflow rule")) else { throw NudgeError.notFound("workflow rule") }
+            guard let rule = try await store.get(org: ctx.org, id: try ctx.id("id", .wfr, what: "workflow rule")) else {
+                throw NudgeError.notFound("workflow rule")
+            }
             return try JSONCoding.response(rule)
         }
         r.delete("/v1/workflow-rules/:id", .sequencesWrite) { _, ctx in
-            guard let rule = try await store.delete(org: ctx.org, id: try ctx.id("id", .wfr, what: "workflow rule")) else { throw NudgeError.notFound("workflow rule") }
+            guard let rule = try await store.delete(org: ctx.org, id: try ctx.id("id", .wfr, what: "workflow rule")) else {
+                throw NudgeError.notFound("workflow rule")
+            }
             return try JSONCoding.response(rule)
         }
     }

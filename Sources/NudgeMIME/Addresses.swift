@@ -4,7 +4,10 @@ public struct MailAddress: Sendable, Hashable {
     public var name: String?
     public var address: String
 
-    public init(name: String?, address: String) { self.name = name; self.address = address }
+    public init(name: String?, address: String) {
+        self.name = name
+        self.address = address
+    }
 
     /// Parses an address-list header value (raw, not RFC 2047-decoded): handles quoted names,
     /// comments, groups ("undisclosed-recipients:;"), bare addresses and junk without failing.
@@ -18,19 +21,40 @@ public struct MailAddress: Sendable, Hashable {
 
     /// Splits on commas (and group ":"/";") outside quotes, comments and angle brackets.
     private static func splitTopLevel(_ s: String) -> [String] {
-        var pieces: [String] = [], cur = ""
-        var inQuote = false, comment = 0, angle = false, escaped = false
+        var pieces: [String] = []
+        var cur = ""
+        var inQuote = false
+        var comment = 0
+        var angle = false
+        var escaped = false
         for ch in s {
-            if escaped { cur.append(ch); escaped = false; continue }
+            if escaped {
+                cur.append(ch)
+                escaped = false
+                continue
+            }
             switch ch {
-            case "\\" where inQuote || comment > 0: escaped = true; cur.append(ch)
-            case "\"" where comment == 0: inQuote.toggle(); cur.append(ch)
-            case "(" where !inQuote: comment += 1; cur.append(ch)
-            case ")" where !inQuote && comment > 0: comment -= 1; cur.append(ch)
-            case "<" where !inQuote && comment == 0: angle = true; cur.append(ch)
-            case ">" where !inQuote && comment == 0: angle = false; cur.append(ch)
+            case "\\" where inQuote || comment > 0:
+                escaped = true
+                cur.append(ch)
+            case "\"" where comment == 0:
+                inQuote.toggle()
+                cur.append(ch)
+            case "(" where !inQuote:
+                comment += 1
+                cur.append(ch)
+            case ")" where !inQuote && comment > 0:
+                comment -= 1
+                cur.append(ch)
+            case "<" where !inQuote && comment == 0:
+                angle = true
+                cur.append(ch)
+            case ">" where !inQuote && comment == 0:
+                angle = false
+                cur.append(ch)
             case "," where !inQuote && comment == 0 && !angle, ";" where !inQuote && comment == 0 && !angle:
-                pieces.append(cur); cur = ""
+                pieces.append(cur)
+                cur = ""
             case ":" where !inQuote && comment == 0 && !angle && !cur.contains("@"):
                 cur = ""  // group name: drop it
             default: cur.append(ch)
@@ -41,18 +65,39 @@ public struct MailAddress: Sendable, Hashable {
     }
 
     private static func parseOne(_ piece: String) -> MailAddress? {
-        var display = "", comments: [String] = [], angleAddr: String? = nil, bare = ""
-        var inQuote = false, comment = 0, inAngle = false, escaped = false
-        var curComment = "", curAngle = ""
+        var display = ""
+        var comments: [String] = []
+        var angleAddr: String? = nil
+        var bare = ""
+        var inQuote = false
+        var comment = 0
+        var inAngle = false
+        var escaped = false
+        var curComment = ""
+        var curAngle = ""
         for ch in piece {
             if escaped {
                 if comment > 0 { curComment.append(ch) } else { display.append(ch) }
-                escaped = false; continue
+                escaped = false
+                continue
             }
             if comment > 0 {
-                if ch == "\\" { escaped = true } else if ch == "(" { comment += 1; curComment.append(ch) }
-                else if ch == ")" { comment -= 1; if comment == 0 { comments.append(curComment); curComment = "" } else { curComment.append(ch) } }
-                else { curComment.append(ch) }
+                if ch == "\\" {
+                    escaped = true
+                } else if ch == "(" {
+                    comment += 1
+                    curComment.append(ch)
+                } else if ch == ")" {
+                    comment -= 1
+                    if comment == 0 {
+                        comments.append(curComment)
+                        curComment = ""
+                    } else {
+                        curComment.append(ch)
+                    }
+                } else {
+                    curComment.append(ch)
+                }
                 continue
             }
             if inQuote {
@@ -60,14 +105,23 @@ public struct MailAddress: Sendable, Hashable {
                 continue
             }
             if inAngle {
-                if ch == ">" { inAngle = false; angleAddr = curAngle } else { curAngle.append(ch) }
+                if ch == ">" {
+                    inAngle = false
+                    angleAddr = curAngle
+                } else {
+                    curAngle.append(ch)
+                }
                 continue
             }
             switch ch {
             case "\"": inQuote = true
             case "(": comment = 1
-            case "<": inAngle = true; curAngle = ""
-            default: display.append(ch); bare.append(ch)
+            case "<":
+                inAngle = true
+                curAngle = ""
+            default:
+                display.append(ch)
+                bare.append(ch)
             }
         }
         if inAngle && angleAddr == nil { angleAddr = curAngle }  // unterminated "<addr"

@@ -24,20 +24,26 @@ public enum BounceParser {
         }
         // 3. Free text: addresses named in the notification that are not the sender's own.
         if report.recipients.isEmpty {
-            report.recipients = recipientsFromText(notice, excluding: ownAddresses(root, original).union(messageIDs(in: text, original)), subject: subject)
+            report.recipients = recipientsFromText(
+                notice, excluding: ownAddresses(root, original).union(messageIDs(in: text, original)), subject: subject)
         }
         // 4. Last resort: the returned message's To, else the envelope recipient of its Received headers.
         if report.recipients.isEmpty, let to = (original?.to).flatMap({ $0.isEmpty ? nil : $0 }) ?? original?.receivedFor {
             let status = TextScan.firstStatus(in: notice)
-            report.recipients = to.map { BounceRecipient(address: $0, status: status, action: nil, diagnostic: diagnosticLine(notice),
-                                                         permanent: isPermanent(status: status, action: nil, text: notice, subject: subject)) }
+            report.recipients = to.map {
+                BounceRecipient(
+                    address: $0, status: status, action: nil, diagnostic: diagnosticLine(notice),
+                    permanent: isPermanent(status: status, action: nil, text: notice, subject: subject))
+            }
         }
         // A bounce of mail sent to oneself names the sender's own address: retry excluding only the reporter.
         if report.recipients.isEmpty {
             let reporter = Set(MailAddress.parseList(root.headers.first(named: "From")?.rawValue ?? "").map { $0.address.lowercased() })
             report.recipients = recipientsFromText(notice, excluding: reporter.union(messageIDs(in: text, original)), subject: subject)
         }
-        if report.originalMessageID == nil, let v = TextScan.headerLineValue("Message-ID", in: returned) { report.originalMessageID = MessageID.parse(v) }
+        if report.originalMessageID == nil, let v = TextScan.headerLineValue("Message-ID", in: returned) {
+            report.originalMessageID = MessageID.parse(v)
+        }
         return report
     }
 
@@ -46,22 +52,27 @@ public enum BounceParser {
         for g in groups {
             guard let rcpt = g.first(named: "Final-Recipient") ?? g.first(named: "Original-Recipient") else { continue }
             var address = stripType(rcpt.value).trimmingCharacters(in: ["<", ">", " "])
-            if address.hasPrefix("@"), let colon = address.firstIndex(of: ":") { address = String(address[address.index(after: colon)...]) }  // source route
+            // A source route (`@relay:user@host`) keeps only the address.
+            if address.hasPrefix("@"), let colon = address.firstIndex(of: ":") { address = String(address[address.index(after: colon)...]) }
             guard !address.isEmpty else { continue }
             let action = g.first(named: "Action")?.value.lowercased().trimmed
             let status = g.first(named: "Status").flatMap { TextScan.firstStatus(in: $0.value) ?? $0.value.trimmed.nilIfEmpty }
             let diag = g.first(named: "Diagnostic-Code").map { stripType($0.value) }
-            report.recipients.append(BounceRecipient(address: address, status: status, action: action, diagnostic: diag,
-                                                     permanent: isPermanent(status: status, action: action, diagnostic: diag, text: diag ?? "", subject: "")))
+            report.recipients.append(
+                BounceRecipient(
+                    address: address, status: status, action: action, diagnostic: diag,
+                    permanent: isPermanent(status: status, action: action, diagnostic: diag, text: diag ?? "", subject: "")))
         }
     }
 
     /// Splits a plain-text bounce into the notification and the returned original message.
     static func splitNotification(_ text: String) -> (notice: String, returned: String) {
-        let markers = ["this is a copy of the message", "below this line is a copy of the message", "original message follows",
-                       "original message", "returned message", "unsent message below", "message headers follow", "content-type: message/rfc822",
-                       "original mail as follows", "headers of the original message", "header of the original message", "original message header",
-                       "included is a copy of", "your message reads", "message text follows", "copy of original message", "undelivered message attached"]
+        let markers = [
+            "this is a copy of the message", "below this line is a copy of the message", "original message follows",
+            "original message", "returned message", "unsent message below", "message headers follow", "content-type: message/rfc822",
+            "original mail as follows", "headers of the original message", "header of the original message", "original message header",
+            "included is a copy of", "your message reads", "message text follows", "copy of original message", "undelivered message attached",
+        ]
         var offset = 0
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             let l = line.lowercased().trimmed
@@ -94,13 +105,17 @@ public enum BounceParser {
     /// Message-IDs quoted anywhere in the text look like addresses but never are recipients.
     private static func messageIDs(in text: String, _ original: OriginalMessage?) -> Set<String> {
         var ids = Set(original.flatMap(\.messageID).map { [$0.lowercased()] } ?? [])
-        for line in text.split(separator: "\n") where line.range(of: "message-id", options: .caseInsensitive) != nil || line.range(of: " id <", options: .caseInsensitive) != nil {
+        for line in text.split(separator: "\n")
+        where line.range(of: "message-id", options: .caseInsensitive) != nil || line.range(of: " id <", options: .caseInsensitive) != nil {
             for id in MessageID.parseList(String(line)) { ids.insert(id.lowercased()) }
         }
         return ids
     }
 
-    static let systemLocalParts: Set<String> = ["mailer-daemon", "postmaster", "post_master", "double-bounce", "abuse", "noreply", "no-reply", "root", "mail-daemon", "mailerdaemon", "hostmaster", "webmaster"]
+    static let systemLocalParts: Set<String> = [
+        "mailer-daemon", "postmaster", "post_master", "double-bounce", "abuse", "noreply", "no-reply", "root", "mail-daemon", "mailerdaemon",
+        "hostmaster", "webmaster",
+    ]
 
     static func recipientsFromText(_ notice: String, excluding own: Set<String>, subject: String) -> [BounceRecipient] {
         let found = TextScan.addresses(in: notice).filter { a in
@@ -118,8 +133,10 @@ public enum BounceParser {
             let segment = ns.substring(with: NSRange(location: a.offset, length: min(end - a.offset, 1000)))
             let status = TextScan.firstStatus(in: segment) ?? TextScan.firstStatus(in: notice)
             let diag = diagnosticLine(segment) ?? diagnosticLine(notice)
-            out.append(BounceRecipient(address: a.address, status: status, action: nil, diagnostic: diag,
-                                       permanent: isPermanent(status: status, action: nil, diagnostic: diag, text: notice, subject: subject)))
+            out.append(
+                BounceRecipient(
+                    address: a.address, status: status, action: nil, diagnostic: diag,
+                    permanent: isPermanent(status: status, action: nil, diagnostic: diag, text: notice, subject: subject)))
         }
         for i in out.indices { out[i].action = out[i].permanent ? "failed" : "delayed" }
         return out
@@ -136,11 +153,20 @@ public enum BounceParser {
 
     /// 5.x.x is permanent and 4.x.x is not; otherwise decide from the action and wording.
     static func isPermanent(status: String?, action: String?, diagnostic: String? = nil, text: String, subject: String) -> Bool {
-        if let s = status?.first { if s == "5" { return true }; if s == "4" || s == "2" { return false } }
-        if let a = action { if a.hasPrefix("failed") { return true }; if a.hasPrefix("delayed") || a.hasPrefix("delivered") || a.hasPrefix("relayed") || a.hasPrefix("expanded") { return false } }
+        if let s = status?.first {
+            if s == "5" { return true }
+            if s == "4" || s == "2" { return false }
+        }
+        if let a = action {
+            if a.hasPrefix("failed") { return true }
+            if a.hasPrefix("delayed") || a.hasPrefix("delivered") || a.hasPrefix("relayed") || a.hasPrefix("expanded") { return false }
+        }
         if let code = diagnostic.flatMap(TextScan.firstSMTPCode(in:)) { return code.hasPrefix("5") }
         let all = (subject + "\n" + text).lowercased()
-        let temporary = ["delayed", "delay", "will retry", "will be retried", "still trying", "temporary", "temporarily", "deferred", "not yet been delivered", "warning:"]
+        let temporary = [
+            "delayed", "delay", "will retry", "will be retried", "still trying", "temporary", "temporarily", "deferred", "not yet been delivered",
+            "warning:",
+        ]
         if temporary.contains(where: { all.contains($0) }) { return false }
         if let code = TextScan.firstSMTPCode(in: text), code.hasPrefix("4") { return false }
         return true

@@ -11,7 +11,11 @@ public struct BounceRecipient: Sendable, Hashable {
     public var permanent: Bool
 
     public init(address: String, status: String? = nil, action: String? = nil, diagnostic: String? = nil, permanent: Bool) {
-        self.address = address; self.status = status; self.action = action; self.diagnostic = diagnostic; self.permanent = permanent
+        self.address = address
+        self.status = status
+        self.action = action
+        self.diagnostic = diagnostic
+        self.permanent = permanent
     }
 }
 
@@ -25,10 +29,15 @@ public struct BounceReport: Sendable {
     public var originalSubject: String?
     public var reportingMTA: String?
 
-    public init(recipients: [BounceRecipient] = [], originalMessageID: String? = nil, originalRecipients: [String] = [],
-                originalSubject: String? = nil, reportingMTA: String? = nil) {
-        self.recipients = recipients; self.originalMessageID = originalMessageID
-        self.originalRecipients = originalRecipients; self.originalSubject = originalSubject; self.reportingMTA = reportingMTA
+    public init(
+        recipients: [BounceRecipient] = [], originalMessageID: String? = nil, originalRecipients: [String] = [],
+        originalSubject: String? = nil, reportingMTA: String? = nil
+    ) {
+        self.recipients = recipients
+        self.originalMessageID = originalMessageID
+        self.originalRecipients = originalRecipients
+        self.originalSubject = originalSubject
+        self.reportingMTA = reportingMTA
     }
 
     /// True when at least one recipient failed permanently (the address should be suppressed).
@@ -43,6 +52,8 @@ public struct ComplaintReport: Sendable {
     public var originalMessageID: String?
 
     public init(feedbackType: String? = nil, complainedAddresses: [String] = [], originalMessageID: String? = nil) {
-        self.feedbackType = feedbackType; self.complainedAddresses = complainedAddresses; self.originalMessageID = originalMessageID
+        self.feedbackType = feedbackType
+        self.complainedAddresses = complainedAddresses
+        self.originalMessageID = originalMessageID
     }
 }

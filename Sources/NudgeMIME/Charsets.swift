@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(CoreFoundation)
-import CoreFoundation
+    import CoreFoundation
 #endif
 
 /// Turns bytes in a declared charset into a String. Never fails: unknown charsets and
@@ -50,11 +51,11 @@ public enum Charsets {
         default: break
         }
         #if canImport(CoreFoundation)
-        let cf = CFStringConvertIANACharSetNameToEncoding(unsafeBitCast(NSString(string: name), to: CFString.self))
-        if cf == kCFStringEncodingInvalidId { return nil }
-        return String.Encoding(rawValue: UInt(CFStringConvertEncodingToNSStringEncoding(cf)))
+            let cf = CFStringConvertIANACharSetNameToEncoding(unsafeBitCast(NSString(string: name), to: CFString.self))
+            if cf == kCFStringEncodingInvalidId { return nil }
+            return String.Encoding(rawValue: UInt(CFStringConvertEncodingToNSStringEncoding(cf)))
         #else
-        return nil
+            return nil
         #endif
     }
 
@@ -77,7 +78,7 @@ public enum Charsets {
     static func normalize(_ charset: String?) -> String {
         guard var s = charset?.trimmed.lowercased() else { return "" }
         s = s.trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
-        if let star = s.firstIndex(of: "*") { s = String(s[..<star]) } // RFC 2231 language suffix
+        if let star = s.firstIndex(of: "*") { s = String(s[..<star]) }  // RFC 2231 language suffix
         return s
     }
 

@@ -26,7 +26,9 @@ public enum Classifier {
             if rt.containsText("delivery-status") { return true }
         }
         let parts = root.allParts(intoEmbedded: false)
-        if parts.contains(where: { $0.contentType == "message/delivery-status" || $0.contentType == "message/global-delivery-status" }) { return true }
+        if parts.contains(where: { $0.contentType == "message/delivery-status" || $0.contentType == "message/global-delivery-status" }) {
+            return true
+        }
         // SES notifications: bounces and delivery/delay reports are delivery status notifications.
         if let ses = SESNotification.parse(text), ses.type != "complaint" { return true }
         // Evidence first: it is cheaper than scoring the wording, and most replies have none.
@@ -97,14 +99,18 @@ public enum Classifier {
     static func isAutoReply(_ root: MIMEPart) -> Bool {
         let h = root.headers
         if let v = h.first(named: "Auto-Submitted")?.value.lowercased().trimmed, !v.isEmpty, !v.hasPrefix("no") { return true }
-        for name in ["X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Auto-Reply", "X-Autorespond-Sent"] where h.first(named: name) != nil { return true }
+        for name in ["X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Auto-Reply", "X-Autorespond-Sent"] where h.first(named: name) != nil {
+            return true
+        }
         if let p = h.first(named: "Precedence")?.value.lowercased().trimmed, ["auto_reply", "auto-reply", "bulk", "junk"].contains(p) { return true }
         if let a = h.first(named: "X-Apple-Action")?.value.lowercased(), a.containsText("vacation") { return true }
         if h.first(named: "X-Vacation") != nil || h.first(named: "X-AutoReply-From") != nil { return true }
         let subject = SubjectNormalizer.strippedForAutoReply(root.header("Subject") ?? "")
         if autoReplySubjects.contains(where: { subject.hasPrefix($0) || subject.containsText(": " + $0) }) { return true }
         // Exchange marks its own automatic replies with both headers; a human message has neither.
-        if h.first(named: "X-MS-Exchange-Inbox-Rules-Loop") != nil, let s = h.first(named: "X-Auto-Response-Suppress")?.value.lowercased(), s.containsText("all") || s.containsText("oof") {
+        if h.first(named: "X-MS-Exchange-Inbox-Rules-Loop") != nil, let s = h.first(named: "X-Auto-Response-Suppress")?.value.lowercased(),
+            s.containsText("all") || s.containsText("oof")
+        {
             return autoReplyWords.contains { subject.containsText($0) }
         }
         return false
@@ -131,7 +137,8 @@ public enum Classifier {
 
     static func isNoReply(_ a: MailAddress) -> Bool {
         let local = a.address.lowercased().split(separator: "@").first.map(String.init) ?? ""
-        return ["noreply", "no-reply", "donotreply", "do-not-reply", "do_not_reply", "notifications", "notification", "bounce", "bounces"].contains(local)
+        return ["noreply", "no-reply", "donotreply", "do-not-reply", "do_not_reply", "notifications", "notification", "bounce", "bounces"].contains(
+            local)
     }
 }
 

@@ -10,22 +10,43 @@ public enum MailDate {
             if ch == "(" { depth += 1 } else if ch == ")" { depth = max(0, depth - 1) } else if depth == 0 { cleaned.append(ch) }
         }
         let tokens = cleaned.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" || $0 == "\r" || $0 == "\n" }).map(String.init)
-        var day: Int?, month: Int?, year: Int?, h = 0, m = 0, s = 0, offset = 0, haveTime = false
+        var day: Int?
+        var month: Int?
+        var year: Int?
+        var h = 0
+        var m = 0
+        var s = 0
+        var offset = 0
+        var haveTime = false
         for t in tokens {
             let lower = t.lowercased()
-            if month == nil, let mi = months.firstIndex(where: { lower.hasPrefix($0) }) { month = mi + 1; continue }
+            if month == nil, let mi = months.firstIndex(where: { lower.hasPrefix($0) }) {
+                month = mi + 1
+                continue
+            }
             if t.contains(":") && !haveTime {
                 let p = t.split(separator: ":").map { Int($0) }
                 guard p.count >= 2, let hh = p[0], let mm = p[1] else { continue }
-                h = hh; m = mm; s = p.count > 2 ? (p[2] ?? 0) : 0; haveTime = true; continue
+                h = hh
+                m = mm
+                s = p.count > 2 ? (p[2] ?? 0) : 0
+                haveTime = true
+                continue
             }
             if (t.hasPrefix("+") || t.hasPrefix("-")) && t.count == 5, let z = Int(t.dropFirst()) {
-                offset = (t.hasPrefix("-") ? -1 : 1) * ((z / 100) * 3600 + (z % 100) * 60); continue
+                offset = (t.hasPrefix("-") ? -1 : 1) * ((z / 100) * 3600 + (z % 100) * 60)
+                continue
             }
-            if let z = zones[lower] { offset = z * 3600; continue }
+            if let z = zones[lower] {
+                offset = z * 3600
+                continue
+            }
             if let n = Int(t) {
-                if day == nil && n >= 1 && n <= 31 && t.count <= 2 { day = n }
-                else if year == nil { year = n < 50 ? 2000 + n : (n < 1000 ? 1900 + n : n) }
+                if day == nil && n >= 1 && n <= 31 && t.count <= 2 {
+                    day = n
+                } else if year == nil {
+                    year = n < 50 ? 2000 + n : (n < 1000 ? 1900 + n : n)
+                }
             }
         }
         guard let d = day, let mo = month, let y = year, (1...9999).contains(y), h < 24, m < 60, s < 61 else { return nil }

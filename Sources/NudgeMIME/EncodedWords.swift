@@ -7,24 +7,29 @@ public enum EncodedWords {
         guard value.containsText("=?") else { return value }
         let s = Array(value.utf8)
         var out = ""
-        var pendingBytes = [UInt8](), pendingCharset = ""
-        var literalStart = 0, i = 0
+        var pendingBytes = [UInt8]()
+        var pendingCharset = ""
+        var literalStart = 0
+        var i = 0
         var closer = CloseFinder()
         func flushPending() {
             if !pendingBytes.isEmpty || !pendingCharset.isEmpty { out += Charsets.decode(pendingBytes, charset: pendingCharset) }
-            pendingBytes = []; pendingCharset = ""
+            pendingBytes = []
+            pendingCharset = ""
         }
         while i < s.count {
             if s[i] == UInt8(ascii: "="), i + 1 < s.count, s[i + 1] == UInt8(ascii: "?"), let w = parseWord(s, i, &closer) {
                 let between = Array(s[literalStart..<i])
                 if pendingCharset.isEmpty || !between.allSatisfy(ASCII.isWSPOrNL) {
-                    flushPending(); out += String(decoding: between, as: UTF8.self)
+                    flushPending()
+                    out += String(decoding: between, as: UTF8.self)
                 } else if Charsets.normalize(w.charset) != Charsets.normalize(pendingCharset) {
                     flushPending()
                 }
                 pendingCharset = w.charset.isEmpty ? "utf-8" : w.charset
                 pendingBytes += w.bytes
-                i = w.end; literalStart = i
+                i = w.end
+                literalStart = i
                 continue
             }
             i += 1
@@ -34,7 +39,11 @@ public enum EncodedWords {
         return out
     }
 
-    private struct Word { var charset: String; var bytes: [UInt8]; var end: Int }
+    private struct Word {
+        var charset: String
+        var bytes: [UInt8]
+        var end: Int
+    }
 
     /// Parses one encoded word starting at `start` ("=?"); nil if malformed.
     /// Finds the next "?=" with a forward-only cursor, so junk full of "=?" stays linear.

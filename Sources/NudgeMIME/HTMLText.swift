@@ -15,16 +15,27 @@ public enum HTMLText {
             if out.isEmpty { return }
             var existing = 0
             for c in out.reversed() { if c == "\n" { existing += 1 } else { break } }
-            while existing < count { out.append("\n"); existing += 1 }
+            while existing < count {
+                out.append("\n")
+                existing += 1
+            }
         }
         while i < s.count {
             let c = s[i]
             if c == "<" {
                 // Comments / doctype / CDATA.
-                if hasPrefix(s, i, "<!--") { i = find(s, i + 4, "-->").map { $0 + 3 } ?? s.count; continue }
-                if i + 1 < s.count && (s[i + 1] == "!" || s[i + 1] == "?") { i = find(s, i, ">").map { $0 + 1 } ?? s.count; continue }
+                if hasPrefix(s, i, "<!--") {
+                    i = find(s, i + 4, "-->").map { $0 + 3 } ?? s.count
+                    continue
+                }
+                if i + 1 < s.count && (s[i + 1] == "!" || s[i + 1] == "?") {
+                    i = find(s, i, ">").map { $0 + 1 } ?? s.count
+                    continue
+                }
                 let close = i >= noTagUntil ? findTagEnd(s, i + 1) : nil
-                if close == nil, i >= noTagUntil, i + 1 < s.count, s[i + 1] == "/" || s[i + 1].properties.isAlphabetic { noTagUntil = min(s.count, i + 2001) }
+                if close == nil, i >= noTagUntil, i + 1 < s.count, s[i + 1] == "/" || s[i + 1].properties.isAlphabetic {
+                    noTagUntil = min(s.count, i + 2001)
+                }
                 if let close {
                     let (name, isEnd) = tagName(s, i + 1, close)
                     i = close + 1
@@ -35,9 +46,22 @@ public enum HTMLText {
                         continue
                     }
                     if name == "pre" { preDepth = max(0, preDepth + (isEnd ? -1 : 1)) }
-                    if name == "br" { pendingSpace = false; trimSpaces(); out.append("\n"); removeTripleBreaks(&out); continue }
-                    if paragraphTags.contains(name) { newline(2); continue }
-                    if blockTags.contains(name) { newline(1); if name == "li" && !isEnd { out.append(contentsOf: "- ".unicodeScalars) }; continue }
+                    if name == "br" {
+                        pendingSpace = false
+                        trimSpaces()
+                        out.append("\n")
+                        removeTripleBreaks(&out)
+                        continue
+                    }
+                    if paragraphTags.contains(name) {
+                        newline(2)
+                        continue
+                    }
+                    if blockTags.contains(name) {
+                        newline(1)
+                        if name == "li" && !isEnd { out.append(contentsOf: "- ".unicodeScalars) }
+                        continue
+                    }
                     if name == "td" || name == "th" { pendingSpace = true }
                     continue
                 }
@@ -46,18 +70,27 @@ public enum HTMLText {
             if c == "&", let (decoded, next) = entity(s, i) {
                 if pendingSpace && !out.isEmpty && out.last != "\n" { out.append(" ") }
                 pendingSpace = false
-                out.append(contentsOf: decoded.unicodeScalars); i = next; continue
+                out.append(contentsOf: decoded.unicodeScalars)
+                i = next
+                continue
             }
             if preDepth == 0 && (c == " " || c == "\t" || c == "\n" || c == "\r" || c == "\u{0C}") {
-                pendingSpace = true; i += 1; continue
+                pendingSpace = true
+                i += 1
+                continue
             }
             if pendingSpace && !out.isEmpty && out.last != "\n" { out.append(" ") }
             pendingSpace = false
-            out.append(c); i += 1
+            out.append(c)
+            i += 1
         }
         // Trim each line's trailing spaces and the whole text.
         return String(out).split(separator: "\n", omittingEmptySubsequences: false)
-            .map { line -> Substring in var l = line; while l.last == " " || l.last == "\u{A0}" { l = l.dropLast() }; return l }
+            .map { line -> Substring in
+                var l = line
+                while l.last == " " || l.last == "\u{A0}" { l = l.dropLast() }
+                return l
+            }
             .joined(separator: "\n").trimmed
     }
 
@@ -65,28 +98,42 @@ public enum HTMLText {
     private static func removeTripleBreaks(_ out: inout String.UnicodeScalarView) {
         var n = 0
         for c in out.reversed() { if c == "\n" { n += 1 } else { break } }
-        while n > 2 { out.removeLast(); n -= 1 }
+        while n > 2 {
+            out.removeLast()
+            n -= 1
+        }
     }
 
     private static let paragraphTags: Set<String> = ["p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "hr", "table", "ul", "ol"]
-    private static let blockTags: Set<String> = ["div", "li", "tr", "dd", "dt", "section", "article", "header", "footer", "address", "center", "form", "tbody", "thead", "dl", "body", "html"]
+    private static let blockTags: Set<String> = [
+        "div", "li", "tr", "dd", "dt", "section", "article", "header", "footer", "address", "center", "form", "tbody", "thead", "dl", "body", "html",
+    ]
 
     private static func hasPrefix(_ s: [Unicode.Scalar], _ i: Int, _ p: String) -> Bool {
         var j = i
-        for c in p.unicodeScalars { guard j < s.count, s[j] == c else { return false }; j += 1 }
+        for c in p.unicodeScalars {
+            guard j < s.count, s[j] == c else { return false }
+            j += 1
+        }
         return true
     }
     private static func find(_ s: [Unicode.Scalar], _ from: Int, _ p: String) -> Int? {
         let first = p.unicodeScalars.first!
         var i = from
-        while i < s.count { if s[i] == first && hasPrefix(s, i, p) { return i }; i += 1 }
+        while i < s.count {
+            if s[i] == first && hasPrefix(s, i, p) { return i }
+            i += 1
+        }
         return nil
     }
     private static func findCI(_ s: [Unicode.Scalar], _ from: Int, _ p: String) -> Int? {
         let lp = Array(p.lowercased().unicodeScalars)
         var i = from
         outer: while i + lp.count <= s.count {
-            for k in 0..<lp.count where lower(s[i + k]) != lp[k] { i += 1; continue outer }
+            for k in 0..<lp.count where lower(s[i + k]) != lp[k] {
+                i += 1
+                continue outer
+            }
             return i
         }
         return nil
@@ -112,7 +159,8 @@ public enum HTMLText {
         if isEnd { i += 1 }
         var name = ""
         while i < end, s[i].properties.isAlphabetic || ("0"..."9").contains(s[i]) || s[i] == ":" {
-            name.unicodeScalars.append(lower(s[i])); i += 1
+            name.unicodeScalars.append(lower(s[i]))
+            i += 1
         }
         return (name, isEnd)
     }
@@ -127,7 +175,10 @@ public enum HTMLText {
     private static func entity(_ s: [Unicode.Scalar], _ i: Int) -> (String, Int)? {
         var j = i + 1
         var body = ""
-        while j < s.count && j - i <= 10 && s[j] != ";" { body.unicodeScalars.append(s[j]); j += 1 }
+        while j < s.count && j - i <= 10 && s[j] != ";" {
+            body.unicodeScalars.append(s[j])
+            j += 1
+        }
         guard j < s.count, s[j] == ";", !body.isEmpty else { return nil }
         if body.hasPrefix("#") {
             let num = body.dropFirst()

@@ -8,7 +8,9 @@ public struct MIMEHeader: Sendable, Hashable {
     public var rawValue: String
 
     public init(name: String, value: String, rawValue: String? = nil) {
-        self.name = name; self.value = value; self.rawValue = rawValue ?? value
+        self.name = name
+        self.value = value
+        self.rawValue = rawValue ?? value
     }
 }
 
@@ -38,14 +40,24 @@ enum HeaderParsing {
         while i < end {
             let le = buf.lineEnd(from: i, end: end)
             let ce = buf.contentEnd(start: i, lineEnd: le)
-            if ce == i { finish(); return (headers, min(le + 1, end)) }  // blank line: body follows
+            if ce == i {
+                finish()
+                return (headers, min(le + 1, end))
+            }  // blank line: body follows
             if ASCII.isWSP(buf[i]) {
                 if open {
-                    if value.count < HeaderLimits.maxValueBytes { value.append(contentsOf: buf[i..<min(ce, i + HeaderLimits.maxValueBytes - value.count)]) }
-                    i = le + 1; continue
+                    if value.count < HeaderLimits.maxValueBytes {
+                        value.append(contentsOf: buf[i..<min(ce, i + HeaderLimits.maxValueBytes - value.count)])
+                    }
+                    i = le + 1
+                    continue
                 }
-                if headers.isEmpty { i = le + 1; continue }  // stray leading continuation: skip
-                finish(); return (headers, i)
+                if headers.isEmpty {
+                    i = le + 1
+                    continue
+                }  // stray leading continuation: skip
+                finish()
+                return (headers, i)
             }
             var c = i
             while c < ce && buf[c] != ASCII.colon && buf[c] > 32 && buf[c] < 127 { c += 1 }
@@ -56,9 +68,13 @@ enum HeaderParsing {
                 // Broken folding seen in the wild: "Content-Type: multipart/x;\nboundary=..." with
                 // the continuation not indented. Accept a "name=value" line after a trailing ";".
                 if open, value.last == UInt8(ascii: ";"), buf[i..<ce].contains(ASCII.equals) {
-                    value.append(ASCII.space); value.append(contentsOf: buf[i..<min(ce, i + 4096)]); i = le + 1; continue
+                    value.append(ASCII.space)
+                    value.append(contentsOf: buf[i..<min(ce, i + 4096)])
+                    i = le + 1
+                    continue
                 }
-                finish(); return (headers, i)
+                finish()
+                return (headers, i)
             }
             while nameEnd > i && ASCII.isWSP(buf[nameEnd - 1]) { nameEnd -= 1 }
             finish()
@@ -84,7 +100,10 @@ enum HeaderParsing {
         while i < body.count && groups.count < 1000 {
             // Skip blank lines between groups.
             let le = body.lineEnd(from: i, end: body.count)
-            if body.contentEnd(start: i, lineEnd: le) == i || body[i..<le].allSatisfy(ASCII.isWSPOrNL) { i = le + 1; continue }
+            if body.contentEnd(start: i, lineEnd: le) == i || body[i..<le].allSatisfy(ASCII.isWSPOrNL) {
+                i = le + 1
+                continue
+            }
             let (h, next) = parse(body, start: i, end: body.count)
             if !h.isEmpty { groups.append(h) }
             // A non-field line ends a group without progress: skip it.
@@ -115,7 +134,10 @@ public struct HeaderParameters: Sendable, Hashable {
         let chars = Array(raw.unicodeScalars)
         var i = 0
         var main = String.UnicodeScalarView()
-        while i < chars.count && chars[i] != ";" { main.append(chars[i]); i += 1 }
+        while i < chars.count && chars[i] != ";" {
+            main.append(chars[i])
+            i += 1
+        }
         value = String(main).trimmed.lowercased()
         var simple: [String: String] = [:]
         var sections: [String: [(index: Int, encoded: Bool, text: String)]] = [:]
@@ -123,7 +145,10 @@ public struct HeaderParameters: Sendable, Hashable {
             i += 1  // skip ";"
             while i < chars.count && (chars[i] == " " || chars[i] == "\t") { i += 1 }
             var name = String.UnicodeScalarView()
-            while i < chars.count && chars[i] != "=" && chars[i] != ";" { name.append(chars[i]); i += 1 }
+            while i < chars.count && chars[i] != "=" && chars[i] != ";" {
+                name.append(chars[i])
+                i += 1
+            }
             guard i < chars.count, chars[i] == "=" else { continue }
             i += 1
             while i < chars.count && (chars[i] == " " || chars[i] == "\t") { i += 1 }
@@ -132,11 +157,15 @@ public struct HeaderParameters: Sendable, Hashable {
                 i += 1
                 while i < chars.count && chars[i] != "\"" {
                     if chars[i] == "\\" && i + 1 < chars.count { i += 1 }
-                    val.append(chars[i]); i += 1
+                    val.append(chars[i])
+                    i += 1
                 }
                 while i < chars.count && chars[i] != ";" { i += 1 }  // skip closing quote and junk
             } else {
-                while i < chars.count && chars[i] != ";" { val.append(chars[i]); i += 1 }
+                while i < chars.count && chars[i] != ";" {
+                    val.append(chars[i])
+                    i += 1
+                }
             }
             let key = String(name).trimmed.lowercased()
             let text = String(val).trimmed
@@ -162,7 +191,10 @@ public struct HeaderParameters: Sendable, Hashable {
                     if n == 0 {
                         // charset'language'value
                         let pieces = text.split(separator: "'", maxSplits: 2, omittingEmptySubsequences: false)
-                        if pieces.count == 3 { charset = String(pieces[0]); text = pieces[2] }
+                        if pieces.count == 3 {
+                            charset = String(pieces[0])
+                            text = pieces[2]
+                        }
                     }
                     bytes += Self.percentDecode(text)
                 } else {
@@ -176,11 +208,16 @@ public struct HeaderParameters: Sendable, Hashable {
 
     private static func percentDecode(_ s: Substring) -> [UInt8] {
         let a = Array(s.utf8)
-        var out = [UInt8](); var i = 0
+        var out = [UInt8]()
+        var i = 0
         while i < a.count {
             if a[i] == UInt8(ascii: "%"), i + 2 < a.count, let h = ASCII.hex(a[i + 1]), let l = ASCII.hex(a[i + 2]) {
-                out.append(h << 4 | l); i += 3
-            } else { out.append(a[i]); i += 1 }
+                out.append(h << 4 | l)
+                i += 3
+            } else {
+                out.append(a[i])
+                i += 1
+            }
         }
         return out
     }

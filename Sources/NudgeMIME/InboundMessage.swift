@@ -1,7 +1,9 @@
 import Foundation
 
 public enum InboundClass: String, Sendable, Codable {
-    case humanReply = "human_reply", autoReply = "auto_reply", bounce, complaint, other
+    case humanReply = "human_reply"
+    case autoReply = "auto_reply"
+    case bounce, complaint, other
 }
 
 /// Everything the server needs from one inbound message.

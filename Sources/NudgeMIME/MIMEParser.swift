@@ -52,7 +52,8 @@ public enum MIMEParser {
             let le = buf.lineEnd(from: i, end: end)
             let ce = buf.contentEnd(start: i, lineEnd: le)
             if ce - i >= boundary.count + 2, buf[i] == ASCII.dash, buf[i + 1] == ASCII.dash,
-               buf[(i + 2)..<(i + 2 + boundary.count)].elementsEqual(boundary) {
+                buf[(i + 2)..<(i + 2 + boundary.count)].elementsEqual(boundary)
+            {
                 var k = i + 2 + boundary.count
                 let closing = ce - k >= 2 && buf[k] == ASCII.dash && buf[k + 1] == ASCII.dash
                 if closing { k += 2 }
@@ -83,7 +84,8 @@ public enum MIMEParser {
                 if splitMultipart(buf, i, end, boundary: candidate).count >= 2 { return candidate }
                 return nil
             }
-            i = le + 1; lines += 1
+            i = le + 1
+            lines += 1
         }
         return nil
     }

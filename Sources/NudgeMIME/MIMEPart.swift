@@ -12,8 +12,11 @@ public struct MIMEPart: Sendable {
     public var children: [MIMEPart]
 
     public init(headers: [MIMEHeader], contentType: String, contentTypeParameters: [String: String], body: [UInt8], children: [MIMEPart]) {
-        self.headers = headers; self.contentType = contentType
-        self.contentTypeParameters = contentTypeParameters; self.body = body; self.children = children
+        self.headers = headers
+        self.contentType = contentType
+        self.contentTypeParameters = contentTypeParameters
+        self.body = body
+        self.children = children
     }
 
     /// Decoded value of the first header with this name (case-insensitive).
@@ -65,7 +68,10 @@ extension String {
         out.reserveCapacity(utf8.count)
         var afterCR = false
         for b in utf8 {
-            if b == 10 && afterCR { afterCR = false; continue }
+            if b == 10 && afterCR {
+                afterCR = false
+                continue
+            }
             afterCR = b == 13
             out.append(afterCR ? 10 : b)
         }

@@ -7,13 +7,23 @@ public enum MessageID {
         var cur: String? = nil
         var comment = 0
         for ch in value {
-            if cur == nil && ch == "(" { comment += 1; continue }
-            if comment > 0 { if ch == ")" { comment -= 1 }; continue }
-            if ch == "<" { cur = ""; continue }
+            if cur == nil && ch == "(" {
+                comment += 1
+                continue
+            }
+            if comment > 0 {
+                if ch == ")" { comment -= 1 }
+                continue
+            }
+            if ch == "<" {
+                cur = ""
+                continue
+            }
             if ch == ">", let c = cur {
                 let id = c.filter { !$0.isWhitespace }
                 if !id.isEmpty && ids.count < 500 { ids.append(id) }
-                cur = nil; continue
+                cur = nil
+                continue
             }
             cur?.append(ch)
         }

@@ -5,7 +5,9 @@ struct OriginalMessage {
     var headers: [MIMEHeader]
 
     var messageID: String? { headers.first(named: "Message-ID").flatMap { MessageID.parse($0.rawValue) } }
-    var to: [String] { headers.filter { $0.name.lowercased() == "to" }.flatMap { MailAddress.parseList($0.rawValue) }.map(\.address).filter { !$0.isEmpty } }
+    var to: [String] {
+        headers.filter { $0.name.lowercased() == "to" }.flatMap { MailAddress.parseList($0.rawValue) }.map(\.address).filter { !$0.isEmpty }
+    }
     var subject: String? { headers.first(named: "Subject")?.value }
 
     /// Envelope recipients from "Received: ... for <addr>;" clauses (first one that has any).
@@ -33,7 +35,10 @@ struct OriginalMessage {
     static func inline(in text: String) -> OriginalMessage? {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         // Find the first line that starts a header block ("Name: value", a known header name).
-        let starters = ["received:", "return-path:", "from:", "to:", "subject:", "message-id:", "date:", "delivered-to:", "x-", "mime-version:", "content-type:", "dkim-signature:"]
+        let starters = [
+            "received:", "return-path:", "from:", "to:", "subject:", "message-id:", "date:", "delivered-to:", "x-", "mime-version:", "content-type:",
+            "dkim-signature:",
+        ]
         var attempts = 0
         for (i, raw) in lines.enumerated() where attempts < 20 {
             let l = raw.drop(while: { $0 == " " || $0 == "\t" || $0 == ">" }).lowercased()
@@ -47,7 +52,9 @@ struct OriginalMessage {
             }.joined(separator: "\n")
             let bytes = Array(block.utf8)
             let (headers, _) = HeaderParsing.parse(bytes, start: 0, end: bytes.count)
-            if headers.contains(where: { ["message-id", "to", "subject"].contains($0.name.lowercased()) }) { return OriginalMessage(headers: headers) }
+            if headers.contains(where: { ["message-id", "to", "subject"].contains($0.name.lowercased()) }) {
+                return OriginalMessage(headers: headers)
+            }
             if headers.count >= 3 { return OriginalMessage(headers: headers) }
         }
         return nil

@@ -34,8 +34,13 @@ public enum ReplyText {
     }
 
     private static let fromWords = ["from", "von", "de", "van", "da", "od", "fra", "från", "från", "lähettäjä", "від", "от"]
-    private static let sentWords = ["sent", "date", "gesendet", "datum", "envoyé", "enviado", "fecha", "inviato", "data", "verzonden", "skickat", "sendt", "wysłano"]
-    private static let toWords = ["to", "subject", "an", "betreff", "à", "objet", "para", "asunto", "a", "oggetto", "aan", "onderwerp", "till", "ämne", "til", "emne", "do", "temat", "cc"]
+    private static let sentWords = [
+        "sent", "date", "gesendet", "datum", "envoyé", "enviado", "fecha", "inviato", "data", "verzonden", "skickat", "sendt", "wysłano",
+    ]
+    private static let toWords = [
+        "to", "subject", "an", "betreff", "à", "objet", "para", "asunto", "a", "oggetto", "aan", "onderwerp", "till", "ämne", "til", "emne", "do",
+        "temat", "cc",
+    ]
 
     private static func hasHeaderPrefix(_ line: String, _ words: [String]) -> Bool {
         // Tolerate Markdown/HTML-to-text emphasis such as "*From:*".
@@ -55,9 +60,11 @@ public enum ReplyText {
     static func isOriginalMessageMarker(_ line: String) -> Bool {
         let l = line.lowercased()
         guard l.hasPrefix("-") || l.hasPrefix("_") || l.hasPrefix("=") || l.hasPrefix("*") || l.hasPrefix("begin forwarded") else { return false }
-        let markers = ["original message", "forwarded message", "ursprüngliche nachricht", "message d'origine", "mensaje original",
-                       "messaggio originale", "oorspronkelijk bericht", "originalmeddelande", "original meddelelse", "begin forwarded message",
-                       "weitergeleitete nachricht", "message transféré", "mensaje reenviado"]
+        let markers = [
+            "original message", "forwarded message", "ursprüngliche nachricht", "message d'origine", "mensaje original",
+            "messaggio originale", "oorspronkelijk bericht", "originalmeddelande", "original meddelelse", "begin forwarded message",
+            "weitergeleitete nachricht", "message transféré", "mensaje reenviado",
+        ]
         return markers.contains { l.containsText($0) }
     }
 
@@ -74,7 +81,10 @@ public enum ReplyText {
             var start: Int? = nil
             var k = i - 1
             while k >= max(0, i - 2), !drop[k], !lines[k].trimmed.isEmpty {
-                if startsAttribution(lines[k]) { start = k; break }
+                if startsAttribution(lines[k]) {
+                    start = k
+                    break
+                }
                 k -= 1
             }
             let first = start ?? i
@@ -87,11 +97,14 @@ public enum ReplyText {
     /// An attribution's last line ends with ":".
     private static func isAttributionEnd(_ line: String) -> Bool { line.trimmed.hasSuffix(":") }
 
-    private static let attributionVerbs = ["wrote", "writes", "schrieb", "a écrit", "escribió", "ha scritto", "schreef", "skrev", "napisał",
-                                           "kirjoitti", "escreveu", "написал", "написала", "yazdı", "geschreven", "írta"]
+    private static let attributionVerbs = [
+        "wrote", "writes", "schrieb", "a écrit", "escribió", "ha scritto", "schreef", "skrev", "napisał",
+        "kirjoitti", "escreveu", "написал", "написала", "yazdı", "geschreven", "írta",
+    ]
     private static func looksLikeAttribution(_ s: String) -> Bool {
         let l = s.lowercased()
-        return attributionVerbs.contains { l.containsText($0) } || l.containsText("@") || l.range(of: #"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}"#, options: .regularExpression) != nil
+        return attributionVerbs.contains { l.containsText($0) } || l.containsText("@")
+            || l.range(of: #"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}"#, options: .regularExpression) != nil
     }
     /// First line of a localized attribution ("On ...", "Am ...", "Le ...", a date, ...).
     private static func startsAttribution(_ line: String) -> Bool {
@@ -102,8 +115,10 @@ public enum ReplyText {
 
     static func isMobileSignature(_ line: String) -> Bool {
         let l = line.trimmed.lowercased()
-        let sigs = ["sent from my ", "sent from mobile", "sent via ", "get outlook for ", "sent from outlook", "sent from yahoo mail",
-                    "von meinem iphone gesendet", "envoyé de mon ", "enviado desde mi ", "inviato da ", "verzonden vanaf mijn ", "sent with "]
+        let sigs = [
+            "sent from my ", "sent from mobile", "sent via ", "get outlook for ", "sent from outlook", "sent from yahoo mail",
+            "von meinem iphone gesendet", "envoyé de mon ", "enviado desde mi ", "inviato da ", "verzonden vanaf mijn ", "sent with ",
+        ]
         return sigs.contains { l.hasPrefix($0) } && l.count < 80
     }
 }

@@ -13,10 +13,13 @@ public enum SubjectNormalizer {
         var changed = true
         var rounds = 0
         while changed && rounds < 100 {
-            changed = false; rounds += 1
+            changed = false
+            rounds += 1
             s = s.drop(while: { $0.isWhitespace })
             if s.first == "[", let close = s.firstIndex(of: "]"), s.distance(from: s.startIndex, to: close) < 80 {
-                s = s[s.index(after: close)...]; changed = true; continue
+                s = s[s.index(after: close)...]
+                changed = true
+                continue
             }
             // Prefix word, optional "[n]" or "(n)" counter, optional "." then ":".
             var j = s.startIndex
@@ -32,7 +35,10 @@ public enum SubjectNormalizer {
             }
             if k < s.endIndex, s[k] == "." { k = s.index(after: k) }
             while k < s.endIndex, s[k] == " " { k = s.index(after: k) }
-            if k < s.endIndex, s[k] == ":" || s[k] == "：" { s = s[s.index(after: k)...]; changed = true }
+            if k < s.endIndex, s[k] == ":" || s[k] == "：" {
+                s = s[s.index(after: k)...]
+                changed = true
+            }
         }
         return s.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ").lowercased()
     }

@@ -9,7 +9,10 @@ enum TextScan {
         var i = 0
         var lastEnd = 0
         while i < u.count && out.count < 500 {
-            guard u[i] == 64 /* @ */ else { i += 1; continue }
+            guard u[i] == 64 /* @ */ else {
+                i += 1
+                continue
+            }
             var s = i
             while s > lastEnd && isLocalChar(u[s - 1]) { s -= 1 }
             var e = i + 1

@@ -39,7 +39,8 @@ extension StringProtocol {
 
     /// Equality ignoring ASCII case: header names are ASCII (RFC 5322 2.2).
     func equalsIgnoringASCIICase(_ other: String) -> Bool {
-        let a = utf8, b = other.utf8
+        let a = utf8
+        let b = other.utf8
         guard a.count == b.count else { return false }
         return zip(a, b).allSatisfy { ASCII.lower($0) == ASCII.lower($1) }
     }

@@ -47,8 +47,9 @@ final class CurlEasy {
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
 
         let result: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { errorBytes in
-            configure(h, envelopeFrom: envelopeFrom, recipients: rcpts, size: message.count,
-                      state: statePointer, errorBuffer: errorBytes.baseAddress!)
+            configure(
+                h, envelopeFrom: envelopeFrom, recipients: rcpts, size: message.count,
+                state: statePointer, errorBuffer: errorBytes.baseAddress!)
             let result = withExtendedLifetime(state) { curl_easy_perform(h) }
             // The handle outlives this call: drop every pointer into this stack frame.
             _ = nudge_curl_setopt_pointer(h, CURLOPT_ERRORBUFFER, nil)
@@ -69,13 +70,17 @@ final class CurlEasy {
         let reply = state.replyLines.last { $0.hasPrefix(String(responseCode)) }
         // curl names the RCPT TO and DATA commands that failed; once it has read any of the
         // message, a reply can only be the one to the data.
-        let stage: SMTPStage = errorText.hasPrefix("RCPT failed") ? .recipient
+        let stage: SMTPStage =
+            errorText.hasPrefix("RCPT failed")
+            ? .recipient
             : (errorText.hasPrefix("DATA failed") || state.offset > 0) ? .data : .session
         return .failure(Self.classify(result: result, responseCode: responseCode, errorText: errorText, reply: reply, stage: stage))
     }
 
-    private func configure(_ h: UnsafeMutableRawPointer, envelopeFrom: String, recipients: UnsafeMutablePointer<curl_slist>?,
-                           size: Int, state: UnsafeMutableRawPointer, errorBuffer: UnsafeMutablePointer<CChar>) {
+    private func configure(
+        _ h: UnsafeMutableRawPointer, envelopeFrom: String, recipients: UnsafeMutablePointer<curl_slist>?,
+        size: Int, state: UnsafeMutableRawPointer, errorBuffer: UnsafeMutablePointer<CChar>
+    ) {
         _ = nudge_curl_setopt_pointer(h, CURLOPT_ERRORBUFFER, errorBuffer)
         _ = nudge_curl_setopt_string(h, CURLOPT_URL, config.url)  // userinfo becomes AUTH (curl percent-decodes it)
         _ = nudge_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1)  // required with threads; timeouts must not use SIGALRM
@@ -160,7 +165,9 @@ struct EnhancedStatus: Equatable, Sendable {
         let b = Array(reply.utf8)
         guard b.count > 4, b[0...2].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), b[3] == 0x20 || b[3] == 0x2D else { return nil }
         var fields: [Int] = []
-        var i = 4, digits = 0, value = 0
+        var i = 4
+        var digits = 0
+        var value = 0
         while i < b.count, fields.count < 3 {
             let c = b[i]
             if c >= 0x30 && c <= 0x39, digits < 3 {

@@ -23,16 +23,19 @@ public final class CurlSMTPTransport: MailTransport {
     ///   - requireTLS: fail instead of sending (and authenticating) in clear text when the server
     ///     does not offer STARTTLS. Off by default to match `CURLUSESSL_TRY`.
     ///   - caBundlePath: PEM file of CAs to trust instead of the system store (private relays, tests).
-    public init(url: String, lanes: Int = 4, timeoutSeconds: Int = 30, requireTLS: Bool = false,
-                caBundlePath: String? = nil) throws {
+    public init(
+        url: String, lanes: Int = 4, timeoutSeconds: Int = 30, requireTLS: Bool = false,
+        caBundlePath: String? = nil
+    ) throws {
         let lower = url.lowercased()
         guard lower.hasPrefix("smtp://") || lower.hasPrefix("smtps://"), URL(string: url)?.host != nil,
-              !url.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F })
+            !url.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F })
         else { throw SMTPConfigurationError.invalidURL }
         guard lanes >= 1 else { throw SMTPConfigurationError.invalidLaneCount(lanes) }
         guard timeoutSeconds >= 1 else { throw SMTPConfigurationError.invalidTimeout(timeoutSeconds) }
-        let config = CurlEasy.Config(url: url, timeoutSeconds: timeoutSeconds, requireTLS: requireTLS,
-                                     caBundlePath: caBundlePath)
+        let config = CurlEasy.Config(
+            url: url, timeoutSeconds: timeoutSeconds, requireTLS: requireTLS,
+            caBundlePath: caBundlePath)
         pool = LanePool((0..<lanes).map { Lane(index: $0, config: config) })
     }
 

@@ -81,7 +81,8 @@ enum HeaderEncoding {
     /// anything else (non-ASCII, control characters, "=?" look-alikes, unfoldable runs) is encoded.
     static func appendUnstructured(_ value: String, to header: inout FoldedHeader) {
         let pieces = whitespaceLedPieces(value)
-        let plain = value.utf8.allSatisfy { ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x09 }
+        let plain =
+            value.utf8.allSatisfy { ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x09 }
             && !value.contains("=?")
             && pieces.allSatisfy { $0.utf8.count <= 60 }
         guard plain else { return appendEncodedWords(value, to: &header) }

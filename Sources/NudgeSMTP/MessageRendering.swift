@@ -81,7 +81,8 @@ extension OutboundMessage {
     static func encodeBody(_ text: String) -> (body: [UInt8], transferEncoding: String) {
         var body = CRLF.normalize(text)
         if !body.suffix(2).elementsEqual([0x0D, 0x0A]) { body += [0x0D, 0x0A] }
-        let is7bit = body.allSatisfy { $0 != 0 && $0 < 0x80 }
+        let is7bit =
+            body.allSatisfy { $0 != 0 && $0 < 0x80 }
             && CRLF.lines(of: body).allSatisfy { $0.count <= 998 }
         return is7bit ? (body, "7bit") : (QuotedPrintable.encode(body), "quoted-printable")
     }

@@ -62,7 +62,7 @@ public enum OutboundMessageError: Error, Sendable, Equatable, CustomStringConver
     public var field: String {
         switch self {
         case .forbiddenCharacter(let f), .invalidAddress(let f), .invalidMessageID(let f),
-             .invalidURL(let f), .invalidHeaderName(let f), .reservedHeaderName(let f):
+            .invalidURL(let f), .invalidHeaderName(let f), .reservedHeaderName(let f):
             return f
         case .noRecipients:
             return "to"

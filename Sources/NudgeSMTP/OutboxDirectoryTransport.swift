@@ -1,8 +1,9 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Development transport: writes each message to `<directory>/<message-id>.eml` instead of
@@ -40,10 +41,11 @@ public final class OutboxDirectoryTransport: MailTransport {
         // File I/O blocks; keep it off the cooperative pool.
         return try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(with: Result {
-                    try Self.writeAtomically(message, to: target, directory: directory)
-                    return SMTPOutcome.accepted(response: "written to \(target)")
-                })
+                continuation.resume(
+                    with: Result {
+                        try Self.writeAtomically(message, to: target, directory: directory)
+                        return SMTPOutcome.accepted(response: "written to \(target)")
+                    })
             }
         }
     }
@@ -84,7 +86,8 @@ enum HeaderLookup {
             .replacingOccurrences(of: "\r\n ", with: " ").replacingOccurrences(of: "\r\n\t", with: "\t")
         for line in unfolded.components(separatedBy: "\r\n") {
             guard let colon = line.firstIndex(of: ":"),
-                  line[..<colon].trimmingCharacters(in: .whitespaces).lowercased() == "message-id" else { continue }
+                line[..<colon].trimmingCharacters(in: .whitespaces).lowercased() == "message-id"
+            else { continue }
             let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
             let id = value.trimmingCharacters(in: CharacterSet(charactersIn: "<>"))
             return id.isEmpty ? nil : id

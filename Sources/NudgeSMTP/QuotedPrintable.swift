@@ -17,7 +17,8 @@ enum QuotedPrintable {
         var column = 0
         for (offset, byte) in zip(line.indices, line) {
             let isLast = offset == line.index(before: line.endIndex)
-            let literal = (byte >= 33 && byte <= 126 && byte != UInt8(ascii: "="))
+            let literal =
+                (byte >= 33 && byte <= 126 && byte != UInt8(ascii: "="))
                 || ((byte == 0x20 || byte == 0x09) && !isLast)  // trailing whitespace must be encoded
             let token: [UInt8] = literal ? [byte] : [UInt8(ascii: "="), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
             // Keep room for the "=" of a soft line break so no line exceeds 76.

@@ -26,7 +26,11 @@ public final class SendCircuit: MailTransport {
         public static let standard = Policy(burst: 3, window: 60, pause: 300, maxPause: 3_600, probeWait: 30)
 
         public init(burst: Int, window: TimeInterval, pause: TimeInterval, maxPause: TimeInterval, probeWait: TimeInterval) {
-            self.burst = burst; self.window = window; self.pause = pause; self.maxPause = maxPause; self.probeWait = probeWait
+            self.burst = burst
+            self.window = window
+            self.pause = pause
+            self.maxPause = maxPause
+            self.probeWait = probeWait
         }
     }
 

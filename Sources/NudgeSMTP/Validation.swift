@@ -12,7 +12,7 @@ enum Validation {
     static func isAtext(_ b: UInt8) -> Bool {
         switch b {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"):
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
             return true
         default:
             return "!#$%&'*+-/=?^_`{|}~".utf8.contains(b)
@@ -44,7 +44,8 @@ enum Validation {
         guard parts.count == 2, address.utf8.count <= 254 else {
             throw OutboundMessageError.invalidAddress(field: field)
         }
-        let local = parts[0], domain = parts[1]
+        let local = parts[0]
+        let domain = parts[1]
         guard local.utf8.count <= 64, isDotAtom(local), isHostname(domain) else {
             throw OutboundMessageError.invalidAddress(field: field)
         }
@@ -70,7 +71,8 @@ enum Validation {
 
     static func isMessageID(_ id: String) -> Bool {
         guard id.utf8.count <= maxMessageIDLength, let at = id.utf8.firstIndex(of: UInt8(ascii: "@")) else { return false }
-        let left = id[..<at], right = id[id.index(after: at)...]
+        let left = id[..<at]
+        let right = id[id.index(after: at)...]
         return isDotAtom(left) && (isDotAtom(right) || isNoFoldLiteral(right))
     }
 
@@ -81,7 +83,9 @@ enum Validation {
     static func isNoFoldLiteral(_ s: Substring) -> Bool {
         let b = Array(s.utf8)
         guard b.count >= 2, b.first == UInt8(ascii: "["), b.last == UInt8(ascii: "]") else { return false }
-        return b.dropFirst().dropLast().allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "[") && $0 != UInt8(ascii: "]") && $0 != UInt8(ascii: "\\") }
+        return b.dropFirst().dropLast().allSatisfy {
+            $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "[") && $0 != UInt8(ascii: "]") && $0 != UInt8(ascii: "\\")
+        }
     }
 
     /// An http(s) URL that can sit inside `<...>` unfolded: visible ASCII, no brackets or spaces.
@@ -89,14 +93,14 @@ enum Validation {
         try checkNoLineBreaks(url, field: field)
         let lower = url.lowercased()
         guard lower.hasPrefix("https://") || lower.hasPrefix("http://"), url.utf8.count <= 900,
-              url.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "<") && $0 != UInt8(ascii: ">") })
+            url.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "<") && $0 != UInt8(ascii: ">") })
         else { throw OutboundMessageError.invalidURL(field: field) }
     }
 
     /// field-name = 1*ftext (printable ASCII except ":").
     static func checkHeaderName(_ name: String, field: String) throws {
         guard !name.isEmpty, name.utf8.count <= 76,
-              name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") })
+            name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") })
         else { throw OutboundMessageError.invalidHeaderName(field: field) }
     }
 }

@@ -1,8 +1,7 @@
 import Foundation
+import NudgeCore
 import PostgresNIO
 import Synchronization
-import NudgeCore
-
 
 /// "The SMTP server took this step's email", committed the moment it happens, outside the batch's
 /// transaction. It narrows the window in which a crash causes a second send from a whole batch to
@@ -23,7 +22,8 @@ package struct AcceptanceMark: Sendable {
             } catch {
                 trouble.raise()
                 guard ContinuousClock.now < giveUp, !Task.isCancelled else {
-                    db.logger.error("could not mark accepted emails; they may be sent again", metadata: ["error": "\(error)", "count": "\(marks.count)"])
+                    db.logger.error(
+                        "could not mark accepted emails; they may be sent again", metadata: ["error": "\(error)", "count": "\(marks.count)"])
                     return
                 }
                 try? await Task.sleep(for: .milliseconds(250))

@@ -1,6 +1,6 @@
+import NudgeCore
 import PostgresNIO
 import Synchronization
-import NudgeCore
 
 extension PostgresConnection {
     /// Runs `work`, which uses this connection, and fails as `unavailable` when the connection
@@ -36,11 +36,19 @@ private final class CancellableWork: Sendable {
     private let state = Mutex<(task: Task<Void, Never>?, cancelled: Bool)>((nil, false))
 
     package func set(_ task: Task<Void, Never>) {
-        if state.withLock({ s in s.task = task; return s.cancelled }) { task.cancel() }
+        if state.withLock({ s in
+            s.task = task
+            return s.cancelled
+        }) {
+            task.cancel()
+        }
     }
 
     package func cancel() {
-        state.withLock { s in s.cancelled = true; return s.task }?.cancel()
+        state.withLock { s in
+            s.cancelled = true
+            return s.task
+        }?.cancel()
     }
 }
 

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import PostgresNIO
 import NudgeCore
+import PostgresNIO
 
 public struct ContactEmail: Codable, Sendable, Equatable {
     public var label: String?
@@ -38,7 +38,10 @@ public struct ContactInput: Sendable {
     package var fields: [String: String]?
     package var timezone: String??
 
-    package init(inboxID: String? = nil, fullName: String?? = nil, emails: [ContactEmail], notes: String?? = nil, labels: [String]? = nil, fields: [String: String]? = nil, timezone: String?? = nil) {
+    package init(
+        inboxID: String? = nil, fullName: String?? = nil, emails: [ContactEmail], notes: String?? = nil, labels: [String]? = nil,
+        fields: [String: String]? = nil, timezone: String?? = nil
+    ) {
         self.inboxID = inboxID
         self.fullName = fullName
         self.emails = emails
@@ -57,8 +60,12 @@ public struct ContactStore: Sendable {
     package static let columns = "id, inbox_id, full_name, notes, labels, fields::text, timezone, created_at, updated_at"
 
     package static func record(_ row: PostgresRow) throws -> ContactRecord {
-        let (id, inbox, name, notes, labels, fields, tz, created, updated) = try row.decode((String, String?, String?, String?, [String], String, String?, Date, Date).self)
-        return try record(ContactRow(id: id, inboxID: inbox, fullName: name, notes: notes, labels: labels, fields: fields, timezone: tz, createdAt: created, updatedAt: updated))
+        let (id, inbox, name, notes, labels, fields, tz, created, updated) = try row.decode(
+            (String, String?, String?, String?, [String], String, String?, Date, Date).self)
+        return try record(
+            ContactRow(
+                id: id, inboxID: inbox, fullName: name, notes: notes, labels: labels, fields: fields, timezone: tz, createdAt: created,
+                updatedAt: updated))
     }
 
     /// A contacts row as read (without its addresses).
@@ -76,27 +83,38 @@ public struct ContactStore: Sendable {
 
     package static func record(_ r: ContactRow) throws -> ContactRecord {
         let (first, last) = NameSplit.split(r.fullName)
-        return ContactRecord(id: r.id, inbox_id: r.inboxID, full_name: r.fullName, first_name: first, last_name: last, emails: [], notes: r.notes,
-                             labels: r.labels, fields: try JSONCoding.decoder.decode([String: String].self, from: Data(r.fields.utf8)),
-                             timezone: r.timezone, created_at: r.createdAt, updated_at: r.updatedAt)
+        return ContactRecord(
+            id: r.id, inbox_id: r.inboxID, full_name: r.fullName, first_name: first, last_name: last, emails: [], notes: r.notes,
+            labels: r.labels, fields: try JSONCoding.decoder.decode([String: String].self, from: Data(r.fields.utf8)),
+            timezone: r.timezone, created_at: r.createdAt, updated_at: r.updatedAt)
     }
 
     /// Loads the addresses of many contacts in one query.
     package func withEmails(org: String, _ contacts: [ContactRecord], _ conn: PostgresConnection) async throws -> [ContactRecord] {
         guard !contacts.isEmpty else { return [] }
         var byContact: [String: [ContactEmail]] = [:]
-        for try await (cid, address, label) in try await conn.query("""
+        for try await (cid, address, label) in try await conn.query(
+            """
             SELECT contact_id, address, label FROM contact_emails WHERE org_id = \(org) AND contact_id = ANY(\(contacts.map(\.id)))
             ORDER BY position, address_key
-            """, logger: logger).decode((String, String, String?).self) {
+            """, logger: logger
+        ).decode((String, String, String?).self) {
             byContact[cid, default: []].append(ContactEmail(label: label, address: address))
         }
-        return contacts.map { var c = $0; c.emails = byContact[c.id] ?? []; return c }
+        return contacts.map {
+            var c = $0
+            c.emails = byContact[c.id] ?? []
+            return c
+        }
     }
 
     package func get(org: String, id: String, _ conn: PostgresConnection) async throws -> ContactRecord? {
-        guard let c = try await conn.query("SELECT \(unescaped: Self.columns) FROM contacts WHERE org_id = \(org) AND id = \(id) AND deleted_at IS NULL", logger: logger)
-            .collect().first.map(Self.record) else { return nil }
+        guard
+            let c = try await conn.query(
+                "SELECT \(unescaped: Self.columns) FROM contacts WHERE org_id = \(org) AND id = \(id) AND deleted_at IS NULL", logger: logger
+            )
+            .collect().first.map(Self.record)
+        else { return nil }
         return try await withEmails(org: org, [c], conn).first
     }
 
@@ -110,14 +128,18 @@ public struct ContactStore: Sendable {
         try await db.tenant(org, racesRetried: 5) { conn in try await upsert(org: org, input, now: now, tokenID: tokenID, conn) }
     }
 
-    package func upsert(org: String, _ input: ContactInput, now: Date, tokenID: String?, _ conn: PostgresConnection) async throws -> (ContactRecord, created: Bool) {
+    package func upsert(org: String, _ input: ContactInput, now: Date, tokenID: String?, _ conn: PostgresConnection) async throws -> (
+        ContactRecord, created: Bool
+    ) {
         let (id, created) = try await upsertID(org: org, input, now: now, tokenID: tokenID, conn)
         return (try await get(org: org, id: id, conn)!, created)
     }
 
     /// The upsert without reading the record back (two round trips fewer), for callers that only
     /// need the contact's id, such as an enrollment by address.
-    package func upsertID(org: String, _ input: ContactInput, now: Date, tokenID: String?, _ conn: PostgresConnection) async throws -> (String, created: Bool) {
+    package func upsertID(org: String, _ input: ContactInput, now: Date, tokenID: String?, _ conn: PostgresConnection) async throws -> (
+        String, created: Bool
+    ) {
         let fields = String(decoding: try JSONCoding.encoder.encode(input.fields ?? [:]), as: UTF8.self)
         // One round trip for the common case: when none of the addresses is known, the contact
         // and its addresses are inserted together; otherwise nothing is written and the contacts
@@ -130,17 +152,23 @@ public struct ContactStore: Sendable {
 
     /// The rest of an upsert after `UpsertByAddress` (alone or inside an enrollment's statement)
     /// answered with the contact it made, or the contacts that own the addresses.
-    package func settle(org: String, _ input: ContactInput, found rows: [(String, String, Bool)], now: Date, tokenID: String?, _ conn: PostgresConnection) async throws -> (String, created: Bool) {
+    package func settle(
+        org: String, _ input: ContactInput, found rows: [(String, String, Bool)], now: Date, tokenID: String?, _ conn: PostgresConnection
+    ) async throws -> (String, created: Bool) {
         if let made = rows.first(where: \.2) {
             try await rules.fire(org: org, contactID: made.0, labels: input.labels ?? [], tokenID: tokenID, now: now, conn)
             return (made.0, true)
         }
         if rows.count > 1 {
-            throw NudgeError.conflict("The addresses \(rows.map(\.1).joined(separator: " and ")) belong to different contacts (\(rows.map(\.0).joined(separator: ", "))); merge them first.", param: "emails")
+            throw NudgeError.conflict(
+                "The addresses \(rows.map(\.1).joined(separator: " and ")) belong to different contacts (\(rows.map(\.0).joined(separator: ", "))); merge them first.",
+                param: "emails")
         }
         guard let match = rows.first else { throw DatabaseFailure.uniqueViolation(constraint: "contact_emails_pkey") }
         let id = match.0
-        let before = try await conn.query("SELECT labels FROM contacts WHERE org_id = \(org) AND id = \(id) FOR UPDATE", logger: logger).decode([String].self).collect().first ?? []
+        let before =
+            try await conn.query("SELECT labels FROM contacts WHERE org_id = \(org) AND id = \(id) FOR UPDATE", logger: logger).decode([String].self)
+            .collect().first ?? []
         let merged = input.labels.map { before + $0.filter { !before.contains($0) } }
         try await update(org: org, id: id, input, labels: merged, now: now, conn)
         // Another request may have claimed one of the addresses since our lookup: retry from the top.
@@ -206,19 +234,24 @@ public struct ContactStore: Sendable {
 
     /// Adds addresses not yet known. An address another request is adding at this moment fails the
     /// primary key (the caller retries); one that already belongs to another contact is a 409.
-    package func addEmails(org: String, contactID: String, _ emails: [ContactEmail], takenIsRace: Bool = false, _ conn: PostgresConnection) async throws {
+    package func addEmails(org: String, contactID: String, _ emails: [ContactEmail], takenIsRace: Bool = false, _ conn: PostgresConnection)
+        async throws
+    {
         let keys = emails.map { Mailbox.key($0.address) }
-        try await conn.query("""
+        try await conn.query(
+            """
             INSERT INTO contact_emails (org_id, address_key, contact_id, address, label, position)
             SELECT \(org), k, \(contactID), a, nullif(l, ''), coalesce((SELECT max(position) + 1 FROM contact_emails WHERE org_id = \(org) AND contact_id = \(contactID)), 0) + n
             FROM unnest(\(keys)::text[], \(emails.map(\.address))::text[], \(emails.map { $0.label ?? "" })::text[]) WITH ORDINALITY AS u(k, a, l, n)
             WHERE NOT EXISTS (SELECT 1 FROM contact_emails e WHERE e.org_id = \(org) AND e.address_key = u.k)
             """, logger: logger)
         // An address that already belongs to another contact was skipped above: refuse it.
-        let owners = try await conn.query("""
+        let owners = try await conn.query(
+            """
             SELECT e.address FROM unnest(\(keys)::text[]) AS k(key)
             CROSS JOIN LATERAL (SELECT address FROM contact_emails WHERE org_id = \(org) AND address_key = k.key AND contact_id <> \(contactID) LIMIT 1) e
-            """, logger: logger).decode(String.self).collect()
+            """, logger: logger
+        ).decode(String.self).collect()
         if let taken = owners.first {
             if takenIsRace { throw DatabaseFailure.uniqueViolation(constraint: "contact_emails_pkey") }
             throw NudgeError.conflict("The address \(taken) belongs to another contact.", param: "emails")
@@ -227,7 +260,8 @@ public struct ContactStore: Sendable {
 
     package func update(org: String, id: String, _ input: ContactInput, labels: [String]?, now: Date, _ conn: PostgresConnection) async throws {
         let fields = try input.fields.map { String(decoding: try JSONCoding.encoder.encode($0), as: UTF8.self) }
-        try await conn.query("""
+        try await conn.query(
+            """
             UPDATE contacts SET
               inbox_id = coalesce(\(input.inboxID), inbox_id),
               full_name = CASE WHEN \(input.fullName != nil) THEN \(input.fullName ?? nil) ELSE full_name END,
@@ -241,13 +275,20 @@ public struct ContactStore: Sendable {
     }
 
     /// PATCH: given values replace the stored ones (emails and labels as whole lists).
-    public func patch(org: String, id: String, _ input: ContactInput, replaceEmails: Bool, now: Date, tokenID: String?) async throws -> ContactRecord? {
+    public func patch(org: String, id: String, _ input: ContactInput, replaceEmails: Bool, now: Date, tokenID: String?) async throws -> ContactRecord?
+    {
         try await db.tenant(org) { conn in
-            guard let before = try await conn.query("SELECT labels FROM contacts WHERE org_id = \(org) AND id = \(id) AND deleted_at IS NULL FOR UPDATE", logger: logger)
-                .decode([String].self).collect().first else { return nil }
+            guard
+                let before = try await conn.query(
+                    "SELECT labels FROM contacts WHERE org_id = \(org) AND id = \(id) AND deleted_at IS NULL FOR UPDATE", logger: logger
+                )
+                .decode([String].self).collect().first
+            else { return nil }
             try await update(org: org, id: id, input, labels: input.labels, now: now, conn)
             if replaceEmails {
-                try await conn.query("DELETE FROM contact_emails WHERE org_id = \(org) AND contact_id = \(id) AND NOT (address_key = ANY(\(input.emails.map { Mailbox.key($0.address) })))", logger: logger)
+                try await conn.query(
+                    "DELETE FROM contact_emails WHERE org_id = \(org) AND contact_id = \(id) AND NOT (address_key = ANY(\(input.emails.map { Mailbox.key($0.address) })))",
+                    logger: logger)
                 try await addEmails(org: org, contactID: id, input.emails, conn)
             }
             let added = (input.labels ?? before).filter { !before.contains($0) }
@@ -259,8 +300,12 @@ public struct ContactStore: Sendable {
     public func changeLabels(org: String, id: String, add: [String], remove: [String], now: Date, tokenID: String?) async throws -> ContactRecord? {
         try await db.tenant(org) { conn in
             // Row lock: two concurrent additions of one label see each other, so rules fire once.
-            guard let before = try await conn.query("SELECT labels FROM contacts WHERE org_id = \(org) AND id = \(id) AND deleted_at IS NULL FOR UPDATE", logger: logger)
-                .decode([String].self).collect().first else { return nil }
+            guard
+                let before = try await conn.query(
+                    "SELECT labels FROM contacts WHERE org_id = \(org) AND id = \(id) AND deleted_at IS NULL FOR UPDATE", logger: logger
+                )
+                .decode([String].self).collect().first
+            else { return nil }
             let added = add.filter { !before.contains($0) }
             let after = (before + added).filter { !remove.contains($0) || add.contains($0) }
             try await conn.query("UPDATE contacts SET labels = \(after), updated_at = \(now) WHERE org_id = \(org) AND id = \(id)", logger: logger)
@@ -272,10 +317,14 @@ public struct ContactStore: Sendable {
     /// Deleting keeps the message history; the addresses are released and running enrollments cancelled.
     public func delete(org: String, id: String, now: Date) async throws -> Bool {
         try await db.tenant(org) { conn in
-            let rows = try await conn.query("UPDATE contacts SET deleted_at = \(now), updated_at = \(now) WHERE org_id = \(org) AND id = \(id) AND deleted_at IS NULL RETURNING id", logger: logger).collect()
+            let rows = try await conn.query(
+                "UPDATE contacts SET deleted_at = \(now), updated_at = \(now) WHERE org_id = \(org) AND id = \(id) AND deleted_at IS NULL RETURNING id",
+                logger: logger
+            ).collect()
             guard !rows.isEmpty else { return false }
             try await conn.query("DELETE FROM contact_emails WHERE org_id = \(org) AND contact_id = \(id)", logger: logger)
-            _ = try await EnrollmentStore.finish(org: org, contactID: id, state: .cancelled, reason: nil, detail: "contact deleted", now: now, conn, logger: logger)
+            _ = try await EnrollmentStore.finish(
+                org: org, contactID: id, state: .cancelled, reason: nil, detail: "contact deleted", now: now, conn, logger: logger)
             return true
         }
     }
@@ -287,7 +336,8 @@ public struct ContactStore: Sendable {
         return try await db.tenant(org) { conn in
             var listed: [ContactRecord] = []
             var more = false
-            for try await row in try await conn.query("""
+            for try await row in try await conn.query(
+                """
                 SELECT before < \(PageSize.budget), id, inbox_id, full_name,
                   CASE WHEN before < \(PageSize.budget) THEN notes END, CASE WHEN before < \(PageSize.budget) THEN labels END,
                   CASE WHEN before < \(PageSize.budget) THEN fields::text END, timezone, created_at, updated_at
@@ -298,12 +348,19 @@ public struct ContactStore: Sendable {
                             AND (\(key)::text IS NULL OR EXISTS (SELECT 1 FROM contact_emails e WHERE e.org_id = c.org_id AND e.contact_id = c.id AND e.address_key = \(key)))
                             AND (created_at, id) < (\(page.beforeAt), \(page.beforeID)) ORDER BY created_at DESC, id DESC LIMIT \(page.limit + 1)) p) s
                 ORDER BY created_at DESC, id DESC
-                """, logger: logger) where !more {
+                """, logger: logger) where !more
+            {
                 let (sent, id, inbox, name, notes, labels, fields, tz, created, updated) =
                     try row.decode((Bool, String, String?, String?, String?, [String]?, String?, String?, Date, Date).self)
-                guard sent, let labels, let fields else { more = true; continue }
-                listed.append(try Self.record(ContactRow(id: id, inboxID: inbox, fullName: name, notes: notes, labels: labels, fields: fields, timezone: tz,
-                                                         createdAt: created, updatedAt: updated)))
+                guard sent, let labels, let fields else {
+                    more = true
+                    continue
+                }
+                listed.append(
+                    try Self.record(
+                        ContactRow(
+                            id: id, inboxID: inbox, fullName: name, notes: notes, labels: labels, fields: fields, timezone: tz,
+                            createdAt: created, updatedAt: updated)))
             }
             var out = page.encoded()
             for c in try await withEmails(org: org, listed, conn) {
@@ -315,7 +372,8 @@ public struct ContactStore: Sendable {
     }
 
     /// A listed contact's stored text, less its addresses (at most 20, each at most 254 characters).
-    package static let size = "octet_length(coalesce(p.full_name, '')) + octet_length(coalesce(p.notes, '')) + octet_length(p.labels::text) + octet_length(p.fields::text)"
+    package static let size =
+        "octet_length(coalesce(p.full_name, '')) + octet_length(coalesce(p.notes, '')) + octet_length(p.labels::text) + octet_length(p.fields::text)"
 
     package init(db: Database, rules: WorkflowRuleStore) {
         self.db = db

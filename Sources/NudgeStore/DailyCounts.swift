@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import PostgresNIO
 import NudgeCore
+import PostgresNIO
 
 /// Daily send limits: each inbox's (per inbox-local day) and each organization's quota (per UTC
 /// day). A batch reserves the emails it means to send before sending them, in its own short
@@ -52,22 +52,26 @@ package struct DailyCounts: Sendable {
         let orgKeys = wanted.orgs.keys.sorted()
         let granted = try await db.system { [wanted, limits] conn in
             var granted = Tally()
-            for try await (org, inbox, day, total) in try await conn.query("""
+            for try await (org, inbox, day, total) in try await conn.query(
+                """
                 INSERT INTO inbox_daily_sends (org_id, inbox_id, day, sent)
                 SELECT * FROM unnest(\(inboxKeys.map(\.org))::text[], \(inboxKeys.map(\.inbox))::text[], \(inboxKeys.map(\.day))::date[],
                                      \(inboxKeys.map { wanted.inboxes[$0]! })::int[])
                 ON CONFLICT (org_id, inbox_id, day) DO UPDATE SET sent = inbox_daily_sends.sent + EXCLUDED.sent
                 RETURNING org_id, inbox_id, day::text, sent
-                """, logger: db.logger).decode((String, String, String, Int).self) {
+                """, logger: db.logger
+            ).decode((String, String, String, Int).self) {
                 let k = InboxKey(org: org, inbox: inbox, day: day)
                 granted.inboxes[k] = grant(wanted.inboxes[k] ?? 0, total: total, limit: limits[k])
             }
-            for try await (org, total, quota) in try await conn.query("""
+            for try await (org, total, quota) in try await conn.query(
+                """
                 INSERT INTO org_daily_sends (org_id, day, sent)
                 SELECT u.org, \(utcDay)::date, u.n FROM unnest(\(orgKeys)::text[], \(orgKeys.map { wanted.orgs[$0]! })::int[]) AS u(org, n)
                 ON CONFLICT (org_id, day) DO UPDATE SET sent = org_daily_sends.sent + EXCLUDED.sent
                 RETURNING org_id, sent, (SELECT o.daily_send_quota FROM orgs o WHERE o.id = org_daily_sends.org_id)
-                """, logger: db.logger).decode((String, Int, Int?).self) {
+                """, logger: db.logger
+            ).decode((String, Int, Int?).self) {
                 granted.orgs[org] = grant(wanted.orgs[org] ?? 0, total: total, limit: quota ?? defaultQuota)
             }
             return granted
@@ -79,9 +83,11 @@ package struct DailyCounts: Sendable {
     /// is `limit - (total - wanted)`.
     /// Emails an inbox has sent (or reserved) on its local `day` ("YYYY-MM-DD").
     package static func sent(org: String, inboxID: String, day: String, _ conn: PostgresConnection, logger: Logger) async throws -> Int {
-        try await conn.query("""
+        try await conn.query(
+            """
             SELECT sent FROM inbox_daily_sends WHERE org_id = \(org) AND inbox_id = \(inboxID) AND day = \(day)::date
-            """, logger: logger).decode(Int.self).collect().first ?? 0
+            """, logger: logger
+        ).decode(Int.self).collect().first ?? 0
     }
 
     package static func grant(_ wanted: Int, total: Int, limit: Int?) -> Int {
@@ -114,7 +120,8 @@ package struct DailyCounts: Sendable {
         let inboxKeys = inboxBack.filter { $0.value > 0 }.keys.sorted()
         let orgKeys = orgBack.filter { $0.value > 0 }.keys.sorted()
         if !inboxKeys.isEmpty {
-            try await conn.query("""
+            try await conn.query(
+                """
                 UPDATE inbox_daily_sends s SET sent = greatest(0, s.sent - u.n)
                 FROM unnest(\(inboxKeys.map(\.org))::text[], \(inboxKeys.map(\.inbox))::text[], \(inboxKeys.map(\.day))::date[],
                             \(inboxKeys.map { inboxBack[$0]! })::int[]) AS u(org, inbox, day, n)
@@ -122,7 +129,8 @@ package struct DailyCounts: Sendable {
                 """, logger: logger)
         }
         if !orgKeys.isEmpty {
-            try await conn.query("""
+            try await conn.query(
+                """
                 UPDATE org_daily_sends s SET sent = greatest(0, s.sent - u.n)
                 FROM unnest(\(orgKeys)::text[], \(orgKeys.map { orgBack[$0]! })::int[]) AS u(org, n)
                 WHERE s.org_id = u.org AND s.day = \(utcDay)::date

@@ -1,8 +1,8 @@
 import Logging
 import NIOCore
+import NudgeCore
 import PostgresNIO
 import _ConnectionPoolModule
-import NudgeCore
 
 /// The one store. Every transaction picks its database role first: `nudge_api` with the caller's
 /// organization (row-level security filters every table by it), or `nudge_worker` for background
@@ -18,7 +18,9 @@ public struct Database: Sendable {
     }
 
     /// A transaction that sees only `orgID`'s rows. With `rollback` nothing it did is kept (dry runs).
-    public func tenant<R: Sendable>(_ orgID: String, rollback: Bool = false, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+    public func tenant<R: Sendable>(_ orgID: String, rollback: Bool = false, _ body: @escaping @Sendable (PostgresConnection) async throws -> R)
+        async throws -> R
+    {
         try await transaction(body, rollback: rollback) { [logger] conn in
             try await conn.query("SELECT set_config('role', 'nudge_api', true), set_config('nudge.org_id', \(orgID), true)", logger: logger)
         }
@@ -27,7 +29,9 @@ public struct Database: Sendable {
     /// The same, run again (at most `retries` more times) when it fails on a unique index that a
     /// concurrent transaction filled first: the rerun sees that transaction's rows (two requests
     /// creating one new address, or receiving one message, at once).
-    public func tenant<R: Sendable>(_ orgID: String, racesRetried retries: Int, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+    public func tenant<R: Sendable>(_ orgID: String, racesRetried retries: Int, _ body: @escaping @Sendable (PostgresConnection) async throws -> R)
+        async throws -> R
+    {
         var attempt = 0
         while true {
             do {
@@ -179,7 +183,8 @@ extension DatabaseFailure {
             }
             return "cannot reach the database (NUDGE_DATABASE_URL, or the embedded cluster in NUDGE_DATA_DIR): \(e.code)"
         case is ConnectionPoolError:
-            return "cannot reach the database (NUDGE_DATABASE_URL, or the embedded cluster in NUDGE_DATA_DIR): no connection could be made; check the host, port and credentials"
+            return
+                "cannot reach the database (NUDGE_DATABASE_URL, or the embedded cluster in NUDGE_DATA_DIR): no connection could be made; check the host, port and credentials"
         default:
             return nil
         }

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import PostgresNIO
 import NudgeCore
+import PostgresNIO
 
 /// Where the database is: `NUDGE_DATABASE_URL`, or the embedded cluster under the data dir.
 public enum DatabaseLocation {

@@ -1,10 +1,10 @@
 import Foundation
 import Logging
 import Metrics
+import NudgeCore
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
-import NudgeCore
 
 /// Whether PostgreSQL answers, from a probe every half second on a connection of its own (so a
 /// pool busy with requests is not mistaken for an outage): a connection error closes the gate at
@@ -63,7 +63,7 @@ public final class DatabaseHealth: Service, Sendable {
                     if self.ownsClient && slowProbes >= 2 { self.markDown(reason: "no answer within \(self.timeout), twice") }
                 } catch {
                     if Task.isCancelled { return }
-                    self.markDown(reason: "\(error)")   // refused, closed, shutting down: at once
+                    self.markDown(reason: "\(error)")  // refused, closed, shutting down: at once
                 }
                 try? await Task.sleep(for: self.interval)
             }
@@ -71,7 +71,10 @@ public final class DatabaseHealth: Service, Sendable {
     }
 
     package func markUp() {
-        let changed = state.withLock { s in defer { s.up = true }; return !s.up }
+        let changed = state.withLock { s in
+            defer { s.up = true }
+            return !s.up
+        }
         guard changed else { return }
         Gauge(label: "nudge_database_up").record(1)
         logger.notice("database reachable again")
@@ -91,7 +94,10 @@ public final class DatabaseHealth: Service, Sendable {
 
     /// Returns once the database is marked down, or when the calling task is cancelled.
     private func waitUntilDown() async {
-        let id = state.withLock { s in s.nextID += 1; return s.nextID }
+        let id = state.withLock { s in
+            s.nextID += 1
+            return s.nextID
+        }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { s -> Bool in
@@ -106,7 +112,10 @@ public final class DatabaseHealth: Service, Sendable {
         }
     }
 
-    private enum Outcome<T: Sendable>: Sendable { case done(T), down }
+    private enum Outcome<T: Sendable>: Sendable {
+        case done(T)
+        case down
+    }
 
     /// Runs `body` unless the database is down, and ends it with a 503 if the database goes down
     /// while it runs (its transaction is rolled back with the lost connection).
@@ -118,7 +127,10 @@ public final class DatabaseHealth: Service, Sendable {
             let work = UncheckedSendableBox(body)
             return try await withThrowingTaskGroup(of: Outcome<T>.self) { group in
                 group.addTask { .done(try await work.value()) }
-                group.addTask { await self.waitUntilDown(); return .down }
+                group.addTask {
+                    await self.waitUntilDown()
+                    return .down
+                }
                 defer { group.cancelAll() }
                 while let outcome = try await group.next() {
                     switch outcome {

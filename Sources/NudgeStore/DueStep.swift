@@ -1,6 +1,6 @@
 import Foundation
-import PostgresNIO
 import NudgeCore
+import PostgresNIO
 
 /// One claimed enrollment whose next step is due, with everything needed to act on it.
 package struct DueStep: Sendable {
@@ -76,8 +76,9 @@ package struct DueStep: Sendable {
             } catch let missing as MissingStep {
                 // A damaged row (its step index past its steps): it fails, alone, instead of
                 // failing every batch that claims it.
-                _ = try await EnrollmentStore.finish(org: missing.org, enrollmentIDs: [missing.enrollmentID], state: .failed, reason: nil,
-                                                     detail: "step \(missing.stepIndex) does not exist in this enrollment's steps", now: now, conn, logger: logger)
+                _ = try await EnrollmentStore.finish(
+                    org: missing.org, enrollmentIDs: [missing.enrollmentID], state: .failed, reason: nil,
+                    detail: "step \(missing.stepIndex) does not exist in this enrollment's steps", now: now, conn, logger: logger)
             }
         }
         return due
@@ -109,32 +110,32 @@ package struct DueStep: Sendable {
 
     package static func claimQuery(now: Date, limit: Int) -> PostgresQuery {
         """
-            WITH e AS (
-                SELECT org_id, id, next_step, next_due_at, attempts, thread_id
-                FROM enrollments
-                WHERE state = 'active' AND next_due_at <= \(now) AND NOT held
-                ORDER BY next_due_at
-                LIMIT \(limit)
-                FOR NO KEY UPDATE SKIP LOCKED
-            )
-            SELECT e.org_id, e.id, f.inbox_id, f.contact_id, f.recipient, f.sequence_id, e.next_step,
-                   jsonb_array_length(coalesce(f.steps, v.steps)) AS step_count, (coalesce(f.steps, v.steps) -> e.next_step)::text AS step,
-                   (coalesce(f.steps, v.steps) -> (e.next_step + 1))::text AS next,
-                   e.next_due_at, e.attempts, f.source::text AS source, e.thread_id,
-                   i.address, i.display_name, i.timezone, i.send_window::text AS window, i.daily_send_limit,
-                   c.full_name, c.fields::text AS fields, c.timezone AS contact_tz,
-                   EXISTS (SELECT 1 FROM suppressions s WHERE s.org_id = e.org_id AND s.address_key = f.recipient_key) AS suppressed,
-                   d.rendered_subject, d.rendered_body, d.scheduled_at AS first_attempt, q.name AS sequence_name, d.status AS delivery_status
-            FROM e
-            CROSS JOIN LATERAL (SELECT * FROM enrollments f WHERE f.org_id = e.org_id AND f.id = e.id LIMIT 1) f
-            CROSS JOIN LATERAL (SELECT * FROM inboxes i WHERE i.org_id = e.org_id AND i.id = f.inbox_id LIMIT 1) i
-            CROSS JOIN LATERAL (SELECT * FROM contacts c WHERE c.org_id = e.org_id AND c.id = f.contact_id LIMIT 1) c
-            LEFT JOIN LATERAL (SELECT * FROM deliveries d WHERE d.org_id = e.org_id AND d.enrollment_id = e.id AND d.step_index = e.next_step LIMIT 1) d ON true
-            LEFT JOIN LATERAL (SELECT * FROM sequences q WHERE q.org_id = e.org_id AND q.id = f.sequence_id LIMIT 1) q ON true
-            LEFT JOIN LATERAL (SELECT v.definition -> 'steps' AS steps FROM sequence_versions v
-              WHERE f.steps IS NULL AND v.org_id = e.org_id AND v.sequence_id = f.sequence_id AND v.version = f.sequence_version LIMIT 1) v ON true
-            ORDER BY e.next_due_at
-            """
+        WITH e AS (
+            SELECT org_id, id, next_step, next_due_at, attempts, thread_id
+            FROM enrollments
+            WHERE state = 'active' AND next_due_at <= \(now) AND NOT held
+            ORDER BY next_due_at
+            LIMIT \(limit)
+            FOR NO KEY UPDATE SKIP LOCKED
+        )
+        SELECT e.org_id, e.id, f.inbox_id, f.contact_id, f.recipient, f.sequence_id, e.next_step,
+               jsonb_array_length(coalesce(f.steps, v.steps)) AS step_count, (coalesce(f.steps, v.steps) -> e.next_step)::text AS step,
+               (coalesce(f.steps, v.steps) -> (e.next_step + 1))::text AS next,
+               e.next_due_at, e.attempts, f.source::text AS source, e.thread_id,
+               i.address, i.display_name, i.timezone, i.send_window::text AS window, i.daily_send_limit,
+               c.full_name, c.fields::text AS fields, c.timezone AS contact_tz,
+               EXISTS (SELECT 1 FROM suppressions s WHERE s.org_id = e.org_id AND s.address_key = f.recipient_key) AS suppressed,
+               d.rendered_subject, d.rendered_body, d.scheduled_at AS first_attempt, q.name AS sequence_name, d.status AS delivery_status
+        FROM e
+        CROSS JOIN LATERAL (SELECT * FROM enrollments f WHERE f.org_id = e.org_id AND f.id = e.id LIMIT 1) f
+        CROSS JOIN LATERAL (SELECT * FROM inboxes i WHERE i.org_id = e.org_id AND i.id = f.inbox_id LIMIT 1) i
+        CROSS JOIN LATERAL (SELECT * FROM contacts c WHERE c.org_id = e.org_id AND c.id = f.contact_id LIMIT 1) c
+        LEFT JOIN LATERAL (SELECT * FROM deliveries d WHERE d.org_id = e.org_id AND d.enrollment_id = e.id AND d.step_index = e.next_step LIMIT 1) d ON true
+        LEFT JOIN LATERAL (SELECT * FROM sequences q WHERE q.org_id = e.org_id AND q.id = f.sequence_id LIMIT 1) q ON true
+        LEFT JOIN LATERAL (SELECT v.definition -> 'steps' AS steps FROM sequence_versions v
+          WHERE f.steps IS NULL AND v.org_id = e.org_id AND v.sequence_id = f.sequence_id AND v.version = f.sequence_version LIMIT 1) v ON true
+        ORDER BY e.next_due_at
+        """
     }
 
     package static func decode(_ row: PostgresRow, _ steps: inout StepCache) throws -> DueStep {
@@ -147,9 +148,12 @@ package struct DueStep: Sendable {
             inboxID: try r["inbox_id"].decode(String.self), contactID: try r["contact_id"].decode(String.self),
             recipient: try r["recipient"].decode(String.self), sequenceID: try r["sequence_id"].decode(String?.self),
             stepIndex: try r["next_step"].decode(Int.self), stepCount: try r["step_count"].decode(Int.self),
-            step: try steps.step(r["step"].decode(String?.self)) ?? {
-                throw MissingStep(org: try r["org_id"].decode(String.self), enrollmentID: try r["id"].decode(String.self), stepIndex: try r["next_step"].decode(Int.self))
-            }(), nextStep: try steps.step(r["next"].decode(String?.self)),
+            step: try steps.step(r["step"].decode(String?.self))
+                ?? {
+                    throw MissingStep(
+                        org: try r["org_id"].decode(String.self), enrollmentID: try r["id"].decode(String.self),
+                        stepIndex: try r["next_step"].decode(Int.self))
+                }(), nextStep: try steps.step(r["next"].decode(String?.self)),
             dueAt: try r["next_due_at"].decode(Date.self), attempts: try r["attempts"].decode(Int.self),
             source: try json("source", EnrollmentSource.self), threadID: try r["thread_id"].decode(String?.self),
             inboxAddress: try r["address"].decode(String.self), inboxName: try r["display_name"].decode(String?.self),
@@ -167,7 +171,13 @@ package struct DueStep: Sendable {
     }
     package var inboxTimeZone: TimeZone { TimeZone(identifier: inboxTimezone) ?? .gmt }
 
-    package init(org: String, enrollmentID: String, inboxID: String, contactID: String, recipient: String, sequenceID: String?, stepIndex: Int, stepCount: Int, step: Step, nextStep: Step?, dueAt: Date, attempts: Int, source: EnrollmentSource?, threadID: String?, inboxAddress: String, inboxName: String?, inboxTimezone: String, window: SendWindow?, dailyLimit: Int?, contactName: String?, contactFields: [String: String], contactTimezone: String?, suppressed: Bool, renderedSubject: String?, renderedBody: String?, firstAttemptAt: Date?, sequenceName: String?, deliveryStatus: String?) {
+    package init(
+        org: String, enrollmentID: String, inboxID: String, contactID: String, recipient: String, sequenceID: String?, stepIndex: Int, stepCount: Int,
+        step: Step, nextStep: Step?, dueAt: Date, attempts: Int, source: EnrollmentSource?, threadID: String?, inboxAddress: String,
+        inboxName: String?, inboxTimezone: String, window: SendWindow?, dailyLimit: Int?, contactName: String?, contactFields: [String: String],
+        contactTimezone: String?, suppressed: Bool, renderedSubject: String?, renderedBody: String?, firstAttemptAt: Date?, sequenceName: String?,
+        deliveryStatus: String?
+    ) {
         self.org = org
         self.enrollmentID = enrollmentID
         self.inboxID = inboxID

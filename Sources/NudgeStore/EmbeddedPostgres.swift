@@ -37,7 +37,8 @@ public struct EmbeddedPostgres: Sendable {
 
     package static func binDir() throws -> String {
         if let pgConfig = Shell.which("pg_config"),
-           let out = try? Shell.run([pgConfig, "--bindir"]) {
+            let out = try? Shell.run([pgConfig, "--bindir"])
+        {
             let dir = out.trimmingCharacters(in: .whitespacesAndNewlines)
             if FileManager.default.isExecutableFile(atPath: dir + "/initdb") { return dir }
         }
@@ -120,17 +121,24 @@ public struct EmbeddedPostgres: Sendable {
     /// (row-level security applies) and workers as `nudge_worker` (BYPASSRLS), switched per transaction.
     package func bootstrap(bin: String) throws {
         let sql = """
-        DO $$ BEGIN
-          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'nudge') THEN CREATE ROLE nudge LOGIN; END IF;
-          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'nudge_api') THEN CREATE ROLE nudge_api NOLOGIN; END IF;
-          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'nudge_worker') THEN CREATE ROLE nudge_worker NOLOGIN BYPASSRLS; END IF;
-        END $$;
-        GRANT nudge_api, nudge_worker TO nudge;
-        GRANT pg_read_all_stats TO nudge_api, nudge_worker;
-        ALTER ROLE nudge SET idle_in_transaction_session_timeout = '120s';
-        """
-        try Shell.run(asOwner([bin + "/psql", "-h", socketDir, "-p", String(port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]))
-        let exists = try Shell.run(asOwner([bin + "/psql", "-h", socketDir, "-p", String(port), "-U", "postgres", "-d", "postgres", "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'nudge'"]))
+            DO $$ BEGIN
+              IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'nudge') THEN CREATE ROLE nudge LOGIN; END IF;
+              IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'nudge_api') THEN CREATE ROLE nudge_api NOLOGIN; END IF;
+              IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'nudge_worker') THEN CREATE ROLE nudge_worker NOLOGIN BYPASSRLS; END IF;
+            END $$;
+            GRANT nudge_api, nudge_worker TO nudge;
+            GRANT pg_read_all_stats TO nudge_api, nudge_worker;
+            ALTER ROLE nudge SET idle_in_transaction_session_timeout = '120s';
+            """
+        try Shell.run(
+            asOwner([
+                bin + "/psql", "-h", socketDir, "-p", String(port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql,
+            ]))
+        let exists = try Shell.run(
+            asOwner([
+                bin + "/psql", "-h", socketDir, "-p", String(port), "-U", "postgres", "-d", "postgres", "-tAc",
+                "SELECT 1 FROM pg_database WHERE datname = 'nudge'",
+            ]))
         if exists.trimmingCharacters(in: .whitespacesAndNewlines) != "1" {
             try Shell.run(asOwner([bin + "/createdb", "-h", socketDir, "-p", String(port), "-U", "postgres", "-O", "nudge", "nudge"]))
         }
@@ -155,7 +163,10 @@ public struct EmbeddedPostgres: Sendable {
         let bound = withUnsafeMutablePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
         }
-        guard bound else { close(fd); return nil }
+        guard bound else {
+            close(fd)
+            return nil
+        }
         return (fd, Int(UInt16(bigEndian: addr.sin_port)))
     }
 

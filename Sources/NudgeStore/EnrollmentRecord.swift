@@ -1,6 +1,6 @@
 import Foundation
-import PostgresNIO
 import NudgeCore
+import PostgresNIO
 
 public struct EnrollmentSource: Codable, Sendable, Equatable {
     public var type: String
@@ -101,7 +101,8 @@ public struct EnrollmentRecord: Encodable, Sendable {
             id: try r["id"].decode(String.self), inbox_id: try r["inbox_id"].decode(String.self),
             contact_id: try r["contact_id"].decode(String.self), recipient: try r["recipient"].decode(String.self),
             sequence_id: try r["sequence_id"].decode(String?.self), sequence_version: try r["sequence_version"].decode(Int?.self),
-            state: state, exit_reason: try r["exit_reason"].decode(String?.self).map { try ExitReason.stored($0, column: "enrollments.exit_reason") }, exit_detail: try r["exit_detail"].decode(String?.self),
+            state: state, exit_reason: try r["exit_reason"].decode(String?.self).map { try ExitReason.stored($0, column: "enrollments.exit_reason") },
+            exit_detail: try r["exit_detail"].decode(String?.self),
             exit_on_reply: try r["exit_on_reply"].decode(Bool.self), exit_condition_prompt: try r["exit_condition_prompt"].decode(String?.self),
             source: source, thread_id: try r["thread_id"].decode(String?.self),
             next_step: running ? try r["next_step"].decode(Int.self) : nil,

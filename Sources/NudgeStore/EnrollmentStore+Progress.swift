@@ -12,7 +12,8 @@ extension EnrollmentStore {
     package static func advance(_ due: [DueStep], threadIDs: [String], now: Date, _ conn: PostgresConnection, logger: Logger) async throws {
         let completed = due.map { $0.stepIndex + 1 >= $0.stepCount }
         let next = due.map { d in d.nextStep.map { now.addingTimeInterval($0.delaySeconds) } ?? now }
-        try await conn.query("""
+        try await conn.query(
+            """
             UPDATE enrollments e SET next_step = e.next_step + 1, attempts = 0, updated_at = \(now),
               thread_id = coalesce(e.thread_id, nullif(u.thread, '')),
               state = CASE WHEN u.done THEN \(EnrollmentState.completed.rawValue) ELSE e.state END,
@@ -22,14 +23,19 @@ extension EnrollmentStore {
             WHERE e.org_id = u.org AND e.id = u.id AND e.state IN (\(unescaped: EnrollmentState.sqlSources(of: .completed)))
             """, logger: logger)
         let done = zip(due, completed).filter(\.1).map(\.0)
-        try await Events.append(done.map { PendingEvent(org: $0.org, type: .enrollmentCompleted, ["enrollment_id": .string($0.enrollmentID), "contact_id": .string($0.contactID)]) },
-                                at: now, on: conn, logger: logger)
+        try await Events.append(
+            done.map {
+                PendingEvent(
+                    org: $0.org, type: .enrollmentCompleted, ["enrollment_id": .string($0.enrollmentID), "contact_id": .string($0.contactID)])
+            },
+            at: now, on: conn, logger: logger)
     }
 
     /// Steps that must wait (a send window, a daily limit) become due again at the given times.
     package static func reschedule(_ deferred: [(DueStep, Date)], _ conn: PostgresConnection, logger: Logger) async throws {
         guard !deferred.isEmpty else { return }
-        try await conn.query("""
+        try await conn.query(
+            """
             UPDATE enrollments e SET next_due_at = u.due FROM unnest(\(deferred.map(\.0.org))::text[], \(deferred.map(\.0.enrollmentID))::text[], \(deferred.map(\.1))::timestamptz[]) AS u(org, id, due)
             WHERE e.org_id = u.org AND e.id = u.id
             """, logger: logger)
@@ -37,7 +43,8 @@ extension EnrollmentStore {
 
     /// A temporary failure: the step is tried again at `at`, counting the attempt.
     package static func retryLater(_ d: DueStep, attempts: Int, at: Date, _ conn: PostgresConnection, logger: Logger) async throws {
-        try await conn.query("""
+        try await conn.query(
+            """
             UPDATE enrollments SET attempts = \(attempts), next_due_at = \(at)
             WHERE org_id = \(d.org) AND id = \(d.enrollmentID)
             """, logger: logger)
@@ -45,24 +52,30 @@ extension EnrollmentStore {
 
     /// A written step is due now, if the enrollment still runs.
     package static func dueNow(_ d: DueStep, now: Date, _ conn: PostgresConnection, logger: Logger) async throws {
-        try await conn.query("""
+        try await conn.query(
+            """
             UPDATE enrollments SET next_due_at = \(now) WHERE org_id = \(d.org) AND id = \(d.enrollmentID) AND state = \(EnrollmentState.active.rawValue)
             """, logger: logger)
     }
 
     /// Pauses an active enrollment for a person to look at (`detail` says why); false when it was
     /// not active. The caller writes the event with its own.
-    package static func pauseForReview(org: String, id: String, detail: String, now: Date, _ conn: PostgresConnection, logger: Logger) async throws -> Bool {
-        let rows = try await conn.query("""
+    package static func pauseForReview(org: String, id: String, detail: String, now: Date, _ conn: PostgresConnection, logger: Logger) async throws
+        -> Bool
+    {
+        let rows = try await conn.query(
+            """
             UPDATE enrollments SET state = \(EnrollmentState.paused.rawValue), exit_detail = \(detail), updated_at = \(now)
             WHERE org_id = \(org) AND id = \(id) AND state IN (\(unescaped: EnrollmentState.sqlSources(of: .paused))) RETURNING id
-            """, logger: logger).collect()
+            """, logger: logger
+        ).collect()
         return !rows.isEmpty
     }
 
     /// Lifts the send hold on a contact once none of its messages awaits judgement.
     package static func releaseHold(org: String, contactID: String, _ conn: PostgresConnection, logger: Logger) async throws {
-        try await conn.query("""
+        try await conn.query(
+            """
             UPDATE enrollments SET held = false WHERE org_id = \(org) AND contact_id = \(contactID) AND held
             AND NOT EXISTS (SELECT 1 FROM judgements j WHERE j.org_id = \(org) AND j.contact_id = \(contactID) AND j.state = \(JudgementState.pending.rawValue))
             """, logger: logger)
@@ -70,8 +83,10 @@ extension EnrollmentStore {
 
     /// Steps due now (not held for a judgement), for `drainWork` to know when it is done.
     package static func countDue(now: Date, _ conn: PostgresConnection, logger: Logger) async throws -> Int {
-        try await conn.query("""
+        try await conn.query(
+            """
             SELECT count(*) FROM enrollments WHERE state = \(EnrollmentState.active.rawValue) AND next_due_at <= \(now) AND NOT held
-            """, logger: logger).decode(Int.self).collect().first ?? 0
+            """, logger: logger
+        ).decode(Int.self).collect().first ?? 0
     }
 }

@@ -78,7 +78,8 @@ extension EnrollmentStore {
 
     /// Holds the sends of these contacts' running enrollments while a judgement is pending.
     package static func hold(org: String, contactIDs: [String], _ conn: PostgresConnection, logger: Logger) async throws {
-        try await conn.query("""
+        try await conn.query(
+            """
             UPDATE enrollments SET held = true WHERE org_id = \(org) AND contact_id = ANY(\(contactIDs)) AND state IN (\(unescaped: EnrollmentState.sqlSources(of: .exited)))
             """, logger: logger)
     }

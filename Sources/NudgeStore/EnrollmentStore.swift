@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import PostgresNIO
 import NudgeCore
+import PostgresNIO
 
 /// Enrollments: creation (from the API and from workflow rules), state changes, and reads.
 public struct EnrollmentStore: Sendable {
@@ -24,7 +24,11 @@ public struct EnrollmentStore: Sendable {
         /// and not archived, and throws `SequenceCache.Changed` otherwise. Nil: read in this transaction.
         package var cachedVersion: Int? = nil
 
-        package init(inboxID: String, contactID: String, recipient: String, sequenceID: String? = nil, sequenceVersion: Int? = nil, definition: SequenceDefinition, source: EnrollmentSource? = nil, threadID: String? = nil, trigger: String, ruleID: String? = nil, tokenID: String? = nil, cachedVersion: Int? = nil) {
+        package init(
+            inboxID: String, contactID: String, recipient: String, sequenceID: String? = nil, sequenceVersion: Int? = nil,
+            definition: SequenceDefinition, source: EnrollmentSource? = nil, threadID: String? = nil, trigger: String, ruleID: String? = nil,
+            tokenID: String? = nil, cachedVersion: Int? = nil
+        ) {
             self.inboxID = inboxID
             self.contactID = contactID
             self.recipient = recipient
@@ -51,10 +55,12 @@ public struct EnrollmentStore: Sendable {
             record.steps = e.definition.steps
             return (record, true)
         }
-        let existing = try await conn.query("""
+        let existing = try await conn.query(
+            """
             SELECT \(unescaped: EnrollmentRecord.columns), \(unescaped: EnrollmentRecord.stepsColumn) FROM enrollments
             WHERE org_id = \(org) AND contact_id = \(e.contactID) AND sequence_id = \(e.sequenceID) AND state IN ('active', 'paused')
-            """, logger: logger).collect()
+            """, logger: logger
+        ).collect()
         guard let row = existing.first else {
             // The conflicting enrollment finished between our insert and this read: try once more.
             return try await enroll(e, org: org, now: now, conn)
@@ -67,10 +73,16 @@ public struct EnrollmentStore: Sendable {
     /// the id for the contact if the address is new. When it is known nothing is written and the
     /// owning contact comes back, for `ContactStore.settle` and then `enroll`. A contact made here
     /// has no labels, so no workflow rule can fire for it.
-    package enum NewContactOutcome { case enrolled(EnrollmentRecord), known([(String, String, Bool)]) }
+    package enum NewContactOutcome {
+        case enrolled(EnrollmentRecord)
+        case known([(String, String, Bool)])
+    }
 
-    package func enrollNewContact(_ e: NewEnrollment, contact: ContactInput, org: String, now: Date, _ conn: PostgresConnection) async throws -> NewContactOutcome {
-        let statement = InsertWithNewContact(contact: .init(org: org, newID: e.contactID, input: contact, fields: "{}", now: now), enrollment: try Insert(org: org, e, now: now))
+    package func enrollNewContact(_ e: NewEnrollment, contact: ContactInput, org: String, now: Date, _ conn: PostgresConnection) async throws
+        -> NewContactOutcome
+    {
+        let statement = InsertWithNewContact(
+            contact: .init(org: org, newID: e.contactID, input: contact, fields: "{}", now: now), enrollment: try Insert(org: org, e, now: now))
         let rows = try await conn.execute(statement, logger: logger).collect()
         guard rows[0].current else { throw SequenceCache.Changed() }
         if var record = rows[0].enrollment {
@@ -123,10 +135,12 @@ public struct EnrollmentStore: Sendable {
             self.steps = e.sequenceID != nil ? nil : String(decoding: try JSONCoding.encoder.encode(e.definition.steps), as: UTF8.self)
             self.source = try e.source.map { String(decoding: try JSONCoding.encoder.encode($0), as: UTF8.self) }
             self.firstDue = now.addingTimeInterval(e.definition.steps[0].delaySeconds)
-            self.event = PendingEvent(org: org, type: .enrollmentCreated, [
-                "enrollment_id": .string(id), "contact_id": .string(e.contactID), "sequence_id": .str(e.sequenceID),
-                "inbox_id": .string(e.inboxID), "trigger": .string(e.trigger), "workflow_rule_id": .str(e.ruleID),
-            ])
+            self.event = PendingEvent(
+                org: org, type: .enrollmentCreated,
+                [
+                    "enrollment_id": .string(id), "contact_id": .string(e.contactID), "sequence_id": .str(e.sequenceID),
+                    "inbox_id": .string(e.inboxID), "trigger": .string(e.trigger), "workflow_rule_id": .str(e.ruleID),
+                ])
             self.now = now
         }
 
@@ -185,16 +199,22 @@ public struct EnrollmentStore: Sendable {
         package func decodeRow(_ row: PostgresRow) throws -> (current: Bool, found: (String, String, Bool)?, enrollment: EnrollmentRecord?) {
             let (current, record) = try Insert.decodeResult(row)
             let r = row.makeRandomAccess()
-            let found = try r["found_id"].decode(String?.self).map { id in (id, try r["found_address"].decode(String.self), try r["found_made"].decode(Bool.self)) }
+            let found = try r["found_id"].decode(String?.self).map { id in
+                (id, try r["found_address"].decode(String.self), try r["found_made"].decode(Bool.self))
+            }
             return (current, found, record)
         }
     }
 
     public func get(org: String, id: String) async throws -> EnrollmentRecord? {
         try await db.tenant(org) { conn in
-            guard let row = try await conn.query("""
-                SELECT \(unescaped: EnrollmentRecord.columns), \(unescaped: EnrollmentRecord.stepsColumn) FROM enrollments WHERE org_id = \(org) AND id = \(id)
-                """, logger: logger).collect().first else { return nil }
+            guard
+                let row = try await conn.query(
+                    """
+                    SELECT \(unescaped: EnrollmentRecord.columns), \(unescaped: EnrollmentRecord.stepsColumn) FROM enrollments WHERE org_id = \(org) AND id = \(id)
+                    """, logger: logger
+                ).collect().first
+            else { return nil }
             var record = try EnrollmentRecord.decode(row)
             record.timeline = try await timeline(org: org, record, conn)
             return record
@@ -204,34 +224,42 @@ public struct EnrollmentStore: Sendable {
     /// Each step: when it was (or is expected to be) due, when it was sent, and how it went.
     package func timeline(org: String, _ e: EnrollmentRecord, _ conn: PostgresConnection) async throws -> [TimelineEntry] {
         var deliveries: [Int: DeliveryRow] = [:]
-        for try await (i, rfc, msg, status, sched, sent, attempts, err, subj) in try await conn.query("""
+        for try await (i, rfc, msg, status, sched, sent, attempts, err, subj) in try await conn.query(
+            """
             SELECT step_index, rfc822_message_id, message_id, status, scheduled_at, sent_at, attempts, last_error, rendered_subject
             FROM deliveries WHERE org_id = \(org) AND enrollment_id = \(e.id)
-            """, logger: logger).decode((Int, String?, String?, String, Date, Date?, Int, String?, String?).self) {
-            deliveries[i] = DeliveryRow(rfc822MessageID: rfc, messageID: msg, status: try DeliveryStatus.stored(status, column: "deliveries.status"),
-                                        scheduledAt: sched, sentAt: sent, attempts: attempts, error: err, renderedSubject: subj)
+            """, logger: logger
+        ).decode((Int, String?, String?, String, Date, Date?, Int, String?, String?).self) {
+            deliveries[i] = DeliveryRow(
+                rfc822MessageID: rfc, messageID: msg, status: try DeliveryStatus.stored(status, column: "deliveries.status"),
+                scheduledAt: sched, sentAt: sent, attempts: attempts, error: err, renderedSubject: subj)
         }
         let running = e.state.isRunning
         var expected: Date? = nil
         return (e.steps ?? []).enumerated().map { i, step in
             if let d = deliveries[i], let outcome = TimelineOutcome(d.status) {
                 expected = d.sentAt
-                return TimelineEntry(step_index: i, type: step.type.rawValue, subject: d.renderedSubject ?? step.subject, scheduled_at: d.scheduledAt, sent_at: d.sentAt,
-                                     message_id: d.messageID, rfc822_message_id: d.rfc822MessageID, outcome: outcome, attempts: d.attempts, error: d.error)
+                return TimelineEntry(
+                    step_index: i, type: step.type.rawValue, subject: d.renderedSubject ?? step.subject, scheduled_at: d.scheduledAt,
+                    sent_at: d.sentAt,
+                    message_id: d.messageID, rfc822_message_id: d.rfc822MessageID, outcome: outcome, attempts: d.attempts, error: d.error)
             }
             if running, let next = e.next_step, i == next {
                 expected = e.next_due_at
-                return TimelineEntry(step_index: i, type: step.type.rawValue, subject: step.subject, scheduled_at: e.next_due_at, sent_at: nil,
-                                     message_id: nil, rfc822_message_id: nil, outcome: e.state == .paused ? .paused : .scheduled,
-                                     attempts: deliveries[i]?.attempts, error: deliveries[i]?.error)
+                return TimelineEntry(
+                    step_index: i, type: step.type.rawValue, subject: step.subject, scheduled_at: e.next_due_at, sent_at: nil,
+                    message_id: nil, rfc822_message_id: nil, outcome: e.state == .paused ? .paused : .scheduled,
+                    attempts: deliveries[i]?.attempts, error: deliveries[i]?.error)
             }
             if running, let next = e.next_step, i > next, let prev = expected {
                 expected = prev.addingTimeInterval(step.delaySeconds)
-                return TimelineEntry(step_index: i, type: step.type.rawValue, subject: step.subject, scheduled_at: expected, sent_at: nil,
-                                     message_id: nil, rfc822_message_id: nil, outcome: .pending, attempts: nil, error: nil)
+                return TimelineEntry(
+                    step_index: i, type: step.type.rawValue, subject: step.subject, scheduled_at: expected, sent_at: nil,
+                    message_id: nil, rfc822_message_id: nil, outcome: .pending, attempts: nil, error: nil)
             }
-            return TimelineEntry(step_index: i, type: step.type.rawValue, subject: step.subject, scheduled_at: nil, sent_at: nil,
-                                 message_id: nil, rfc822_message_id: nil, outcome: .not_sent, attempts: nil, error: nil)
+            return TimelineEntry(
+                step_index: i, type: step.type.rawValue, subject: step.subject, scheduled_at: nil, sent_at: nil,
+                message_id: nil, rfc822_message_id: nil, outcome: .not_sent, attempts: nil, error: nil)
         }
     }
 
@@ -266,7 +294,8 @@ public struct EnrollmentStore: Sendable {
     public func list(org: String, filter: Filter, page: PageRequest) async throws -> EncodedPage {
         try await db.tenant(org) { conn in
             var out = page.encoded()
-            for try await row in try await conn.query("""
+            for try await row in try await conn.query(
+                """
                 SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments WHERE org_id = \(org)
                 AND (\(filter.state?.rawValue)::text IS NULL OR state = \(filter.state?.rawValue))
                 AND (\(filter.contactID)::text IS NULL OR contact_id = \(filter.contactID))
@@ -274,7 +303,8 @@ public struct EnrollmentStore: Sendable {
                 AND (\(filter.inboxID)::text IS NULL OR inbox_id = \(filter.inboxID))
                 AND (created_at, id) < (\(page.beforeAt), \(page.beforeID))
                 ORDER BY created_at DESC, id DESC LIMIT \(page.limit + 1)
-                """, logger: logger) where !out.isComplete {
+                """, logger: logger) where !out.isComplete
+            {
                 let e = try EnrollmentRecord.decode(row)
                 try out.add(e, key: (e.created_at, e.id))
             }
@@ -309,32 +339,48 @@ public struct EnrollmentStore: Sendable {
     /// Repeating the current state is a no-op; anything else is a 409 that says why.
     public func act(org: String, id: String, action: Action, tokenID: String, now: Date) async throws -> EnrollmentRecord? {
         try await db.tenant(org) { conn in
-            guard let row = try await conn.query("SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments WHERE org_id = \(org) AND id = \(id) FOR UPDATE", logger: logger)
-                .collect().first else { return nil }
+            guard
+                let row = try await conn.query(
+                    "SELECT \(unescaped: EnrollmentRecord.columns) FROM enrollments WHERE org_id = \(org) AND id = \(id) FOR UPDATE", logger: logger
+                )
+                .collect().first
+            else { return nil }
             let current = try EnrollmentRecord.decode(row)
             let target: EnrollmentState = action.target
             if current.state == target { return try await reload(org: org, id: id, conn) }
             guard current.state.canMove(to: target) else {
-                throw NudgeError.conflict("Cannot \(action.rawValue) an enrollment that is \(current.state.rawValue)\(current.exit_reason.map { " (\($0.rawValue))" } ?? "").", param: "action")
+                throw NudgeError.conflict(
+                    "Cannot \(action.rawValue) an enrollment that is \(current.state.rawValue)\(current.exit_reason.map { " (\($0.rawValue))" } ?? "").",
+                    param: "action")
             }
             let resumed = target == .active
-            try await conn.query("""
+            try await conn.query(
+                """
                 UPDATE enrollments SET state = \(target.rawValue), updated_by = \(tokenID), updated_at = \(now),
                   next_due_at = CASE WHEN \(resumed) THEN \(now) ELSE next_due_at END,
                   attempts = CASE WHEN \(resumed) THEN 0 ELSE attempts END,
                   exit_detail = CASE WHEN \(resumed) THEN NULL ELSE exit_detail END
                 WHERE org_id = \(org) AND id = \(id) AND state IN (\(unescaped: EnrollmentState.sqlSources(of: target)))
                 """, logger: logger)
-            try await Events.append([PendingEvent(org: org, type: action.event, ["enrollment_id": .string(id), "contact_id": .string(current.contact_id), "by": .string(tokenID)])],
-                                    at: now, on: conn, logger: logger)
+            try await Events.append(
+                [
+                    PendingEvent(
+                        org: org, type: action.event,
+                        ["enrollment_id": .string(id), "contact_id": .string(current.contact_id), "by": .string(tokenID)])
+                ],
+                at: now, on: conn, logger: logger)
             return try await reload(org: org, id: id, conn)
         }
     }
 
     package func reload(org: String, id: String, _ conn: PostgresConnection) async throws -> EnrollmentRecord? {
-        guard let row = try await conn.query("""
-            SELECT \(unescaped: EnrollmentRecord.columns), \(unescaped: EnrollmentRecord.stepsColumn) FROM enrollments WHERE org_id = \(org) AND id = \(id)
-            """, logger: logger).collect().first else { return nil }
+        guard
+            let row = try await conn.query(
+                """
+                SELECT \(unescaped: EnrollmentRecord.columns), \(unescaped: EnrollmentRecord.stepsColumn) FROM enrollments WHERE org_id = \(org) AND id = \(id)
+                """, logger: logger
+            ).collect().first
+        else { return nil }
         var record = try EnrollmentRecord.decode(row)
         record.timeline = try await timeline(org: org, record, conn)
         return record
@@ -342,23 +388,29 @@ public struct EnrollmentStore: Sendable {
 
     /// Ends running enrollments matched by `filter` with `state`/`reason`, emitting events.
     /// Used by replies, bounces, complaints, suppressions and contact deletion.
-    package static func finish(org: String, contactID: String? = nil, recipientKey: String? = nil, inboxID: String? = nil,
-                       onlyExitOnReply: Bool = false, enrollmentIDs: [String]? = nil,
-                       state: EnrollmentState, reason: ExitReason?, detail: String?, now: Date,
-                       _ conn: PostgresConnection, logger: Logger) async throws -> [String] {
+    package static func finish(
+        org: String, contactID: String? = nil, recipientKey: String? = nil, inboxID: String? = nil,
+        onlyExitOnReply: Bool = false, enrollmentIDs: [String]? = nil,
+        state: EnrollmentState, reason: ExitReason?, detail: String?, now: Date,
+        _ conn: PostgresConnection, logger: Logger
+    ) async throws -> [String] {
         var events: [PendingEvent] = []
-        let ids = try await finish(org: org, contactID: contactID, recipientKey: recipientKey, inboxID: inboxID, onlyExitOnReply: onlyExitOnReply,
-                                   enrollmentIDs: enrollmentIDs, state: state, reason: reason, detail: detail, now: now, events: &events, conn, logger: logger)
+        let ids = try await finish(
+            org: org, contactID: contactID, recipientKey: recipientKey, inboxID: inboxID, onlyExitOnReply: onlyExitOnReply,
+            enrollmentIDs: enrollmentIDs, state: state, reason: reason, detail: detail, now: now, events: &events, conn, logger: logger)
         try await Events.append(events, at: now, on: conn, logger: logger)
         return ids
     }
 
     /// The same, leaving the events to the caller (which writes them with its own in one statement).
-    package static func finish(org: String, contactID: String? = nil, recipientKey: String? = nil, inboxID: String? = nil,
-                       onlyExitOnReply: Bool = false, enrollmentIDs: [String]? = nil,
-                       state: EnrollmentState, reason: ExitReason?, detail: String?, now: Date, events: inout [PendingEvent],
-                       _ conn: PostgresConnection, logger: Logger) async throws -> [String] {
-        let rows = try await conn.query("""
+    package static func finish(
+        org: String, contactID: String? = nil, recipientKey: String? = nil, inboxID: String? = nil,
+        onlyExitOnReply: Bool = false, enrollmentIDs: [String]? = nil,
+        state: EnrollmentState, reason: ExitReason?, detail: String?, now: Date, events: inout [PendingEvent],
+        _ conn: PostgresConnection, logger: Logger
+    ) async throws -> [String] {
+        let rows = try await conn.query(
+            """
             UPDATE enrollments SET state = \(state.rawValue), exit_reason = \(reason?.rawValue), exit_detail = \(detail), next_due_at = NULL, updated_at = \(now)
             WHERE org_id = \(org) AND state IN (\(unescaped: EnrollmentState.sqlSources(of: state)))
               AND (\(contactID)::text IS NULL OR contact_id = \(contactID))
@@ -367,14 +419,19 @@ public struct EnrollmentStore: Sendable {
               AND (NOT \(onlyExitOnReply) OR exit_on_reply)
               AND (\(enrollmentIDs)::text[] IS NULL OR id = ANY(\(enrollmentIDs)))
             RETURNING id, contact_id
-            """, logger: logger).decode((String, String).self).collect()
+            """, logger: logger
+        ).decode((String, String).self).collect()
         events += rows.map { finishedEvent(org: org, id: $0, contactID: $1, state: state, reason: reason, detail: detail) }
         return rows.map(\.0)
     }
 
-    package static func finishedEvent(org: String, id: String, contactID: String, state: EnrollmentState, reason: ExitReason?, detail: String?) -> PendingEvent {
+    package static func finishedEvent(org: String, id: String, contactID: String, state: EnrollmentState, reason: ExitReason?, detail: String?)
+        -> PendingEvent
+    {
         let type: EventType = state == .cancelled ? .enrollmentCancelled : (state == .exited ? .enrollmentExited : .enrollmentFailed)
-        return PendingEvent(org: org, type: type, ["enrollment_id": .string(id), "contact_id": .string(contactID), "exit_reason": .str(reason?.rawValue), "exit_detail": .str(detail)])
+        return PendingEvent(
+            org: org, type: type,
+            ["enrollment_id": .string(id), "contact_id": .string(contactID), "exit_reason": .str(reason?.rawValue), "exit_detail": .str(detail)])
     }
 
     package init(db: Database) {

@@ -1,13 +1,13 @@
 import Foundation
-import PostgresNIO
 import NudgeCore
+import PostgresNIO
 
 /// The append-only events feed. Events are written inside the transaction that caused them, so
 /// the feed never shows something that did not happen, nor misses something that did.
 public struct PendingEvent: Sendable {
     public let org: String
     public let type: EventType
-    public let data: String   // a JSON object
+    public let data: String  // a JSON object
 
     public init(org: String, type: EventType, _ fields: [String: JSONValue]) {
         self.org = org
@@ -37,11 +37,14 @@ public enum Events {
     package static func page(org: String, types: [EventType], after: String?, limit: Int, _ db: Database) async throws -> EncodedPage {
         try await db.tenant(org) { conn in
             if let after {
-                guard ID.isValid(after, .evt), try await !conn.query("SELECT 1 FROM events WHERE org_id = \(org) AND id = \(after)", logger: db.logger)
-                    .collect().isEmpty else { throw NudgeError.validation("after", "after must be the id of an event of this organization.") }
+                guard ID.isValid(after, .evt),
+                    try await !conn.query("SELECT 1 FROM events WHERE org_id = \(org) AND id = \(after)", logger: db.logger)
+                        .collect().isEmpty
+                else { throw NudgeError.validation("after", "after must be the id of an event of this organization.") }
             }
             var out = EncodedPage(limit: limit, maxBytes: EncodedPage.maxBytes)
-            for try await (sent, id, type, data, created) in try await conn.query("""
+            for try await (sent, id, type, data, created) in try await conn.query(
+                """
                 WITH horizon AS (
                   SELECT max(age(backend_xid)) AS oldest FROM pg_stat_activity
                   WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid())
@@ -53,10 +56,15 @@ public enum Events {
                               AND (horizon.oldest IS NULL OR age(tx::xid) > horizon.oldest)
                             ORDER BY tx, seq LIMIT \(limit)) p) s
                 ORDER BY tx, seq
-                """, logger: db.logger).decode((Bool, String, String, String?, Date).self) where !out.isComplete {
-                guard sent, let data else { out.stop(); continue }
+                """, logger: db.logger
+            ).decode((Bool, String, String, String?, Date).self) where !out.isComplete {
+                guard sent, let data else {
+                    out.stop()
+                    continue
+                }
                 guard let parsed = JSONValue.parse(data) else { throw UnknownStoredValue(column: "events.data", value: data) }
-                try out.add(EventRecord(id: id, type: try EventType.stored(type, column: "events.type"), data: parsed, created_at: created), key: .id(id))
+                try out.add(
+                    EventRecord(id: id, type: try EventType.stored(type, column: "events.type"), data: parsed, created_at: created), key: .id(id))
             }
             if out.count == limit { out.stop() }
             return out

@@ -27,14 +27,18 @@ package struct InboundLookup {
     package var byRef: Referenced?
 
     /// nil when the inbox does not exist.
-    package static func run(org: String, inboxID: String, rfcID: String, senderKey: String, refs: [String],
-                    _ conn: PostgresConnection, logger: Logger) async throws -> InboundLookup? {
-        let rows = try await conn.execute(Statement(org: org, inboxID: inboxID, rfcID: rfcID, senderKey: senderKey, refs: refs), logger: logger).collect()
+    package static func run(
+        org: String, inboxID: String, rfcID: String, senderKey: String, refs: [String],
+        _ conn: PostgresConnection, logger: Logger
+    ) async throws -> InboundLookup? {
+        let rows = try await conn.execute(Statement(org: org, inboxID: inboxID, rfcID: rfcID, senderKey: senderKey, refs: refs), logger: logger)
+            .collect()
         guard let row = rows.first else { return nil }
         var out = InboundLookup()
         let (previousID, previousThread, classification, enrollments, contactID, refThread, refEnrollment, refTo) = row
         if let previousID, let previousThread {
-            out.previous = Previous(id: previousID, threadID: previousThread, classification: classification ?? "other", enrollments: enrollments ?? "[]")
+            out.previous = Previous(
+                id: previousID, threadID: previousThread, classification: classification ?? "other", enrollments: enrollments ?? "[]")
         }
         out.contactID = contactID
         if let refThread { out.byRef = Referenced(threadID: refThread, enrollmentID: refEnrollment, toAddresses: refTo ?? []) }
@@ -85,13 +89,17 @@ package struct InboundLookup {
 extension HistoryStore {
     /// The newest thread of the inbox with this normalised subject in which `sender` took part
     /// (threading mail that carries no references).
-    package static func thread(org: String, inboxID: String, subjectKey: String, sender: String, senderKey: String,
-                               _ conn: PostgresConnection, logger: Logger) async throws -> String? {
-        try await conn.query("""
+    package static func thread(
+        org: String, inboxID: String, subjectKey: String, sender: String, senderKey: String,
+        _ conn: PostgresConnection, logger: Logger
+    ) async throws -> String? {
+        try await conn.query(
+            """
             SELECT t.id FROM threads t WHERE t.org_id = \(org) AND t.inbox_id = \(inboxID) AND t.subject_key = \(subjectKey)
             AND EXISTS (SELECT 1 FROM messages x WHERE x.org_id = t.org_id AND x.thread_id = t.id AND (lower(x.from_address) = \(senderKey) OR \(sender) = ANY(x.to_addresses)))
             ORDER BY t.last_message_at DESC LIMIT 1
-            """, logger: logger).decode(String.self).collect().first
+            """, logger: logger
+        ).decode(String.self).collect().first
     }
 }
 
@@ -111,15 +119,19 @@ extension HistoryStore {
         try await db.tenant(org) { [logger] conn in
             var source: String?
             if let mid = sourceMessageID {
-                source = try await conn.query("SELECT coalesce(nullif(reply_text, ''), text_body) FROM messages WHERE org_id = \(org) AND id = \(mid)", logger: logger)
-                    .decode(String.self).collect().first
+                source = try await conn.query(
+                    "SELECT coalesce(nullif(reply_text, ''), text_body) FROM messages WHERE org_id = \(org) AND id = \(mid)", logger: logger
+                )
+                .decode(String.self).collect().first
             }
             var recent: [RecentMessage] = []
             if let tid = threadID {
-                for try await (direction, from, subject, text) in try await conn.query("""
+                for try await (direction, from, subject, text) in try await conn.query(
+                    """
                     SELECT direction, from_address, subject, coalesce(nullif(reply_text, ''), text_body) FROM messages
                     WHERE org_id = \(org) AND thread_id = \(tid) ORDER BY at DESC, created_at DESC LIMIT 6
-                    """, logger: logger).decode((String, String, String, String).self) {
+                    """, logger: logger
+                ).decode((String, String, String, String).self) {
                     recent.append(RecentMessage(direction: direction, from: from, subject: subject, text: text))
                 }
             }
@@ -133,9 +145,11 @@ extension HistoryStore {
     package static func message(org: String, id: String, inboxID: String, _ conn: PostgresConnection, logger: Logger) async throws
         -> (threadID: String, subject: String, from: String)?
     {
-        try await conn.query("""
+        try await conn.query(
+            """
             SELECT thread_id, subject, from_address FROM messages WHERE org_id = \(org) AND id = \(id) AND inbox_id = \(inboxID)
-            """, logger: logger).decode((String, String, String).self).collect().first.map { (threadID: $0.0, subject: $0.1, from: $0.2) }
+            """, logger: logger
+        ).decode((String, String, String).self).collect().first.map { (threadID: $0.0, subject: $0.1, from: $0.2) }
     }
 
     /// The subject of a thread of the inbox; nil when the inbox has no such thread.

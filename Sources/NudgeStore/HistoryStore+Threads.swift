@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import PostgresNIO
 import NudgeCore
+import PostgresNIO
 
 /// Each touched thread's row for a batch of appended messages: new threads are inserted with their
 /// count and last activity already set, existing ones have them added, in one statement (it was an
@@ -26,7 +26,7 @@ package struct ThreadCounts {
 
     package init(messages: [NewMessage], newThreads: [HistoryStore.NewThread], now: Date) {
         var rows: [Row] = []
-        var index: [String: Int] = [:]   // org + thread -> position in rows
+        var index: [String: Int] = [:]  // org + thread -> position in rows
         func key(_ org: String, _ id: String) -> String { org + "\u{1}" + id }
         for t in newThreads where index[key(t.org, t.id)] == nil {
             index[key(t.org, t.id)] = rows.count

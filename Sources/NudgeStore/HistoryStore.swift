@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import NIOCore
-import PostgresNIO
 import NudgeCore
 import NudgeMIME
+import PostgresNIO
 
 public struct MessageRecord: Encodable, Sendable {
     public let id: String
@@ -50,7 +50,8 @@ public struct MessageRecord: Encodable, Sendable {
             in_reply_to: try r["in_reply_to"].decode(String?.self), references: try r["refs"].decode([String].self),
             from: try r["from_address"].decode(String.self), from_name: try r["from_name"].decode(String?.self),
             to: try r["to_addresses"].decode([String].self), cc: try r["cc_addresses"].decode([String].self),
-            subject: try r["subject"].decode(String.self), text: try r["text_body"].decode(String.self), reply_text: try r["reply_text"].decode(String?.self),
+            subject: try r["subject"].decode(String.self), text: try r["text_body"].decode(String.self),
+            reply_text: try r["reply_text"].decode(String?.self),
             classification: try r["classification"].decode(String?.self), contact_id: try r["contact_id"].decode(String?.self),
             enrollment_id: try r["enrollment_id"].decode(String?.self), step_index: try r["step_index"].decode(Int?.self),
             raw_size: try r["raw_size"].decode(Int.self), details: try r["details"].decode(String?.self).flatMap(JSONValue.parse),
@@ -71,7 +72,8 @@ public struct ThreadRecord: Encodable, Sendable {
 
     package static func decode(_ row: PostgresRow) throws -> ThreadRecord {
         let (id, inbox, contact, subject, count, last, created) = try row.decode((String, String, String?, String, Int, Date, Date).self)
-        return ThreadRecord(id: id, inbox_id: inbox, contact_id: contact, subject: subject, message_count: count, last_message_at: last, created_at: created)
+        return ThreadRecord(
+            id: id, inbox_id: inbox, contact_id: contact, subject: subject, message_count: count, last_message_at: last, created_at: created)
     }
 }
 
@@ -100,7 +102,12 @@ public struct NewMessage: Sendable {
     package var details: String?
     package var at: Date
 
-    package init(org: String, inboxID: String, threadID: String, direction: String, rfc822MessageID: String, inReplyTo: String? = nil, references: [String], from: String, fromName: String? = nil, to: [String], cc: [String] = [], subject: String, text: String, replyText: String? = nil, classification: String? = nil, raw: [UInt8], contactID: String? = nil, enrollmentID: String? = nil, stepIndex: Int? = nil, details: String? = nil, at: Date) {
+    package init(
+        org: String, inboxID: String, threadID: String, direction: String, rfc822MessageID: String, inReplyTo: String? = nil, references: [String],
+        from: String, fromName: String? = nil, to: [String], cc: [String] = [], subject: String, text: String, replyText: String? = nil,
+        classification: String? = nil, raw: [UInt8], contactID: String? = nil, enrollmentID: String? = nil, stepIndex: Int? = nil,
+        details: String? = nil, at: Date
+    ) {
         self.org = org
         self.inboxID = inboxID
         self.threadID = threadID
@@ -129,9 +136,17 @@ extension NewMessage {
     package func withoutNUL() -> NewMessage {
         func c(_ s: String) -> String { s.withoutNUL }
         var m = self
-        m.subject = c(subject); m.text = c(text); m.replyText = replyText.map(c); m.fromName = fromName.map(c)
-        m.from = c(from); m.to = to.map(c); m.cc = cc.map(c); m.rfc822MessageID = c(rfc822MessageID)
-        m.inReplyTo = inReplyTo.map(c); m.references = references.map(c); m.details = details.map(c)
+        m.subject = c(subject)
+        m.text = c(text)
+        m.replyText = replyText.map(c)
+        m.fromName = fromName.map(c)
+        m.from = c(from)
+        m.to = to.map(c)
+        m.cc = cc.map(c)
+        m.rfc822MessageID = c(rfc822MessageID)
+        m.inReplyTo = inReplyTo.map(c)
+        m.references = references.map(c)
+        m.details = details.map(c)
         return m
     }
 }
@@ -161,13 +176,17 @@ public struct HistoryStore: Sendable {
 
     /// With `events`, the caller's events go into the same statement (one round trip for the
     /// threads, the messages and the events).
-    package static func append(_ messages: [NewMessage], newThreads: [NewThread], events: [PendingEvent] = [], now: Date,
-                       _ conn: PostgresConnection, logger: Logger) async throws {
+    package static func append(
+        _ messages: [NewMessage], newThreads: [NewThread], events: [PendingEvent] = [], now: Date,
+        _ conn: PostgresConnection, logger: Logger
+    ) async throws {
         guard !messages.isEmpty || !newThreads.isEmpty || !events.isEmpty else { return }
         // PostgreSQL text cannot hold NUL; real mail sometimes does.
         let messages = messages.map { $0.withoutNUL() }
-        _ = try await conn.execute(Append(threads: ThreadCounts(messages: messages, newThreads: newThreads, now: now), events: .init(events: events, now: now),
-                                          messages: messages, now: now), logger: logger)
+        _ = try await conn.execute(
+            Append(
+                threads: ThreadCounts(messages: messages, newThreads: newThreads, now: now), events: .init(events: events, now: now),
+                messages: messages, now: now), logger: logger)
     }
 
     /// Prepared (each of its parts took longer to plan than to run for a single inbound message:
@@ -235,18 +254,27 @@ public struct HistoryStore: Sendable {
         try await db.tenant(org) { conn in
             if try await !InboxStore.exists(org: org, id: inboxID, conn, logger: logger) { return nil }
             var out = page.encoded()
-            for try await row in try await conn.query("""
+            for try await row in try await conn.query(
+                """
                 SELECT before < \(PageSize.budget), id, inbox_id, contact_id, CASE WHEN before < \(PageSize.budget) THEN subject END,
                   message_count, last_message_at, created_at
                 FROM (SELECT p.*, \(unescaped: PageSize.before("octet_length(p.subject)", order: "p.last_message_at DESC, p.id DESC")) AS before
                       FROM (SELECT \(unescaped: ThreadRecord.columns) FROM threads WHERE org_id = \(org) AND inbox_id = \(inboxID)
                             AND (last_message_at, id) < (\(page.beforeAt), \(page.beforeID)) ORDER BY last_message_at DESC, id DESC LIMIT \(page.limit + 1)) p) s
                 ORDER BY last_message_at DESC, id DESC
-                """, logger: logger) where !out.isComplete {
-                let (sent, id, inbox, contact, subject, count, last, created) = try row.decode((Bool, String, String, String?, String?, Int, Date, Date).self)
-                guard sent, let subject else { out.stop(); continue }
-                try out.add(ThreadRecord(id: id, inbox_id: inbox, contact_id: contact, subject: subject, message_count: count, last_message_at: last, created_at: created),
-                            key: (last, id))
+                """, logger: logger) where !out.isComplete
+            {
+                let (sent, id, inbox, contact, subject, count, last, created) = try row.decode(
+                    (Bool, String, String, String?, String?, Int, Date, Date).self)
+                guard sent, let subject else {
+                    out.stop()
+                    continue
+                }
+                try out.add(
+                    ThreadRecord(
+                        id: id, inbox_id: inbox, contact_id: contact, subject: subject, message_count: count, last_message_at: last,
+                        created_at: created),
+                    key: (last, id))
             }
             return out
         }
@@ -259,8 +287,12 @@ public struct HistoryStore: Sendable {
     /// one message), with a cursor for `messages` when older ones were left out.
     public func thread(org: String, id: String) async throws -> (ThreadRecord, newest: EncodedPage)? {
         try await db.tenant(org) { conn in
-            guard let t = try await conn.query("SELECT \(unescaped: ThreadRecord.columns) FROM threads WHERE org_id = \(org) AND id = \(id)", logger: logger)
-                .collect().first.map(ThreadRecord.decode) else { return nil }
+            guard
+                let t = try await conn.query(
+                    "SELECT \(unescaped: ThreadRecord.columns) FROM threads WHERE org_id = \(org) AND id = \(id)", logger: logger
+                )
+                .collect().first.map(ThreadRecord.decode)
+            else { return nil }
             var page = EncodedPage(limit: Self.threadMessages, maxBytes: EncodedPage.maxBytes)
             try await messages(org: org, threadID: id, before: PageRequest.top, into: &page, conn)
             return (t, page)
@@ -270,7 +302,9 @@ public struct HistoryStore: Sendable {
     /// A thread's messages, newest first (by `at`, then id); nil when the thread does not exist.
     public func messages(org: String, threadID: String, page: PageRequest) async throws -> EncodedPage? {
         try await db.tenant(org) { conn in
-            guard try await !conn.query("SELECT 1 FROM threads WHERE org_id = \(org) AND id = \(threadID)", logger: logger).collect().isEmpty else { return nil }
+            guard try await !conn.query("SELECT 1 FROM threads WHERE org_id = \(org) AND id = \(threadID)", logger: logger).collect().isEmpty else {
+                return nil
+            }
             var out = page.encoded()
             try await messages(org: org, threadID: threadID, before: (page.beforeAt, page.beforeID), into: &out, conn)
             return out
@@ -279,8 +313,11 @@ public struct HistoryStore: Sendable {
 
     /// Fills `page` with the thread's messages before `before`, newest first. PostgreSQL sends
     /// the content of about a page's worth (`PageSize`): a message may be 25 MiB.
-    private func messages(org: String, threadID: String, before: (at: Date, id: String), into page: inout EncodedPage, _ conn: PostgresConnection) async throws {
-        for try await row in try await conn.query("""
+    private func messages(org: String, threadID: String, before: (at: Date, id: String), into page: inout EncodedPage, _ conn: PostgresConnection)
+        async throws
+    {
+        for try await row in try await conn.query(
+            """
             SELECT p.before < \(PageSize.budget) AS sent, \(unescaped: MessageRecord.columns)
             FROM (SELECT k.*, \(unescaped: PageSize.before("k.size", order: "k.listed_at DESC, k.listed_id DESC")) AS before
                   FROM (SELECT at AS listed_at, id AS listed_id, \(unescaped: MessageRecord.size) AS size FROM messages
@@ -288,8 +325,12 @@ public struct HistoryStore: Sendable {
                         ORDER BY at DESC, id DESC LIMIT \(page.limit + 1)) k) p
             LEFT JOIN messages m ON p.before < \(PageSize.budget) AND m.org_id = \(org) AND m.id = p.listed_id
             ORDER BY p.listed_at DESC, p.listed_id DESC
-            """, logger: logger) where !page.isComplete {
-            guard try row.makeRandomAccess()["sent"].decode(Bool.self) else { page.stop(); continue }
+            """, logger: logger) where !page.isComplete
+        {
+            guard try row.makeRandomAccess()["sent"].decode(Bool.self) else {
+                page.stop()
+                continue
+            }
             let m = try MessageRecord.decode(row)
             try page.add(m, key: (m.at, m.id))
         }
@@ -318,10 +359,13 @@ extension HistoryStore {
     /// Which of `addresses` (keys) this inbox sent to: a message whose Message-ID is one of `ids`
     /// and that went to the address, or any message to the address since `since`. What lets a
     /// bounce or complaint act (InboundProcessor.ReportMatch).
-    package static func sentTo(org: String, inboxID: String, addresses: [String], ids: [String], since: Date,
-                       _ conn: PostgresConnection, logger: Logger) async throws -> Set<String> {
+    package static func sentTo(
+        org: String, inboxID: String, addresses: [String], ids: [String], since: Date,
+        _ conn: PostgresConnection, logger: Logger
+    ) async throws -> Set<String> {
         guard !addresses.isEmpty else { return [] }
-        let rows = try await conn.query("""
+        let rows = try await conn.query(
+            """
             SELECT k.key FROM unnest(\(addresses)::text[]) AS k(key)
             WHERE EXISTS (
                 SELECT 1 FROM message_refs(\(ids)::text[]) AS ref(id)
@@ -330,7 +374,8 @@ extension HistoryStore {
             OR EXISTS (
                 SELECT 1 FROM messages m WHERE m.org_id = \(org) AND m.inbox_id = \(inboxID) AND m.direction = 'outbound'
                   AND lower(m.to_addresses[1]) = k.key AND m.at >= \(since))
-            """, logger: logger).decode(String.self).collect()
+            """, logger: logger
+        ).decode(String.self).collect()
         return Set(rows)
     }
 }
@@ -352,27 +397,33 @@ package enum ThreadContext {
     /// How far back a thread is searched for an id that can be sent, past malformed ones.
     package static let fallbackDepth = 50
 
-    package static func latest(threadIDs: [String], orgs: [String], isSendable: (String) -> Bool, _ conn: PostgresConnection, logger: Logger) async throws -> [String: Latest] {
+    package static func latest(threadIDs: [String], orgs: [String], isSendable: (String) -> Bool, _ conn: PostgresConnection, logger: Logger)
+        async throws -> [String: Latest]
+    {
         guard !threadIDs.isEmpty else { return [:] }
         var out: [String: Latest] = [:]
-        for try await (thread, rfc, refs) in try await conn.query("""
+        for try await (thread, rfc, refs) in try await conn.query(
+            """
             SELECT DISTINCT ON (m.thread_id) m.thread_id, m.rfc822_message_id, m.refs
             FROM messages m JOIN unnest(\(orgs)::text[], \(threadIDs)::text[]) AS u(org, thread) ON m.org_id = u.org AND m.thread_id = u.thread
             ORDER BY m.thread_id, m.at DESC, m.created_at DESC
-            """, logger: logger).decode((String, String, [String]).self) {
+            """, logger: logger
+        ).decode((String, String, [String]).self) {
             out[thread] = Latest(candidates: [rfc], references: refs)
         }
         // Rare (someone's mailer wrote a malformed id): a second, bounded read for those threads only.
         let orgOf = Dictionary(zip(threadIDs, orgs), uniquingKeysWith: { a, _ in a })
         let malformed = out.filter { !isSendable($0.value.candidates[0]) }.keys.sorted()
         guard !malformed.isEmpty else { return out }
-        for try await (thread, ids) in try await conn.query("""
+        for try await (thread, ids) in try await conn.query(
+            """
             SELECT u.thread, r.ids FROM unnest(\(malformed.map { orgOf[$0] ?? "" })::text[], \(malformed)::text[]) AS u(org, thread)
             CROSS JOIN LATERAL (
               SELECT array_agg(rfc ORDER BY n) AS ids FROM (
                 SELECT m.rfc822_message_id AS rfc, row_number() OVER (ORDER BY m.at DESC, m.created_at DESC) AS n FROM messages m
                 WHERE m.org_id = u.org AND m.thread_id = u.thread ORDER BY m.at DESC, m.created_at DESC LIMIT \(fallbackDepth)) x) r
-            """, logger: logger).decode((String, [String]?).self) {
+            """, logger: logger
+        ).decode((String, [String]?).self) {
             if let ids, !ids.isEmpty { out[thread]?.candidates = ids }
         }
         return out

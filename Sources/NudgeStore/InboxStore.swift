@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import PostgresNIO
 import NudgeCore
+import PostgresNIO
 
 public struct InboxRecord: Encodable, Sendable {
     public let id: String
@@ -21,9 +21,12 @@ public struct InboxStore: Sendable {
     package static let columns = "id, address, display_name, timezone, send_window::text, daily_send_limit, created_at, updated_at"
 
     package static func record(_ row: PostgresRow) throws -> InboxRecord {
-        let (id, address, name, tz, window, limit, created, updated) = try row.decode((String, String, String?, String, String?, Int?, Date, Date).self)
+        let (id, address, name, tz, window, limit, created, updated) = try row.decode(
+            (String, String, String?, String, String?, Int?, Date, Date).self)
         let w = try window.map { try JSONCoding.decoder.decode(SendWindow.self, from: Data($0.utf8)) }
-        return InboxRecord(id: id, address: address, display_name: name, timezone: tz, send_window: w, daily_send_limit: limit, created_at: created, updated_at: updated)
+        return InboxRecord(
+            id: id, address: address, display_name: name, timezone: tz, send_window: w, daily_send_limit: limit, created_at: created,
+            updated_at: updated)
     }
 
     package static func windowJSON(_ w: SendWindow?) -> String? {
@@ -33,19 +36,26 @@ public struct InboxStore: Sendable {
     /// `anyDomain`: the server lets organizations send from any domain (--dev, or the operator's
     /// NUDGE_ALLOW_ANY_SENDER_DOMAIN); otherwise the address must be on one of the organization's
     /// sender domains.
-    public func create(org: String, address: String, domain: String, displayName: String?, timezone: String, window: SendWindow?, dailyLimit: Int?,
-                       anyDomain: Bool, now: Date) async throws -> InboxRecord {
+    public func create(
+        org: String, address: String, domain: String, displayName: String?, timezone: String, window: SendWindow?, dailyLimit: Int?,
+        anyDomain: Bool, now: Date
+    ) async throws -> InboxRecord {
         let id = ID.make(.inb)
         do {
             return try await db.tenant(org) { conn in
                 if !anyDomain, try await !SenderDomainStore.isAllowed(org: org, domain: domain, conn, logger: logger) {
-                    throw NudgeError.validation("address", "This organization may not send from \(domain): an operator allows a domain with `nudge domain allow --org \(org) \(domain)`.")
+                    throw NudgeError.validation(
+                        "address",
+                        "This organization may not send from \(domain): an operator allows a domain with `nudge domain allow --org \(org) \(domain)`."
+                    )
                 }
-                return try await conn.query("""
+                return try await conn.query(
+                    """
                     INSERT INTO inboxes (org_id, id, address, display_name, timezone, send_window, daily_send_limit, created_at, updated_at)
                     VALUES (\(org), \(id), \(address), \(displayName), \(timezone), \(Self.windowJSON(window))::jsonb, \(dailyLimit), \(now), \(now))
                     RETURNING \(unescaped: Self.columns)
-                    """, logger: logger).first { _ in true }.map(Self.record)!
+                    """, logger: logger
+                ).first { _ in true }.map(Self.record)!
             }
         } catch DatabaseFailure.uniqueViolation {
             throw NudgeError.conflict("This organization already has an inbox with the address \(address).", param: "address")
@@ -69,10 +79,12 @@ public struct InboxStore: Sendable {
     public func list(org: String, page: PageRequest) async throws -> Page<InboxRecord> {
         let rows = try await db.tenant(org) { conn in
             var out: [InboxRecord] = []
-            for try await row in try await conn.query("""
+            for try await row in try await conn.query(
+                """
                 SELECT \(unescaped: Self.columns) FROM inboxes WHERE org_id = \(org)
                 AND (created_at, id) < (\(page.beforeAt), \(page.beforeID)) ORDER BY created_at DESC, id DESC LIMIT \(page.limit + 1)
-                """, logger: logger) { out.append(try Self.record(row)) }
+                """, logger: logger)
+            { out.append(try Self.record(row)) }
             return out
         }
         return page.page(rows) { ($0.created_at, $0.id) }
@@ -94,7 +106,8 @@ public struct InboxStore: Sendable {
 
     public func update(org: String, id: String, patch: Patch, now: Date) async throws -> InboxRecord? {
         try await db.tenant(org) { conn in
-            try await conn.query("""
+            try await conn.query(
+                """
                 UPDATE inboxes SET
                   display_name = CASE WHEN \(patch.displayName != nil) THEN \(patch.displayName ?? nil) ELSE display_name END,
                   timezone = coalesce(\(patch.timezone), timezone),
@@ -103,7 +116,8 @@ public struct InboxStore: Sendable {
                   updated_at = \(now)
                 WHERE org_id = \(org) AND id = \(id)
                 RETURNING \(unescaped: Self.columns)
-                """, logger: logger).first { _ in true }.map(Self.record)
+                """, logger: logger
+            ).first { _ in true }.map(Self.record)
         }
     }
 

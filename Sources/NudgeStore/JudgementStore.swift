@@ -19,8 +19,11 @@ package struct JudgementStore: Sendable {
     package init(db: Database) { self.db = db }
 
     /// Queues one judgement per target of a stored inbound message.
-    package static func queue(org: String, messageID: String, _ targets: [ReplyTarget], now: Date, _ conn: PostgresConnection, logger: Logger) async throws {
-        try await conn.query("""
+    package static func queue(org: String, messageID: String, _ targets: [ReplyTarget], now: Date, _ conn: PostgresConnection, logger: Logger)
+        async throws
+    {
+        try await conn.query(
+            """
             INSERT INTO judgements (org_id, id, message_id, enrollment_id, contact_id, state, next_attempt_at, created_at)
             SELECT \(org), u.id, \(messageID), u.enr, u.contact, \(JudgementState.pending.rawValue), \(now), \(now)
             FROM unnest(\(targets.map { _ in ID.make(.jdg) })::text[], \(targets.map(\.id))::text[], \(targets.map(\.contactID))::text[]) AS u(id, enr, contact)
@@ -32,7 +35,8 @@ package struct JudgementStore: Sendable {
     package func claim(now: Date, leaseUntil: Date, limit: Int) async throws -> [PendingJudgement] {
         try await db.system { [logger] conn in
             var out: [PendingJudgement] = []
-            for try await r in try await conn.query("""
+            for try await r in try await conn.query(
+                """
                 WITH due AS (
                   SELECT org_id, id FROM judgements WHERE state = \(JudgementState.pending.rawValue) AND next_attempt_at <= \(now)
                   ORDER BY next_attempt_at LIMIT \(limit) FOR UPDATE SKIP LOCKED),
@@ -45,13 +49,15 @@ package struct JudgementStore: Sendable {
                 FROM claimed c
                 JOIN enrollments e ON e.org_id = c.org_id AND e.id = c.enrollment_id
                 JOIN messages m ON m.org_id = c.org_id AND m.id = c.message_id
-                """, logger: logger) {
+                """, logger: logger)
+            {
                 let r = r.makeRandomAccess()
-                out.append(PendingJudgement(
-                    org: try r[0].decode(String.self), id: try r[1].decode(String.self), messageID: try r[2].decode(String.self),
-                    enrollmentID: try r[3].decode(String.self), contactID: try r[4].decode(String.self), attempts: try r[5].decode(Int.self),
-                    condition: try r[6].decode(String?.self), from: try r[7].decode(String.self), subject: try r[8].decode(String.self),
-                    classification: try r[9].decode(String.self), text: try r[10].decode(String.self)))
+                out.append(
+                    PendingJudgement(
+                        org: try r[0].decode(String.self), id: try r[1].decode(String.self), messageID: try r[2].decode(String.self),
+                        enrollmentID: try r[3].decode(String.self), contactID: try r[4].decode(String.self), attempts: try r[5].decode(Int.self),
+                        condition: try r[6].decode(String?.self), from: try r[7].decode(String.self), subject: try r[8].decode(String.self),
+                        classification: try r[9].decode(String.self), text: try r[10].decode(String.self)))
             }
             return out
         }
@@ -67,12 +73,14 @@ package struct JudgementStore: Sendable {
     /// model call is audited and the contact's hold is lifted, in one transaction.
     package func decide(_ p: PendingJudgement, exit: Bool, reason: String, call: LLMCall?, now: Date) async throws {
         try await db.tenant(p.org) { [logger] conn in
-            try await conn.query("""
+            try await conn.query(
+                """
                 UPDATE judgements SET state = \(JudgementState.done.rawValue), verdict = \(exit), reason = \(reason) WHERE org_id = \(p.org) AND id = \(p.id)
                 """, logger: logger)
             if exit {
-                _ = try await EnrollmentStore.finish(org: p.org, enrollmentIDs: [p.enrollmentID], state: .exited, reason: .exit_condition,
-                                                     detail: "\(reason) (message \(p.messageID))", now: now, conn, logger: logger)
+                _ = try await EnrollmentStore.finish(
+                    org: p.org, enrollmentIDs: [p.enrollmentID], state: .exited, reason: .exit_condition,
+                    detail: "\(reason) (message \(p.messageID))", now: now, conn, logger: logger)
             }
             if let call { try await LLMCallStore.insert(call, now: now, conn, logger: logger) }
             try await EnrollmentStore.releaseHold(org: p.org, contactID: p.contactID, conn, logger: logger)
@@ -83,15 +91,24 @@ package struct JudgementStore: Sendable {
     /// (`needs_review`): never silently continue, never silently stop.
     package func fail(_ p: PendingJudgement, error: String, now: Date) async throws {
         try await db.tenant(p.org) { [logger] conn in
-            try await conn.query("""
+            try await conn.query(
+                """
                 UPDATE judgements SET state = \(JudgementState.failed.rawValue), reason = \(String(error.prefix(500))) WHERE org_id = \(p.org) AND id = \(p.id)
                 """, logger: logger)
             let paused = try await EnrollmentStore.pauseForReview(
-                org: p.org, id: p.enrollmentID, detail: "needs_review: the exit condition could not be judged for message \(p.messageID) (\(error.prefix(300)))",
+                org: p.org, id: p.enrollmentID,
+                detail: "needs_review: the exit condition could not be judged for message \(p.messageID) (\(error.prefix(300)))",
                 now: now, conn, logger: logger)
-            var events = [PendingEvent(org: p.org, type: .judgementFailed, ["enrollment_id": .string(p.enrollmentID), "message_id": .string(p.messageID), "error": .string(String(error.prefix(300)))])]
+            var events = [
+                PendingEvent(
+                    org: p.org, type: .judgementFailed,
+                    ["enrollment_id": .string(p.enrollmentID), "message_id": .string(p.messageID), "error": .string(String(error.prefix(300)))])
+            ]
             if paused {
-                events.append(PendingEvent(org: p.org, type: .enrollmentPaused, ["enrollment_id": .string(p.enrollmentID), "contact_id": .string(p.contactID), "reason": "needs_review"]))
+                events.append(
+                    PendingEvent(
+                        org: p.org, type: .enrollmentPaused,
+                        ["enrollment_id": .string(p.enrollmentID), "contact_id": .string(p.contactID), "reason": "needs_review"]))
             }
             try await Events.append(events, at: now, on: conn, logger: logger)
             try await EnrollmentStore.releaseHold(org: p.org, contactID: p.contactID, conn, logger: logger)
@@ -101,9 +118,11 @@ package struct JudgementStore: Sendable {
     /// Judgements due now, for `drainWork` to know when it is done.
     package func countDue(now: Date) async throws -> Int {
         try await db.system { [logger] conn in
-            try await conn.query("""
+            try await conn.query(
+                """
                 SELECT count(*) FROM judgements WHERE state = \(JudgementState.pending.rawValue) AND next_attempt_at <= \(now)
-                """, logger: logger).decode(Int.self).collect().first ?? 0
+                """, logger: logger
+            ).decode(Int.self).collect().first ?? 0
         }
     }
 }

@@ -6,7 +6,10 @@ import PostgresNIO
 /// One model call as the audit keeps it: model, latency, tokens and a hash of the prompt (never
 /// the prompt itself).
 package struct LLMCall: Sendable {
-    package enum Purpose: String, Sendable { case writeStep = "write_step", judge }
+    package enum Purpose: String, Sendable {
+        case writeStep = "write_step"
+        case judge
+    }
 
     package let org: String
     package let purpose: Purpose
@@ -18,8 +21,10 @@ package struct LLMCall: Sendable {
     package let completionTokens: Int?
     package let promptHash: String
 
-    package init(org: String, purpose: Purpose, enrollmentID: String?, model: String, outcome: String, latencyMS: Int,
-                 promptTokens: Int?, completionTokens: Int?, promptHash: String) {
+    package init(
+        org: String, purpose: Purpose, enrollmentID: String?, model: String, outcome: String, latencyMS: Int,
+        promptTokens: Int?, completionTokens: Int?, promptHash: String
+    ) {
         self.org = org
         self.purpose = purpose
         self.enrollmentID = enrollmentID
@@ -35,7 +40,8 @@ package struct LLMCall: Sendable {
 /// Owns `llm_calls`.
 package enum LLMCallStore {
     package static func insert(_ call: LLMCall, now: Date, _ conn: PostgresConnection, logger: Logger) async throws {
-        try await conn.query("""
+        try await conn.query(
+            """
             INSERT INTO llm_calls (org_id, id, purpose, enrollment_id, model, outcome, latency_ms, prompt_tokens, completion_tokens, prompt_sha256, created_at)
             VALUES (\(call.org), \(ID.make(.aud)), \(call.purpose.rawValue), \(call.enrollmentID), \(call.model), \(call.outcome), \(call.latencyMS),
                     \(call.promptTokens), \(call.completionTokens), \(call.promptHash), \(now))

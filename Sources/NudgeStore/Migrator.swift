@@ -1,8 +1,8 @@
 import Crypto
 import Foundation
 import Logging
-import PostgresNIO
 import NudgeCore
+import PostgresNIO
 
 /// Applies `migrations/*.sql` in name order, once each, each in its own transaction, recorded
 /// with a SHA-256 checksum. A session-level advisory lock serialises concurrent migrators, so
@@ -64,12 +64,14 @@ public struct Migrator: Sendable {
     /// Creates the roles and grants them to the connecting role when it may (a superuser: only one
     /// can create a BYPASSRLS role); otherwise stops before applying anything, with the SQL.
     private func ensureRoles(on conn: PostgresConnection) async throws {
-        let rows = try await conn.query("""
+        let rows = try await conn.query(
+            """
             SELECT current_user::text, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
               EXISTS (SELECT FROM pg_roles WHERE rolname = 'nudge_api'), EXISTS (SELECT FROM pg_roles WHERE rolname = 'nudge_worker'),
               EXISTS (SELECT FROM pg_roles WHERE rolname = 'nudge_api') AND pg_has_role(current_user, 'nudge_api', 'MEMBER')
                 AND EXISTS (SELECT FROM pg_roles WHERE rolname = 'nudge_worker') AND pg_has_role(current_user, 'nudge_worker', 'MEMBER')
-            """, logger: logger).decode((String, Bool, Bool, Bool, Bool).self).collect()
+            """, logger: logger
+        ).decode((String, Bool, Bool, Bool, Bool).self).collect()
         guard let (user, superuser, api, worker, member) = rows.first, !member else { return }
         var statements: [String] = []
         if !api { statements.append("CREATE ROLE nudge_api NOLOGIN;") }
@@ -83,12 +85,15 @@ public struct Migrator: Sendable {
 
     private func run(_ files: [(name: String, sql: String, checksum: String)], on conn: PostgresConnection) async throws -> [String] {
         try await ensureRoles(on: conn)
-        try await conn.query("""
+        try await conn.query(
+            """
             CREATE TABLE IF NOT EXISTS schema_migrations (
               name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
             """, logger: logger)
         var known: [String: String] = [:]
-        for try await (name, sum) in try await conn.query("SELECT name, checksum FROM schema_migrations", logger: logger).decode((String, String).self) {
+        for try await (name, sum) in try await conn.query("SELECT name, checksum FROM schema_migrations", logger: logger).decode(
+            (String, String).self)
+        {
             known[name] = sum
         }
         var applied: [String] = []

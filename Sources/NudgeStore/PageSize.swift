@@ -1,4 +1,5 @@
 import NudgeCore
+
 /// Keeps PostgreSQL from sending what a page bounded in bytes (`EncodedPage`) cannot hold. A list
 /// reads its `limit + 1` rows in a subquery, and sends a row's content only while the rows before
 /// it, in list order, come to less than `EncodedPage.maxBytes` by a size taken from the stored

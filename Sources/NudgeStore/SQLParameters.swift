@@ -1,5 +1,5 @@
-import PostgresNIO
 import NudgeCore
+import PostgresNIO
 
 /// Composes one statement from prepared statements' fragments: each fragment numbers its
 /// parameters from $1, so a fragment placed after another's parameters is renumbered here. Only
@@ -18,7 +18,10 @@ package enum SQLParameters {
             digits = ""
         }
         for ch in sql {
-            if afterDollar, ch.isASCII, ch.isNumber { digits.append(ch); continue }
+            if afterDollar, ch.isASCII, ch.isNumber {
+                digits.append(ch)
+                continue
+            }
             flush()
             if ch == "$" { afterDollar = true } else { out.append(ch) }
         }

@@ -1,4 +1,5 @@
 import NudgeCore
+
 /// Splits a SQL script into statements at top-level semicolons. PostgresNIO's extended protocol
 /// runs one statement per query, so migration files are cut here, respecting quoted strings
 /// ('…', E'…' with backslashes, "…"), dollar-quoted bodies ($$…$$, $tag$…$tag$) and comments
@@ -26,27 +27,44 @@ public enum SQLSplitter {
             case "-" where next == "-":
                 var j = i
                 while j < s.count && s[j] != "\n" { j += 1 }
-                copy(i, j); i = j
+                copy(i, j)
+                i = j
             case "/" where next == "*":
-                var depth = 0, j = i
+                var depth = 0
+                var j = i
                 repeat {
-                    if j + 1 < s.count && s[j] == "/" && s[j + 1] == "*" { depth += 1; j += 2 }
-                    else if j + 1 < s.count && s[j] == "*" && s[j + 1] == "/" { depth -= 1; j += 2 }
-                    else { j += 1 }
+                    if j + 1 < s.count && s[j] == "/" && s[j + 1] == "*" {
+                        depth += 1
+                        j += 2
+                    } else if j + 1 < s.count && s[j] == "*" && s[j + 1] == "/" {
+                        depth -= 1
+                        j += 2
+                    } else {
+                        j += 1
+                    }
                 } while depth > 0 && j < s.count
-                copy(i, j); i = j
+                copy(i, j)
+                i = j
             case "'", "\"":
                 let backslashes = c == "'" && i > 0 && (s[i - 1] == "E" || s[i - 1] == "e")
                 var j = i + 1
                 while j < s.count {
-                    if backslashes && s[j] == "\\" { j += 2; continue }
+                    if backslashes && s[j] == "\\" {
+                        j += 2
+                        continue
+                    }
                     if s[j] == c {
-                        if j + 1 < s.count && s[j + 1] == c { j += 2; continue }
+                        if j + 1 < s.count && s[j + 1] == c {
+                            j += 2
+                            continue
+                        }
                         break
                     }
                     j += 1
                 }
-                copy(i, j + 1); i = j + 1; hasCode = true
+                copy(i, j + 1)
+                i = j + 1
+                hasCode = true
             case "$":
                 // A dollar quote is $tag$ where tag is empty or an identifier; $1 is a parameter.
                 var j = i + 1
@@ -56,18 +74,27 @@ public enum SQLSplitter {
                     var k = j + 1
                     var found = s.count
                     while k + tag.count <= s.count {
-                        if s[k] == "$" && Array(s[k..<(k + tag.count)]) == tag { found = k + tag.count; break }
+                        if s[k] == "$" && Array(s[k..<(k + tag.count)]) == tag {
+                            found = k + tag.count
+                            break
+                        }
                         k += 1
                     }
-                    copy(i, found); i = found; hasCode = true
+                    copy(i, found)
+                    i = found
+                    hasCode = true
                 } else {
-                    current.append(c); i += 1; hasCode = true
+                    current.append(c)
+                    i += 1
+                    hasCode = true
                 }
             case ";":
-                emit(); i += 1
+                emit()
+                i += 1
             default:
                 if !c.properties.isWhitespace { hasCode = true }
-                current.append(c); i += 1
+                current.append(c)
+                i += 1
             }
         }
         emit()

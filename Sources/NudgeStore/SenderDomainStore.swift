@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import PostgresNIO
 import NudgeCore
+import PostgresNIO
 
 /// The domains an organization may send from, set by an operator (`nudge domain`). A new inbox's
 /// address must be on one of them unless the server allows any domain.
@@ -9,19 +9,24 @@ public struct SenderDomainStore: Sendable {
     package let db: Database
     package var logger: Logger { db.logger }
 
-    public enum RemoveOutcome: Sendable { case removed, notFound, inUse(inboxes: Int) }
+    public enum RemoveOutcome: Sendable {
+        case removed, notFound
+        case inUse(inboxes: Int)
+    }
 
     public static func normalized(_ domain: String) -> String { domain.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: ".")) }
 
     package static func isAllowed(org: String, domain: String, _ conn: PostgresConnection, logger: Logger) async throws -> Bool {
-        try await !conn.query("SELECT 1 FROM sender_domains WHERE org_id = \(org) AND domain = \(normalized(domain))", logger: logger).collect().isEmpty
+        try await !conn.query("SELECT 1 FROM sender_domains WHERE org_id = \(org) AND domain = \(normalized(domain))", logger: logger).collect()
+            .isEmpty
     }
 
     /// Allows `domain` for `org`; false when there is no such organization.
     public func allow(org: String, domain: String, now: Date) async throws -> Bool {
         try await db.system { conn in
             guard try await !conn.query("SELECT 1 FROM orgs WHERE id = \(org)", logger: logger).collect().isEmpty else { return false }
-            try await conn.query("""
+            try await conn.query(
+                """
                 INSERT INTO sender_domains (org_id, domain, created_at) VALUES (\(org), \(Self.normalized(domain)), \(now)) ON CONFLICT DO NOTHING
                 """, logger: logger)
             return true
@@ -30,7 +35,8 @@ public struct SenderDomainStore: Sendable {
 
     public func list(org: String) async throws -> [String] {
         try await db.system { conn in
-            try await conn.query("SELECT domain FROM sender_domains WHERE org_id = \(org) ORDER BY domain", logger: logger).decode(String.self).collect()
+            try await conn.query("SELECT domain FROM sender_domains WHERE org_id = \(org) ORDER BY domain", logger: logger).decode(String.self)
+                .collect()
         }
     }
 
@@ -38,11 +44,15 @@ public struct SenderDomainStore: Sendable {
     public func remove(org: String, domain: String) async throws -> RemoveOutcome {
         let d = Self.normalized(domain)
         return try await db.system { conn in
-            let using = try await conn.query("""
-                SELECT count(*)::int FROM inboxes WHERE org_id = \(org) AND lower(split_part(address, '@', 2)) = \(d)
-                """, logger: logger).decode(Int.self).collect().first ?? 0
+            let using =
+                try await conn.query(
+                    """
+                    SELECT count(*)::int FROM inboxes WHERE org_id = \(org) AND lower(split_part(address, '@', 2)) = \(d)
+                    """, logger: logger
+                ).decode(Int.self).collect().first ?? 0
             guard using == 0 else { return .inUse(inboxes: using) }
-            let rows = try await conn.query("DELETE FROM sender_domains WHERE org_id = \(org) AND domain = \(d) RETURNING 1", logger: logger).collect()
+            let rows = try await conn.query("DELETE FROM sender_domains WHERE org_id = \(org) AND domain = \(d) RETURNING 1", logger: logger)
+                .collect()
             return rows.isEmpty ? .notFound : .removed
         }
     }

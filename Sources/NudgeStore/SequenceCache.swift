@@ -1,5 +1,5 @@
-import Synchronization
 import NudgeCore
+import Synchronization
 
 /// Saved sequences as last read by this process, so an enrollment need not read its sequence
 /// first (one round trip of six). A cached entry is only a guess: the enrollment's own insert

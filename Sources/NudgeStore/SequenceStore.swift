@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import PostgresNIO
 import NudgeCore
+import PostgresNIO
 
 public struct SequenceRecord: Encodable, Sendable {
     public let id: String
@@ -33,8 +33,9 @@ public struct SequenceStore: Sendable {
     package static func record(_ columns: (String, String, String, Int, String, Date?, Date, Date)) throws -> SequenceRecord {
         let (id, name, inbox, version, def, archived, created, updated) = columns
         let d = try JSONCoding.decoder.decode(SequenceDefinition.self, from: Data(def.utf8))
-        return SequenceRecord(id: id, name: name, sender_inbox_id: inbox, version: version, exit_on_reply: d.exit_on_reply,
-                              exit_condition_prompt: d.exit_condition_prompt, emails: d.steps, archived_at: archived, created_at: created, updated_at: updated)
+        return SequenceRecord(
+            id: id, name: name, sender_inbox_id: inbox, version: version, exit_on_reply: d.exit_on_reply,
+            exit_condition_prompt: d.exit_condition_prompt, emails: d.steps, archived_at: archived, created_at: created, updated_at: updated)
     }
 
     package static func definition(_ r: SequenceRecord) -> SequenceDefinition {
@@ -46,11 +47,14 @@ public struct SequenceStore: Sendable {
         let def = String(decoding: try JSONCoding.encoder.encode(definition), as: UTF8.self)
         return try await db.tenant(org) { conn in
             try await requireInbox(org: org, inboxID, conn)
-            let row = try await conn.query("""
+            let row = try await conn.query(
+                """
                 INSERT INTO sequences (org_id, id, name, sender_inbox_id, version, definition, created_at, updated_at)
                 VALUES (\(org), \(id), \(name), \(inboxID), 1, \(def)::jsonb, \(now), \(now)) RETURNING \(unescaped: Self.columns)
-                """, logger: logger).collect()
-            try await conn.query("""
+                """, logger: logger
+            ).collect()
+            try await conn.query(
+                """
                 INSERT INTO sequence_versions (org_id, sequence_id, version, name, definition, created_at)
                 VALUES (\(org), \(id), 1, \(name), \(def)::jsonb, \(now))
                 """, logger: logger)
@@ -59,7 +63,9 @@ public struct SequenceStore: Sendable {
     }
 
     package func requireInbox(org: String, _ inboxID: String, _ conn: PostgresConnection) async throws {
-        if try await !InboxStore.exists(org: org, id: inboxID, conn, logger: logger) { throw NudgeError.validation("sender_inbox_id", "No inbox \(inboxID) in this organization.") }
+        if try await !InboxStore.exists(org: org, id: inboxID, conn, logger: logger) {
+            throw NudgeError.validation("sender_inbox_id", "No inbox \(inboxID) in this organization.")
+        }
     }
 
     /// Prepared: every enrollment reads its sequence, and planning cost more than reading.
@@ -70,7 +76,9 @@ public struct SequenceStore: Sendable {
     /// The sequence for a new enrollment and, when it came from the cache, the version the
     /// enrollment's insert must find current (`EnrollmentStore.NewEnrollment.cachedVersion`).
     /// `fresh` skips the cache (after `SequenceCache.Changed`).
-    package func forEnrollment(org: String, id: String, fresh: Bool, _ conn: PostgresConnection) async throws -> (SequenceRecord, cachedVersion: Int?)? {
+    package func forEnrollment(org: String, id: String, fresh: Bool, _ conn: PostgresConnection) async throws -> (
+        SequenceRecord, cachedVersion: Int?
+    )? {
         if !fresh, let s = cache.get(org: org, id: id) { return (s, s.version) }
         guard let s = try await get(org: org, id: id, conn) else { return nil }
         cache.put(org: org, s)
@@ -99,7 +107,8 @@ public struct SequenceStore: Sendable {
     public func list(org: String, includeArchived: Bool, page: PageRequest) async throws -> EncodedPage {
         try await db.tenant(org) { conn in
             var out = page.encoded()
-            for try await row in try await conn.query("""
+            for try await row in try await conn.query(
+                """
                 SELECT before < \(PageSize.budget), id, name, sender_inbox_id, version,
                   CASE WHEN before < \(PageSize.budget) THEN definition::text END, archived_at, created_at, updated_at
                 FROM (SELECT p.*, \(unescaped: PageSize.before("octet_length(p.definition::text)", order: "p.created_at DESC, p.id DESC")) AS before
@@ -107,9 +116,14 @@ public struct SequenceStore: Sendable {
                             WHERE org_id = \(org) AND (\(includeArchived) OR archived_at IS NULL)
                             AND (created_at, id) < (\(page.beforeAt), \(page.beforeID)) ORDER BY created_at DESC, id DESC LIMIT \(page.limit + 1)) p) s
                 ORDER BY created_at DESC, id DESC
-                """, logger: logger) where !out.isComplete {
-                let (sent, id, name, inbox, version, def, archived, created, updated) = try row.decode((Bool, String, String, String, Int, String?, Date?, Date, Date).self)
-                guard sent, let def else { out.stop(); continue }
+                """, logger: logger) where !out.isComplete
+            {
+                let (sent, id, name, inbox, version, def, archived, created, updated) = try row.decode(
+                    (Bool, String, String, String, Int, String?, Date?, Date, Date).self)
+                guard sent, let def else {
+                    out.stop()
+                    continue
+                }
                 try out.add(try Self.record((id, name, inbox, version, def, archived, created, updated)), key: (created, id))
             }
             return out
@@ -117,34 +131,46 @@ public struct SequenceStore: Sendable {
     }
 
     /// A new version; running enrollments keep running the version they started with.
-    public func update(org: String, id: String, name: String?, inboxID: String?, definition: @escaping @Sendable (SequenceRecord) throws -> SequenceDefinition, now: Date) async throws -> SequenceRecord? {
+    public func update(
+        org: String, id: String, name: String?, inboxID: String?, definition: @escaping @Sendable (SequenceRecord) throws -> SequenceDefinition,
+        now: Date
+    ) async throws -> SequenceRecord? {
         try await db.tenant(org) { conn in
-            guard let current = try await conn.query("SELECT \(unescaped: Self.columns) FROM sequences WHERE org_id = \(org) AND id = \(id) FOR UPDATE", logger: logger)
-                .collect().first.map(Self.record) else { return nil }
+            guard
+                let current = try await conn.query(
+                    "SELECT \(unescaped: Self.columns) FROM sequences WHERE org_id = \(org) AND id = \(id) FOR UPDATE", logger: logger
+                )
+                .collect().first.map(Self.record)
+            else { return nil }
             if current.archived_at != nil { throw NudgeError.conflict("This sequence is archived; create a new one.") }
             if let inboxID { try await requireInbox(org: org, inboxID, conn) }
             let def = String(decoding: try JSONCoding.encoder.encode(try definition(current)), as: UTF8.self)
             let newName = name ?? current.name
             let version = current.version + 1
-            try await conn.query("""
+            try await conn.query(
+                """
                 INSERT INTO sequence_versions (org_id, sequence_id, version, name, definition, created_at)
                 VALUES (\(org), \(id), \(version), \(newName), \(def)::jsonb, \(now))
                 """, logger: logger)
-            return try await conn.query("""
+            return try await conn.query(
+                """
                 UPDATE sequences SET name = \(newName), sender_inbox_id = coalesce(\(inboxID), sender_inbox_id), version = \(version),
                   definition = \(def)::jsonb, updated_at = \(now)
                 WHERE org_id = \(org) AND id = \(id) RETURNING \(unescaped: Self.columns)
-                """, logger: logger).collect().first.map(Self.record)
+                """, logger: logger
+            ).collect().first.map(Self.record)
         }
     }
 
     /// Archive: no new enrollments; running ones go on.
     public func archive(org: String, id: String, now: Date) async throws -> SequenceRecord? {
         try await db.tenant(org) { conn in
-            try await conn.query("""
+            try await conn.query(
+                """
                 UPDATE sequences SET archived_at = coalesce(archived_at, \(now)), updated_at = \(now)
                 WHERE org_id = \(org) AND id = \(id) RETURNING \(unescaped: Self.columns)
-                """, logger: logger).collect().first.map(Self.record)
+                """, logger: logger
+            ).collect().first.map(Self.record)
         }
     }
 

@@ -1,7 +1,8 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
-import NudgeCore
+    import Glibc
+    import NudgeCore
 #endif
 
 /// Runs a helper program to completion (PostgreSQL's `initdb`, `pg_ctl`, `psql`).
@@ -20,7 +21,10 @@ package enum Shell {
     package static func run(_ argv: [String]) throws -> String {
         let outPath = NSTemporaryDirectory() + "nudge-shell-\(UUID().uuidString)"
         let errPath = outPath + ".err"
-        defer { unlink(outPath); unlink(errPath) }
+        defer {
+            unlink(outPath)
+            unlink(errPath)
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

@@ -1,12 +1,15 @@
 import Foundation
-import Synchronization
 import NudgeCore
+import Synchronization
 
 /// Resolves bearer tokens. Lookups are cached for a few seconds (revocation in this process is
 /// immediate; other processes see it within `ttl`), and `last_used_at` is collected in memory and
 /// written in one statement per flush instead of a write per request.
 public final class TokenAuthenticator: Sendable {
-    package struct Entry { let token: AuthenticatedToken?; let fetched: Date }
+    package struct Entry {
+        let token: AuthenticatedToken?
+        let fetched: Date
+    }
 
     package let db: Database
     package let clock: any NudgeClock
@@ -47,7 +50,10 @@ public final class TokenAuthenticator: Sendable {
 
     /// Writes the collected `last_used_at` values in one statement.
     public func flushUsage() async throws {
-        let batch = used.withLock { u -> [String: (org: String, at: Date)] in defer { u = [:] }; return u }
+        let batch = used.withLock { u -> [String: (org: String, at: Date)] in
+            defer { u = [:] }
+            return u
+        }
         guard !batch.isEmpty else { return }
         try await TokenStore.recordUsage(batch, db)
     }

@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import NIOCore
-import PostgresNIO
 import NudgeCore
+import PostgresNIO
 
 public struct TokenRecord: Encodable, Sendable {
     public let id: String
@@ -68,10 +68,13 @@ public struct TokenStore: Sendable {
         }
     }
 
-    package func insert(org: String, name: String, scopes: [String], expiresAt: Date?, createdBy: String?, now: Date, _ conn: PostgresConnection) async throws -> IssuedToken {
+    package func insert(org: String, name: String, scopes: [String], expiresAt: Date?, createdBy: String?, now: Date, _ conn: PostgresConnection)
+        async throws -> IssuedToken
+    {
         let id = ID.make(.tok)
         let secret = TokenSecret.generate()
-        try await conn.query("""
+        try await conn.query(
+            """
             INSERT INTO tokens (org_id, id, name, scopes, secret_hash, created_at, expires_at, created_by)
             VALUES (\(org), \(id), \(name), \(scopes), \(ByteBuffer(bytes: TokenSecret.hash(secret))), \(now), \(expiresAt), \(createdBy))
             """, logger: logger)
@@ -81,11 +84,13 @@ public struct TokenStore: Sendable {
     public func list(org: String, page: PageRequest) async throws -> Page<TokenRecord> {
         let rows = try await db.tenant(org) { conn in
             var out: [TokenRecord] = []
-            for try await row in try await conn.query("""
+            for try await row in try await conn.query(
+                """
                 SELECT \(unescaped: Self.columns) FROM tokens WHERE org_id = \(org)
                 AND (created_at, id) < (\(page.beforeAt), \(page.beforeID))
                 ORDER BY created_at DESC, id DESC LIMIT \(page.limit + 1)
-                """, logger: logger) { out.append(try Self.record(row)) }
+                """, logger: logger)
+            { out.append(try Self.record(row)) }
             return out
         }
         return page.page(rows) { ($0.created_at, $0.id) }
@@ -108,36 +113,45 @@ public struct TokenStore: Sendable {
             }
             let setExpiry = expiresAt != nil
             let expiry: Date? = expiresAt ?? nil
-            return try await conn.query("""
+            return try await conn.query(
+                """
                 UPDATE tokens SET name = coalesce(\(name), name), scopes = coalesce(\(scopes), scopes),
                   expires_at = CASE WHEN \(setExpiry) THEN \(expiry) ELSE expires_at END
                 WHERE org_id = \(org) AND id = \(id) AND revoked_at IS NULL
                 RETURNING \(unescaped: Self.columns)
-                """, logger: logger).first { _ in true }.map(Self.record)
+                """, logger: logger
+            ).first { _ in true }.map(Self.record)
         }
     }
 
     public func revoke(org: String, id: String, now: Date) async throws -> TokenRecord? {
         try await db.tenant(org) { conn in
             try await keepAdminCoverage(org: org, changing: id, to: .removed, now: now, conn)
-            return try await conn.query("""
+            return try await conn.query(
+                """
                 UPDATE tokens SET revoked_at = coalesce(revoked_at, \(now))
                 WHERE org_id = \(org) AND id = \(id) RETURNING \(unescaped: Self.columns)
-                """, logger: logger).first { _ in true }.map(Self.record)
+                """, logger: logger
+            ).first { _ in true }.map(Self.record)
         }
     }
 
-    package enum AdminChange { case removed, expiring(Date?) }
+    package enum AdminChange {
+        case removed
+        case expiring(Date?)
+    }
 
     /// An organization must not lose its last admin earlier than it would have: a revoke, a
     /// demotion or a new expiry is refused when it brings forward the moment at which no admin
     /// token is left (the latest expiry among the active admin tokens; none means never).
     private func keepAdminCoverage(org: String, changing id: String, to change: AdminChange, now: Date, _ conn: PostgresConnection) async throws {
         // Lock the organization's admin tokens so two concurrent changes cannot both pass.
-        let admins = try await conn.query("""
+        let admins = try await conn.query(
+            """
             SELECT id, expires_at FROM tokens WHERE org_id = \(org) AND 'admin' = ANY(scopes) AND revoked_at IS NULL
             AND (expires_at IS NULL OR expires_at > \(now)) FOR UPDATE
-            """, logger: logger).decode((String, Date?).self).collect()
+            """, logger: logger
+        ).decode((String, Date?).self).collect()
         guard admins.contains(where: { $0.0 == id }) else { return }
         func lastsUntil(_ expiries: [Date?]) -> Date { expiries.map { $0 ?? .distantFuture }.max() ?? .distantPast }
         let before = lastsUntil(admins.map(\.1))
@@ -148,9 +162,11 @@ public struct TokenStore: Sendable {
         case .expiring(let e): after = lastsUntil(others + [e])
         }
         guard after >= before else {
-            throw NudgeError.conflict(others.isEmpty
-                ? "This is the organization's last admin token; create another admin token first."
-                : "This change would leave the organization without an admin token sooner than now planned; create another admin token (without an expiry) first.")
+            throw NudgeError.conflict(
+                others.isEmpty
+                    ? "This is the organization's last admin token; create another admin token first."
+                    : "This change would leave the organization without an admin token sooner than now planned; create another admin token (without an expiry) first."
+            )
         }
     }
 }
@@ -160,9 +176,11 @@ extension TokenStore {
     /// clock of the request).
     package static func lookup(secretHash hash: [UInt8], _ db: Database) async throws -> AuthenticatedToken? {
         let row = try await db.system { conn in
-            try await conn.query("""
+            try await conn.query(
+                """
                 SELECT org_id, id, name, scopes, expires_at, revoked_at FROM tokens WHERE secret_hash = \(ByteBuffer(bytes: hash))
-                """, logger: db.logger).decode((String, String, String, [String], Date?, Date?).self).first { _ in true }
+                """, logger: db.logger
+            ).decode((String, String, String, [String], Date?, Date?).self).first { _ in true }
         }
         guard let (org, id, name, scopes, expires, revoked) = row, revoked == nil else { return nil }
         return AuthenticatedToken(orgID: org, tokenID: id, name: name, scopes: ScopeSet(scopes.compactMap(Scope.init(rawValue:))), expiresAt: expires)
@@ -174,7 +192,8 @@ extension TokenStore {
         let orgs = ids.map { batch[$0]!.org }
         let times = ids.map { batch[$0]!.at }
         try await db.system { conn in
-            try await conn.query("""
+            try await conn.query(
+                """
                 UPDATE tokens t SET last_used_at = GREATEST(t.last_used_at, u.at)
                 FROM unnest(\(orgs)::text[], \(ids)::text[], \(times)::timestamptz[]) AS u(org_id, id, at)
                 WHERE t.org_id = u.org_id AND t.id = u.id

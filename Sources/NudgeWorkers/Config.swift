@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import NudgeSMTP
 import NudgeCore
+import NudgeSMTP
 import NudgeStore
 
 /// Everything `nudge serve` can be told, from flags and `NUDGE_*` environment variables.

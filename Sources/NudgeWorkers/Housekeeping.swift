@@ -1,8 +1,8 @@
 import Foundation
 import Logging
-import ServiceLifecycle
 import NudgeCore
 import NudgeStore
+import ServiceLifecycle
 
 /// Periodic upkeep: writes tokens' `last_used_at`, forgets idempotency keys after 24 h.
 package struct Housekeeping: Service {

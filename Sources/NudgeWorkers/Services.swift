@@ -27,8 +27,10 @@ public struct NudgeServices: Sendable {
     public let logger: Logger
     public let keys: SigningKeys
 
-    public init(config: AppConfig, postgres: DatabaseClient, clock: any NudgeClock, logger: Logger,
-                transport: (any MailTransport)? = nil, llm: (any LLMClient)? = nil, probe: DatabaseClient? = nil) throws {
+    public init(
+        config: AppConfig, postgres: DatabaseClient, clock: any NudgeClock, logger: Logger,
+        transport: (any MailTransport)? = nil, llm: (any LLMClient)? = nil, probe: DatabaseClient? = nil
+    ) throws {
         self.config = config
         self.keys = SigningKeys(secret: config.secret)
         let base: any MailTransport

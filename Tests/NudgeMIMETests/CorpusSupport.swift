@@ -11,7 +11,11 @@ enum Corpus {
         return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus")
     }
 
-    struct Entry: Sendable { var file: String; var kind: String; var expectedReply: String }
+    struct Entry: Sendable {
+        var file: String
+        var kind: String
+        var expectedReply: String
+    }
 
     /// MANIFEST.tsv rows (file, class, expected_reply_text with "\n" escapes).
     static func manifest() throws -> [Entry] {
@@ -34,6 +38,9 @@ enum Corpus {
 
     enum CorpusError: Error, CustomStringConvertible {
         case missing(String)
-        var description: String { if case .missing(let s) = self { return s }; return "" }
+        var description: String {
+            if case .missing(let s) = self { return s }
+            return ""
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import NudgeMIME
 
 /// Every corpus file through `InboundMessage.analyze`, scored per class.
@@ -20,14 +21,20 @@ import Testing
     @Test func classificationPerClass() throws {
         let entries = try Corpus.manifest()
         #expect(entries.count >= 440)
-        var total: [String: Int] = [:], ok: [String: Int] = [:]
+        var total: [String: Int] = [:]
+        var ok: [String: Int] = [:]
         for e in entries {
             let m = InboundMessage.analyze(try Corpus.bytes(e.file))
             total[e.kind, default: 0] += 1
-            if Self.accepted(e.kind, m.classification) { ok[e.kind, default: 0] += 1 } else { print("MISCLASSIFIED \(e.file): \(m.classification.rawValue)") }
+            if Self.accepted(e.kind, m.classification) {
+                ok[e.kind, default: 0] += 1
+            } else {
+                print("MISCLASSIFIED \(e.file): \(m.classification.rawValue)")
+            }
         }
         for kind in total.keys.sorted() {
-            let n = total[kind]!, k = ok[kind] ?? 0
+            let n = total[kind]!
+            let k = ok[kind] ?? 0
             print("\(kind) \(k)/\(n)")
             #expect(Double(k) >= 0.99 * Double(n), "\(kind): \(k)/\(n)")
         }
@@ -44,7 +51,9 @@ import Testing
 
     @Test func bounceRecipientCoverage() throws {
         let dsns = try Corpus.manifest().filter { $0.kind == "dsn" }
-        var withRecipient = 0, withStatus = 0, withMessageID = 0
+        var withRecipient = 0
+        var withStatus = 0
+        var withMessageID = 0
         for e in dsns {
             let m = InboundMessage.analyze(try Corpus.bytes(e.file))
             guard let b = m.bounce else { continue }

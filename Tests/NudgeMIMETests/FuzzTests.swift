@@ -1,10 +1,12 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
-import Testing
-@testable import NudgeMIME
 import NudgeTestSupport
+import Testing
+
+@testable import NudgeMIME
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Deterministic robustness test: mutated corpus messages and hostile synthetic inputs must
 /// parse without crashing and in bounded time. Time is this thread's CPU time, not the wall clock,
@@ -48,7 +50,10 @@ import NudgeTestSupport
         let (m, secs) = Self.timed(Array(s.utf8))
         var depth = 0
         var p = m.mime
-        while let c = p.children.first { depth += 1; p = c }
+        while let c = p.children.first {
+            depth += 1
+            p = c
+        }
         #expect(depth <= MIMEParser.maxDepth)
         #expect(secs < 2)
     }
@@ -80,14 +85,15 @@ import NudgeTestSupport
     }
 
     @Test func invalidEncodingsAndCharsets() {
-        let raw = Array("""
-        From: =?x-bogus?B?!!!?= <a@b.c>
-        Subject: =?utf-8?B?ZZZ?= =?iso-8859-1?Q?caf=E9?=
-        Content-Type: text/plain; charset=x-unknown-charset
-        Content-Transfer-Encoding: base64
+        let raw = Array(
+            """
+            From: =?x-bogus?B?!!!?= <a@b.c>
+            Subject: =?utf-8?B?ZZZ?= =?iso-8859-1?Q?caf=E9?=
+            Content-Type: text/plain; charset=x-unknown-charset
+            Content-Transfer-Encoding: base64
 
-        ###SGVsbG8=###==garbage
-        """.utf8)
+            ###SGVsbG8=###==garbage
+            """.utf8)
         let m = InboundMessage.analyze(raw)
         #expect(m.text.hasPrefix("Hello"))
         #expect(m.subject.hasSuffix("café"))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import NudgeMIME
 
 /// Compares NudgeMIME's extraction with Python's `email` package (oracle.py) on every corpus file.
@@ -18,7 +19,9 @@ import Testing
         // Python decodes with errors="replace" and yields U+FFFD where the declared charset does not fit the bytes.
         if field == "text", theirs.contains("\u{FFFD}"), !ours.contains("\u{FFFD}") { return "python could not decode the declared charset" }
         // Python reported a structural defect (unindented "boundary=", missing delimiter) and split the tree differently.
-        if field == "text", !(row.defects ?? []).isEmpty { return "python mis-split a malformed multipart (\((row.defects ?? []).joined(separator: ",")))" }
+        if field == "text", !(row.defects ?? []).isEmpty {
+            return "python mis-split a malformed multipart (\((row.defects ?? []).joined(separator: ",")))"
+        }
         return nil
     }
 
@@ -27,8 +30,10 @@ import Testing
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["python3", script.path, Corpus.root.path]
-        let input = Pipe(), output = Pipe()
-        p.standardInput = input; p.standardOutput = output
+        let input = Pipe()
+        let output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
         try p.run()
         input.fileHandleForWriting.write(Data(files.joined(separator: "\n").utf8))
         try input.fileHandleForWriting.close()
@@ -60,15 +65,26 @@ import Testing
         let files = try Corpus.manifest().map(\.file)
         let rows = try Self.runOracle(files: files)
         #expect(rows.count == files.count)
-        var agree: [String: Int] = [:], compared: [String: Int] = [:], skipped: [String: Int] = [:]
+        var agree: [String: Int] = [:]
+        var compared: [String: Int] = [:]
+        var skipped: [String: Int] = [:]
         func check(_ field: String, _ oracleError: String?, _ ours: String, _ theirs: String, _ row: OracleRow) {
             let file = row.file
-            if oracleError != nil { skipped["\(field): oracle raised", default: 0] += 1; return }
+            if oracleError != nil {
+                skipped["\(field): oracle raised", default: 0] += 1
+                return
+            }
             if ours != theirs, let excuse = Self.oracleExcuse(field, ours: ours, theirs: theirs, row: row) {
-                skipped["\(field): \(excuse)", default: 0] += 1; return
+                skipped["\(field): \(excuse)", default: 0] += 1
+                return
             }
             compared[field, default: 0] += 1
-            if ours == theirs { agree[field, default: 0] += 1 } else { print("ORACLE DIFF \(field) \(file)\n  ours:   \(ours.prefix(200).debugDescription)\n  python: \(theirs.prefix(200).debugDescription)") }
+            if ours == theirs {
+                agree[field, default: 0] += 1
+            } else {
+                print(
+                    "ORACLE DIFF \(field) \(file)\n  ours:   \(ours.prefix(200).debugDescription)\n  python: \(theirs.prefix(200).debugDescription)")
+            }
         }
         for row in rows {
             let raw = try Corpus.bytes(row.file)
@@ -80,7 +96,8 @@ import Testing
             check("message-id", row.message_id_error, m.messageID ?? "", theirID, row)
             check("text", row.text_error, Self.normalizeBody(Self.firstTextPlain(m.mime)?.text), Self.normalizeBody(row.text), row)
         }
-        let totalAgree = agree.values.reduce(0, +), totalCompared = compared.values.reduce(0, +)
+        let totalAgree = agree.values.reduce(0, +)
+        let totalCompared = compared.values.reduce(0, +)
         for f in ["subject", "from", "message-id", "text"] { print("oracle \(f): \(agree[f] ?? 0)/\(compared[f] ?? 0)") }
         for (reason, n) in skipped.sorted(by: { $0.key < $1.key }) { print("oracle skipped \(n): \(reason)") }
         print("oracle overall: \(totalAgree)/\(totalCompared)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import NudgeMIME
 
 @Suite struct EncodedWordTests {
@@ -52,7 +53,8 @@ import Testing
 
 @Suite struct HTMLTextTests {
     @Test func blocksEntitiesAndScripts() {
-        let html = "<html><head><style>p{x}</style><title>t</title></head><body><p>Hello&nbsp;<b>World</b> &amp; &#233;&#x41;</p>"
+        let html =
+            "<html><head><style>p{x}</style><title>t</title></head><body><p>Hello&nbsp;<b>World</b> &amp; &#233;&#x41;</p>"
             + "<script>alert(1)</script><div>Line<br>two</div><ul><li>a</li><li>b</li></ul><!-- c --></body></html>"
         #expect(HTMLText.toText(html) == "Hello World & éA\n\nLine\ntwo\n\n- a\n- b")
     }
@@ -82,9 +84,11 @@ import Testing
         #expect(m.text == "body")
     }
     @Test func crlfAndLFGiveSameResult() {
-        let lf = "From: A <a@x.org>\nTo: b@y.org, \"C, D\" <c@z.org>\nContent-Type: multipart/alternative; boundary=q\n\n--q\nContent-Type: text/plain\n\nhi\nthere\n--q\nContent-Type: text/html\n\n<p>hi</p>\n--q--\n"
+        let lf =
+            "From: A <a@x.org>\nTo: b@y.org, \"C, D\" <c@z.org>\nContent-Type: multipart/alternative; boundary=q\n\n--q\nContent-Type: text/plain\n\nhi\nthere\n--q\nContent-Type: text/html\n\n<p>hi</p>\n--q--\n"
         let crlf = lf.replacingOccurrences(of: "\n", with: "\r\n")
-        let a = InboundMessage.analyze(Array(lf.utf8)), b = InboundMessage.analyze(Array(crlf.utf8))
+        let a = InboundMessage.analyze(Array(lf.utf8))
+        let b = InboundMessage.analyze(Array(crlf.utf8))
         #expect(a.text == "hi\nthere")
         #expect(b.text == a.text)
         #expect(a.to.map(\.address) == ["b@y.org", "c@z.org"])
@@ -103,9 +107,9 @@ import Testing
         #expect(MessageID.parse("<x@y>") == "x@y")
     }
     @Test func dates() {
-        #expect(MailDate.parse("Mon, 2 Apr 2012 18:22:10 +0400")?.timeIntervalSince1970 == 1333376530)
-        #expect(MailDate.parse("2 Apr 12 14:22 GMT")?.timeIntervalSince1970 == 1333376520)
-        #expect(MailDate.parse("Mon, 2 Apr 2012 06:45:30 -0700 (PDT)")?.timeIntervalSince1970 == 1333374330)
+        #expect(MailDate.parse("Mon, 2 Apr 2012 18:22:10 +0400")?.timeIntervalSince1970 == 1_333_376_530)
+        #expect(MailDate.parse("2 Apr 12 14:22 GMT")?.timeIntervalSince1970 == 1_333_376_520)
+        #expect(MailDate.parse("Mon, 2 Apr 2012 06:45:30 -0700 (PDT)")?.timeIntervalSince1970 == 1_333_374_330)
         #expect(MailDate.parse("garbage") == nil)
     }
 }
@@ -114,8 +118,10 @@ import Testing
     static func analyze(_ s: String) -> InboundMessage { InboundMessage.analyze(Array(s.utf8)) }
 
     @Test func outOfOfficeSubjects() {
-        for subject in ["Out of Office: Re: Deal", "Automatic reply: Deal", "Abwesenheitsnotiz: Angebot", "Réponse automatique : Offre",
-                        "Respuesta automática: Oferta", "Fuori sede: Offerta", "Afwezig: offerte"] {
+        for subject in [
+            "Out of Office: Re: Deal", "Automatic reply: Deal", "Abwesenheitsnotiz: Angebot", "Réponse automatique : Offre",
+            "Respuesta automática: Oferta", "Fuori sede: Offerta", "Afwezig: offerte",
+        ] {
             #expect(Self.analyze("From: p@x.org\nSubject: \(subject)\n\nI am away.\n").classification == .autoReply, "\(subject)")
         }
     }
@@ -125,33 +131,33 @@ import Testing
     }
     @Test func dsnWinsOverAutoSubmitted() {
         let dsn = """
-        From: MAILER-DAEMON@mx.example.org
-        Auto-Submitted: auto-replied
-        Subject: Undelivered Mail Returned to Sender
-        Content-Type: multipart/report; report-type=delivery-status; boundary=B
+            From: MAILER-DAEMON@mx.example.org
+            Auto-Submitted: auto-replied
+            Subject: Undelivered Mail Returned to Sender
+            Content-Type: multipart/report; report-type=delivery-status; boundary=B
 
-        --B
-        Content-Type: text/plain
+            --B
+            Content-Type: text/plain
 
-        failed
-        --B
-        Content-Type: message/delivery-status
+            failed
+            --B
+            Content-Type: message/delivery-status
 
-        Reporting-MTA: dns; mx.example.org
+            Reporting-MTA: dns; mx.example.org
 
-        Final-Recipient: rfc822; gone@example.com
-        Action: delayed
-        Status: 4.4.1
-        Diagnostic-Code: smtp; 450 try later
+            Final-Recipient: rfc822; gone@example.com
+            Action: delayed
+            Status: 4.4.1
+            Diagnostic-Code: smtp; 450 try later
 
-        --B
-        Content-Type: text/rfc822-headers
+            --B
+            Content-Type: text/rfc822-headers
 
-        Message-ID: <orig@example.net>
-        To: gone@example.com
+            Message-ID: <orig@example.net>
+            To: gone@example.com
 
-        --B--
-        """
+            --B--
+            """
         let m = Self.analyze(dsn)
         #expect(m.classification == .bounce)
         #expect(m.bounce?.recipients.first?.address == "gone@example.com")
@@ -161,7 +167,8 @@ import Testing
         #expect(m.bounce?.originalMessageID == "orig@example.net")
     }
     @Test func personMentioningBounceWordsIsStillHuman() {
-        let m = Self.analyze("From: Ann <ann@x.org>\nSubject: Re: Undeliverable invoice?\n\nYour last mail could not be delivered to Bob, can you resend?\n")
+        let m = Self.analyze(
+            "From: Ann <ann@x.org>\nSubject: Re: Undeliverable invoice?\n\nYour last mail could not be delivered to Bob, can you resend?\n")
         #expect(m.classification == .humanReply)
     }
 }

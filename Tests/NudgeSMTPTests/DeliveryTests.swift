@@ -1,7 +1,8 @@
 import CCurl
 import Foundation
-import Testing
 import NudgeTestSupport
+import Testing
+
 @testable import NudgeSMTP
 
 @Test func fullMessageRoundTripsThroughSMTPAndPythonsParser() async throws {
@@ -120,14 +121,17 @@ private func expectFailureThenRecovery(
 /// A server error, whether after the data or to the DATA command, suppresses nobody.
 @Test(arguments: [TestSMTPServer.Stage.data, .dataCommand])
 func serverErrorAtDataIsRejected(stage: TestSMTPServer.Stage) async throws {
-    try await expectFailureThenRecovery(prepare: { try $0.script(stage, reply: "500 internal error") }, cleanup: { try $0.script(stage, reply: nil) }) {
+    try await expectFailureThenRecovery(prepare: { try $0.script(stage, reply: "500 internal error") }, cleanup: { try $0.script(stage, reply: nil) })
+    {
         if case .rejected(500, let m) = $0 { return m.contains("500 internal error") } else { return false }
     }
 }
 
 /// At RCPT TO only a policy or system status (5.7.x relay denied) is not about the recipient.
 @Test func relayDeniedAtRecipientIsRejected() async throws {
-    try await expectFailureThenRecovery(prepare: { try $0.script(.rcpt, reply: "554 5.7.1 Relay access denied") }, cleanup: { try $0.script(.rcpt, reply: nil) }) {
+    try await expectFailureThenRecovery(
+        prepare: { try $0.script(.rcpt, reply: "554 5.7.1 Relay access denied") }, cleanup: { try $0.script(.rcpt, reply: nil) }
+    ) {
         if case .rejected(554, _) = $0 { return true } else { return false }
     }
 }
@@ -150,7 +154,10 @@ func serverErrorAtDataIsRejected(stage: TestSMTPServer.Stage) async throws {
     if case .transient(554, _) = classify(554, "554 5.3.2 not accepting mail", .session) {} else { Issue.record("greeting 554") }
     if case .permanent(550, _) = classify(550, "550 5.1.1 User unknown", .recipient) {} else { Issue.record("rcpt 5.1.1") }
     if case .permanent(550, _) = classify(550, "550 No such user", .recipient) {} else { Issue.record("rcpt plain 550") }
-    if case .permanent(550, _) = classify(550, "550 5.4.1 Recipient address rejected: Access denied", .recipient) {} else { Issue.record("rcpt 5.4.1") }
+    if case .permanent(550, _) = classify(550, "550 5.4.1 Recipient address rejected: Access denied", .recipient) {
+    } else {
+        Issue.record("rcpt 5.4.1")
+    }
     if case .rejected(554, _) = classify(554, "554 5.7.1 Relay access denied", .recipient) {} else { Issue.record("rcpt 5.7.1") }
     if case .permanent(552, _) = classify(552, "552 5.2.2 Over quota", .data) {} else { Issue.record("data 5.2.2") }
     if case .rejected(552, _) = classify(552, "552 Message too large", .data) {} else { Issue.record("data 552") }
@@ -185,7 +192,7 @@ func serverErrorAtDataIsRejected(stage: TestSMTPServer.Stage) async throws {
     #expect(transport.pausedUntil == clock.now.addingTimeInterval(600))
     try server.script(.data, reply: nil)
     clock.advance(600)
-    _ = try await transport.send(sampleMessage())   // the probe
+    _ = try await transport.send(sampleMessage())  // the probe
     #expect(transport.pausedUntil == nil)
     _ = try await transport.send(sampleMessage())
     #expect(try server.received().count == 2)
@@ -247,7 +254,10 @@ final class TestTime: @unchecked Sendable {
             _ = try await transport.send(sampleMessage())
             Issue.record("expected connection refused")
         } catch let error as SMTPError {
-            guard case .transient(nil, let m) = error else { Issue.record("\(error)"); return }
+            guard case .transient(nil, let m) = error else {
+                Issue.record("\(error)")
+                return
+            }
             #expect(m.contains("Couldn't connect"), "\(m)")
         }
     }
@@ -307,7 +317,10 @@ final class TestTime: @unchecked Sendable {
             _ = try await bad.send(sampleMessage())
             Issue.record("expected an authentication failure for \(url)")
         } catch let error as SMTPError {
-            guard case .transient = error else { Issue.record("\(error)"); continue }
+            guard case .transient = error else {
+                Issue.record("\(error)")
+                continue
+            }
         }
     }
     #expect(try server.received().count == 1)
@@ -325,7 +338,10 @@ final class TestTime: @unchecked Sendable {
         _ = try await untrusting.send(sampleMessage())
         Issue.record("expected a certificate verification failure")
     } catch let error as SMTPError {
-        guard case .transient = error else { Issue.record("\(error)"); return }
+        guard case .transient = error else {
+            Issue.record("\(error)")
+            return
+        }
     }
     let received = try server.received()
     #expect(received.count == 1)

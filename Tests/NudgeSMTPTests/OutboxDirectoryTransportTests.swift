@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import NudgeSMTP
 
 @Test func outboxWritesOneFilePerMessageIDAndOverwritesOnResend() async throws {

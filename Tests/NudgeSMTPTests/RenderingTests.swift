@@ -1,10 +1,13 @@
 import Foundation
-import Testing
 import NudgeTestSupport
+import Testing
+
 @testable import NudgeSMTP
 
-func sampleMessage(to: String = "lead@prospect.test", id: String = "step-1.\(UUID().uuidString)@nudge.acme.test",
-                   body: String = "Hello,\njust following up.\n") -> OutboundMessage {
+func sampleMessage(
+    to: String = "lead@prospect.test", id: String = "step-1.\(UUID().uuidString)@nudge.acme.test",
+    body: String = "Hello,\njust following up.\n"
+) -> OutboundMessage {
     OutboundMessage(
         from: EmailAddress(name: "Ada Lovelace", address: "ada@acme.test"),
         to: [EmailAddress(name: "Lead Person", address: to)],
@@ -59,8 +62,10 @@ func sampleMessage(to: String = "lead@prospect.test", id: String = "step-1.\(UUI
 /// `adjacentEncodedWords`: a long name without spaces needs several encoded-words side by side.
 /// Python's phrase parser keeps the whitespace between them (RFC 2047 6.2 says drop it), so
 /// that case is checked with Python's RFC 2047 decoder (`email.header.decode_header`) instead.
-@Test(arguments: [("Zoë Ångström", false), ("Zoë \"The Closer\" Ångström, Sales Lead at a company with a very long name", false),
-                  ("日本語の名前がとても長い場合のテストケースです・日本語の名前がとても長い場合", true)])
+@Test(arguments: [
+    ("Zoë Ångström", false), ("Zoë \"The Closer\" Ångström, Sales Lead at a company with a very long name", false),
+    ("日本語の名前がとても長い場合のテストケースです・日本語の名前がとても長い場合", true),
+])
 func headersFoldWithinSeventyEightCharactersAndDecodeExactly(name: String, adjacentEncodedWords: Bool) throws {
     var message = sampleMessage()
     message.subject = "Grüße — 日本語 follow-up " + String(repeating: "ünïcödé wörds ", count: 8)
@@ -98,17 +103,39 @@ enum Injection: String, CaseIterable, Sendable {
 
     func apply(_ bad: String, to m: inout OutboundMessage) -> String {
         switch self {
-        case .subject: m.subject = "Hi\(bad)Bcc: victim@evil.test"; return "subject"
-        case .fromName: m.from.name = "Ada\(bad)Bcc: x@evil.test"; return "from.name"
-        case .fromAddress: m.from.address = "ada@acme.test\(bad)Bcc: x@evil.test"; return "from.address"
-        case .toName: m.to[0].name = "Lead\(bad)X: y"; return "to[0].name"
-        case .toAddress: m.to[0].address = "lead@prospect.test\(bad)X: y"; return "to[0].address"
-        case .messageID: m.messageID = "a@b.test\(bad)X: y"; return "messageID"
-        case .inReplyTo: m.inReplyTo = "a@b.test\(bad)X: y"; return "inReplyTo"
-        case .references: m.references = ["ok@b.test", "a@b.test\(bad)X: y"]; return "references[1]"
-        case .unsubscribe: m.listUnsubscribeURL = "https://u.test/x\(bad)X: y"; return "listUnsubscribeURL"
-        case .extraName: m.extraHeaders = [("X-Nudge\(bad)Bcc", "v")]; return "extraHeaders[0].name"
-        case .extraValue: m.extraHeaders = [("X-Nudge-Enrollment", "42\(bad)Bcc: x@evil.test")]; return "extraHeaders[0].value"
+        case .subject:
+            m.subject = "Hi\(bad)Bcc: victim@evil.test"
+            return "subject"
+        case .fromName:
+            m.from.name = "Ada\(bad)Bcc: x@evil.test"
+            return "from.name"
+        case .fromAddress:
+            m.from.address = "ada@acme.test\(bad)Bcc: x@evil.test"
+            return "from.address"
+        case .toName:
+            m.to[0].name = "Lead\(bad)X: y"
+            return "to[0].name"
+        case .toAddress:
+            m.to[0].address = "lead@prospect.test\(bad)X: y"
+            return "to[0].address"
+        case .messageID:
+            m.messageID = "a@b.test\(bad)X: y"
+            return "messageID"
+        case .inReplyTo:
+            m.inReplyTo = "a@b.test\(bad)X: y"
+            return "inReplyTo"
+        case .references:
+            m.references = ["ok@b.test", "a@b.test\(bad)X: y"]
+            return "references[1]"
+        case .unsubscribe:
+            m.listUnsubscribeURL = "https://u.test/x\(bad)X: y"
+            return "listUnsubscribeURL"
+        case .extraName:
+            m.extraHeaders = [("X-Nudge\(bad)Bcc", "v")]
+            return "extraHeaders[0].name"
+        case .extraValue:
+            m.extraHeaders = [("X-Nudge-Enrollment", "42\(bad)Bcc: x@evil.test")]
+            return "extraHeaders[0].value"
         }
     }
 }
@@ -120,8 +147,10 @@ func headerInjectionIsRejectedNamingTheField(injection: Injection, bad: String) 
     #expect(throws: OutboundMessageError.forbiddenCharacter(field: field)) { try message.render() }
 }
 
-@Test(arguments: ["", "plain", "a@b@c.test", "a b@c.test", "<a@c.test>", "a@", "@c.test", "a..b@c.test", ".a@c.test", "a.@c.test",
-                  "a@-c.test", "a@c..test", "jörg@c.test", "a,b@c.test", "a@c.test "])
+@Test(arguments: [
+    "", "plain", "a@b@c.test", "a b@c.test", "<a@c.test>", "a@", "@c.test", "a..b@c.test", ".a@c.test", "a.@c.test",
+    "a@-c.test", "a@c..test", "jörg@c.test", "a,b@c.test", "a@c.test ",
+])
 func invalidAddressesAreRejected(address: String) {
     var message = sampleMessage()
     message.to[0].address = address
@@ -156,8 +185,10 @@ func invalidAddressesAreRejected(address: String) {
     for id in ["a@b.test", "weird.id@[10.0.0.1]", "x@[IPv6:2001:db8::1]", "a.b!#$%&'*+-/=?^_`{|}~@c.d"] {
         #expect(ThreadingHeaders.isSendable(id), "\(id)")
     }
-    for id in ["no-at-sign-here", "two@at@signs.test", "über@example.com", "a@exämple.com", "a b@c.test", "a..b@c.test", "a@[1]]",
-               "a@[x\\y]", "a@[x y]", "<a@b.test>", "a@b.test\r\nX: y", String(repeating: "x", count: 1_000) + "@example.com", ""] {
+    for id in [
+        "no-at-sign-here", "two@at@signs.test", "über@example.com", "a@exämple.com", "a b@c.test", "a..b@c.test", "a@[1]]",
+        "a@[x\\y]", "a@[x y]", "<a@b.test>", "a@b.test\r\nX: y", String(repeating: "x", count: 1_000) + "@example.com", "",
+    ] {
         #expect(!ThreadingHeaders.isSendable(id), "\(id)")
     }
     var m = sampleMessage()
@@ -169,8 +200,9 @@ func invalidAddressesAreRejected(address: String) {
 /// In-Reply-To is the newest id that can be sent; References keep the received chain's sendable
 /// ids, each once, the parent last, bounded to the first and the most recent.
 @Test func threadingHeadersSkipWhatCannotBeSentAndStayBounded() {
-    var t = ThreadingHeaders.make(candidates: ["bad id", "no-at", "good@x.test", "older@x.test"],
-                                  references: ["root@x.test", "über@x.test", "good@x.test", "mid@x.test", "root@x.test"], own: "me@x.test")
+    var t = ThreadingHeaders.make(
+        candidates: ["bad id", "no-at", "good@x.test", "older@x.test"],
+        references: ["root@x.test", "über@x.test", "good@x.test", "mid@x.test", "root@x.test"], own: "me@x.test")
     #expect(t.inReplyTo == "good@x.test")
     #expect(t.references == ["mid@x.test", "root@x.test", "good@x.test"])
     t = ThreadingHeaders.make(candidates: ["no-at"], references: [], own: "me@x.test")

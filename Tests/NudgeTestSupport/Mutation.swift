@@ -18,23 +18,34 @@ public enum Mutation {
         var b = input
         guard !b.isEmpty else { return b }
         switch Int.random(in: 0..<8, using: &rng) {
-        case 0: b.removeSubrange(Int.random(in: 0..<b.count, using: &rng)...)                        // truncate
-        case 1: for _ in 0..<Int.random(in: 1...50, using: &rng) { b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
-        case 2: for _ in 0..<Int.random(in: 1...50, using: &rng) { b.insert([13, 10, 0][Int.random(in: 0..<3, using: &rng)], at: Int.random(in: 0...b.count, using: &rng)) }
-        case 3: b = b.map { $0 == 10 ? 13 : $0 }                                                        // CR-only line endings
-        case 4:                                                                                         // LF -> CRLF
-            var out: [UInt8] = []; out.reserveCapacity(b.count * 2)
-            for c in b { if c == 10 { out.append(13) }; out.append(c) }
+        case 0: b.removeSubrange(Int.random(in: 0..<b.count, using: &rng)...)  // truncate
+        case 1:
+            for _ in 0..<Int.random(in: 1...50, using: &rng) { b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+        case 2:
+            for _ in 0..<Int.random(in: 1...50, using: &rng) {
+                b.insert([13, 10, 0][Int.random(in: 0..<3, using: &rng)], at: Int.random(in: 0...b.count, using: &rng))
+            }
+        case 3: b = b.map { $0 == 10 ? 13 : $0 }  // CR-only line endings
+        case 4:  // LF -> CRLF
+            var out: [UInt8] = []
+            out.reserveCapacity(b.count * 2)
+            for c in b {
+                if c == 10 { out.append(13) }
+                out.append(c)
+            }
             b = out
-        case 5:                                                                                         // splice a random chunk elsewhere
-            let s = Int.random(in: 0..<b.count, using: &rng), e = min(b.count, s + Int.random(in: 1...500, using: &rng))
+        case 5:  // splice a random chunk elsewhere
+            let s = Int.random(in: 0..<b.count, using: &rng)
+            let e = min(b.count, s + Int.random(in: 1...500, using: &rng))
             b.insert(contentsOf: b[s..<e], at: Int.random(in: 0...b.count, using: &rng))
-        case 6:                                                                                         // hostile header snippets
-            let junk = ["Content-Type: multipart/mixed; boundary=\"\"\n", "Content-Transfer-Encoding: base64\n\n%%%==\n",
-                        "Subject: =?bogus-charset?Q?=ZZ=?= =?utf-8?B?####?=\n", "Content-Type: text/plain; charset*0*=x'y'%; charset*1=\n",
-                        "Content-Transfer-Encoding: quoted-printable\n\n=\n=4=\n=XY\n", "From: \"unterminated <a@b\n", "\n--\n--\n"]
+        case 6:  // hostile header snippets
+            let junk = [
+                "Content-Type: multipart/mixed; boundary=\"\"\n", "Content-Transfer-Encoding: base64\n\n%%%==\n",
+                "Subject: =?bogus-charset?Q?=ZZ=?= =?utf-8?B?####?=\n", "Content-Type: text/plain; charset*0*=x'y'%; charset*1=\n",
+                "Content-Transfer-Encoding: quoted-printable\n\n=\n=4=\n=XY\n", "From: \"unterminated <a@b\n", "\n--\n--\n",
+            ]
             b.insert(contentsOf: Array(junk[Int.random(in: 0..<junk.count, using: &rng)].utf8), at: Int.random(in: 0...b.count, using: &rng))
-        default:                                                                                        // delete a range
+        default:  // delete a range
             let s = Int.random(in: 0..<b.count, using: &rng)
             b.removeSubrange(s..<min(b.count, s + Int.random(in: 1...200, using: &rng)))
         }

@@ -16,14 +16,17 @@ public final class TestSMTPServer: @unchecked Sendable {
     }
 
     /// `port: 0` lets the server pick a free port.
-    public init(port requestedPort: Int = 0, auth: String? = nil, idleTimeout: Double? = nil, tls: TLSMode? = nil,
-         directory: URL? = nil) throws {
+    public init(
+        port requestedPort: Int = 0, auth: String? = nil, idleTimeout: Double? = nil, tls: TLSMode? = nil,
+        directory: URL? = nil
+    ) throws {
         ownsDirectory = directory == nil
         self.directory = directory ?? Self.makeTemporaryDirectory()
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.python)
-        process.arguments = [Self.script, "--dir", self.directory.path, "--port", String(requestedPort), "--exit-on-stdin-eof"]
+        process.arguments =
+            [Self.script, "--dir", self.directory.path, "--port", String(requestedPort), "--exit-on-stdin-eof"]
             + (auth.map { ["--auth", $0] } ?? []) + (idleTimeout.map { ["--idle-timeout", String($0)] } ?? [])
             + (tls?.arguments ?? [])
         let stdout = Pipe()
@@ -52,7 +55,8 @@ public final class TestSMTPServer: @unchecked Sendable {
     public struct ServerStartError: Error { let output: String }
 
     public enum TLSMode {
-        case starttls(TestCertificate), implicit(TestCertificate)
+        case starttls(TestCertificate)
+        case implicit(TestCertificate)
         var arguments: [String] {
             switch self {
             case .starttls(let c): return ["--tls-cert", c.certPath, "--tls-key", c.keyPath]
@@ -82,12 +86,20 @@ public final class TestSMTPServer: @unchecked Sendable {
     }
 
     /// Where a scripted reply replaces the server's own (see smtp_server.py).
-    public enum Stage: String, Sendable { case rcpt = "RCPT", dataCommand = "DATACMD", data = "DATA" }
+    public enum Stage: String, Sendable {
+        case rcpt = "RCPT"
+        case dataCommand = "DATACMD"
+        case data = "DATA"
+    }
 
     /// Every message gets `reply` at `stage` (e.g. "500 internal error" at `.data`); nil restores.
     public func script(_ stage: Stage, reply: String?) throws {
         let path = directory.appendingPathComponent("REPLY_\(stage.rawValue)").path
-        if let reply { _ = FileManager.default.createFile(atPath: path, contents: Data(reply.utf8)) } else { try? FileManager.default.removeItem(atPath: path) }
+        if let reply {
+            _ = FileManager.default.createFile(atPath: path, contents: Data(reply.utf8))
+        } else {
+            try? FileManager.default.removeItem(atPath: path)
+        }
     }
 
     public struct Received {
@@ -106,9 +118,11 @@ public final class TestSMTPServer: @unchecked Sendable {
         while FileManager.default.fileExists(atPath: directory.appendingPathComponent("\(n).eml").path) {
             let eml = directory.appendingPathComponent("\(n).eml")
             let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("\(n).json"))) as! [String: Any]
-            result.append(Received(path: eml.path, raw: Array(try Data(contentsOf: eml)),
-                                   mailFrom: meta["mail_from"] as! String, rcptTos: meta["rcpt_tos"] as! [String],
-                                   connection: meta["connection"] as! Int, tls: meta["tls"] as! Bool))
+            result.append(
+                Received(
+                    path: eml.path, raw: Array(try Data(contentsOf: eml)),
+                    mailFrom: meta["mail_from"] as! String, rcptTos: meta["rcpt_tos"] as! [String],
+                    connection: meta["connection"] as! Int, tls: meta["tls"] as! Bool))
             n += 1
         }
         return result
@@ -126,41 +140,41 @@ public final class TestSMTPServer: @unchecked Sendable {
 /// MIME / RFC 2047 implementation to check rendering against.
 public enum PythonEmail {
     private static let script = #"""
-import email, json, sys
-from email import policy
-from email.header import decode_header, make_header
-raw = open(sys.argv[1], "rb").read()
-m = email.message_from_bytes(raw, policy=policy.default)
-raw_from = email.message_from_bytes(raw, policy=policy.compat32)["From"]
-def h(name):
-    v = m[name]
-    return None if v is None else str(v)
-def defects(name):
-    v = m[name]
-    return [] if v is None else [type(d).__name__ for d in v.defects]
-out = {
-    "from_name": m["from"].addresses[0].display_name,
-    "from_name_rfc2047": str(make_header(decode_header(raw_from.rsplit("<", 1)[0].strip()))),
-    "from_addr": m["from"].addresses[0].addr_spec,
-    "to": [[a.display_name, a.addr_spec] for a in m["to"].addresses],
-    "subject": h("subject"),
-    "date_ts": m["date"].datetime.timestamp(),
-    "date_utcoffset": m["date"].datetime.utcoffset().total_seconds(),
-    "message_id": h("message-id"),
-    "in_reply_to": h("in-reply-to"),
-    "references": h("references"),
-    "mime_version": h("mime-version"),
-    "content_type": m.get_content_type(),
-    "charset": m.get_content_charset(),
-    "cte": h("content-transfer-encoding"),
-    "list_unsubscribe": h("list-unsubscribe"),
-    "list_unsubscribe_post": h("list-unsubscribe-post"),
-    "x_nudge_enrollment": h("x-nudge-enrollment"),
-    "body": m.get_content(),
-    "defects": [type(d).__name__ for d in m.defects] + sum((defects(k) for k in set(m.keys())), []),
-}
-print(json.dumps(out))
-"""#
+        import email, json, sys
+        from email import policy
+        from email.header import decode_header, make_header
+        raw = open(sys.argv[1], "rb").read()
+        m = email.message_from_bytes(raw, policy=policy.default)
+        raw_from = email.message_from_bytes(raw, policy=policy.compat32)["From"]
+        def h(name):
+            v = m[name]
+            return None if v is None else str(v)
+        def defects(name):
+            v = m[name]
+            return [] if v is None else [type(d).__name__ for d in v.defects]
+        out = {
+            "from_name": m["from"].addresses[0].display_name,
+            "from_name_rfc2047": str(make_header(decode_header(raw_from.rsplit("<", 1)[0].strip()))),
+            "from_addr": m["from"].addresses[0].addr_spec,
+            "to": [[a.display_name, a.addr_spec] for a in m["to"].addresses],
+            "subject": h("subject"),
+            "date_ts": m["date"].datetime.timestamp(),
+            "date_utcoffset": m["date"].datetime.utcoffset().total_seconds(),
+            "message_id": h("message-id"),
+            "in_reply_to": h("in-reply-to"),
+            "references": h("references"),
+            "mime_version": h("mime-version"),
+            "content_type": m.get_content_type(),
+            "charset": m.get_content_charset(),
+            "cte": h("content-transfer-encoding"),
+            "list_unsubscribe": h("list-unsubscribe"),
+            "list_unsubscribe_post": h("list-unsubscribe-post"),
+            "x_nudge_enrollment": h("x-nudge-enrollment"),
+            "body": m.get_content(),
+            "defects": [type(d).__name__ for d in m.defects] + sum((defects(k) for k in set(m.keys())), []),
+        }
+        print(json.dumps(out))
+        """#
 
     public static func parse(file path: String) throws -> [String: Any] {
         let process = Process()
@@ -214,8 +228,10 @@ public struct TestCertificate {
         keyPath = dir.appendingPathComponent("key.pem").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyPath, "-out", certPath]
+        process.arguments = [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyPath, "-out", certPath,
+        ]
         process.standardError = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()

@@ -2,13 +2,14 @@ import Foundation
 import Nudge
 import NudgeCore
 import NudgeHTTP
-import NudgeStore
-import NudgeWorkers
 import NudgeSMTP
+import NudgeStore
 import NudgeTestSupport
+import NudgeWorkers
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The limits that keep one organization (or one client) from hurting the others: the daily send
@@ -22,14 +23,21 @@ import Glibc
             let inbox = try await h.inbox()
             var mine: [String] = []
             for i in 0..<5 {
-                let r = try await h.enrollAdHoc(inbox: inbox, email: "quota-\(i)-\(Fixture.suffix())@example.com", steps: "[\(Fixture.step(days: 1, subject: "Hello"))]")
+                let r = try await h.enrollAdHoc(
+                    inbox: inbox, email: "quota-\(i)-\(Fixture.suffix())@example.com", steps: "[\(Fixture.step(days: 1, subject: "Hello"))]")
                 #expect(r.status == 201, "\(r.body)")
                 mine.append(r.id)
             }
             // Another organization has its own count.
             let other = try await h.otherOrg()
-            let otherInbox = try await h.call(.post, "/v1/inboxes/", token: other.admin, #"{"address": "ops-\#(Fixture.suffix())@other.test", "timezone": "UTC"}"#).id
-            #expect(try await h.enrollAdHoc(inbox: otherInbox, email: "other-\(Fixture.suffix())@example.com", steps: "[\(Fixture.step(days: 1, subject: "Hi"))]", token: other.admin).status == 201)
+            let otherInbox = try await h.call(
+                .post, "/v1/inboxes/", token: other.admin, #"{"address": "ops-\#(Fixture.suffix())@other.test", "timezone": "UTC"}"#
+            ).id
+            #expect(
+                try await h.enrollAdHoc(
+                    inbox: otherInbox, email: "other-\(Fixture.suffix())@example.com", steps: "[\(Fixture.step(days: 1, subject: "Hi"))]",
+                    token: other.admin
+                ).status == 201)
 
             _ = try await h.advance(seconds: Self.day)
             #expect(try smtp.received().count == 4, "3 for this organization (its quota), 1 for the other")
@@ -47,7 +55,8 @@ import Glibc
 
             // An organization's own quota overrides the default: 0 stops its sending entirely.
             #expect(try await h.services.tokens.setDailySendQuota(org: h.org, quota: 0))
-            let held = try await h.enrollAdHoc(inbox: inbox, email: "held-\(Fixture.suffix())@example.com", steps: "[\(Fixture.step(days: 1, subject: "Later"))]")
+            let held = try await h.enrollAdHoc(
+                inbox: inbox, email: "held-\(Fixture.suffix())@example.com", steps: "[\(Fixture.step(days: 1, subject: "Later"))]")
             _ = try await h.advance(seconds: 3 * Self.day)
             #expect(try smtp.received().count == 6)
             #expect(try await h.call(.get, "/v1/sequences/enrollments/\(held.id)/")["state"]?.string == "active")
@@ -60,7 +69,12 @@ import Glibc
     /// A client that opens a connection and sends headers slowly is disconnected after the idle
     /// timeout; one that trickles its body past the deadline gets 408 with the error envelope.
     @Test func slowClientsAreCutOff() async throws {
-        try await Harness.run(configure: { $0.idleTimeout = .seconds(1); $0.requestBodyDeadline = .seconds(2) }, testing: .live) { h in
+        try await Harness.run(
+            configure: {
+                $0.idleTimeout = .seconds(1)
+                $0.requestBodyDeadline = .seconds(2)
+            }, testing: .live
+        ) { h in
             let port = try #require(h.client.port)
             // Slow headers: half a request line, then nothing.
             let slow = try RawSocket(port: port)
@@ -72,7 +86,9 @@ import Glibc
             // A trickled body: a byte every 400 ms.
             let trickle = try RawSocket(port: port)
             let body = #"{"emails": [{"address": "slow@example.com"}], "full_name": "Slow Client"}"#
-            try trickle.send("POST /v1/contacts/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(h.admin)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n")
+            try trickle.send(
+                "POST /v1/contacts/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(h.admin)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+            )
             var answer = ""
             for ch in body {
                 try? trickle.send(String(ch))
@@ -86,12 +102,15 @@ import Glibc
             // Nothing was created from the partial body, and a normal client is served as usual
             // (on fresh connections: the test client's own would have idled out meanwhile).
             let check = try RawSocket(port: port)
-            try check.send("GET /v1/contacts/?email=slow@example.com HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(h.admin)\r\nConnection: close\r\n\r\n")
+            try check.send(
+                "GET /v1/contacts/?email=slow@example.com HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(h.admin)\r\nConnection: close\r\n\r\n")
             let listed = try check.readAll(timeout: 10)
             #expect(listed.hasPrefix("HTTP/1.1 200") && listed.contains(#""data":[]"#), "\(listed.suffix(300))")
             let fast = try RawSocket(port: port)
             let ok = #"{"emails": [{"address": "fast-\#(Fixture.suffix())@example.com"}]}"#
-            try fast.send("POST /v1/contacts/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(h.admin)\r\nContent-Type: application/json\r\nContent-Length: \(ok.utf8.count)\r\nConnection: close\r\n\r\n\(ok)")
+            try fast.send(
+                "POST /v1/contacts/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(h.admin)\r\nContent-Type: application/json\r\nContent-Length: \(ok.utf8.count)\r\nConnection: close\r\n\r\n\(ok)"
+            )
             #expect(try fast.readAll(timeout: 10).hasPrefix("HTTP/1.1 201"))
         }
     }
@@ -117,8 +136,13 @@ final class RawSocket {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rc == 0 else { close(fd); throw Failure(what: "connect") }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            close(fd)
+            throw Failure(what: "connect")
+        }
     }
     deinit { close(fd) }
 

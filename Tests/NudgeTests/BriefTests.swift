@@ -12,9 +12,9 @@ import Testing
         try await Harness.run { h in
             let inbox = try await h.inbox()
             let body = """
-            {"inbox_id": "\(inbox)", "full_name": "Avery Chen", "emails": [{"label": "work", "address": "buyer@example.com"}],
-             "notes": "Source message: msg_123. Labels to apply after creation: lead, proposal-open."}
-            """
+                {"inbox_id": "\(inbox)", "full_name": "Avery Chen", "emails": [{"label": "work", "address": "buyer@example.com"}],
+                 "notes": "Source message: msg_123. Labels to apply after creation: lead, proposal-open."}
+                """
             let first = try await h.call(.post, "/v1/contacts/", body)
             #expect(first.status == 201, "\(first.body)")
             #expect(first["first_name"]?.string == "Avery")
@@ -55,15 +55,24 @@ import Testing
         try await Harness.run { h in
             let inbox = try await h.inbox()
             let seq = try await h.call(.post, "/v1/sequences/", BriefBodies.sequence(inbox)).id
-            let contact = try await h.call(.post, "/v1/contacts/", #"{"inbox_id": "\#(inbox)", "full_name": "Avery Chen", "emails": [{"label": "work", "address": "buyer@example.com"}]}"#).id
+            let contact = try await h.call(
+                .post, "/v1/contacts/",
+                #"{"inbox_id": "\#(inbox)", "full_name": "Avery Chen", "emails": [{"label": "work", "address": "buyer@example.com"}]}"#
+            ).id
             // A source message in the inbox: the buyer's original email.
-            let inbound = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: Array("""
-                From: Avery Chen <buyer@example.com>\r\nTo: sales@acme.test\r\nSubject: Proposal for review\r\nMessage-ID: <orig-1@example.com>\r\n\r\nPlease send the proposal.\r\n
-                """.utf8))
+            let inbound = try await h.call(
+                .post, "/v1/inboxes/\(inbox)/messages/inbound/",
+                raw: Array(
+                    """
+                    From: Avery Chen <buyer@example.com>\r\nTo: sales@acme.test\r\nSubject: Proposal for review\r\nMessage-ID: <orig-1@example.com>\r\n\r\nPlease send the proposal.\r\n
+                    """.utf8))
             #expect(inbound.status == 202, "\(inbound.body)")
-            let msg = inbound["message_id"]!.string!, thr = inbound["thread_id"]!.string!
+            let msg = inbound["message_id"]!.string!
+            let thr = inbound["thread_id"]!.string!
 
-            let template = try await h.call(.post, "/v1/sequences/enrollments/", """
+            let template = try await h.call(
+                .post, "/v1/sequences/enrollments/",
+                """
                 {"inbox_id": "\(inbox)", "sequence_id": "\(seq)", "recipient": {"contact_id": "\(contact)"},
                  "source": {"type": "email", "message_id": "\(msg)", "thread_id": "\(thr)", "subject": "Proposal for review", "from_address": "buyer@example.com"}}
                 """)
@@ -72,14 +81,18 @@ import Testing
             #expect(template["thread_id"]?.string == thr)
 
             // Automation-triggered shape, same contact and sequence: the running one comes back.
-            let automated = try await h.call(.post, "/v1/sequences/enrollments/", """
+            let automated = try await h.call(
+                .post, "/v1/sequences/enrollments/",
+                """
                 {"inbox_id": "\(inbox)", "recipient": {"contact_id": "\(contact)"}, "sequence_id": "\(seq)", "exit_on_reply": true,
                  "source": {"type": "email", "message_id": "\(msg)", "thread_id": "\(thr)", "subject": "Proposal follow-up trigger"}}
                 """)
             #expect(automated.status == 200)
             #expect(automated.id == template.id)
 
-            let adhoc = try await h.call(.post, "/v1/sequences/enrollments/", """
+            let adhoc = try await h.call(
+                .post, "/v1/sequences/enrollments/",
+                """
                 {"inbox_id": "\(inbox)", "recipient": {"email": "buyer@example.com"}, "exit_on_reply": true,
                  "source": {"type": "email", "message_id": "\(msg)", "thread_id": "\(thr)"},
                  "emails": [{"delay_days": 2, "subject": "Following up", "body": "Checking whether this is still useful."}]}

@@ -1,10 +1,11 @@
 import Foundation
+import Testing
+
 @testable import Nudge
 @testable import NudgeCore
 @testable import NudgeHTTP
 @testable import NudgeStore
 @testable import NudgeWorkers
-import Testing
 
 /// `NUDGE_*` variables are read in one place; a value that cannot be used stops start-up with an
 /// error naming the variable and what it takes, never a silent default.

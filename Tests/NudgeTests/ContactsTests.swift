@@ -1,11 +1,12 @@
 import Foundation
 import HTTPTypes
+import Testing
+
 @testable import Nudge
 @testable import NudgeCore
 @testable import NudgeHTTP
 @testable import NudgeStore
 @testable import NudgeWorkers
-import Testing
 
 /// Inboxes and contacts: validation, create-or-update under concurrency, pagination, filters,
 /// names, and deletion that keeps the history.
@@ -37,7 +38,9 @@ import Testing
     @Test func contactValidationNamesTheField() async throws {
         try await Harness.run { h in
             let local65 = String(repeating: "a", count: 65)
-            let long = String(repeating: "a", count: 64) + "@" + [String](repeating: String(repeating: "b", count: 63), count: 3).joined(separator: ".") + ".com"
+            let long =
+                String(repeating: "a", count: 64) + "@" + [String](repeating: String(repeating: "b", count: 63), count: 3).joined(separator: ".")
+                + ".com"
             let fields51 = (0..<51).map { #""k\#($0)": "v""# }.joined(separator: ", ")
             let address = Fixture.address()
             let cases: [Case] = [
@@ -50,14 +53,24 @@ import Testing
                 Case(what: "no dot in domain", body: Self.contactBody(address: "avery@localhost"), param: "emails[0].address"),
                 Case(what: "unicode domain", body: Self.contactBody(address: "avery@bücher.example"), param: "emails[0].address", mentions: "xn--"),
                 Case(what: "second address bad", body: #"{"emails": [{"address": "\#(address)"}, {"address": "nope"}]}"#, param: "emails[1].address"),
-                Case(what: "duplicate addresses", body: #"{"emails": [{"address": "dup@example.com"}, {"address": "dup@EXAMPLE.com"}]}"#, param: "emails[1].address"),
+                Case(
+                    what: "duplicate addresses", body: #"{"emails": [{"address": "dup@example.com"}, {"address": "dup@EXAMPLE.com"}]}"#,
+                    param: "emails[1].address"),
                 Case(what: "no emails", body: #"{"full_name": "Avery Chen", "emails": []}"#, param: "emails"),
-                Case(what: "unknown inbox", body: Self.contactBody(address: address, extra: #", "inbox_id": "\#(Fixture.unknownID(.inb))""#), param: "inbox_id"),
+                Case(
+                    what: "unknown inbox", body: Self.contactBody(address: address, extra: #", "inbox_id": "\#(Fixture.unknownID(.inb))""#),
+                    param: "inbox_id"),
                 Case(what: "malformed inbox", body: Self.contactBody(address: address, extra: #", "inbox_id": "inbox-1""#), param: "inbox_id"),
-                Case(what: "unknown timezone", body: Self.contactBody(address: address, extra: #", "timezone": "Mars/Olympus_Mons""#), param: "timezone"),
+                Case(
+                    what: "unknown timezone", body: Self.contactBody(address: address, extra: #", "timezone": "Mars/Olympus_Mons""#),
+                    param: "timezone"),
                 Case(what: "empty label", body: Self.contactBody(address: address, extra: #", "labels": [""]"#), param: "labels[0]"),
-                Case(what: "long label", body: Self.contactBody(address: address, extra: #", "labels": ["\#(String(repeating: "l", count: 65))"]"#), param: "labels[0]"),
-                Case(what: "control character in label", body: Self.contactBody(address: address, extra: #", "labels": ["ok", "bad\u0007label"]"#), param: "labels[1]"),
+                Case(
+                    what: "long label", body: Self.contactBody(address: address, extra: #", "labels": ["\#(String(repeating: "l", count: 65))"]"#),
+                    param: "labels[0]"),
+                Case(
+                    what: "control character in label", body: Self.contactBody(address: address, extra: #", "labels": ["ok", "bad\u0007label"]"#),
+                    param: "labels[1]"),
                 Case(what: "non-string field", body: Self.contactBody(address: address, extra: #", "fields": {"x": 5}"#), param: "fields.x"),
                 Case(what: "51 fields", body: Self.contactBody(address: address, extra: #", "fields": {\#(fields51)}"#), param: "fields"),
                 Case(what: "full_name not a string", body: #"{"full_name": 7, "emails": [{"address": "\#(address)"}]}"#, param: "full_name"),
@@ -67,7 +80,11 @@ import Testing
 
             // The same body without the faults is accepted (the table tests what it says).
             let inbox = try await h.inbox()
-            let ok = try await h.call(.post, "/v1/contacts/", Self.contactBody(address: address, extra: #", "inbox_id": "\#(inbox)", "timezone": "Europe/Paris", "labels": ["lead"], "fields": {"company": "Acme"}"#))
+            let ok = try await h.call(
+                .post, "/v1/contacts/",
+                Self.contactBody(
+                    address: address,
+                    extra: #", "inbox_id": "\#(inbox)", "timezone": "Europe/Paris", "labels": ["lead"], "fields": {"company": "Acme"}"#))
             #expect(ok.status == 201, "\(ok.body)")
             #expect(ok["fields"]?["company"]?.string == "Acme")
             #expect(ok["timezone"]?.string == "Europe/Paris")
@@ -88,12 +105,25 @@ import Testing
             let cases: [Case] = [
                 Case(what: "bad address", body: body("not-an-address"), param: "address"),
                 Case(what: "bad timezone", body: #"{"address": "v-\#(Fixture.suffix())@acme.test", "timezone": "Nowhere/City"}"#, param: "timezone"),
-                Case(what: "start after end", body: body(#"v-\#(Fixture.suffix())@acme.test"#, #", "send_window": {"days": ["mon"], "start": "17:00", "end": "09:00"}"#), param: "send_window.end"),
-                Case(what: "start equals end", body: body(#"v-\#(Fixture.suffix())@acme.test"#, #", "send_window": {"days": ["mon"], "start": "09:00", "end": "09:00"}"#), param: "send_window.end"),
-                Case(what: "bad day", body: body(#"v-\#(Fixture.suffix())@acme.test"#, #", "send_window": {"days": ["funday"], "start": "09:00", "end": "17:00"}"#), param: "send_window.days[0]"),
-                Case(what: "bad start", body: body(#"v-\#(Fixture.suffix())@acme.test"#, #", "send_window": {"days": ["mon"], "start": "9am", "end": "17:00"}"#), param: "send_window.start"),
+                Case(
+                    what: "start after end",
+                    body: body(#"v-\#(Fixture.suffix())@acme.test"#, #", "send_window": {"days": ["mon"], "start": "17:00", "end": "09:00"}"#),
+                    param: "send_window.end"),
+                Case(
+                    what: "start equals end",
+                    body: body(#"v-\#(Fixture.suffix())@acme.test"#, #", "send_window": {"days": ["mon"], "start": "09:00", "end": "09:00"}"#),
+                    param: "send_window.end"),
+                Case(
+                    what: "bad day",
+                    body: body(#"v-\#(Fixture.suffix())@acme.test"#, #", "send_window": {"days": ["funday"], "start": "09:00", "end": "17:00"}"#),
+                    param: "send_window.days[0]"),
+                Case(
+                    what: "bad start",
+                    body: body(#"v-\#(Fixture.suffix())@acme.test"#, #", "send_window": {"days": ["mon"], "start": "9am", "end": "17:00"}"#),
+                    param: "send_window.start"),
                 Case(what: "zero limit", body: body(#"v-\#(Fixture.suffix())@acme.test"#, #", "daily_send_limit": 0"#), param: "daily_send_limit"),
-                Case(what: "negative limit", body: body(#"v-\#(Fixture.suffix())@acme.test"#, #", "daily_send_limit": -5"#), param: "daily_send_limit"),
+                Case(
+                    what: "negative limit", body: body(#"v-\#(Fixture.suffix())@acme.test"#, #", "daily_send_limit": -5"#), param: "daily_send_limit"),
             ]
             try await Self.expectRefused(h, "/v1/inboxes/", cases)
             #expect(try await h.call(.get, "/v1/inboxes/").data.isEmpty)
@@ -108,12 +138,18 @@ import Testing
             #expect(taken.errorParam == "address")
 
             // PATCH validates the same way.
-            try await Self.expectRefused(h, "/v1/inboxes/\(ok.id)/", [
-                Case(what: "patch start after end", body: #"{"send_window": {"days": ["mon"], "start": "18:00", "end": "08:00"}}"#, param: "send_window.end"),
-                Case(what: "patch bad day", body: #"{"send_window": {"days": ["mon", "xyz"], "start": "08:00", "end": "18:00"}}"#, param: "send_window.days[1]"),
-                Case(what: "patch timezone", body: #"{"timezone": "Atlantis/Capital"}"#, param: "timezone"),
-                Case(what: "patch limit", body: #"{"daily_send_limit": 0}"#, param: "daily_send_limit"),
-            ], method: .patch)
+            try await Self.expectRefused(
+                h, "/v1/inboxes/\(ok.id)/",
+                [
+                    Case(
+                        what: "patch start after end", body: #"{"send_window": {"days": ["mon"], "start": "18:00", "end": "08:00"}}"#,
+                        param: "send_window.end"),
+                    Case(
+                        what: "patch bad day", body: #"{"send_window": {"days": ["mon", "xyz"], "start": "08:00", "end": "18:00"}}"#,
+                        param: "send_window.days[1]"),
+                    Case(what: "patch timezone", body: #"{"timezone": "Atlantis/Capital"}"#, param: "timezone"),
+                    Case(what: "patch limit", body: #"{"daily_send_limit": 0}"#, param: "daily_send_limit"),
+                ], method: .patch)
             let unchanged = try await h.call(.get, "/v1/inboxes/\(ok.id)/")
             #expect(unchanged["timezone"]?.string == "America/New_York")
             #expect(unchanged["daily_send_limit"]?.number == 200)
@@ -124,7 +160,8 @@ import Testing
 
     @Test func addressesOfTwoContactsInOneRequestAre409() async throws {
         try await Harness.run { h in
-            let a = Fixture.address("a"), b = Fixture.address("b")
+            let a = Fixture.address("a")
+            let b = Fixture.address("b")
             let first = try await h.contact(a, name: "Avery Chen")
             let second = try await h.contact(b, name: "Blake Diaz")
             #expect(first.status == 201 && second.status == 201)
@@ -141,7 +178,8 @@ import Testing
 
             // One known address plus a new one: the known contact gains the new address (200).
             let c = Fixture.address("c")
-            let grown = try await h.call(.post, "/v1/contacts/", #"{"emails": [{"address": "\#(a.uppercased())"}, {"label": "home", "address": "\#(c)"}]}"#)
+            let grown = try await h.call(
+                .post, "/v1/contacts/", #"{"emails": [{"address": "\#(a.uppercased())"}, {"label": "home", "address": "\#(c)"}]}"#)
             #expect(grown.status == 200, "\(grown.body)")
             #expect(grown.id == first.id)
             #expect(grown["emails"]?.items.compactMap { $0["address"]?.string }.map { $0.lowercased() }.sorted() == [a, c].sorted())
@@ -173,7 +211,7 @@ import Testing
                 let r = try await h.contact(Fixture.address("p\(i)"))
                 #expect(r.status == 201)
                 originals.insert(r.id)
-                if i % 5 == 4 { h.clock.advance(seconds: 1) }   // some ties on created_at, some not
+                if i % 5 == 4 { h.clock.advance(seconds: 1) }  // some ties on created_at, some not
             }
             var seen: [String] = []
             var cursor: String? = nil
@@ -209,7 +247,9 @@ import Testing
 
     @Test func emailAndLabelFilters() async throws {
         try await Harness.run { h in
-            let vip = Fixture.address("vip"), plain = Fixture.address("plain"), both = Fixture.address("both")
+            let vip = Fixture.address("vip")
+            let plain = Fixture.address("plain")
+            let both = Fixture.address("both")
             let a = try await h.contact(vip, extra: #", "labels": ["vip"]"#)
             let b = try await h.contact(plain, extra: #", "labels": ["lead"]"#)
             let c = try await h.contact(both, extra: #", "labels": ["lead", "vip"]"#)
@@ -246,8 +286,11 @@ import Testing
             #expect(created.status == 201)
             let id = created.id
             #expect(id.hasPrefix("ctc_"))
-            let inbound = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: Array(
-                "From: Avery Chen <\(address)>\r\nTo: sales@acme.test\r\nSubject: Hello\r\nMessage-ID: <hist-\(Fixture.suffix())@example.com>\r\n\r\nHi there.\r\n".utf8))
+            let inbound = try await h.call(
+                .post, "/v1/inboxes/\(inbox)/messages/inbound/",
+                raw: Array(
+                    "From: Avery Chen <\(address)>\r\nTo: sales@acme.test\r\nSubject: Hello\r\nMessage-ID: <hist-\(Fixture.suffix())@example.com>\r\n\r\nHi there.\r\n"
+                        .utf8))
             #expect(inbound.status == 202, "\(inbound.body)")
             let messageID = inbound["message_id"]?.string ?? ""
 
@@ -256,7 +299,9 @@ import Testing
             #expect(got["emails"]?[0]?["address"]?.string == address)
             #expect(got["inbox_id"]?.string == inbox)
 
-            let patched = try await h.call(.patch, "/v1/contacts/\(id)/", #"{"full_name": "Jordan Lee", "fields": {"company": "Acme"}, "timezone": "Europe/Paris", "notes": "met at expo"}"#)
+            let patched = try await h.call(
+                .patch, "/v1/contacts/\(id)/",
+                #"{"full_name": "Jordan Lee", "fields": {"company": "Acme"}, "timezone": "Europe/Paris", "notes": "met at expo"}"#)
             #expect(patched.status == 200, "\(patched.body)")
             #expect(patched["first_name"]?.string == "Jordan")
             #expect(patched["last_name"]?.string == "Lee")
@@ -341,18 +386,21 @@ import Testing
     @Test func newAddressLookupAfterAnUnanalysedBurstProbesOneKey() async throws {
         try await Harness.run { h in
             let inbox = try await h.inbox()
-            #expect(try await h.call(.post, "/v1/contacts/", #"{"inbox_id": "\#(inbox)", "emails": [{"address": "first@example.com"}]}"#).status == 201)
+            #expect(
+                try await h.call(.post, "/v1/contacts/", #"{"inbox_id": "\#(inbox)", "emails": [{"address": "first@example.com"}]}"#).status == 201)
             let logger = h.services.db.logger
             try await h.services.db.client.withConnection { conn in  // as the tables' owner
                 try await conn.query("ALTER TABLE contact_emails SET (autovacuum_enabled = false)", logger: logger)
                 try await conn.query("ANALYZE contact_emails", logger: logger)
             }
             try await h.services.db.system { conn in
-                try await conn.query("""
+                try await conn.query(
+                    """
                     INSERT INTO contacts (org_id, id, inbox_id, labels, fields, created_at, updated_at)
                     SELECT \(h.org), 'ctc_burst' || lpad(i::text, 13, '0'), \(inbox), '{}', '{}', now(), now() FROM generate_series(1, 20000) AS i
                     """, logger: logger)
-                try await conn.query("""
+                try await conn.query(
+                    """
                     INSERT INTO contact_emails (org_id, address_key, contact_id, address, position)
                     SELECT \(h.org), 'burst' || i || '@example.com', 'ctc_burst' || lpad(i::text, 13, '0'), 'burst' || i || '@example.com', 0
                     FROM generate_series(1, 20000) AS i

@@ -109,10 +109,15 @@ import Testing
     @Test func aCursorWhoseIdIsNotAnIdIsA422() async throws {
         try await Harness.run { h in
             let inbox = try await h.inbox()
-            let thread = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", headers: [.contentType: "message/rfc822"],
-                                          raw: Array("From: a@example.com\r\nSubject: Hi\r\nMessage-ID: <c-\(Fixture.suffix())@example.com>\r\n\r\nHello.\r\n".utf8))["thread_id"]?.string ?? ""
-            let lists = ["/v1/contacts/", "/v1/sequences/", "/v1/sequences/enrollments/", "/v1/tokens/", "/v1/inboxes/", "/v1/suppressions/",
-                         "/v1/workflow-rules/", "/v1/inboxes/\(inbox)/threads/", "/v1/threads/\(thread)/messages/"]
+            let thread =
+                try await h.call(
+                    .post, "/v1/inboxes/\(inbox)/messages/inbound/", headers: [.contentType: "message/rfc822"],
+                    raw: Array("From: a@example.com\r\nSubject: Hi\r\nMessage-ID: <c-\(Fixture.suffix())@example.com>\r\n\r\nHello.\r\n".utf8))[
+                    "thread_id"]?.string ?? ""
+            let lists = [
+                "/v1/contacts/", "/v1/sequences/", "/v1/sequences/enrollments/", "/v1/tokens/", "/v1/inboxes/", "/v1/suppressions/",
+                "/v1/workflow-rules/", "/v1/inboxes/\(inbox)/threads/", "/v1/threads/\(thread)/messages/",
+            ]
             let junk = ["1|\u{0}", "1|a\u{7F}", "1|" + String(repeating: "a", count: 65), "-9223372036854775808|ctc_a", "9223372036854775807|ctc_a"]
             for cursor in junk.map({ Data($0.utf8).base64EncodedString().replacingOccurrences(of: "=", with: "") }) {
                 for list in lists {

@@ -1,13 +1,14 @@
 import Foundation
 import Logging
+import PostgresNIO
+import Synchronization
+import Testing
+
 @testable import Nudge
 @testable import NudgeCore
 @testable import NudgeHTTP
 @testable import NudgeStore
 @testable import NudgeWorkers
-import PostgresNIO
-import Synchronization
-import Testing
 
 /// PostgreSQL going away under a running server: the API answers 503 with the error envelope
 /// quickly (no hang), /readyz fails, and both recover by themselves when it is back.
@@ -76,7 +77,8 @@ import Testing
 @Suite struct EndedSessionTests {
     @Test(.timeLimit(.minutes(1))) func aTransactionWhoseSessionWasEndedFailsInsteadOfHanging() async throws {
         try await Harness.run { h in
-            let db = h.services.db, logger = db.logger
+            let db = h.services.db
+            let logger = db.logger
             @Sendable func endSession(of conn: PostgresConnection) async throws {
                 let pid = try await conn.query("SELECT pg_backend_pid()", logger: logger).decode(Int32.self).collect()[0]
                 try await db.client.withConnection { other in  // as the login role, which owns the session
@@ -90,7 +92,12 @@ import Testing
             await #expect(throws: DatabaseFailure.self) { try await db.system { conn in try await endSession(of: conn) } }
             // The body throws once the session has ended: no ROLLBACK to a closed connection. Its
             // error comes out, or the connection's if the close was told first.
-            let thrown = await #expect(throws: (any Error).self) { try await db.system { conn in try await endSession(of: conn); throw BodyFailed() } }
+            let thrown = await #expect(throws: (any Error).self) {
+                try await db.system { conn in
+                    try await endSession(of: conn)
+                    throw BodyFailed()
+                }
+            }
             #expect(thrown is BodyFailed || thrown is DatabaseFailure, "\(String(describing: thrown))")
             // The body writes another statement to the closed connection: that statement is never
             // answered, and the transaction fails as the connection closes instead of waiting for it.

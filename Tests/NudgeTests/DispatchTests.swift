@@ -2,10 +2,10 @@ import Foundation
 import Nudge
 import NudgeCore
 import NudgeHTTP
-import NudgeStore
-import NudgeWorkers
 import NudgeSMTP
+import NudgeStore
 import NudgeTestSupport
+import NudgeWorkers
 import Testing
 
 /// The dispatcher against a real SMTP server (aiosmtpd), driven by the manual clock.
@@ -13,13 +13,23 @@ import Testing
     static let day: Double = 86_400
 
     /// Creates inbox, contact, a source message (its thread) and the brief's sequence; enrolls.
-    static func setUp(_ h: Harness, recipient: String = "buyer@example.com", inboxExtra: String = "", sequence: String? = nil) async throws -> (inbox: String, enrollment: String, thread: String) {
+    static func setUp(_ h: Harness, recipient: String = "buyer@example.com", inboxExtra: String = "", sequence: String? = nil) async throws -> (
+        inbox: String, enrollment: String, thread: String
+    ) {
         let inbox = try await h.inbox("sales-\(Int.random(in: 0..<1_000_000_000))@acme.test", extra: inboxExtra)
-        let contact = try await h.call(.post, "/v1/contacts/", #"{"inbox_id": "\#(inbox)", "full_name": "Avery Chen", "emails": [{"label": "work", "address": "\#(recipient)"}]}"#).id
-        let source = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: Array(
-            "From: Avery Chen <\(recipient)>\r\nTo: sales@acme.test\r\nSubject: Proposal for review\r\nMessage-ID: <orig-\(UUID().uuidString)@example.com>\r\n\r\nPlease send the proposal.\r\n".utf8))
+        let contact = try await h.call(
+            .post, "/v1/contacts/",
+            #"{"inbox_id": "\#(inbox)", "full_name": "Avery Chen", "emails": [{"label": "work", "address": "\#(recipient)"}]}"#
+        ).id
+        let source = try await h.call(
+            .post, "/v1/inboxes/\(inbox)/messages/inbound/",
+            raw: Array(
+                "From: Avery Chen <\(recipient)>\r\nTo: sales@acme.test\r\nSubject: Proposal for review\r\nMessage-ID: <orig-\(UUID().uuidString)@example.com>\r\n\r\nPlease send the proposal.\r\n"
+                    .utf8))
         let seq = try await h.call(.post, "/v1/sequences/", sequence ?? BriefBodies.sequence(inbox)).id
-        let e = try await h.call(.post, "/v1/sequences/enrollments/", """
+        let e = try await h.call(
+            .post, "/v1/sequences/enrollments/",
+            """
             {"inbox_id": "\(inbox)", "sequence_id": "\(seq)", "recipient": {"contact_id": "\(contact)"},
              "source": {"type": "email", "message_id": "\(source["message_id"]!.string!)", "thread_id": "\(source["thread_id"]!.string!)", "subject": "Proposal for review", "from_address": "\(recipient)"}}
             """)
@@ -54,7 +64,10 @@ import Testing
             let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)/")
             #expect(e["state"]?.string == "completed")
             let t = try await h.call(.get, "/v1/threads/\(thread)/")
-            guard case .array(let messages)? = t["messages"] else { Issue.record("no messages"); return }
+            guard case .array(let messages)? = t["messages"] else {
+                Issue.record("no messages")
+                return
+            }
             #expect(messages.map { $0["direction"]?.string } == ["inbound", "outbound", "outbound"])
             #expect(t["messages_next_cursor"] == nil, "a small thread carries every message")
             // The thread's counters follow each appended message (one upsert per batch).
@@ -70,7 +83,8 @@ import Testing
     /// EXPLAIN ANALYZE text that mentions `node`.
     static func actualRows(_ plan: String, node: String) -> Int? {
         guard let line = plan.split(separator: "\n").first(where: { $0.contains(node) }),
-              let actual = line.range(of: "(actual") else { return nil }
+            let actual = line.range(of: "(actual")
+        else { return nil }
         return line[actual.upperBound...].split(separator: " ").first { $0.hasPrefix("rows=") }.flatMap { Int($0.dropFirst(5)) }
     }
 
@@ -102,7 +116,8 @@ import Testing
             // version's steps), due `later` after it, spread at random over `spread` seconds.
             func copies(_ n: Int, _ prefix: String, later: Double, spread: Double = 0) async throws {
                 try await h.services.db.system { conn in
-                    try await conn.query("""
+                    try await conn.query(
+                        """
                         INSERT INTO enrollments (org_id, id, inbox_id, contact_id, recipient, recipient_key, steps, exit_on_reply, state,
                           next_step, next_due_at, attempts, held, trigger, created_by, updated_by, created_at, updated_at)
                         SELECT org_id, \(prefix) || lpad(i::text, 17, '0'), inbox_id, contact_id, recipient, recipient_key,
@@ -151,7 +166,8 @@ import Testing
             #expect(page.status == 200)
             #expect(page.body.contains("buyer@example.com"))
             #expect(try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)")["state"]?.string == "active")
-            let forged = try await h.call(.post, path.replacingOccurrences(of: ".", with: "x"), token: "", raw: Array("List-Unsubscribe=One-Click".utf8))
+            let forged = try await h.call(
+                .post, path.replacingOccurrences(of: ".", with: "x"), token: "", raw: Array("List-Unsubscribe=One-Click".utf8))
             #expect(forged.status == 404)
             let done = try await h.call(.post, path, token: "", raw: Array("List-Unsubscribe=One-Click".utf8))
             #expect(done.status == 200)
@@ -183,13 +199,13 @@ import Testing
     @Test func serverDownThenBackLosesNothingAndSendsOnce() async throws {
         try await Harness.withSMTP { h, smtp in
             let (_, enrollment, _) = try await Self.setUp(h)
-            try smtp.setDown(true)   // 421 to every MAIL FROM
+            try smtp.setDown(true)  // 421 to every MAIL FROM
             _ = try await h.advance(seconds: 2 * Self.day)
             #expect(try smtp.received().isEmpty)
             let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)")
             #expect(e["state"]?.string == "active")
             #expect(e["timeline"]?[0]?["outcome"]?.string == "retrying")
-            _ = try await h.advance(seconds: 120)   // still down: another retry, still nothing
+            _ = try await h.advance(seconds: 120)  // still down: another retry, still nothing
             #expect(try smtp.received().isEmpty)
             try smtp.setDown(false)
             _ = try await h.advance(seconds: 3_600)
@@ -204,8 +220,11 @@ import Testing
         try await Harness.withSMTP { h, smtp in
             let (inbox, enrollment, _) = try await Self.setUp(h)
             _ = try await h.advance(seconds: 2 * Self.day - 1)
-            let reply = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: Array(
-                "From: Avery Chen <buyer@example.com>\r\nTo: sales@acme.test\r\nSubject: Re: Proposal for review\r\nMessage-ID: <reply-1@example.com>\r\n\r\nThanks, we will review it this week.\r\n".utf8))
+            let reply = try await h.call(
+                .post, "/v1/inboxes/\(inbox)/messages/inbound/",
+                raw: Array(
+                    "From: Avery Chen <buyer@example.com>\r\nTo: sales@acme.test\r\nSubject: Re: Proposal for review\r\nMessage-ID: <reply-1@example.com>\r\n\r\nThanks, we will review it this week.\r\n"
+                        .utf8))
             #expect(reply["classification"]?.string == "human_reply")
             #expect(reply["enrollments"] == .array([.string(enrollment)]))
             _ = try await h.advance(seconds: 10 * Self.day)
@@ -223,7 +242,9 @@ import Testing
     static func enrollSlowRecipient(_ h: Harness, _ tag: String) async throws -> (inbox: String, address: String, enrolled: Reply) {
         let inbox = try await h.inbox()
         let address = "slow2+\(tag)-\(Int.random(in: 0..<1_000_000))@example.com"
-        let enrolled = try await h.call(.post, "/v1/sequences/enrollments/", """
+        let enrolled = try await h.call(
+            .post, "/v1/sequences/enrollments/",
+            """
             {"inbox_id": "\(inbox)", "recipient": {"email": "\(address)"},
              "emails": [{"delay_days": 0, "subject": "Hi", "body": "Hello"}, {"delay_days": 1, "subject": "Again", "body": "Hello again"}]}
             """)
@@ -240,8 +261,11 @@ import Testing
             // waiting for 2 s.
             for _ in 0..<200 where try smtp.connectionCount() == 0 { try await Task.sleep(for: .milliseconds(50)) }
             #expect(try smtp.connectionCount() == 1)
-            let reply = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: Array(
-                "From: Avery Chen <\(address)>\r\nTo: sales@acme.test\r\nSubject: Re: Hi\r\nMessage-ID: <mid-send-\(UUID().uuidString)@example.com>\r\n\r\nThanks, no need to follow up.\r\n".utf8))
+            let reply = try await h.call(
+                .post, "/v1/inboxes/\(inbox)/messages/inbound/",
+                raw: Array(
+                    "From: Avery Chen <\(address)>\r\nTo: sales@acme.test\r\nSubject: Re: Hi\r\nMessage-ID: <mid-send-\(UUID().uuidString)@example.com>\r\n\r\nThanks, no need to follow up.\r\n"
+                        .utf8))
             // The reply waited for the batch: by its answer the step had been accepted.
             #expect(try smtp.received().count == 1)
             #expect(try await batch.value == 1)
@@ -265,25 +289,31 @@ import Testing
     @Test(.timeLimit(.minutes(1))) func acceptedStepOfADeadBatchIsRecordedNotSentAgain() async throws {
         try await Harness.withSMTP { h, smtp in
             let (inbox, address, enrolled) = try await Self.enrollSlowRecipient(h, "dead")
-            let services = h.services, logger = h.services.db.logger
+            let services = h.services
+            let logger = h.services.db.logger
             let batch = Task { try await Dispatcher(services: services).runOnce() }
             for _ in 0..<200 where try smtp.connectionCount() == 0 { try await Task.sleep(for: .milliseconds(50)) }
             // The batch's session is the one whose transaction locked the enrollment (other tests
             // share the cluster and have sessions idle in transaction too).
             let locker = try await services.db.system { conn in
-                try await conn.query("SELECT xmax::text FROM enrollments WHERE org_id = \(h.org) AND id = \(enrolled.id)", logger: logger).decode(String.self).collect()
+                try await conn.query("SELECT xmax::text FROM enrollments WHERE org_id = \(h.org) AND id = \(enrolled.id)", logger: logger).decode(
+                    String.self
+                ).collect()
             }
             let ended = try await services.db.client.withConnection { conn in  // as the login role, which owns the sessions
-                try await conn.query("""
+                try await conn.query(
+                    """
                     SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
                     WHERE backend_xid::text = \(locker.first ?? "") AND pid <> pg_backend_pid()
-                    """, logger: logger).decode(Int.self).collect()
+                    """, logger: logger
+                ).decode(Int.self).collect()
             }
             #expect(ended == [1])
             await #expect(throws: (any Error).self) { try await batch.value }
             #expect(try smtp.received().count == 1)
             let marked = try await services.db.system { conn in
-                try await conn.query("SELECT status FROM deliveries WHERE org_id = \(h.org) AND enrollment_id = \(enrolled.id)", logger: logger).decode(String.self).collect()
+                try await conn.query("SELECT status FROM deliveries WHERE org_id = \(h.org) AND enrollment_id = \(enrolled.id)", logger: logger)
+                    .decode(String.self).collect()
             }
             #expect(marked == ["accepted"])
 
@@ -305,7 +335,9 @@ import Testing
             let inbox = try await h.inbox()
             let n = 60
             for i in 0..<n {
-                let r = try await h.call(.post, "/v1/sequences/enrollments/", """
+                let r = try await h.call(
+                    .post, "/v1/sequences/enrollments/",
+                    """
                     {"inbox_id": "\(inbox)", "recipient": {"email": "p\(i)@example.com"}, "emails": [{"delay_days": 0, "subject": "Hi", "body": "Hello {{contact.email}}"}]}
                     """)
                 #expect(r.status == 201)
@@ -328,7 +360,9 @@ import Testing
             let inbox = try await h.inbox()
             let n = 20
             for i in 0..<n {
-                let r = try await h.call(.post, "/v1/sequences/enrollments/", """
+                let r = try await h.call(
+                    .post, "/v1/sequences/enrollments/",
+                    """
                     {"inbox_id": "\(inbox)", "recipient": {"email": "b2b\(i)@example.com"}, "emails": [
                       {"delay_days": 0, "subject": "One", "body": "1"}, {"delay_days": 0, "subject": "Two", "body": "2"}, {"delay_days": 0, "subject": "Three", "body": "3"}]}
                     """)
@@ -354,7 +388,10 @@ import Testing
             #expect(threads.data.allSatisfy { $0["contact_id"]?.string?.hasPrefix("ctc_") == true })
             for t in threads.data {
                 let full = try await h.call(.get, "/v1/threads/\(t["id"]!.string!)/")
-                guard case .array(let messages)? = full["messages"] else { Issue.record("no messages"); continue }
+                guard case .array(let messages)? = full["messages"] else {
+                    Issue.record("no messages")
+                    continue
+                }
                 #expect(messages.count == 3)
                 #expect(t["last_message_at"]?.string == messages.compactMap { $0["at"]?.string }.max())
             }
@@ -365,12 +402,20 @@ import Testing
     /// organization quota: together they send exactly what the limits allow, and the counters end
     /// at what was sent (each batch gives back the part of its reservation it could not use).
     @Test func concurrentBatchesNeverExceedTheDailyLimits() async throws {
-        try await Harness.withSMTP(lanes: 2, configure: { $0.dispatchBatchSize = 3; $0.orgDailySendQuota = 9 }) { h, smtp in
+        try await Harness.withSMTP(
+            lanes: 2,
+            configure: {
+                $0.dispatchBatchSize = 3
+                $0.orgDailySendQuota = 9
+            }
+        ) { h, smtp in
             let limited = try await h.inbox(extra: #", "daily_send_limit": 5"#)
             let open = try await h.inbox()
             for i in 0..<12 {
                 for inbox in [limited, open] {
-                    let r = try await h.call(.post, "/v1/sequences/enrollments/", """
+                    let r = try await h.call(
+                        .post, "/v1/sequences/enrollments/",
+                        """
                         {"inbox_id": "\(inbox)", "recipient": {"email": "lim\(i)-\(inbox.suffix(6))@example.com"}, "emails": [{"delay_days": 0, "subject": "Hi", "body": "Hello"}]}
                         """)
                     #expect(r.status == 201, "\(r.body)")
@@ -385,11 +430,13 @@ import Testing
             let fromLimited = got.filter { $0.rcptTos.contains { $0.hasSuffix("\(limited.suffix(6))@example.com") } }
             #expect(fromLimited.count <= 5, "the inbox's limit")
             let counters = try await h.services.db.system { conn in
-                try await conn.query("""
+                try await conn.query(
+                    """
                     SELECT (SELECT coalesce(sum(sent), 0) FROM inbox_daily_sends WHERE org_id = \(h.org))::int,
                            (SELECT coalesce(sum(sent), 0) FROM inbox_daily_sends WHERE org_id = \(h.org) AND inbox_id = \(limited))::int,
                            (SELECT coalesce(sum(sent), 0) FROM org_daily_sends WHERE org_id = \(h.org))::int
-                    """, logger: h.services.logger).decode((Int, Int, Int).self).collect().first
+                    """, logger: h.services.logger
+                ).decode((Int, Int, Int).self).collect().first
             }
             #expect(counters?.0 == 9)
             #expect(counters?.1 == fromLimited.count)
@@ -409,13 +456,15 @@ import Testing
         }) { h, smtp in
             let inbox = try await h.inbox()
             for i in 0..<3 {
-                _ = try await h.call(.post, "/v1/sequences/enrollments/", """
+                _ = try await h.call(
+                    .post, "/v1/sequences/enrollments/",
+                    """
                     {"inbox_id": "\(inbox)", "recipient": {"email": "slow1+\(i)@example.com"}, "emails": [{"delay_days": 0, "subject": "Hi", "body": "Hello"}]}
                     """)
             }
             let claimed = try await Dispatcher(services: h.services).runOnce()
             #expect(claimed == 3)
-            #expect(try smtp.received().count == 1)   // the other two were never started
+            #expect(try smtp.received().count == 1)  // the other two were never started
             try await Dispatcher(services: h.services).drain()
             let got = try smtp.received()
             #expect(got.count == 3)
@@ -427,7 +476,9 @@ import Testing
         try await Harness.run { h in
             let inbox = try await h.inbox(extra: #", "daily_send_limit": 2"#)
             for i in 0..<5 {
-                _ = try await h.call(.post, "/v1/sequences/enrollments/", """
+                _ = try await h.call(
+                    .post, "/v1/sequences/enrollments/",
+                    """
                     {"inbox_id": "\(inbox)", "recipient": {"email": "cap\(i)@example.com"}, "emails": [{"delay_days": 0, "subject": "Hi", "body": "Hello"}]}
                     """)
             }
@@ -444,7 +495,9 @@ import Testing
         try await Harness.run { h in
             let inbox = try await h.inbox()
             #expect(try await h.call(.post, "/v1/suppressions/", #"{"email": "gone@example.com", "reason": "manual"}"#).status == 201)
-            let e = try await h.call(.post, "/v1/sequences/enrollments/", """
+            let e = try await h.call(
+                .post, "/v1/sequences/enrollments/",
+                """
                 {"inbox_id": "\(inbox)", "recipient": {"email": "gone@example.com"},
                  "emails": [{"type": "reminder", "delay_days": 1, "note": "Call them"}, {"delay_days": 1, "subject": "Hi", "body": "Hello"}]}
                 """)

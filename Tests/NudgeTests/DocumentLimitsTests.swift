@@ -47,8 +47,8 @@ import Testing
 /// addresses), so repeated calls do not collide.
 struct RequestShape: Sendable {
     let method: HTTPRequest.Method
-    let template: String   // the document's path
-    let path: String       // the concrete path to call
+    let template: String  // the document's path
+    let path: String  // the concrete path to call
     let body: @Sendable () -> JSONValue
 
     static func unique() -> String { Fixture.suffix() + Fixture.suffix() }
@@ -58,9 +58,11 @@ struct RequestShape: Sendable {
         let contact = try await h.contact(Fixture.address(), inbox: inbox).id
         let sequence = try await h.call(.post, "/v1/sequences/", Fixture.sequence(inbox, emails: "[\(Fixture.step(days: 1, subject: "Hi"))]")).id
         let token = try await h.call(.post, "/v1/tokens/", #"{"name": "limits", "scopes": ["contacts:read"]}"#).id
-        let raw = "From: Avery <avery-\(unique())@example.com>\r\nTo: x@acme.test\r\nSubject: Proposal\r\nMessage-ID: <\(unique())@example.com>\r\n\r\nHello.\r\n"
+        let raw =
+            "From: Avery <avery-\(unique())@example.com>\r\nTo: x@acme.test\r\nSubject: Proposal\r\nMessage-ID: <\(unique())@example.com>\r\n\r\nHello.\r\n"
         let inbound = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: Array(raw.utf8))
-        let message = inbound["message_id"]?.string ?? "", thread = inbound["thread_id"]?.string ?? ""
+        let message = inbound["message_id"]?.string ?? ""
+        let thread = inbound["thread_id"]?.string ?? ""
         #expect(inbound.status == 202 || inbound.status == 200, "inbound: \(inbound.body)")
 
         let step: JSONValue = .object(["delay_days": 1, "delay_hours": 0, "delay_minutes": 0, "subject": "Hi", "body": "Checking in."])
@@ -76,19 +78,25 @@ struct RequestShape: Sendable {
                 .object(["name": "agent", "scopes": ["contacts:read"]])
             },
             .init(method: .post, template: "/v1/inboxes", path: "/v1/inboxes/") {
-                .object(["address": .string("in-\(unique())@acme.test"), "display_name": "Sales", "timezone": "UTC", "daily_send_limit": 100,
-                         "send_window": .object(["days": ["mon", "tue"], "start": "09:00", "end": "17:00"])])
+                .object([
+                    "address": .string("in-\(unique())@acme.test"), "display_name": "Sales", "timezone": "UTC", "daily_send_limit": 100,
+                    "send_window": .object(["days": ["mon", "tue"], "start": "09:00", "end": "17:00"]),
+                ])
             },
             .init(method: .patch, template: "/v1/inboxes/{id}", path: "/v1/inboxes/\(inbox)/") {
                 .object(["display_name": "Sales", "daily_send_limit": 100])
             },
             .init(method: .post, template: "/v1/contacts", path: "/v1/contacts/") {
-                .object(["inbox_id": .string(inbox), "full_name": "Avery Chen", "notes": "Met at the fair.", "labels": ["lead"],
-                         "emails": [.object(["label": "work", "address": email()])], "fields": .object(["company": "Acme"])])
+                .object([
+                    "inbox_id": .string(inbox), "full_name": "Avery Chen", "notes": "Met at the fair.", "labels": ["lead"],
+                    "emails": [.object(["label": "work", "address": email()])], "fields": .object(["company": "Acme"]),
+                ])
             },
             .init(method: .patch, template: "/v1/contacts/{id}", path: "/v1/contacts/\(contact)/") {
-                .object(["inbox_id": .string(inbox), "full_name": "Avery Chen", "notes": "Met at the fair.", "labels": ["lead"],
-                         "emails": [.object(["label": "work", "address": email()])], "fields": .object(["company": "Acme"])])
+                .object([
+                    "inbox_id": .string(inbox), "full_name": "Avery Chen", "notes": "Met at the fair.", "labels": ["lead"],
+                    "emails": [.object(["label": "work", "address": email()])], "fields": .object(["company": "Acme"]),
+                ])
             },
             .init(method: .post, template: "/v1/contacts/{id}/labels", path: "/v1/contacts/\(contact)/labels/") {
                 .object(["add": ["lead"], "remove": ["old"]])
@@ -103,8 +111,10 @@ struct RequestShape: Sendable {
                 .object(["name": "Follow-up", "sender_inbox_id": .string(inbox), "emails": [step], "exit_condition_prompt": "They said no."])
             },
             .init(method: .post, template: "/v1/sequences/enrollments", path: "/v1/sequences/enrollments/") {
-                .object(["inbox_id": .string(inbox), "sequence_id": .string(sequence), "recipient": .object(["email": email()]),
-                         "source": source, "exit_condition_prompt": "They said no."])
+                .object([
+                    "inbox_id": .string(inbox), "sequence_id": .string(sequence), "recipient": .object(["email": email()]),
+                    "source": source, "exit_condition_prompt": "They said no.",
+                ])
             },
             .init(method: .post, template: "/v1/sequences/enrollments", path: "/v1/sequences/enrollments/") {
                 .object(["inbox_id": .string(inbox), "recipient": .object(["contact_id": .string(contact)]), "emails": [step]])
@@ -113,8 +123,10 @@ struct RequestShape: Sendable {
                 .object(["inbox_id": .string(inbox), "recipient": .object(["email": email()]), "source": source])
             },
             .init(method: .post, template: "/v1/workflow-rules", path: "/v1/workflow-rules/") {
-                .object(["inbox_id": .string(inbox), "trigger": .object(["type": "label_added", "label": .string("l-\(unique())")]),
-                         "action": .object(["type": "enroll", "sequence_id": .string(sequence)])])
+                .object([
+                    "inbox_id": .string(inbox), "trigger": .object(["type": "label_added", "label": .string("l-\(unique())")]),
+                    "action": .object(["type": "enroll", "sequence_id": .string(sequence)]),
+                ])
             },
             .init(method: .post, template: "/v1/suppressions", path: "/v1/suppressions/") {
                 .object(["email": email(), "reason": "manual", "detail": "Asked by phone."])
@@ -130,9 +142,12 @@ struct RequestShape: Sendable {
             ("limit", "query", get("/v1/tokens", "/v1/tokens/")),
             ("cursor", "query", get("/v1/tokens", "/v1/tokens/")),
             ("email", "query", get("/v1/contacts", "/v1/contacts/")),
-            ("Idempotency-Key", "header", RequestShape(method: .post, template: "/v1/suppressions", path: "/v1/suppressions/") {
-                .object(["email": .string("k-\(unique())@example.com"), "reason": "manual"])
-            }),
+            (
+                "Idempotency-Key", "header",
+                RequestShape(method: .post, template: "/v1/suppressions", path: "/v1/suppressions/") {
+                    .object(["email": .string("k-\(unique())@example.com"), "reason": "manual"])
+                }
+            ),
         ]
     }
 }
@@ -146,7 +161,10 @@ struct LimitProbe {
     var reached = Set<String>()
     var tried = 0
 
-    enum PathPart { case key(String), index(Int) }
+    enum PathPart {
+        case key(String)
+        case index(Int)
+    }
 
     /// The server's name for a field: `emails[0].subject`, `fields.company`.
     static func param(_ path: [PathPart]) -> String {
@@ -276,11 +294,14 @@ enum Candidates {
     /// Strings of exactly `n` code points whose other lengths differ.
     static let styles: [(String, @Sendable (Int) -> String)] = [
         ("combining marks", { n in n == 0 ? "" : "e" + String(repeating: "\u{0301}", count: n - 1) }),
-        ("emoji with modifiers and ZWJ", { n in
-            let unit = "\u{1F44D}\u{1F3FD}\u{1F469}\u{200D}\u{1F469}\u{200D}\u{1F467}\u{200D}\u{1F466}"   // 9 code points
-            let whole = String(repeating: unit, count: n / 9)
-            return whole + String(repeating: "\u{1F600}", count: n % 9)
-        }),
+        (
+            "emoji with modifiers and ZWJ",
+            { n in
+                let unit = "\u{1F44D}\u{1F3FD}\u{1F469}\u{200D}\u{1F469}\u{200D}\u{1F467}\u{200D}\u{1F466}"  // 9 code points
+                let whole = String(repeating: unit, count: n / 9)
+                return whole + String(repeating: "\u{1F600}", count: n % 9)
+            }
+        ),
         ("astral characters", { n in String(repeating: "\u{1D49C}", count: n) }),
     ]
 
@@ -410,7 +431,11 @@ struct OpenAPIDocument: Sendable {
                 && !(int("minLength") == 0 && schema["maxLength"] == nil)
         }
 
-        enum StringKind { case text, email, identifier(String), ascii, opaque }
+        enum StringKind {
+            case text, email
+            case identifier(String)
+            case ascii, opaque
+        }
         func stringKind(_ name: String) -> StringKind {
             if schema["format"]?.string == "email" || ["address", "email", "from_address"].contains(name) { return .email }
             if let p = schema["pattern"]?.string, p.hasPrefix("^"), let u = p.firstIndex(of: "_"), p.contains("[0-9A-Za-z]") {
@@ -504,8 +529,10 @@ struct OpenAPIDocument: Sendable {
             let esc = path.replacingOccurrences(of: "/", with: "~1")
             for (method, op) in item.objectEntries ?? [] {
                 for (type, _) in op["requestBody"]?["content"]?.objectEntries ?? [] where type == "application/json" {
-                    visit(Node(location: "#/paths/\(esc)/\(method)/requestBody/content/application~1json/schema",
-                               schema: op["requestBody"]?["content"]?[type]?["schema"] ?? .null))
+                    visit(
+                        Node(
+                            location: "#/paths/\(esc)/\(method)/requestBody/content/application~1json/schema",
+                            schema: op["requestBody"]?["content"]?[type]?["schema"] ?? .null))
                 }
                 for p in op["parameters"]?.items ?? [] {
                     let param = resolve(Node(location: "", schema: p))

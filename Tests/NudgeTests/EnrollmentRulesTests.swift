@@ -1,11 +1,12 @@
 import Foundation
 import HTTPTypes
+import Testing
+
 @testable import Nudge
 @testable import NudgeCore
 @testable import NudgeHTTP
 @testable import NudgeStore
 @testable import NudgeWorkers
-import Testing
 
 /// Sequences (validation, versions, archiving), enrollments (concurrency, state changes, audit),
 /// workflow rules and the events feed.
@@ -23,8 +24,9 @@ import Testing
     }
 
     static func enroll(_ h: Harness, inbox: String, sequence: String, contact: String, token: String? = nil) async throws -> Reply {
-        try await h.call(.post, "/v1/sequences/enrollments/", token: token,
-                         #"{"inbox_id": "\#(inbox)", "sequence_id": "\#(sequence)", "recipient": {"contact_id": "\#(contact)"}}"#)
+        try await h.call(
+            .post, "/v1/sequences/enrollments/", token: token,
+            #"{"inbox_id": "\#(inbox)", "sequence_id": "\#(sequence)", "recipient": {"contact_id": "\#(contact)"}}"#)
     }
 
     static func act(_ h: Harness, _ enrollment: String, _ action: String, token: String? = nil) async throws -> Reply {
@@ -39,17 +41,33 @@ import Testing
             let ok = Fixture.step(days: 1, subject: "Hello")
             let fiftyOne = "[" + Array(repeating: ok, count: 51).joined(separator: ", ") + "]"
             let cases: [(what: String, body: String, param: String, mentions: String?)] = [
-                ("body and prompt", Fixture.sequence(inbox, emails: #"[{"delay_days": 1, "subject": "S", "body": "B", "prompt": "Write one"}]"#), "emails[0].prompt", nil),
+                (
+                    "body and prompt", Fixture.sequence(inbox, emails: #"[{"delay_days": 1, "subject": "S", "body": "B", "prompt": "Write one"}]"#),
+                    "emails[0].prompt", nil
+                ),
                 ("neither body nor prompt", Fixture.sequence(inbox, emails: #"[{"delay_days": 1, "subject": "S"}]"#), "emails[0].body", nil),
-                ("negative delay", Fixture.sequence(inbox, emails: #"[{"delay_days": -1, "subject": "S", "body": "B"}]"#), "emails[0].delay_days", nil),
-                ("unknown variable", Fixture.sequence(inbox, emails: #"[{"delay_days": 1, "subject": "S", "body": "Hi {{contact.nickname}}"}]"#), "emails[0].body", "contact.nickname"),
-                ("unknown variable in subject", Fixture.sequence(inbox, emails: #"[{"delay_days": 1, "subject": "Re {{deal.name}}", "body": "B"}]"#), "emails[0].subject", "deal.name"),
+                (
+                    "negative delay", Fixture.sequence(inbox, emails: #"[{"delay_days": -1, "subject": "S", "body": "B"}]"#), "emails[0].delay_days",
+                    nil
+                ),
+                (
+                    "unknown variable", Fixture.sequence(inbox, emails: #"[{"delay_days": 1, "subject": "S", "body": "Hi {{contact.nickname}}"}]"#),
+                    "emails[0].body", "contact.nickname"
+                ),
+                (
+                    "unknown variable in subject",
+                    Fixture.sequence(inbox, emails: #"[{"delay_days": 1, "subject": "Re {{deal.name}}", "body": "B"}]"#), "emails[0].subject",
+                    "deal.name"
+                ),
                 ("second step", Fixture.sequence(inbox, emails: "[\(ok), {\"delay_days\": 2, \"subject\": \"S\"}]"), "emails[1].body", nil),
                 ("51 steps", Fixture.sequence(inbox, emails: fiftyOne), "emails", nil),
                 ("no steps", Fixture.sequence(inbox, emails: "[]"), "emails", nil),
                 ("unknown sender inbox", Fixture.sequence(Fixture.unknownID(.inb), emails: "[\(ok)]"), "sender_inbox_id", nil),
                 ("malformed sender inbox", Fixture.sequence("inbox-1", emails: "[\(ok)]"), "sender_inbox_id", nil),
-                ("delay not a number", Fixture.sequence(inbox, emails: #"[{"delay_days": "two", "subject": "S", "body": "B"}]"#), "emails[0].delay_days", nil),
+                (
+                    "delay not a number", Fixture.sequence(inbox, emails: #"[{"delay_days": "two", "subject": "S", "body": "B"}]"#),
+                    "emails[0].delay_days", nil
+                ),
             ]
             for c in cases {
                 let r = try await h.call(.post, "/v1/sequences/", c.body)
@@ -62,8 +80,13 @@ import Testing
             let valid = try await h.call(.post, "/v1/sequences/", Fixture.sequence(inbox, emails: fifty))
             #expect(valid.status == 201, "\(valid.body)")
             #expect(valid["version"]?.number == 1)
-            let known = try await h.call(.post, "/v1/sequences/", Fixture.sequence(inbox, emails:
-                #"[{"delay_days": 1, "subject": "Re: {{source.subject}}", "body": "Hi {{contact.first_name}} at {{contact.fields.company}}, {{inbox.display_name}}"}]"#))
+            let known = try await h.call(
+                .post, "/v1/sequences/",
+                Fixture.sequence(
+                    inbox,
+                    emails:
+                        #"[{"delay_days": 1, "subject": "Re: {{source.subject}}", "body": "Hi {{contact.first_name}} at {{contact.fields.company}}, {{inbox.display_name}}"}]"#
+                ))
             #expect(known.status == 201, "\(known.body)")
         }
     }
@@ -71,18 +94,24 @@ import Testing
     @Test func unknownSourceMessageIsRefused() async throws {
         try await Harness.run { h in
             let (inbox, seq, contact) = try await Self.basics(h)
-            let body = #"{"inbox_id": "\#(inbox)", "sequence_id": "\#(seq)", "recipient": {"contact_id": "\#(contact)"}, "source": {"type": "email", "message_id": "\#(Fixture.unknownID(.msg))"}}"#
+            let body =
+                #"{"inbox_id": "\#(inbox)", "sequence_id": "\#(seq)", "recipient": {"contact_id": "\#(contact)"}, "source": {"type": "email", "message_id": "\#(Fixture.unknownID(.msg))"}}"#
             let r = try await h.call(.post, "/v1/sequences/enrollments/", body)
             #expect(r.status == 422, "\(r.body)")
             #expect(r.errorParam == "source.message_id")
 
             // A real message of another inbox is not a source for this one.
             let otherInbox = try await h.inbox()
-            let inbound = try await h.call(.post, "/v1/inboxes/\(otherInbox)/messages/inbound/", raw: Array(
-                "From: someone@example.com\r\nTo: other@acme.test\r\nSubject: Elsewhere\r\nMessage-ID: <src-\(Fixture.suffix())@example.com>\r\n\r\nHi\r\n".utf8))
+            let inbound = try await h.call(
+                .post, "/v1/inboxes/\(otherInbox)/messages/inbound/",
+                raw: Array(
+                    "From: someone@example.com\r\nTo: other@acme.test\r\nSubject: Elsewhere\r\nMessage-ID: <src-\(Fixture.suffix())@example.com>\r\n\r\nHi\r\n"
+                        .utf8))
             #expect(inbound.status == 202)
-            let elsewhere = try await h.call(.post, "/v1/sequences/enrollments/",
-                #"{"inbox_id": "\#(inbox)", "sequence_id": "\#(seq)", "recipient": {"contact_id": "\#(contact)"}, "source": {"type": "email", "message_id": "\#(inbound["message_id"]?.string ?? "")"}}"#)
+            let elsewhere = try await h.call(
+                .post, "/v1/sequences/enrollments/",
+                #"{"inbox_id": "\#(inbox)", "sequence_id": "\#(seq)", "recipient": {"contact_id": "\#(contact)"}, "source": {"type": "email", "message_id": "\#(inbound["message_id"]?.string ?? "")"}}"#
+            )
             #expect(elsewhere.status == 422, "\(elsewhere.body)")
             #expect(elsewhere.errorParam == "source.message_id")
             #expect(try await h.enrollments(ofContact: contact).isEmpty)
@@ -175,7 +204,8 @@ import Testing
             #expect(first["inbox_id"]?.string == inbox)
             #expect(h.services.sequences.cache.get(org: h.org, id: seq.id)?.version == 1)
 
-            let patched = try await h.call(.patch, "/v1/sequences/\(seq.id)/", #"{"emails": [\#(Fixture.step(days: 1, subject: "Brand new subject"))]}"#)
+            let patched = try await h.call(
+                .patch, "/v1/sequences/\(seq.id)/", #"{"emails": [\#(Fixture.step(days: 1, subject: "Brand new subject"))]}"#)
             #expect(patched["version"]?.number == 2)
             #expect(h.services.sequences.cache.get(org: h.org, id: seq.id)?.version == 1, "the edit is found by the insert, not by the cache")
             let second = try await byEmail(Fixture.address("v2"))
@@ -211,8 +241,10 @@ import Testing
             #expect(try await h.call(.get, "/v1/contacts/").data.count == 3)
             #expect(try await h.events("enrollment.created").count == 3)
             let versions = try await h.services.db.system { conn in
-                try await conn.query("SELECT sequence_version FROM enrollments WHERE org_id = \(h.org) ORDER BY sequence_version", logger: h.services.logger)
-                    .decode(Int.self).collect()
+                try await conn.query(
+                    "SELECT sequence_version FROM enrollments WHERE org_id = \(h.org) ORDER BY sequence_version", logger: h.services.logger
+                )
+                .decode(Int.self).collect()
             }
             #expect(versions == [1, 2, 3])
         }
@@ -224,18 +256,19 @@ import Testing
         let body = String(repeating: "b", count: 20_000)
         let step = Step(type: .email, delay_days: 1, subject: "s", body: body)
         func sequence(_ n: Int, steps: Int) -> SequenceRecord {
-            SequenceRecord(id: "seq_\(n)", name: "n", sender_inbox_id: "inb_1", version: 1, exit_on_reply: true, exit_condition_prompt: nil,
-                           emails: Array(repeating: step, count: steps), archived_at: nil, created_at: Date(), updated_at: Date())
+            SequenceRecord(
+                id: "seq_\(n)", name: "n", sender_inbox_id: "inb_1", version: 1, exit_on_reply: true, exit_condition_prompt: nil,
+                emails: Array(repeating: step, count: steps), archived_at: nil, created_at: Date(), updated_at: Date())
         }
         for n in 0..<10 {
-            cache.put(org: "org_1", sequence(n, steps: 50))   // 1 MB each
+            cache.put(org: "org_1", sequence(n, steps: 50))  // 1 MB each
             #expect(cache.bytes <= 3 << 20)
             #expect(cache.get(org: "org_1", id: "seq_\(n)") != nil, "the latest one is kept")
         }
-        cache.put(org: "org_1", sequence(99, steps: 200))   // 4 MB: more than the whole cache
+        cache.put(org: "org_1", sequence(99, steps: 200))  // 4 MB: more than the whole cache
         #expect(cache.get(org: "org_1", id: "seq_99") == nil)
         #expect(cache.bytes <= 3 << 20)
-        cache.put(org: "org_1", sequence(9, steps: 1))   // replacing an entry gives its bytes back
+        cache.put(org: "org_1", sequence(9, steps: 1))  // replacing an entry gives its bytes back
         #expect(cache.bytes < 1 << 20)
     }
 
@@ -267,8 +300,9 @@ import Testing
             let address = Fixture.address("newrace")
             let ids = sequences
             let replies = try await h.parallel(12) { i in
-                try await h.call(.post, "/v1/sequences/enrollments/",
-                                 #"{"inbox_id": "\#(inbox)", "sequence_id": "\#(ids[i % 4])", "recipient": {"email": "\#(address)"}}"#)
+                try await h.call(
+                    .post, "/v1/sequences/enrollments/",
+                    #"{"inbox_id": "\#(inbox)", "sequence_id": "\#(ids[i % 4])", "recipient": {"email": "\#(address)"}}"#)
             }
             for r in replies { #expect(r.status == 201 || r.status == 200, "\(r.status) \(r.body)") }
             #expect(replies.filter { $0.status == 201 }.count == 4)
@@ -329,7 +363,7 @@ import Testing
             let e = try await h.enrollAdHoc(inbox: inbox, email: Fixture.address("burst"), steps: steps)
             #expect(e.status == 201, "\(e.body)")
             #expect(try await Self.act(h, e.id, "pause").status == 200)
-            _ = try await h.advance(seconds: 3 * Self.day)   // both steps would have been due by now
+            _ = try await h.advance(seconds: 3 * Self.day)  // both steps would have been due by now
             #expect(try await h.events("message.sent").isEmpty, "a paused enrollment sent")
 
             let resumed = try await Self.act(h, e.id, "resume")
@@ -342,7 +376,9 @@ import Testing
             #expect(after["timeline"]?[0]?["outcome"]?.string == "sent")
             #expect(after["timeline"]?[1]?["outcome"]?.string == "scheduled")
             let nextDue = after["next_due_at"]?.string.flatMap(RFC3339.parse)
-            #expect(nextDue.map { $0.timeIntervalSince(h.clock.now()) > Self.day - 5 } == true, "next step due a day after the resumed send: \(after.body)")
+            #expect(
+                nextDue.map { $0.timeIntervalSince(h.clock.now()) > Self.day - 5 } == true,
+                "next step due a day after the resumed send: \(after.body)")
 
             _ = try await h.advance(seconds: Self.day - 10)
             #expect(try await h.events("message.sent").count == 1)
@@ -360,7 +396,8 @@ import Testing
             let changerID = try await h.tokenID(changer)
             #expect(creatorID != changerID)
             let inbox = try await h.inbox()
-            let e = try await h.enrollAdHoc(inbox: inbox, email: Fixture.address("audit"), steps: "[\(Fixture.step(days: 2, subject: "Hi"))]", token: creator)
+            let e = try await h.enrollAdHoc(
+                inbox: inbox, email: Fixture.address("audit"), steps: "[\(Fixture.step(days: 2, subject: "Hi"))]", token: creator)
             #expect(e.status == 201, "\(e.body)")
             #expect(e["created_by"]?.string == creatorID)
             #expect(e["updated_by"]?.string == creatorID)
@@ -426,7 +463,9 @@ import Testing
             let plain = try await h.contact(Fixture.address("plain"), inbox: inbox, extra: #", "labels": ["lead"]"#)
             #expect(try await h.enrollments(ofContact: plain.id).isEmpty)
             // A label added by create-or-update of an existing contact fires as well.
-            let updated = try await h.call(.post, "/v1/contacts/", #"{"emails": [{"address": "\#(plain["emails"]?[0]?["address"]?.string ?? "")"}], "labels": ["proposal-open"]}"#)
+            let updated = try await h.call(
+                .post, "/v1/contacts/",
+                #"{"emails": [{"address": "\#(plain["emails"]?[0]?["address"]?.string ?? "")"}], "labels": ["proposal-open"]}"#)
             #expect(updated.status == 200)
             #expect(try await h.enrollments(ofContact: plain.id).count == 1)
 
@@ -439,8 +478,14 @@ import Testing
             let (inbox, seq, _) = try await Self.basics(h)
             let cases: [(String, String)] = [
                 (#"{"trigger": {"type": "label_added", "label": "x"}, "action": {"type": "enroll", "sequence_id": "\#(seq)"}}"#, "inbox_id"),
-                (#"{"inbox_id": "\#(inbox)", "trigger": {"type": "label_removed", "label": "x"}, "action": {"type": "enroll", "sequence_id": "\#(seq)"}}"#, "trigger.type"),
-                (#"{"inbox_id": "\#(inbox)", "trigger": {"type": "label_added", "label": ""}, "action": {"type": "enroll", "sequence_id": "\#(seq)"}}"#, "trigger.label"),
+                (
+                    #"{"inbox_id": "\#(inbox)", "trigger": {"type": "label_removed", "label": "x"}, "action": {"type": "enroll", "sequence_id": "\#(seq)"}}"#,
+                    "trigger.type"
+                ),
+                (
+                    #"{"inbox_id": "\#(inbox)", "trigger": {"type": "label_added", "label": ""}, "action": {"type": "enroll", "sequence_id": "\#(seq)"}}"#,
+                    "trigger.label"
+                ),
                 (#"{"inbox_id": "\#(inbox)", "trigger": {"type": "label_added", "label": "x"}, "action": {"type": "email"}}"#, "action.type"),
                 (Self.ruleBody(inbox: inbox, label: "x", sequence: Fixture.unknownID(.seq)), "action.sequence_id"),
                 (Self.ruleBody(inbox: Fixture.unknownID(.inb), label: "x", sequence: seq), "inbox_id"),

@@ -48,7 +48,9 @@ import Testing
 
             func put(_ state: EnrollmentState) async throws {
                 try await db.system { conn in
-                    try await conn.query("UPDATE enrollments SET state = \(state.rawValue), next_due_at = now() WHERE org_id = \(org) AND id = \(id)", logger: db.logger)
+                    try await conn.query(
+                        "UPDATE enrollments SET state = \(state.rawValue), next_due_at = now() WHERE org_id = \(org) AND id = \(id)",
+                        logger: db.logger)
                 }
             }
             func current() async throws -> EnrollmentState {
@@ -83,8 +85,9 @@ import Testing
                 for target in [EnrollmentState.exited, .cancelled, .failed] {
                     try await put(from)
                     let ended = try await db.tenant(org) { conn in
-                        try await EnrollmentStore.finish(org: org, enrollmentIDs: [id], state: target, reason: target == .exited ? .replied : nil,
-                                                         detail: "test", now: Date(), conn, logger: db.logger)
+                        try await EnrollmentStore.finish(
+                            org: org, enrollmentIDs: [id], state: target, reason: target == .exited ? .replied : nil,
+                            detail: "test", now: Date(), conn, logger: db.logger)
                     }
                     #expect(ended == (from.canMove(to: target) ? [id] : []), "\(target) from \(from)")
                     #expect(try await current() == (from.canMove(to: target) ? target : from))

@@ -90,7 +90,7 @@ import Testing
         try await Harness.run { h in
             var typo = h.admin
             typo.removeLast()
-            typo.append(h.admin.last == "A" ? "B" : "A")   // checksum no longer matches
+            typo.append(h.admin.last == "A" ? "B" : "A")  // checksum no longer matches
             let cases: [(String, HTTPFields)] = [
                 ("malformed", [.authorization: "Bearer nudge_abc"]),
                 ("unknown", [.authorization: "Bearer \(TokenSecret.generate())"]),
@@ -206,15 +206,17 @@ import Testing
             #expect(try await h.call(.get, "/v1/inboxes/").data.count == 1)
 
             // Same key, another body: 422 naming the header, and still one inbox.
-            let other = try await h.call(.post, "/v1/inboxes/", Self.inboxBody("idem-\(Fixture.suffix())@acme.test"), headers: [Self.idempotencyKey: key])
+            let other = try await h.call(
+                .post, "/v1/inboxes/", Self.inboxBody("idem-\(Fixture.suffix())@acme.test"), headers: [Self.idempotencyKey: key])
             #expect(other.status == 422, "\(other.body)")
             #expect(other.errorParam == "Idempotency-Key")
             #expect(try await h.call(.get, "/v1/inboxes/").data.count == 1)
 
             // Keys belong to the organization: another one may use the same key.
             let org2 = try await h.otherOrg()
-            let theirs = try await h.call(.post, "/v1/inboxes/", token: org2.admin, Self.inboxBody("idem-\(Fixture.suffix())@other.test"),
-                                          headers: [Self.idempotencyKey: key])
+            let theirs = try await h.call(
+                .post, "/v1/inboxes/", token: org2.admin, Self.inboxBody("idem-\(Fixture.suffix())@other.test"),
+                headers: [Self.idempotencyKey: key])
             #expect(theirs.status == 201, "\(theirs.body)")
             #expect(theirs.header("Idempotent-Replayed") == nil)
             #expect(theirs.id != first.id)
@@ -379,9 +381,11 @@ import Testing
             // Writing a row for another organization is refused.
             await #expect(throws: (any Error).self) {
                 try await db.tenant(h.org) { conn in
-                    _ = try await conn.query("""
+                    _ = try await conn.query(
+                        """
                         INSERT INTO contacts (org_id, id, created_at, updated_at) VALUES (\(other.org), \(ID.make(.ctc)), now(), now())
-                        """, logger: logger).collect()
+                        """, logger: logger
+                    ).collect()
                 }
             }
             #expect(try await db.tenant(other.org) { try await count($0) } == 3)

@@ -1,13 +1,14 @@
 import Foundation
+import NudgeMIME
+import NudgeSMTP
+import NudgeTestSupport
+import Testing
+
 @testable import Nudge
 @testable import NudgeCore
 @testable import NudgeHTTP
 @testable import NudgeStore
 @testable import NudgeWorkers
-import NudgeMIME
-import NudgeSMTP
-import NudgeTestSupport
-import Testing
 
 /// What anyone who can mail an inbox, or an SMTP server having a bad day, must not be able to do:
 /// fail enrollments with a malformed Message-ID, suppress any address with a forged bounce or
@@ -36,18 +37,21 @@ import Testing
             let sourceID = try await h.call(.get, "/v1/threads/\(thread)/")["messages"]?[0]?["rfc822_message_id"]?.string ?? ""
             _ = try await h.advance(seconds: 60)
             // An auto-reply (it does not stop the sequence) becomes the thread's newest message.
-            let autoReply = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: Array("""
-                From: Avery Chen <buyer@example.com>\r
-                To: sales@acme.test\r
-                Subject: Automatic reply: Proposal for review\r
-                Auto-Submitted: auto-replied\r
-                In-Reply-To: <\(sourceID)>\r
-                References: <\(sourceID)> <\(id)> <\(sourceID)>\r
-                Message-ID: <\(id)>\r
-                \r
-                I am out of the office until Monday.\r
+            let autoReply = try await h.call(
+                .post, "/v1/inboxes/\(inbox)/messages/inbound/",
+                raw: Array(
+                    """
+                    From: Avery Chen <buyer@example.com>\r
+                    To: sales@acme.test\r
+                    Subject: Automatic reply: Proposal for review\r
+                    Auto-Submitted: auto-replied\r
+                    In-Reply-To: <\(sourceID)>\r
+                    References: <\(sourceID)> <\(id)> <\(sourceID)>\r
+                    Message-ID: <\(id)>\r
+                    \r
+                    I am out of the office until Monday.\r
 
-                """.utf8))
+                    """.utf8))
             #expect(autoReply.status == 202, "\(autoReply.body)")
             #expect(autoReply["classification"]?.string == "auto_reply")
             #expect(autoReply["thread_id"]?.string == thread)
@@ -83,10 +87,15 @@ import Testing
             let encoded = stride(from: 0, to: bytes.count, by: 45).map {
                 "=?utf-8?B?\(Data(bytes[$0..<min($0 + 45, bytes.count)]).base64EncodedString())?="
             }.joined(separator: "\r\n ")
-            let source = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: Array(
-                "From: Avery Chen <buyer@example.com>\r\nTo: sales@acme.test\r\nSubject: \(encoded)\r\nMessage-ID: <subj-\(UUID().uuidString)@example.com>\r\n\r\nHello\r\n".utf8))
+            let source = try await h.call(
+                .post, "/v1/inboxes/\(inbox)/messages/inbound/",
+                raw: Array(
+                    "From: Avery Chen <buyer@example.com>\r\nTo: sales@acme.test\r\nSubject: \(encoded)\r\nMessage-ID: <subj-\(UUID().uuidString)@example.com>\r\n\r\nHello\r\n"
+                        .utf8))
             #expect(source.status == 202)
-            let e = try await h.call(.post, "/v1/sequences/enrollments/", """
+            let e = try await h.call(
+                .post, "/v1/sequences/enrollments/",
+                """
                 {"inbox_id": "\(inbox)", "recipient": {"email": "buyer@example.com"},
                  "source": {"type": "email", "message_id": "\(source["message_id"]?.string ?? "")"},
                  "emails": [{"delay_days": 0, "subject": "Re: {{source.subject}}", "body": "Following up."}]}
@@ -109,20 +118,26 @@ import Testing
 
     /// A delivery status notification naming `recipient`; with `originalID`, the returned
     /// headers name the message that bounced.
-    static func dsn(recipient: String, originalID: String? = nil, status: String = "5.1.1",
-                    from: String = "MAILER-DAEMON@attacker.test") -> [UInt8] {
-        let headers = originalID.map { """
-            --B\r
-            Content-Type: text/rfc822-headers\r
-            \r
-            From: Acme Sales <sales@acme.test>\r
-            To: \(recipient)\r
-            Subject: Following up on the proposal\r
-            Message-ID: <\($0)>\r
-            \r
+    static func dsn(
+        recipient: String, originalID: String? = nil, status: String = "5.1.1",
+        from: String = "MAILER-DAEMON@attacker.test"
+    ) -> [UInt8] {
+        let headers =
+            originalID.map {
+                """
+                --B\r
+                Content-Type: text/rfc822-headers\r
+                \r
+                From: Acme Sales <sales@acme.test>\r
+                To: \(recipient)\r
+                Subject: Following up on the proposal\r
+                Message-ID: <\($0)>\r
+                \r
 
-            """ } ?? ""
-        return Array("""
+                """
+            } ?? ""
+        return Array(
+            """
             From: Mail Delivery System <\(from)>\r
             To: sales@acme.test\r
             Subject: Undelivered Mail Returned to Sender\r
@@ -151,7 +166,8 @@ import Testing
 
     /// An ARF (RFC 5965) abuse report about `recipient`.
     static func complaint(recipient: String, originalID: String? = nil) -> [UInt8] {
-        Array("""
+        Array(
+            """
             From: Feedback Loop <fbl@attacker.test>\r
             To: sales@acme.test\r
             Subject: Abuse report\r
@@ -190,7 +206,9 @@ import Testing
     }
 
     static func enrollOne(_ h: Harness, _ inbox: String, _ address: String, delayDays: Double = 0) async throws -> String {
-        let r = try await h.call(.post, "/v1/sequences/enrollments/", """
+        let r = try await h.call(
+            .post, "/v1/sequences/enrollments/",
+            """
             {"inbox_id": "\(inbox)", "recipient": {"email": "\(address)"},
              "emails": [{"delay_days": \(delayDays), "subject": "Hi", "body": "Hello"}, {"delay_days": 60, "subject": "Again", "body": "Hello again"}]}
             """)
@@ -239,16 +257,22 @@ import Testing
         try await Harness.withSMTP { h, smtp in
             let inbox = try await h.inbox()
             let other = try await h.inbox()
-            let byID = "by-id@client.test", byWindow = "by-window@client.test", stale = "stale@client.test"
-            let complainer = "complainer@client.test", elsewhere = "elsewhere@client.test", aimed = "aimed@client.test"
+            let byID = "by-id@client.test"
+            let byWindow = "by-window@client.test"
+            let stale = "stale@client.test"
+            let complainer = "complainer@client.test"
+            let elsewhere = "elsewhere@client.test"
+            let aimed = "aimed@client.test"
             let staleEnrollment = try await Self.enrollOne(h, inbox, stale)
             _ = try await h.advance(seconds: 1)
-            _ = try await h.advance(seconds: 31 * Self.day)   // the stale send is now 31 days old
+            _ = try await h.advance(seconds: 31 * Self.day)  // the stale send is now 31 days old
             var ids: [String: String] = [:]
             for a in [byID, byWindow, complainer, aimed] { _ = try await Self.enrollOne(h, inbox, a) }
             _ = try await Self.enrollOne(h, other, elsewhere)
             _ = try await h.advance(seconds: 1)
-            for r in try smtp.received() { ids[r.rcptTos[0]] = (try PythonEmail.parse(file: r.path)["message_id"] as? String)?.trimmingCharacters(in: ["<", ">"]) }
+            for r in try smtp.received() {
+                ids[r.rcptTos[0]] = (try PythonEmail.parse(file: r.path)["message_id"] as? String)?.trimmingCharacters(in: ["<", ">"])
+            }
             #expect(ids.count == 6)
 
             func post(_ raw: [UInt8], into box: String = inbox) async throws -> Reply {
@@ -262,8 +286,8 @@ import Testing
             _ = try await post(Self.dsn(recipient: byID, originalID: ids[byID]))
             _ = try await post(Self.dsn(recipient: byWindow))
             _ = try await post(Self.dsn(recipient: stale))
-            _ = try await post(Self.dsn(recipient: elsewhere))   // sent from the other inbox
-            _ = try await post(Self.dsn(recipient: "stranger@client.test", originalID: ids[aimed]))   // our id, another recipient
+            _ = try await post(Self.dsn(recipient: elsewhere))  // sent from the other inbox
+            _ = try await post(Self.dsn(recipient: "stranger@client.test", originalID: ids[aimed]))  // our id, another recipient
             _ = try await post(Self.complaint(recipient: complainer, originalID: ids[complainer]))
             #expect(try await suppressed(byID))
             #expect(try await suppressed(byWindow))
@@ -284,12 +308,16 @@ import Testing
     @Test func corpusReportsActOnlyAfterASendToTheAddress() async throws {
         let rows = try InboundTests.manifest().filter { $0.cls == "dsn" || $0.cls == "complaint" }
         try await Harness.run { h in
-            var acting = 0, actingAfterSend = 0, actingWithoutSend = 0
+            var acting = 0
+            var actingAfterSend = 0
+            var actingWithoutSend = 0
             for row in rows {
                 let raw = Array(try Data(contentsOf: InboundTests.corpus.appendingPathComponent(row.file)))
                 let parsed = InboundMessage.analyze(raw)
-                let named = row.cls == "dsn" ? (parsed.bounce?.recipients ?? []).filter(\.permanent).map(\.address)
-                                             : parsed.complaint?.complainedAddresses ?? []
+                let named =
+                    row.cls == "dsn"
+                    ? (parsed.bounce?.recipients ?? []).filter(\.permanent).map(\.address)
+                    : parsed.complaint?.complainedAddresses ?? []
                 let addresses = Set(named.compactMap { try? Mailbox.validate($0).get() }.map(Mailbox.key))
                 guard !addresses.isEmpty else { continue }
                 acting += 1
@@ -312,7 +340,9 @@ import Testing
                     try await conn.query("DELETE FROM suppressions WHERE org_id = \(h.org)", logger: h.services.logger)
                 }
             }
-            print("corpus reports naming a permanent, valid address: \(acting); suppressing after a send: \(actingAfterSend); without a send: \(actingWithoutSend)")
+            print(
+                "corpus reports naming a permanent, valid address: \(acting); suppressing after a send: \(actingAfterSend); without a send: \(actingWithoutSend)"
+            )
             #expect(acting > 300)
             #expect(actingAfterSend == acting)
             #expect(actingWithoutSend == 0)
@@ -342,7 +372,8 @@ import Testing
             _ = try await h.advance(seconds: 1)
             #expect(try smtp.received().isEmpty)
             #expect(try await h.call(.get, "/v1/suppressions/")["data"] == .array([]))
-            var failed: [String] = [], waiting: [String] = []
+            var failed: [String] = []
+            var waiting: [String] = []
             for id in enrollments {
                 let e = try await Self.state(h, id)
                 if e["state"]?.string == "failed" {
@@ -409,7 +440,8 @@ extension HardeningTests {
         try await Harness.run { h in
             let inbox = try await h.inbox()
             let id = left + "@example.com"
-            let raw = Array("From: a@example.com\r\nTo: sales@acme.test\r\nSubject: Hi\r\nIn-Reply-To: <\(id)>\r\nMessage-ID: <\(id)>\r\n\r\nHello\r\n".utf8)
+            let raw = Array(
+                "From: a@example.com\r\nTo: sales@acme.test\r\nSubject: Hi\r\nIn-Reply-To: <\(id)>\r\nMessage-ID: <\(id)>\r\n\r\nHello\r\n".utf8)
             let r = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: raw)
             #expect(r.status == 202, "\(r.body)")
             let again = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: raw)

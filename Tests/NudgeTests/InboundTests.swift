@@ -1,12 +1,13 @@
 import Foundation
+import NudgeSMTP
+import NudgeTestSupport
+import Testing
+
 @testable import Nudge
 @testable import NudgeCore
 @testable import NudgeHTTP
 @testable import NudgeStore
 @testable import NudgeWorkers
-import NudgeSMTP
-import NudgeTestSupport
-import Testing
 
 /// Inbound mail through the real endpoint: the whole corpus, webhook retries, and the full loop
 /// with messages Nudge really sent.
@@ -29,17 +30,19 @@ import Testing
         #expect(rows.count > 400)
         try await Harness.run { h in
             let inbox = try await h.inbox()
-            var right: [String: Int] = [:], total: [String: Int] = [:]
+            var right: [String: Int] = [:]
+            var total: [String: Int] = [:]
             for row in rows {
                 let raw = Array(try Data(contentsOf: Self.corpus.appendingPathComponent(row.file)))
                 let r = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", headers: [.contentType: "message/rfc822"], raw: raw)
                 #expect(r.status == 202 || r.status == 200, "\(row.file): \(r.status) \(r.body.prefix(200))")
                 let got = r["classification"]?.string ?? "error"
-                let expected: Set<String> = switch row.cls {
-                case "dsn": ["bounce"]
-                case "not_dsn": ["human_reply", "other", "auto_reply"]
-                default: [row.cls]
-                }
+                let expected: Set<String> =
+                    switch row.cls {
+                    case "dsn": ["bounce"]
+                    case "not_dsn": ["human_reply", "other", "auto_reply"]
+                    default: [row.cls]
+                    }
                 total[row.cls, default: 0] += 1
                 if expected.contains(got) { right[row.cls, default: 0] += 1 } else { print("misclassified \(row.file): \(got)") }
                 if row.cls == "human_reply", let id = r["message_id"]?.string {
@@ -63,7 +66,8 @@ import Testing
             let inbox = try await h.inbox()
             let logger = h.services.logger
             let plan = try await h.services.db.tenant(h.org, rollback: true) { conn in
-                try await conn.query("PREPARE inbound_lookup(text, text, text, text, text[]) AS \(unescaped: InboundLookup.Statement.sql)", logger: logger)
+                try await conn.query(
+                    "PREPARE inbound_lookup(text, text, text, text, text[]) AS \(unescaped: InboundLookup.Statement.sql)", logger: logger)
                 // Values made here (ids and fixed text), never input.
                 let execute = "EXECUTE inbound_lookup('\(h.org)', '\(inbox)', 'new@example.com', 'avery@example.com', ARRAY['sent-1@nudge.test'])"
                 for _ in 0..<8 { _ = try await conn.query("\(unescaped: execute)", logger: logger).collect() }
@@ -79,7 +83,8 @@ import Testing
     @Test func webhookRetryReturnsTheFirstResultAndChangesNothing() async throws {
         try await Harness.run { h in
             let inbox = try await h.inbox()
-            let raw = Array("From: a@example.com\r\nTo: sales@acme.test\r\nSubject: Hello\r\nMessage-ID: <retry-1@example.com>\r\n\r\nHi there\r\n".utf8)
+            let raw = Array(
+                "From: a@example.com\r\nTo: sales@acme.test\r\nSubject: Hello\r\nMessage-ID: <retry-1@example.com>\r\n\r\nHi there\r\n".utf8)
             let first = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: raw)
             #expect(first.status == 202)
             let again = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: raw)
@@ -88,7 +93,8 @@ import Testing
             let threads = try await h.call(.get, "/v1/inboxes/\(inbox)/threads/")
             #expect(threads["data"]?[0]?["message_count"]?.number == 1)
             #expect(try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: []).status == 422)
-            #expect(try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: [UInt8](repeating: 65, count: (25 << 20) + 1)).status == 413)
+            #expect(
+                try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: [UInt8](repeating: 65, count: (25 << 20) + 1)).status == 413)
         }
     }
 
@@ -138,7 +144,10 @@ import Testing
                 if r["enrollments"] == .array([.string(enrollment)]) { suppressedSomething = true }
             }
             let s = try await h.call(.get, "/v1/suppressions/?limit=200")
-            guard case .array(let list)? = s["data"] else { Issue.record("no list"); return }
+            guard case .array(let list)? = s["data"] else {
+                Issue.record("no list")
+                return
+            }
             #expect(!list.isEmpty)
             #expect(list.allSatisfy { $0["reason"]?.string == "bounced" && $0["email"]?.string == "kijitora@example.jp" })
             let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)")
@@ -158,13 +167,19 @@ import Testing
         var kept: [String] = []
         var skipping = false
         for line in headers {
-            if line.first == " " || line.first == "\t" { if !skipping { kept.append(line) }; continue }
+            if line.first == " " || line.first == "\t" {
+                if !skipping { kept.append(line) }
+                continue
+            }
             let name = line.split(separator: ":").first.map { $0.lowercased() } ?? ""
             skipping = ["from", "to", "in-reply-to", "references", "message-id", "return-path"].contains(name)
             if !skipping { kept.append(line) }
         }
-        headers = kept + ["From: Avery Chen <\(from)>", "To: sales@acme.test", "In-Reply-To: \(inReplyTo)", "References: \(inReplyTo)",
-                          "Message-ID: <\(UUID().uuidString)@example.com>"]
+        headers =
+            kept + [
+                "From: Avery Chen <\(from)>", "To: sales@acme.test", "In-Reply-To: \(inReplyTo)", "References: \(inReplyTo)",
+                "Message-ID: <\(UUID().uuidString)@example.com>",
+            ]
         return Array((headers.joined(separator: nl) + nl + nl + text[sep.upperBound...]).utf8)
     }
 }

@@ -2,10 +2,10 @@ import Foundation
 import Nudge
 import NudgeCore
 import NudgeHTTP
-import NudgeStore
-import NudgeWorkers
 import NudgeSMTP
+import NudgeStore
 import NudgeTestSupport
+import NudgeWorkers
 import Testing
 
 /// The small real model (SmolLM2 135M via xllamacpp, set up by ops/test in .venv-llm): a prompt

@@ -1,11 +1,11 @@
 import Foundation
 import HTTPTypes
+import NIOCore
 import Nudge
 import NudgeCore
 import NudgeHTTP
 import NudgeStore
 import NudgeWorkers
-import NIOCore
 import Testing
 
 /// One organization must not be able to make the server hold hundreds of megabytes. Each
@@ -17,7 +17,7 @@ import Testing
 /// are measured the same way. Serialized: each test resets the process's one peak (VmHWM).
 @Suite(.serialized) struct MemoryBoundTests {
     static let stepCount = 50
-    static let bodyLength = 20_000           // the longest body a step may have
+    static let bodyLength = 20_000  // the longest body a step may have
     static let enrollmentCount = 200
     static let parallelLists = 8
     /// How much the process may grow while the lists are served. Now each answer is at most
@@ -53,10 +53,13 @@ import Testing
                 let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
                     for _ in start..<min(start + 8, Self.enrollmentCount) {
                         group.addTask {
-                            try await Self.send(h, .post, "/v1/sequences/enrollments/", #"""
+                            try await Self.send(
+                                h, .post, "/v1/sequences/enrollments/",
+                                #"""
                                 {"sequence_id": "\#(seqID)", "recipient": {"email": "\#(Fixture.address("m"))"},
                                  "exit_condition_prompt": "\#(Self.prompt)", "source": {"type": "email", "subject": "\#(Self.subject)"}}
-                                """#).status
+                                """#
+                            ).status
                         }
                     }
                     return try await group.reduce(into: []) { $0.append($1) }
@@ -122,7 +125,9 @@ import Testing
             let items = try await Self.pages(h, "/v1/sequences/?limit=200")
             #expect(items.count == Self.sequenceCount)
             #expect(Set(items.compactMap { $0["id"]?.string }).count == Self.sequenceCount)
-            #expect(items.allSatisfy { $0["emails"]?.items.count == Self.stepCount && $0["emails"]?[49]?["body"]?.string == body }, "lists keep the steps")
+            #expect(
+                items.allSatisfy { $0["emails"]?.items.count == Self.stepCount && $0["emails"]?[49]?["body"]?.string == body }, "lists keep the steps"
+            )
         }
     }
 
@@ -140,12 +145,18 @@ import Testing
             var thread = ""
             for i in 0..<Self.threadMessageCount {
                 let refs = i == 0 ? "" : "In-Reply-To: <m0-\(tag)@example.com>\r\nReferences: <m0-\(tag)@example.com>\r\n"
-                let raw = "From: Buyer <buyer-\(tag)@example.com>\r\nTo: \(inbox)@acme.test\r\nSubject: Re: Proposal\r\nMessage-ID: <m\(i)-\(tag)@example.com>\r\n"
+                let raw =
+                    "From: Buyer <buyer-\(tag)@example.com>\r\nTo: \(inbox)@acme.test\r\nSubject: Re: Proposal\r\nMessage-ID: <m\(i)-\(tag)@example.com>\r\n"
                     + refs + "Date: Mon, 1 Nov 2026 10:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text
                 let r = try await Self.send(h, .post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: raw)
                 #expect(r.status == 202)
                 let id = JSONValue.parse(String(buffer: r.body))?["thread_id"]?.string ?? ""
-                if i == 0 { thread = id } else if id != thread { Issue.record("message \(i) joined \(id), not \(thread)"); return }
+                if i == 0 {
+                    thread = id
+                } else if id != thread {
+                    Issue.record("message \(i) joined \(id), not \(thread)")
+                    return
+                }
             }
 
             try await Self.hostile(h, "thread reads and message lists", ["/v1/threads/\(thread)/", "/v1/threads/\(thread)/messages/?limit=200"])
@@ -158,7 +169,10 @@ import Testing
             let newest = t["messages"]?.items ?? []
             #expect(!newest.isEmpty && newest.count < Self.threadMessageCount)
             #expect(newest.allSatisfy { ($0["text"]?.string?.utf8.count ?? 0) > Self.messageBodyLength * 9 / 10 })
-            guard let cursor = t["messages_next_cursor"]?.string else { Issue.record("no messages_next_cursor: \(t.body.prefix(300))"); return }
+            guard let cursor = t["messages_next_cursor"]?.string else {
+                Issue.record("no messages_next_cursor: \(t.body.prefix(300))")
+                return
+            }
             let listed = try await Self.pages(h, "/v1/threads/\(thread)/messages/?limit=200")
             let older = try await Self.pages(h, "/v1/threads/\(thread)/messages/?limit=200", from: cursor)
             let all = listed.compactMap { $0["id"]?.string }
@@ -179,7 +193,8 @@ import Testing
             let tag = Fixture.suffix()
             let subject = String(repeating: "Proposal ", count: 250_000 / 9)
             try await Self.create(Self.longSubjectThreads) { i in
-                let raw = "From: Buyer \(i) <buyer\(i)-\(tag)@example.com>\r\nTo: \(inbox)@acme.test\r\nSubject: \(i) \(subject)\r\n"
+                let raw =
+                    "From: Buyer \(i) <buyer\(i)-\(tag)@example.com>\r\nTo: \(inbox)@acme.test\r\nSubject: \(i) \(subject)\r\n"
                     + "Message-ID: <s\(i)-\(tag)@example.com>\r\nContent-Type: text/plain\r\n\r\nHello.\r\n"
                 return try await Self.send(h, .post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: raw).status
             }
@@ -203,9 +218,12 @@ import Testing
             let value = String(repeating: "\u{1F4E8}", count: 2_000)
             let fields = (0..<50).map { #""field_\#($0)": "\#(value)""# }.joined(separator: ", ")
             try await Self.create(Self.contactCount) { _ in
-                try await Self.send(h, .post, "/v1/contacts/", #"""
+                try await Self.send(
+                    h, .post, "/v1/contacts/",
+                    #"""
                     {"full_name": "Avery Chen", "emails": [{"address": "\#(Fixture.address("big"))"}], "notes": "\#(notes)", "fields": {\#(fields)}}
-                    """#).status
+                    """#
+                ).status
             }
 
             try await Self.hostile(h, "contact lists", ["/v1/contacts/?limit=200"])
@@ -234,7 +252,8 @@ import Testing
                 "Final-Recipient: rfc822; \(local)-\(String(format: "%04d", $0))-\(tag)@example.com\r\nAction: delayed\r\nStatus: \(status)\r\n"
             }.joined(separator: "\r\n")
             try await Self.create(Self.bounceCount) { i in
-                let raw = "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\nTo: \(inbox)@acme.test\r\n"
+                let raw =
+                    "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\nTo: \(inbox)@acme.test\r\n"
                     + "Subject: Delivery Status Notification (Delay)\r\nMessage-ID: <dsn\(i)-\(tag)@mx.example.net>\r\nMIME-Version: 1.0\r\n"
                     + "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n"
                     + "--b\r\nContent-Type: text/plain\r\n\r\nDelivery to these recipients has been delayed.\r\n\r\n"
@@ -289,7 +308,8 @@ import Testing
             rounds.append(growth)
             if growth < Self.growthBound { break }
         }
-        #expect(rounds.min()! < Self.growthBound, "the process grew by \(rounds.map { "\($0 >> 20) MiB" }) serving \(Self.parallelLists) \(what) at once")
+        #expect(
+            rounds.min()! < Self.growthBound, "the process grew by \(rounds.map { "\($0 >> 20) MiB" }) serving \(Self.parallelLists) \(what) at once")
         Self.record("\(what): growth per round: \(rounds.map { "\($0 >> 10) KiB" })")
     }
 
@@ -317,7 +337,9 @@ import Testing
 
     /// A request whose answer is not parsed (the JSON tree of a megabyte answer costs more than
     /// the server's work); `call` would also scan it for secrets.
-    static func send(_ h: Harness, _ method: HTTPRequest.Method, _ path: String, _ json: String? = nil, raw: String? = nil) async throws -> (status: Int, body: ByteBuffer) {
+    static func send(_ h: Harness, _ method: HTTPRequest.Method, _ path: String, _ json: String? = nil, raw: String? = nil) async throws -> (
+        status: Int, body: ByteBuffer
+    ) {
         var headers: HTTPFields = [.authorization: "Bearer \(h.admin)"]
         if json != nil { headers[.contentType] = "application/json" }
         if raw != nil { headers[.contentType] = "message/rfc822" }

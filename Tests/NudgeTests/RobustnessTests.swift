@@ -3,8 +3,8 @@ import Nudge
 import NudgeCore
 import NudgeHTTP
 import NudgeStore
-import NudgeWorkers
 import NudgeTestSupport
+import NudgeWorkers
 import Testing
 
 /// Hostile input through the real endpoints, limits, and the embedded cluster's life cycle.
@@ -13,15 +13,21 @@ import Testing
     @Test func mutatedCorpusMessagesNeverBreakTheInboundEndpoint() async throws {
         let files = try InboundTests.manifest().map(\.file)
         try await Harness.run { h in
-            var rng = SplitMix(state: 20261127)
+            var rng = SplitMix(state: 20_261_127)
             let inbox = try await h.inbox()
             var statuses: [Int: Int] = [:]
             for i in 0..<1_500 {
                 var raw = Array(try Data(contentsOf: InboundTests.corpus.appendingPathComponent(files[Int(rng.next() % UInt64(files.count))])))
                 switch i % 4 {
                 case 0, 1: raw = Mutation.mutate(raw, &rng)
-                case 2: raw = Array("Content-Type: multipart/mixed; boundary=b\r\n\r\n".utf8) + Array(repeating: Array("--b\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n".utf8), count: 300).flatMap { $0 }
-                case 3 where i % 8 == 3: raw = Array("Subject: ".utf8) + Array(repeating: UInt8(ascii: "x"), count: 200_000) + Array("\r\nMessage-ID: <\(i)@x>\r\n\r\nbody".utf8)
+                case 2:
+                    raw =
+                        Array("Content-Type: multipart/mixed; boundary=b\r\n\r\n".utf8)
+                        + Array(repeating: Array("--b\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n".utf8), count: 300).flatMap { $0 }
+                case 3 where i % 8 == 3:
+                    raw =
+                        Array("Subject: ".utf8) + Array(repeating: UInt8(ascii: "x"), count: 200_000)
+                        + Array("\r\nMessage-ID: <\(i)@x>\r\n\r\nbody".utf8)
                 default: raw = Array("From: =?bogus-charset?B?!!!?=\r\nMessage-ID: <m\(i)@x>\r\nContent-Transfer-Encoding: base64\r\n\r\n@@@###".utf8)
                 }
                 let r = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: raw)
@@ -62,10 +68,9 @@ import Testing
         }
         #expect(line.contains("nudge_"))
         let pg = EmbeddedPostgres(dataDir: dir, logger: .init(label: "t"))
-        #expect(try pg.isRunning() == false)   // stopped by the command that started it
+        #expect(try pg.isRunning() == false)  // stopped by the command that started it
         // A second command finds the data and migrations already there.
         let again = try await Launcher.withDatabase(config) { _, applied in applied.count }
         #expect(again == 0)
     }
 }
-

@@ -54,7 +54,10 @@ import Testing
         guard let doc = JSONValue.parse(text), case .object(let paths)? = doc["paths"] else {
             throw MatrixError("\(documentURL.path) is not JSON or has no paths")
         }
-        let globalSecurity: Bool = { if case .array(let a)? = doc["security"] { return !a.isEmpty }; return false }()
+        let globalSecurity: Bool = {
+            if case .array(let a)? = doc["security"] { return !a.isEmpty }
+            return false
+        }()
         var secured: [Operation] = []
         var skipped: [String] = []
         for (path, item) in paths.sorted(by: { $0.key < $1.key }) {
@@ -73,11 +76,12 @@ import Testing
                 let scopes = scopeValues.compactMap(\.string)
                 guard scopes.count == scopeValues.count else { throw MatrixError("\(method.rawValue) \(path): x-required-scopes must be strings") }
                 let content = op["requestBody"]?["content"]
-                secured.append(Operation(
-                    method: method, path: path, scopes: scopes,
-                    hasBody: op["requestBody"] != nil,
-                    json: content?["application/json"]?["examples"]?["default"]?["value"],
-                    raw: content?["message/rfc822"]?["examples"]?["default"]?["value"]?.string))
+                secured.append(
+                    Operation(
+                        method: method, path: path, scopes: scopes,
+                        hasBody: op["requestBody"] != nil,
+                        json: content?["application/json"]?["examples"]?["default"]?["value"],
+                        raw: content?["message/rfc822"]?["examples"]?["default"]?["value"]?.string))
             }
         }
         return (secured, skipped)
@@ -93,7 +97,8 @@ import Testing
         var segments = template.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         for i in segments.indices where segments[i].hasPrefix("{") {
             guard i > 0, let prefix = resourcePrefix[segments[i - 1]], let id = ids[prefix] else {
-                throw MatrixError("no fixture id for \(segments[i]) in \(template); add the resource to RouteMatrixTests.resourcePrefix and the fixtures")
+                throw MatrixError(
+                    "no fixture id for \(segments[i]) in \(template); add the resource to RouteMatrixTests.resourcePrefix and the fixtures")
             }
             segments[i] = id
         }
@@ -113,7 +118,8 @@ import Testing
         }
     }
 
-    static let fixtureMessage = "From: Avery Chen <buyer@example.com>\r\nTo: sales@acme.test\r\nSubject: Proposal for review\r\n"
+    static let fixtureMessage =
+        "From: Avery Chen <buyer@example.com>\r\nTo: sales@acme.test\r\nSubject: Proposal for review\r\n"
         + "Message-ID: <route-matrix-1@example.com>\r\nDate: Mon, 17 Nov 2025 10:00:00 +0000\r\n\r\nPlease send the proposal.\r\n"
 
     /// The request to send for `op`: concrete path, JSON text or raw bytes.
@@ -122,15 +128,18 @@ import Testing
         guard op.hasBody else { return (path, nil, nil) }
         if let json = op.json { return (path, substitute(json, ids).serialized, nil) }
         if let raw = op.raw { return (path, nil, Array(substitute(.string(raw), ids).string!.utf8)) }
-        Issue.record("\(op) has a request body without a `default` example in docs/openapi.json; add a valid one (placeholder ids like inb_123 are replaced)")
+        Issue.record(
+            "\(op) has a request body without a `default` example in docs/openapi.json; add a valid one (placeholder ids like inb_123 are replaced)")
         return (path, "{}", nil)
     }
 
     /// Tenant tables whose rows of this organization must not change; `tokens` without
     /// `last_used_at` (written in the background), `idempotency_keys` left out (housekeeping).
-    static let tables = ["inboxes", "contacts", "contact_emails", "sequences", "sequence_versions", "threads", "messages",
-                         "enrollments", "deliveries", "inbox_daily_sends", "suppressions", "workflow_rules", "judgements",
-                         "events", "llm_calls"]
+    static let tables = [
+        "inboxes", "contacts", "contact_emails", "sequences", "sequence_versions", "threads", "messages",
+        "enrollments", "deliveries", "inbox_daily_sends", "suppressions", "workflow_rules", "judgements",
+        "events", "llm_calls",
+    ]
 
     /// Count and content hash of every table, restricted to `org`.
     static func snapshot(_ h: Harness, org: String) async throws -> [String] {
@@ -139,7 +148,8 @@ import Testing
         var parts = tables.map { table in
             "(SELECT '\(table)=' || count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM \(table) t WHERE t.org_id = '\(org)')"
         }
-        parts.append("""
+        parts.append(
+            """
             (SELECT 'tokens=' || count(*) || ':' || coalesce(md5(string_agg(concat_ws(',', id, name, scopes::text, expires_at::text, revoked_at::text), '|' ORDER BY id)), '') \
             FROM tokens WHERE org_id = '\(org)')
             """)
@@ -165,7 +175,9 @@ import Testing
         try await Harness.run(llm: LLMSettings(url: "http://127.0.0.1:9/v1", model: "x", apiKey: nil)) { h in
             // Fixtures of this organization, through the real API.
             let inbox = try await h.inbox()
-            let contact = try await h.call(.post, "/v1/contacts", #"""
+            let contact = try await h.call(
+                .post, "/v1/contacts",
+                #"""
                 {"inbox_id": "\#(inbox)", "full_name": "Avery Chen", "emails": [{"label": "work", "address": "buyer@example.com"}]}
                 """#)
             try #require(contact.status == 201, "contact: \(contact.body)")
@@ -174,18 +186,24 @@ import Testing
             try #require(inbound.status == 202, "inbound: \(inbound.body)")
             let message = try #require(inbound["message_id"]?.string)
             let thread = try #require(inbound["thread_id"]?.string)
-            let sequence = try await h.call(.post, "/v1/sequences", #"""
+            let sequence = try await h.call(
+                .post, "/v1/sequences",
+                #"""
                 {"name": "Matrix sequence", "sender_inbox_id": "\#(inbox)", "exit_on_reply": true,
                  "emails": [{"delay_days": 2, "subject": "Following up", "body": "Checking in, {{contact.first_name}}."},
                             {"type": "reminder", "delay_days": 3, "note": "Call them"}]}
                 """#)
             try #require(sequence.status == 201, "sequence: \(sequence.body)")
-            let enrollment = try await h.call(.post, "/v1/sequences/enrollments", #"""
+            let enrollment = try await h.call(
+                .post, "/v1/sequences/enrollments",
+                #"""
                 {"inbox_id": "\#(inbox)", "sequence_id": "\#(sequence.id)", "recipient": {"contact_id": "\#(contact.id)"},
                  "source": {"type": "email", "message_id": "\#(message)", "thread_id": "\#(thread)"}}
                 """#)
             try #require(enrollment.status == 201, "enrollment: \(enrollment.body)")
-            let rule = try await h.call(.post, "/v1/workflow-rules", #"""
+            let rule = try await h.call(
+                .post, "/v1/workflow-rules",
+                #"""
                 {"inbox_id": "\#(inbox)", "trigger": {"type": "label_added", "label": "matrix"}, "action": {"type": "enroll", "sequence_id": "\#(sequence.id)"}}
                 """#)
             try #require(rule.status == 201, "workflow rule: \(rule.body)")
@@ -205,8 +223,11 @@ import Testing
 
             let (_, otherAdmin) = try await h.otherOrg()
             let nonAdmin = Scope.allCases.map(\.rawValue).filter { $0 != Scope.admin.rawValue }
-            var lacking: [String: String] = [:]   // missing scope → token with every other (non-admin) scope
-            var crossOrgChecks = 0, missingScopeChecks = 0, exactScopeChecks = 0, replayChecks = 0
+            var lacking: [String: String] = [:]  // missing scope → token with every other (non-admin) scope
+            var crossOrgChecks = 0
+            var missingScopeChecks = 0
+            var exactScopeChecks = 0
+            var replayChecks = 0
 
             for op in operations {
                 let (path, json, raw) = try Self.request(op, ids)
@@ -218,11 +239,15 @@ import Testing
                 let after = try await Self.snapshot(h, org: h.org)
                 crossOrgChecks += 1
                 if op.path.contains("{") {
-                    #expect(r.status == 404 && r.errorType == "not_found", "(a) \(op) as another organization: expected 404, got \(r.status) \(r.body)")
+                    #expect(
+                        r.status == 404 && r.errorType == "not_found", "(a) \(op) as another organization: expected 404, got \(r.status) \(r.body)")
                 } else if !sent.isEmpty {
-                    #expect(r.status == 404 || r.status == 422, "(a) \(op) as another organization with this organization's ids in the body: expected 404 or 422, got \(r.status) \(r.body)")
+                    #expect(
+                        r.status == 404 || r.status == 422,
+                        "(a) \(op) as another organization with this organization's ids in the body: expected 404 or 422, got \(r.status) \(r.body)")
                 } else {
-                    #expect(r.status < 500 && r.status != 401 && r.status != 403, "(a) \(op) as another organization's admin: got \(r.status) \(r.body)")
+                    #expect(
+                        r.status < 500 && r.status != 401 && r.status != 403, "(a) \(op) as another organization's admin: got \(r.status) \(r.body)")
                 }
                 for id in ours where !sent.contains(id) {
                     #expect(!r.body.contains(id), "(a) \(op) as another organization leaks \(id): \(r.body)")
@@ -232,7 +257,9 @@ import Testing
                 // (b) Every scope but one of the required ones.
                 for scope in op.scopes {
                     let t: String
-                    if let cached = lacking[scope] { t = cached } else {
+                    if let cached = lacking[scope] {
+                        t = cached
+                    } else {
                         t = try await h.token(nonAdmin.filter { $0 != scope })
                         lacking[scope] = t
                     }
@@ -240,7 +267,8 @@ import Testing
                     let r = try await h.call(op.method, path, token: t, json, raw: raw)
                     let after = try await Self.snapshot(h, org: h.org)
                     missingScopeChecks += 1
-                    #expect(r.status == 403 && r.errorType == "permission_error", "(b) \(op) without \(scope): expected 403, got \(r.status) \(r.body)")
+                    #expect(
+                        r.status == 403 && r.errorType == "permission_error", "(b) \(op) without \(scope): expected 403, got \(r.status) \(r.body)")
                     #expect(r.json["error"]?["message"]?.string?.contains(scope) == true, "(b) \(op): the 403 should name \(scope): \(r.body)")
                     #expect(before == after, "(b) \(op) without \(scope) changed rows: \(Self.changed(before, after))")
                 }
@@ -260,14 +288,16 @@ import Testing
                         let r = try await h.call(op.method, path, token: lacking[scope], body, headers: keyed, raw: raw.map { $0 + [0x20] })
                         let after = try await Self.snapshot(h, org: h.org)
                         replayChecks += 1
-                        #expect(r.status == 403 && r.header("Idempotent-Replayed") == nil,
-                                "(d) \(op) without \(scope), with the admin's key: expected 403 and no replay, got \(r.status) \(r.body)")
+                        #expect(
+                            r.status == 403 && r.header("Idempotent-Replayed") == nil,
+                            "(d) \(op) without \(scope), with the admin's key: expected 403 and no replay, got \(r.status) \(r.body)")
                         #expect(before == after, "(d) \(op) without \(scope) with a replayed key changed rows: \(Self.changed(before, after))")
                     }
                 }
                 let other = try await h.call(op.method, path, token: otherAdmin, json, headers: keyed, raw: raw)
-                #expect(other.header("Idempotent-Replayed") == nil,
-                        "(d) \(op): another organization's admin got the replayed answer: \(other.status) \(other.body)")
+                #expect(
+                    other.header("Idempotent-Replayed") == nil,
+                    "(d) \(op): another organization's admin got the replayed answer: \(other.status) \(other.body)")
             }
 
             // (c) Exactly the documented scopes suffice. These requests run for real, so deletions go last.
@@ -277,13 +307,16 @@ import Testing
                 let t = try await h.token(op.scopes)
                 let r = try await h.call(op.method, path, token: t, json, raw: raw)
                 exactScopeChecks += 1
-                #expect(r.status != 401 && r.status != 403 && r.status < 500,
-                        "(c) \(op) with exactly x-required-scopes \(op.scopes): got \(r.status) \(r.body)")
+                #expect(
+                    r.status != 401 && r.status != 403 && r.status < 500,
+                    "(c) \(op) with exactly x-required-scopes \(op.scopes): got \(r.status) \(r.body)")
             }
 
             let pairs = crossOrgChecks + missingScopeChecks + exactScopeChecks + replayChecks
-            print("RouteMatrix: \(operations.count) secured operations (skipped without security: \(skipped.joined(separator: ", "))); "
-                  + "\(pairs) (route × check) pairs: \(crossOrgChecks) cross-organization, \(missingScopeChecks) missing-scope, \(replayChecks) missing-scope with a replayed key, \(exactScopeChecks) exact-scope")
+            print(
+                "RouteMatrix: \(operations.count) secured operations (skipped without security: \(skipped.joined(separator: ", "))); "
+                    + "\(pairs) (route × check) pairs: \(crossOrgChecks) cross-organization, \(missingScopeChecks) missing-scope, \(replayChecks) missing-scope with a replayed key, \(exactScopeChecks) exact-scope"
+            )
             #expect(crossOrgChecks == operations.count)
             #expect(missingScopeChecks == operations.reduce(0) { $0 + $1.scopes.count })
             #expect(replayChecks == 2 * operations.filter { $0.method == .post }.reduce(0) { $0 + $1.scopes.count })

@@ -1,10 +1,11 @@
 import Foundation
+import Testing
+
 @testable import Nudge
 @testable import NudgeCore
 @testable import NudgeHTTP
 @testable import NudgeStore
 @testable import NudgeWorkers
-import Testing
 
 /// Send windows in local time, across daylight-saving changes, and the preview dry run.
 @Suite struct ScheduleTests {
@@ -24,7 +25,7 @@ import Testing
         #expect(opening == Self.local("2027-03-15 09:00"))
         #expect(opening.timeIntervalSince1970 == 1_805_115_600)  // 13:00 UTC: EDT is UTC-4
         let before = ScheduleMath.nextOpening(atOrAfter: Self.local("2027-03-05 18:00"), window: Self.weekdays, timeZone: Self.ny)
-        #expect(before.timeIntervalSince1970 == 1_804_514_400)   // Monday 03-08 14:00 UTC: EST is UTC-5
+        #expect(before.timeIntervalSince1970 == 1_804_514_400)  // Monday 03-08 14:00 UTC: EST is UTC-5
     }
 
     @Test func autumnChangeAndInsideAndWeekend() {
@@ -39,8 +40,10 @@ import Testing
     }
 
     /// Subjects are one line: the ASCII fast path and the general one agree.
-    @Test(arguments: [("Following up", "Following up"), ("  Padded\t", "Padded"), ("two\nlines", "two lines"), ("a\r\nb", "a  b"),
-                      ("Grüße aus Köln", "Grüße aus Köln"), ("tab\tinside", "tab\tinside"), ("x\u{2028}y", "x y"), ("", "")])
+    @Test(arguments: [
+        ("Following up", "Following up"), ("  Padded\t", "Padded"), ("two\nlines", "two lines"), ("a\r\nb", "a  b"),
+        ("Grüße aus Köln", "Grüße aus Köln"), ("tab\tinside", "tab\tinside"), ("x\u{2028}y", "x y"), ("", ""),
+    ])
     func subjectsAreOneLine(input: String, expected: String) {
         #expect(Composer.oneLine(input) == expected)
     }
@@ -49,11 +52,16 @@ import Testing
         try await Harness.run { h in
             // The harness clock starts at a fixed instant; put the window two hours later in UTC.
             let start = h.clock.now()
-            var cal = Calendar(identifier: .gregorian); cal.timeZone = .gmt
+            var cal = Calendar(identifier: .gregorian)
+            cal.timeZone = .gmt
             let hour = cal.component(.hour, from: start)
-            let open = String(format: "%02d:00", (hour + 2) % 24), close = String(format: "%02d:59", (hour + 2) % 24)
-            let inbox = try await h.inbox(extra: #", "send_window": {"days": ["mon","tue","wed","thu","fri","sat","sun"], "start": "\#(open)", "end": "\#(close)"}"#)
-            let e = try await h.call(.post, "/v1/sequences/enrollments/", """
+            let open = String(format: "%02d:00", (hour + 2) % 24)
+            let close = String(format: "%02d:59", (hour + 2) % 24)
+            let inbox = try await h.inbox(
+                extra: #", "send_window": {"days": ["mon","tue","wed","thu","fri","sat","sun"], "start": "\#(open)", "end": "\#(close)"}"#)
+            let e = try await h.call(
+                .post, "/v1/sequences/enrollments/",
+                """
                 {"inbox_id": "\(inbox)", "recipient": {"email": "window@example.com"}, "emails": [{"delay_days": 0, "subject": "Hi", "body": "Hello"}]}
                 """)
             _ = try await h.advance(seconds: 60)
@@ -66,12 +74,17 @@ import Testing
     @Test func previewRendersTemplatesAndSendTimesWithoutSendingOrCreating() async throws {
         try await Harness.run { h in
             let inbox = try await h.inbox()
-            let seq = try await h.call(.post, "/v1/sequences/", """
+            let seq = try await h.call(
+                .post, "/v1/sequences/",
+                """
                 {"name": "Welcome", "sender_inbox_id": "\(inbox)", "emails": [
                   {"delay_days": 1, "subject": "Hello {{contact.first_name}}", "body": "Hi {{contact.first_name}} at {{contact.fields.company}}, from {{inbox.display_name}}."},
                   {"type": "reminder", "delay_days": 2, "note": "Call them"}]}
-                """).id
-            _ = try await h.call(.post, "/v1/contacts/", #"{"full_name": "Avery Chen", "emails": [{"address": "avery@example.com"}], "fields": {"company": "Globex"}}"#)
+                """
+            ).id
+            _ = try await h.call(
+                .post, "/v1/contacts/", #"{"full_name": "Avery Chen", "emails": [{"address": "avery@example.com"}], "fields": {"company": "Globex"}}"#
+            )
             let p = try await h.call(.post, "/v1/sequences/\(seq)/preview/", #"{"recipient": {"email": "avery@example.com"}}"#)
             #expect(p.status == 200, "\(p.body)")
             #expect(p["steps"]?[0]?["subject"]?.string == "Hello Avery")

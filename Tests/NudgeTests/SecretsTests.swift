@@ -20,16 +20,18 @@ import Testing
         try await Harness.run(logger: logger) { h in
             seen.withLock { $0.append(h.admin) }
             // Issued through the API (shown once), used, changed, revoked, used again.
-            let created = try await h.call(.post, "/v1/tokens/", #"{"name": "agent", "scopes": ["contacts:read", "contacts:write"]}"#,
-                                           headers: [.init("Idempotency-Key")!: "secrets-1"])
+            let created = try await h.call(
+                .post, "/v1/tokens/", #"{"name": "agent", "scopes": ["contacts:read", "contacts:write"]}"#,
+                headers: [.init("Idempotency-Key")!: "secrets-1"])
             #expect(created.status == 201)
             let secret = created.json["token"]?.string ?? ""
             #expect(secret.hasPrefix("nudge_"))
             seen.withLock { $0.append(secret) }
             // A retry with the same Idempotency-Key gets the same token back (its answer is kept
             // sealed, not readable in the database: checked below).
-            let replay = try await h.call(.post, "/v1/tokens/", #"{"name": "agent", "scopes": ["contacts:read", "contacts:write"]}"#,
-                                          headers: [.init("Idempotency-Key")!: "secrets-1"])
+            let replay = try await h.call(
+                .post, "/v1/tokens/", #"{"name": "agent", "scopes": ["contacts:read", "contacts:write"]}"#,
+                headers: [.init("Idempotency-Key")!: "secrets-1"])
             #expect(replay.status == 201 && replay.header("Idempotent-Replayed") == "true")
             #expect(replay.json["token"]?.string == secret)
             #expect(try await h.contact("ann@client.test", name: "Ann", token: secret).status == 201)
@@ -50,10 +52,12 @@ import Testing
             try await h.services.authenticator.flushUsage()
 
             let dbName = try await h.services.db.client.query("SELECT current_database()", logger: logger).collect().first!.decode(String.self)
-            let dump = try await TestCluster.shared.superuserQuery("""
+            let dump = try await TestCluster.shared.superuserQuery(
+                """
                 SELECT string_agg(table_name || ': ' || coalesce(query_to_xml(format('SELECT * FROM %I', table_name), true, false, '')::text, ''), E'\\n')
                 FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
-                """, database: dbName).first!.decode(String.self)
+                """, database: dbName
+            ).first!.decode(String.self)
             #expect(dump.contains("ann@client.test"), "the dump must cover the tables the session wrote")
             for s in seen.withLock({ $0 }) {
                 #expect(!dump.contains(s), "a token secret is stored in the database")

@@ -4,8 +4,8 @@ import Nudge
 import NudgeCore
 import NudgeHTTP
 import NudgeStore
-import NudgeWorkers
 import NudgeTestSupport
+import NudgeWorkers
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
@@ -59,9 +59,14 @@ import Testing
             let inbox = try await h.inbox()
             let stored = Fixture.address("stored")
             let contact = try await h.contact(stored, inbox: inbox, extra: #", "fields": {"company": "Secret Corp"}"#)
-            let seq = try await h.call(.post, "/v1/sequences/", Fixture.sequence(inbox, emails: """
-                [{"delay_days": 1, "subject": "Hi", "body": "Hi {{contact.first_name}} of {{contact.fields.company}}. Stop: {{unsubscribe_url}}"}]
-                """)).id
+            let seq = try await h.call(
+                .post, "/v1/sequences/",
+                Fixture.sequence(
+                    inbox,
+                    emails: """
+                        [{"delay_days": 1, "subject": "Hi", "body": "Hi {{contact.first_name}} of {{contact.fields.company}}. Stop: {{unsubscribe_url}}"}]
+                        """)
+            ).id
             let reader = try await h.token(["sequences:read"])
             let victim = "victim-\(Fixture.suffix())@client.test"
             let p = try await h.call(.post, "/v1/sequences/\(seq)/preview/", token: reader, #"{"recipient": {"email": "\#(victim)"}}"#)
@@ -90,7 +95,9 @@ import Testing
             let inbox = try await h.inbox()
             let address = Fixture.address("unsub")
             _ = try await h.contact(address, inbox: inbox)
-            let e = try await h.enrollAdHoc(inbox: inbox, email: address, steps: #"[{"delay_days": 0, "subject": "Hi", "body": "Hello."}, {"delay_days": 300, "subject": "Later", "body": "Again."}]"#)
+            let e = try await h.enrollAdHoc(
+                inbox: inbox, email: address,
+                steps: #"[{"delay_days": 0, "subject": "Hi", "body": "Hello."}, {"delay_days": 300, "subject": "Later", "body": "Again."}]"#)
             #expect(e.status == 201, "\(e.body)")
             _ = try await h.advance(seconds: 60)
             let parsed = try PythonEmail.parse(file: try #require(try smtp.received().first).path)
@@ -101,8 +108,10 @@ import Testing
 
             // Other encodings of the same token: padding, and the MAC's unused low bits changed.
             let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-            let last = try #require(path.last), index = try #require(alphabet.firstIndex(of: last))
-            for variant in [path + "=", String(path.dropLast()) + String(alphabet[index ^ 1]), String(path.dropLast()) + String(alphabet[index ^ 2])] {
+            let last = try #require(path.last)
+            let index = try #require(alphabet.firstIndex(of: last))
+            for variant in [path + "=", String(path.dropLast()) + String(alphabet[index ^ 1]), String(path.dropLast()) + String(alphabet[index ^ 2])]
+            {
                 let r = try await h.call(.post, variant, token: "", raw: oneClick)
                 #expect(r.status == 404, "\(variant): \(r.status)")
             }
@@ -123,8 +132,9 @@ import Testing
             #expect(try await suppressions().isEmpty)
             // ...until the person confirms on the page, after the lift.
             let page = try await h.call(.get, path, token: "")
-            let confirm = try #require(page.body.range(of: #"name="confirm" value="[^"]+""#, options: .regularExpression)
-                .map { String(page.body[$0].dropFirst(#"name="confirm" value=""#.count).dropLast()) })
+            let confirm = try #require(
+                page.body.range(of: #"name="confirm" value="[^"]+""#, options: .regularExpression)
+                    .map { String(page.body[$0].dropFirst(#"name="confirm" value=""#.count).dropLast()) })
             let again = try await h.call(.post, path, token: "", raw: Array("List-Unsubscribe=One-Click&confirm=\(confirm)".utf8))
             #expect(again.status == 200 && again.body.contains("Unsubscribed"), "\(again.body)")
             #expect(try await suppressions().count == 1)
@@ -142,8 +152,10 @@ import Testing
         let name = "empty_\(Int.random(in: 0..<1_000_000_000))"
         _ = try await TestCluster.shared.superuserQuery("CREATE DATABASE \(name) OWNER nudge", database: "postgres")
         let seen = SchemaProbe.Seen()
-        try await Harness.run(testing: .live, database: DatabaseLocation.configuration(embedded: cluster, database: name),
-                              background: { [SchemaProbe(db: $0.db, seen: seen)] }) { h in
+        try await Harness.run(
+            testing: .live, database: DatabaseLocation.configuration(embedded: cluster, database: name),
+            background: { [SchemaProbe(db: $0.db, seen: seen)] }
+        ) { h in
             for _ in 0..<200 where seen.value.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(50)) }
             #expect(seen.value.withLock { $0 } == true, "a background service ran before idempotency_keys existed")
             #expect(try await h.call(.get, "/v1/tokens/me/").status == 200)
@@ -184,7 +196,10 @@ extension SecurityFixesTests {
                     (.post, "/v1/inboxes/", #"{"address": "x-\#(Fixture.suffix())@acme.test", "display_name": "\#(bad)"}"#, "display_name"),
                     (.patch, "/v1/inboxes/\(inbox)/", #"{"display_name": "\#(bad)"}"#, "display_name"),
                     (.post, "/v1/contacts/", #"{"full_name": "\#(bad)", "emails": [{"address": "\#(Fixture.address())"}]}"#, "full_name"),
-                    (.post, "/v1/sequences/", Fixture.sequence(inbox, emails: #"[{"delay_days": 1, "subject": "Hi \#(bad)", "body": "x"}]"#), "emails[0].subject"),
+                    (
+                        .post, "/v1/sequences/", Fixture.sequence(inbox, emails: #"[{"delay_days": 1, "subject": "Hi \#(bad)", "body": "x"}]"#),
+                        "emails[0].subject"
+                    ),
                     (.post, "/v1/tokens/", #"{"name": "\#(bad)", "scopes": ["contacts:read"]}"#, "name"),
                 ]
                 for (method, path, body, param) in cases {
@@ -193,7 +208,9 @@ extension SecurityFixesTests {
                 }
             }
             // Joiners and marks that scripts and emoji need stay allowed.
-            let ok = try await h.call(.post, "/v1/contacts/", #"{"full_name": "\u05d3\u05d5\u05d3 \u200f\ud83d\udc69\u200d\ud83d\udcbb", "emails": [{"address": "\#(Fixture.address())"}]}"#)
+            let ok = try await h.call(
+                .post, "/v1/contacts/",
+                #"{"full_name": "\u05d3\u05d5\u05d3 \u200f\ud83d\udc69\u200d\ud83d\udcbb", "emails": [{"address": "\#(Fixture.address())"}]}"#)
             #expect(ok.status == 201, "\(ok.body)")
         }
     }
@@ -236,7 +253,8 @@ extension SecurityFixesTests {
         }
         try await Harness.run(configure: { $0.dev = false }) { h in
             let refused = try await h.call(.post, "/v1/inboxes/", #"{"address": "sales@acme-\#(Fixture.suffix()).test"}"#)
-            #expect(refused.status == 422 && refused.errorParam == "address" && refused.errorMessage.contains("nudge domain allow"), "\(refused.body)")
+            #expect(
+                refused.status == 422 && refused.errorParam == "address" && refused.errorMessage.contains("nudge domain allow"), "\(refused.body)")
             let domain = "acme-\(Fixture.suffix()).test"
             #expect(try await h.services.senderDomains.allow(org: h.org, domain: domain.uppercased(), now: h.clock.now()))
             #expect(try await h.call(.post, "/v1/inboxes/", #"{"address": "sales@\#(domain)"}"#).status == 201)
@@ -246,11 +264,15 @@ extension SecurityFixesTests {
             #expect(try await h.call(.post, "/v1/inboxes/", #"{"address": "sales@mail.\#(domain)"}"#).status == 422)
             // A domain in use stays allowed.
             guard case .inUse(let n) = try await h.services.senderDomains.remove(org: h.org, domain: domain) else {
-                Issue.record("a domain with an inbox was removed"); return
+                Issue.record("a domain with an inbox was removed")
+                return
             }
             #expect(n == 1)
         }
-        try await Harness.run(configure: { $0.dev = false; $0.allowAnySenderDomain = true }) { h in
+        try await Harness.run(configure: {
+            $0.dev = false
+            $0.allowAnySenderDomain = true
+        }) { h in
             let r = try await h.call(.post, "/v1/inboxes/", #"{"address": "sales@anywhere-\#(Fixture.suffix()).test"}"#)
             #expect(r.status == 201, "\(r.body)")
         }

@@ -42,8 +42,9 @@ import Testing
                 for m in line.matches(of: write) {
                     guard let table = m.output[2].substring.map(String.init), Self.owners.keys.contains(table) else { continue }
                     writes += 1
-                    #expect(file.pathComponents.contains("NudgeStore") && Self.owners[table]!.contains(file.lastPathComponent),
-                            "\(file.lastPathComponent) writes \(table), owned by \(Self.owners[table]!.sorted())")
+                    #expect(
+                        file.pathComponents.contains("NudgeStore") && Self.owners[table]!.contains(file.lastPathComponent),
+                        "\(file.lastPathComponent) writes \(table), owned by \(Self.owners[table]!.sorted())")
                 }
             }
         }

@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import Metrics
-import NudgeSMTP
 import NudgeCore
+import NudgeSMTP
 import NudgeStore
 
 /// One claimed batch: decide what each step needs, send the emails, record every outcome with a
@@ -48,11 +48,23 @@ package struct DispatchBatch {
         var candidates: [DueStep] = []
         var emails: [DueStep] = []
         for d in due {
-            if d.acceptedEarlier { emails.append(d); continue }   // already with the server, and counted
-            if d.step.type == .reminder { reminders.append(d); continue }
-            if d.suppressed { suppressed.append(d); continue }
+            if d.acceptedEarlier {
+                emails.append(d)
+                continue
+            }  // already with the server, and counted
+            if d.step.type == .reminder {
+                reminders.append(d)
+                continue
+            }
+            if d.suppressed {
+                suppressed.append(d)
+                continue
+            }
             let opening = ScheduleMath.nextOpening(atOrAfter: now, window: d.window, timeZone: d.sendingTimeZone)
-            if opening > now { deferred.append((d, opening)); continue }
+            if opening > now {
+                deferred.append((d, opening))
+                continue
+            }
             if d.step.prompt != nil && d.renderedBody == nil {
                 // Leased while the model writes it outside this transaction.
                 toRender.append(d)
@@ -63,14 +75,19 @@ package struct DispatchBatch {
         }
         var counts = try await DailyCounts.reserve(candidates, now: now, defaultQuota: services.config.orgDailySendQuota, db: services.db)
         for d in candidates {
-            guard let limit = counts.take(d, now: now) else { emails.append(d); continue }
+            guard let limit = counts.take(d, now: now) else {
+                emails.append(d)
+                continue
+            }
             // Held to the next day of the limit that stopped it: UTC for the organization's quota.
             if limit == .org { overQuota += 1 }
             let tomorrow = ScheduleMath.startOfNextDay(after: now, limit == .org ? .gmt : d.inboxTimeZone)
             deferred.append((d, ScheduleMath.nextOpening(atOrAfter: tomorrow, window: d.window, timeZone: d.sendingTimeZone)))
         }
         self.counts = counts
-        let latest = try await ThreadContext.latest(threadIDs: emails.compactMap(\.threadID), orgs: emails.filter { $0.threadID != nil }.map(\.org), isSendable: ThreadingHeaders.isSendable, conn, logger: logger)
+        let latest = try await ThreadContext.latest(
+            threadIDs: emails.compactMap(\.threadID), orgs: emails.filter { $0.threadID != nil }.map(\.org), isSendable: ThreadingHeaders.isSendable,
+            conn, logger: logger)
         for d in emails {
             do {
                 outgoing.append(try compose(d, latest: d.threadID.flatMap { latest[$0] }))
@@ -85,11 +102,13 @@ package struct DispatchBatch {
     package func compose(_ d: DueStep, latest: ThreadContext.Latest?) throws -> Outgoing {
         let domain = MessageIDs.domain(of: d.inboxAddress)
         let unsubscribe = UnsubscribeToken.url(base: unsubscribeBase, for: d, preview: preview, key: services.keys.unsubscribe)
-        let vars = Composer.Variables(contactFullName: d.contactName, contactEmail: d.recipient, contactFields: d.contactFields,
-                                      inboxDisplayName: d.inboxName, inboxAddress: d.inboxAddress, source: d.source,
-                                      sequenceName: d.sequenceName, unsubscribeURL: unsubscribe)
-        let subject = Composer.headerText(d.renderedSubject ?? d.step.subject.map { Composer.render($0, vars) } ?? "Re: \(d.source?.subject ?? "")",
-                                          max: Composer.maxSubjectLength)
+        let vars = Composer.Variables(
+            contactFullName: d.contactName, contactEmail: d.recipient, contactFields: d.contactFields,
+            inboxDisplayName: d.inboxName, inboxAddress: d.inboxAddress, source: d.source,
+            sequenceName: d.sequenceName, unsubscribeURL: unsubscribe)
+        let subject = Composer.headerText(
+            d.renderedSubject ?? d.step.subject.map { Composer.render($0, vars) } ?? "Re: \(d.source?.subject ?? "")",
+            max: Composer.maxSubjectLength)
         let body = d.renderedBody ?? Composer.render(d.step.body ?? "", vars)
         let messageID = MessageIDs.forStep(org: d.org, enrollmentID: d.enrollmentID, step: d.stepIndex, domain: domain, key: services.keys.messageID)
         let threading = ThreadingHeaders.make(candidates: latest?.candidates ?? [], references: latest?.references ?? [], own: messageID)
@@ -129,7 +148,10 @@ package struct DispatchBatch {
         }
         let marks = outgoing.map { AcceptanceMark(due: $0.due, rfcID: $0.message.messageID) }
         let db = services.db
-        enum Event: Sendable { case sent(Int, Result<SMTPOutcome, any Error>), marked }
+        enum Event: Sendable {
+            case sent(Int, Result<SMTPOutcome, any Error>)
+            case marked
+        }
         let results = await withTaskGroup(of: Event.self) { group in
             var out: [(Int, Result<SMTPOutcome, any Error>)] = []
             var next = 0
@@ -139,17 +161,25 @@ package struct DispatchBatch {
             func start(_ job: Job) {
                 group.addTask {
                     guard ContinuousClock.now < deadline, !trouble.isSet else { return .sent(job.index, .failure(NotStarted())) }
-                    do { return .sent(job.index, .success(try await transport.send(envelopeFrom: job.from, recipients: [job.to], message: job.message))) }
-                    catch { return .sent(job.index, .failure(error)) }
+                    do {
+                        return .sent(
+                            job.index, .success(try await transport.send(envelopeFrom: job.from, recipients: [job.to], message: job.message)))
+                    } catch { return .sent(job.index, .failure(error)) }
                 }
             }
-            while next < min(width, jobs.count) { start(jobs[next]); next += 1 }
+            while next < min(width, jobs.count) {
+                start(jobs[next])
+                next += 1
+            }
             for await event in group {
                 switch event {
                 case .sent(let i, let r):
                     out.append((i, r))
                     if case .success = r { unmarked.append(marks[i]) }
-                    if next < jobs.count { start(jobs[next]); next += 1 }
+                    if next < jobs.count {
+                        start(jobs[next])
+                        next += 1
+                    }
                 case .marked:
                     marking = false
                 }
@@ -157,7 +187,10 @@ package struct DispatchBatch {
                     let batch = unmarked
                     unmarked = []
                     marking = true
-                    group.addTask { await AcceptanceMark.write(batch, db: db, trouble: trouble); return .marked }
+                    group.addTask {
+                        await AcceptanceMark.write(batch, db: db, trouble: trouble)
+                        return .marked
+                    }
                 }
             }
             return out
@@ -176,14 +209,16 @@ package struct DispatchBatch {
             case .success: sent.append(o)
             case .failure(SMTPError.permanent(let code, let message)): permanent.append((o, "\(code.map(String.init) ?? "5xx") \(message)"))
             case .failure(SMTPError.rejected(let code, let message)): rejected.append((o, "\(code.map(String.init) ?? "5xx") \(message)"))
-            case .failure(SMTPError.paused(let until)): paused.append((o.due, until))   // not tried: due again when sending resumes
-            case .failure(is NotStarted): continue   // still due; the next batch takes it
+            case .failure(SMTPError.paused(let until)): paused.append((o.due, until))  // not tried: due again when sending resumes
+            case .failure(is NotStarted): continue  // still due; the next batch takes it
             case .failure(let error): transient.append((o, "\(error)"))
             }
         }
-        for (label, n) in [("sent", sent.count), ("transient_failure", transient.count), ("hard_bounce", permanent.count), ("smtp_rejected", rejected.count),
-                           ("smtp_paused", paused.count), ("reminder", reminders.count), ("suppressed", suppressed.count), ("deferred", deferred.count),
-                           ("over_org_quota", overQuota)] where n > 0 {
+        for (label, n) in [
+            ("sent", sent.count), ("transient_failure", transient.count), ("hard_bounce", permanent.count), ("smtp_rejected", rejected.count),
+            ("smtp_paused", paused.count), ("reminder", reminders.count), ("suppressed", suppressed.count), ("deferred", deferred.count),
+            ("over_org_quota", overQuota),
+        ] where n > 0 {
             Counter(label: "nudge_dispatch_steps_total", dimensions: [("outcome", label)]).increment(by: n)
         }
         if let until = paused.first?.1 {
@@ -200,11 +235,13 @@ package struct DispatchBatch {
         try await recorder.recordDeferred(paused)
         // One statement per organization, not per enrollment.
         for (org, steps) in Dictionary(grouping: suppressed, by: \.org) {
-            _ = try await EnrollmentStore.finish(org: org, enrollmentIDs: steps.map(\.enrollmentID), state: .exited, reason: .suppressed,
-                                                 detail: "the address is on the suppression list", now: now, conn, logger: logger)
+            _ = try await EnrollmentStore.finish(
+                org: org, enrollmentIDs: steps.map(\.enrollmentID), state: .exited, reason: .suppressed,
+                detail: "the address is on the suppression list", now: now, conn, logger: logger)
         }
         for (d, why) in broken {
-            _ = try await EnrollmentStore.finish(org: d.org, enrollmentIDs: [d.enrollmentID], state: .failed, reason: nil, detail: why, now: now, conn, logger: logger)
+            _ = try await EnrollmentStore.finish(
+                org: d.org, enrollmentIDs: [d.enrollmentID], state: .failed, reason: nil, detail: why, now: now, conn, logger: logger)
         }
     }
 }

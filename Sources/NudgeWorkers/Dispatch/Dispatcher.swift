@@ -1,11 +1,11 @@
 import Foundation
 import Logging
 import Metrics
+import NudgeCore
 import NudgeSMTP
+import NudgeStore
 import ServiceLifecycle
 import Synchronization
-import NudgeCore
-import NudgeStore
 
 /// Sends each due step once. A batch is claimed with `FOR UPDATE SKIP LOCKED` inside one
 /// transaction that stays open while the batch is sent: the row locks are the lease. A reply,

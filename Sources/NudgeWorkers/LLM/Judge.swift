@@ -1,9 +1,9 @@
-import Mustache
 import Foundation
 import Logging
-import ServiceLifecycle
+import Mustache
 import NudgeCore
 import NudgeStore
+import ServiceLifecycle
 
 /// Judges inbound messages against enrollments' exit conditions. While a judgement is pending the
 /// contact's enrollments are held (the dispatcher sends them nothing). `exit: true` exits the
@@ -44,19 +44,24 @@ public struct Judge: Service {
     package func judge(_ p: PendingJudgement, now: Date) async throws {
         guard let condition = p.condition else { return try await apply(p, exit: false, reason: "no exit condition", now: now) }
         guard let llm = services.llm, let prompts = services.prompts else { return try await failed(p, error: "no LLM configured", now: now) }
-        let vars: [String: Any] = ["condition": condition, "from": p.from, "subject": p.subject, "classification": p.classification,
-                                   "text": Prompts.quote(p.text, limit: 6_000)]
-        let request = LLMRequest(system: prompts.judgeSystem.render(vars), user: prompts.judgeUser.render(vars), schemaName: "exit_judgement",
-                                 schema: Self.schema, maxTokens: 200)
+        let vars: [String: Any] = [
+            "condition": condition, "from": p.from, "subject": p.subject, "classification": p.classification,
+            "text": Prompts.quote(p.text, limit: 6_000),
+        ]
+        let request = LLMRequest(
+            system: prompts.judgeSystem.render(vars), user: prompts.judgeUser.render(vars), schemaName: "exit_judgement",
+            schema: Self.schema, maxTokens: 200)
         do {
             let response = try await llm.complete(request)
             guard let exit = response.object["exit"]?.bool else { throw LLMError.invalidOutput("no verdict") }
             let reason = Composer.oneLine(response.object["reason"]?.string ?? "").prefix(500)
-            try await apply(p, exit: exit, reason: String(reason), now: now,
-                            audit: LLMCall(org: p.org, purpose: .judge, enrollmentID: p.enrollmentID, request: request, response: response))
+            try await apply(
+                p, exit: exit, reason: String(reason), now: now,
+                audit: LLMCall(org: p.org, purpose: .judge, enrollmentID: p.enrollmentID, request: request, response: response))
         } catch {
-            if p.attempts >= Self.maxAttempts { try await failed(p, error: "\(error)", now: now) }
-            else {
+            if p.attempts >= Self.maxAttempts {
+                try await failed(p, error: "\(error)", now: now)
+            } else {
                 // Back off: 30 s, 1, 2, 4 minutes.
                 let delay = 30 * pow(2, Double(p.attempts - 1))
                 try await store.retry(p, at: now.addingTimeInterval(delay))

@@ -29,7 +29,10 @@ public final class OpenAIClient: LLMClient {
 
     deinit { try? http.syncShutdown() }
 
-    package struct Transient: Error { let reason: String; let retryAfter: Double? }
+    package struct Transient: Error {
+        let reason: String
+        let retryAfter: Double?
+    }
 
     public func complete(_ request: LLMRequest) async throws -> LLMResponse {
         try await limiter.run { try await completeWithRetries(request) }
@@ -97,7 +100,8 @@ public final class OpenAIClient: LLMClient {
         }
         guard code == 200 else { throw LLMError.invalidOutput("HTTP \(code)") }
         guard let json = JSONValue.parse(String(buffer: bytes)),
-              case .array(let choices)? = json["choices"], let content = choices.first?["message"]?["content"]?.string else {
+            case .array(let choices)? = json["choices"], let content = choices.first?["message"]?["content"]?.string
+        else {
             throw LLMError.invalidOutput("no message content in the answer")
         }
         guard case .object(let object)? = JSONValue.parse(content) else {
@@ -106,11 +110,16 @@ public final class OpenAIClient: LLMClient {
         }
         try SchemaCheck.validate(object, against: request.schema)
         let usage = json["usage"]
-        if let p = usage?["prompt_tokens"]?.number { Counter(label: "nudge_llm_tokens_total", dimensions: [("kind", "prompt")]).increment(by: Int(p)) }
-        if let c = usage?["completion_tokens"]?.number { Counter(label: "nudge_llm_tokens_total", dimensions: [("kind", "completion")]).increment(by: Int(c)) }
-        return LLMResponse(object: object, model: json["model"]?.string ?? settings.model,
-                           promptTokens: usage?["prompt_tokens"]?.number.map { Int($0) }, completionTokens: usage?["completion_tokens"]?.number.map { Int($0) },
-                           latency: ContinuousClock.now - started)
+        if let p = usage?["prompt_tokens"]?.number {
+            Counter(label: "nudge_llm_tokens_total", dimensions: [("kind", "prompt")]).increment(by: Int(p))
+        }
+        if let c = usage?["completion_tokens"]?.number {
+            Counter(label: "nudge_llm_tokens_total", dimensions: [("kind", "completion")]).increment(by: Int(c))
+        }
+        return LLMResponse(
+            object: object, model: json["model"]?.string ?? settings.model,
+            promptTokens: usage?["prompt_tokens"]?.number.map { Int($0) }, completionTokens: usage?["completion_tokens"]?.number.map { Int($0) },
+            latency: ContinuousClock.now - started)
     }
 }
 

@@ -28,7 +28,9 @@ public struct Prompts: Sendable {
             let path = "\(directory)/\(name).mustache"
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw Missing(file: path, reason: "cannot be read") }
             for n in needles where !text.contains(n) { throw Missing(file: path, reason: "must contain \(n)") }
-            do { loaded[name] = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + text) } catch { throw Missing(file: path, reason: "is not valid Mustache") }
+            do { loaded[name] = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + text) } catch {
+                throw Missing(file: path, reason: "is not valid Mustache")
+            }
         }
         writeSystem = loaded["write_step.system"]!
         writeUser = loaded["write_step.user"]!

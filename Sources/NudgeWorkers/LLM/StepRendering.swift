@@ -1,7 +1,7 @@
-import Mustache
 import Foundation
 import Logging
 import Metrics
+import Mustache
 import NudgeCore
 import NudgeStore
 
@@ -46,8 +46,16 @@ package struct StepRendering {
         try await db.tenant(d.org) { [logger] conn in
             let detail = String(reason.prefix(500))
             if try await EnrollmentStore.pauseForReview(org: d.org, id: d.enrollmentID, detail: detail, now: now, conn, logger: logger) {
-                try await Events.append([PendingEvent(org: d.org, type: .enrollmentPaused, ["enrollment_id": .string(d.enrollmentID), "contact_id": .string(d.contactID), "reason": .string("llm_unavailable"), "detail": .string(detail)])],
-                                        at: now, on: conn, logger: logger)
+                try await Events.append(
+                    [
+                        PendingEvent(
+                            org: d.org, type: .enrollmentPaused,
+                            [
+                                "enrollment_id": .string(d.enrollmentID), "contact_id": .string(d.contactID), "reason": .string("llm_unavailable"),
+                                "detail": .string(detail),
+                            ])
+                    ],
+                    at: now, on: conn, logger: logger)
             }
         }
     }
@@ -82,11 +90,15 @@ package struct StepRendering {
             "inbox": ["display_name": d.inboxName ?? d.inboxAddress, "address": d.inboxAddress],
             "has_fields": !fields.isEmpty, "fields_text": Prompts.quote(fields, limit: 2_000),
             "has_source": d.source != nil,
-            "source": ["subject": d.source?.subject ?? "", "from_address": d.source?.from_address ?? "", "text": Prompts.quote(context.sourceText ?? "", limit: 4_000)],
+            "source": [
+                "subject": d.source?.subject ?? "", "from_address": d.source?.from_address ?? "",
+                "text": Prompts.quote(context.sourceText ?? "", limit: 4_000),
+            ],
             "has_thread": context.threadText != nil, "thread_text": Prompts.quote(context.threadText ?? "", limit: 6_000),
         ]
-        let request = LLMRequest(system: prompts.writeSystem.render(vars), user: prompts.writeUser.render(vars), schemaName: "follow_up_email",
-                                 schema: Self.schema, maxTokens: 700)
+        let request = LLMRequest(
+            system: prompts.writeSystem.render(vars), user: prompts.writeUser.render(vars), schemaName: "follow_up_email",
+            schema: Self.schema, maxTokens: 700)
         let response = try await llm.complete(request)
         let audit = LLMCall(org: d.org, purpose: .writeStep, enrollmentID: d.enrollmentID, request: request, response: response)
         let (subject, body) = try OutputGuard.check(subject: response.object["subject"]?.string, body: response.object["body"]?.string)

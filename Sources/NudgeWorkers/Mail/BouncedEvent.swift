@@ -1,5 +1,5 @@
-import NudgeMIME
 import NudgeCore
+import NudgeMIME
 import NudgeStore
 
 /// What a `message.bounced` event lists of its bounce report's recipients. A report may name any
@@ -11,10 +11,13 @@ package enum BouncedEvent {
 
     /// `matched`: whether the report matches mail Nudge sent to that address.
     package static func recipients(_ all: [BounceRecipient], matched: (String) -> Bool) -> JSONValue {
-        .array(all.prefix(listed).map {
-            .object(["email": .string(cut($0.address, 320)), "status": .str($0.status.map { cut($0, 64) }), "permanent": .bool($0.permanent),
-                     "matched": .bool(matched($0.address))])
-        })
+        .array(
+            all.prefix(listed).map {
+                .object([
+                    "email": .string(cut($0.address, 320)), "status": .str($0.status.map { cut($0, 64) }), "permanent": .bool($0.permanent),
+                    "matched": .bool(matched($0.address)),
+                ])
+            })
     }
 
     /// The first `n` code points (a `Character` may hold any number of combining marks).

@@ -1,8 +1,8 @@
 import Foundation
 import Mustache
-import Synchronization
 import NudgeCore
 import NudgeStore
+import Synchronization
 
 /// Renders a template step's subject and body with the contact, inbox and source variables.
 /// Plain text: Mustache's HTML escaping is switched off.
@@ -68,7 +68,8 @@ public enum Composer {
         }
         guard text.unicodeScalars.count > max else { return text }
         // Whole characters only, so a cut never leaves half an emoji or a lone accent.
-        var out = "", used = 0
+        var out = ""
+        var used = 0
         for ch in text {
             let n = ch.unicodeScalars.count
             if used + n > max { break }
@@ -83,12 +84,14 @@ public enum Composer {
         // Fast paths: nothing to join or trim (the Foundation calls below dominate otherwise).
         // Printable ASCII with no space at either end is already one line.
         if let first = s.utf8.first, let last = s.utf8.last, first != 0x20, last != 0x20,
-           s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F })
+        {
             return s
         }
         if !s.unicodeScalars.contains(where: { CharacterSet.newlines.contains($0) }),
-           let first = s.unicodeScalars.first, let last = s.unicodeScalars.last,
-           !CharacterSet.whitespaces.contains(first), !CharacterSet.whitespaces.contains(last) {
+            let first = s.unicodeScalars.first, let last = s.unicodeScalars.last,
+            !CharacterSet.whitespaces.contains(first), !CharacterSet.whitespaces.contains(last)
+        {
             return s
         }
         return s.components(separatedBy: .newlines).joined(separator: " ").trimmingCharacters(in: .whitespaces)

@@ -2,8 +2,8 @@ import Crypto
 import Foundation
 import Logging
 import Metrics
-import NudgeMIME
 import NudgeCore
+import NudgeMIME
 import NudgeStore
 
 public struct InboundResult: Codable, Sendable {
@@ -25,7 +25,8 @@ package struct InboundProcessor {
     package func process(org: String, inboxID: String, raw: [UInt8]) async throws -> (InboundResult, replayed: Bool)? {
         let parsed = InboundMessage.analyze(raw)
         // A message without a Message-ID gets one derived from its bytes, so webhook retries still dedupe.
-        let rfcID = parsed.messageID.flatMap { $0.isEmpty ? nil : $0.storedMessageID }
+        let rfcID =
+            parsed.messageID.flatMap { $0.isEmpty ? nil : $0.storedMessageID }
             ?? "missing-\(SHA256.hash(data: Data(raw)).prefix(16).map { String(format: "%02x", $0) }.joined())@nudge.invalid"
         let now = clock.now()
         let sender = (parsed.from?.address ?? "").withoutNUL
@@ -35,20 +36,27 @@ package struct InboundProcessor {
         // The same message posted twice at once: the second waits on the first's unique index
         // entry, fails, and on its rerun finds the first's answer.
         let result: (InboundResult, Bool)? = try await db.tenant(org, racesRetried: 1) { conn in
-            guard let known = try await InboundLookup.run(org: org, inboxID: inboxID, rfcID: rfcID, senderKey: Mailbox.key(sender), refs: refs, conn, logger: logger) else { return nil }
+            guard
+                let known = try await InboundLookup.run(
+                    org: org, inboxID: inboxID, rfcID: rfcID, senderKey: Mailbox.key(sender), refs: refs, conn, logger: logger)
+            else { return nil }
             if let previous = known.previous {
                 let ids = try JSONCoding.decoder.decode([String].self, from: Data(previous.enrollments.utf8))
-                return (InboundResult(message_id: previous.id, thread_id: previous.threadID, classification: previous.classification, enrollments: ids), true)
+                return (
+                    InboundResult(message_id: previous.id, thread_id: previous.threadID, classification: previous.classification, enrollments: ids),
+                    true
+                )
             }
-            return (try await store(parsed, raw: raw, rfcID: rfcID, sender: sender, refs: refs, known: known, org: org, inboxID: inboxID, now: now, conn), false)
+            return (
+                try await store(parsed, raw: raw, rfcID: rfcID, sender: sender, refs: refs, known: known, org: org, inboxID: inboxID, now: now, conn),
+                false
+            )
         }
         if let (r, replayed) = result, !replayed {
             Counter(label: "nudge_inbound_messages_total", dimensions: [("classification", r.classification)]).increment()
         }
         return result
     }
-
-
 
     /// Who may be suppressed by a bounce or complaint. Anyone can write a report naming any
     /// address, so a report acts only on an address Nudge mailed from this inbox: the message it
@@ -66,27 +74,33 @@ package struct InboundProcessor {
 
         /// The valid address keys among `named` (the first `maxAddresses`), and which of them
         /// Nudge mailed.
-        package static func run(named: [String], refs: [String], org: String, inboxID: String, now: Date,
-                        _ conn: StoreConnection, logger: Logger) async throws -> (keys: [String], matched: Set<String>) {
+        package static func run(
+            named: [String], refs: [String], org: String, inboxID: String, now: Date,
+            _ conn: StoreConnection, logger: Logger
+        ) async throws -> (keys: [String], matched: Set<String>) {
             var seen = Set<String>()
             let keys = Array(named.map(Mailbox.key).filter { Mailbox.validate($0).isSuccess && seen.insert($0).inserted }.prefix(maxAddresses))
-            let matched = try await HistoryStore.sentTo(org: org, inboxID: inboxID, addresses: keys, ids: refs,
-                                                        since: now.addingTimeInterval(-window), conn, logger: logger)
+            let matched = try await HistoryStore.sentTo(
+                org: org, inboxID: inboxID, addresses: keys, ids: refs,
+                since: now.addingTimeInterval(-window), conn, logger: logger)
             return (keys, matched)
         }
     }
 
-    private func store(_ m: InboundMessage, raw: [UInt8], rfcID: String, sender: String, refs: [String], known: InboundLookup, org: String, inboxID: String,
-                       now: Date, _ conn: StoreConnection) async throws -> InboundResult {
+    private func store(
+        _ m: InboundMessage, raw: [UInt8], rfcID: String, sender: String, refs: [String], known: InboundLookup, org: String, inboxID: String,
+        now: Date, _ conn: StoreConnection
+    ) async throws -> InboundResult {
         let senderKey = Mailbox.key(sender)
-        let contactID = known.contactID   // none for an empty sender
+        let contactID = known.contactID  // none for an empty sender
         // Thread: by references (any stored message of the inbox), a bounce by its original
         // message, else by sender and normalised subject, else a new thread.
         let byRef = known.byRef
         let subjectKey = ThreadKeys.subjectKey(m.subject).withoutNUL
         var threadID = byRef?.threadID
         if threadID == nil && !subjectKey.isEmpty && !sender.isEmpty {
-            threadID = try await HistoryStore.thread(org: org, inboxID: inboxID, subjectKey: subjectKey, sender: sender, senderKey: senderKey, conn, logger: logger)
+            threadID = try await HistoryStore.thread(
+                org: org, inboxID: inboxID, subjectKey: subjectKey, sender: sender, senderKey: senderKey, conn, logger: logger)
         }
         let newThread = threadID == nil
         let thread = threadID ?? ID.make(.thr)
@@ -105,11 +119,14 @@ package struct InboundProcessor {
         case .humanReply, .autoReply, .other:
             // A reply from the contact, or any reply in a thread an enrollment writes into.
             let targets = try await EnrollmentStore.replyTargets(
-                EnrollmentStore.ReplyTargets(org: org, contactID: contactID, threadID: thread, inboxID: inboxID, stop: m.classification == .humanReply,
-                             detail: "reply \(messageID)", now: now), conn, logger: logger)
+                EnrollmentStore.ReplyTargets(
+                    org: org, contactID: contactID, threadID: thread, inboxID: inboxID, stop: m.classification == .humanReply,
+                    detail: "reply \(messageID)", now: now), conn, logger: logger)
             for t in targets where t.stopped {
                 changed.append(t.id)
-                events.append(EnrollmentStore.finishedEvent(org: org, id: t.id, contactID: t.contactID, state: .exited, reason: .replied, detail: "reply \(messageID)"))
+                events.append(
+                    EnrollmentStore.finishedEvent(
+                        org: org, id: t.id, contactID: t.contactID, state: .exited, reason: .replied, detail: "reply \(messageID)"))
             }
             // Exit conditions see every message from the contact, auto-replies included.
             judge = targets.filter { $0.hasPrompt && !$0.stopped }
@@ -117,46 +134,62 @@ package struct InboundProcessor {
             let report = m.bounce
             var failed = (report?.recipients ?? []).filter(\.permanent).map(\.address)
             if failed.isEmpty, report?.recipients.isEmpty ?? true, report?.isPermanent ?? false, let to = byRef?.toAddresses.first { failed = [to] }
-            let (keys, sent) = try await ReportMatch.run(named: failed + (report?.recipients ?? []).map(\.address), refs: refs,
-                                                         org: org, inboxID: inboxID, now: now, conn, logger: logger)
+            let (keys, sent) = try await ReportMatch.run(
+                named: failed + (report?.recipients ?? []).map(\.address), refs: refs,
+                org: org, inboxID: inboxID, now: now, conn, logger: logger)
             matched = sent
             for address in keys where sent.contains(address) && failed.contains(where: { Mailbox.key($0) == address }) {
-                let (_, _, exited) = try await SuppressionStore.suppress(org: org, address: address, reason: "bounced",
-                                                                         detail: "bounce \(messageID)", now: now, conn, logger: logger)
+                let (_, _, exited) = try await SuppressionStore.suppress(
+                    org: org, address: address, reason: "bounced",
+                    detail: "bounce \(messageID)", now: now, conn, logger: logger)
                 changed += exited
             }
-            events.append(PendingEvent(org: org, type: .messageBounced, [
-                "message_id": .string(messageID), "thread_id": .string(thread), "permanent": .bool(!failed.isEmpty), "matched": .bool(!sent.isEmpty),
-                "recipients": BouncedEvent.recipients(report?.recipients ?? []) { sent.contains(Mailbox.key($0)) },
-                "recipients_total": BouncedEvent.total(report?.recipients ?? []),
-            ]))
+            events.append(
+                PendingEvent(
+                    org: org, type: .messageBounced,
+                    [
+                        "message_id": .string(messageID), "thread_id": .string(thread), "permanent": .bool(!failed.isEmpty),
+                        "matched": .bool(!sent.isEmpty),
+                        "recipients": BouncedEvent.recipients(report?.recipients ?? []) { sent.contains(Mailbox.key($0)) },
+                        "recipients_total": BouncedEvent.total(report?.recipients ?? []),
+                    ]))
         case .complaint:
             var addresses = m.complaint?.complainedAddresses ?? []
             if addresses.isEmpty, let to = byRef?.toAddresses.first { addresses = [to] }
             let (keys, sent) = try await ReportMatch.run(named: addresses, refs: refs, org: org, inboxID: inboxID, now: now, conn, logger: logger)
             matched = sent
             for address in keys where sent.contains(address) {
-                let (_, _, exited) = try await SuppressionStore.suppress(org: org, address: address, reason: "complained",
-                                                                         detail: "complaint \(messageID)", now: now, conn, logger: logger)
+                let (_, _, exited) = try await SuppressionStore.suppress(
+                    org: org, address: address, reason: "complained",
+                    detail: "complaint \(messageID)", now: now, conn, logger: logger)
                 changed += exited
             }
-            events.append(PendingEvent(org: org, type: .messageComplained, [
-                "message_id": .string(messageID), "thread_id": .string(thread), "feedback_type": .str(m.complaint?.feedbackType), "matched": .bool(!sent.isEmpty),
-                "recipients": .array(addresses.map { .object(["email": .string($0), "matched": .bool(sent.contains(Mailbox.key($0)))]) }),
-            ]))
+            events.append(
+                PendingEvent(
+                    org: org, type: .messageComplained,
+                    [
+                        "message_id": .string(messageID), "thread_id": .string(thread), "feedback_type": .str(m.complaint?.feedbackType),
+                        "matched": .bool(!sent.isEmpty),
+                        "recipients": .array(addresses.map { .object(["email": .string($0), "matched": .bool(sent.contains(Mailbox.key($0)))]) }),
+                    ]))
         }
-        events.append(PendingEvent(org: org, type: .messageReceived, [
-            "message_id": .string(messageID), "thread_id": .string(thread), "classification": .string(classification),
-            "contact_id": .str(contactID), "enrollments": .array(changed.map(JSONValue.string)),
-        ]))
-        var message = NewMessage(org: org, inboxID: inboxID, threadID: thread, direction: "inbound", rfc822MessageID: rfcID,
-                                 inReplyTo: m.inReplyTo.first?.storedMessageID, references: m.references.map(\.storedMessageID), from: sender,
-                                 fromName: m.from?.name, to: m.to.map(\.address), cc: m.cc.map(\.address), subject: m.subject,
-                                 text: m.text, replyText: m.replyText, classification: classification, raw: raw, contactID: contactID,
-                                 enrollmentID: byRef?.enrollmentID, stepIndex: nil, details: InboundDetails.json(m, changed: changed, matched: matched), at: now)
+        events.append(
+            PendingEvent(
+                org: org, type: .messageReceived,
+                [
+                    "message_id": .string(messageID), "thread_id": .string(thread), "classification": .string(classification),
+                    "contact_id": .str(contactID), "enrollments": .array(changed.map(JSONValue.string)),
+                ]))
+        var message = NewMessage(
+            org: org, inboxID: inboxID, threadID: thread, direction: "inbound", rfc822MessageID: rfcID,
+            inReplyTo: m.inReplyTo.first?.storedMessageID, references: m.references.map(\.storedMessageID), from: sender,
+            fromName: m.from?.name, to: m.to.map(\.address), cc: m.cc.map(\.address), subject: m.subject,
+            text: m.text, replyText: m.replyText, classification: classification, raw: raw, contactID: contactID,
+            enrollmentID: byRef?.enrollmentID, stepIndex: nil, details: InboundDetails.json(m, changed: changed, matched: matched), at: now)
         message.id = messageID
-        try await HistoryStore.append([message], newThreads: newThread ? [.init(org: org, id: thread, inboxID: inboxID, contactID: contactID, subject: m.subject)] : [],
-                                      events: events, now: now, conn, logger: logger)
+        try await HistoryStore.append(
+            [message], newThreads: newThread ? [.init(org: org, id: thread, inboxID: inboxID, contactID: contactID, subject: m.subject)] : [],
+            events: events, now: now, conn, logger: logger)
         if !judge.isEmpty {
             try await JudgementStore.queue(org: org, messageID: messageID, judge, now: now, conn, logger: logger)
             try await EnrollmentStore.hold(org: org, contactIDs: Array(Set(judge.map(\.contactID))), conn, logger: logger)
@@ -177,7 +210,8 @@ extension String {
     package var storedMessageID: String {
         let clean = withoutNUL
         guard clean.utf8.count > 900 else { return clean }
-        var out = String.UnicodeScalarView(), bytes = 0
+        var out = String.UnicodeScalarView()
+        var bytes = 0
         for scalar in clean.unicodeScalars {
             bytes += UTF8.width(scalar)
             if bytes > 900 { break }
@@ -188,7 +222,10 @@ extension String {
 }
 
 extension Result {
-    package var isSuccess: Bool { if case .success = self { return true }; return false }
+    package var isSuccess: Bool {
+        if case .success = self { return true }
+        return false
+    }
 }
 
 /// What the message's `details` keep: the facts found in bounces and complaints, and the
@@ -200,14 +237,21 @@ package enum InboundDetails {
         if let b = m.bounce {
             o["bounce"] = .object([
                 "original_message_id": .str(b.originalMessageID), "matched": .bool(!matched.isEmpty),
-                "recipients": .array(b.recipients.map { .object(["email": .string($0.address), "status": .str($0.status), "action": .str($0.action),
-                                                                 "diagnostic": .str($0.diagnostic.map { String($0.prefix(500)) }), "permanent": .bool($0.permanent),
-                                                                 "matched": .bool(matched.contains(Mailbox.key($0.address)))]) }),
+                "recipients": .array(
+                    b.recipients.map {
+                        .object([
+                            "email": .string($0.address), "status": .str($0.status), "action": .str($0.action),
+                            "diagnostic": .str($0.diagnostic.map { String($0.prefix(500)) }), "permanent": .bool($0.permanent),
+                            "matched": .bool(matched.contains(Mailbox.key($0.address))),
+                        ])
+                    }),
             ])
         }
         if let c = m.complaint {
-            o["complaint"] = .object(["feedback_type": .str(c.feedbackType), "addresses": .array(c.complainedAddresses.map(JSONValue.string)),
-                                      "original_message_id": .str(c.originalMessageID), "matched": .bool(!matched.isEmpty)])
+            o["complaint"] = .object([
+                "feedback_type": .str(c.feedbackType), "addresses": .array(c.complainedAddresses.map(JSONValue.string)),
+                "original_message_id": .str(c.originalMessageID), "matched": .bool(!matched.isEmpty),
+            ])
         }
         return JSONValue.object(o).serialized
     }

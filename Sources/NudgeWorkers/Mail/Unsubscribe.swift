@@ -10,7 +10,8 @@ public struct SigningKeys: Sendable {
     package let messageID: SymmetricKey
 
     public init(secret: [UInt8]) {
-        unsubscribe = SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Data("nudge-unsubscribe-v1".utf8), using: SymmetricKey(data: secret))))
+        unsubscribe = SymmetricKey(
+            data: Array(HMAC<SHA256>.authenticationCode(for: Data("nudge-unsubscribe-v1".utf8), using: SymmetricKey(data: secret))))
         messageID = SymmetricKey(data: Array("nudge-message-id-v1".utf8) + secret)
     }
 }

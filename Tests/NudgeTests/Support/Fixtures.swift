@@ -1,12 +1,12 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import NIOCore
 import Nudge
 import NudgeCore
 import NudgeHTTP
 import NudgeStore
 import NudgeWorkers
-import NIOCore
 
 /// Small helpers shared by FoundationTests, ContactsTests and EnrollmentRulesTests.
 enum Fixture {
@@ -66,10 +66,12 @@ extension Harness {
 
     /// POST /v1/contacts/ with one address; `extra` is appended to the body (`, "labels": [...]`).
     @discardableResult
-    func contact(_ address: String, inbox: String? = nil, name: String = "Avery Chen", extra: String = "", token: String? = nil) async throws -> Reply {
+    func contact(_ address: String, inbox: String? = nil, name: String = "Avery Chen", extra: String = "", token: String? = nil) async throws -> Reply
+    {
         let inboxField = inbox.map { #""inbox_id": "\#($0)", "# } ?? ""
-        return try await call(.post, "/v1/contacts/", token: token,
-                              #"{\#(inboxField)"full_name": "\#(name)", "emails": [{"label": "work", "address": "\#(address)"}]\#(extra)}"#)
+        return try await call(
+            .post, "/v1/contacts/", token: token,
+            #"{\#(inboxField)"full_name": "\#(name)", "emails": [{"label": "work", "address": "\#(address)"}]\#(extra)}"#)
     }
 
     /// The id of the token whose secret is `token` (GET /v1/tokens/me/).
@@ -81,8 +83,9 @@ extension Harness {
 
     /// An ad-hoc enrollment of `email` from `inbox` with the given steps (a JSON array).
     func enrollAdHoc(inbox: String, email: String, steps: String, token: String? = nil) async throws -> Reply {
-        try await call(.post, "/v1/sequences/enrollments/", token: token,
-                       #"{"inbox_id": "\#(inbox)", "recipient": {"email": "\#(email)"}, "emails": \#(steps)}"#)
+        try await call(
+            .post, "/v1/sequences/enrollments/", token: token,
+            #"{"inbox_id": "\#(inbox)", "recipient": {"email": "\#(email)"}, "emails": \#(steps)}"#)
     }
 
     /// Enrollments of one contact (GET /v1/sequences/enrollments/?contact_id=).

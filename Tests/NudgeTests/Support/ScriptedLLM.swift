@@ -1,12 +1,12 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import Nudge
 import NudgeCore
 import NudgeHTTP
 import NudgeStore
 import NudgeWorkers
-import NIOCore
 import ServiceLifecycle
 import Synchronization
 
@@ -17,11 +17,13 @@ final class ScriptedLLM: Sendable {
         var status = 200
         var headers: [String: String] = [:]
         var delay: Duration = .zero
-        var content: String? = nil       // becomes choices[0].message.content
-        var rawBody: String? = nil       // sent as is instead
+        var content: String? = nil  // becomes choices[0].message.content
+        var rawBody: String? = nil  // sent as is instead
 
         static func json(_ object: String) -> Answer { Answer(content: object) }
-        static func status(_ code: Int, headers: [String: String] = [:]) -> Answer { Answer(status: code, headers: headers, rawBody: #"{"error": "scripted"}"#) }
+        static func status(_ code: Int, headers: [String: String] = [:]) -> Answer {
+            Answer(status: code, headers: headers, rawBody: #"{"error": "scripted"}"#)
+        }
     }
 
     private let queue = Mutex<[Answer]>([])
@@ -46,21 +48,28 @@ final class ScriptedLLM: Sendable {
             if answer.delay > .zero { try await Task.sleep(for: answer.delay) }
             var text = answer.rawBody ?? ""
             if let content = answer.content {
-                text = JSONValue.object([
-                    "id": "chatcmpl-test", "model": "scripted", "object": "chat.completion",
-                    "choices": .array([.object(["index": 0, "message": .object(["role": "assistant", "content": .string(content)]), "finish_reason": "stop"])]),
-                    "usage": .object(["prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49]),
-                ]).serialized
+                text =
+                    JSONValue.object([
+                        "id": "chatcmpl-test", "model": "scripted", "object": "chat.completion",
+                        "choices": .array([
+                            .object(["index": 0, "message": .object(["role": "assistant", "content": .string(content)]), "finish_reason": "stop"])
+                        ]),
+                        "usage": .object(["prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49]),
+                    ]).serialized
             }
             var headers: HTTPFields = [.contentType: "application/json"]
             for (k, v) in answer.headers { headers[HTTPField.Name(k)!] = v }
             return Response(status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         let ready = AsyncStream<Int>.makeStream()
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { channel in ready.continuation.yield(channel.localAddress?.port ?? 0) })
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in ready.continuation.yield(channel.localAddress?.port ?? 0) })
         llm.task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
-        for await port in ready.stream { llm.portBox.withLock { $0 = port }; break }
+        for await port in ready.stream {
+            llm.portBox.withLock { $0 = port }
+            break
+        }
         return llm
     }
 

@@ -8,7 +8,7 @@ import Synchronization
 enum SecretLedger {
     private static let seen = Mutex<Set<String>>([])
     private static let file: FileHandle? = ProcessInfo.processInfo.environment["NUDGE_TEST_SECRETS"].flatMap { path in
-        FileManager.default.createFile(atPath: path, contents: nil)   // no-op when it exists
+        FileManager.default.createFile(atPath: path, contents: nil)  // no-op when it exists
         let h = FileHandle(forWritingAtPath: path)
         h?.seekToEndOfFile()
         return h
@@ -52,8 +52,10 @@ struct LineLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
+    func log(
+        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
+        file: String, function: String, line: UInt
+    ) {
         let all = metadata.merging(explicit ?? [:]) { $1 }
         let meta = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         sink("\(Date()) \(level) \(label): \(message)\(meta)")

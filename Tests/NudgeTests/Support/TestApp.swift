@@ -3,14 +3,14 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import NIOCore
 import Nudge
 import NudgeCore
 import NudgeHTTP
-import NudgeStore
-import NudgeWorkers
 import NudgeSMTP
+import NudgeStore
 import NudgeTestSupport
-import NIOCore
+import NudgeWorkers
 import PostgresNIO
 import ServiceLifecycle
 
@@ -36,8 +36,10 @@ struct Harness: Sendable {
     let admin: String
 
     @discardableResult
-    func call(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, _ json: String? = nil,
-              headers: HTTPFields = [:], raw: [UInt8]? = nil) async throws -> Reply {
+    func call(
+        _ method: HTTPRequest.Method, _ path: String, token: String? = nil, _ json: String? = nil,
+        headers: HTTPFields = [:], raw: [UInt8]? = nil
+    ) async throws -> Reply {
         var h = headers
         if let t = token ?? (headers[.authorization] == nil ? admin : nil) {
             h[.authorization] = "Bearer \(t)"
@@ -54,7 +56,8 @@ struct Harness: Sendable {
 
     /// A token of this organization with exactly `scopes`.
     func token(_ scopes: [String], org: String? = nil) async throws -> String {
-        let t = try await services.tokens.issue(org: org ?? self.org, name: "t", scopes: scopes, expiresAt: nil, createdBy: nil, now: clock.now()).token
+        let t = try await services.tokens.issue(org: org ?? self.org, name: "t", scopes: scopes, expiresAt: nil, createdBy: nil, now: clock.now())
+            .token
         SecretLedger.record(t)
         return t
     }
@@ -116,8 +119,9 @@ struct Harness: Sendable {
         if let database { db = database } else { db = try await TestCluster.shared.database() }
         let postgres = PostgresClient(configuration: db, backgroundLogger: logger)
         let clock = ManualClock(start: Date(timeIntervalSince1970: 1_795_000_000))  // a Monday-ish fixed start
-        let services = try NudgeServices(config: config, postgres: postgres, clock: clock, logger: logger,
-                                         transport: transport ?? OutboxDirectoryTransport(directory: config.outboxDir))
+        let services = try NudgeServices(
+            config: config, postgres: postgres, clock: clock, logger: logger,
+            transport: transport ?? OutboxDirectoryTransport(directory: config.outboxDir))
         let app = buildApplication(services: services, background: services.backgroundServices() + extra(services))
         try await app.test(testing) { client in
             let (org, token) = try await services.tokens.createOrg(name: "Acme", now: clock.now())

@@ -19,13 +19,16 @@ actor TestCluster {
     private var counter = 0
 
     static let logger: Logger = {
-        var l = TestLogFile.handle == nil ? Logger(label: "nudge-test") : Logger(label: "nudge-test") { LineLogHandler(label: $0, sink: TestLogFile.write) }
+        var l =
+            TestLogFile.handle == nil
+            ? Logger(label: "nudge-test") : Logger(label: "nudge-test") { LineLogHandler(label: $0, sink: TestLogFile.write) }
         l.logLevel = ProcessInfo.processInfo.environment["NUDGE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         return l
     }()
 
     static var packageRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     private var setup: Task<EmbeddedPostgres, any Error>?
@@ -75,7 +78,9 @@ actor TestCluster {
 
     func superuserQuery(_ sql: String, database: String) async throws -> [PostgresRow] {
         let cluster = try await cluster()
-        let c = PostgresClient(configuration: .init(unixSocketPath: cluster.socketPath, username: "postgres", password: nil, database: database), backgroundLogger: Self.logger)
+        let c = PostgresClient(
+            configuration: .init(unixSocketPath: cluster.socketPath, username: "postgres", password: nil, database: database),
+            backgroundLogger: Self.logger)
         let t = Task { await c.run() }
         defer { t.cancel() }
         return try await c.query(PostgresQuery(unsafeSQL: sql), logger: Self.logger).collect()
