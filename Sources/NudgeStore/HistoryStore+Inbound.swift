@@ -105,7 +105,7 @@ extension HistoryStore {
 
 /// One of a thread's latest messages, as an LLM-written step sees it.
 package struct RecentMessage: Sendable {
-    package let direction: String
+    package let direction: MessageDirection
     package let from: String
     package let subject: String
     /// The new text of a reply, else the whole text.
@@ -132,7 +132,10 @@ extension HistoryStore {
                     WHERE org_id = \(org) AND thread_id = \(tid) ORDER BY at DESC, created_at DESC LIMIT 6
                     """, logger: logger
                 ).decode((String, String, String, String).self) {
-                    recent.append(RecentMessage(direction: direction, from: from, subject: subject, text: text))
+                    recent.append(
+                        RecentMessage(
+                            direction: try MessageDirection.stored(direction, column: "messages.direction"), from: from, subject: subject, text: text)
+                    )
                 }
             }
             return (source, recent)

@@ -9,7 +9,7 @@ public struct MessageRecord: Encodable, Sendable {
     public let id: String
     public let inbox_id: String
     public let thread_id: String
-    public let direction: String
+    public let direction: MessageDirection
     public let rfc822_message_id: String
     public let in_reply_to: String?
     public let references: [String]
@@ -20,7 +20,7 @@ public struct MessageRecord: Encodable, Sendable {
     public let subject: String
     public let text: String
     public let reply_text: String?
-    public let classification: String?
+    public let classification: InboundClass?
     public let contact_id: String?
     public let enrollment_id: String?
     public let step_index: Int?
@@ -46,13 +46,15 @@ public struct MessageRecord: Encodable, Sendable {
         let r = row.makeRandomAccess()
         return MessageRecord(
             id: try r["id"].decode(String.self), inbox_id: try r["inbox_id"].decode(String.self), thread_id: try r["thread_id"].decode(String.self),
-            direction: try r["direction"].decode(String.self), rfc822_message_id: try r["rfc822_message_id"].decode(String.self),
+            direction: try MessageDirection.stored(r["direction"].decode(String.self), column: "messages.direction"),
+            rfc822_message_id: try r["rfc822_message_id"].decode(String.self),
             in_reply_to: try r["in_reply_to"].decode(String?.self), references: try r["refs"].decode([String].self),
             from: try r["from_address"].decode(String.self), from_name: try r["from_name"].decode(String?.self),
             to: try r["to_addresses"].decode([String].self), cc: try r["cc_addresses"].decode([String].self),
             subject: try r["subject"].decode(String.self), text: try r["text_body"].decode(String.self),
             reply_text: try r["reply_text"].decode(String?.self),
-            classification: try r["classification"].decode(String?.self), contact_id: try r["contact_id"].decode(String?.self),
+            classification: try r["classification"].decode(String?.self).map { try InboundClass.stored($0, column: "messages.classification") },
+            contact_id: try r["contact_id"].decode(String?.self),
             enrollment_id: try r["enrollment_id"].decode(String?.self), step_index: try r["step_index"].decode(Int?.self),
             raw_size: try r["raw_size"].decode(Int.self), details: try r["details"].decode(String?.self).flatMap(JSONValue.parse),
             at: try r["at"].decode(Date.self), created_at: try r["created_at"].decode(Date.self))
@@ -83,7 +85,7 @@ public struct NewMessage: Sendable {
     package var id = ID.make(.msg)
     package var inboxID: String
     package var threadID: String
-    package var direction: String
+    package var direction: MessageDirection
     package var rfc822MessageID: String
     package var inReplyTo: String?
     package var references: [String]
@@ -94,7 +96,7 @@ public struct NewMessage: Sendable {
     package var subject: String
     package var text: String
     package var replyText: String?
-    package var classification: String?
+    package var classification: InboundClass?
     package var raw: [UInt8]
     package var contactID: String?
     package var enrollmentID: String?
@@ -103,9 +105,10 @@ public struct NewMessage: Sendable {
     package var at: Date
 
     package init(
-        org: String, inboxID: String, threadID: String, direction: String, rfc822MessageID: String, inReplyTo: String? = nil, references: [String],
+        org: String, inboxID: String, threadID: String, direction: MessageDirection, rfc822MessageID: String, inReplyTo: String? = nil,
+        references: [String],
         from: String, fromName: String? = nil, to: [String], cc: [String] = [], subject: String, text: String, replyText: String? = nil,
-        classification: String? = nil, raw: [UInt8], contactID: String? = nil, enrollmentID: String? = nil, stepIndex: Int? = nil,
+        classification: InboundClass? = nil, raw: [UInt8], contactID: String? = nil, enrollmentID: String? = nil, stepIndex: Int? = nil,
         details: String? = nil, at: Date
     ) {
         self.org = org
@@ -225,7 +228,7 @@ public struct HistoryStore: Sendable {
             b.append(messages.map(\.id))
             b.append(messages.map(\.inboxID))
             b.append(messages.map(\.threadID))
-            b.append(messages.map(\.direction))
+            b.append(messages.map(\.direction.rawValue))
             b.append(messages.map(\.rfc822MessageID))
             b.append(messages.map { $0.inReplyTo ?? "" })
             b.append(messages.map { $0.references.joined(separator: " ") })
@@ -236,7 +239,7 @@ public struct HistoryStore: Sendable {
             b.append(messages.map(\.subject))
             b.append(messages.map(\.text))
             b.append(messages.map { $0.replyText ?? "" })
-            b.append(messages.map { $0.classification ?? "" })
+            b.append(messages.map { $0.classification?.rawValue ?? "" })
             b.append(messages.map { ByteBuffer(bytes: $0.raw) })
             b.append(messages.map { $0.contactID ?? "" })
             b.append(messages.map { $0.enrollmentID ?? "" })

@@ -21,7 +21,7 @@ package struct BatchRecorder {
         }
         let messages = sent.map { o in
             NewMessage(
-                org: o.due.org, inboxID: o.due.inboxID, threadID: o.threadID, direction: "outbound", rfc822MessageID: o.message.messageID,
+                org: o.due.org, inboxID: o.due.inboxID, threadID: o.threadID, direction: .outbound, rfc822MessageID: o.message.messageID,
                 inReplyTo: o.message.inReplyTo, references: o.message.references, from: o.due.inboxAddress, fromName: o.due.inboxName,
                 to: [o.due.recipient], subject: o.message.subject, text: o.message.textBody, replyText: nil, classification: nil,
                 raw: o.rendered, contactID: o.due.contactID, enrollmentID: o.due.enrollmentID, stepIndex: o.due.stepIndex,

@@ -72,7 +72,7 @@ package struct StepRendering {
         var budget = 6_000
         var parts: [String] = []
         for m in recent {
-            let entry = "[\(m.direction == "inbound" ? "from" : "sent by") \(m.from), subject: \(m.subject)]\n\(m.text.prefix(2_000))"
+            let entry = "[\(m.direction == .inbound ? "from" : "sent by") \(m.from), subject: \(m.subject)]\n\(m.text.prefix(2_000))"
             guard budget - entry.count > 0 else { break }
             budget -= entry.count
             parts.insert(entry, at: 0)

@@ -9,7 +9,7 @@ import NudgeStore
 public struct InboundResult: Codable, Sendable {
     public let message_id: String
     public let thread_id: String
-    public let classification: String
+    public let classification: InboundClass
     public let enrollments: [String]
 }
 
@@ -43,7 +43,9 @@ package struct InboundProcessor {
             if let previous = known.previous {
                 let ids = try JSONCoding.decoder.decode([String].self, from: Data(previous.enrollments.utf8))
                 return (
-                    InboundResult(message_id: previous.id, thread_id: previous.threadID, classification: previous.classification, enrollments: ids),
+                    InboundResult(
+                        message_id: previous.id, thread_id: previous.threadID,
+                        classification: try InboundClass.stored(previous.classification, column: "messages.classification"), enrollments: ids),
                     true
                 )
             }
@@ -53,7 +55,7 @@ package struct InboundProcessor {
             )
         }
         if let (r, replayed) = result, !replayed {
-            Counter(label: "nudge_inbound_messages_total", dimensions: [("classification", r.classification)]).increment()
+            Counter(label: "nudge_inbound_messages_total", dimensions: [("classification", r.classification.rawValue)]).increment()
         }
         return result
     }
@@ -104,7 +106,7 @@ package struct InboundProcessor {
         }
         let newThread = threadID == nil
         let thread = threadID ?? ID.make(.thr)
-        let classification = m.classification.rawValue
+        let classification = m.classification
         var changed: [String] = []
         var events: [PendingEvent] = []
 
@@ -177,11 +179,11 @@ package struct InboundProcessor {
             PendingEvent(
                 org: org, type: .messageReceived,
                 [
-                    "message_id": .string(messageID), "thread_id": .string(thread), "classification": .string(classification),
+                    "message_id": .string(messageID), "thread_id": .string(thread), "classification": .string(classification.rawValue),
                     "contact_id": .str(contactID), "enrollments": .array(changed.map(JSONValue.string)),
                 ]))
         var message = NewMessage(
-            org: org, inboxID: inboxID, threadID: thread, direction: "inbound", rfc822MessageID: rfcID,
+            org: org, inboxID: inboxID, threadID: thread, direction: .inbound, rfc822MessageID: rfcID,
             inReplyTo: m.inReplyTo.first?.storedMessageID, references: m.references.map(\.storedMessageID), from: sender,
             fromName: m.from?.name, to: m.to.map(\.address), cc: m.cc.map(\.address), subject: m.subject,
             text: m.text, replyText: m.replyText, classification: classification, raw: raw, contactID: contactID,

@@ -1,48 +1,6 @@
 import Foundation
-import Mustache
 
-/// One step of a sequence or an ad-hoc enrollment, as stored (JSON) and as given in requests.
-public struct Step: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case email, reminder }
-    public var type: Kind
-    public var delay_days: Double
-    public var delay_hours: Double?
-    public var delay_minutes: Double?
-    public var subject: String?
-    public var body: String?
-    public var prompt: String?
-    public var note: String?
-
-    public var delaySeconds: TimeInterval {
-        delay_days * 86_400 + (delay_hours ?? 0) * 3_600 + (delay_minutes ?? 0) * 60
-    }
-}
-
-/// What a request may send as a step; validated into `Step` with field-naming errors.
-package struct StepInput: Decodable {
-    package let type: String?
-    package let delay_days: Double?
-    package let delay_hours: Double?
-    package let delay_minutes: Double?
-    package let subject: String?
-    package let body: String?
-    package let prompt: String?
-    package let note: String?
-}
-
-/// A sequence version's steps and settings (an enrollment may override the settings).
-public struct SequenceDefinition: Codable, Sendable, Equatable {
-    public var steps: [Step]
-    public var exit_on_reply: Bool
-    public var exit_condition_prompt: String?
-
-    package init(steps: [Step], exit_on_reply: Bool, exit_condition_prompt: String?) {
-        self.steps = steps
-        self.exit_on_reply = exit_on_reply
-        self.exit_condition_prompt = exit_condition_prompt
-    }
-}
-
+/// Steps as requests give them, checked into `Step` with errors that name the field.
 package enum StepValidation {
     package static let maxSteps = 50
 
@@ -119,63 +77,5 @@ package enum StepValidation {
         guard let v = v?.trimmingCharacters(in: .whitespacesAndNewlines), !v.isEmpty else { return nil }
         guard llmConfigured else { throw LLMRequirement.error("exit_condition_prompt") }
         return v
-    }
-}
-
-package enum LLMRequirement {
-    package static func error(_ param: String) -> NudgeError {
-        .validation(
-            param,
-            "\(param) needs an LLM: set NUDGE_LLM_URL (an OpenAI-compatible endpoint), NUDGE_LLM_MODEL and, if it needs one, NUDGE_LLM_API_KEY, then restart Nudge."
-        )
-    }
-}
-
-/// Template variables are checked when a step is saved, so a typo is a 422 now rather than an
-/// empty string in a customer's inbox later.
-package enum TemplateCheck {
-    package static let known: Set<String> = [
-        "contact.first_name", "contact.last_name", "contact.full_name", "contact.email",
-        "inbox.display_name", "inbox.address",
-        "source.subject", "source.from_address", "source.message_id",
-        "sequence.name", "unsubscribe_url",
-    ]
-
-    package static func isKnown(_ name: String) -> Bool {
-        known.contains(name) || (name.hasPrefix("contact.fields.") && name.count > "contact.fields.".count)
-    }
-
-    package static func check(_ text: String, _ param: String) throws {
-        do {
-            _ = try MustacheTemplate(string: text)
-        } catch {
-            throw NudgeError.validation(param, "\(param) is not a valid Mustache template.")
-        }
-        for name in variables(in: text) where !isKnown(name) {
-            throw NudgeError.validation(
-                param, "\(param) uses the unknown variable {{\(name)}}; known: \(known.sorted().joined(separator: ", ")), contact.fields.<name>.")
-        }
-    }
-
-    /// Names used in `{{name}}`, `{{{name}}}`, `{{&name}}`, `{{#name}}`, `{{^name}}` tags.
-    package static func variables(in text: String) -> [String] {
-        var out: [String] = []
-        var rest = Substring(text)
-        while let open = rest.range(of: "{{") {
-            rest = rest[open.upperBound...]
-            guard let close = rest.range(of: "}}") else { break }
-            var tag = rest[..<close.lowerBound].trimmingCharacters(in: .whitespaces)
-            rest = rest[close.upperBound...]
-            if tag.hasPrefix("{") {
-                tag.removeFirst()
-                if rest.hasPrefix("}") { rest = rest.dropFirst() }
-            }
-            guard let first = tag.first else { continue }
-            if "!>=%/".contains(first) { continue }
-            if "#^&".contains(first) { tag.removeFirst() }
-            let name = tag.trimmingCharacters(in: .whitespaces)
-            if !name.isEmpty && name != "." { out.append(name) }
-        }
-        return out
     }
 }
