@@ -49,6 +49,9 @@ public func buildApplication(
         EventsAPI(db: s.db).register(r)
         HistoryAPI(store: s.history).register(r)
         SuppressionsAPI(store: s.suppressions, clock: s.clock).register(r)
+        WebhooksAPI(
+            store: s.webhooks, secrets: s.webhookSecrets, clock: s.clock, allowHTTP: s.config.dev, allowPrivate: s.config.webhookAllowPrivate
+        ).register(r)
         InboundAPI(processor: InboundProcessor(db: s.db, clock: s.clock)).register(r)
         if s.config.dev, let manual = s.clock as? ManualClock {
             ClockAPI(services: s, clock: manual).register(r)

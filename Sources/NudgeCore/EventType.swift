@@ -17,4 +17,6 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case suppressionCreated = "suppression.created"
     case suppressionDeleted = "suppression.deleted"
     case judgementFailed = "judgement.failed"
+    /// A webhook endpoint stopped receiving: it answered 410, or failed for 5 days.
+    case webhookDisabled = "webhook.disabled"
 }

@@ -12,6 +12,8 @@ public enum Scope: String, CaseIterable, Codable, Sendable {
     case suppressionsRead = "suppressions:read"
     case suppressionsWrite = "suppressions:write"
     case inboundWrite = "inbound:write"
+    case webhooksRead = "webhooks:read"
+    case webhooksWrite = "webhooks:write"
     case admin
 }
 

@@ -20,6 +20,7 @@ package struct EventsAPI {
             return .sequencesRead
         case .messageSent, .messageReceived, .messageBounced, .messageComplained: return .inboxesRead
         case .suppressionCreated, .suppressionDeleted: return .suppressionsRead
+        case .webhookDisabled: return .webhooksRead
         }
     }
 

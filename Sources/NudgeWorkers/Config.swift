@@ -48,6 +48,11 @@ public struct AppConfig: Sendable {
     public var idleTimeout: Duration = .seconds(30)
     public var requestBodyDeadline: Duration = .seconds(30)
     public var logLevel: Logger.Level = .info
+    /// Webhooks may point at loopback, private, link-local and metadata addresses
+    /// (`NUDGE_WEBHOOK_ALLOW_PRIVATE=1`): for operators whose receivers are inside their network, and tests.
+    public var webhookAllowPrivate = false
+    /// Webhook attempts in flight at once per process (at most one per endpoint).
+    public var webhookConcurrency = 8
 
     public init() {}
 

@@ -21,6 +21,8 @@ public struct NudgeServices: Sendable {
     public let history: HistoryStore
     public let suppressions: SuppressionStore
     public let senderDomains: SenderDomainStore
+    public let webhooks: WebhookStore
+    public let webhookSecrets: WebhookSecrets
     public let transport: any MailTransport
     public let llm: (any LLMClient)?
     public let prompts: Prompts?
@@ -64,6 +66,8 @@ public struct NudgeServices: Sendable {
         self.history = HistoryStore(db: db)
         self.suppressions = SuppressionStore(db: db)
         self.senderDomains = SenderDomainStore(db: db)
+        self.webhooks = WebhookStore(db: db)
+        self.webhookSecrets = WebhookSecrets(secret: config.secret)
     }
 
     /// Runs everything that is due now, to completion (the manual clock's `advance`).
@@ -75,6 +79,8 @@ public struct NudgeServices: Sendable {
             try await Judge(services: self).drain()
             if try await pendingWork() == 0 || before == 0 { break }
         }
+        // Last: the events of everything above, and webhook retries now due, go out.
+        try await WebhookSender(services: self).drain()
     }
 
     /// Due sends and judgements, for `drainWork` to know when it is done.
@@ -91,7 +97,7 @@ public struct NudgeServices: Sendable {
     public func backgroundServices() -> [any Service] {
         var out: [any Service] = [Housekeeping(services: self)]
         if config.role != .api && !config.manualClock {
-            out += [Dispatcher(services: self), Judge(services: self)]
+            out += [Dispatcher(services: self), Judge(services: self), WebhookSender(services: self)]
         }
         return out
     }

@@ -24,6 +24,9 @@ import Testing
         "sender_domains": ["SenderDomainStore.swift"],
         "suppressions": ["SuppressionStore.swift"], "unsubscribe_uses": ["SuppressionStore.swift"],
         "workflow_rules": ["WorkflowRuleStore.swift"],
+        "webhooks": ["WebhookStore.swift", "WebhookStore+Delivery.swift"],
+        "webhook_deliveries": ["WebhookStore.swift", "WebhookStore+Delivery.swift"],
+        "webhook_attempts": ["WebhookStore+Delivery.swift"],
     ]
 
     static var sources: URL { TestCluster.packageRoot.appendingPathComponent("Sources") }
