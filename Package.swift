@@ -115,7 +115,7 @@ let package = Package(
         ),
         .testTarget(name: "NudgeMIMETests", dependencies: ["NudgeMIME", "NudgeTestSupport"], exclude: ["oracle.py"]),
         // Test servers shared by the test targets (a scriptable SMTP server, Python's email parser).
-        .target(name: "NudgeTestSupport", path: "Tests/NudgeTestSupport", exclude: ["smtp_server.py"]),
+        .target(name: "NudgeTestSupport", path: "Tests/NudgeTestSupport", exclude: ["smtp_server.py", "webhook_receiver.py"]),
         .testTarget(name: "NudgeSMTPTests", dependencies: ["NudgeSMTP", "NudgeTestSupport"]),
         .testTarget(
             name: "NudgeTests",

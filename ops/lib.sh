@@ -66,6 +66,21 @@ ensure_contract_venv() {
     "$py" -m pip install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
 }
 
+# standardwebhooks for the webhook tests' receiver (Tests/NudgeTestSupport/webhook_receiver.py), an
+# independent check of every signature the product makes; pinned, in its own venv.
+WEBHOOKS_VENV="$NUDGE_ROOT/.venv-webhooks"
+STANDARDWEBHOOKS_VERSION="1.1.0"
+ensure_webhooks_venv() {
+    local py="$WEBHOOKS_VENV/bin/python"
+    if [ -x "$py" ] \
+        && [ "$("$py" -c 'import importlib.metadata as m; print(m.version("standardwebhooks"))' 2>/dev/null)" = "$STANDARDWEBHOOKS_VERSION" ]; then
+        return 0
+    fi
+    log "creating $WEBHOOKS_VENV (standardwebhooks $STANDARDWEBHOOKS_VERSION)"
+    [ -x "$py" ] || /usr/bin/python3 -m venv "$WEBHOOKS_VENV"
+    "$py" -m pip install -q --disable-pip-version-check "standardwebhooks==$STANDARDWEBHOOKS_VERSION" >&2
+}
+
 # A TCP port free on loopback right now (the kernel picks it).
 free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

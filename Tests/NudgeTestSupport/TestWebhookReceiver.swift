@@ -1,0 +1,102 @@
+import Foundation
+
+/// Runs webhook_receiver.py (next to this file) with the pinned standardwebhooks venv
+/// (`ops/lib.sh`, `ensure_webhooks_venv`): a real HTTP server on 127.0.0.1 that verifies every
+/// delivery independently. `stop()` and `start()` take it down and bring it back on its port.
+public final class TestWebhookReceiver: @unchecked Sendable {
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let python = root.appendingPathComponent(".venv-webhooks/bin/python").path
+    public static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("webhook_receiver.py").path
+
+    public let directory: URL
+    public private(set) var port = 0
+    private var process: Process?
+    private var stdin: Pipe?
+
+    public struct Delivery: Sendable {
+        public let id: String
+        public let timestamp: Int
+        public let type: String
+        /// Indexes (in `secrets`) of the secrets that verify this delivery, per standardwebhooks.
+        public let verified: [Int]
+        public let signatures: Int
+        public let answered: Int
+        public let body: String
+    }
+
+    public struct StartError: Error { let output: String }
+
+    public init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("nudge-webhooks-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try start()
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    public var url: String { "http://127.0.0.1:\(port)/hook" }
+
+    /// Starts the server, on the port it had before if any.
+    public func start() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.python)
+        process.arguments = [Self.script, "--dir", directory.path, "--port", String(port)]
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        let stdin = Pipe()
+        process.standardInput = stdin  // closed by stop(), or when this test process exits: the server follows
+        let logPath = directory.appendingPathComponent("server.log").path
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        process.standardError = FileHandle(forWritingAtPath: logPath)
+        try process.run()
+        var output = Data()
+        while !output.contains(UInt8(ascii: "\n")) {
+            let chunk = stdout.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            output += chunk
+        }
+        let line = String(decoding: output, as: UTF8.self)
+        guard line.hasPrefix("PORT "), let p = Int(line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            process.terminate()
+            throw StartError(output: line)
+        }
+        port = p
+        self.process = process
+        self.stdin = stdin
+    }
+
+    public func stop() {
+        guard let process, process.isRunning else { return }
+        // SIGTERM (the script unblocks it: it inherits this process's blocked signals). End of
+        // input alone is not enough: processes started after it (PostgreSQL) hold the pipe too.
+        try? stdin?.fileHandleForWriting.close()
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    /// The secrets each delivery is verified with.
+    public func setSecrets(_ secrets: [String]) throws {
+        try JSONSerialization.data(withJSONObject: secrets).write(to: directory.appendingPathComponent("secrets.json"))
+    }
+
+    /// "ok", "500", "410", "429 <seconds>", "slow <seconds>".
+    public func setMode(_ mode: String) throws {
+        try Data(mode.utf8).write(to: directory.appendingPathComponent("MODE"))
+    }
+
+    /// Every request received, in arrival order.
+    public func deliveries() throws -> [Delivery] {
+        let path = directory.appendingPathComponent("log.jsonl")
+        guard FileManager.default.fileExists(atPath: path.path) else { return [] }
+        return try String(contentsOf: path, encoding: .utf8).split(separator: "\n").map { line in
+            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            return Delivery(
+                id: o["id"] as? String ?? "", timestamp: Int(o["timestamp"] as? String ?? "") ?? 0, type: o["type"] as? String ?? "",
+                verified: o["verified"] as? [Int] ?? [], signatures: o["signatures"] as? Int ?? 0, answered: o["answered"] as? Int ?? 0,
+                body: o["body"] as? String ?? "")
+        }
+    }
+}
