@@ -135,14 +135,18 @@ package struct WebhooksAPI {
     /// `["*"]` is every type the token can read; otherwise each must be known and readable.
     private func eventTypes(_ raw: [String], _ scopes: ScopeSet) throws -> [String] {
         let readable = EventType.allCases.filter { scopes.allows(EventsAPI.scope(of: $0)) }
-        if raw == ["*"] { return readable.map(\.rawValue) }
+        if raw == ["*"] {
+            guard !readable.isEmpty else { throw NudgeError.validation("event_types", "This token can read no event types.") }
+            return readable.map(\.rawValue)
+        }
         guard !raw.isEmpty, raw.count <= EventType.allCases.count else {
             throw NudgeError.validation("event_types", "event_types must list 1 to \(EventType.allCases.count) event types, or be [\"*\"].")
         }
         var out: [String] = []
         for (i, name) in raw.enumerated() {
             guard let t = EventType(rawValue: name) else {
-                throw NudgeError.validation("event_types[\(i)]", "Unknown event type; known: \(EventType.allCases.map(\.rawValue).joined(separator: ", ")).")
+                throw NudgeError.validation(
+                    "event_types[\(i)]", "Unknown event type; known: \(EventType.allCases.map(\.rawValue).joined(separator: ", ")).")
             }
             guard readable.contains(t) else {
                 throw NudgeError.validation(

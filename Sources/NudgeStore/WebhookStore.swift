@@ -113,11 +113,11 @@ public struct WebhookStore: Sendable {
         return try await db.tenant(org) { [logger] conn in
             try await conn.query(
                 """
-                UPDATE webhooks SET url = coalesce(\(url), url), event_types = coalesce(\(types), event_types),
-                  description = CASE WHEN \(setDescription) THEN \(descriptionValue) ELSE description END,
-                  disabled = coalesce(\(disabled), disabled),
-                  disabled_reason = CASE WHEN \(disabled) IS NULL THEN disabled_reason WHEN \(disabled) THEN 'disabled by the API' END,
-                  failing_since = CASE WHEN \(disabled) = false THEN NULL ELSE failing_since END,
+                UPDATE webhooks SET url = coalesce(\(url)::text, url), event_types = coalesce(\(types)::text[], event_types),
+                  description = CASE WHEN \(setDescription)::boolean THEN \(descriptionValue)::text ELSE description END,
+                  disabled = coalesce(\(disabled)::boolean, disabled),
+                  disabled_reason = CASE WHEN \(disabled)::boolean IS NULL THEN disabled_reason WHEN \(disabled)::boolean THEN 'disabled by the API' END,
+                  failing_since = CASE WHEN \(disabled)::boolean = false THEN NULL ELSE failing_since END,
                   updated_at = \(now)
                 WHERE org_id = \(org) AND id = \(id) RETURNING \(unescaped: Self.columns)
                 """, logger: logger
@@ -206,7 +206,8 @@ public struct WebhookStore: Sendable {
             ORDER BY d.created_at DESC, d.id DESC LIMIT \(page.limit + 1)
             """, logger: logger)
         {
-            let (id, eventID, type, state, attempts, next, created, log) = try row.decode((String, String, String, String, Int, Date?, Date, String).self)
+            let (id, eventID, type, state, attempts, next, created, log) = try row.decode(
+                (String, String, String, String, Int, Date?, Date, String).self)
             out.append(
                 WebhookDeliveryRecord(
                     id: id, webhook_id: webhookID, event_id: eventID, event_type: type, state: state, attempt_count: attempts,

@@ -58,6 +58,9 @@ struct RequestShape: Sendable {
         let contact = try await h.contact(Fixture.address(), inbox: inbox).id
         let sequence = try await h.call(.post, "/v1/sequences/", Fixture.sequence(inbox, emails: "[\(Fixture.step(days: 1, subject: "Hi"))]")).id
         let token = try await h.call(.post, "/v1/tokens/", #"{"name": "limits", "scopes": ["contacts:read"]}"#).id
+        // A public address literal (no DNS in tests) and a type no request here makes: nothing is sent.
+        let hook: JSONValue = .object(["url": "http://93.184.215.14/hook", "event_types": ["webhook.disabled"], "description": "CRM sync"])
+        let webhook = try await h.call(.post, "/v1/webhooks/", hook.serialized).id
         let raw =
             "From: Avery <avery-\(unique())@example.com>\r\nTo: x@acme.test\r\nSubject: Proposal\r\nMessage-ID: <\(unique())@example.com>\r\n\r\nHello.\r\n"
         let inbound = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: Array(raw.utf8))
@@ -131,6 +134,8 @@ struct RequestShape: Sendable {
             .init(method: .post, template: "/v1/suppressions", path: "/v1/suppressions/") {
                 .object(["email": email(), "reason": "manual", "detail": "Asked by phone."])
             },
+            .init(method: .post, template: "/v1/webhooks", path: "/v1/webhooks/") { hook },
+            .init(method: .patch, template: "/v1/webhooks/{id}", path: "/v1/webhooks/\(webhook)/") { hook },
             .init(method: .post, template: "/v1/_clock/advance", path: "/v1/_clock/advance/") { .object(["seconds": 1]) },
         ]
     }

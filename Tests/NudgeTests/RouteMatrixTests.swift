@@ -91,6 +91,7 @@ import Testing
     static let resourcePrefix: [String: String] = [
         "tokens": "tok", "inboxes": "inb", "contacts": "ctc", "sequences": "seq", "enrollments": "enr",
         "workflow-rules": "wfr", "threads": "thr", "messages": "msg", "suppressions": "sup", "events": "evt",
+        "webhooks": "whk", "deliveries": "whd",
     ]
 
     static func concretePath(_ template: String, _ ids: [String: String]) throws -> String {
@@ -212,9 +213,17 @@ import Testing
             let token = try await h.call(.post, "/v1/tokens", #"{"name": "matrix-fixture", "scopes": ["contacts:read"]}"#)
             try #require(token.status == 201, "token: \(token.body)")
 
+            // A webhook endpoint and a (test) delivery, through the store: the API would resolve the
+            // example host, and tests do not depend on DNS.
+            let webhook = ID.make(.whk)
+            _ = try await h.services.webhooks.create(
+                org: h.org, id: webhook, url: "https://hooks.example.com/nudge", description: nil, types: ["suppression.created"],
+                sealedSecret: try h.services.webhookSecrets.seal(WebhookSecrets.generate(), org: h.org, webhookID: webhook), now: h.clock.now())
+            let delivery = try #require(try await h.services.webhooks.queueTest(org: h.org, webhookID: webhook, now: h.clock.now()))
+
             var ids: [String: String] = [
                 "inb": inbox, "ctc": contact.id, "seq": sequence.id, "enr": enrollment.id, "wfr": rule.id,
-                "sup": suppression.id, "tok": token.id, "msg": message, "thr": thread,
+                "sup": suppression.id, "tok": token.id, "msg": message, "thr": thread, "whk": webhook, "whd": delivery.id,
             ]
             let events = try await h.call(.get, "/v1/events?limit=1")
             if case .array(let list)? = events["data"], let first = list.first?["id"]?.string { ids["evt"] = first }

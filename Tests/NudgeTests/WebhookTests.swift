@@ -269,12 +269,22 @@ import Testing
             }
             // A token that cannot read enrollments cannot subscribe to them; "all" is what it can read.
             let t = try await h.token(["webhooks:write", "webhooks:read", "suppressions:read"])
-            let refused = try await h.call(.post, "/v1/webhooks/", token: t, #"{"url": "http://127.0.0.1:9/", "event_types": ["enrollment.created"]}"#)
+            let refused = try await h.call(
+                .post, "/v1/webhooks/", token: t, #"{"url": "http://127.0.0.1:9/", "event_types": ["enrollment.created"]}"#)
             #expect(refused.status == 422 && refused.errorParam == "event_types[0]", "\(refused.body)")
             let all = try await h.call(.post, "/v1/webhooks/", token: t, #"{"url": "http://127.0.0.1:9/"}"#)
-            #expect(all.status == 201 && all["event_types"] == .array(["suppression.created", "suppression.deleted", "webhook.disabled"]), "\(all.body)")
+            #expect(
+                all.status == 201 && all["event_types"] == .array(["suppression.created", "suppression.deleted", "webhook.disabled"]), "\(all.body)")
             let patched = try await h.call(.patch, "/v1/webhooks/\(all.id)/", token: t, #"{"event_types": ["message.sent"]}"#)
             #expect(patched.status == 422 && patched.errorParam == "event_types[0]")
+            // A change of some fields leaves the others (and a null description clears it).
+            let changed = try await h.call(.patch, "/v1/webhooks/\(all.id)/", token: t, #"{"url": "http://127.0.0.1:10/", "description": "CRM"}"#)
+            #expect(
+                changed.status == 200 && changed["url"]?.string == "http://127.0.0.1:10/" && changed["description"]?.string == "CRM",
+                "\(changed.body)")
+            #expect(changed["event_types"] == all["event_types"] && changed["disabled"] == .bool(false))
+            let cleared = try await h.call(.patch, "/v1/webhooks/\(all.id)/", token: t, #"{"description": null}"#)
+            #expect(cleared.status == 200 && cleared["description"] == nil && cleared["url"]?.string == "http://127.0.0.1:10/", "\(cleared.body)")
             let deleted = try await h.call(.delete, "/v1/webhooks/\(all.id)/", token: t)
             #expect(deleted.status == 200)
             #expect(try await h.call(.get, "/v1/webhooks/\(all.id)/", token: t).status == 404)

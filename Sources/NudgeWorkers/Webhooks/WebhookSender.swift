@@ -49,12 +49,18 @@ public struct WebhookSender: Service {
                 }
                 for d in claimed {
                     busy += 1
-                    group.addTask { await attempt(d); return true }
+                    group.addTask {
+                        await attempt(d)
+                        return true
+                    }
                 }
                 if !ticking {
                     ticking = true
                     let poll = services.config.pollInterval
-                    group.addTask { try? await gracefulShutdownOrSleep(poll); return false }
+                    group.addTask {
+                        try? await gracefulShutdownOrSleep(poll)
+                        return false
+                    }
                 }
                 if claimed.isEmpty || busy == slots {
                     guard let freed = await group.next() else { continue }
@@ -201,7 +207,9 @@ public struct WebhookSender: Service {
         // The first 1 KiB is kept; the rest is read (up to 64 KiB, within the deadline) and dropped.
         for try await var chunk in response.body {
             read += chunk.readableBytes
-            if excerpt.readableBytes < Self.excerptBytes, let part = chunk.readSlice(length: min(chunk.readableBytes, Self.excerptBytes - excerpt.readableBytes)) {
+            if excerpt.readableBytes < Self.excerptBytes,
+                let part = chunk.readSlice(length: min(chunk.readableBytes, Self.excerptBytes - excerpt.readableBytes))
+            {
                 excerpt.writeImmutableBuffer(part)
             }
             if read > 65_536 { break }
