@@ -112,7 +112,7 @@ public struct NudgeServices: Sendable {
     public func backgroundServices() -> [any Service] {
         var out: [any Service] = [Housekeeping(services: self)]
         if config.role != .api && !config.manualClock {
-            out += [Dispatcher(services: self), Judge(services: self)]
+            out += [Dispatcher(services: self), Judge(services: self), RetentionWorker(services: self)]
         }
         return out
     }
