@@ -1,0 +1,63 @@
+import Foundation
+
+/// Reads absence notices: when is the person back?
+public enum OutOfOffice {
+    /// The first working day the sender is back, and the sentence that says so.
+    public struct ReturnDate: Sendable, Hashable {
+        public var date: CalendarDay
+        public var sentence: String
+        public var language: ReplyLanguage
+    }
+
+    /// The return date stated in an absence notice, or nil when it names none.
+    ///
+    /// - Parameters:
+    ///   - subject: the notice's subject; only dates with a cue word count there, because it
+    ///     usually repeats the original subject ("Automatic reply: Call on 9 December").
+    ///   - text: the notice's readable text (quoted history is removed here).
+    ///   - sent: the notice's `Date` header: dates without a year are the next such day after it.
+    ///   - timeZone: the recipient's zone, for the message's day and for US-style "12/14".
+    public static func returnDate(subject: String, text: String, sent: Date, timeZone: TimeZone) -> ReturnDate? {
+        let body = ReplyText.extract(text)
+        let language = ReplyLanguage.detect(subject + "\n" + body)
+        let ctx = DateContext(
+            sent: CalendarDay(sent, in: timeZone), language: language,
+            monthFirst: language == .en && ["America/", "US/", "Pacific/Honolulu"].contains { timeZone.identifier.hasPrefix($0) })
+        var best: (score: Int, day: CalendarDay, sentence: String)?
+        for (source, minimum) in [(body, 1), (subject, 3)] {
+            for sentence in ReturnSentences.split(source) {
+                for c in ReturnCues.candidates(in: sentence, ctx) where c.score >= minimum && c.day >= ctx.sent {
+                    if best == nil || c.score > best!.score { best = (c.score, c.day, sentence) }
+                }
+            }
+        }
+        return best.map { ReturnDate(date: $0.day, sentence: $0.sentence, language: language) }
+    }
+
+    /// The same for a parsed message; nil without a `Date` header.
+    public static func returnDate(of message: InboundMessage, timeZone: TimeZone) -> ReturnDate? {
+        guard let date = message.date else { return nil }
+        return returnDate(subject: message.subject, text: message.text, sent: date, timeZone: timeZone)
+    }
+}
+
+/// Sentences of a notice: paragraphs with wrapped lines joined, cut after sentence punctuation
+/// that does not end a numeric date ("bis 11.12. und ab dem 14.12." stays one sentence).
+enum ReturnSentences {
+    private static let boundary = try! NSRegularExpression(pattern: #"(?:(?<=[\p{L})"”][.!?])|(?<=\d{4}[.!?]))\s+(?=[\p{Lu}"“])"#)
+
+    static func split(_ text: String) -> [String] {
+        var out: [String] = []
+        for paragraph in text.normalizedLineEndings.components(separatedBy: "\n\n") {
+            let joined = paragraph.split(separator: "\n").map { String($0).trimmed }.filter { !$0.isEmpty }.joined(separator: " ")
+            let ns = joined as NSString
+            var start = 0
+            for m in boundary.matches(in: joined, range: NSRange(location: 0, length: ns.length)) {
+                out.append(ns.substring(with: NSRange(location: start, length: m.range.location - start)))
+                start = m.range.location + m.range.length
+            }
+            out.append(ns.substring(from: start))
+        }
+        return out.map { $0.trimmed }.filter { !$0.isEmpty }
+    }
+}
