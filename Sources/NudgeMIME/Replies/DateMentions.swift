@@ -79,7 +79,7 @@ enum DateMentions {
         ),
         // 14.12., 14.12.2026, 12/14, 14/12/26
         (
-            re("(?<![\\d./:])\(wdPrefix)(\\d{1,2})([./])(\\d{1,2})(?:\\2(\\d{4}|\\d{2}))?(?![\\d:]|[./]\\d|\\s*(?:uhr|h\\b|am\\b|pm\\b))"),
+            re("(?<![\\d./:\\p{L}])\(wdPrefix)(\\d{1,2})([./])(\\d{1,2})(?:\\2(\\d{4}|\\d{2}))?(?![\\d:]|[./]\\d|\\s*(?:uhr|h\\b|am\\b|pm\\b))"),
             { g, ctx in numeric(Int(g(1)!)!, Int(g(3)!)!, year: g(4), dotted: g(2) == ".", ctx).map { ($0, .full) } }
         ),
         // 14-12-2026
@@ -90,7 +90,7 @@ enum DateMentions {
         // 14 December, 14. Dezember 2026, lundi 14 décembre, 14 de diciembre de 2026
         (
             re(
-                "(?<![\\d.])\(wdPrefix)(?:the\\s+)?(\\d{1,2})\(ordinal)?\\.?\\s*(?:of\\s+|de\\s+|di\\s+)?(\(month))(?!\\p{L})\\.?(?:,?\\s*(?:de\\s+)?(\\d{4}))?"
+                "(?<![\\d.\\p{L}])\(wdPrefix)(?:(?:the|den|dem|le|el|il|o|dia|o dia)\\s+)?(\\d{1,2})\(ordinal)?\\.?\\s*(?:of\\s+|de\\s+|di\\s+)?(\(month))(?!\\p{L})\\.?(?:,?\\s*(?:de\\s+)?(\\d{4}))?"
             ),
             { g, ctx in
                 guard let mo = DateLexicon.months[g(2)!] else { return nil }
@@ -127,7 +127,7 @@ enum DateMentions {
         // in two weeks, for 3 days
         (
             re(
-                "(?<!\\p{L})(?:in|for|für|pour|dans|por|durante|en|tra|fra|per|over|voor|em|daqui a|om|i|während|pendant)\\s+(?:the\\s+next\\s+)?(\\d{1,2}|"
+                "(?<!\\p{L})(?:in|for|für|pour|dans|por|durante|en|tra|fra|per|over|voor|em|daqui a|om|i|während|pendant)\\s+(?:(?:the\\s+next|the\\s+coming|den\\s+nächsten|les\\s+prochaines|las\\s+próximas|los\\s+próximos|le\\s+prossime|i\\s+prossimi|de\\s+komende|as\\s+próximas|os\\s+próximos|de\\s+närmaste|de\\s+kommande)\\s+)?(\\d{1,2}|"
                     + alternation(DateLexicon.numbers.keys) + ")\\s+(" + alternation(DateLexicon.units.keys) + ")(?!\\p{L})"),
             { g, ctx in
                 guard let n = Int(g(1)!) ?? DateLexicon.numbers[g(1)!], let u = DateLexicon.units[g(2)!] else { return nil }

@@ -23,11 +23,12 @@ public enum OutOfOffice {
         let ctx = DateContext(
             sent: CalendarDay(sent, in: timeZone), language: language,
             monthFirst: language == .en && ["America/", "US/", "Pacific/Honolulu"].contains { timeZone.identifier.hasPrefix($0) })
-        var best: (score: Int, day: CalendarDay, sentence: String)?
-        for (source, minimum) in [(body, 1), (subject, 3)] {
+        var best: (rank: (Int, Int), day: CalendarDay, sentence: String)?
+        for (source, minimum) in [(body, 1), (subject, 6)] {
             for sentence in ReturnSentences.split(source) {
                 for c in ReturnCues.candidates(in: sentence, ctx) where c.score >= minimum && c.day >= ctx.sent {
-                    if best == nil || c.score > best!.score { best = (c.score, c.day, sentence) }
+                    let rank = (c.full ? 1 : 0, c.score)
+                    if best == nil || rank > best!.rank { best = (rank, c.day, sentence) }
                 }
             }
         }

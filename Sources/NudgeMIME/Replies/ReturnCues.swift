@@ -4,8 +4,12 @@ import Foundation
 /// the day back ("back on", "wieder erreichbar ab"), or the start of the absence ("from").
 enum ReturnCues {
     struct Candidate {
-        /// 4: a return cue; 3: "until" or a range end; 2: a duration; 1: a date in an absence sentence.
+        /// 8: a return cue before the date, 7: after it; 6: "until" or a range end; 4: a duration;
+        /// 2: a date in an absence sentence.
         var score: Int
+        /// A written-out date outranks a weekday or "tomorrow": in "away through Friday, December 11.
+        /// I'll be back Monday." the Monday is the one after the 11th, not the next one.
+        var full: Bool
         var day: CalendarDay
     }
 
@@ -20,23 +24,25 @@ enum ReturnCues {
             let nextStart = i + 1 < mentions.count ? mentions[i + 1].range.location : ns.length
             let before = ns.substring(with: NSRange(location: prevEnd, length: m.range.location - prevEnd))
             let after = ns.substring(with: NSRange(location: NSMaxRange(m.range), length: nextStart - NSMaxRange(m.range)))
-            let back = matches(returnWords, before) || matches(returnWords, after)
+            let backBefore = matches(returnWords, before)
+            let back = backBefore || matches(returnWords, after)
             // The start of a range says nothing about the return.
             if i + 1 < mentions.count, matches(rangeGap, after) { continue }
             let isRangeEnd = (i > 0 && matches(rangeGap, before)) || matches(dayRangeStart, before)
             let inclusive = matches(inclusiveAfter, after)
+            let full = m.kind == .full
             if isRangeEnd && m.kind != .duration {
-                out.append(Candidate(score: 3, day: m.day.adding(days: 1).workingDayOnOrAfter))
+                out.append(Candidate(score: 6, full: full, day: m.day.adding(days: 1).workingDayOnOrAfter))
             } else if let until = lastMatch(untilBefore, before) {
                 let last = inclusive || matches(inclusiveUntil, until)
-                out.append(Candidate(score: 3, day: m.day.adding(days: last ? 1 : 0).workingDayOnOrAfter))
+                out.append(Candidate(score: 6, full: full, day: m.day.adding(days: last ? 1 : 0).workingDayOnOrAfter))
             } else if back {
-                out.append(Candidate(score: 4, day: m.day.workingDayOnOrAfter))
+                out.append(Candidate(score: backBefore ? 8 : 7, full: full, day: m.day.workingDayOnOrAfter))
             } else if m.kind == .duration {
-                out.append(Candidate(score: 2, day: m.day.workingDayOnOrAfter))
+                out.append(Candidate(score: 4, full: full, day: m.day.workingDayOnOrAfter))
             } else if m.kind == .full && absent && !matches(fromBefore, before) {
                 // "Out of office on Friday 11 December": away that day.
-                out.append(Candidate(score: 1, day: m.day.adding(days: 1).workingDayOnOrAfter))
+                out.append(Candidate(score: 2, full: full, day: m.day.adding(days: 1).workingDayOnOrAfter))
             }
         }
         return out
@@ -56,8 +62,8 @@ enum ReturnCues {
 
     /// Between two dates of one period: "7 to 11 December", "7.–11.12.", "du 7 au 11".
     private static let connector =
-        #"(?:-|–|—|to|till|until|through|thru|and|bis(?:\s+(?:zum|einschließlich|einschliesslich))?|und|au|à|jusqu'au|jusqu'à|et|al|a|hasta(?:\s+el)?|y|fino\s+al|e|tot(?:\s+en\s+met)?|t/m|en|até(?:\s+(?:o|ao|dia|o\s+dia))?|till\s+och\s+med|t\.o\.m\.?|och)"#
-    private static let rangeGap = re("^\\s*,?\\s*\(connector)\(article)\\s*$")
+        #"(?:-|–|—|to|till|until|through|thru|and|all'|bis(?:\s+(?:zum|einschließlich|einschliesslich))?|und|au|à|jusqu'au|jusqu'à|et|al|a|hasta(?:\s+el)?|y|fino\s+al|e|tot(?:\s+en\s+met)?|t/m|en|até(?:\s+(?:o|ao|dia|o\s+dia))?|till\s+och\s+med|t\.o\.m\.?|och)"#
+    private static let rangeGap = re("^\\.?\\s*,?\\s*\(connector)\(article)\\s*$")
     /// "from 7 to 11 December": the first day is a bare number, not a date of its own.
     private static let dayRangeStart = re("(?<![\\d.:/])\\d{1,2}(?:st|nd|rd|th|er|e|\\.)?\\s*\(connector)\(article)\\s*$")
 
@@ -73,9 +79,9 @@ enum ReturnCues {
             + article + #"\s*$"#)
 
     private static let returnWords = re(
-        #"(?<!\p{L})(?:back|return|returning|returns|again|reachable|available|in\s+the\s+office\s+(?:on|from)|zurück|wieder|erreichbar|retour|rentre|rentrerai|reviens|reviendrai|joignable|disponible|vuelta|regreso|regresaré|regresare|regreso|vuelvo|volveré|volvere|reincorporo|reincorporaré|localizable|nuevo|ritorno|rientro|rientrerò|rientrero|tornerò|tornero|torno|nuovamente|disponibile|reperibile|terug|weer|bereikbaar|beschikbaar|volta|voltarei|regresso|regressarei|retorno|retornarei|novamente|disponível|tillbaka|åter|nåbar|anträffbar)(?!\p{L})"#
+        #"(?<!\p{L})(?<!(?:not|nicht|non|niet|no|não|inte|pas)\s{1,3})(?<!(?:not|nicht|non|niet|no|não|inte|pas)\s{1,3}(?:be|sein|être|estar|essere|zijn|ser|vara)\s{1,3})(?:back|return|returning|returns|again|reachable|available|in\s+the\s+office\s+(?:on|from)|zurück|wieder|erreichbar|retour|rentre|rentrerai|reviens|reviendrai|joignable|disponible|vuelta|regreso|regresaré|regresare|regreso|vuelvo|volveré|volvere|reincorporo|reincorporaré|localizable|nuevo|ritorno|rientro|rientrerò|rientrero|tornerò|tornero|torno|nuovamente|disponibile|reperibile|terug|weer|bereikbaar|beschikbaar|volta|volto|voltarei|regresso|regressarei|retorno|retornarei|novamente|disponível|tillbaka|åter|nåbar|anträffbar)(?!\p{L})"#
     )
     private static let absence = re(
-        #"(?<!\p{L})(?:out\s+of\s+(?:the\s+)?office|ooo|vacation|holiday|holidays|leave|away|absent|off|abwesend|abwesenheit|urlaub|nicht\s+im\s+büro|außer\s+haus|absente|absence|congé|congés|vacances|ausente|vacaciones|fuera|assente|ferie|fuori|afwezig|vakantie|verlof|férias|ausência|frånvarande|ledig|semester|tjänstledig)(?!\p{L})"#
+        #"(?<!\p{L})(?:(?:not|nicht|non|niet|no|não|inte|pas)\s+(?:\p{L}+\s+)?(?:available|reachable|erreichbar|joignable|disponible|disponibile|reperibile|bereikbaar|beschikbaar|disponível|nåbar|anträffbar)|out\s+of\s+(?:the\s+)?office|ooo|vacation|holiday|holidays|leave|away|absent|off|abwesend|abwesenheit|urlaub|nicht\s+im\s+büro|außer\s+haus|absente|absence|congé|congés|vacances|ausente|vacaciones|fuera|assente|ferie|fuori|afwezig|vakantie|verlof|férias|ausência|frånvarande|ledig|semester|tjänstledig)(?!\p{L})"#
     )
 }
