@@ -34,4 +34,59 @@ import Testing
         }
         #expect(Self.report("return dates", ok, total) >= 0.95)
     }
+
+    @Test func replyIntents() {
+        #expect(intentLabels.count >= 60)
+        var ok: [ReplyLanguage: Int] = [:]
+        var total: [ReplyLanguage: Int] = [:]
+        for label in intentLabels {
+            let got = ReplyIntent.classify(replyText: ReplyText.extract(label.text), sender: "reply@customer.example")
+            total[label.language, default: 0] += 1
+            var right = got.kind == label.kind
+            if label.kind == .referral {
+                right =
+                    right && Set(got.referrals.compactMap(\.email)) == Set(label.emails) && Set(got.referrals.compactMap(\.name)) == Set(label.names)
+            }
+            if right {
+                ok[label.language, default: 0] += 1
+            } else {
+                print("INTENT \(label.language.rawValue) expected \(label.kind.rawValue) got \(got.kind.rawValue) \(got.referrals): \(label.text)")
+            }
+            #expect((got.kind == .other) == (got.confidence == 0))
+        }
+        #expect(Self.report("intents", ok, total) >= 0.9)
+    }
+
+    /// Every request found, and nothing else flagged: an unsubscribe suppresses the contact.
+    @Test func unsubscribeRequests() {
+        var ok: [ReplyLanguage: Int] = [:]
+        var total: [ReplyLanguage: Int] = [:]
+        for label in intentLabels {
+            let wanted = label.kind == .unsubscribeRequest
+            let got = Unsubscribe.isRequested(ReplyText.extract(label.text))
+            total[label.language, default: 0] += 1
+            if got == wanted { ok[label.language, default: 0] += 1 } else { print("UNSUBSCRIBE expected \(wanted): \(label.text)") }
+            #expect(got == wanted, "\(label.text)")
+        }
+        _ = Self.report("unsubscribe", ok, total)
+    }
+
+    @Test func signaturesRemovedExactly() {
+        #expect(signatureLabels.count >= 30)
+        var ok: [ReplyLanguage: Int] = [:]
+        var total: [ReplyLanguage: Int] = [:]
+        for label in signatureLabels {
+            let got = Signature.split(label.text)
+            total[label.language, default: 0] += 1
+            if got.body == label.body {
+                ok[label.language, default: 0] += 1
+            } else {
+                print("SIGNATURE got \(got.body.debugDescription) for \(label.text.debugDescription)")
+            }
+            #expect(got.body == label.body)
+            // Nothing is lost: body and signature together are the text.
+            #expect(label.text.contains(got.signature))
+        }
+        #expect(Self.report("signatures", ok, total) == 1)
+    }
 }

@@ -1,0 +1,71 @@
+import Foundation
+
+/// Phrase rules for reply intents, lowercased, in the eight reply languages.
+enum IntentRules {
+    static func any(_ re: NSRegularExpression, in text: String) -> Bool {
+        re.firstMatch(in: text, range: NSRange(location: 0, length: (text as NSString).length)) != nil
+    }
+
+    private static func re(_ alternatives: [String]) -> NSRegularExpression {
+        try! NSRegularExpression(pattern: "(?<!\\p{L})(?:" + alternatives.joined(separator: "|") + ")(?!\\p{L})", options: [.caseInsensitive])
+    }
+
+    /// Present-tense absence ("I am out of the office"), not "I was on vacation, sorry for the delay".
+    static let absence = re([
+        #"(?:i\s+am|i'm|i\s+will\s+be|currently)\s+(?:currently\s+)?(?:out\s+of\s+(?:the\s+)?office|on\s+(?:annual\s+|parental\s+|maternity\s+|paternity\s+|sick\s+)?(?:leave|vacation|holiday))"#,
+        "automatic reply", "auto-reply", "abwesenheitsnotiz",
+        #"(?:ich\s+bin|bin\s+ich)\s+(?:derzeit\s+|zurzeit\s+|bis\s+\S+\s+)?(?:nicht\s+im\s+büro|im\s+urlaub|abwesend)"#,
+        "réponse automatique", #"je\s+suis\s+(?:actuellement\s+)?(?:absente?|en\s+congés?|en\s+vacances)"#, "respuesta automática",
+        #"(?:estoy|me\s+encuentro)\s+(?:fuera\s+de\s+la\s+oficina|de\s+vacaciones|ausente)"#, "risposta automatica",
+        #"sono\s+(?:attualmente\s+)?(?:fuori\s+(?:ufficio|sede)|in\s+ferie|assente)"#, "automatisch antwoord",
+        #"ik\s+ben\s+(?:momenteel\s+|tot\s+\S+\s+)?(?:afwezig|met\s+vakantie|niet\s+op\s+kantoor)"#, "resposta automática",
+        #"estou\s+(?:fora\s+do\s+escritório|de\s+férias|ausente)"#, "autosvar", #"jag\s+är\s+(?:frånvarande|på\s+semester|ledig|tjänstledig)"#,
+    ])
+
+    static let wrongPerson = re([
+        "wrong person", #"not\s+the\s+(?:right|correct|best|appropriate)\s+(?:person|contact)"#, #"(?:i'm|i\s+am)\s+not\s+responsible\s+for"#,
+        #"not\s+(?:my|in\s+my)\s+(?:area|department|remit)"#, #"(?:i|we)\s+(?:don't|do\s+not)\s+(?:handle|deal\s+with)"#,
+        #"nicht\s+(?:der|die)\s+richtige\s+ansprechpart\p{L}*"#, #"nicht\s+zuständig"#, #"pas\s+la\s+bonne\s+personne"#,
+        #"pas\s+le\s+bon\s+interlocuteur"#, #"ne\s+suis\s+pas\s+(?:en\s+charge|responsable)"#,
+        #"no\s+soy\s+(?:la\s+persona|el\s+contacto)\s+(?:adecuad[ao]|indicad[ao]|correct[ao])"#, #"no\s+me\s+encargo"#,
+        #"non\s+sono\s+la\s+persona\s+giusta"#, #"non\s+mi\s+occupo"#, #"niet\s+de\s+juiste\s+(?:contact)?persoon"#,
+        #"niet\s+verantwoordelijk"#, #"não\s+sou\s+(?:a\s+pessoa\s+certa|a\s+pessoa\s+indicada|o\s+responsável|a\s+responsável)"#,
+        #"inte\s+rätt\s+person"#, #"fel\s+person"#, #"inte\s+ansvarig"#,
+    ])
+
+    static let notInterested = re([
+        #"not\s+(?:\p{L}+\s+)?interested"#, "no interest", #"no,?\s+thanks?"#, #"no,?\s+thank\s+you"#, #"not\s+a\s+(?:good\s+)?fit"#,
+        #"(?:we're|we\s+are)\s+all\s+set"#, #"(?:we|i)\s+already\s+(?:have|use|work\s+with)"#, "not at this time", #"not\s+looking\s+for"#,
+        #"(?:will|i'll|we'll)\s+pass"#, #"kein(?:e|en)?\s+interesse"#, #"nicht\s+interessiert"#, #"kein(?:en)?\s+bedarf"#, #"nein,?\s+danke"#,
+        #"pas\s+intéressée?"#, #"ne\s+suis\s+pas\s+intéressée?"#, #"non,?\s+merci"#, #"pas\s+(?:de\s+)?besoin"#, #"no\s+estoy\s+interesad[ao]"#,
+        #"no\s+(?:me|nos)\s+interesa"#, #"no,?\s+gracias"#, #"non\s+(?:sono|siamo)\s+interessat[aio]"#, #"non\s+(?:mi|ci)\s+interessa"#,
+        #"no,?\s+grazie"#, "geen interesse", #"niet\s+geïnteresseerd"#, #"nee,?\s+(?:bedankt|dank\s+je)"#,
+        #"não\s+(?:tenho|temos)\s+interesse"#, #"não\s+estou\s+interessad[ao]"#, #"não,?\s+obrigad[ao]"#, #"inte\s+intresserad\p{L}*"#,
+        "inget intresse", #"nej,?\s+tack"#, "inget behov",
+    ])
+
+    static let meeting = re([
+        #"(?:schedule|set\s+up|book|arrange|find)\s+(?:a|some)\s+(?:\p{L}+\s+)?(?:call|meeting|demo|time|slot|chat)"#,
+        #"(?:hop|jump)\s+on\s+a\s+call"#, #"a\s+(?:quick\s+)?call\s+(?:next|on|this|tomorrow)"#, #"let's\s+(?:meet|talk|chat|set\s+up)"#,
+        #"are\s+you\s+(?:free|available)"#, #"how\s+about\s+(?:monday|tuesday|wednesday|thursday|friday|next|tomorrow)"#,
+        #"(?:monday|tuesday|wednesday|thursday|friday|tomorrow)\s+(?:at\s+)?\d{1,2}(?::\d\d)?\s*(?:am|pm)?\s+works"#,
+        #"send\s+(?:me\s+|over\s+)?(?:an?\s+)?(?:calendar\s+)?invite"#, "calendly",
+        #"termin(?:vorschlag|e)?"#, #"telefonat"#, #"(?:gespräch|call)\s+(?:vereinbaren|ausmachen)"#, #"haben\s+sie\s+(?:am\s+\p{L}+\s+)?zeit"#,
+        "rendez-vous", #"(?:un|d'un)\s+(?:appel|échange)"#, #"êtes-vous\s+disponible"#, #"(?:caler|fixer|planifier)\s+un"#,
+        "reunión", #"una\s+llamada"#, "agendar", #"¿?tiene[s]?\s+tiempo"#, #"(?:está|estás)\s+disponible"#, "riunione", #"una\s+chiamata"#,
+        #"fissare\s+un"#, #"(?:è|sei)\s+disponibile"#, "sentirci", "afspraak", "belafspraak", #"een\s+(?:gesprek|call)\s+(?:inplannen|plannen)"#,
+        "inplannen", "reunião", #"uma\s+(?:chamada|ligação|conversa)"#, "marcar", "möte", #"boka\s+(?:ett|en|in)"#, #"ett\s+samtal"#,
+    ])
+
+    static let interested = re([
+        "interested", #"sounds\s+(?:good|great|interesting|promising)"#, #"tell\s+me\s+more"#,
+        #"(?:send|share)\s+(?:me\s+|us\s+)?(?:some\s+)?more\s+(?:info|details|information)"#,
+        #"(?:like|love|happy)\s+to\s+(?:learn|know|hear|see)\s+more"#, "keen", "count me in", #"let's\s+do\s+it"#, "interessiert",
+        #"klingt\s+(?:gut|interessant|spannend)"#, #"mehr\s+(?:informationen|infos|details)"#, #"intéressée?"#, #"(?:m'|nous\s+)intéresse"#,
+        #"en\s+savoir\s+plus"#, #"plus\s+d'informations"#, #"interesad[ao]"#, #"(?:me|nos)\s+interesa"#, #"más\s+información"#,
+        #"suena\s+(?:bien|interesante)"#, #"interessat[aio]"#, #"(?:mi|ci)\s+interessa"#, #"(?:maggiori|più)\s+informazioni"#,
+        #"sembra\s+interessante"#, #"geïnteresseerd"#, #"geinteresseerd"#, #"klinkt\s+(?:goed|interessant)"#, #"meer\s+informatie"#,
+        #"interessad[ao]"#, #"(?:tenho|temos)\s+interesse"#, #"mais\s+informações"#, #"parece\s+interessante"#, #"intresserad\p{L}*"#,
+        #"låter\s+(?:bra|intressant)"#, #"mer\s+information"#,
+    ])
+}

@@ -1,0 +1,109 @@
+@testable import NudgeMIME
+
+/// A person's reply (full text as received: quoted history and signature included) with its intent.
+struct IntentLabel {
+    var language: ReplyLanguage
+    var text: String
+    var kind: ReplyIntent.Kind
+    /// For referrals: the referred addresses and, where the reply gives them, names.
+    var emails: [String] = []
+    var names: [String] = []
+}
+
+private func i(_ l: ReplyLanguage, _ kind: ReplyIntent.Kind, _ text: String, emails: [String] = [], names: [String] = []) -> IntentLabel {
+    IntentLabel(language: l, text: text, kind: kind, emails: emails, names: names)
+}
+
+private let quoted =
+    "\n\nOn Tue, 1 Dec 2026 at 09:00, Sam Carter <sam@nudge.example> wrote:\n> Hi, quick follow-up on my note below.\n> Reply STOP or click here to unsubscribe.\n"
+
+let intentLabels: [IntentLabel] = [
+    // Unsubscribe requests
+    i(.en, .unsubscribeRequest, "Please remove me from your mailing list." + quoted),
+    i(.en, .unsubscribeRequest, "Unsubscribe"),
+    i(.en, .unsubscribeRequest, "Hi Sam,\n\nStop emailing me. I never signed up for this.\n\nJ."),
+    i(.en, .unsubscribeRequest, "Not interested. Take me off your list please.\n\nSent from my iPhone"),
+    i(.en, .unsubscribeRequest, "Can you please unsubscribe me? Thanks." + quoted),
+    i(.de, .unsubscribeRequest, "Bitte keine weiteren E-Mails.\n\nMit freundlichen Grüßen\nK. Braun"),
+    i(.de, .unsubscribeRequest, "Guten Tag,\nbitte tragen Sie mich aus Ihrem Verteiler aus.\nDanke"),
+    i(.fr, .unsubscribeRequest, "Bonjour,\nMerci de me retirer de votre liste de diffusion.\nCordialement,\nPaul"),
+    i(.fr, .unsubscribeRequest, "Merci de ne plus me contacter."),
+    i(.es, .unsubscribeRequest, "Por favor, no me envíen más correos."),
+    i(.es, .unsubscribeRequest, "Hola, quiero darme de baja de esta lista. Gracias."),
+    i(.it, .unsubscribeRequest, "Buongiorno, vi prego di cancellarmi dalla vostra lista.\nGrazie"),
+    i(.nl, .unsubscribeRequest, "Graag uitschrijven, ik wil geen e-mails meer ontvangen."),
+    i(.pt, .unsubscribeRequest, "Por favor, me removam da lista. Não quero receber mais e-mails."),
+    i(.sv, .unsubscribeRequest, "Hej, ta bort mig från er lista.\n\nMed vänliga hälsningar\nErik"),
+    // Referrals
+    i(
+        .en, .referral, "Hi,\n\nI've left the company, please write to maria@acme.com from now on.\n\nBest,\nTom" + quoted,
+        emails: ["maria@acme.com"]),
+    i(
+        .en, .referral, "Thanks for reaching out. Maria Lopez (maria.lopez@acme.com) handles this now, I've copied her here.",
+        emails: ["maria.lopez@acme.com"], names: ["Maria Lopez"]),
+    i(.en, .referral, "I'm not the right person for this. Please contact my colleague Priya Shah.", names: ["Priya Shah"]),
+    i(
+        .de, .referral, "Hallo,\nfür dieses Thema ist Frau Anna Weber zuständig: anna.weber@firma.de\nViele Grüße",
+        emails: ["anna.weber@firma.de"], names: ["Anna Weber"]),
+    i(
+        .fr, .referral, "Bonjour,\nJe ne fais plus partie de l'entreprise. Merci de contacter Julie Martin <julie.martin@societe.fr>.",
+        emails: ["julie.martin@societe.fr"], names: ["Julie Martin"]),
+    i(
+        .es, .referral, "Hola, ya no trabajo en la empresa. Escriba a Carlos Ruiz en carlos.ruiz@empresa.es, por favor.",
+        emails: ["carlos.ruiz@empresa.es"], names: ["Carlos Ruiz"]),
+    i(.it, .referral, "Buongiorno, se ne occupa il mio collega: marco.rossi@azienda.it", emails: ["marco.rossi@azienda.it"]),
+    i(
+        .nl, .referral, "Ik werk hier niet meer. Neem contact op met Sanne de Vries (sanne@bedrijf.nl).", emails: ["sanne@bedrijf.nl"],
+        names: ["Sanne de Vries"]),
+    i(
+        .pt, .referral, "Olá, quem cuida disso agora é a Ana Souza: ana.souza@empresa.com.br", emails: ["ana.souza@empresa.com.br"],
+        names: ["Ana Souza"]),
+    i(.sv, .referral, "Hej! Jag har slutat här, kontakta istället lisa@foretag.se.", emails: ["lisa@foretag.se"]),
+    // Wrong person
+    i(.en, .wrongPerson, "Hi Sam, I think you have the wrong person, I work in finance, not marketing."),
+    i(.de, .wrongPerson, "Hallo, dafür bin ich leider nicht zuständig."),
+    i(.fr, .wrongPerson, "Bonjour, je ne suis pas la bonne personne pour ce sujet."),
+    // Not interested
+    i(.en, .notInterested, "Thanks, but we're not interested at the moment." + quoted),
+    i(.en, .notInterested, "No thanks, we already use a tool for this.\n\nBest regards,\nDana Smith\nCTO | Acme Inc.\n+1 555 0100"),
+    i(.de, .notInterested, "Vielen Dank, aber wir haben kein Interesse."),
+    i(.fr, .notInterested, "Non merci, ce n'est pas une priorité pour nous."),
+    i(.es, .notInterested, "Gracias, pero no nos interesa."),
+    i(.it, .notInterested, "Grazie, ma non siamo interessati."),
+    i(.nl, .notInterested, "Bedankt, maar we hebben geen interesse."),
+    i(.pt, .notInterested, "Obrigado, mas não temos interesse no momento."),
+    i(.sv, .notInterested, "Tack, men vi är inte intresserade just nu."),
+    // Meeting requests
+    i(.en, .meetingRequest, "Sounds interesting. Can we schedule a call next week? Tuesday afternoon works for me." + quoted),
+    i(.en, .meetingRequest, "Happy to chat. Are you free on Thursday at 3pm?\n\nSent from my iPhone"),
+    i(.de, .meetingRequest, "Klingt spannend. Können wir nächste Woche einen Termin vereinbaren?"),
+    i(.fr, .meetingRequest, "Bonjour, êtes-vous disponible jeudi pour un appel ?"),
+    i(.es, .meetingRequest, "Me interesa. ¿Podemos agendar una reunión el martes?"),
+    i(.it, .meetingRequest, "Interessante, possiamo fissare una chiamata la prossima settimana?"),
+    i(.nl, .meetingRequest, "Leuk, zullen we een afspraak inplannen voor volgende week?"),
+    i(.pt, .meetingRequest, "Podemos marcar uma reunião na quinta-feira?"),
+    i(.sv, .meetingRequest, "Intressant! Kan vi boka ett möte nästa vecka?"),
+    // Interested
+    i(.en, .interested, "This sounds great, please send me more information." + quoted),
+    i(.en, .interested, "Please don't remove me from the list, I'm still interested, just busy this month."),
+    i(.de, .interested, "Das klingt gut, schicken Sie mir gerne mehr Informationen."),
+    i(.fr, .interested, "Bonjour, cela m'intéresse, pouvez-vous m'en dire plus ?"),
+    i(.es, .interested, "Suena bien, me gustaría recibir más información."),
+    i(.it, .interested, "Mi interessa, mandatemi maggiori informazioni."),
+    i(.nl, .interested, "Klinkt interessant, stuur me gerust meer informatie."),
+    i(.pt, .interested, "Parece interessante, pode me enviar mais informações?"),
+    i(.sv, .interested, "Låter intressant, skicka gärna mer information."),
+    i(.en, .interested, "Sorry for the slow reply, I was on vacation last week. Yes, we're interested!"),
+    // Questions (some about unsubscribing: not requests)
+    i(.en, .question, "I can't unsubscribe from the newsletter myself, can you help?"),
+    i(.en, .question, "How does unsubscribing work? Will I still get invoices if I unsubscribe?"),
+    i(.en, .question, "What does the pricing look like for a team of 20?"),
+    i(.de, .question, "Wie funktioniert die Abmeldung? Bekomme ich danach noch Rechnungen?"),
+    i(.fr, .question, "Quel est le prix pour une équipe de dix personnes ?"),
+    i(.es, .question, "¿Cómo puedo darme de baja si cambio de opinión más adelante?"),
+    // Other
+    i(.en, .other, "Thanks for the note, noted."),
+    i(.de, .other, "Danke für die Info.\n\nViele Grüße\nJan"),
+    // Out of office written by hand
+    i(.en, .outOfOffice, "I'm out of the office until Monday with limited access to email."),
+]
