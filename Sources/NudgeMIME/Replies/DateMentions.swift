@@ -9,6 +9,8 @@ struct DateMention {
         case weak
         /// "in two weeks", "for 3 days": the day the absence ends.
         case duration
+        /// "July 10-31": the last day of a period written as one expression.
+        case periodEnd
     }
 
     var range: NSRange
@@ -95,6 +97,17 @@ enum DateMentions {
             { g, ctx in
                 guard let mo = DateLexicon.months[g(2)!] else { return nil }
                 return ctx.dated(year: g(3), month: mo, day: Int(g(1)!)!).map { ($0, .full) }
+            }
+        ),
+        // July 10-31, December 7th to 11th
+        (
+            re(
+                "(?<!\\p{L})(\(month))\\.?\\s+(\\d{1,2})(?:st|nd|rd|th)?\\s*(?:-|–|—|to|through|thru|until)\\s*(\\d{1,2})(?:st|nd|rd|th)?(?![\\d:\\p{L}])(?:,?\\s*(\\d{4}))?"
+            ),
+            { g, ctx in
+                guard let mo = DateLexicon.months[g(1)!], let first = Int(g(2)!), let last = Int(g(3)!) else { return nil }
+                let month = last < first ? mo % 12 + 1 : mo
+                return ctx.dated(year: g(4), month: month, day: last).map { ($0, .periodEnd) }
             }
         ),
         // December 14th, 2026

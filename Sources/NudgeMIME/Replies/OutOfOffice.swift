@@ -43,9 +43,12 @@ public enum OutOfOffice {
 }
 
 /// Sentences of a notice: paragraphs with wrapped lines joined, cut after sentence punctuation
-/// that does not end a numeric date ("bis 11.12. und ab dem 14.12." stays one sentence).
+/// followed by a capital that does not start a month name.
 enum ReturnSentences {
-    private static let boundary = try! NSRegularExpression(pattern: #"(?:(?<=[\p{L})"”][.!?])|(?<=\d{4}[.!?]))\s+(?=[\p{Lu}"“])"#)
+    // "14. Dezember" and "vom 7. bis 11. Dezember" are not sentence ends; "July 10-31. During" is.
+    private static let boundary = try! NSRegularExpression(
+        pattern: "(?<=[.!?])\\s+(?=[\\p{Lu}\"“])(?!(?i:" + DateLexicon.months.keys.sorted { $0.count > $1.count }.joined(separator: "|")
+            + ")(?!\\p{L}))")
 
     static func split(_ text: String) -> [String] {
         var out: [String] = []

@@ -28,9 +28,9 @@ enum ReturnCues {
             let back = backBefore || matches(returnWords, after)
             // The start of a range says nothing about the return.
             if i + 1 < mentions.count, matches(rangeGap, after) { continue }
-            let isRangeEnd = (i > 0 && matches(rangeGap, before)) || matches(dayRangeStart, before)
+            let isRangeEnd = m.kind == .periodEnd || (i > 0 && matches(rangeGap, before)) || matches(dayRangeStart, before)
             let inclusive = matches(inclusiveAfter, after)
-            let full = m.kind == .full
+            let full = m.kind == .full || m.kind == .periodEnd
             if isRangeEnd && m.kind != .duration {
                 out.append(Candidate(score: 6, full: full, day: m.day.adding(days: 1).workingDayOnOrAfter))
             } else if let until = lastMatch(untilBefore, before) {
@@ -40,8 +40,8 @@ enum ReturnCues {
                 out.append(Candidate(score: backBefore ? 8 : 7, full: full, day: m.day.workingDayOnOrAfter))
             } else if m.kind == .duration {
                 out.append(Candidate(score: 4, full: full, day: m.day.workingDayOnOrAfter))
-            } else if m.kind == .full && absent && !matches(fromBefore, before) {
-                // "Out of office on Friday 11 December": away that day.
+            } else if m.kind != .duration && absent && !matches(fromBefore, before) {
+                // "Out of office on Friday 11 December", "I'm out of the office Friday": away that day.
                 out.append(Candidate(score: 2, full: full, day: m.day.adding(days: 1).workingDayOnOrAfter))
             }
         }
@@ -82,6 +82,6 @@ enum ReturnCues {
         #"(?<!\p{L})(?<!(?:not|nicht|non|niet|no|não|inte|pas)\s{1,3})(?<!(?:not|nicht|non|niet|no|não|inte|pas)\s{1,3}(?:be|sein|être|estar|essere|zijn|ser|vara)\s{1,3})(?:back|return|returning|returns|again|reachable|available|in\s+the\s+office\s+(?:on|from)|zurück|wieder|erreichbar|retour|rentre|rentrerai|reviens|reviendrai|joignable|disponible|vuelta|regreso|regresaré|regresare|regreso|vuelvo|volveré|volvere|reincorporo|reincorporaré|localizable|nuevo|ritorno|rientro|rientrerò|rientrero|tornerò|tornero|torno|nuovamente|disponibile|reperibile|terug|weer|bereikbaar|beschikbaar|volta|volto|voltarei|regresso|regressarei|retorno|retornarei|novamente|disponível|tillbaka|åter|nåbar|anträffbar)(?!\p{L})"#
     )
     private static let absence = re(
-        #"(?<!\p{L})(?:(?:not|nicht|non|niet|no|não|inte|pas)\s+(?:\p{L}+\s+)?(?:available|reachable|erreichbar|joignable|disponible|disponibile|reperibile|bereikbaar|beschikbaar|disponível|nåbar|anträffbar)|out\s+of\s+(?:the\s+)?office|ooo|vacation|holiday|holidays|leave|away|absent|off|abwesend|abwesenheit|urlaub|nicht\s+im\s+büro|außer\s+haus|absente|absence|congé|congés|vacances|ausente|vacaciones|fuera|assente|ferie|fuori|afwezig|vakantie|verlof|férias|ausência|frånvarande|ledig|semester|tjänstledig)(?!\p{L})"#
+        #"(?<!\p{L})(?:(?:not|nicht|non|niet|no|não|inte|pas)\s+(?:\p{L}+\s+)?(?:available|reachable|erreichbar|joignable|disponible|disponibile|reperibile|bereikbaar|beschikbaar|disponível|nåbar|anträffbar)|out\s+of\s+(?:the\s+)?office|ooo|vacation|holiday|travell?ing|on\s+the\s+road|unterwegs|dienstreise|geschäftsreise|en\s+déplacement|de\s+viaje|in\s+viaggio|in\s+trasferta|op\s+reis|em\s+viagem|på\s+resa|på\s+tjänsteresa|holidays|leave|away|absent|off|abwesend|abwesenheit|urlaub|nicht\s+im\s+büro|außer\s+haus|absente|absence|congé|congés|vacances|ausente|vacaciones|fuera|assente|ferie|fuori|afwezig|vakantie|verlof|férias|ausência|frånvarande|ledig|semester|tjänstledig)(?!\p{L})"#
     )
 }
