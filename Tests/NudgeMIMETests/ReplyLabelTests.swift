@@ -85,7 +85,7 @@ import Testing
             }
             #expect(got.body == label.body)
             // Nothing is lost: body and signature together are the text.
-            #expect(label.text.contains(got.signature))
+            #expect(got.signature.isEmpty || label.text.contains(got.signature))
         }
         #expect(Self.report("signatures", ok, total) == 1)
     }

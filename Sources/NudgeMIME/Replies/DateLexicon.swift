@@ -65,4 +65,14 @@ enum DateLexicon {
         "la próxima semana", "próxima semana", "proxima semana", "la semana que viene", "la prossima settimana", "prossima settimana",
         "settimana prossima", "volgende week", "na próxima semana", "nästa vecka",
     ]
+    static let endOfNextWeek = [
+        "end of next week", "ende nächster woche", "ende der nächsten woche", "ende kommender woche", "fin de la semaine prochaine",
+        "finales de la próxima semana", "final de la próxima semana", "fine della prossima settimana", "fine settimana prossima",
+        "eind volgende week", "eind van volgende week", "final da próxima semana", "fim da próxima semana", "slutet av nästa vecka",
+    ]
+    static let endOfThisWeek = [
+        "end of this week", "end of the week", "ende dieser woche", "ende der woche", "fin de semaine", "fin de cette semaine",
+        "final de esta semana", "fine settimana", "fine di questa settimana", "eind van deze week", "eind deze week",
+        "final desta semana", "fim desta semana", "slutet av veckan", "slutet av denna vecka",
+    ]
 }

@@ -147,6 +147,15 @@ enum DateMentions {
                 return (ctx.sent.adding(days: n * u), .duration)
             }
         ),
+        // "until the end of next week": the Friday is the last day away.
+        (
+            re("(?<!\\p{L})(?:" + alternation(DateLexicon.endOfNextWeek) + ")(?!\\p{L})"),
+            { _, ctx in (ctx.sent.adding(days: 12 - ctx.sent.weekday), .periodEnd) }
+        ),
+        (
+            re("(?<!\\p{L})(?:" + alternation(DateLexicon.endOfThisWeek) + ")(?!\\p{L})"),
+            { _, ctx in ctx.sent.weekday <= 5 ? (ctx.sent.adding(days: 5 - ctx.sent.weekday), .periodEnd) : nil }
+        ),
         (re("(?<!\\p{L})(?:" + alternation(DateLexicon.tomorrow) + ")(?!\\p{L})"), { _, ctx in (ctx.sent.adding(days: 1), .weak) }),
         (
             re("(?<!\\p{L})(?:" + alternation(DateLexicon.nextWeek) + ")(?!\\p{L})"),

@@ -35,7 +35,9 @@ public enum Unsubscribe {
             #"(?:want|wish|like|need)\s+to\s+(?:be\s+)?(?:unsubscribe|removed|taken\s+off|opted\s+out)"#,
             #"remove\s+(?:me|us|my\s+(?:email|e-mail|address|name|details|data|contact)|this\s+(?:email|address))(?!\p{L})"#,
             #"take\s+(?:me|us|my\s+\p{L}+)\s+off"#,
-            #"(?:stop|quit)\s+(?:e-?mailing|mailing|contacting|messaging|sending|writing|spamming|reaching\s+out)"#,
+            #"(?:stop|quit)\s+(?:e-?mailing|mailing|contacting|messaging|writing\s+to\s+me|spamming|reaching\s+out)"#,
+            // "stop sending the invoices as PDF" is not a request; "stop sending me emails" is.
+            #"(?:stop|quit)\s+sending\s+(?:me|us|these|those|your|this|e-?mails|mails|messages)(?!\p{L})"#,
             #"(?:do\s+not|don't|dont|never)\s+(?:contact|e-?mail|write\s+to|message|reach\s+out\s+to)\s+(?:me|us)"#,
             #"no\s+(?:more|further)\s+(?:e-?mails|mails|messages|contact)"#, #"opt\s+(?:me\s+)?out"#, #"leave\s+me\s+alone"#,
             #"(?:delete|erase)\s+my\s+(?:data|e-?mail|address|details|contact)"#,
@@ -43,6 +45,7 @@ public enum Unsubscribe {
             #"(?<!\p{L})(?:abmelden|abbestellen|austragen)(?!\p{L})"#, #"(?:trag|tragen|nehmen|streichen|löschen|entfernen|melden)\s+sie\s+mich"#,
             #"keine\s+weiteren\s+(?:e-?mails|mails|nachrichten|zusendungen|anfragen)|keine\s+(?:e-?mails|mails|nachrichten)\s+mehr"#,
             #"nicht\s+mehr\s+(?:kontaktieren|anschreiben|anrufen|schreiben|mailen|zusenden|belästigen)"#,
+            #"mich\s+(?:(?!nicht\s)\p{L}+\s+){0,4}(?:zu\s+)?(?:entfernen|austragen|streichen)(?!\p{L})"#,
             #"(?:löschen|entfernen)\s+sie\s+meine\s+(?:daten|adresse|e-?mail)"#,
             // French
             #"(?:retirer|désinscrire|desinscrire|désabonner|desabonner|supprimer|enlever|radier)\s+(?:de|du)\s+(?:votre|vos|la|cette|ce|la)"#,
@@ -55,6 +58,7 @@ public enum Unsubscribe {
             #"no\s+me\s+(?:envíen|envien|envíe|envie|manden|mande|escriban|escriba|contacten|contacte|vuelvan|vuelva)"#,
             #"(?:dar(?:me)?|den(?:me)?|me\s+den)\s+de\s+baja"#,
             #"(?:elimínenme|eliminenme|elimíneme|elimineme|eliminarme|quitarme|quítenme|quitenme|sáquenme|saquenme|bórrenme|borrenme|retírenme|retirenme)"#,
+            #"me\s+(?:pueden|puede|podrían|podría|podrian|podria)\s+(?:quitar|eliminar|borrar|sacar|retirar|dar\s+de\s+baja)"#,
             #"dej(?:en|e)\s+de\s+(?:enviarme|escribirme|contactarme|mandarme)"#, #"no\s+(?:quiero|deseo)\s+recibir\s+más"#,
             // Italian
             #"(?:cancellatemi|cancellarmi|rimuovetemi|rimuovermi|toglietemi|togliermi|eliminatemi|disiscrivetemi|disiscrivermi)(?!\p{L})"#,
@@ -62,7 +66,8 @@ public enum Unsubscribe {
             #"smettete(?:la)?\s+di\s+(?:scrivermi|inviarmi|contattarmi|mandarmi)"#, #"non\s+(?:voglio|desidero)\s+(?:più\s+)?ricevere"#,
             // Dutch
             #"(?<!\p{L})(?:uitschrijven|afmelden)(?!\p{L})"#, #"schrijf\s+(?:me|mij)\s+(?:\p{L}+\s+)?uit|meld\s+(?:me|mij)\s+(?:\p{L}+\s+)?af"#,
-            #"verwijder\s+(?:me|mij|mijn)(?!\p{L})"#, #"haal\s+(?:me|mij)\s+(?:\p{L}+\s+)?(?:van|uit)"#,
+            #"verwijder\s+(?:me|mij|mijn)(?!\p{L})"#, #"(?:me|mij)\s+(?:(?!niet\s)\p{L}+\s+){0,4}(?:verwijderen|uitschrijven|afmelden)"#,
+            #"haal\s+(?:me|mij)\s+(?:\p{L}+\s+)?(?:van|uit)"#,
             #"geen\s+(?:e-?mails|mails|berichten)\s+meer"#, #"niet\s+meer\s+(?:mailen|e-mailen|contacteren|benaderen|sturen)"#,
             #"stop\s+met\s+(?:mailen|e-mailen|sturen|contacteren)"#,
             // Portuguese

@@ -106,4 +106,21 @@ let intentLabels: [IntentLabel] = [
     i(.de, .other, "Danke für die Info.\n\nViele Grüße\nJan"),
     // Out of office written by hand
     i(.en, .outOfOffice, "I'm out of the office until Monday with limited access to email."),
+    // Second batch, written after the rules above
+    i(.en, .unsubscribeRequest, "Please take my email off your list."),
+    i(.en, .question, "Can you stop sending the invoices as PDF and use the portal instead?"),
+    i(.en, .interested, "We unsubscribed from your newsletter last year, but we're interested in the product now."),
+    i(.de, .unsubscribeRequest, "Bitte nehmen Sie mich aus dem Verteiler."),
+    i(.de, .other, "Ich möchte mich nicht abmelden, nur meine Adresse ändern."),
+    i(.fr, .unsubscribeRequest, "Veuillez me désinscrire."),
+    i(.es, .unsubscribeRequest, "¿Me pueden quitar de la lista de correo?"),
+    i(.it, .unsubscribeRequest, "Non scrivetemi più, grazie."),
+    i(.nl, .unsubscribeRequest, "Wilt u mij van uw mailinglijst verwijderen?"),
+    i(.pt, .unsubscribeRequest, "Parem de me enviar e-mails, por favor."),
+    i(.sv, .unsubscribeRequest, "Sluta mejla mig."),
+    i(
+        .en, .referral, "Please reach out to our procurement lead, John Park <john.park@acme.com>.", emails: ["john.park@acme.com"],
+        names: ["John Park"]),
+    i(.sv, .notInterested, "Nej tack."),
+    i(.en, .meetingRequest, "Let's set up a 30-minute call on Monday."),
 ]

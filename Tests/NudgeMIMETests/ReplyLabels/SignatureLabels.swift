@@ -70,4 +70,13 @@ let signatureLabels: [SignatureLabel] = [
         "Hi Sam,\n\nThanks\n\nI also wanted to ask whether you support SSO and how billing works for annual plans."),
     // No signature at all.
     s(.en, "Sounds good to me.", "Sounds good to me."),
+    // Second batch, written after the rules above
+    s(.en, "Ok!\n\nBR,\nJohn", "Ok!"),
+    s(.en, "Sounds good.\n\nKind regards\n\nJohn Smith\nAcme", "Sounds good."),
+    s(.it, "Grazie mille!\n\n--\nLuca", "Grazie mille!"),
+    s(.fr, "Parfait.\n\nObtenir Outlook pour Android", "Parfait."),
+    s(
+        .de,
+        "Hi,\nYes, Tuesday works.\nRegards,\nPeter Müller\nGeschäftsführer\nMüller & Partner GmbH\nT +49 30 1234 5678\nwww.mueller-partner.de\n\nSitz der Gesellschaft: Berlin, Amtsgericht Charlottenburg HRB 12345",
+        "Hi,\nYes, Tuesday works."),
 ]
