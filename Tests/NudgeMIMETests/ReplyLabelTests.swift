@@ -89,4 +89,19 @@ import Testing
         }
         #expect(Self.report("signatures", ok, total) == 1)
     }
+
+    /// The language the rules detect, against the label's (used for numeric date order).
+    @Test func languageOfLabelledTexts() {
+        var ok: [ReplyLanguage: Int] = [:]
+        var total: [ReplyLanguage: Int] = [:]
+        let texts =
+            absenceLabels.map { ($0.language, $0.subject + "\n" + ($0.html ? HTMLText.toText($0.text) : $0.text)) }
+            + intentLabels.map { ($0.language, ReplyText.extract($0.text)) }
+        for (language, text) in texts {
+            total[language, default: 0] += 1
+            let got = ReplyLanguage.detect(text)
+            if got == language { ok[language, default: 0] += 1 } else { print("LANGUAGE expected \(language.rawValue) got \(got.rawValue): \(text)") }
+        }
+        #expect(Self.report("languages", ok, total) >= 0.9)
+    }
 }
