@@ -59,6 +59,7 @@ enum DateLexicon {
         "dagar": 1, "vecka": 7, "veckor": 7, "veckan": 7,
     ]
 
+    static let today = ["today", "heute", "aujourd'hui", "hoy", "oggi", "vandaag", "hoje", "idag", "i dag"]
     static let tomorrow = ["tomorrow", "morgen", "demain", "mañana", "domani", "amanhã", "amanha", "imorgon", "i morgon"]
     static let nextWeek = [
         "next week", "nächste woche", "nächsten woche", "kommende woche", "la semaine prochaine", "semaine prochaine",

@@ -156,6 +156,7 @@ enum DateMentions {
             re("(?<!\\p{L})(?:" + alternation(DateLexicon.endOfThisWeek) + ")(?!\\p{L})"),
             { _, ctx in ctx.sent.weekday <= 5 ? (ctx.sent.adding(days: 5 - ctx.sent.weekday), .periodEnd) : nil }
         ),
+        (re("(?<!\\p{L})(?:" + alternation(DateLexicon.today) + ")(?!\\p{L})"), { _, ctx in (ctx.sent, .weak) }),
         (re("(?<!\\p{L})(?:" + alternation(DateLexicon.tomorrow) + ")(?!\\p{L})"), { _, ctx in (ctx.sent.adding(days: 1), .weak) }),
         (
             re("(?<!\\p{L})(?:" + alternation(DateLexicon.nextWeek) + ")(?!\\p{L})"),

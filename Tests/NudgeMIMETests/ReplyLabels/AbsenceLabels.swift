@@ -205,4 +205,52 @@ let absenceLabels: [AbsenceLabel] = [
     a(.sv, thu17, "Europe/Stockholm", "Semester", "Jag har semester v. 52–53 och är tillbaka 4 januari.", "2027-01-04"),
     a(.sv, thu17, "Europe/Stockholm", "Ledig", "Jag är ledig 21/12–1/1.", "2027-01-04"),
     a(.sv, thu3, "Europe/Stockholm", "Sjukskriven", "Jag är sjukskriven tills vidare.", nil),
+    // Third batch: full notices with phone numbers, addresses, opening hours and footers
+    a(
+        .en, "Thu, 03 Dec 2026 09:00:00 +0000", "Europe/London", "Out of Office: Renewal",
+        "Hello,\n\nThank you for your email. I am out of the office from Monday 7 December until Friday 11 December inclusive, with no access to email.\n\nIf your matter is urgent, please call our office on +44 (0)20 7946 0958 (Mon–Fri, 9:00–17:30).\n\nKind regards,\nSarah Jones\nAccount Manager\nAcme Ltd, 10 Downing Road, London SW1A 2AA",
+        "2026-12-14"),
+    a(
+        .de, thu3, "Europe/Berlin", "Abwesenheitsnotiz: Ihr Angebot",
+        "Sehr geehrte Damen und Herren,\n\nvielen Dank für Ihre E-Mail. Ich bin bis einschließlich Freitag, 11.12.2026 nicht im Büro. Ihre Nachricht wird nicht weitergeleitet. In dringenden Fällen wenden Sie sich bitte an meine Kollegin Frau Petra Schmidt (Tel. 089 / 123 45-67, petra.schmidt@firma.de).\n\nMit freundlichen Grüßen\nThomas Müller\n\nFirma GmbH | Hauptstraße 12 | 80331 München\nGeschäftsführer: Dr. Hans Meier | Amtsgericht München HRB 123456",
+        "2026-12-14"),
+    a(
+        .fr, thu17, "Europe/Paris", "Fermeture annuelle",
+        "Bonjour,\nNos bureaux seront fermés du 24 décembre 2026 au 3 janvier 2027 inclus. Nous traiterons votre demande dès le lundi 4 janvier.\nBonnes fêtes !\nL'équipe",
+        "2027-01-04"),
+    a(
+        .es, thu3, "Europe/Madrid", "Fuera de la oficina",
+        "Hola:\nEstaré fuera de la oficina hasta el 9/12 sin acceso al correo. Si es urgente, llame al 91 123 45 67 o escriba a soporte@empresa.es.\nUn saludo,\nJavier",
+        "2026-12-09"),
+    a(
+        .it, thu3, "Europe/Rome", "Chiusura per ferie",
+        "Gentile cliente,\nl'ufficio resterà chiuso per ferie dal 7 all'11 dicembre 2026 compresi. Riapriremo lunedì 14 dicembre.\nCordiali saluti",
+        "2026-12-14"),
+    a(
+        .nl, thu3, "Europe/Amsterdam", "Afwezigheid",
+        "Beste relatie,\n\nIn verband met vakantie ben ik afwezig tot en met vrijdag 11 december. Vanaf maandag 14 december ben ik weer bereikbaar via 020-1234567.\n\nMet vriendelijke groet,\nPieter",
+        "2026-12-14"),
+    a(
+        .pt, thu3, "America/Sao_Paulo", "Férias",
+        "Prezado(a),\nEstarei em férias entre os dias 07/12 e 11/12, retornando em 14/12. Para assuntos urgentes, contate maria@empresa.com.br ou (11) 3456-7890.\nAtt.,\nJoão",
+        "2026-12-14"),
+    a(
+        .sv, thu3, "Europe/Stockholm", "Tjänsteresa",
+        "Hej!\nJag är på tjänsteresa till och med onsdag 9/12 och har begränsad möjlighet att läsa e-post. Brådskande ärenden: ring växeln 08-123 456 78.\nMvh\nAnna",
+        "2026-12-10"),
+    a(
+        .en, wed2, "America/New_York", "PTO",
+        "I'm currently out on PTO and returning Tuesday 12/15. I will have no access to email or Slack. For anything urgent, reach out to ops@acme.com.",
+        "2026-12-15"),
+    a(
+        .en, thu17, "Europe/London", "Holiday closure",
+        "Thank you for your message. Please note that our offices will be closed for the holidays from 24 December to 1 January. We will respond to your email when we reopen on 4 January.",
+        "2027-01-04"),
+    a(.de, thu3, "Europe/Berlin", "Urlaub", "Ich bin ab dem 7.12. im Urlaub und ab dem 14.12. wieder im Büro.", "2026-12-14"),
+    a(
+        .en, thu3, "Europe/London", "Conference",
+        "I am attending a conference in Berlin (8–10 December) and will reply when I'm back.", "2026-12-11"),
+    a(
+        .en, thu3, "Europe/London", "Out of office",
+        "I'm out of the office today with limited access to email. Your message dated 2 December has been received.", "2026-12-04"),
 ]
