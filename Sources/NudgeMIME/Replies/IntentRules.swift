@@ -50,6 +50,11 @@ enum IntentRules {
         #"are\s+you\s+(?:free|available)"#, #"how\s+about\s+(?:monday|tuesday|wednesday|thursday|friday|next|tomorrow)"#,
         #"(?:monday|tuesday|wednesday|thursday|friday|tomorrow)\s+(?:at\s+)?\d{1,2}(?::\d\d)?\s*(?:am|pm)?\s+works"#,
         #"send\s+(?:me\s+|over\s+)?(?:an?\s+)?(?:calendar\s+)?invite"#, "calendly",
+        // "call me" in each language: a request for a conversation.
+        #"(?:call|ring)\s+me"#, #"give\s+me\s+a\s+(?:call|ring)"#, #"rufen\s+sie\s+mich\s+(?:\p{L}+\s+){0,3}an"#,
+        #"mich\s+(?:\p{L}+\s+){0,3}anrufen"#, #"m'appeler"#, #"appelez-moi"#, #"llám(?:ame|eme|enme)"#, #"me\s+(?:puede|pueden|podría)\s+llamar"#,
+        #"chiamarmi"#, #"mi\s+(?:chiami|chiamate)"#, #"(?:me|mij)\s+(?:\p{L}+\s+){0,3}bellen"#, #"bel\s+(?:me|mij)"#,
+        #"me\s+ligar"#, #"ligue-me"#, #"me\s+liga"#, #"ring\s+mig"#,
         #"termin(?:vorschlag|e)?"#, #"telefonat"#, #"(?:gespräch|call)\s+(?:vereinbaren|ausmachen)"#, #"haben\s+sie\s+(?:am\s+\p{L}+\s+)?zeit"#,
         "rendez-vous", #"(?:un|d'un)\s+(?:appel|échange)"#, #"êtes-vous\s+disponible"#, #"(?:caler|fixer|planifier)\s+un"#,
         "reunión", #"una\s+llamada"#, "agendar", #"¿?tiene[s]?\s+tiempo"#, #"(?:está|estás)\s+disponible"#, "riunione", #"una\s+chiamata"#,

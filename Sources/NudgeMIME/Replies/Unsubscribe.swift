@@ -28,6 +28,7 @@ public enum Unsubscribe {
         #"^\s*(?:please\s+)?(?:unsubscribe|stop|remove|remove\s+me|abmelden|austragen|désinscription|desinscription|désabonnement|baja|uitschrijven|afmelden|descadastrar|avregistrera|avsluta|cancellami|disiscrivimi|cancelar)\s*[.!]*\s*$"#
     )
 
+    // Emails only: "bitte nicht mehr anrufen, E-Mail ist ok" asks for no calls, not for no mail.
     private static let request = re(
         [
             // English
@@ -44,7 +45,7 @@ public enum Unsubscribe {
             // German
             #"(?<!\p{L})(?:abmelden|abbestellen|austragen)(?!\p{L})"#, #"(?:trag|tragen|nehmen|streichen|löschen|entfernen|melden)\s+sie\s+mich"#,
             #"keine\s+weiteren\s+(?:e-?mails|mails|nachrichten|zusendungen|anfragen)|keine\s+(?:e-?mails|mails|nachrichten)\s+mehr"#,
-            #"nicht\s+mehr\s+(?:kontaktieren|anschreiben|anrufen|schreiben|mailen|zusenden|belästigen)"#,
+            #"nicht\s+mehr\s+(?:kontaktieren|anschreiben|schreiben|mailen|zusenden|belästigen)"#,
             #"mich\s+(?:(?!nicht\s)\p{L}+\s+){0,4}(?:zu\s+)?(?:entfernen|austragen|streichen)(?!\p{L})"#,
             #"(?:löschen|entfernen)\s+sie\s+meine\s+(?:daten|adresse|e-?mail)"#,
             // French

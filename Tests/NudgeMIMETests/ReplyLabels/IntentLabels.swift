@@ -123,4 +123,24 @@ let intentLabels: [IntentLabel] = [
         names: ["John Park"]),
     i(.sv, .notInterested, "Nej tack."),
     i(.en, .meetingRequest, "Let's set up a 30-minute call on Monday."),
+    // Third batch: longer replies with footers, and near misses
+    i(
+        .en, .question,
+        "Hi Sam,\n\nThanks for following up. We're reviewing vendors in Q1, could you send pricing for 50 seats?\n\nBest,\nAnn\n\nThis email is confidential. If you received it in error, please notify the sender and delete it. To stop receiving marketing emails from Acme, unsubscribe here."
+            + quoted),
+    i(.en, .interested, "Please remove John from the thread, he's no longer involved. I'm still interested though."),
+    i(.en, .other, "I don't want to stop hearing from you, just send fewer emails please."),
+    i(.de, .notInterested, "Wir haben aktuell keinen Bedarf, melden uns aber gerne im Frühjahr."),
+    i(.fr, .meetingRequest, "Pourriez-vous m'appeler demain matin au 06 12 34 56 78 ?"),
+    i(.es, .other, "Gracias, lo hablo con mi jefe y le digo algo."),
+    i(.it, .unsubscribeRequest, "Non sono interessato, e per favore non contattatemi più."),
+    i(.nl, .meetingRequest, "Kunt u mij volgende week bellen?"),
+    i(
+        .pt, .referral, "Vou encaminhar para o responsável, João Lima (joao.lima@empresa.com.br).", emails: ["joao.lima@empresa.com.br"],
+        names: ["João Lima"]),
+    i(.sv, .question, "Hur mycket kostar det per användare?"),
+    i(.en, .question, "Who else uses this? Any case studies in fintech?"),
+    i(.en, .interested, "Yes! Let's do it. What are the next steps?"),
+    i(.en, .other, "Unsubscribing is not what I want, I just need the invoice resent."),
+    i(.de, .other, "Bitte nicht mehr anrufen, E-Mail ist ok."),
 ]
