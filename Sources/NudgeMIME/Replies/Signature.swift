@@ -29,7 +29,27 @@ public enum Signature {
             if isFooterStart(line) && (lines[i - 1].trimmed.isEmpty || isRule(lines[i - 1].trimmed)) { return i }
             if isSignOff(line) && isSignatureBlock(lines[(i + 1)...]) { return i }
         }
-        return nil
+        return contactBlock(lines, after: firstText)
+    }
+
+    /// A last paragraph of name, title and phone/links without a closing ("John Smith | VP Sales\nM: +1 555 0101").
+    static func contactBlock(_ lines: [String], after firstText: Int) -> Int? {
+        guard let last = lines.lastIndex(where: { !$0.trimmed.isEmpty }) else { return nil }
+        var start = last
+        while start > 0 && !lines[start - 1].trimmed.isEmpty { start -= 1 }
+        let block = lines[start...last].map { $0.trimmed }
+        guard start > firstText, (2...6).contains(block.count), let first = block.first?.first, first.isUppercase else { return nil }
+        guard block.allSatisfy({ $0.count <= 70 && !$0.hasSuffix("?") }), block[0].split(separator: " ").count <= 8 else { return nil }
+        guard !block[0].hasSuffix("."), !block[0].hasSuffix("!") else { return nil }
+        return block.contains(where: isContactLine) ? start : nil
+    }
+
+    private static let phone = try! NSRegularExpression(pattern: #"\+?\d[\d\s().\/-]{6,}\d"#)
+
+    static func isContactLine(_ line: String) -> Bool {
+        let l = line.lowercased()
+        if l.contains("@") || l.contains("http") || l.contains("www.") || l.contains(" | ") { return true }
+        return phone.firstMatch(in: line, range: NSRange(location: 0, length: (line as NSString).length)) != nil
     }
 
     static func isMobileLine(_ line: String) -> Bool {

@@ -79,4 +79,17 @@ let signatureLabels: [SignatureLabel] = [
         .de,
         "Hi,\nYes, Tuesday works.\nRegards,\nPeter Müller\nGeschäftsführer\nMüller & Partner GmbH\nT +49 30 1234 5678\nwww.mueller-partner.de\n\nSitz der Gesellschaft: Berlin, Amtsgericht Charlottenburg HRB 12345",
         "Hi,\nYes, Tuesday works."),
+    // Third batch
+    s(.en, "Thanks, will review.\n\nBest,\nJane\n\nSent from my iPhone", "Thanks, will review."),
+    s(.sv, "Låter bra.\n\nMed vänlig hälsning\nOla Nordmann\n[cid:image001.png@01D9C1A2.3B4C5D60]", "Låter bra."),
+    s(.en, "Sure, go ahead.\n\nJohn Smith | VP Sales | Acme\nM: +1 555 0101", "Sure, go ahead."),
+    s(.fr, "Merci !\n\n--\nClaire Dubois\nResponsable achats", "Merci !"),
+    s(
+        .es,
+        "Genial, gracias.\n\nSaludos cordiales\n\nMarta López\nDirectora Financiera\nwww.empresa.es\n\nEste mensaje y sus anexos son confidenciales.",
+        "Genial, gracias."),
+    s(.it, "Sì, va bene giovedì alle 10.\n\nUn saluto,\nGiulia", "Sì, va bene giovedì alle 10."),
+    s(.nl, "Akkoord.\n\nGroet,\nKees", "Akkoord."),
+    s(.pt, "Perfeito, obrigado!\n\nAbraços,\nPedro\n\nEnviado do meu iPhone", "Perfeito, obrigado!"),
+    s(.en, "Hi,\n\nRegards to the team, we'll be in touch next week.", "Hi,\n\nRegards to the team, we'll be in touch next week."),
 ]
