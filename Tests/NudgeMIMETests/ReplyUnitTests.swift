@@ -94,6 +94,22 @@ import Testing
         #expect(OutOfOffice.returnDate(of: m, timeZone: Self.london)?.date.description == "2026-12-14")
         #expect(ReplyIntent.classify(m).kind == .outOfOffice)
     }
+
+    @Test func oneAnalysisPerMessage() {
+        let ooo =
+            "From: Ann <ann@acme.example>\r\nSubject: Automatic reply\r\nDate: Thu, 03 Dec 2026 09:00:00 +0000\r\nAuto-Submitted: auto-replied\r\n\r\nBack on 9 December.\r\n"
+        let a = ReplyAnalysis.analyze(InboundMessage.analyze(Array(ooo.utf8)), timeZone: Self.london)
+        #expect(a.intent.kind == .outOfOffice)
+        #expect(a.returnDate?.date == CalendarDay(year: 2026, month: 12, day: 9))
+        let human =
+            "From: Bo <bo@acme.example>\r\nSubject: Re: Hello\r\nDate: Thu, 03 Dec 2026 09:00:00 +0000\r\n\r\nPlease remove me from your list.\r\n\r\nSent from my iPhone\r\n"
+        let b = ReplyAnalysis.analyze(InboundMessage.analyze(Array(human.utf8)), timeZone: Self.london)
+        #expect(b.intent.kind == .unsubscribeRequest)
+        #expect(b.unsubscribeRequested)
+        #expect(b.returnDate == nil)
+        #expect(b.body == "Please remove me from your list.")
+        #expect(b.signature == "Sent from my iPhone")
+    }
 }
 
 @Suite struct ReplyRuleTests {
