@@ -59,6 +59,17 @@ import Testing
         #expect(Self.day("Ich bin ab 4.1. wieder da.") == "2027-01-04")
     }
 
+    @Test func anImplausibleReadingGivesWay() {
+        // A US sender whose zone is London: 12/07 as 12 July is seven months away, 7 December four days.
+        #expect(Self.day("I'm back on 12/07.") == "2026-12-07")
+    }
+
+    @Test func schedulesAreNotAbsences() {
+        #expect(Self.day("Thanks! Our support desk is open Monday to Friday, 9:00-17:00.") == nil)
+        #expect(Self.day("<p>I am out of the office until <b>14 December</b>.</p>") == "2026-12-14")
+        #expect(Self.day("Back on 1 March 2029.") == nil)
+    }
+
     @Test func yearlessDatesAreTheNextOccurrence() {
         #expect(Self.day("Back on 2 December.") == "2027-12-02")
         #expect(Self.day("Back on 4 January.") == "2027-01-04")

@@ -171,7 +171,11 @@ enum DateMentions {
         if dotted { return dayFirst }
         let monthFirst = ctx.dated(year: year, month: a, day: b)
         switch (dayFirst, monthFirst) {
-        case (let d?, let m?): return ctx.monthFirst ? m : d
+        case (let d?, let m?):
+            // The convention decides, unless its reading is months away and the other one is days away.
+            let (usual, other) = ctx.monthFirst ? (m, d) : (d, m)
+            let ahead = { (c: CalendarDay) in c.daysSinceEpoch - ctx.sent.daysSinceEpoch }
+            return ahead(usual) > 180 && ahead(other) >= 0 && ahead(other) <= 60 ? other : usual
         case (let d?, nil): return d
         case (nil, let m?): return m
         default: return nil

@@ -14,11 +14,15 @@ public enum OutOfOffice {
     /// - Parameters:
     ///   - subject: the notice's subject; only dates with a cue word count there, because it
     ///     usually repeats the original subject ("Automatic reply: Call on 9 December").
-    ///   - text: the notice's readable text (quoted history is removed here).
+    ///   - text: the notice's text (HTML is converted, quoted history removed here).
     ///   - sent: the notice's `Date` header: dates without a year are the next such day after it.
     ///   - timeZone: the recipient's zone, for the message's day and for US-style "12/14".
     public static func returnDate(subject: String, text: String, sent: Date, timeZone: TimeZone) -> ReturnDate? {
-        let body = ReplyText.extract(text)
+        // Callers may pass an HTML part as it came; tags would hide the words around a date.
+        let readable =
+            text.range(of: #"<(?:p|br|div|span|b|td|table|html|body)[\s/>]"#, options: [.regularExpression, .caseInsensitive]) != nil
+            ? HTMLText.toText(text) : text
+        let body = ReplyText.extract(readable)
         let language = ReplyLanguage.detect(subject + "\n" + body)
         let ctx = DateContext(
             sent: CalendarDay(sent, in: timeZone), language: language,
@@ -26,7 +30,8 @@ public enum OutOfOffice {
         var best: (rank: (Int, Int), day: CalendarDay, sentence: String)?
         for (source, minimum) in [(body, 1), (subject, 6)] {
             for sentence in ReturnSentences.split(source) {
-                for c in ReturnCues.candidates(in: sentence, ctx) where c.score >= minimum && c.day >= ctx.sent {
+                for c in ReturnCues.candidates(in: sentence, ctx)
+                where c.score >= minimum && c.day >= ctx.sent && c.day.daysSinceEpoch - ctx.sent.daysSinceEpoch <= 400 {
                     let rank = (c.full ? 1 : 0, c.score)
                     if best == nil || rank > best!.rank { best = (rank, c.day, sentence) }
                 }

@@ -31,6 +31,8 @@ enum ReturnCues {
             let isRangeEnd = m.kind == .periodEnd || (i > 0 && matches(rangeGap, before)) || matches(dayRangeStart, before)
             let inclusive = matches(inclusiveAfter, after)
             let full = m.kind == .full || m.kind == .periodEnd
+            // "open Monday to Friday" in a footer is a schedule, not an absence.
+            if m.kind == .weak && !absent && !back { continue }
             if isRangeEnd && m.kind != .duration {
                 out.append(Candidate(score: 6, full: full, day: m.day.adding(days: 1).workingDayOnOrAfter))
             } else if let until = lastMatch(untilBefore, before) {
@@ -82,6 +84,6 @@ enum ReturnCues {
         #"(?<!\p{L})(?<!(?:not|nicht|non|niet|no|não|inte|pas)\s{1,3})(?<!(?:not|nicht|non|niet|no|não|inte|pas)\s{1,3}(?:be|sein|être|estar|essere|zijn|ser|vara)\s{1,3})(?:back|return|returning|returns|again|reachable|available|in\s+the\s+office\s+(?:on|from)|zurück|wieder|erreichbar|retour|rentre|rentrerai|reviens|reviendrai|joignable|disponible|vuelta|regreso|regresaré|regresare|regreso|vuelvo|volveré|volvere|reincorporo|reincorporaré|localizable|nuevo|ritorno|rientro|rientrerò|rientrero|tornerò|tornero|torno|nuovamente|riprendo|riprenderò|reprends|reprendrai|reprise|retomo|retomarei|hervat|disponibile|reperibile|terug|weer|bereikbaar|beschikbaar|volta|volto|voltarei|regresso|regressarei|retorno|retornarei|novamente|disponível|tillbaka|åter|nåbar|anträffbar)(?!\p{L})"#
     )
     private static let absence = re(
-        #"(?<!\p{L})(?:(?:not|nicht|non|niet|no|não|inte|pas)\s+(?:\p{L}+\s+)?(?:available|reachable|erreichbar|joignable|disponible|disponibile|reperibile|bereikbaar|beschikbaar|disponível|nåbar|anträffbar)|out\s+of\s+(?:the\s+)?office|ooo|vacation|holiday|travell?ing|on\s+the\s+road|unterwegs|dienstreise|geschäftsreise|en\s+déplacement|de\s+viaje|in\s+viaggio|in\s+trasferta|op\s+reis|em\s+viagem|på\s+resa|på\s+tjänsteresa|holidays|leave|away|absent|off|abwesend|abwesenheit|urlaub|nicht\s+im\s+büro|außer\s+haus|absente|absence|congé|congés|vacances|ausente|vacaciones|fuera|assente|ferie|fuori|afwezig|vakantie|verlof|férias|ausência|frånvarande|ledig|semester|tjänstledig)(?!\p{L})"#
+        #"(?<!\p{L})(?:(?:not|nicht|non|niet|no|não|inte|pas)\s+(?:\p{L}+\s+)?(?:available|reachable|erreichbar|joignable|disponible|disponibile|reperibile|bereikbaar|beschikbaar|disponível|nåbar|anträffbar)|out\s+of\s+(?:the\s+)?office|out|ooo|vacation|holiday|travell?ing|on\s+the\s+road|unterwegs|dienstreise|geschäftsreise|en\s+déplacement|de\s+viaje|in\s+viaggio|in\s+trasferta|op\s+reis|em\s+viagem|på\s+resa|på\s+tjänsteresa|holidays|leave|away|absent|off|abwesend|abwesenheit|urlaub|nicht\s+im\s+büro|außer\s+haus|absente|absence|congé|congés|vacances|ausente|vacaciones|fuera|assente|ferie|fuori|afwezig|vakantie|verlof|férias|ausência|frånvarande|ledig|semester|tjänstledig)(?!\p{L})"#
     )
 }
