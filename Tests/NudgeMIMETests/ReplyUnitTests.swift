@@ -155,6 +155,22 @@ import Testing
         #expect(r.confidence == 0)
     }
 
+    /// Long pasted text is read up to a cap: the rules stay fast (about 0.1 s each in a debug build).
+    @Test func longInputIsBounded() {
+        let sent = MailDate.parse("Thu, 03 Dec 2026 09:00:00 +0000")!
+        let inputs = [
+            String(repeating: "I am out until 9 December and back on 10 December. ", count: 2000),
+            String(repeating: "the ", count: 30000) + "until 9 December", String(repeating: "Best regards,\n", count: 5000),
+        ]
+        let start = Date()
+        for s in inputs {
+            _ = OutOfOffice.returnDate(subject: s, text: s, sent: sent, timeZone: TimeZone(identifier: "UTC")!)
+            _ = ReplyIntent.classify(replyText: s)
+            _ = Signature.split(s)
+        }
+        #expect(Date().timeIntervalSince(start) < 10)
+    }
+
     @Test func quotedFootersAreNotRequests() {
         let text = "Sounds good.\n\nOn Tue, 1 Dec 2026, Sam wrote:\n> To unsubscribe, reply STOP.\n> Please remove me from the list? No."
         #expect(Unsubscribe.isRequested(ReplyText.extract(text)) == false)

@@ -22,7 +22,8 @@ public enum OutOfOffice {
         let readable =
             text.range(of: #"<(?:p|br|div|span|b|td|table|html|body)[\s/>]"#, options: [.regularExpression, .caseInsensitive]) != nil
             ? HTMLText.toText(text) : text
-        let body = ReplyText.extract(readable)
+        // A notice says when the person is back in its first paragraphs; the cap bounds the work.
+        let body = String(ReplyText.extract(readable).prefix(20_000))
         let language = ReplyLanguage.detect(subject + "\n" + body)
         let ctx = DateContext(
             sent: CalendarDay(sent, in: timeZone), language: language,

@@ -32,6 +32,8 @@ public enum ReplyIntent {
     ///   - isAutoReply: the message was classified as an automatic reply.
     ///   - sender: the replying address, never reported as a referral.
     public static func classify(replyText: String, subject: String = "", isAutoReply: Bool = false, sender: String? = nil) -> Result {
+        // The rules read the start of a reply; the cap bounds the work on pasted documents.
+        let replyText = String(replyText.prefix(20_000))
         let body = Signature.split(replyText).body
         let text = body.lowercased().replacingOccurrences(of: "’", with: "'")
         let language = ReplyLanguage.detect(body)

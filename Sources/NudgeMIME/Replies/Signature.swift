@@ -27,7 +27,8 @@ public enum Signature {
             if isMobileLine(line) { return i }
             // A footer starts its own paragraph; "This email ..." inside prose is not one.
             if isFooterStart(line) && (lines[i - 1].trimmed.isEmpty || isRule(lines[i - 1].trimmed)) { return i }
-            if isSignOff(line) && isSignatureBlock(lines[(i + 1)...]) { return i }
+            // A closing is near the end: checking every line of a long text would be quadratic work.
+            if lines.count - i <= 60 && isSignOff(line) && isSignatureBlock(lines[(i + 1)...]) { return i }
         }
         return contactBlock(lines, after: firstText)
     }

@@ -7,7 +7,7 @@ public enum Unsubscribe {
     /// - Parameter replyText: the new text of the reply (`InboundMessage.replyText`); the
     ///   signature and its footers (which often say "unsubscribe") are split off here.
     public static func isRequested(_ replyText: String) -> Bool {
-        let body = Signature.split(replyText).body.lowercased().replacingOccurrences(of: "’", with: "'")
+        let body = Signature.split(String(replyText.prefix(20_000))).body.lowercased().replacingOccurrences(of: "’", with: "'")
         if matches(bareWord, body) { return true }
         return ReplySentences.split(body).contains { sentence in
             guard let hit = request.firstMatch(in: sentence, range: NSRange(location: 0, length: (sentence as NSString).length)) else { return false }
