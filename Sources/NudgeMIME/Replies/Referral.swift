@@ -19,7 +19,7 @@ public enum Referral {
             guard a != sender?.lowercased(), !out.contains(where: { $0.email == a }) else { continue }
             let before = ns.substring(to: offset)
             let after = ns.substring(from: offset + (address as NSString).length)
-            out.append(Contact(name: name(before: before) ?? name(after: after) ?? titled(in: before), email: a))
+            out.append(Contact(name: name(before: before) ?? name(after: after) ?? titled(in: before) ?? spelled(a, in: text), email: a))
         }
         if out.isEmpty, let m = namedColleague.firstMatch(in: text, range: NSRange(location: 0, length: ns.length)) {
             out.append(Contact(name: ns.substring(with: m.range(at: 1)), email: nil))
@@ -42,6 +42,17 @@ public enum Referral {
         let name = ns.substring(with: m.range(at: 1))
         // A capitalised sentence start ("Please", "Contact") is not a name.
         return notNames.contains(name.split(separator: " ").first.map { $0.lowercased() } ?? "") ? nil : name
+    }
+
+    /// "karin.berg@..." and "Karin Berg" elsewhere in the text: the name as written there.
+    private static func spelled(_ address: String, in text: String) -> String? {
+        let local = address.split(separator: "@").first ?? ""
+        let parts = local.split(whereSeparator: { $0 == "." || $0 == "_" || $0 == "-" })
+        guard (2...3).contains(parts.count), parts.allSatisfy({ $0.count >= 2 && $0.allSatisfy(\.isLetter) }) else { return nil }
+        let pattern = "(?<!\\p{L})" + parts.map { NSRegularExpression.escapedPattern(for: String($0)) }.joined(separator: "\\s+") + "(?!\\p{L})"
+        guard let re = try? NSRegularExpression(pattern: pattern, options: [.caseInsensitive]) else { return nil }
+        let ns = text as NSString
+        return re.firstMatch(in: text, range: NSRange(location: 0, length: ns.length)).map { ns.substring(with: $0.range) }
     }
 
     /// "Frau Anna Weber ist zuständig: anna@...": a name after a courtesy title in the same sentence.
@@ -82,7 +93,7 @@ public enum Referral {
                 "dejó", "contattare", "contatti", "scrivere a", "scriva a", "si occupa", "responsabile", "collega", "non lavora più",
                 "ha lasciato", "neem contact", "contact opnemen", "mail naar", "verantwoordelijk", "werkt hier niet meer", "niet meer werkzaam",
                 "entre em contato", "contate", "escreva para", "responsável", "colega", "não trabalha mais", "deixou a empresa", "cuida",
-                "kontakta", "skriv till", "ansvarig", "kollega", "slutat", "jobbar inte längre", "arbetar inte längre",
+                "kontakta", "skriv till", "ansvarig", "ansvarar", "kollega", "slutat", "jobbar inte längre", "arbetar inte längre",
             ].map { NSRegularExpression.escapedPattern(for: $0) }.joined(separator: "|") + ")",
         options: [.caseInsensitive])
 }

@@ -30,13 +30,13 @@ public enum ReplyLanguage: String, Sendable, Codable, CaseIterable {
             "aber", "für", "auf", "auch", "noch", "mich", "uns", "guten", "tag", "hallo",
         ],
         .fr: [
-            "je", "et", "le", "la", "les", "suis", "vous", "votre", "au", "du", "des", "serai", "jusqu'au", "merci", "retour", "pour", "pas",
+            "je", "et", "les", "suis", "vous", "votre", "au", "du", "des", "serai", "jusqu'au", "merci", "retour", "pour", "pas",
             "mon", "bonjour", "cela", "pouvez-vous", "veuillez", "dire", "plus", "c'est", "nous", "est", "une", "ce", "ne", "qui", "sur",
         ],
         .es: [
             "el", "y", "estoy", "hasta", "los", "las", "usted", "su", "del", "por", "estaré", "gracias", "fuera", "oficina", "mi", "con",
             "no", "que", "puedo", "si", "más", "gustaría", "recibir", "información", "suena", "bien", "pueden", "lista", "correo", "hola",
-            "quiero", "cómo", "nos", "esta", "este", "le", "me", "envíen",
+            "quiero", "cómo", "nos", "esta", "este", "me", "envíen", "creo", "soy", "esto", "cuánto", "cuesta", "dos", "semanas", "volveré", "usted",
         ],
         .it: [
             "il", "e", "sono", "sarò", "fino", "al", "dal", "della", "gli", "per", "grazie", "ufficio", "non", "di", "mi", "che", "con",
@@ -51,7 +51,7 @@ public enum ReplyLanguage: String, Sendable, Codable, CaseIterable {
         .pt: [
             "o", "e", "estou", "até", "os", "as", "sou", "estarei", "do", "da", "não", "obrigado", "obrigada", "escritório", "meu", "com",
             "que", "para", "marcar", "uma", "na", "no", "pode", "enviar", "mais", "informações", "parem", "olá", "você", "em", "férias",
-            "temos", "ao", "isso", "volto", "retorno",
+            "temos", "ao", "isso", "volto", "retorno", "tenho", "favor", "proposta", "você", "vocês", "muito", "obrigado",
         ],
         .sv: [
             "jag", "och", "är", "till", "min", "inte", "med", "på", "tillbaka", "kontoret", "tack", "den", "det", "vänliga", "hälsningar",
@@ -63,7 +63,8 @@ public enum ReplyLanguage: String, Sendable, Codable, CaseIterable {
     private static let spellings: [(String, [ReplyLanguage])] = [
         ("ß", [.de]), ("ü", [.de]), ("ä", [.de, .sv]), ("ö", [.de, .sv]), ("å", [.sv]), ("ñ", [.es]), ("¿", [.es]), ("¡", [.es]),
         ("ción", [.es]), ("ã", [.pt]), ("õ", [.pt]), ("ção", [.pt]), ("ções", [.pt]), ("ç", [.pt, .fr]), ("zione", [.it]), ("zioni", [.it]),
-        ("è", [.it, .fr]), ("ì", [.it]), ("ò", [.it]), ("ù", [.it]), ("é", [.fr]), ("ê", [.fr, .pt]), ("à", [.fr]), ("ij", [.nl]),
+        ("è", [.it, .fr]), ("ì", [.it]), ("ò", [.it]), ("ù", [.it]), ("é", [.fr]), ("ê", [.fr, .pt]), ("à", [.fr]), ("ij", [.nl]), ("nh", [.pt]),
+        ("lh", [.pt]), ("ão", [.pt]),
         ("oe", [.nl]), ("aa", [.nl]), ("sch", [.de, .nl]),
     ]
 

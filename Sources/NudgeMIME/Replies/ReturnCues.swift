@@ -70,9 +70,9 @@ enum ReturnCues {
     private static let dayRangeStart = re("(?<![\\d.:/])\\d{1,2}(?:st|nd|rd|th|er|e|\\.)?\\s*\(connector)\(article)\\s*$")
 
     private static let untilBefore = re(
-        #"(?<!\p{L})(?:until|till|til|through|thru|(?:up\s+)?to\s+and\s+including|bis(?:\s+(?:zum|zur|am|einschließlich|einschliesslich|inklusive|inkl\.?))*|jusqu'(?:au|à|a|aux)|jusqu'à\s+ce|hasta|fino\s+a(?:l|d)?|sino\s+al|tot(?:\s+en\s+met)?|t/m|till\s+och\s+med|t\.o\.m\.?|tom|até(?:\s+ao)?)"#
+        #"(?<!\p{L})(?:until|till|til|through|thru|(?:up\s+)?to\s+and\s+including|bis(?:\s+(?:zum|zur|am|einschließlich|einschliesslich|einschl\.?|inklusive|inkl\.?))*|jusqu'(?:au|à|a|aux)|jusqu'à\s+ce|hasta|fino\s+(?:al|all'|a|ad)|sino\s+al|tot(?:\s+en\s+met)?|t/m|till\s+och\s+med|t\.o\.m\.?|tom|até(?:\s+ao)?)"#
             + article + #"\s*$"#)
-    private static let inclusiveUntil = re(#"through|thru|including|einschlie|inkl|tot\s+en\s+met|t/m|och\s+med|t\.o\.m|^tom"#)
+    private static let inclusiveUntil = re(#"through|thru|including|einschl|inkl|tot\s+en\s+met|t/m|och\s+med|t\.o\.m|^tom"#)
     private static let inclusiveAfter = re(
         #"^\s*[,(]?\s*(?:inclusive|inclusively|included|incl\.?|einschließlich|einschliesslich|inklusive|inkl\.?|inclus|incluse|inclusivement|y\s+compris|compris|incluido|incluida|incluso|inclusa|compreso|compresa|inclusief|inbegrepen|inkluderat|inklusive|incluído|incluída)(?!\p{L})"#
     )
@@ -81,7 +81,7 @@ enum ReturnCues {
             + article + #"\s*$"#)
 
     private static let returnWords = re(
-        #"(?<!\p{L})(?<!(?:not|nicht|non|niet|no|não|inte|pas)\s{1,3})(?<!(?:not|nicht|non|niet|no|não|inte|pas)\s{1,3}(?:be|sein|être|estar|essere|zijn|ser|vara)\s{1,3})(?:back|return|returning|returns|again|reachable|available|in\s+the\s+office\s+(?:on|from)|zurück|wieder|erreichbar|retour|rentre|rentrerai|reviens|reviendrai|joignable|disponible|vuelta|regreso|regresaré|regresare|regreso|vuelvo|volveré|volvere|reincorporo|reincorporaré|localizable|nuevo|ritorno|rientro|rientrerò|rientrero|tornerò|tornero|torno|nuovamente|riprendo|riprenderò|reprends|reprendrai|reprise|retomo|retomarei|hervat|disponibile|reperibile|terug|weer|bereikbaar|beschikbaar|volta|volto|voltarei|regresso|regressarei|retorno|retornarei|novamente|disponível|tillbaka|åter|nåbar|anträffbar)(?!\p{L})"#
+        #"(?<!\p{L})(?<!(?:not|nicht|non|niet|no|não|inte|pas)\s{1,3})(?<!(?:not|nicht|non|niet|no|não|inte|pas)\s{1,3}(?:be|sein|être|estar|essere|zijn|ser|vara)\s{1,3})(?:back|return|returning|returns|again|reachable|available|in\s+the\s+office\s+(?:on|from)|zurück|wieder|erreichbar|retour|rentre|rentrerai|reviens|reviendrai|joignable|disponible|vuelta|regreso|regresaré|regresare|regreso|vuelvo|volveré|volvere|reincorporo|reincorporaré|localizable|nuevo|ritorno|rientro|rientrerò|rientrero|tornerò|tornero|torno|nuovamente|riprendo|riprenderò|reprends|reprendrai|reprise|retomo|retomarei|hervat|disponibile|reperibile|terug|weer|bereikbaar|beschikbaar|volta|volto|voltarei|regresso|regressarei|retorno|retornarei|novamente|disponível|tillbaka|åter|återkommer|återvänder|nåbar|anträffbar)(?!\p{L})"#
     )
     private static let absence = re(
         #"(?<!\p{L})(?:(?:not|nicht|non|niet|no|não|inte|pas)\s+(?:\p{L}+\s+)?(?:available|reachable|erreichbar|joignable|disponible|disponibile|reperibile|bereikbaar|beschikbaar|disponível|nåbar|anträffbar)|out\s+of\s+(?:the\s+)?office|out|ooo|vacation|holiday|travell?ing|on\s+the\s+road|unterwegs|dienstreise|geschäftsreise|en\s+déplacement|de\s+viaje|in\s+viaggio|in\s+trasferta|op\s+reis|em\s+viagem|på\s+resa|på\s+tjänsteresa|holidays|leave|away|absent|off|abwesend|abwesenheit|urlaub|nicht\s+im\s+büro|außer\s+haus|absente|absence|congé|congés|vacances|ausente|vacaciones|fuera|assente|ferie|fuori|afwezig|vakantie|verlof|férias|ausência|frånvarande|ledig|semester|tjänstledig)(?!\p{L})"#

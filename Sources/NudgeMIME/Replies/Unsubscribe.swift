@@ -53,6 +53,7 @@ public enum Unsubscribe {
             #"(?:retirez|désinscrivez|desinscrivez|supprimez|enlevez|désabonnez|desabonnez)[- ]moi"#,
             #"me\s+(?:retirer|désinscrire|desinscrire|désabonner|desabonner|supprimer|radier)"#,
             #"ne\s+(?:plus\s+)?me\s+(?:contacter|écrire|envoyer|relancer|solliciter)|ne\s+me\s+(?:contactez|écrivez|envoyez|relancez)\s+plus"#,
+            #"ne\s+(?:souhaite|veux|désire|desire)\s+plus\s+(?:recevoir|être\s+contacté)"#,
             #"(?:arrêtez|cessez)\s+de\s+(?:m'|me\s+)(?:envoyer|écrire|contacter|relancer|solliciter)"#,
             #"(?<!\p{L})(?:désinscription|desinscription|désabonnement)(?!\p{L})"#,
             // Spanish

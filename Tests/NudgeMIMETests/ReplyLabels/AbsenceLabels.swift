@@ -253,4 +253,23 @@ let absenceLabels: [AbsenceLabel] = [
     a(
         .en, thu3, "Europe/London", "Out of office",
         "I'm out of the office today with limited access to email. Your message dated 2 December has been received.", "2026-12-04"),
+    // Fourth batch, written before running it
+    a(.en, thu3, "Europe/London", "OOO until Dec 14", "Out of office until Dec 14.", "2026-12-14"),
+    a(
+        .en, "Thu, 03 Dec 2026 08:00:00 -0500", "America/New_York", "OOO", "I'm out Monday the 7th through Wednesday the 9th, back Thursday.",
+        "2026-12-10"),
+    a(.de, thu3, "Europe/Berlin", "Urlaub", "Ich bin in KW 50 im Urlaub und ab dem 14.12. wieder erreichbar.", "2026-12-14"),
+    a(.de, thu3, "Europe/Berlin", "Abwesend", "Bis einschl. 11.12. bin ich abwesend.", "2026-12-14"),
+    a(.fr, thu3, "Europe/Paris", "Absence", "Je serai absent jusqu'au 11/12 inclus et de retour le 14/12.", "2026-12-14"),
+    a(.fr, thu3, "Europe/Paris", "Absence", "De retour au bureau le mardi 15 décembre.", "2026-12-15"),
+    a(.es, thu3, "Europe/Madrid", "Fuera", "Estaré fuera del lunes 7 al viernes 11 de diciembre.", "2026-12-14"),
+    a(.es, thu3, "Europe/Madrid", "Fuera", "Vuelvo a la oficina el 14.", "2026-12-14"),
+    a(.it, thu3, "Europe/Rome", "Ferie", "Sarò in ferie fino all'11 dicembre incluso.", "2026-12-14"),
+    a(.it, thu3, "Europe/Rome", "Assenza", "Rientro previsto: 14/12/2026.", "2026-12-14"),
+    a(.nl, thu3, "Europe/Amsterdam", "Afwezig", "Ik ben vanaf 14/12 weer op kantoor.", "2026-12-14"),
+    a(.nl, thu3, "Europe/Amsterdam", "Afwezig", "Afwezig tot di 15 december.", "2026-12-15"),
+    a(.pt, thu3, "Europe/Lisbon", "Ausente", "Estarei ausente até ao dia 11 de dezembro (inclusive).", "2026-12-14"),
+    a(.pt, thu3, "America/Sao_Paulo", "Ausente", "Retornarei às atividades em 14/12.", "2026-12-14"),
+    a(.sv, thu3, "Europe/Stockholm", "Frånvaro", "Jag återkommer måndag 14/12.", "2026-12-14"),
+    a(.sv, thu17, "Europe/Stockholm", "Stängt", "Kontoret är stängt 24/12–6/1.", "2027-01-07"),
 ]

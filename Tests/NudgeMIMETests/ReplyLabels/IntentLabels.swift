@@ -143,4 +143,25 @@ let intentLabels: [IntentLabel] = [
     i(.en, .interested, "Yes! Let's do it. What are the next steps?"),
     i(.en, .other, "Unsubscribing is not what I want, I just need the invoice resent."),
     i(.de, .other, "Bitte nicht mehr anrufen, E-Mail ist ok."),
+    // Fourth batch, written before running it
+    i(.en, .notInterested, "We've decided to go with another vendor."),
+    i(.en, .unsubscribeRequest, "Please stop contacting me."),
+    i(.de, .meetingRequest, "Passt Ihnen Dienstag um 10 Uhr für ein kurzes Gespräch?"),
+    i(.de, .referral, "Ich habe das Unternehmen verlassen. Bitte wenden Sie sich an j.koch@firma.de.", emails: ["j.koch@firma.de"]),
+    i(.fr, .unsubscribeRequest, "Je ne souhaite plus recevoir vos emails."),
+    i(.fr, .interested, "Oui, intéressé. Envoyez-moi une brochure."),
+    i(.es, .wrongPerson, "Creo que no soy la persona indicada para esto."),
+    i(.es, .question, "¿Cuánto cuesta la licencia anual?"),
+    i(.it, .meetingRequest, "Possiamo sentirci domani alle 15?"),
+    i(.it, .notInterested, "Al momento non ci interessa, grazie."),
+    i(
+        .nl, .referral, "Mijn collega Eva Jansen (eva.jansen@bedrijf.nl) gaat hierover.", emails: ["eva.jansen@bedrijf.nl"],
+        names: ["Eva Jansen"]),
+    i(.nl, .question, "Werkt dit ook met Outlook?"),
+    i(.pt, .unsubscribeRequest, "Favor me descadastrar da lista."),
+    i(.pt, .interested, "Tenho interesse, pode me mandar a proposta?"),
+    i(
+        .sv, .referral, "Det är Karin Berg som ansvarar för detta, karin.berg@foretag.se.", emails: ["karin.berg@foretag.se"],
+        names: ["Karin Berg"]),
+    i(.sv, .meetingRequest, "Kan vi ta ett samtal på torsdag?"),
 ]
