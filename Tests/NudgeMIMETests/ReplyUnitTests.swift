@@ -149,6 +149,17 @@ import Testing
         #expect(r.referrals == [Referral.Contact(name: nil, email: "maria@acme.com")])
     }
 
+    @Test func automaticDepartureNoticesAreReferrals() {
+        let left = ReplyIntent.classify(
+            replyText: "Thank you for your email. I have left Acme; please contact Maria Lopez (maria.lopez@acme.com).", isAutoReply: true)
+        #expect(left.kind == .referral)
+        #expect(left.referrals == [Referral.Contact(name: "Maria Lopez", email: "maria.lopez@acme.com")])
+        // An absence that names a stand-in is still an absence.
+        let away = ReplyIntent.classify(
+            replyText: "I am out of the office until Monday. For urgent matters contact support@acme.com.", isAutoReply: true)
+        #expect(away.kind == .outOfOffice)
+    }
+
     @Test func unconfidentIsOther() {
         let r = ReplyIntent.classify(replyText: "ok")
         #expect(r.kind == .other)

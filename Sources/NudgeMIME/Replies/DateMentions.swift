@@ -21,7 +21,6 @@ struct DateMention {
 /// What a date is resolved against: the message's day, and how its sender writes numeric dates.
 struct DateContext {
     var sent: CalendarDay
-    var language: ReplyLanguage
     /// "12/14" is December 14 (US English); otherwise day first.
     var monthFirst: Bool
 

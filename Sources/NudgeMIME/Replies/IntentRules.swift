@@ -22,6 +22,16 @@ enum IntentRules {
         #"estou\s+(?:fora\s+do\s+escritório|de\s+férias|ausente)"#, "autosvar", #"jag\s+är\s+(?:frånvarande|på\s+semester|ledig|tjänstledig)"#,
     ])
 
+    /// The person has left: their mail points elsewhere for good.
+    static let departed = re([
+        #"no\s+longer\s+(?:with|at|work|working|employed|in\s+use|part\s+of)"#, #"(?:have|has|i've|she's|he's)\s+left\s+(?:the|this|\p{Lu}?\p{L}+)"#,
+        #"left\s+the\s+(?:company|organi[sz]ation|firm|business)"#, #"nicht\s+mehr\s+(?:im\s+unternehmen|bei|für|tätig|in\s+verwendung)"#,
+        #"(?:habe|hat)\s+(?:das\s+unternehmen|die\s+firma)\s+verlassen"#, #"ne\s+fait\s+plus\s+partie"#, #"(?:a|ai)\s+quitté"#,
+        #"ya\s+no\s+(?:trabaj[ao]|forma\s+parte)"#, #"dejó\s+la\s+empresa"#, #"non\s+(?:lavora|lavoro|fa|faccio)\s+più"#, #"ha\s+lasciato"#,
+        #"werkt\s+(?:hier\s+)?niet\s+meer"#, #"werk\s+hier\s+niet\s+meer"#, #"niet\s+meer\s+werkzaam"#, #"uit\s+dienst"#,
+        #"não\s+(?:trabalha|trabalho|faz|faço)\s+mais"#, #"deixou\s+a\s+empresa"#, #"slutat"#, #"(?:jobbar|arbetar)\s+inte\s+(?:längre|kvar)"#,
+    ])
+
     static let wrongPerson = re([
         "wrong person", #"not\s+the\s+(?:right|correct|best|appropriate)\s+(?:person|contact)"#, #"(?:i'm|i\s+am)\s+not\s+responsible\s+for"#,
         #"not\s+(?:my|in\s+my)\s+(?:area|department|remit)"#, #"(?:i|we)\s+(?:don't|do\s+not)\s+(?:handle|deal\s+with)"#,

@@ -26,7 +26,7 @@ public enum OutOfOffice {
         let body = String(ReplyText.extract(readable).prefix(20_000))
         let language = ReplyLanguage.detect(subject + "\n" + body)
         let ctx = DateContext(
-            sent: CalendarDay(sent, in: timeZone), language: language,
+            sent: CalendarDay(sent, in: timeZone),
             monthFirst: language == .en && ["America/", "US/", "Pacific/Honolulu"].contains { timeZone.identifier.hasPrefix($0) })
         var best: (rank: (Int, Int), day: CalendarDay, sentence: String)?
         for (source, minimum) in [(body, 1), (subject, 6)] {

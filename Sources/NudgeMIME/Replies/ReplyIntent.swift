@@ -40,6 +40,11 @@ public enum ReplyIntent {
         func result(_ kind: Kind, _ confidence: Double, _ referrals: [Referral.Contact] = []) -> Result {
             Result(kind: kind, confidence: confidence, referrals: referrals, language: language)
         }
+        // "I have left the company, please write to maria@..." is often sent automatically: a hand-over, not an absence.
+        if IntentRules.any(IntentRules.departed, in: text) {
+            let referrals = Referral.contacts(in: body, sender: sender)
+            if !referrals.isEmpty { return result(.referral, 0.9, referrals) }
+        }
         if isAutoReply || IntentRules.any(IntentRules.absence, in: subject.lowercased() + "\n" + text) {
             return result(.outOfOffice, isAutoReply ? 0.95 : 0.8)
         }

@@ -42,7 +42,7 @@ enum ReturnCues {
                 out.append(Candidate(score: backBefore ? 8 : 7, full: full, day: m.day.workingDayOnOrAfter))
             } else if m.kind == .duration {
                 out.append(Candidate(score: 4, full: full, day: m.day.workingDayOnOrAfter))
-            } else if m.kind != .duration && absent && !matches(fromBefore, before) {
+            } else if absent && !matches(fromBefore, before) {
                 // "Out of office on Friday 11 December", "I'm out of the office Friday": away that day.
                 out.append(Candidate(score: 2, full: full, day: m.day.adding(days: 1).workingDayOnOrAfter))
             }
