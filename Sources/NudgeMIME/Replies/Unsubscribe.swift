@@ -16,6 +16,8 @@ public enum Unsubscribe {
             let after = ns.substring(from: NSMaxRange(hit.range))
             // "Unsubscribe? No way." — a question is a request only when it asks someone to act.
             if sentence.hasSuffix("?") && !matches(modal, sentence) { return false }
+            // "vom Workshop abmelden", "denme de baja del evento": signing off from an event, not from mail.
+            if matches(event, sentence) && !matches(mail, sentence) { return false }
             return !matches(negationBefore, before) && !matches(negationAfter, after) && !matches(notARequest, sentence)
         }
     }
@@ -103,6 +105,13 @@ public enum Unsubscribe {
             #"sluta\s+(?:maila|mejla|skicka|kontakta|höra\s+av)"#, #"vill\s+inte\s+(?:ha|få)\s+(?:fler|mer|några\s+fler)"#,
             #"kontakta\s+mig\s+inte"#, #"stryk\s+mig"#,
         ].joined(separator: "|"))
+
+    private static let event = re(
+        #"(?<!\p{L})(?:meeting|meetings|webinar|workshop|event|events|invite|invitation|call|conference|training|course|session|termin|veranstaltung|einladung|schulung|kurs|konferenz|seminar|réunion|rendez-vous|formation|évènement|événement|conférence|reunión|evento|invitación|curso|llamada|riunione|invito|corso|chiamata|vergadering|uitnodiging|cursus|bijeenkomst|evenement|reunião|convite|mötet|möte|inbjudan|kursen|utbildning|eventet)(?!\p{L})"#
+    )
+    private static let mail = re(
+        #"(?:list|mailing|newsletter|e-?mails?|mails|messages|verteiler|liste|nachrichten|nieuwsbrief|lista|correos|diffusion|boletín|utskick|nyhetsbrev|sequence|campaign|marketing)"#
+    )
 
     private static let modal = re(
         #"(?<!\p{L})(?:can|could|would|will|please|kindly|pourriez|pouvez|pourrais|merci|können|könnten|würden|bitte|puede|pueden|podría|podrían|podrías|puedes|potete|potreste|può|puoi|kunt|kunnen|wilt|zou|pode|podem|poderia|poderiam|kan|kunde|skulle|snälla)(?!\p{L})"#

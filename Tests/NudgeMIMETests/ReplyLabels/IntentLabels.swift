@@ -179,4 +179,12 @@ let intentLabels: [IntentLabel] = [
     i(.en, .unsubscribeRequest, "Remove me from your list."),
     i(.en, .unsubscribeRequest, "Take me off your mailing list, thanks."),
     i(.es, .unsubscribeRequest, "No me envíen más correos, gracias."),
+    // Sixth batch, written before running it: signing off from events is not unsubscribing
+    i(.de, .other, "Ich muss mich leider vom Workshop am Dienstag abmelden."),
+    i(.de, .question, "Können Sie mich für die Schulung austragen? Ich bin krank."),
+    i(.nl, .other, "Ik moet me helaas afmelden voor het webinar van morgen."),
+    i(.sv, .other, "Ta bort mig från mötet på fredag, Lars går istället."),
+    i(.es, .other, "Por favor, denme de baja del evento del jueves, no podré asistir."),
+    i(.de, .unsubscribeRequest, "Ich möchte mich von Ihrem Newsletter abmelden."),
+    i(.nl, .unsubscribeRequest, "Ik wil me afmelden voor jullie nieuwsbrief."),
 ]
