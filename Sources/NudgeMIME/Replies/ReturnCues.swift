@@ -4,8 +4,8 @@ import Foundation
 /// the day back ("back on", "wieder erreichbar ab"), or the start of the absence ("from").
 enum ReturnCues {
     struct Candidate {
-        /// 8: a return cue before the date, 7: after it; 6: "until" or a range end; 4: a duration;
-        /// 2: a date in an absence sentence.
+        /// 8: a return cue before the date, 7: after it; 6: "until" or a range end; 5: "will reply";
+        /// 4: a duration; 2: a date in an absence sentence.
         var score: Int
         /// A written-out date outranks a weekday or "tomorrow": in "away through Friday, December 11.
         /// I'll be back Monday." the Monday is the one after the 11th, not the next one.
@@ -40,6 +40,11 @@ enum ReturnCues {
                 out.append(Candidate(score: 6, full: full, day: m.day.adding(days: last ? 1 : 0).workingDayOnOrAfter))
             } else if back {
                 out.append(Candidate(score: backBefore ? 8 : 7, full: full, day: m.day.workingDayOnOrAfter))
+            } else if matches(replyWords, before) {
+                // "I will reply next week": an answer promised for a day. Only before the date ("your
+                // message of 2 December ... I will reply" names a past day), and weaker than "until",
+                // so that a subject's "Automatic reply: Call on 9 December" stays below the subject's bar.
+                out.append(Candidate(score: 5, full: full, day: m.day.workingDayOnOrAfter))
             } else if m.kind == .duration {
                 out.append(Candidate(score: 4, full: full, day: m.day.workingDayOnOrAfter))
             } else if absent && !matches(fromBefore, before) {
@@ -82,6 +87,9 @@ enum ReturnCues {
 
     private static let returnWords = re(
         #"(?<!\p{L})(?<!(?:not|nicht|non|niet|no|não|inte|pas)\s{1,3})(?<!(?:not|nicht|non|niet|no|não|inte|pas)\s{1,3}(?:be|sein|être|estar|essere|zijn|ser|vara)\s{1,3})(?:back|return|returning|returns|again|reachable|available|in\s+the\s+office\s+(?:on|from)|zurück|wieder|erreichbar|retour|rentre|rentrerai|reviens|reviendrai|joignable|disponible|vuelta|regreso|regresaré|regresare|regreso|vuelvo|volveré|volvere|reincorporo|reincorporaré|localizable|nuevo|ritorno|rientro|rientrerò|rientrero|tornerò|tornero|torno|nuovamente|riprendo|riprenderò|reprends|reprendrai|reprise|retomo|retomarei|hervat|disponibile|reperibile|terug|weer|bereikbaar|beschikbaar|volta|volto|voltarei|regresso|regressarei|retorno|retornarei|novamente|disponível|tillbaka|åter|återkommer|återvänder|nåbar|anträffbar)(?!\p{L})"#
+    )
+    private static let replyWords = re(
+        #"(?<!\p{L})(?:reply|respond|answer|get\s+back\s+to\s+you|antworten|beantworten|melde\s+mich|répondrai|répondre|responderé|responder|risponderò|rispondere|beantwoorden|antwoorden|responderei|svarar|besvara)(?!\p{L})"#
     )
     private static let absence = re(
         #"(?<!\p{L})(?:(?:not|nicht|non|niet|no|não|inte|pas)\s+(?:\p{L}+\s+)?(?:available|reachable|erreichbar|joignable|disponible|disponibile|reperibile|bereikbaar|beschikbaar|disponível|nåbar|anträffbar)|out\s+of\s+(?:the\s+)?office|out|ooo|vacation|holiday|travell?ing|on\s+the\s+road|unterwegs|dienstreise|geschäftsreise|en\s+déplacement|de\s+viaje|in\s+viaggio|in\s+trasferta|op\s+reis|em\s+viagem|på\s+resa|på\s+tjänsteresa|holidays|leave|away|absent|off|abwesend|abwesenheit|urlaub|nicht\s+im\s+büro|außer\s+haus|absente|absence|congé|congés|vacances|ausente|vacaciones|fuera|assente|ferie|fuori|afwezig|vakantie|verlof|férias|ausência|frånvarande|ledig|semester|tjänstledig)(?!\p{L})"#

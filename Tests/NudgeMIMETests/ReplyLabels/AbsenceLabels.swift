@@ -272,4 +272,26 @@ let absenceLabels: [AbsenceLabel] = [
     a(.pt, thu3, "America/Sao_Paulo", "Ausente", "Retornarei às atividades em 14/12.", "2026-12-14"),
     a(.sv, thu3, "Europe/Stockholm", "Frånvaro", "Jag återkommer måndag 14/12.", "2026-12-14"),
     a(.sv, thu17, "Europe/Stockholm", "Stängt", "Kontoret är stängt 24/12–6/1.", "2027-01-07"),
+    // Fifth batch, written before running it: other dates in the same notice
+    a(
+        .en, thu3, "Europe/London", "Out of office",
+        "I'm out of the office until 9 December. Note: our office will be closed on 24 and 25 December.", "2026-12-09"),
+    a(.en, thu3, "Europe/London", "Leave", "I'm on leave until 14 December. Your request from 1 December has been logged as #4521.", "2026-12-14"),
+    a(
+        .de, thu3, "Europe/Berlin", "Dienstreise",
+        "Ich bin bis 11.12. auf Dienstreise. Ab dem 14.12. bin ich wieder im Büro. Bitte beachten Sie unsere Betriebsferien vom 24.12. bis 1.1.",
+        "2026-12-14"),
+    a(.fr, thu3, "Europe/Paris", "Formation", "Je suis en formation jusqu'au 10 décembre. Notre salon aura lieu du 15 au 17 mars.", "2026-12-10"),
+    a(.es, thu3, "Europe/Madrid", "Vacaciones", "Estoy de vacaciones. Vuelvo el lunes.", "2026-12-07"),
+    a(.it, thu3, "Europe/Rome", "Trasferta", "Sono in trasferta questa settimana, rientro lunedì 7.", "2026-12-07"),
+    a(.nl, thu3, "Europe/Amsterdam", "Afwezig", "Ik ben deze week afwezig en vanaf maandag weer bereikbaar.", "2026-12-07"),
+    a(.pt, thu3, "Europe/Lisbon", "Licença", "Estou de licença médica até 18/12 e retorno no dia 21/12.", "2026-12-21"),
+    a(.sv, thu3, "Europe/Stockholm", "Ledig", "Jag är ledig resten av veckan och tillbaka på måndag.", "2026-12-07"),
+    a(
+        .en, "Thu, 03 Dec 2026 07:00:00 -0500", "America/New_York", "OOO",
+        "Out of office Thursday 12/3 and Friday 12/4. Returning Monday 12/7.", "2026-12-07"),
+    a(.de, thu3, "Europe/Berlin", "Abwesend", "Vielen Dank für Ihre Nachricht vom 2. Dezember. Ich bin derzeit nicht im Büro.", nil),
+    a(
+        .en, thu3, "Europe/London", "Away", "Thanks for your email of 2 December. I'm out of the office and will reply next week.",
+        "2026-12-07"),
 ]
