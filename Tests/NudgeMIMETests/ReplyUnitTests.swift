@@ -81,6 +81,9 @@ import Testing
         #expect(Self.day("Back next Monday.") == "2026-12-07")
         #expect(Self.day("Back in two weeks.") == "2026-12-17")
         #expect(Self.day("Back tomorrow.") == "2026-12-04")
+        #expect(Self.day("I'm out of the office next week.") == "2026-12-14")
+        #expect(Self.day("I'm away for the rest of the week.") == "2026-12-07")
+        #expect(Self.day("I'm away this week, back next week.") == "2026-12-07")
         #expect(Self.day("Je serai de retour lundi 14 décembre.") == "2026-12-14")
     }
 

@@ -66,6 +66,10 @@ enum DateLexicon {
         "la próxima semana", "próxima semana", "proxima semana", "la semana que viene", "la prossima settimana", "prossima settimana",
         "settimana prossima", "volgende week", "na próxima semana", "nästa vecka",
     ]
+    static let thisWeek = [
+        "this week", "diese woche", "dieser woche", "cette semaine", "esta semana", "questa settimana", "deze week", "denna vecka",
+        "den här veckan", "resten av veckan", "rest of the week", "rest of this week", "le reste de la semaine",
+    ]
     static let endOfNextWeek = [
         "end of next week", "ende nächster woche", "ende der nächsten woche", "ende kommender woche", "fin de la semaine prochaine",
         "finales de la próxima semana", "final de la próxima semana", "fine della prossima settimana", "fine settimana prossima",

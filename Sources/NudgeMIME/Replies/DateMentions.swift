@@ -11,6 +11,8 @@ struct DateMention {
         case duration
         /// "July 10-31": the last day of a period written as one expression.
         case periodEnd
+        /// "next week", "this week": its Monday; away that week means back the Monday after.
+        case week
     }
 
     var range: NSRange
@@ -159,7 +161,11 @@ enum DateMentions {
         (re("(?<!\\p{L})(?:" + alternation(DateLexicon.tomorrow) + ")(?!\\p{L})"), { _, ctx in (ctx.sent.adding(days: 1), .weak) }),
         (
             re("(?<!\\p{L})(?:" + alternation(DateLexicon.nextWeek) + ")(?!\\p{L})"),
-            { _, ctx in (ctx.sent.adding(days: 8 - ctx.sent.weekday), .weak) }
+            { _, ctx in (ctx.sent.adding(days: 8 - ctx.sent.weekday), .week) }
+        ),
+        (
+            re("(?<!\\p{L})(?:" + alternation(DateLexicon.thisWeek) + ")(?!\\p{L})"),
+            { _, ctx in (ctx.sent.adding(days: 1 - ctx.sent.weekday), .week) }
         ),
     ]
 

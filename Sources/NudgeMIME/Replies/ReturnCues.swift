@@ -32,7 +32,7 @@ enum ReturnCues {
             let inclusive = matches(inclusiveAfter, after)
             let full = m.kind == .full || m.kind == .periodEnd
             // "open Monday to Friday" in a footer is a schedule, not an absence.
-            if m.kind == .weak && !absent && !back { continue }
+            if (m.kind == .weak || m.kind == .week) && !absent && !back { continue }
             if isRangeEnd && m.kind != .duration {
                 out.append(Candidate(score: 6, full: full, day: m.day.adding(days: 1).workingDayOnOrAfter))
             } else if let until = lastMatch(untilBefore, before) {
@@ -48,8 +48,9 @@ enum ReturnCues {
             } else if m.kind == .duration {
                 out.append(Candidate(score: 4, full: full, day: m.day.workingDayOnOrAfter))
             } else if absent && !matches(fromBefore, before) {
-                // "Out of office on Friday 11 December", "I'm out of the office Friday": away that day.
-                out.append(Candidate(score: 2, full: full, day: m.day.adding(days: 1).workingDayOnOrAfter))
+                // "Out of office on Friday 11 December", "I'm out of the office Friday": away that day;
+                // "away next week": away that week.
+                out.append(Candidate(score: 2, full: full, day: m.day.adding(days: m.kind == .week ? 7 : 1).workingDayOnOrAfter))
             }
         }
         return out
