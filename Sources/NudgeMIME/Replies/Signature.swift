@@ -62,6 +62,9 @@ public enum Signature {
     static func isSignOff(_ line: String) -> Bool {
         let l = line.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: ",.!;:- "))
         if closings.contains(l) { return true }
+        // Bilingual closings: "Mit freundlichen Grüßen / Kind regards".
+        let parts = l.split(separator: "/").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: ",.!;:- ")) }
+        if parts.count > 1 && parts.allSatisfy({ closings.contains($0) }) { return true }
         guard let comma = l.firstIndex(of: ","), closings.contains(String(l[..<comma])) else { return false }
         let rest = l[l.index(after: comma)...].split(separator: " ")
         return !rest.isEmpty && rest.count <= 3 && rest.allSatisfy { $0.allSatisfy { $0.isLetter || $0 == "-" || $0 == "." } }

@@ -92,4 +92,11 @@ let signatureLabels: [SignatureLabel] = [
     s(.nl, "Akkoord.\n\nGroet,\nKees", "Akkoord."),
     s(.pt, "Perfeito, obrigado!\n\nAbraços,\nPedro\n\nEnviado do meu iPhone", "Perfeito, obrigado!"),
     s(.en, "Hi,\n\nRegards to the team, we'll be in touch next week.", "Hi,\n\nRegards to the team, we'll be in touch next week."),
+    // Fourth batch, written before running it
+    s(.de, "Danke, passt so.\n\nMit freundlichen Grüßen / Kind regards\n\nAnna Schulz\nVertrieb", "Danke, passt so."),
+    s(.fr, "Ok pour moi.\n\nCordialement / Best regards,\nLéa", "Ok pour moi."),
+    s(.en, "See you then.\n\nWarm regards,\n\nPriya\n\n--\nPriya Shah\nhttps://example.com", "See you then."),
+    s(.nl, "Dat is goed.\n\nMet vriendelijke groet / Kind regards,\nJoost", "Dat is goed."),
+    s(.es, "De acuerdo.\n\nUn saludo\nPablo\nEnviado desde mi móvil", "De acuerdo."),
+    s(.en, "Great, thanks!\n\nBest\nSam\n\nDISCLAIMER: This message is for the named recipient only.", "Great, thanks!"),
 ]
