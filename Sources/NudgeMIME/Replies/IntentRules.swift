@@ -53,6 +53,14 @@ enum IntentRules {
         #"no,?\s+grazie"#, "geen interesse", #"niet\s+geïnteresseerd"#, #"nee,?\s+(?:bedankt|dank\s+je)"#,
         #"não\s+(?:tenho|temos)\s+interesse"#, #"não\s+estou\s+interessad[ao]"#, #"não,?\s+obrigad[ao]"#, #"inte\s+intresserad\p{L}*"#,
         "inget intresse", #"nej,?\s+tack"#, "inget behov",
+        // "not right now", "we already have one"
+        #"not\s+(?:right\s+)?now"#, #"(?:aktuell|derzeit|momentan|im\s+moment|zurzeit)\s+nicht"#,
+        #"pas\s+(?:pour\s+le\s+moment|maintenant|pour\s+l'instant)"#,
+        #"(?:por\s+ahora|de\s+momento|ahora\s+mismo)\s+no"#, #"(?:per\s+ora|al\s+momento|per\s+il\s+momento)\s+no(?!\p{L})"#,
+        #"(?:op\s+dit\s+moment|nu\s+even|momenteel)\s+niet"#, #"(?:no\s+momento|por\s+enquanto|agora)\s+não"#, #"inte\s+just\s+nu"#,
+        #"(?:haben|hat)\s+(?:bereits|schon)\s+(?:ein|eine|einen)"#, #"avons\s+déjà\s+(?:un|une)"#, #"ya\s+(?:tenemos|contamos\s+con)"#,
+        #"abbiamo\s+già\s+(?:un|una)"#, #"(?:hebben|heb)\s+al\s+(?:een|een\s+andere)"#, #"já\s+(?:temos|usamos|trabalhamos)"#,
+        #"(?:har|använder)\s+redan"#,
     ])
 
     static let meeting = re([
@@ -66,6 +74,9 @@ enum IntentRules {
         #"mich\s+(?:\p{L}+\s+){0,3}anrufen"#, #"m'appeler"#, #"appelez-moi"#, #"llám(?:ame|eme|enme)"#, #"me\s+(?:puede|pueden|podría)\s+llamar"#,
         #"chiamarmi"#, #"mi\s+(?:chiami|chiamate)"#, #"(?:me|mij)\s+(?:\p{L}+\s+){0,3}bellen"#, #"bel\s+(?:me|mij)"#,
         #"me\s+ligar"#, #"ligue-me"#, #"me\s+liga"#, #"ring\s+mig"#,
+        #"(?:seriez|serez|êtes|serais)[- ]vous\s+disponible"#, #"quand\s+(?:seriez|êtes|pourriez|serez)[- ]vous"#,
+        #"hablar\s+(?:por\s+teléfono|por\s+videollamada|esta\s+semana|la\s+próxima\s+semana|mañana)"#, #"una\s+videollamada"#,
+        #"(?:when|what\s+time)\s+(?:are\s+you|would\s+you\s+be|works\s+for\s+you)"#, #"wann\s+(?:haben|hätten|passt)"#,
         #"termin(?:vorschlag|e)?"#, #"telefonat"#, #"passt\s+(?:es\s+)?(?:ihnen|dir|euch)"#, #"kurze[ns]?\s+(?:gespräch|telefonat|austausch)"#,
         #"(?:gespräch|call)\s+(?:vereinbaren|ausmachen)"#, #"haben\s+sie\s+(?:am\s+\p{L}+\s+)?zeit"#,
         "rendez-vous", #"(?:un|d'un)\s+(?:appel|échange)"#, #"êtes-vous\s+disponible"#, #"(?:caler|fixer|planifier)\s+un"#,
@@ -84,5 +95,12 @@ enum IntentRules {
         #"sembra\s+interessante"#, #"geïnteresseerd"#, #"geinteresseerd"#, #"klinkt\s+(?:goed|interessant)"#, #"meer\s+informatie"#,
         #"interessad[ao]"#, #"(?:tenho|temos)\s+interesse"#, #"mais\s+informações"#, #"parece\s+interessante"#, #"intresserad\p{L}*"#,
         #"låter\s+(?:bra|intressant)"#, #"mer\s+information"#,
+        #"happy\s+to\s+(?:take\s+a\s+look|learn|hear|explore|try)"#, #"open\s+to\s+(?:it|this|a\s+demo|learning)"#, #"worth\s+a\s+(?:look|try|chat)"#,
+        #"schicken\s+sie\s+(?:mir|uns)\s+(?:bitte\s+|gerne\s+)?(?:ein|das|weitere|mehr|ihr)"#,
+        #"senden\s+sie\s+(?:mir|uns)\s+(?:bitte\s+|gerne\s+)?(?:ein|das|weitere|mehr)"#,
+        #"(?:envoyez|envoyer)[- ]moi\s+(?:une|la|plus|des|votre)"#, #"saber\s+más"#, #"me\s+encantaría"#,
+        #"(?:mi|ci)\s+(?:mandi|invii|mandate|inviate)\s+(?:pure\s+)?(?:una|la|il|un|maggiori)"#, #"meer\s+info"#,
+        #"(?:stuur|stuurt)\s+(?:me|mij|ons)\s+(?:gerust\s+|graag\s+)?(?:een|de|meer)"#, #"(?:me|nos)\s+(?:envie|mande)\s+(?:uma|a|o|mais)"#,
+        #"vore\s+intressant"#, #"veta\s+mer"#, #"skicka\s+(?:gärna\s+)?(?:en|mer|ett)"#,
     ])
 }

@@ -187,4 +187,23 @@ let intentLabels: [IntentLabel] = [
     i(.es, .other, "Por favor, denme de baja del evento del jueves, no podré asistir."),
     i(.de, .unsubscribeRequest, "Ich möchte mich von Ihrem Newsletter abmelden."),
     i(.nl, .unsubscribeRequest, "Ik wil me afmelden voor jullie nieuwsbrief."),
+    // Seventh batch, written before running it: everyday wording
+    i(.en, .interested, "Yes, happy to take a look. What's the best next step?"),
+    i(
+        .en, .referral, "Let me loop in our CTO, Raj Patel (raj@acme.io), who owns this.", emails: ["raj@acme.io"],
+        names: ["Raj Patel"]),
+    i(.de, .interested, "Gerne, schicken Sie mir bitte ein Angebot."),
+    i(.de, .notInterested, "Aktuell nicht, vielleicht im nächsten Jahr."),
+    i(.fr, .meetingRequest, "Avec plaisir, quand seriez-vous disponible pour en discuter ?"),
+    i(.fr, .notInterested, "Pas intéressé pour l'instant, merci."),
+    i(.es, .interested, "Sí, me encantaría saber más."),
+    i(.es, .meetingRequest, "¿Podemos hablar por teléfono esta semana?"),
+    i(.it, .interested, "Certo, mi mandi pure una proposta."),
+    i(.it, .question, "Chi è il vostro referente per l'Italia?"),
+    i(.nl, .interested, "Ja, graag meer info."),
+    i(.nl, .notInterested, "Wij hebben al een leverancier, dank u."),
+    i(.pt, .meetingRequest, "Pode me ligar amanhã às 10h?"),
+    i(.pt, .question, "Quem seria a pessoa certa aí para falar sobre isso?"),
+    i(.sv, .interested, "Ja, det vore intressant att veta mer."),
+    i(.sv, .notInterested, "Vi har redan en leverantör."),
 ]
