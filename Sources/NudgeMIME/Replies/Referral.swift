@@ -39,7 +39,9 @@ public enum Referral {
         let tail = String(before.suffix(80))
         let ns = tail as NSString
         guard let m = nameBefore.firstMatch(in: tail, range: NSRange(location: 0, length: ns.length)) else { return nil }
-        let name = ns.substring(with: m.range(at: 1))
+        var name = ns.substring(with: m.range(at: 1))
+        // "Herrn Markus Vogel": the courtesy title is not part of the name.
+        if let space = name.firstIndex(of: " "), titles.contains(name[..<space].lowercased()) { name = String(name[name.index(after: space)...]) }
         // A capitalised sentence start ("Please", "Contact") is not a name.
         return notNames.contains(name.split(separator: " ").first.map { $0.lowercased() } ?? "") ? nil : name
     }
@@ -70,6 +72,11 @@ public enum Referral {
         let ns = after as NSString
         return nameAfter.firstMatch(in: after, range: NSRange(location: 0, length: ns.length)).map { ns.substring(with: $0.range(at: 1)) }
     }
+
+    private static let titles: Set<String> = [
+        "frau", "herr", "herrn", "mr", "mrs", "ms", "dr", "madame", "monsieur", "mme", "señor", "señora", "sr", "sra", "signor", "signora",
+        "dott", "meneer", "mevrouw", "senhor", "senhora",
+    ]
 
     private static let notNames: Set<String> = [
         "please", "contact", "email", "e-mail", "write", "reach", "bitte", "kontaktieren", "schreiben", "merci", "contactez", "écrivez",

@@ -206,4 +206,23 @@ let intentLabels: [IntentLabel] = [
     i(.pt, .question, "Quem seria a pessoa certa aí para falar sobre isso?"),
     i(.sv, .interested, "Ja, det vore intressant att veta mer."),
     i(.sv, .notInterested, "Vi har redan en leverantör."),
+    // Eighth batch, written before running it and kept as first scored (held out from tuning)
+    i(.en, .notInterested, "Not for us, sorry."),
+    i(.en, .meetingRequest, "Could you jump on a quick Zoom tomorrow?"),
+    i(.en, .interested, "Interesting timing, we were just discussing this. Tell me more."),
+    i(.en, .question, "Who are your main customers in Germany?"),
+    i(
+        .de, .referral, "Bitte kontaktieren Sie stattdessen Herrn Markus Vogel, m.vogel@firma.de.", emails: ["m.vogel@firma.de"],
+        names: ["Markus Vogel"]),
+    i(.de, .notInterested, "Kein Bedarf, danke."),
+    i(.fr, .referral, "Je transfère à ma collègue Sophie Bernard qui gère ce sujet.", names: ["Sophie Bernard"]),
+    i(.fr, .interested, "Oui, pourquoi pas. Quels sont vos tarifs ?"),
+    i(.es, .notInterested, "No gracias, no es prioritario."),
+    i(.es, .meetingRequest, "Hablemos la semana que viene."),
+    i(.it, .interested, "Mi piacerebbe capire meglio come funziona."),
+    i(.it, .notInterested, "Non è il momento giusto per noi."),
+    i(.nl, .meetingRequest, "Zullen we volgende week even bellen?"),
+    i(.nl, .notInterested, "Nee, dank je."),
+    i(.pt, .interested, "Tenho interesse, mas só no próximo trimestre."),
+    i(.sv, .notInterested, "Tyvärr, det är inte aktuellt för oss."),
 ]
