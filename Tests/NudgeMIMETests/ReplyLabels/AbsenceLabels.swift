@@ -294,4 +294,27 @@ let absenceLabels: [AbsenceLabel] = [
     a(
         .en, thu3, "Europe/London", "Away", "Thanks for your email of 2 December. I'm out of the office and will reply next week.",
         "2026-12-07"),
+    // Sixth batch, written before running it and kept as first scored (held out from tuning)
+    a(
+        .en, thu17, "Europe/London", "Vacation", "I'm currently on vacation and will return to the office on Tuesday, January 5th.",
+        "2027-01-05"),
+    a(.en, thu17, "Europe/London", "Away", "Away until the 2nd of January with no email access.", "2027-01-04"),
+    a(.de, thu17, "Europe/Berlin", "Weihnachtsurlaub", "Ich befinde mich bis zum 08. Januar 2027 im Weihnachtsurlaub.", "2027-01-08"),
+    a(.de, thu17, "Europe/Berlin", "Abwesend", "Ab Montag, den 11. Januar, bin ich wieder für Sie erreichbar.", "2027-01-11"),
+    a(.fr, thu17, "Europe/Paris", "Absence", "Je suis absent(e) jusqu'au mercredi 6 janvier 2027 inclus.", "2027-01-07"),
+    a(.fr, thu17, "Europe/Paris", "Absence", "Je serai de retour parmi vous le 11 janvier.", "2027-01-11"),
+    a(
+        .es, thu17, "Europe/Madrid", "Vacaciones", "Me encuentro de vacaciones hasta el 7 de enero; a mi vuelta responderé su mensaje.",
+        "2027-01-07"),
+    a(
+        .es, thu17, "Europe/Madrid", "Fuera", "Estaré fuera de la oficina entre el 21 de diciembre y el 6 de enero, ambos incluidos.",
+        "2027-01-07"),
+    a(.it, thu17, "Europe/Rome", "Ferie", "Sarò assente per ferie fino al 6 gennaio 2027 incluso.", "2027-01-07"),
+    a(.it, thu17, "Europe/Rome", "Chiusura", "L'ufficio riaprirà il 7 gennaio.", "2027-01-07"),
+    a(.nl, thu17, "Europe/Amsterdam", "Afwezig", "Tot en met 3 januari ben ik niet aanwezig.", "2027-01-04"),
+    a(.nl, thu17, "Europe/Amsterdam", "Afwezig", "Ik ben op 7 januari weer terug op kantoor.", "2027-01-07"),
+    a(.pt, thu17, "Europe/Lisbon", "Férias", "Estarei em férias até dia 08/01/2027.", "2027-01-08"),
+    a(.pt, thu17, "America/Sao_Paulo", "Ausente", "Retornarei no dia 11 de janeiro.", "2027-01-11"),
+    a(.sv, thu17, "Europe/Stockholm", "Julledigt", "Jag har julledigt till och med 6 januari.", "2027-01-07"),
+    a(.sv, thu17, "Europe/Stockholm", "Frånvaro", "Jag är tillbaka på kontoret den 11/1.", "2027-01-11"),
 ]
