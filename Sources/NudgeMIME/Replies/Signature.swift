@@ -62,6 +62,12 @@ public enum Signature {
     static func isSignOff(_ line: String) -> Bool {
         let l = line.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: ",.!;:- "))
         if closings.contains(l) { return true }
+        // "Beste Grüße aus Hamburg", "Greetings from Lisbon": a closing with a place.
+        if let r = l.range(of: #"\s+(?:aus|from|de|desde|da|dalla|från|uit|van|depuis)\s+\p{L}[\p{L}\s-]{0,30}$"#, options: .regularExpression),
+            closings.contains(String(l[..<r.lowerBound]))
+        {
+            return true
+        }
         // Bilingual closings: "Mit freundlichen Grüßen / Kind regards".
         let parts = l.split(separator: "/").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: ",.!;:- ")) }
         if parts.count > 1 && parts.allSatisfy({ closings.contains($0) }) { return true }

@@ -99,4 +99,13 @@ let signatureLabels: [SignatureLabel] = [
     s(.nl, "Dat is goed.\n\nMet vriendelijke groet / Kind regards,\nJoost", "Dat is goed."),
     s(.es, "De acuerdo.\n\nUn saludo\nPablo\nEnviado desde mi móvil", "De acuerdo."),
     s(.en, "Great, thanks!\n\nBest\nSam\n\nDISCLAIMER: This message is for the named recipient only.", "Great, thanks!"),
+    // Fifth batch, written before running it and kept as first scored (held out from tuning)
+    s(.en, "Confirmed for 2pm.\n\nRegards,\nMark Evans\nSenior Buyer\nGlobex Corp.\nT: 020 7946 0321", "Confirmed for 2pm."),
+    s(.de, "Termin passt.\n\nBeste Grüße aus Hamburg\nLena", "Termin passt."),
+    s(.fr, "Je regarde ça demain.\n\nBien à vous,\nMarc Leroy", "Je regarde ça demain."),
+    s(.it, "Ricevuto, grazie.\n\nSaluti\nAndrea Bianchi\nTel. +39 02 1234567", "Ricevuto, grazie."),
+    s(.pt, "Combinado, até lá.\n\nAtt,\nRafael\n\nEnviado do meu Android", "Combinado, até lá."),
+    s(.sv, "Tack för infon.\n\nHälsningar\nMaja\n\nSkickat från Outlook för iOS", "Tack för infon."),
+    s(.es, "Lo reviso y te digo.\n\nUn abrazo,\nDiego", "Lo reviso y te digo."),
+    s(.nl, "Klopt, dank.\n\nHartelijke groet,\nFemke\n\nDeze e-mail is uitsluitend bestemd voor de geadresseerde.", "Klopt, dank."),
 ]
