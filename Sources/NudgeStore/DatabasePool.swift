@@ -18,17 +18,17 @@ public final class DatabasePool: Service, Sendable {
     private struct State {
         var client: PostgresClient
         var host: DatabaseTarget.Host?
-        /// Pools started here that `run` has not started running yet.
-        var pending: [PostgresClient] = []
+        /// Why a search is pending; nil once the pool serves the writable host.
         var suspicion: String?
-        var waiter: CheckedContinuation<Void, Never>?
-        var stopping = false
-        var retirements: [ObjectIdentifier: Retirement] = [:]
+        /// The task running `client`; cancelling it ends that pool.
+        var runner: Task<Void, Never>?
     }
 
     public let target: DatabaseTarget
     private let logger: Logger
     private let state: Mutex<State>
+    /// Wakes `run` to search; the newest wake-up is enough, any number of suspicions make one search.
+    private let wakeUps = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     /// How long a search waits between rounds while no host accepts writes.
     package let retryInterval: Duration
 
@@ -61,84 +61,23 @@ public final class DatabasePool: Service, Sendable {
     /// Only a target with several hosts moves; with one there is nowhere to go.
     package func suspect(_ reason: String) {
         guard target.hosts.count > 1 else { return }
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            if s.suspicion == nil { s.suspicion = reason }
-            defer { s.waiter = nil }
-            return s.waiter
-        }
-        waiter?.resume()
+        state.withLock { s in if s.suspicion == nil { s.suspicion = reason } }
+        wakeUps.continuation.yield()
     }
 
+    /// Runs the current pool, and searches whenever a suspicion wakes it, until shutdown.
     public func run() async throws {
-        await withDiscardingTaskGroup { group in
-            let first = client
-            group.addTask { await Self.run(first, until: self.retirement(of: first)) }
-            await withGracefulShutdownHandler {
-                while !Task.isCancelled && !self.stopping {
-                    await self.waitForSuspicion()
-                    if Task.isCancelled || self.stopping { break }
-                    await self.search()
-                    for started in self.state.withLock({ s -> [PostgresClient] in
-                        defer { s.pending = [] }
-                        return s.pending
-                    }) {
-                        group.addTask { await Self.run(started, until: self.retirement(of: started)) }
-                    }
-                }
-            } onGracefulShutdown: {
-                self.stop()
-            }
-            group.cancelAll()
+        let first = client
+        state.withLock { $0.runner = Task { await first.run() } }
+        await withGracefulShutdownHandler {
+            // Ends when the stream is finished (graceful shutdown) or this task is cancelled.
+            for await _ in wakeUps.stream { await search() }
+        } onGracefulShutdown: {
+            self.wakeUps.continuation.finish()
         }
-    }
-
-    /// Runs a pool until it is replaced (PostgresNIO's pool ends when its task is cancelled).
-    private static func run(_ client: PostgresClient, until retired: Retirement) async {
-        await withTaskGroup(of: Void.self) { g in
-            g.addTask { await client.run() }
-            g.addTask { await retired.wait() }
-            await g.next()
-            g.cancelAll()
-        }
-    }
-
-    private var stopping: Bool { state.withLock { $0.stopping } }
-
-    private func stop() {
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            s.stopping = true
-            defer { s.waiter = nil }
-            return s.waiter
-        }
-        waiter?.resume()
-    }
-
-    private func retirement(of client: PostgresClient) -> Retirement {
-        state.withLock { s in
-            let id = ObjectIdentifier(client)
-            if let r = s.retirements[id] { return r }
-            let r = Retirement()
-            s.retirements[id] = r
-            return r
-        }
-    }
-
-    private func waitForSuspicion() async {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                let now = state.withLock { s -> Bool in
-                    if s.suspicion != nil || s.stopping || Task.isCancelled { return true }
-                    s.waiter = c
-                    return false
-                }
-                if now { c.resume() }
-            }
-        } onCancel: {
-            state.withLock { s -> CheckedContinuation<Void, Never>? in
-                defer { s.waiter = nil }
-                return s.waiter
-            }?.resume()
-        }
+        let runner = state.withLock { $0.runner }
+        runner?.cancel()
+        await runner?.value
     }
 
     /// Finds the writable host, trying every host each round until one answers; moves the pool
@@ -146,21 +85,21 @@ public final class DatabasePool: Service, Sendable {
     private func search() async {
         let reason = state.withLock { $0.suspicion } ?? "?"
         while !Task.isCancelled {
-            if let writable = await findWritable() {
-                let moved = state.withLock { s -> PostgresClient? in
+            if let writable = await Self.findWritable(target, logger: logger) {
+                let replaced = state.withLock { s -> Task<Void, Never>? in
                     s.suspicion = nil
                     guard s.host != writable else { return nil }
-                    let old = s.client
-                    s.client = PostgresClient(configuration: target.client(at: writable), backgroundLogger: logger)
+                    let next = PostgresClient(configuration: target.client(at: writable), backgroundLogger: logger)
+                    let old = s.runner
+                    s.client = next
                     s.host = writable
-                    s.pending.append(s.client)
+                    s.runner = Task { await next.run() }
                     return old
                 }
-                if let old = moved {
+                if let replaced {
                     logger.notice("database primary moved", metadata: ["host": "\(writable)", "reason": "\(reason)"])
-                    // Its run task ends; transactions still on it fail as unavailable.
-                    retirement(of: old).retire()
-                    state.withLock { _ = $0.retirements.removeValue(forKey: ObjectIdentifier(old)) }
+                    // The old pool ends; transactions still on it fail as unavailable.
+                    replaced.cancel()
                 }
                 return
             }
@@ -169,10 +108,6 @@ public final class DatabasePool: Service, Sendable {
     }
 
     /// The first host (in the URL's order) that is up and not in recovery.
-    package func findWritable() async -> DatabaseTarget.Host? {
-        await Self.findWritable(target, logger: logger)
-    }
-
     public static func findWritable(_ target: DatabaseTarget, logger: Logger) async -> DatabaseTarget.Host? {
         for host in target.hosts {
             if (try? await acceptsWrites(try target.connection(at: host), logger: logger)) == true { return host }
@@ -186,36 +121,5 @@ public final class DatabasePool: Service, Sendable {
         defer { Task { try? await connection.close() } }
         let rows = try await connection.query("SELECT pg_is_in_recovery()", logger: logger).decode(Bool.self).collect()
         return rows.first == false
-    }
-}
-
-/// The end of a replaced pool's life: `wait` returns once `retire` is called.
-private final class Retirement: Sendable {
-    private let state = Mutex<(retired: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
-
-    func wait() async {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                let now = state.withLock { s -> Bool in
-                    if s.retired || Task.isCancelled { return true }
-                    s.waiter = c
-                    return false
-                }
-                if now { c.resume() }
-            }
-        } onCancel: {
-            state.withLock { s -> CheckedContinuation<Void, Never>? in
-                defer { s.waiter = nil }
-                return s.waiter
-            }?.resume()
-        }
-    }
-
-    func retire() {
-        state.withLock { s -> CheckedContinuation<Void, Never>? in
-            s.retired = true
-            defer { s.waiter = nil }
-            return s.waiter
-        }?.resume()
     }
 }
