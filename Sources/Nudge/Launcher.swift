@@ -44,20 +44,28 @@ public enum Launcher {
 
     /// Database configuration, starting the embedded cluster when no URL is set. Returns the
     /// cluster to stop on exit when this process started it.
-    package static func database(_ config: AppConfig, logger: Logger) throws -> (DatabaseConfiguration, EmbeddedPostgres?) {
-        if let url = config.databaseURL { return (try DatabaseLocation.configuration(url: url), nil) }
+    package static func database(_ config: AppConfig, logger: Logger) throws -> (DatabaseTarget, EmbeddedPostgres?) {
+        if let url = config.databaseURL { return (try DatabaseLocation.target(url: url), nil) }
         let pg = EmbeddedPostgres(dataDir: config.dataDir, logger: logger)
         let started = try pg.start()
-        return (DatabaseLocation.configuration(embedded: pg), started ? pg : nil)
+        return (DatabaseTarget(DatabaseLocation.configuration(embedded: pg)), started ? pg : nil)
     }
 
     /// Runs `body` with a migrated database (CLI commands other than serve).
     public static func withDatabase<T: Sendable>(_ config: AppConfig, _ body: @Sendable (NudgeServices, [String]) async throws -> T) async throws -> T
     {
         let logger = logger(config)
-        let (dbConfig, started) = try database(config, logger: logger)
+        let (target, started) = try database(config, logger: logger)
         defer { started?.stop() }
-        let client = DatabaseLocation.client(dbConfig, logger: logger)
+        // A command runs against the host that accepts writes now.
+        var host = target.hosts.first
+        if target.hosts.count > 1 {
+            guard let writable = await DatabasePool.findWritable(target, logger: logger) else {
+                throw CLIError("no host of NUDGE_DATABASE_URL accepts writes (\(target.hosts.map(\.description).joined(separator: ", ")))")
+            }
+            host = writable
+        }
+        let client = DatabaseLocation.client(target.client(at: host), logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.serve() }
             defer { group.cancelAll() }
@@ -101,12 +109,10 @@ public enum Launcher {
         let logger = logger(config)
         bootstrapMetrics()
         config.secret = try secret(config)
-        let (dbConfig, started) = try database(config, logger: logger)
+        let (target, started) = try database(config, logger: logger)
         defer { started?.stop() }
-        let client = DatabaseLocation.client(dbConfig, logger: logger)
         let clock: any NudgeClock = config.manualClock ? ManualClock() : SystemClock()
-        let probe = DatabaseLocation.probe(dbConfig, logger: logger)
-        let services = try NudgeServices(config: config, postgres: client, clock: clock, logger: logger, probe: probe)
+        let services = try NudgeServices(config: config, pool: DatabasePool(target: target, logger: logger), clock: clock, logger: logger)
         let app = buildApplication(services: services, background: services.backgroundServices())
         logger.info("nudge serving", metadata: ["port": "\(config.port)", "role": "\(config.role.rawValue)", "data": "\(config.dataDir)"])
         try await app.runService()

@@ -63,12 +63,12 @@ public func buildApplication(
         router: router,
         server: .http1(configuration: .init(idleTimeout: .nanoseconds(services.config.idleTimeout.nanoseconds))),
         configuration: .init(address: .hostname(services.config.host, port: services.config.port), serverName: "nudge"),
-        services: [services.db.client, services.health] + background.map { AfterSchema(gate: schema, service: $0) },
+        services: [services.db.service, services.health] + background.map { AfterSchema(gate: schema, service: $0) },
         logger: services.logger
     )
     let migrations = services.config.migrationsDir
     app.beforeServerStarts {
-        try await Migrator(directory: migrations, logger: services.logger).migrate(services.db.client)
+        try await Migrator(directory: migrations, logger: services.logger).migrate(services.db.writableClient())
         schema.open()
     }
     return app

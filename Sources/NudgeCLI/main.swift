@@ -68,7 +68,7 @@ struct Migrate: AsyncParsableCommand {
 }
 
 struct Org: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Manage organizations.", subcommands: [Create.self, Quota.self])
+    static let configuration = CommandConfiguration(abstract: "Manage organizations.", subcommands: [Create.self, Quota.self, Retention.self])
     struct Quota: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Set an organization's daily send quota (emails per UTC day).")
         @Option(help: "Organization id (org_…).") var org: String
@@ -87,6 +87,30 @@ struct Org: AsyncParsableCommand {
             let line = try await Launcher.withDatabase(try Launcher.environmentConfig()) { services, _ in
                 guard try await services.tokens.setDailySendQuota(org: org, quota: quota) else { throw CLIError("no organization \(org)") }
                 return Launcher.json(["org_id": org, "daily_send_quota": quota.map(String.init) ?? "default"])
+            }
+            print(line)
+        }
+    }
+    struct Retention: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set how many days an organization keeps events, message bodies and LLM call logs (defaults 30, 365, 90).")
+        @Option(help: "Organization id (org_…).") var org: String
+        @Option(help: "Days events are kept.") var eventsDays = RetentionPolicy.defaults.eventsDays
+        @Option(help: "Days message bodies and raw sources are kept (ids, references and threads stay).") var bodiesDays = RetentionPolicy.defaults
+            .bodiesDays
+        @Option(help: "Days LLM call records are kept.") var llmCallsDays = RetentionPolicy.defaults.llmCallsDays
+        func run() async throws {
+            guard ID.isValid(org, .org) else { throw ValidationError("--org must be an organization id (org_…)") }
+            for (name, days) in [("--events-days", eventsDays), ("--bodies-days", bodiesDays), ("--llm-calls-days", llmCallsDays)]
+            where !RetentionPolicy.allowedDays.contains(days) {
+                throw ValidationError("\(name) must be 1 to 36500 days")
+            }
+            let policy = RetentionPolicy(eventsDays: eventsDays, bodiesDays: bodiesDays, llmCallsDays: llmCallsDays)
+            let line = try await Launcher.withDatabase(try Launcher.environmentConfig()) { services, _ in
+                guard try await services.tokens.setRetention(org: org, policy) else { throw CLIError("no organization \(org)") }
+                return Launcher.json([
+                    "org_id": org, "events_days": String(eventsDays), "bodies_days": String(bodiesDays), "llm_calls_days": String(llmCallsDays),
+                ])
             }
             print(line)
         }

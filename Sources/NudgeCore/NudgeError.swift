@@ -14,6 +14,8 @@ public struct NudgeError: Error, Sendable, Equatable {
         case unauthorized
         case forbidden
         case tooLarge
+        /// It existed and was removed (retention): 410; `field` names what pointed to it.
+        case gone
         /// A dependency (the database) is down; retry shortly (503).
         case unavailable
     }

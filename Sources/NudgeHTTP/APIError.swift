@@ -30,6 +30,7 @@ public struct APIError: Error, Sendable {
         case .unauthorized: self.init(.unauthorized, "authentication_error", e.message, param: e.field)
         case .forbidden: self.init(.forbidden, "permission_error", e.message, param: e.field)
         case .tooLarge: self.init(.contentTooLarge, "payload_too_large", e.message, param: e.field)
+        case .gone: self.init(.gone, "gone", e.message, param: e.field)
         case .unavailable:
             self.init(.serviceUnavailable, "service_unavailable", e.message, param: e.field)
             headers[.retryAfter] = "2"

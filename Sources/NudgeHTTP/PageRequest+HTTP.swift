@@ -18,12 +18,14 @@ extension PageRequest {
 
     public init(_ request: Request) throws {
         let q = request.uri.queryParameters
+        // `limit` first: with both wrong, the error names it, as it always has.
+        let limit = try Self.limit(request)
         var before: (at: Date, id: String)?
         if let raw = q["cursor"], !raw.isEmpty {
             guard let c = Self.decode(String(raw)) else { throw NudgeError.validation("cursor", "cursor is not valid.") }
             before = c
         }
-        self.init(limit: try Self.limit(request), before: before)
+        self.init(limit: limit, before: before)
     }
 }
 

@@ -278,12 +278,7 @@ public struct ContactStore: Sendable {
     public func patch(org: String, id: String, _ input: ContactInput, replaceEmails: Bool, now: Date, tokenID: String?) async throws -> ContactRecord?
     {
         try await db.tenant(org) { conn in
-            guard
-                let before = try await conn.query(
-                    "SELECT labels FROM contacts WHERE org_id = \(org) AND id = \(id) AND deleted_at IS NULL FOR UPDATE", logger: logger
-                )
-                .decode([String].self).collect().first
-            else { return nil }
+            guard let before = try await lockedLabels(org: org, id: id, conn) else { return nil }
             try await update(org: org, id: id, input, labels: input.labels, now: now, conn)
             if replaceEmails {
                 try await conn.query(
@@ -297,15 +292,18 @@ public struct ContactStore: Sendable {
         }
     }
 
+    /// The contact's labels, its row locked for the change (nil when it does not exist).
+    private func lockedLabels(org: String, id: String, _ conn: PostgresConnection) async throws -> [String]? {
+        try await conn.query(
+            "SELECT labels FROM contacts WHERE org_id = \(org) AND id = \(id) AND deleted_at IS NULL FOR UPDATE", logger: logger
+        )
+        .decode([String].self).collect().first
+    }
+
     public func changeLabels(org: String, id: String, add: [String], remove: [String], now: Date, tokenID: String?) async throws -> ContactRecord? {
         try await db.tenant(org) { conn in
             // Row lock: two concurrent additions of one label see each other, so rules fire once.
-            guard
-                let before = try await conn.query(
-                    "SELECT labels FROM contacts WHERE org_id = \(org) AND id = \(id) AND deleted_at IS NULL FOR UPDATE", logger: logger
-                )
-                .decode([String].self).collect().first
-            else { return nil }
+            guard let before = try await lockedLabels(org: org, id: id, conn) else { return nil }
             let added = add.filter { !before.contains($0) }
             let after = (before + added).filter { !remove.contains($0) || add.contains($0) }
             try await conn.query("UPDATE contacts SET labels = \(after), updated_at = \(now) WHERE org_id = \(org) AND id = \(id)", logger: logger)

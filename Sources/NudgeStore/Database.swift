@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NudgeCore
 import PostgresNIO
+import ServiceLifecycle
 import _ConnectionPoolModule
 
 /// The one store. Every transaction picks its database role first: `nudge_api` with the caller's
@@ -9,12 +10,52 @@ import _ConnectionPoolModule
 /// work that spans organizations. Errors thrown inside a transaction roll it back and come out
 /// unchanged, so handlers can throw API errors from within.
 public struct Database: Sendable {
-    public let client: PostgresClient
+    private enum Source: Sendable {
+        case fixed(PostgresClient)
+        case pool(DatabasePool)
+    }
+
+    private let source: Source
     public let logger: Logger
 
+    /// One pool on one server, run by its owner.
     public init(client: PostgresClient, logger: Logger) {
-        self.client = client
+        self.source = .fixed(client)
         self.logger = logger
+    }
+
+    /// A pool that follows the writable host of `pool.target` (see `DatabasePool`).
+    public init(pool: DatabasePool, logger: Logger) {
+        self.source = .pool(pool)
+        self.logger = logger
+    }
+
+    /// The pool a transaction starting now uses.
+    public var client: PostgresClient {
+        switch source {
+        case .fixed(let c): return c
+        case .pool(let p): return p.client
+        }
+    }
+
+    /// The pool once it is known to serve the writable host (at start, a multi-host pool first
+    /// finds it).
+    public func writableClient() async throws -> PostgresClient {
+        if let pool { try await pool.settled() }
+        return client
+    }
+
+    package var pool: DatabasePool? {
+        if case .pool(let p) = source { return p }
+        return nil
+    }
+
+    /// The service that keeps the connections: the fixed pool, or the moving one.
+    public var service: any Service {
+        switch source {
+        case .fixed(let c): return c
+        case .pool(let p): return p
+        }
     }
 
     /// A transaction that sees only `orgID`'s rows. With `rollback` nothing it did is kept (dry runs).
@@ -97,11 +138,18 @@ public struct Database: Sendable {
         do {
             return try await work()
         } catch let error as PSQLError {
-            throw DatabaseFailure.classify(error)
+            let failure = DatabaseFailure.classify(error)
+            // A lost server or a standby (after a failover) sends a multi-host pool looking for the primary.
+            if case DatabaseFailure.unavailable(let why)? = failure as? DatabaseFailure { pool?.suspect(why) }
+            throw failure
         } catch let error as ConnectionPoolError where error == .connectionCreationCircuitBreakerTripped {
             // The pool gave up waiting for a connection it could not create (PostgresNIO does not
             // map this one to a PSQLError): the database is out of reach, a 503.
+            pool?.suspect("no connection could be made")
             throw DatabaseFailure.unavailable("no connection could be made")
+        } catch let failure as DatabaseFailure {
+            if case .unavailable(let why) = failure { pool?.suspect(why) }
+            throw failure
         }
     }
 }
@@ -120,6 +168,8 @@ public enum DatabaseFailure: Error, CustomStringConvertible {
             case "23505": return DatabaseFailure.uniqueViolation(constraint: error.serverInfo?[.constraintName])
             case "23503": return DatabaseFailure.foreignKeyViolation(constraint: error.serverInfo?[.constraintName])
             case "57P01", "57P02", "57P03", "53300", "08006", "08001", "08004": return DatabaseFailure.unavailable(state)
+            // "cannot execute ... in a read-only transaction": this host became a standby.
+            case "25006": return DatabaseFailure.unavailable("read-only: the server is a standby")
             default: return DatabaseFailure.other(error)
             }
         }

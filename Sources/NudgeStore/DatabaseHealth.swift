@@ -21,7 +21,8 @@ public final class DatabaseHealth: Service, Sendable {
     }
 
     private let state = Mutex(State())
-    private let client: PostgresClient
+    private let client: PostgresClient?
+    private let pool: DatabasePool?
     private let ownsClient: Bool
     private let logger: Logger
     package let interval: Duration
@@ -30,7 +31,21 @@ public final class DatabaseHealth: Service, Sendable {
     /// `ownsClient`: `client` is the probe's own (one connection), run by this service.
     public init(client: PostgresClient, ownsClient: Bool, logger: Logger, interval: Duration = .milliseconds(500), timeout: Duration = .seconds(2)) {
         self.client = client
+        self.pool = nil
         self.ownsClient = ownsClient
+        self.logger = logger
+        self.interval = interval
+        self.timeout = timeout
+    }
+
+    /// Probes the host `pool` serves on a connection of its own, made afresh after an error: a
+    /// refused or closed connection marks the database down at once (not after the pool's own
+    /// connection attempts time out), and a host found in recovery (a standby after a failover)
+    /// also sends the pool looking for the new primary.
+    public init(pool: DatabasePool, logger: Logger, interval: Duration = .milliseconds(250), timeout: Duration = .seconds(1)) {
+        self.client = nil
+        self.pool = pool
+        self.ownsClient = true
         self.logger = logger
         self.interval = interval
         self.timeout = timeout
@@ -39,11 +54,64 @@ public final class DatabaseHealth: Service, Sendable {
     public var isUp: Bool { state.withLock { $0.up } }
 
     public func run() async throws {
-        guard ownsClient else { return await probe() }
+        if let pool { return await probe(pool) }
+        guard let client, ownsClient else { return await probe() }
         await withDiscardingTaskGroup { group in
-            group.addTask { await self.client.run() }
+            group.addTask { await client.run() }
             await probe()
             group.cancelAll()
+        }
+    }
+
+    private func probe(_ pool: DatabasePool) async {
+        await cancelWhenGracefulShutdown {
+            var connection: PostgresConnection?
+            var connectedTo: DatabaseTarget.Host?
+            var slowProbes = 0
+            while !Task.isCancelled {
+                let host = pool.host
+                do {
+                    if connection == nil || connectedTo != host {
+                        if let old = connection { try? await old.close() }
+                        connection = nil
+                        connection = try await PostgresConnection.connect(
+                            configuration: try pool.target.connection(
+                                at: host, connectTimeout: .milliseconds(Int64(self.timeout.nanoseconds / 1_000_000))),
+                            id: 1, logger: self.logger)
+                        connectedTo = host
+                    }
+                    let probe = connection!
+                    // A statement sent on a connection that has closed is never answered
+                    // (`untilClosed`): a closed one is an error at once, not a timeout.
+                    try probe.ensureOpen()
+                    let standby = try await withTimeout(self.timeout) {
+                        try await probe.untilClosed {
+                            try await probe.query("SELECT pg_is_in_recovery()", logger: self.logger).decode(Bool.self).collect().first ?? true
+                        }
+                    }
+                    slowProbes = 0
+                    if standby && pool.target.hosts.count > 1 {
+                        self.markDown(reason: "\(host.map(String.init(describing:)) ?? "the server") is a standby")
+                        pool.suspect("the probe found a standby")
+                    } else {
+                        self.markUp()
+                    }
+                } catch is TimeoutError {
+                    slowProbes += 1
+                    if slowProbes >= 2 {
+                        self.markDown(reason: "no answer within \(self.timeout), twice")
+                        pool.suspect("no answer")
+                    }
+                } catch {
+                    if Task.isCancelled { break }
+                    if let old = connection { try? await old.close() }
+                    connection = nil
+                    self.markDown(reason: "\(error)")
+                    pool.suspect("\(error)")
+                }
+                try? await Task.sleep(for: self.interval)
+            }
+            if let connection { try? await connection.close() }
         }
     }
 
@@ -53,7 +121,7 @@ public final class DatabaseHealth: Service, Sendable {
             while !Task.isCancelled {
                 do {
                     try await withTimeout(self.timeout) {
-                        _ = try await self.client.query("SELECT 1", logger: self.logger).collect()
+                        _ = try await self.client!.query("SELECT 1", logger: self.logger).collect()
                     }
                     slowProbes = 0
                     self.markUp()

@@ -207,18 +207,7 @@ public struct EnrollmentStore: Sendable {
     }
 
     public func get(org: String, id: String) async throws -> EnrollmentRecord? {
-        try await db.tenant(org) { conn in
-            guard
-                let row = try await conn.query(
-                    """
-                    SELECT \(unescaped: EnrollmentRecord.columns), \(unescaped: EnrollmentRecord.stepsColumn) FROM enrollments WHERE org_id = \(org) AND id = \(id)
-                    """, logger: logger
-                ).collect().first
-            else { return nil }
-            var record = try EnrollmentRecord.decode(row)
-            record.timeline = try await timeline(org: org, record, conn)
-            return record
-        }
+        try await db.tenant(org) { conn in try await reload(org: org, id: id, conn) }
     }
 
     /// Each step: when it was (or is expected to be) due, when it was sent, and how it went.

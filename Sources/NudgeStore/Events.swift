@@ -40,7 +40,10 @@ public enum Events {
                 guard ID.isValid(after, .evt),
                     try await !conn.query("SELECT 1 FROM events WHERE org_id = \(org) AND id = \(after)", logger: db.logger)
                         .collect().isEmpty
-                else { throw NudgeError.validation("after", "after must be the id of an event of this organization.") }
+                else {
+                    try await expired(org: org, after: after, conn, logger: db.logger)
+                    throw NudgeError.validation("after", "after must be the id of an event of this organization.")
+                }
             }
             var out = EncodedPage(limit: limit, maxBytes: EncodedPage.maxBytes)
             for try await (sent, id, type, data, created) in try await conn.query(
@@ -98,5 +101,36 @@ public enum Events {
             b.append(events.map(\.data))
         }
         package func decodeRow(_ row: PostgresRow) throws {}
+    }
+
+    /// Removes up to `limit` of the organization's oldest events created before `before`,
+    /// walking the feed's index from its start (feed order follows creation); returns how many.
+    package static func purge(org: String, before: Date, limit: Int, _ conn: PostgresConnection, logger: Logger) async throws -> Int {
+        let rows = try await conn.query(
+            """
+            DELETE FROM events e USING (
+              SELECT org_id, id FROM events WHERE org_id = \(org) ORDER BY tx, seq LIMIT \(limit)) oldest
+            WHERE e.org_id = oldest.org_id AND e.id = oldest.id AND e.created_at < \(before)
+            RETURNING e.id
+            """, logger: logger
+        ).collect()
+        if !rows.isEmpty { try await TokenStore.markEventsPurged(org: org, before: before, conn, logger: logger) }
+        return rows.count
+    }
+
+    /// A well-formed cursor that names no event, once retention removed some: it may have named
+    /// one of them. A 410 that says where the feed now starts, so a reader can resume there.
+    private static func expired(org: String, after: String, _ conn: PostgresConnection, logger: Logger) async throws {
+        guard ID.isValid(after, .evt),
+            let purged = try await conn.query("SELECT events_purged_before FROM orgs WHERE id = \(org)", logger: logger)
+                .decode(Date?.self).collect().first ?? nil
+        else { return }
+        let oldest = try await conn.query("SELECT id FROM events WHERE org_id = \(org) ORDER BY tx, seq LIMIT 1", logger: logger)
+            .decode(String.self).collect().first
+        throw NudgeError(
+            .gone,
+            "Events created before \(RFC3339.string(purged)) have been removed by retention and this cursor names none that remain; "
+                + (oldest.map { "the oldest available event is \($0): resume with after omitted, or from it." } ?? "no events remain."),
+            field: "after")
     }
 }

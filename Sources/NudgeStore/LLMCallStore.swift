@@ -47,4 +47,16 @@ package enum LLMCallStore {
                     \(call.promptTokens), \(call.completionTokens), \(call.promptHash), \(now))
             """, logger: logger)
     }
+
+    /// Removes up to `limit` of the organization's call records made before `before`.
+    package static func purge(org: String, before: Date, limit: Int, _ conn: PostgresConnection, logger: Logger) async throws -> Int {
+        try await conn.query(
+            """
+            DELETE FROM llm_calls c USING (
+              SELECT org_id, id FROM llm_calls WHERE org_id = \(org) AND created_at < \(before) ORDER BY created_at LIMIT \(limit)) old
+            WHERE c.org_id = old.org_id AND c.id = old.id
+            RETURNING c.id
+            """, logger: logger
+        ).collect().count
+    }
 }

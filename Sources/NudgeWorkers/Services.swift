@@ -29,9 +29,30 @@ public struct NudgeServices: Sendable {
     public let logger: Logger
     public let keys: SigningKeys
 
+    /// One pool on one server (tests, CLI commands); `probe`, the health probe's own pool.
     public init(
         config: AppConfig, postgres: DatabaseClient, clock: any NudgeClock, logger: Logger,
         transport: (any MailTransport)? = nil, llm: (any LLMClient)? = nil, probe: DatabaseClient? = nil
+    ) throws {
+        try self.init(
+            config: config, db: Database(client: postgres, logger: logger),
+            health: DatabaseHealth(client: probe ?? postgres, ownsClient: probe != nil, logger: logger),
+            clock: clock, logger: logger, transport: transport, llm: llm)
+    }
+
+    /// A pool that follows the writable host (`nudge serve`), probed on a connection of its own.
+    public init(
+        config: AppConfig, pool: DatabasePool, clock: any NudgeClock, logger: Logger,
+        transport: (any MailTransport)? = nil, llm: (any LLMClient)? = nil
+    ) throws {
+        try self.init(
+            config: config, db: Database(pool: pool, logger: logger), health: DatabaseHealth(pool: pool, logger: logger),
+            clock: clock, logger: logger, transport: transport, llm: llm)
+    }
+
+    private init(
+        config: AppConfig, db: Database, health: DatabaseHealth, clock: any NudgeClock, logger: Logger,
+        transport: (any MailTransport)?, llm: (any LLMClient)?
     ) throws {
         self.config = config
         self.keys = SigningKeys(secret: config.secret)
@@ -53,8 +74,8 @@ public struct NudgeServices: Sendable {
             self.prompts = nil
         }
         self.logger = logger
-        self.db = Database(client: postgres, logger: logger)
-        self.health = DatabaseHealth(client: probe ?? postgres, ownsClient: probe != nil, logger: logger)
+        self.db = db
+        self.health = health
         self.clock = clock
         self.authenticator = TokenAuthenticator(db: db, clock: clock)
         self.tokens = TokenStore(db: db)
@@ -97,7 +118,10 @@ public struct NudgeServices: Sendable {
     public func backgroundServices() -> [any Service] {
         var out: [any Service] = [Housekeeping(services: self)]
         if config.role != .api && !config.manualClock {
-            out += [Dispatcher(services: self), Judge(services: self), WebhookSender(services: self)]
+            out += [
+                Dispatcher(services: self), Judge(services: self), WebhookSender(services: self),
+                RetentionWorker(services: self),
+            ]
         }
         return out
     }

@@ -106,6 +106,17 @@ import Testing
     /// A cursor is base64url of a time and an id; one whose id held a NUL ("1|\0": `MXwA`)
     /// reached PostgreSQL the same way (a 500). Other junk ids, and times out of PostgreSQL's
     /// range, are refused as well.
+    /// With both paging parameters wrong, the error names `limit`, as it always has.
+    @Test func aWrongLimitIsNamedBeforeAWrongCursor() async throws {
+        try await Harness.run { h in
+            for path in ["/v1/contacts/?limit=0&cursor=%25%25", "/v1/sequences/?limit=500&cursor=x", "/v1/suppressions/?limit=a&cursor=y"] {
+                let r = try await h.call(.get, path)
+                #expect(r.status == 422 && r.errorParam == "limit", "\(path): \(r.body)")
+            }
+            #expect(try await h.call(.get, "/v1/contacts/?limit=5&cursor=x").errorParam == "cursor")
+        }
+    }
+
     @Test func aCursorWhoseIdIsNotAnIdIsA422() async throws {
         try await Harness.run { h in
             let inbox = try await h.inbox()
