@@ -1,6 +1,7 @@
 -- Push webhooks (README, "Webhooks"). An endpoint reads the events table from its own cursor, in
--- feed order ((tx, seq), only past the visibility horizon), into one delivery per event; each
--- HTTP attempt of a delivery is kept for the deliveries endpoint.
+-- feed order ((tx, seq), only past the visibility horizon), into one delivery per event; a sender
+-- leases the endpoint and sends a run of its queue in order; each HTTP attempt is kept for the
+-- deliveries endpoint.
 CREATE TABLE webhooks (
   org_id                 text NOT NULL REFERENCES orgs (id),
   id                     text NOT NULL,
@@ -13,6 +14,8 @@ CREATE TABLE webhooks (
   disabled               boolean NOT NULL DEFAULT false,
   disabled_reason        text,
   failing_since          timestamptz,          -- first failure since the last success
+  lease                  text,                 -- the sender holding the endpoint (one batch in flight at a time)
+  lease_until            timestamptz,
   cursor_tx              xid8 NOT NULL,        -- the last event (tx, seq) turned into deliveries
   cursor_seq             bigint NOT NULL,
   created_at             timestamptz NOT NULL,
@@ -27,20 +30,22 @@ CREATE TABLE webhook_deliveries (
   webhook_id        text NOT NULL,
   event_id          text NOT NULL,
   event_type        text NOT NULL,
-  event_tx          bigint,                   -- feed position; NULL for test events (unordered)
+  event_tx          bigint,                   -- feed position; NULL for test events
   event_seq         bigint,
+  ordered           boolean NOT NULL,         -- false: test events and manual retries, sent on their own
   state             text NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
   attempts          integer NOT NULL DEFAULT 0,
   next_attempt_at   timestamptz,
-  leased_until      timestamptz,
   first_attempt_at  timestamptz,
   created_at        timestamptz NOT NULL,
   PRIMARY KEY (org_id, id),
   FOREIGN KEY (org_id, webhook_id) REFERENCES webhooks (org_id, id) ON DELETE CASCADE
 );
 CREATE UNIQUE INDEX webhook_deliveries_event ON webhook_deliveries (org_id, webhook_id, event_id);
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
-CREATE INDEX webhook_deliveries_queue ON webhook_deliveries (org_id, webhook_id, event_tx, event_seq) WHERE state = 'pending';
+-- An endpoint's queue in feed order, and what is sent on its own (test events, manual retries,
+-- deliveries failing for longer than the order bound).
+CREATE INDEX webhook_deliveries_queue ON webhook_deliveries (org_id, webhook_id, event_tx, event_seq) WHERE state = 'pending' AND ordered;
+CREATE INDEX webhook_deliveries_loose ON webhook_deliveries (org_id, webhook_id, next_attempt_at) WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_by_created ON webhook_deliveries (org_id, webhook_id, created_at DESC, id DESC);
 
 CREATE TABLE webhook_attempts (

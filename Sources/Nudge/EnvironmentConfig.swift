@@ -20,7 +20,7 @@ public struct EnvironmentConfig: Sendable {
         "NUDGE_DATA_DIR", "NUDGE_DATABASE_URL", "NUDGE_SMTP_URL", "NUDGE_SMTP_LANES", "NUDGE_DISPATCH_LOOPS", "NUDGE_PUBLIC_URL",
         "NUDGE_LLM_URL", "NUDGE_LLM_MODEL", "NUDGE_LLM_API_KEY", "NUDGE_RATE_LIMIT", "NUDGE_ORG_DAILY_QUOTA",
         "NUDGE_ALLOW_ANY_SENDER_DOMAIN", "NUDGE_SECRET", "NUDGE_LOG_LEVEL", "NUDGE_MIGRATIONS_DIR", "NUDGE_PROMPTS_DIR", "NUDGE_OPENAPI_PATH",
-        "NUDGE_WEBHOOK_ALLOW_PRIVATE",
+        "NUDGE_WEBHOOK_ALLOW_PRIVATE", "NUDGE_WEBHOOK_CONCURRENCY",
     ]
 
     /// Read by the scripts in ops/ and by tests, not by `nudge`: not reported.
@@ -88,6 +88,9 @@ public struct EnvironmentConfig: Sendable {
                 throw ConfigError(variable: "NUDGE_WEBHOOK_ALLOW_PRIVATE", expected: "1 (webhooks may reach private addresses) or 0")
             }
             c.webhookAllowPrivate = v == "1"
+        }
+        if let n = try int("NUDGE_WEBHOOK_CONCURRENCY", 1...4_096, "a number of webhook endpoints served at once per process") {
+            c.webhookConcurrency = n
         }
         if let v = string("NUDGE_SECRET") {
             guard v.utf8.count >= 32 else { throw ConfigError(variable: "NUDGE_SECRET", expected: "at least 32 characters (random, kept private)") }

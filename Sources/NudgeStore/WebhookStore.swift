@@ -36,7 +36,7 @@ public struct WebhookDeliveryRecord: Encodable, Sendable {
     public let webhook_id: String
     public let event_id: String
     public let event_type: String
-    public let state: String
+    public let state: WebhookDeliveryState
     public let attempt_count: Int
     public let next_attempt_at: Date?
     public let created_at: Date
@@ -153,8 +153,8 @@ public struct WebhookStore: Sendable {
             guard
                 let id = try await conn.query(
                     """
-                    INSERT INTO webhook_deliveries (org_id, id, webhook_id, event_id, event_type, state, next_attempt_at, created_at)
-                    SELECT org_id, \(ID.make(.whd)), id, \(ID.make(.evt)), 'webhook.test', 'pending', \(now), \(now)
+                    INSERT INTO webhook_deliveries (org_id, id, webhook_id, event_id, event_type, ordered, state, next_attempt_at, created_at)
+                    SELECT org_id, \(ID.make(.whd)), id, \(ID.make(.evt)), 'webhook.test', false, \(WebhookDeliveryState.pending.rawValue), \(now), \(now)
                     FROM webhooks WHERE org_id = \(org) AND id = \(webhookID) RETURNING id
                     """, logger: logger
                 ).decode(String.self).collect().first
@@ -173,13 +173,16 @@ public struct WebhookStore: Sendable {
         return rows.map { page.page($0) { ($0.created_at, $0.id) } }
     }
 
-    /// Due now again, whatever its state (a failed one is retried from a fresh 5-day window).
+    /// Due now again, whatever its state (a failed one is retried from a fresh 5-day window), and
+    /// sent on its own: an old event retried by hand does not hold up the endpoint's queue. One in
+    /// flight keeps its sender (the endpoint's lease), so it is never sent twice at once.
     package func retry(org: String, webhookID: String, deliveryID: String, now: Date) async throws -> WebhookDeliveryRecord? {
         try await db.tenant(org) { [logger] conn in
             guard
                 try await !conn.query(
                     """
-                    UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = \(now), first_attempt_at = NULL, leased_until = NULL
+                    UPDATE webhook_deliveries SET state = \(WebhookDeliveryState.pending.rawValue), ordered = false, next_attempt_at = \(now),
+                      first_attempt_at = NULL
                     WHERE org_id = \(org) AND webhook_id = \(webhookID) AND id = \(deliveryID) RETURNING 1
                     """, logger: logger
                 ).collect().isEmpty
@@ -210,7 +213,8 @@ public struct WebhookStore: Sendable {
                 (String, String, String, String, Int, Date?, Date, String).self)
             out.append(
                 WebhookDeliveryRecord(
-                    id: id, webhook_id: webhookID, event_id: eventID, event_type: type, state: state, attempt_count: attempts,
+                    id: id, webhook_id: webhookID, event_id: eventID, event_type: type, state: try .stored(state, column: "webhook_deliveries.state"),
+                    attempt_count: attempts,
                     next_attempt_at: next, created_at: created, attempts: try Self.attempts(log)))
         }
         return out

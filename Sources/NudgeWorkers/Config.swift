@@ -51,8 +51,12 @@ public struct AppConfig: Sendable {
     /// Webhooks may point at loopback, private, link-local and metadata addresses
     /// (`NUDGE_WEBHOOK_ALLOW_PRIVATE=1`): for operators whose receivers are inside their network, and tests.
     public var webhookAllowPrivate = false
-    /// Webhook attempts in flight at once per process (at most one per endpoint).
-    public var webhookConcurrency = 8
+    /// Webhook endpoints served at once per process (`NUDGE_WEBHOOK_CONCURRENCY`; one run in
+    /// flight per endpoint), an organization at most a quarter of them: endpoints that hang hold
+    /// their own slots, never all of them.
+    public var webhookConcurrency = 64
+    /// How often the webhook sender looks for new events when idle.
+    public var webhookPollInterval: Duration = .milliseconds(200)
 
     public init() {}
 

@@ -143,10 +143,12 @@ import Testing
             let judgements = try await allowed("judgements_state_check")
             let statuses = try await allowed("deliveries_status_check")
             let kinds = try await allowed("deliveries_kind_check")
+            let webhookStates = try await allowed("webhook_deliveries_state_check")
             #expect(states == Set(EnrollmentState.allCases.map(\.rawValue)))
             #expect(judgements == Set(JudgementState.allCases.map(\.rawValue)))
             #expect(statuses == Set(DeliveryStatus.allCases.map(\.rawValue)))
             #expect(kinds == Set(DeliveryKind.allCases.map(\.rawValue)))
+            #expect(webhookStates == Set(WebhookDeliveryState.allCases.map(\.rawValue)))
         }
     }
 }

@@ -110,13 +110,21 @@ import Testing
         try await Self.run { h in
             let (id, _) = try await Self.endpoint(h, receiver)
             receiver.stop()
-            try await Self.events(h, 200)
-            for _ in 0..<12 { try await Self.advance(h, hours: 0.5) }
+            // 1,000 events over six hours while it is down.
+            for i in 0..<12 {
+                try await Self.events(h, i < 4 ? 84 : 83)
+                try await Self.advance(h, hours: 0.5)
+            }
             #expect(try receiver.deliveries().isEmpty)
             // The first event has been retried (connection refused), the others wait behind it.
-            let list = try await h.call(.get, "/v1/webhooks/\(id)/deliveries/?limit=200")
-            let waiting = list["data"]?.items ?? []
-            #expect(waiting.count == 200 && waiting.allSatisfy { $0["state"]?.string == "pending" })
+            var waiting: [JSONValue] = []
+            var cursor = ""
+            repeat {
+                let list = try await h.call(.get, "/v1/webhooks/\(id)/deliveries/?limit=200" + (cursor.isEmpty ? "" : "&cursor=\(cursor)"))
+                waiting += list["data"]?.items ?? []
+                cursor = list["next_cursor"]?.string ?? ""
+            } while !cursor.isEmpty
+            #expect(waiting.count == 1_000 && waiting.allSatisfy { $0["state"]?.string == "pending" })
             let tried = waiting.filter { ($0["attempt_count"]?.number ?? 0) > 0 }
             try #require(tried.count == 1, "\(tried)")
             let head = tried[0]
@@ -129,10 +137,68 @@ import Testing
             try await Self.advance(h, hours: 2)
             let got = try receiver.deliveries()
             let feed = try await Self.feed(h)
-            #expect(feed.count == 200)
+            #expect(feed.count == 1_000)
             #expect(got.map(\.id) == feed, "delivered \(got.count), in order: \(got.map(\.id) == feed)")
             #expect(Set(got.map(\.id)).count == got.count)
             #expect(got.allSatisfy { $0.verified == [0] })
+        }
+    }
+
+    /// Endpoints that hang (each attempt runs into the 10 s timeout), four of them in one
+    /// organization (twice what it may hold at once), delay neither that organization's other endpoints nor another organization's:
+    /// those are delivered while the hanging attempts are still waiting.
+    @Test(.timeLimit(.minutes(2))) func hangingEndpointsDelayNoOtherEndpointOrOrganization() async throws {
+        let slow = try TestWebhookReceiver()
+        let ok = try TestWebhookReceiver()
+        let okOther = try TestWebhookReceiver()
+        try slow.setMode("slow 12")
+        try await Harness.run(configure: {
+            $0.webhookAllowPrivate = true
+            $0.webhookConcurrency = 8
+        }) { h in
+            let (_, crowded) = try await h.otherOrg()
+            let (_, other) = try await h.otherOrg()
+            for _ in 0..<4 { _ = try await Self.endpoint(h, slow, token: crowded) }
+            _ = try await Self.endpoint(h, slow)
+            _ = try await Self.endpoint(h, ok)
+            _ = try await Self.endpoint(h, okOther, token: other)
+            try await Self.events(h, 1, token: crowded)
+            try await Self.events(h, 3)
+            try await Self.events(h, 2, token: other)
+            let started = ContinuousClock.now
+            let advancing = Task { try await Self.advance(h, hours: 0.01) }
+            while try ok.deliveries().count < 3 || okOther.deliveries().count < 2 {
+                try #require(ContinuousClock.now - started < .seconds(8), "healthy endpoints waited for the hanging ones")
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(try ok.deliveries().map(\.id) == (try await Self.feed(h)))
+            #expect(try okOther.deliveries().map(\.id) == (try await Self.feed(h, token: other)))
+            try await advancing.value
+            #expect(ContinuousClock.now - started >= .seconds(9), "the hanging attempts ran into their timeout")
+        }
+    }
+
+    /// A manual retry of a delivery whose attempt is in flight, with a second sender looking for
+    /// work meanwhile: the endpoint stays with the first sender, and the event goes out once.
+    @Test(.timeLimit(.minutes(1))) func aRetryDuringAnAttemptInFlightNeverSendsTwice() async throws {
+        let receiver = try TestWebhookReceiver()
+        try receiver.setMode("slow 2")
+        try await Self.run { h in
+            let (id, _) = try await Self.endpoint(h, receiver)
+            try await Self.events(h, 1)
+            let first = Task { try await Self.advance(h, hours: 0.01) }
+            try await Task.sleep(for: .milliseconds(700))
+            let list = try await h.call(.get, "/v1/webhooks/\(id)/deliveries/")
+            let delivery = try #require(list["data"]?.items.first?["id"]?.string)
+            let retried = try await h.call(.post, "/v1/webhooks/\(id)/deliveries/\(delivery)/retry/")
+            #expect(retried.status == 202, "\(retried.body)")
+            try await Self.advance(h, hours: 0.01)
+            try await first.value
+            try await Self.advance(h, hours: 0.01)
+            let got = try receiver.deliveries()
+            #expect(got.count == 1, "\(got.map(\.id))")
+            let after = try await h.call(.get, "/v1/webhooks/\(id)/deliveries/")
+            #expect(after["data"]?.items.first?["state"]?.string == "delivered", "\(after.body)")
         }
     }
 

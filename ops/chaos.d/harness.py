@@ -147,8 +147,8 @@ class Sink:
 class Server:
     """One `nudge serve` process; `kill()` is kill -9, `start()` brings it back on the same port."""
 
-    def __init__(self, binary, tmp, name, role, env):
-        self.binary, self.name, self.role = binary, name, role
+    def __init__(self, binary, tmp, name, role, env, args=()):
+        self.binary, self.name, self.role, self.args = binary, name, role, list(args)
         self.port = free_port()
         # Its organizations create inboxes on made-up domains: allow any (an operator's setting).
         self.env = {**os.environ, "NUDGE_ALLOW_ANY_SENDER_DOMAIN": "1", **env, "NUDGE_DATA_DIR": os.path.join(tmp, f"data-{name}")}
@@ -162,7 +162,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, wait=True):
-        self.proc = subprocess.Popen([self.binary, "serve", "--role", self.role, "--port", str(self.port)],
+        self.proc = subprocess.Popen([self.binary, "serve", "--role", self.role, "--port", str(self.port), *self.args],
                                      env=self.env, stdout=self.logfile, stderr=subprocess.STDOUT)
         self.starts += 1
         if wait:

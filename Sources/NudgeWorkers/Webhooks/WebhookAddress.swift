@@ -16,6 +16,7 @@ import NudgeCore
 /// nothing. `NUDGE_WEBHOOK_ALLOW_PRIVATE=1` lets an operator (and the tests) allow such addresses.
 package enum WebhookAddress {
     package struct Target: Sendable {
+        package let url: String
         package let host: String
         package let port: Int
         /// The numeric address the attempt connects to.
@@ -46,7 +47,7 @@ package enum WebhookAddress {
             throw NudgeError.validation(
                 "url", "url's host resolves to \(bad), a loopback, private, link-local, multicast or metadata address, which webhooks may not reach.")
         }
-        return Target(host: host, port: port, address: first)
+        return Target(url: url, host: host, port: port, address: first)
     }
 
     /// Every address `host` resolves to, numeric (getaddrinfo: literals come back as they are).
@@ -68,7 +69,7 @@ package enum WebhookAddress {
         while let a = p {
             var buf = [CChar](repeating: 0, count: Int(NI_MAXHOST))
             if getnameinfo(a.pointee.ai_addr, a.pointee.ai_addrlen, &buf, socklen_t(buf.count), nil, 0, NI_NUMERICHOST) == 0 {
-                let s = String(cString: buf)
+                let s = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 if !out.contains(s) { out.append(s) }
             }
             p = a.pointee.ai_next

@@ -4,59 +4,70 @@ import Logging
 import Metrics
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import NudgeCore
 import NudgeStore
 import ServiceLifecycle
 
 /// Sends webhook deliveries (README, "Webhooks"): Standard Webhooks headers and signatures, at
 /// least once, each endpoint's events in feed order, retries with exponential backoff and jitter.
-/// Up to `config.webhookConcurrency` attempts run at once, at most one per endpoint, and a new one
-/// starts as soon as a slot is free: an endpoint that takes its full 10 s holds one slot and delays
-/// no other endpoint or organization.
+/// A sender leases an endpoint and sends a run of its queue one after another over one keep-alive
+/// connection, recording the outcomes in batches. Up to `config.webhookConcurrency` endpoints are
+/// served at once, and a new one starts as soon as a slot is free: an endpoint that takes its full
+/// 10 s holds one slot and delays no other endpoint or organization.
 public struct WebhookSender: Service {
     package let services: NudgeServices
     package var store: WebhookStore { WebhookStore(db: services.db) }
     package var logger: Logger { services.logger }
+    private let clients: WebhookClients
 
     /// The policy, documented in the README.
     package static let timeout: TimeAmount = .seconds(10)
     package static let orderBound: TimeInterval = 24 * 3600
     package static let giveUpAfter: TimeInterval = 5 * 86_400
     package static let disableAfter: TimeInterval = 5 * 86_400
-    package static let lease: TimeInterval = 60
+    /// How long an endpoint stays with a sender that stopped recording (it died): every recorded
+    /// batch extends it, and a batch waits for at most one attempt (10 s).
+    package static let lease: TimeInterval = 30
     package static let excerptBytes = 1_024
+    /// A run: at most this many deliveries, started within `runTime` (well inside the lease, which
+    /// every recorded batch extends), recorded every `recordEvery` attempts or `recordAfter`.
+    package static let runLength = 100
+    package static let runTime: Duration = .seconds(15)
+    package static let recordEvery = 32
+    package static let recordAfter: Duration = .milliseconds(50)
 
-    public init(services: NudgeServices) { self.services = services }
+    public init(services: NudgeServices) {
+        self.services = services
+        clients = WebhookClients(timeout: Self.timeout)
+    }
 
     public func run() async throws {
         let slots = max(1, services.config.webhookConcurrency)
-        // `true`: an attempt ended (a slot is free); `false`: the poll tick, so new work is looked
-        // for while every slot is busy with slow endpoints.
+        // `true`: a run ended (a slot is free); `false`: the poll tick, so new work is looked for
+        // while every slot is busy with slow endpoints.
         await withTaskGroup(of: Bool.self) { group in
             var busy = 0
             var ticking = false
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                var claimed: [ClaimedWebhookDelivery] = []
+                var claimed: [WebhookRun] = []
                 if busy < slots {
                     do {
-                        _ = try await store.enqueue(limit: 500, now: services.clock.now())
-                        let now = services.clock.now()
-                        claimed = try await store.claim(
-                            now: now, leaseUntil: now.addingTimeInterval(Self.lease), limit: slots - busy, orderBound: Self.orderBound)
+                        claimed = try await claim(endpoints: slots - busy)
                     } catch {
                         logger.warning("webhook claim failed", metadata: ["error": "\(error)"])
                     }
                 }
-                for d in claimed {
+                for run in claimed {
                     busy += 1
                     group.addTask {
-                        await attempt(d)
+                        await send(run)
                         return true
                     }
                 }
                 if !ticking {
                     ticking = true
-                    let poll = services.config.pollInterval
+                    let poll = services.config.webhookPollInterval
                     group.addTask {
                         try? await gracefulShutdownOrSleep(poll)
                         return false
@@ -69,21 +80,32 @@ public struct WebhookSender: Service {
             }
             group.cancelAll()
         }
+        await clients.shutdown()
     }
 
     /// Everything due now, to completion (the manual clock's `advance`).
     public func drain() async throws {
-        for _ in 0..<100_000 {
-            _ = try await store.enqueue(limit: 500, now: services.clock.now())
-            let now = services.clock.now()
-            let claimed = try await store.claim(
-                now: now, leaseUntil: now.addingTimeInterval(Self.lease), limit: max(1, services.config.webhookConcurrency),
-                orderBound: Self.orderBound)
-            if claimed.isEmpty { return }
-            await withTaskGroup(of: Void.self) { group in
-                for d in claimed { group.addTask { await attempt(d) } }
+        do {
+            for _ in 0..<100_000 {
+                let claimed = try await claim(endpoints: max(1, services.config.webhookConcurrency))
+                if claimed.isEmpty { break }
+                await withTaskGroup(of: Void.self) { group in
+                    for run in claimed { group.addTask { await send(run) } }
+                }
             }
+        } catch {
+            await clients.shutdown()
+            throw error
         }
+        await clients.shutdown()
+    }
+
+    private func claim(endpoints: Int) async throws -> [WebhookRun] {
+        _ = try await store.enqueue(limit: 500, now: services.clock.now())
+        let now = services.clock.now()
+        let slots = max(1, services.config.webhookConcurrency)
+        return try await store.claim(
+            now: now, lease: Self.lease, endpoints: endpoints, perOrg: max(1, slots / 4), runLength: Self.runLength)
     }
 
     /// The body: the event exactly as `GET /v1/events/` lists it.
@@ -94,29 +116,76 @@ public struct WebhookSender: Service {
         let created_at: Date
     }
 
-    /// One attempt, its outcome kept. Never throws: a failure to record is logged, and the lease
-    /// running out makes the delivery due again.
-    package func attempt(_ d: ClaimedWebhookDelivery) async {
+    /// Sends a run in order until it ends, one delivery is to be retried (what follows waits for
+    /// it), the endpoint is gone, or the lease is lost. Never throws: a failure to record is
+    /// logged, and the lease running out makes the rest due again.
+    package func send(_ run: WebhookRun) async {
+        let started = ContinuousClock.now
+        var unrecorded: [WebhookAttempt] = []
+        var recordedAt = started
+        var target: Result<(WebhookAddress.Target, [String]), any Error>
+        do {
+            let secrets = WebhookSecrets(secret: services.config.secret)
+            var keys = [try secrets.open(run.sealedSecret, org: run.org, webhookID: run.webhookID)]
+            if let previous = run.sealedPreviousSecret { keys.append(try secrets.open(previous, org: run.org, webhookID: run.webhookID)) }
+            let (url, dev, allowPrivate) = (run.url, services.config.dev, services.config.webhookAllowPrivate)
+            let pinned = try await NIOThreadPool.singleton.runIfActive {
+                try WebhookAddress.pinned(url, allowHTTP: dev, allowPrivate: allowPrivate)
+            }
+            target = .success((pinned, keys))
+        } catch {
+            target = .failure(error)
+        }
+        for d in run.deliveries {
+            if ContinuousClock.now - started > Self.runTime || Task.isCancelled { break }
+            let attempt = await attempt(d, target: target)
+            unrecorded.append(attempt)
+            let goOn = attempt.verdict == .delivered || attempt.verdict == .failed
+            guard goOn else { break }
+            if unrecorded.count >= Self.recordEvery || ContinuousClock.now - recordedAt >= Self.recordAfter {
+                guard await record(run, unrecorded, final: false) else { return }
+                unrecorded = []
+                recordedAt = ContinuousClock.now
+            }
+        }
+        _ = await record(run, unrecorded, final: true)
+    }
+
+    /// Keeps a batch of attempts; false when the run must stop (lease lost, endpoint disabled, or
+    /// the database failed).
+    private func record(_ run: WebhookRun, _ attempts: [WebhookAttempt], final: Bool) async -> Bool {
+        let now = services.clock.now()
+        do {
+            return try await store.record(
+                run, attempts, final: final, lease: Self.lease, orderBound: Self.orderBound,
+                disableAfter: Self.disableAfter, now: now)
+        } catch {
+            logger.warning("webhook attempts not recorded", metadata: ["webhook": "\(run.webhookID)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    /// One attempt and its verdict.
+    private func attempt(_ d: ClaimedWebhookDelivery, target: Result<(WebhookAddress.Target, [String]), any Error>) async -> WebhookAttempt {
         let now = services.clock.now()
         Metrics.Timer(label: "nudge_webhook_queue_age_seconds").recordSeconds(max(0, now.timeIntervalSince(d.eventCreatedAt)))
         let started = ContinuousClock.now
-        let result: WebhookAttempt
+        var status: Int?
+        var excerpt: String?
+        var error: String?
         var retryAfter: TimeInterval?
         do {
-            let (status, excerpt, after) = try await send(d)
-            retryAfter = after
-            result = WebhookAttempt(statusCode: status, latencyMs: Self.millis(since: started), responseBody: excerpt, error: nil)
-        } catch {
-            result = WebhookAttempt(statusCode: nil, latencyMs: Self.millis(since: started), responseBody: nil, error: Self.describe(error))
+            let (pinned, keys) = try target.get()
+            (status, excerpt, retryAfter) = try await post(d, to: pinned, keys: keys)
+        } catch let e {
+            error = Self.describe(e)
         }
-        Metrics.Timer(label: "nudge_webhook_latency_seconds").recordNanoseconds(Int64(result.latencyMs) * 1_000_000)
-        let verdict = Self.verdict(status: result.statusCode, attempt: d.attempt, firstAttemptAt: d.firstAttemptAt, retryAfter: retryAfter, now: now)
+        let latency = Self.millis(since: started)
+        Metrics.Timer(label: "nudge_webhook_latency_seconds").recordNanoseconds(Int64(latency) * 1_000_000)
+        let verdict = Self.verdict(status: status, attempt: d.attempt, firstAttemptAt: d.firstAttemptAt, retryAfter: retryAfter, now: now)
         Counter(label: "nudge_webhook_deliveries_total", dimensions: [("outcome", Self.outcome(verdict))]).increment()
-        do {
-            try await store.record(d, result, verdict: verdict, disableAfter: Self.disableAfter, now: services.clock.now())
-        } catch {
-            logger.warning("webhook attempt not recorded", metadata: ["delivery": "\(d.id)", "error": "\(error)"])
-        }
+        return WebhookAttempt(
+            deliveryID: d.id, statusCode: status, latencyMs: latency, responseBody: excerpt, error: error, verdict: verdict, at: now)
     }
 
     /// 2xx ends it; 410 disables the endpoint; no answer (timeout, connection error, an address
@@ -161,38 +230,17 @@ public struct WebhookSender: Service {
         return String("\(error)".prefix(300))
     }
 
-    /// Signs and posts the event to the address checked just now (`WebhookAddress.pinned`): the
-    /// client's `dnsOverride` maps the URL's host to that address, so TLS still verifies the name
-    /// and sends it as SNI, and the Host header is the URL's. Redirects are not followed.
-    private func send(_ d: ClaimedWebhookDelivery) async throws -> (Int, String, TimeInterval?) {
-        let secrets = WebhookSecrets(secret: services.config.secret)
-        var keys = [try secrets.open(d.sealedSecret, org: d.org, webhookID: d.webhookID)]
-        if let previous = d.sealedPreviousSecret { keys.append(try secrets.open(previous, org: d.org, webhookID: d.webhookID)) }
+    /// Signs and posts the event to the address checked for this run (`WebhookAddress.pinned`):
+    /// the client's `dnsOverride` maps the URL's host to that address, so TLS still verifies the
+    /// name and sends it as SNI, and the Host header is the URL's. Redirects are not followed.
+    private func post(_ d: ClaimedWebhookDelivery, to target: WebhookAddress.Target, keys: [String]) async throws -> (
+        Int, String, TimeInterval?
+    ) {
         let body = try JSONCoding.encoder.encode(
             Body(id: d.eventID, type: d.eventType, data: JSONValue.parse(d.eventData) ?? .object([:]), created_at: d.eventCreatedAt))
         // Standard Webhooks timestamps are the wall clock's (receivers compare them with theirs).
         let timestamp = Int(Date().timeIntervalSince1970)
-        let target = try WebhookAddress.pinned(d.url, allowHTTP: services.config.dev, allowPrivate: services.config.webhookAllowPrivate)
-
-        var config = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: Self.timeout, read: Self.timeout))
-        config.connectionPool = .init(idleTimeout: .seconds(1), concurrentHTTP1ConnectionsPerHostSoftLimit: 1)
-        if WebhookAddress.isNumeric(target.host) == false { config.dnsOverride = [target.host: target.address] }
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
-        do {
-            let out = try await post(d, body: body, keys: keys, timestamp: timestamp, client: client)
-            try? await client.shutdown()
-            return out
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
-    }
-
-    private func post(_ d: ClaimedWebhookDelivery, body: Data, keys: [String], timestamp: Int, client: HTTPClient) async throws -> (
-        Int, String, TimeInterval?
-    ) {
-
-        var request = HTTPClientRequest(url: d.url)
+        var request = HTTPClientRequest(url: target.url)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
         request.headers.add(name: "user-agent", value: "Nudge-Webhooks/1")
@@ -201,7 +249,7 @@ public struct WebhookSender: Service {
         request.headers.add(
             name: "webhook-signature", value: WebhookSecrets.signature(id: d.eventID, timestamp: timestamp, body: Array(body), secrets: keys))
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await client.execute(request, deadline: .now() + Self.timeout)
+        let response = try await clients.client(for: target).execute(request, deadline: .now() + Self.timeout)
         var excerpt = ByteBuffer()
         var read = 0
         // The first 1 KiB is kept; the rest is read (up to 64 KiB, within the deadline) and dropped.
