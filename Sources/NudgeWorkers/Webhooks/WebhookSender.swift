@@ -8,12 +8,13 @@ import NIOPosix
 import NudgeCore
 import NudgeStore
 import ServiceLifecycle
+import Synchronization
 
 /// Sends webhook deliveries (README, "Webhooks"): Standard Webhooks headers and signatures, at
 /// least once, each endpoint's events in feed order, retries with exponential backoff and jitter.
 /// A sender leases an endpoint and sends a run of its queue one after another over one keep-alive
 /// connection, recording the outcomes in batches. Up to `config.webhookConcurrency` endpoints are
-/// served at once, and a new one starts as soon as a slot is free: an endpoint that takes its full
+/// served at once, and free slots are filled every `claimGap`: an endpoint that takes its full
 /// 10 s holds one slot and delays no other endpoint or organization.
 public struct WebhookSender: Service {
     package let services: NudgeServices
@@ -36,6 +37,7 @@ public struct WebhookSender: Service {
     package static let runTime: Duration = .seconds(15)
     package static let recordEvery = 32
     package static let recordAfter: Duration = .milliseconds(50)
+    package static let claimGap: Duration = .milliseconds(50)
 
     public init(services: NudgeServices) {
         self.services = services
@@ -44,39 +46,30 @@ public struct WebhookSender: Service {
 
     public func run() async throws {
         let slots = max(1, services.config.webhookConcurrency)
-        // `true`: a run ended (a slot is free); `false`: the poll tick, so new work is looked for
-        // while every slot is busy with slow endpoints.
-        await withTaskGroup(of: Bool.self) { group in
-            var busy = 0
-            var ticking = false
+        let inFlight = InFlight()
+        await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                let free = slots - inFlight.count.withLock { $0 }
                 var claimed: [WebhookRun] = []
-                if busy < slots {
+                if free > 0 {
                     do {
-                        claimed = try await claim(endpoints: slots - busy)
+                        claimed = try await claim(endpoints: free)
                     } catch {
                         logger.warning("webhook claim failed", metadata: ["error": "\(error)"])
                     }
                 }
+                inFlight.count.withLock { $0 += claimed.count }
                 for run in claimed {
-                    busy += 1
                     group.addTask {
                         await send(run)
-                        return true
+                        inFlight.count.withLock { $0 -= 1 }
                     }
                 }
-                if !ticking {
-                    ticking = true
-                    let poll = services.config.webhookPollInterval
-                    group.addTask {
-                        try? await gracefulShutdownOrSleep(poll)
-                        return false
-                    }
-                }
-                if claimed.isEmpty || busy == slots {
-                    guard let freed = await group.next() else { continue }
-                    if freed { busy -= 1 } else { ticking = false }
-                }
+                // While runs are in flight, look again after a short gap: the endpoints that end
+                // their runs meanwhile are taken together, so claims (each reads every endpoint's
+                // queue head) stay a few per second however many runs end. Idle: the poll.
+                let busy = inFlight.count.withLock { $0 } > 0
+                try? await gracefulShutdownOrSleep(busy ? Self.claimGap : services.config.webhookPollInterval)
             }
             group.cancelAll()
         }
@@ -275,4 +268,9 @@ public struct WebhookSender: Service {
         f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         return f.date(from: value).map { max(0, $0.timeIntervalSinceNow) }
     }
+}
+
+/// Runs in flight, counted by the loop that starts them and by the runs as they end.
+private final class InFlight: Sendable {
+    let count = Mutex(0)
 }
