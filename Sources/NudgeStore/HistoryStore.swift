@@ -28,10 +28,20 @@ public struct MessageRecord: Encodable, Sendable {
     public let details: JSONValue?
     public let at: Date
     public let created_at: Date
+    /// Reply intelligence (README, "Reply intelligence"): for human and automatic replies only.
+    public let signature_text: String?
+    public let intent: String?
+    public let intent_source: String?
+    public let intent_confidence: Double?
+    public let referrals: JSONValue?
+    public let return_date: String?
+    public let return_sentence: String?
 
     package static let columns = """
         id, inbox_id, thread_id, direction, rfc822_message_id, in_reply_to, refs, from_address, from_name, to_addresses, cc_addresses,
-        subject, text_body, reply_text, classification, contact_id, enrollment_id, step_index, raw_size, details::text, at, created_at
+        subject, text_body, reply_text, classification, contact_id, enrollment_id, step_index, raw_size, details::text, at, created_at,
+        signature_text, intent, intent_source, intent_confidence, referrals::text AS referrals,
+        to_char(return_date, 'YYYY-MM-DD') AS return_date, return_sentence
         """
 
     /// The stored text of a message, less its fixed-size columns (`PageSize`). `octet_length` of
@@ -40,6 +50,7 @@ public struct MessageRecord: Encodable, Sendable {
         octet_length(subject) + octet_length(text_body) + coalesce(octet_length(reply_text), 0) + coalesce(octet_length(details::text), 0)
         + octet_length(rfc822_message_id) + coalesce(octet_length(in_reply_to), 0) + octet_length(refs::text) + octet_length(from_address)
         + coalesce(octet_length(from_name), 0) + octet_length(to_addresses::text) + octet_length(cc_addresses::text)
+        + coalesce(octet_length(signature_text), 0) + coalesce(octet_length(referrals::text), 0) + coalesce(octet_length(return_sentence), 0)
         """
 
     package static func decode(_ row: PostgresRow) throws -> MessageRecord {
@@ -57,7 +68,11 @@ public struct MessageRecord: Encodable, Sendable {
             contact_id: try r["contact_id"].decode(String?.self),
             enrollment_id: try r["enrollment_id"].decode(String?.self), step_index: try r["step_index"].decode(Int?.self),
             raw_size: try r["raw_size"].decode(Int.self), details: try r["details"].decode(String?.self).flatMap(JSONValue.parse),
-            at: try r["at"].decode(Date.self), created_at: try r["created_at"].decode(Date.self))
+            at: try r["at"].decode(Date.self), created_at: try r["created_at"].decode(Date.self),
+            signature_text: try r["signature_text"].decode(String?.self), intent: try r["intent"].decode(String?.self),
+            intent_source: try r["intent_source"].decode(String?.self), intent_confidence: try r["intent_confidence"].decode(Double?.self),
+            referrals: try r["referrals"].decode(String?.self).flatMap(JSONValue.parse), return_date: try r["return_date"].decode(String?.self),
+            return_sentence: try r["return_sentence"].decode(String?.self))
     }
 }
 
@@ -69,13 +84,17 @@ public struct ThreadRecord: Encodable, Sendable {
     public let message_count: Int
     public let last_message_at: Date
     public let created_at: Date
+    /// When Nudge last sent into the thread, while no human reply has come since (else null).
+    public let awaiting_reply_since: Date?
 
-    package static let columns = "id, inbox_id, contact_id, subject, message_count, last_message_at, created_at"
+    package static let columns = "id, inbox_id, contact_id, subject, message_count, last_message_at, created_at, awaiting_since"
 
     package static func decode(_ row: PostgresRow) throws -> ThreadRecord {
-        let (id, inbox, contact, subject, count, last, created) = try row.decode((String, String, String?, String, Int, Date, Date).self)
+        let (id, inbox, contact, subject, count, last, created, awaiting) = try row.decode(
+            (String, String, String?, String, Int, Date, Date, Date?).self)
         return ThreadRecord(
-            id: id, inbox_id: inbox, contact_id: contact, subject: subject, message_count: count, last_message_at: last, created_at: created)
+            id: id, inbox_id: inbox, contact_id: contact, subject: subject, message_count: count, last_message_at: last, created_at: created,
+            awaiting_reply_since: awaiting)
     }
 }
 
@@ -103,6 +122,8 @@ public struct NewMessage: Sendable {
     package var stepIndex: Int?
     package var details: String?
     package var at: Date
+    /// What reply intelligence read from a received reply (nil for sent mail and reports).
+    package var reply: ReplyFacts?
 
     package init(
         org: String, inboxID: String, threadID: String, direction: MessageDirection, rfc822MessageID: String, inReplyTo: String? = nil,
@@ -167,6 +188,13 @@ extension NewMessage {
         m.inReplyTo = inReplyTo.map(c)
         m.references = references.map(c)
         m.details = details.map(c)
+        m.reply = reply.map {
+            var r = $0
+            r.signature = c(r.signature)
+            r.referrals = c(r.referrals)
+            r.returnSentence = r.returnSentence.map(c)
+            return r
+        }
         return m
     }
 }
@@ -216,16 +244,20 @@ public struct HistoryStore: Sendable {
         package typealias Row = ()
         package static let messagesSQL = """
             INSERT INTO messages (org_id, id, inbox_id, thread_id, direction, rfc822_message_id, in_reply_to, refs, from_address, from_name,
-              to_addresses, cc_addresses, subject, text_body, reply_text, classification, raw, raw_size, contact_id, enrollment_id, step_index, details, at, created_at)
+              to_addresses, cc_addresses, subject, text_body, reply_text, classification, raw, raw_size, contact_id, enrollment_id, step_index, details, at, created_at,
+              signature_text, intent, intent_source, intent_confidence, referrals, return_date, return_sentence)
             SELECT u.org, u.id, u.inbox, u.thread, u.dir, u.rfc, nullif(u.irt, ''), string_to_array(u.refs, ' '), u.fa, nullif(u.fn, ''),
                    string_to_array(u.ta, ' '), string_to_array(u.cc, ' '), u.subj, u.txt, nullif(u.rt, ''), nullif(u.cls, ''), u.raw, octet_length(u.raw), nullif(u.cid, ''), nullif(u.eid, ''), nullif(u.step, -1),
-                   nullif(u.det, '')::jsonb, u.at, $1::timestamptz
+                   nullif(u.det, '')::jsonb, u.at, $1::timestamptz,
+                   CASE WHEN u.intent <> '' THEN u.sig END, nullif(u.intent, ''), nullif(u.isrc, ''), CASE WHEN u.intent <> '' THEN u.iconf END,
+                   nullif(u.rfl, '')::jsonb, nullif(u.rd, '')::date, nullif(u.rs, '')
             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
                         $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bytea[], $19::text[], $20::text[], $21::int[],
-                        $22::text[], $23::timestamptz[])
-              AS u(org, id, inbox, thread, dir, rfc, irt, refs, fa, fn, ta, cc, subj, txt, rt, cls, raw, cid, eid, step, det, at)
+                        $22::text[], $23::timestamptz[], $24::text[], $25::text[], $26::text[], $27::float8[], $28::text[], $29::text[], $30::text[])
+              AS u(org, id, inbox, thread, dir, rfc, irt, refs, fa, fn, ta, cc, subj, txt, rt, cls, raw, cid, eid, step, det, at,
+                   sig, intent, isrc, iconf, rfl, rd, rs)
             """
-        package static let messagesParameterCount = 23
+        package static let messagesParameterCount = 30
         package static let sql = """
             WITH threads_upserted AS (\(ThreadCounts.upsertSQL)),
             events_inserted AS (\(SQLParameters.shifted(Events.Insert.sql, by: ThreadCounts.parameterCount)))
@@ -263,6 +295,13 @@ public struct HistoryStore: Sendable {
             b.append(messages.map { $0.stepIndex ?? -1 })
             b.append(messages.map { $0.details ?? "" })
             b.append(messages.map(\.at))
+            b.append(messages.map { $0.reply?.signature ?? "" })
+            b.append(messages.map { $0.reply?.intent ?? "" })
+            b.append(messages.map { $0.reply?.source ?? "" })
+            b.append(messages.map { $0.reply?.confidence ?? 0 })
+            b.append(messages.map { $0.reply?.referrals ?? "" })
+            b.append(messages.map { $0.reply?.returnDate ?? "" })
+            b.append(messages.map { $0.reply?.returnSentence ?? "" })
             return b
         }
         package func decodeRow(_ row: PostgresRow) throws {}
@@ -277,15 +316,15 @@ public struct HistoryStore: Sendable {
             for try await row in try await conn.query(
                 """
                 SELECT before < \(PageSize.budget), id, inbox_id, contact_id, CASE WHEN before < \(PageSize.budget) THEN subject END,
-                  message_count, last_message_at, created_at
+                  message_count, last_message_at, created_at, awaiting_since
                 FROM (SELECT p.*, \(unescaped: PageSize.before("octet_length(p.subject)", order: "p.last_message_at DESC, p.id DESC")) AS before
                       FROM (SELECT \(unescaped: ThreadRecord.columns) FROM threads WHERE org_id = \(org) AND inbox_id = \(inboxID)
                             AND (last_message_at, id) < (\(page.beforeAt), \(page.beforeID)) ORDER BY last_message_at DESC, id DESC LIMIT \(page.limit + 1)) p) s
                 ORDER BY last_message_at DESC, id DESC
                 """, logger: logger) where !out.isComplete
             {
-                let (sent, id, inbox, contact, subject, count, last, created) = try row.decode(
-                    (Bool, String, String, String?, String?, Int, Date, Date).self)
+                let (sent, id, inbox, contact, subject, count, last, created, awaiting) = try row.decode(
+                    (Bool, String, String, String?, String?, Int, Date, Date, Date?).self)
                 guard sent, let subject else {
                     out.stop()
                     continue
@@ -293,7 +332,7 @@ public struct HistoryStore: Sendable {
                 try out.add(
                     ThreadRecord(
                         id: id, inbox_id: inbox, contact_id: contact, subject: subject, message_count: count, last_message_at: last,
-                        created_at: created),
+                        created_at: created, awaiting_reply_since: awaiting),
                     key: (last, id))
             }
             return out

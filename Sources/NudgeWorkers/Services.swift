@@ -90,6 +90,7 @@ public struct NudgeServices: Sendable {
     /// Runs everything that is due now, to completion (the manual clock's `advance`).
     public func drainWork() async throws {
         for _ in 0..<100 {
+            _ = try await HoldRelease(services: self).releaseDue()
             try await Judge(services: self).drain()
             let before = try await pendingWork()
             try await Dispatcher(services: self).drain()
@@ -112,7 +113,7 @@ public struct NudgeServices: Sendable {
     public func backgroundServices() -> [any Service] {
         var out: [any Service] = [Housekeeping(services: self)]
         if config.role != .api && !config.manualClock {
-            out += [Dispatcher(services: self), Judge(services: self), RetentionWorker(services: self)]
+            out += [Dispatcher(services: self), Judge(services: self), RetentionWorker(services: self), HoldRelease(services: self)]
         }
         return out
     }
