@@ -15,6 +15,11 @@ public struct ReplyFacts: Sendable, Equatable {
     package var returnDate: String?
     package var returnSentence: String?
 
+    /// The intents a reply may have (`messages.intent`, a `reply_intent` rule's trigger).
+    public static let intents = [
+        "interested", "not_interested", "meeting_request", "question", "referral", "wrong_person", "unsubscribe_request", "out_of_office", "other",
+    ]
+
     package init(
         signature: String, intent: String, source: String, confidence: Double, referrals: String, returnDate: String?, returnSentence: String?
     ) {

@@ -351,4 +351,88 @@ import Testing
             print("awaiting reply plan (all inboxes):\n\(plans[0])\nawaiting reply plan (one inbox):\n\(plans[1])")
         }
     }
+
+    // MARK: Workflow rules on intents
+
+    /// "On referral, enroll the referred person in sequence X" is one rule; "on interested,
+    /// enroll the sender in sequence Y" another.
+    @Test func replyIntentRulesEnrollTheReferredPersonOrTheSender() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            func sequence(_ name: String) async throws -> String {
+                try await h.call(.post, "/v1/sequences/", Fixture.sequence(inbox, name: name, emails: "[\(Fixture.step(days: 1, subject: name))]")).id
+            }
+            let (x, y) = (try await sequence("Referred"), try await sequence("Interested"))
+            let rule = try await h.call(
+                .post, "/v1/workflow-rules/",
+                #"{"inbox_id": "\#(inbox)", "trigger": {"type": "reply_intent", "intent": "referral"}, "action": {"type": "enroll", "sequence_id": "\#(x)", "target": "referred"}}"#
+            )
+            #expect(rule.status == 201, "\(rule.body)")
+            #expect(rule["trigger"]?["intent"]?.string == "referral")
+            #expect(rule["action"]?["target"]?.string == "referred")
+            let interested = try await h.call(
+                .post, "/v1/workflow-rules/",
+                #"{"inbox_id": "\#(inbox)", "trigger": {"type": "reply_intent", "intent": "interested"}, "action": {"type": "enroll", "sequence_id": "\#(y)"}}"#
+            )
+            #expect(interested.status == 201)
+            #expect(interested["action"]?["target"]?.string == "contact")
+            #expect(try await h.call(.get, "/v1/workflow-rules/\(rule.id)/")["trigger"]?["type"]?.string == "reply_intent")
+
+            // Tom has left and names Maria, who is not a contact yet.
+            let tom = Fixture.address("tom")
+            _ = try await Self.enroll(h, inbox: inbox, address: tom, days: 1)
+            let maria = "maria.lopez-\(Fixture.suffix())@example.com"
+            let r = try await Self.receive(
+                h, inbox,
+                Self.mail(
+                    from: "Tom <\(tom)>", subject: "Re: Following up",
+                    body: "Thanks for reaching out. I have left the company; Maria Lopez (\(maria)) handles this now."))
+            #expect(try await h.call(.get, "/v1/messages/\(r["message_id"]!.string!)/")["intent"]?.string == "referral")
+            let found = try await h.call(.get, "/v1/contacts/?email=\(maria)")
+            #expect(found.data.count == 1)
+            #expect(found.data.first?["full_name"]?.string == "Maria Lopez")
+            let theirs = try await h.enrollments(ofContact: found.data.first?["id"]?.string ?? "")
+            #expect(theirs.count == 1)
+            #expect(theirs.first?["sequence_id"]?.string == x)
+            #expect(theirs.first?["workflow_rule_id"]?.string == rule.id)
+            #expect(theirs.first?["recipient"]?.string == maria)
+            _ = try await h.advance(seconds: Self.day)
+            let sent = try await h.events("message.sent")
+            #expect(sent.contains { $0["data"]?["enrollment_id"]?.string == theirs.first?["id"]?.string })
+
+            // An interested reply enrolls its sender, in the reply's thread.
+            let ann = Fixture.address("ann")
+            let annContact = try await h.contact(ann, inbox: inbox).id
+            let yes = try await Self.receive(
+                h, inbox, Self.mail(from: ann, subject: "Re: Offer", body: "This sounds great, please send me more information."))
+            let annEnrollments = try await h.enrollments(ofContact: annContact)
+            #expect(annEnrollments.count == 1)
+            #expect(annEnrollments.first?["sequence_id"]?.string == y)
+            #expect(annEnrollments.first?["thread_id"] == yes["thread_id"])
+
+            // A stranger's referral enrolls nobody.
+            let stranger = "someone-\(Fixture.suffix())@example.net"
+            let other = "other-\(Fixture.suffix())@example.com"
+            _ = try await Self.receive(
+                h, inbox, Self.mail(from: stranger, subject: "Hi", body: "I have left the company; please contact Jo Bloggs (\(other)) instead."))
+            #expect(try await h.call(.get, "/v1/contacts/?email=\(other)").data.isEmpty)
+
+            // Validation names the field.
+            func create(_ trigger: String, _ action: String) async throws -> Reply {
+                try await h.call(.post, "/v1/workflow-rules/", #"{"inbox_id": "\#(inbox)", "trigger": \#(trigger), "action": \#(action)}"#)
+            }
+            let enroll = #"{"type": "enroll", "sequence_id": "\#(x)"}"#
+            #expect(try await create(#"{"type": "reply_intent", "intent": "happy"}"#, enroll).errorParam == "trigger.intent")
+            #expect(try await create(#"{"type": "reply_intent"}"#, enroll).errorParam == "trigger.intent")
+            #expect(try await create(#"{"type": "when"}"#, enroll).errorParam == "trigger.type")
+            #expect(
+                try await create(
+                    #"{"type": "reply_intent", "intent": "interested"}"#, #"{"type": "enroll", "sequence_id": "\#(x)", "target": "referred"}"#
+                )
+                .errorParam == "action.target")
+            #expect(
+                try await create(#"{"type": "label_added", "label": "lead"}"#, #"{"type": "enroll", "sequence_id": "\#(x)", "target": "someone"}"#)
+                    .errorParam == "action.target")
+        }
+    }
 }

@@ -210,6 +210,15 @@ package struct InboundProcessor {
         try await HistoryStore.append(
             [message], newThreads: newThread ? [.init(org: org, id: thread, inboxID: inboxID, contactID: contactID, subject: m.subject)] : [],
             events: events, now: now, conn, logger: logger)
+        // `reply_intent` workflow rules, after the message they name is stored.
+        if let analysis, let facts, let contactID, !sender.isEmpty {
+            let referred = analysis.intent.referrals.compactMap { r in r.email.map { WorkflowRuleStore.ReferredPerson(email: $0, name: r.name) } }
+            _ = try await WorkflowRuleStore(db: db, enrollments: EnrollmentStore(db: db)).fire(
+                org: org,
+                .init(
+                    inboxID: inboxID, intent: facts.intent, contactID: contactID, sender: sender, messageID: messageID, threadID: thread,
+                    referrals: referred), now: now, conn)
+        }
         if !judge.isEmpty {
             try await JudgementStore.queue(org: org, messageID: messageID, judge, now: now, conn, logger: logger)
             try await EnrollmentStore.hold(org: org, contactIDs: Array(Set(judge.map(\.contactID))), conn, logger: logger)
