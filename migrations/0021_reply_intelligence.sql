@@ -40,3 +40,10 @@ ALTER TABLE workflow_rules
   ADD CONSTRAINT workflow_rules_trigger CHECK (
     (trigger_type = 'label_added' AND trigger_label IS NOT NULL) OR (trigger_type = 'reply_intent' AND trigger_intent IS NOT NULL));
 CREATE INDEX workflow_rules_intent ON workflow_rules (org_id, inbox_id, trigger_intent) WHERE trigger_type = 'reply_intent';
+
+-- The LLM's second opinion on replies the rules could not label (only with an LLM configured):
+-- due reviews are claimed in batches through this index, leased while the model answers.
+ALTER TABLE messages
+  ADD COLUMN intent_review_at timestamptz,
+  ADD COLUMN intent_review_attempts integer NOT NULL DEFAULT 0;
+CREATE INDEX messages_intent_review ON messages (intent_review_at) WHERE intent_review_at IS NOT NULL;

@@ -49,7 +49,7 @@ public func buildApplication(
         EventsAPI(db: s.db).register(r)
         HistoryAPI(store: s.history).register(r)
         SuppressionsAPI(store: s.suppressions, clock: s.clock).register(r)
-        InboundAPI(processor: InboundProcessor(db: s.db, clock: s.clock)).register(r)
+        InboundAPI(processor: InboundProcessor(db: s.db, clock: s.clock, reviewIntents: s.llmConfigured)).register(r)
         if s.config.dev, let manual = s.clock as? ManualClock {
             ClockAPI(services: s, clock: manual).register(r)
         }

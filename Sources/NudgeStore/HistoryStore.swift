@@ -245,19 +245,20 @@ public struct HistoryStore: Sendable {
         package static let messagesSQL = """
             INSERT INTO messages (org_id, id, inbox_id, thread_id, direction, rfc822_message_id, in_reply_to, refs, from_address, from_name,
               to_addresses, cc_addresses, subject, text_body, reply_text, classification, raw, raw_size, contact_id, enrollment_id, step_index, details, at, created_at,
-              signature_text, intent, intent_source, intent_confidence, referrals, return_date, return_sentence)
+              signature_text, intent, intent_source, intent_confidence, referrals, return_date, return_sentence, intent_review_at)
             SELECT u.org, u.id, u.inbox, u.thread, u.dir, u.rfc, nullif(u.irt, ''), string_to_array(u.refs, ' '), u.fa, nullif(u.fn, ''),
                    string_to_array(u.ta, ' '), string_to_array(u.cc, ' '), u.subj, u.txt, nullif(u.rt, ''), nullif(u.cls, ''), u.raw, octet_length(u.raw), nullif(u.cid, ''), nullif(u.eid, ''), nullif(u.step, -1),
                    nullif(u.det, '')::jsonb, u.at, $1::timestamptz,
                    CASE WHEN u.intent <> '' THEN u.sig END, nullif(u.intent, ''), nullif(u.isrc, ''), CASE WHEN u.intent <> '' THEN u.iconf END,
-                   nullif(u.rfl, '')::jsonb, nullif(u.rd, '')::date, nullif(u.rs, '')
+                   nullif(u.rfl, '')::jsonb, nullif(u.rd, '')::date, nullif(u.rs, ''), nullif(u.review, 'epoch'::timestamptz)
             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
                         $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bytea[], $19::text[], $20::text[], $21::int[],
-                        $22::text[], $23::timestamptz[], $24::text[], $25::text[], $26::text[], $27::float8[], $28::text[], $29::text[], $30::text[])
+                        $22::text[], $23::timestamptz[], $24::text[], $25::text[], $26::text[], $27::float8[], $28::text[], $29::text[], $30::text[],
+                        $31::timestamptz[])
               AS u(org, id, inbox, thread, dir, rfc, irt, refs, fa, fn, ta, cc, subj, txt, rt, cls, raw, cid, eid, step, det, at,
-                   sig, intent, isrc, iconf, rfl, rd, rs)
+                   sig, intent, isrc, iconf, rfl, rd, rs, review)
             """
-        package static let messagesParameterCount = 30
+        package static let messagesParameterCount = 31
         package static let sql = """
             WITH threads_upserted AS (\(ThreadCounts.upsertSQL)),
             events_inserted AS (\(SQLParameters.shifted(Events.Insert.sql, by: ThreadCounts.parameterCount)))
@@ -302,6 +303,7 @@ public struct HistoryStore: Sendable {
             b.append(messages.map { $0.reply?.referrals ?? "" })
             b.append(messages.map { $0.reply?.returnDate ?? "" })
             b.append(messages.map { $0.reply?.returnSentence ?? "" })
+            b.append(messages.map { $0.reply?.reviewAt ?? Date(timeIntervalSince1970: 0) })
             return b
         }
         package func decodeRow(_ row: PostgresRow) throws {}
@@ -486,5 +488,59 @@ package enum ThreadContext {
             if let ids, !ids.isEmpty { out[thread]?.candidates = ids }
         }
         return out
+    }
+}
+
+/// A reply claimed for the LLM's second opinion on its intent.
+package struct IntentReview: Sendable {
+    package let org, id, inboxID, threadID: String
+    package let contactID: String?
+    package let from, subject, text, intent: String
+    package let attempts: Int
+}
+
+extension HistoryStore {
+    /// Claims due intent reviews across organizations, leased until `leaseUntil`, in one
+    /// statement (`FOR UPDATE SKIP LOCKED`: concurrent workers take different replies).
+    package static func claimIntentReviews(now: Date, leaseUntil: Date, limit: Int, _ conn: PostgresConnection, logger: Logger) async throws
+        -> [IntentReview]
+    {
+        var out: [IntentReview] = []
+        for try await (org, id, inbox, thread, contact, from, subject, text, intent, attempts) in try await conn.query(
+            """
+            WITH due AS (
+              SELECT org_id, id FROM messages WHERE intent_review_at <= \(now) ORDER BY intent_review_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            UPDATE messages m SET intent_review_at = \(leaseUntil), intent_review_attempts = m.intent_review_attempts + 1
+            FROM due WHERE m.org_id = due.org_id AND m.id = due.id
+            RETURNING m.org_id, m.id, m.inbox_id, m.thread_id, m.contact_id, m.from_address, m.subject,
+              coalesce(nullif(m.reply_text, ''), m.text_body), coalesce(m.intent, 'other'), m.intent_review_attempts
+            """, logger: logger
+        ).decode((String, String, String, String, String?, String, String, String, String, Int).self) {
+            out.append(
+                IntentReview(
+                    org: org, id: id, inboxID: inbox, threadID: thread, contactID: contact, from: from, subject: subject, text: text, intent: intent,
+                    attempts: attempts))
+        }
+        return out
+    }
+
+    /// The model's label, in the caller's transaction: true when it was applied. A rule's
+    /// `unsubscribe_request` is never replaced (nor reviewed).
+    package static func labelIntent(org: String, id: String, intent: String, confidence: Double, _ conn: PostgresConnection, logger: Logger)
+        async throws -> Bool
+    {
+        try await !conn.query(
+            """
+            UPDATE messages SET intent = \(intent), intent_source = 'llm', intent_confidence = \(confidence), intent_review_at = NULL
+            WHERE org_id = \(org) AND id = \(id) AND intent_review_at IS NOT NULL AND intent IS DISTINCT FROM 'unsubscribe_request'
+            RETURNING id
+            """, logger: logger
+        ).collect().isEmpty
+    }
+
+    /// Tries the review again at `retryAt`, or gives it up (the rules' label stays) when nil.
+    package static func deferIntentReview(org: String, id: String, retryAt: Date?, _ conn: PostgresConnection, logger: Logger) async throws {
+        try await conn.query(
+            "UPDATE messages SET intent_review_at = \(retryAt) WHERE org_id = \(org) AND id = \(id) AND intent_review_at IS NOT NULL", logger: logger)
     }
 }

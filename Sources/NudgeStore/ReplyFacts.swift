@@ -14,6 +14,8 @@ public struct ReplyFacts: Sendable, Equatable {
     /// The first working day back, `YYYY-MM-DD`, for an absence notice that names one.
     package var returnDate: String?
     package var returnSentence: String?
+    /// When the LLM is to give its second opinion on the intent (nil: no review).
+    package var reviewAt: Date?
 
     /// The intents a reply may have (`messages.intent`, a `reply_intent` rule's trigger).
     public static let intents = [
@@ -30,5 +32,6 @@ public struct ReplyFacts: Sendable, Equatable {
         self.referrals = referrals
         self.returnDate = returnDate
         self.returnSentence = returnSentence
+        self.reviewAt = nil
     }
 }

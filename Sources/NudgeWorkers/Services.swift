@@ -91,6 +91,7 @@ public struct NudgeServices: Sendable {
     public func drainWork() async throws {
         for _ in 0..<100 {
             _ = try await HoldRelease(services: self).releaseDue()
+            if llm != nil { try await IntentReviewer(services: self).drain() }
             try await Judge(services: self).drain()
             let before = try await pendingWork()
             try await Dispatcher(services: self).drain()
@@ -114,6 +115,7 @@ public struct NudgeServices: Sendable {
         var out: [any Service] = [Housekeeping(services: self)]
         if config.role != .api && !config.manualClock {
             out += [Dispatcher(services: self), Judge(services: self), RetentionWorker(services: self), HoldRelease(services: self)]
+            if llm != nil { out.append(IntentReviewer(services: self)) }
         }
         return out
     }

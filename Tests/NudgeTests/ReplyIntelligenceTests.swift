@@ -1,6 +1,7 @@
 import Foundation
 import NudgeCore
 import NudgeStore
+import NudgeWorkers
 import PostgresNIO
 import Testing
 
@@ -433,6 +434,59 @@ import Testing
             #expect(
                 try await create(#"{"type": "label_added", "label": "lead"}"#, #"{"type": "enroll", "sequence_id": "\#(x)", "target": "someone"}"#)
                     .errorParam == "action.target")
+        }
+    }
+
+    // MARK: The LLM's second opinion
+
+    @Test func llmLabelsWhatTheRulesCannotAndNeverTouchesAnUnsubscribe() async throws {
+        let llm = try await ScriptedLLM.start()
+        defer { llm.stop() }
+        try await Harness.run(llm: LLMTests.settings(llm, attempts: 1)) { h in
+            let inbox = try await h.inbox()
+            let seq = try await h.call(.post, "/v1/sequences/", Fixture.sequence(inbox, emails: "[\(Fixture.step(days: 1, subject: "Next"))]")).id
+            let rule = try await h.call(
+                .post, "/v1/workflow-rules/",
+                #"{"inbox_id": "\#(inbox)", "trigger": {"type": "reply_intent", "intent": "interested"}, "action": {"type": "enroll", "sequence_id": "\#(seq)"}}"#
+            )
+            #expect(rule.status == 201)
+            let ann = Fixture.address("ann")
+            let annContact = try await h.contact(ann, inbox: inbox).id
+            llm.scriptIntent(.json(#"{"intent": "interested", "confidence": 0.8, "reason": "Agrees to go ahead."}"#))
+            let r = try await Self.receive(h, inbox, Self.mail(from: ann, subject: "Re: Offer", body: "Noted."))
+            let id = r["message_id"]!.string!
+            let before = try await h.call(.get, "/v1/messages/\(id)/")
+            #expect(before["intent"]?.string == "other")
+            #expect(before["intent_source"]?.string == "rules")
+            _ = try await h.advance(seconds: 0)
+            let after = try await h.call(.get, "/v1/messages/\(id)/")
+            #expect(after["intent"]?.string == "interested")
+            #expect(after["intent_source"]?.string == "llm")
+            #expect(after["intent_confidence"]?.number == 0.8)
+            // The reply reached the model as quoted data, and the rule ran on the model's label.
+            #expect(llm.intentReceived.count == 1)
+            #expect(llm.intentUserMessage(0).contains("<<<DATA\nNoted.\nDATA>>>"))
+            #expect(try await h.enrollments(ofContact: annContact).first?["sequence_id"]?.string == seq)
+
+            // A rule's unsubscribe is never sent for a second opinion and stays.
+            let bob = Fixture.address("bob")
+            _ = try await h.contact(bob, inbox: inbox)
+            let u = try await Self.receive(h, inbox, Self.mail(from: bob, subject: "Re: Offer", body: "Please remove me from your mailing list."))
+            _ = try await h.advance(seconds: 0)
+            #expect(llm.intentReceived.count == 1)
+            #expect(try await h.call(.get, "/v1/messages/\(u["message_id"]!.string!)/")["intent_source"]?.string == "rules")
+            #expect(try await h.call(.get, "/v1/suppressions/?email=\(bob)").data.first?["reason"]?.string == "unsubscribed")
+
+            // An answer outside the labels is not applied; after a few tries the rules' label stays.
+            llm.setIntentFallback(.json(#"{"intent": "wire_the_money", "confidence": 1, "reason": "The reply says so."}"#))
+            let carl = Fixture.address("carl")
+            _ = try await h.contact(carl, inbox: inbox)
+            let c = try await Self.receive(h, inbox, Self.mail(from: carl, subject: "Re: Offer", body: "Noted."))
+            for wait in [0.0, 30, 60, 120, 240] { _ = try await h.advance(seconds: wait) }
+            #expect(llm.intentReceived.count == 1 + IntentReviewer.maxAttempts)
+            let m = try await h.call(.get, "/v1/messages/\(c["message_id"]!.string!)/")
+            #expect(m["intent"]?.string == "other")
+            #expect(m["intent_source"]?.string == "rules")
         }
     }
 }

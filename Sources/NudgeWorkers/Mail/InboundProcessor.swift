@@ -19,6 +19,9 @@ public struct InboundResult: Codable, Sendable {
 package struct InboundProcessor {
     package let db: Database
     package let clock: any NudgeClock
+    /// An LLM is configured: replies the rules cannot label with confidence are queued for its
+    /// second opinion (`IntentReviewer`).
+    package var reviewIntents = false
     package var logger: Logger { db.logger }
 
     /// nil when the inbox does not exist; `replayed` when this Message-ID was already received.
@@ -121,7 +124,9 @@ package struct InboundProcessor {
         let analysis =
             classification == .humanReply || classification == .autoReply
             ? ReplyAnalysis.analyze(m, timeZone: TimeZone(identifier: known.timeZone) ?? .gmt) : nil
-        let facts = analysis.map(ReplyFacts.init)
+        var facts = analysis.map(ReplyFacts.init)
+        // Only a known contact's replies: anyone can write to an inbox, and each review is a model call.
+        if reviewIntents, classification == .humanReply, contactID != nil, let f = facts, IntentReviewer.wanted(f) { facts?.reviewAt = now }
 
         switch m.classification {
         case .humanReply, .autoReply, .other:
@@ -244,9 +249,10 @@ package struct InboundProcessor {
         return ended
     }
 
-    package init(db: Database, clock: any NudgeClock) {
+    package init(db: Database, clock: any NudgeClock, reviewIntents: Bool = false) {
         self.db = db
         self.clock = clock
+        self.reviewIntents = reviewIntents
     }
 }
 
