@@ -157,14 +157,16 @@ public struct NewMessage: Sendable {
 }
 
 extension HistoryStore {
-    /// Empties the bodies and raw sources of up to `limit` of the organization's messages
+    /// Empties the bodies and raw sources (and what reply intelligence quoted from them: the
+    /// signature, referrals, return sentence) of up to `limit` of the organization's messages
     /// received or sent before `before`; ids, references, addresses and threads stay, so
     /// threading and stop on reply keep working. Returns how many.
     package static func purgeBodies(org: String, before: Date, now: Date, limit: Int, _ conn: PostgresConnection, logger: Logger) async throws -> Int
     {
         try await conn.query(
             """
-            UPDATE messages m SET text_body = '', reply_text = NULL, raw = NULL, body_purged_at = \(now)
+            UPDATE messages m SET text_body = '', reply_text = NULL, raw = NULL, body_purged_at = \(now),
+              signature_text = NULL, referrals = NULL, return_sentence = NULL, intent_review_at = NULL
             FROM (SELECT org_id, id FROM messages WHERE org_id = \(org) AND body_purged_at IS NULL AND at < \(before) ORDER BY at LIMIT \(limit)) old
             WHERE m.org_id = old.org_id AND m.id = old.id
             RETURNING m.id

@@ -1,5 +1,6 @@
 import Foundation
 import NudgeCore
+import NudgeMIME
 import NudgeStore
 import NudgeWorkers
 import PostgresNIO
@@ -54,6 +55,14 @@ import Testing
     }
 
     // MARK: Intents and signatures
+
+    /// The stored and documented intents are the classifier's.
+    @Test func intentNamesMatchTheClassifier() throws {
+        #expect(ReplyFacts.intents == ReplyIntent.Kind.allCases.map(\.rawValue))
+        let doc = try String(contentsOf: TestCluster.packageRoot.appendingPathComponent("docs/openapi.json"), encoding: .utf8)
+        let enumValues = JSONValue.parse(doc)?["components"]?["schemas"]?["Message"]?["properties"]?["intent"]?["enum"]?.items.compactMap(\.string)
+        #expect(enumValues == ReplyFacts.intents)
+    }
 
     @Test func repliesCarryIntentSignatureAndReferralsOnMessagesAndEvents() async throws {
         try await Harness.run { h in
@@ -218,6 +227,30 @@ import Testing
             #expect(try await h.events("enrollment.resumed").count == 1)
             _ = try await h.advance(seconds: 2 * Self.day)
             #expect(try await h.events("message.sent").count == 1)
+        }
+    }
+
+    /// Two workers ending holds at once announce each hold once.
+    @Test func aHoldsEndIsAnnouncedOnceByConcurrentWorkers() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            var held: [String] = []
+            for _ in 0..<30 {
+                let who = Fixture.address("away")
+                held.append(try await Self.enroll(h, inbox: inbox, address: who))
+                _ = try await Self.receive(h, inbox, Self.mail(from: who, subject: "Out of office", body: "I am out of the office.", auto: true))
+            }
+            #expect(try await h.events("enrollment.held").count == 30)
+            // Past the 7 default days without draining, then two releases race.
+            _ = h.clock.advance(seconds: 8 * Self.day)
+            async let a = HoldRelease(services: h.services).releaseDue()
+            async let b = HoldRelease(services: h.services).releaseDue()
+            let (x, y) = try await (a, b)
+            #expect(x + y == 30)
+            let resumed = try await h.events("enrollment.resumed")
+            #expect(resumed.count == 30)
+            #expect(Set(resumed.compactMap { $0["data"]?["enrollment_id"]?.string }) == Set(held))
+            #expect(try await HoldRelease(services: h.services).releaseDue() == 0)
         }
     }
 

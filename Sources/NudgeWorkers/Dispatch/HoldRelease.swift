@@ -11,6 +11,8 @@ package struct HoldRelease: Service {
     package let services: NudgeServices
     package static let batchSize = 200
 
+    package init(services: NudgeServices) { self.services = services }
+
     /// Releases every hold over by now, in batches; returns how many.
     package func releaseDue() async throws -> Int {
         var total = 0
