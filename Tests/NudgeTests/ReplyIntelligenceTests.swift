@@ -254,6 +254,45 @@ import Testing
         }
     }
 
+    /// A second notice replaces the hold and keeps the same remaining wait; a step a token's
+    /// `resume` makes due at once still waits for the hold's end (the claim skips held rows).
+    @Test func aSecondNoticeReplacesTheHoldAndResumeDoesNotSendDuringIt() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            let (a, b) = (Fixture.address("a"), Fixture.address("b"))
+            // Wed 2026-11-18 11:06:40 UTC; steps due Sat 21 Nov.
+            let first = try await Self.enroll(h, inbox: inbox, address: a)
+            let second = try await Self.enroll(h, inbox: inbox, address: b)
+            _ = try await h.advance(seconds: Self.day)
+            for who in [a, b] {
+                _ = try await Self.receive(h, inbox, Self.mail(from: who, subject: "Out of office", body: "I am out of the office.", auto: true))
+            }
+            var e = try await h.call(.get, "/v1/sequences/enrollments/\(first)/")
+            #expect(e["hold"]?["held_until"]?.string == "2026-11-26T11:06:40Z")
+            #expect(e["next_due_at"]?.string == "2026-11-28T11:06:40Z")
+            _ = try await h.advance(seconds: Self.day)
+            _ = try await Self.receive(h, inbox, Self.mail(from: a, subject: "Out of office", body: "Still out of the office.", auto: true))
+            e = try await h.call(.get, "/v1/sequences/enrollments/\(first)/")
+            #expect(e["hold"]?["held_until"]?.string == "2026-11-27T11:06:40Z")
+            #expect(e["next_due_at"]?.string == "2026-11-29T11:06:40Z")
+            #expect(try await h.events("enrollment.held").count == 3)
+
+            #expect(try await h.call(.patch, "/v1/sequences/enrollments/\(second)/", #"{"action": "pause"}"#).status == 200)
+            let resumed = try await h.call(.patch, "/v1/sequences/enrollments/\(second)/", #"{"action": "resume"}"#)
+            #expect(resumed["state"]?.string == "active")
+            #expect(resumed["hold"]?["held_until"]?.string == "2026-11-26T11:06:40Z")
+            _ = try await h.advance(seconds: 3_600)
+            #expect(try await h.events("message.sent").isEmpty)
+            // Thu 26 Nov 11:06:40: the hold ends and the step, long due, goes.
+            _ = try await h.advance(seconds: 6 * Self.day - 3_600 - 1)
+            #expect(try await h.events("message.sent").isEmpty)
+            _ = try await h.advance(seconds: 1)
+            let sent = try await h.events("message.sent")
+            #expect(sent.count == 1)
+            #expect(sent.first?["data"]?["enrollment_id"]?.string == second)
+        }
+    }
+
     @Test func noDateHoldsForTheDefaultDaysAndAHumanReplyStillEndsIt() async throws {
         try await Harness.run { h in
             let inbox = try await h.inbox()
