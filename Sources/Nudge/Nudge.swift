@@ -52,7 +52,7 @@ public func buildApplication(
         WebhooksAPI(
             store: s.webhooks, secrets: s.webhookSecrets, clock: s.clock, allowHTTP: s.config.dev, allowPrivate: s.config.webhookAllowPrivate
         ).register(r)
-        InboundAPI(processor: InboundProcessor(db: s.db, clock: s.clock)).register(r)
+        InboundAPI(processor: InboundProcessor(db: s.db, clock: s.clock, reviewIntents: s.llmConfigured)).register(r)
         if s.config.dev, let manual = s.clock as? ManualClock {
             ClockAPI(services: s, clock: manual).register(r)
         }

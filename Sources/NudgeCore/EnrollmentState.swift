@@ -34,7 +34,7 @@ public enum EnrollmentState: String, Sendable, CaseIterable, Codable {
 
 /// Why an enrollment exited (`enrollments.exit_reason` with state `exited`).
 public enum ExitReason: String, Sendable, CaseIterable, Codable {
-    case replied, exit_condition, bounced, unsubscribed, suppressed, complained
+    case replied, exit_condition, bounced, unsubscribed, suppressed, complained, out_of_office
 }
 
 /// Where a judgement of a reply against an exit condition stands (`judgements.state`).

@@ -6,6 +6,7 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case enrollmentCancelled = "enrollment.cancelled"
     case enrollmentPaused = "enrollment.paused"
     case enrollmentResumed = "enrollment.resumed"
+    case enrollmentHeld = "enrollment.held"
     case enrollmentCompleted = "enrollment.completed"
     case enrollmentExited = "enrollment.exited"
     case enrollmentFailed = "enrollment.failed"

@@ -34,10 +34,19 @@ public struct SequenceDefinition: Codable, Sendable, Equatable {
     public var steps: [Step]
     public var exit_on_reply: Bool
     public var exit_condition_prompt: String?
+    /// What an out-of-office reply does (nil: `hold`), and how long a hold lasts when the notice
+    /// names no return date (nil: 7 days). Absent from versions saved before they existed.
+    public var on_out_of_office: OutOfOfficeAction?
+    public var ooo_default_days: Int?
 
-    package init(steps: [Step], exit_on_reply: Bool, exit_condition_prompt: String?) {
+    package init(
+        steps: [Step], exit_on_reply: Bool, exit_condition_prompt: String?, on_out_of_office: OutOfOfficeAction? = nil,
+        ooo_default_days: Int? = nil
+    ) {
         self.steps = steps
         self.exit_on_reply = exit_on_reply
         self.exit_condition_prompt = exit_condition_prompt
+        self.on_out_of_office = on_out_of_office
+        self.ooo_default_days = ooo_default_days
     }
 }

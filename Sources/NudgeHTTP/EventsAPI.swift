@@ -15,7 +15,7 @@ package struct EventsAPI {
     /// have it, since events carry content (addresses, reasons, errors).
     package static func scope(of type: EventType) -> Scope {
         switch type {
-        case .enrollmentCreated, .enrollmentCancelled, .enrollmentPaused, .enrollmentResumed, .enrollmentCompleted,
+        case .enrollmentCreated, .enrollmentCancelled, .enrollmentPaused, .enrollmentResumed, .enrollmentHeld, .enrollmentCompleted,
             .enrollmentExited, .enrollmentFailed, .reminderDue, .judgementFailed:
             return .sequencesRead
         case .messageSent, .messageReceived, .messageBounced, .messageComplained: return .inboxesRead

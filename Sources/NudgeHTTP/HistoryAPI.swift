@@ -15,6 +15,13 @@ package struct HistoryAPI {
             guard let page = try await store.threads(org: ctx.org, inboxID: inbox, page: PageRequest(req)) else { throw NudgeError.notFound("inbox") }
             return page.response()
         }
+        r.get("/v1/threads", .inboxesRead) { req, ctx in
+            let (inbox, before) = try Self.awaitingFilter(req)
+            guard let page = try await store.awaitingReply(org: ctx.org, inboxID: inbox, sentBefore: before, page: PageRequest(req)) else {
+                throw NudgeError.notFound("inbox")
+            }
+            return page.response()
+        }
         r.get("/v1/threads/:id", .inboxesRead) { _, ctx in
             guard let (t, newest) = try await store.thread(org: ctx.org, id: try ctx.id("id", .thr, what: "thread")) else {
                 throw NudgeError.notFound("thread")
@@ -38,6 +45,24 @@ package struct HistoryAPI {
             }
             return Response(status: .ok, headers: [.contentType: "message/rfc822"], body: .init(byteBuffer: raw))
         }
+    }
+
+    /// `awaiting_reply=true` (required: the list across inboxes is that of threads awaiting a
+    /// reply), `inbox_id` and `last_sent_before`, each checked with a 422 naming it.
+    static func awaitingFilter(_ req: Request) throws -> (inbox: String?, before: Date?) {
+        guard try req.query("awaiting_reply") == "true" else {
+            throw NudgeError.validation(
+                "awaiting_reply", "awaiting_reply must be true: this list is of threads awaiting a reply (GET /v1/inboxes/{id}/threads lists all).")
+        }
+        let inbox = try req.query("inbox_id")
+        if let inbox, !ID.isValid(inbox, .inb) { throw NudgeError.validation("inbox_id", "No inbox \(inbox.prefix(64)) in this organization.") }
+        let before = try req.query("last_sent_before").map { raw in
+            guard let d = RFC3339.parse(raw) else {
+                throw NudgeError.validation("last_sent_before", "last_sent_before must be an RFC 3339 timestamp such as 2026-12-01T09:00:00Z.")
+            }
+            return d
+        }
+        return (inbox, before)
     }
 
     /// The thread with `messages`, oldest first: its newest messages (`HistoryStore.thread`), and

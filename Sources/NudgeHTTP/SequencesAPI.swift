@@ -15,6 +15,8 @@ package struct SequencesAPI {
         package let exit_on_reply: Bool?
         package let emails: [StepInput]?
         package let exit_condition_prompt: String?
+        package let on_out_of_office: String?
+        package let ooo_default_days: Int?
     }
 
     package func register(_ r: ScopedRouter) {
@@ -27,7 +29,10 @@ package struct SequencesAPI {
             }
             let steps = try StepValidation.validate(b.emails, param: "emails", llmConfigured: llmConfigured)
             let exit = try StepValidation.exitCondition(b.exit_condition_prompt, llmConfigured: llmConfigured)
-            let def = SequenceDefinition(steps: steps, exit_on_reply: b.exit_on_reply ?? true, exit_condition_prompt: exit)
+            let (ooo, oooDays) = try OutOfOfficeAction.validated(b.on_out_of_office, days: b.ooo_default_days)
+            let def = SequenceDefinition(
+                steps: steps, exit_on_reply: b.exit_on_reply ?? true, exit_condition_prompt: exit, on_out_of_office: ooo ?? .hold,
+                ooo_default_days: oooDays ?? OutOfOfficeAction.defaultDays)
             let seq = try await store.create(org: ctx.org, name: name, inboxID: inbox, definition: def, now: clock.now())
             return try JSONCoding.response(seq, status: .created)
         }
@@ -48,8 +53,9 @@ package struct SequencesAPI {
             let id = try ctx.id("id", .seq, what: "sequence")
             let json = try await JSONCoding.decode(JSONValue.self, from: req)
             let patch = try PatchBody(json)
-            try json.rejectNull("name", "sender_inbox_id", "exit_on_reply", "emails")
+            try json.rejectNull("name", "sender_inbox_id", "exit_on_reply", "emails", "on_out_of_office", "ooo_default_days")
             let b = try JSONCoding.decode(Body.self, from: try JSONCoding.encoder.encode(json))
+            let (ooo, oooDays) = try OutOfOfficeAction.validated(b.on_out_of_office, days: b.ooo_default_days)
             let name = try b.name.map { try Validate.name($0, "name") }
             if let inbox = b.sender_inbox_id, !ID.isValid(inbox, .inb) {
                 throw NudgeError.validation("sender_inbox_id", "No inbox \(inbox.prefix(64)) in this organization.")
@@ -63,7 +69,8 @@ package struct SequencesAPI {
                     definition: { current in
                         SequenceDefinition(
                             steps: steps ?? current.emails, exit_on_reply: b.exit_on_reply ?? current.exit_on_reply,
-                            exit_condition_prompt: newExit ?? current.exit_condition_prompt)
+                            exit_condition_prompt: newExit ?? current.exit_condition_prompt,
+                            on_out_of_office: ooo ?? current.on_out_of_office, ooo_default_days: oooDays ?? current.ooo_default_days)
                     }, now: clock.now())
             else { throw NudgeError.notFound("sequence") }
             return try JSONCoding.response(s)

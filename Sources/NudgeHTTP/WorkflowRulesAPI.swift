@@ -12,11 +12,13 @@ package struct WorkflowRulesAPI {
         package struct Trigger: Decodable {
             let type: String?
             let label: String?
+            let intent: String?
         }
         package struct Action: Decodable {
             let type: String?
             let sequence_id: String?
             let exit_on_reply: Bool?
+            let target: String?
         }
         package let inbox_id: String?
         package let trigger: Trigger?
@@ -28,18 +30,21 @@ package struct WorkflowRulesAPI {
             let b = try await JSONCoding.decode(Body.self, from: req)
             guard let inbox = b.inbox_id else { throw NudgeError.validation("inbox_id", "inbox_id is required.") }
             guard let t = b.trigger else { throw NudgeError.validation("trigger", "trigger is required.") }
-            guard t.type == "label_added" else { throw NudgeError.validation("trigger.type", "trigger.type must be \"label_added\".") }
-            guard let label = t.label else { throw NudgeError.validation("trigger.label", "trigger.label is required.") }
-            try ContactsAPI.label(label, "trigger.label")
+            let trigger = try Self.trigger(t)
             guard let a = b.action else { throw NudgeError.validation("action", "action is required.") }
             guard a.type == "enroll" else { throw NudgeError.validation("action.type", "action.type must be \"enroll\".") }
+            let target = a.target ?? "contact"
+            guard target == "contact" || (target == "referred" && trigger.intent == "referral") else {
+                throw NudgeError.validation(
+                    "action.target", "action.target must be \"contact\", or \"referred\" with a reply_intent trigger on \"referral\".")
+            }
             guard let seq = a.sequence_id else { throw NudgeError.validation("action.sequence_id", "action.sequence_id is required.") }
             guard ID.isValid(inbox, .inb) else { throw NudgeError.validation("inbox_id", "No inbox \(inbox.prefix(64)) in this organization.") }
             guard ID.isValid(seq, .seq) else {
                 throw NudgeError.validation("action.sequence_id", "No sequence \(seq.prefix(64)) in this organization.")
             }
             let rule = try await store.create(
-                org: ctx.org, inboxID: inbox, label: label, sequenceID: seq, exitOnReply: a.exit_on_reply, now: clock.now())
+                org: ctx.org, inboxID: inbox, trigger: trigger, sequenceID: seq, exitOnReply: a.exit_on_reply, target: target, now: clock.now())
             return try JSONCoding.response(rule, status: .created)
         }
         r.get("/v1/workflow-rules", .sequencesRead) { req, ctx in
@@ -56,6 +61,23 @@ package struct WorkflowRulesAPI {
                 throw NudgeError.notFound("workflow rule")
             }
             return try JSONCoding.response(rule)
+        }
+    }
+
+    /// `label_added` with a valid `label`, or `reply_intent` with one of the intents.
+    static func trigger(_ t: Body.Trigger) throws -> WorkflowRuleRecord.Trigger {
+        switch t.type {
+        case "label_added":
+            guard let label = t.label else { throw NudgeError.validation("trigger.label", "trigger.label is required.") }
+            try ContactsAPI.label(label, "trigger.label")
+            return .init(type: "label_added", label: label)
+        case "reply_intent":
+            guard let intent = t.intent, ReplyFacts.intents.contains(intent) else {
+                throw NudgeError.validation("trigger.intent", "trigger.intent must be one of \(ReplyFacts.intents.joined(separator: ", ")).")
+            }
+            return .init(type: "reply_intent", intent: intent)
+        default:
+            throw NudgeError.validation("trigger.type", "trigger.type must be \"label_added\" or \"reply_intent\".")
         }
     }
 

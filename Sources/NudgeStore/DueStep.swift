@@ -113,7 +113,7 @@ package struct DueStep: Sendable {
         WITH e AS (
             SELECT org_id, id, next_step, next_due_at, attempts, thread_id
             FROM enrollments
-            WHERE state = 'active' AND next_due_at <= \(now) AND NOT held
+            WHERE state = 'active' AND next_due_at <= \(now) AND NOT held AND held_until IS NULL
             ORDER BY next_due_at
             LIMIT \(limit)
             FOR NO KEY UPDATE SKIP LOCKED

@@ -48,6 +48,16 @@ public struct TimelineEntry: Encodable, Sendable {
     public let error: String?
 }
 
+/// An out-of-office hold on a running enrollment.
+public struct EnrollmentHold: Encodable, Sendable {
+    public let held_until: Date
+    public let hold_reason: String
+    /// The first working day back (`YYYY-MM-DD`), nil when the notice named none.
+    public let return_date: String?
+    /// The sentence of the notice the date was read from.
+    public let sentence: String?
+}
+
 public struct EnrollmentRecord: Encodable, Sendable {
     public let id: String
     public let inbox_id: String
@@ -65,6 +75,8 @@ public struct EnrollmentRecord: Encodable, Sendable {
     public let next_step: Int?
     public let next_due_at: Date?
     public let awaiting_judgement: Bool
+    /// An out-of-office hold (README, "Reply intelligence"): no step is sent before `held_until`.
+    public let hold: EnrollmentHold?
     public let trigger: String
     public let workflow_rule_id: String?
     public let created_by: String?
@@ -80,7 +92,8 @@ public struct EnrollmentRecord: Encodable, Sendable {
     package static let columns = """
         id, inbox_id, contact_id, recipient, sequence_id, sequence_version, state, exit_reason, exit_detail, exit_on_reply,
         exit_condition_prompt, source::text, thread_id, next_step, next_due_at, held, trigger, workflow_rule_id,
-        created_by, updated_by, created_at, updated_at
+        created_by, updated_by, created_at, updated_at, held_until, hold_reason, to_char(hold_return_date, 'YYYY-MM-DD') AS hold_return_date,
+        hold_sentence
         """
 
     /// The steps of a row of `enrollments` (not aliased): its own (ad-hoc, or an older copy that
@@ -108,6 +121,12 @@ public struct EnrollmentRecord: Encodable, Sendable {
             next_step: running ? try r["next_step"].decode(Int.self) : nil,
             next_due_at: running ? try r["next_due_at"].decode(Date?.self) : nil,
             awaiting_judgement: try r["held"].decode(Bool.self),
+            hold: running
+                ? try r["held_until"].decode(Date?.self).map {
+                    EnrollmentHold(
+                        held_until: $0, hold_reason: try r["hold_reason"].decode(String?.self) ?? "out_of_office",
+                        return_date: try r["hold_return_date"].decode(String?.self), sentence: try r["hold_sentence"].decode(String?.self))
+                } : nil,
             trigger: try r["trigger"].decode(String.self), workflow_rule_id: try r["workflow_rule_id"].decode(String?.self),
             created_by: try r["created_by"].decode(String?.self), updated_by: try r["updated_by"].decode(String?.self),
             created_at: try r["created_at"].decode(Date.self), updated_at: try r["updated_at"].decode(Date.self),

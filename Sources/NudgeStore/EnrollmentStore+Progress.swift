@@ -81,11 +81,12 @@ extension EnrollmentStore {
             """, logger: logger)
     }
 
-    /// Steps due now (not held for a judgement), for `drainWork` to know when it is done.
+    /// Steps due now (not held for a judgement; an out-of-office hold that is over counts), for `drainWork` to know when it is done.
     package static func countDue(now: Date, _ conn: PostgresConnection, logger: Logger) async throws -> Int {
         try await conn.query(
             """
             SELECT count(*) FROM enrollments WHERE state = \(EnrollmentState.active.rawValue) AND next_due_at <= \(now) AND NOT held
+              AND (held_until IS NULL OR held_until <= \(now))
             """, logger: logger
         ).decode(Int.self).collect().first ?? 0
     }

@@ -25,6 +25,8 @@ package struct InboundLookup {
     package var previous: Previous?
     package var contactID: String?
     package var byRef: Referenced?
+    /// The zone the sender's dates are read in: the contact's, else the inbox's.
+    package var timeZone = "UTC"
 
     /// nil when the inbox does not exist.
     package static func run(
@@ -35,12 +37,13 @@ package struct InboundLookup {
             .collect()
         guard let row = rows.first else { return nil }
         var out = InboundLookup()
-        let (previousID, previousThread, classification, enrollments, contactID, refThread, refEnrollment, refTo) = row
+        let (previousID, previousThread, classification, enrollments, contactID, refThread, refEnrollment, refTo, zone) = row
         if let previousID, let previousThread {
             out.previous = Previous(
                 id: previousID, threadID: previousThread, classification: classification ?? "other", enrollments: enrollments ?? "[]")
         }
         out.contactID = contactID
+        out.timeZone = zone
         if let refThread { out.byRef = Referenced(threadID: refThread, enrollmentID: refEnrollment, toAddresses: refTo ?? []) }
         return out
     }
@@ -50,13 +53,15 @@ package struct InboundLookup {
     /// rows, so that PostgreSQL keeps the generic plan instead of planning every message again.
     package struct Statement: PostgresPreparedStatement {
         package static let sql = """
-            SELECT p.id, p.thread_id, p.cls, p.enr, c.contact_id, r.thread_id, r.enrollment_id, r.to_addresses
+            SELECT p.id, p.thread_id, p.cls, p.enr, c.contact_id, r.thread_id, r.enrollment_id, r.to_addresses,
+              coalesce(nullif(c.timezone, ''), i.timezone)
             FROM inboxes i
             LEFT JOIN LATERAL (
               SELECT id, thread_id, coalesce(classification, 'other') AS cls, coalesce(details -> 'enrollments', '[]'::jsonb)::text AS enr FROM messages
               WHERE org_id = i.org_id AND inbox_id = i.id AND rfc822_message_id = $3::text AND direction = 'inbound' LIMIT 1) p ON true
             LEFT JOIN LATERAL (
-              SELECT contact_id FROM contact_emails WHERE org_id = i.org_id AND address_key = $4::text AND $4::text <> '' LIMIT 1) c ON true
+              SELECT e.contact_id, t.timezone FROM contact_emails e JOIN contacts t ON t.org_id = e.org_id AND t.id = e.contact_id
+              WHERE e.org_id = i.org_id AND e.address_key = $4::text AND $4::text <> '' LIMIT 1) c ON true
             LEFT JOIN LATERAL (
               SELECT m.thread_id, m.enrollment_id, m.to_addresses FROM message_refs($5::text[]) AS ref(id)
               CROSS JOIN LATERAL (
@@ -80,8 +85,8 @@ package struct InboundLookup {
             b.append(refs)
             return b
         }
-        package func decodeRow(_ row: PostgresRow) throws -> (String?, String?, String?, String?, String?, String?, String?, [String]?) {
-            try row.decode((String?, String?, String?, String?, String?, String?, String?, [String]?).self)
+        package func decodeRow(_ row: PostgresRow) throws -> (String?, String?, String?, String?, String?, String?, String?, [String]?, String) {
+            try row.decode((String?, String?, String?, String?, String?, String?, String?, [String]?, String).self)
         }
     }
 }

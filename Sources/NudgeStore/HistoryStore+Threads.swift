@@ -20,6 +20,8 @@ package struct ThreadCounts {
         package var count = 0
         /// New threads start at `now` (their creation); existing ones only move forward.
         package var last: Date
+        /// The latest message Nudge sent into the thread in this batch (awaiting reply since then).
+        package var sent: Date?
         package var contactID: String? { threadContact ?? messageContact }
     }
     package let rows: [Row]
@@ -45,6 +47,7 @@ package struct ThreadCounts {
             }
             rows[i].count += 1
             rows[i].last = max(rows[i].last, m.at)
+            if m.direction == .outbound { rows[i].sent = max(rows[i].sent ?? m.at, m.at) }
             if let c = m.contactID, c > (rows[i].messageContact ?? "") { rows[i].messageContact = c }
         }
         self.rows = rows
@@ -52,16 +55,17 @@ package struct ThreadCounts {
 
     /// The upsert, a fragment of `HistoryStore.Append`. Parameters: the time, then each column as an array.
     package static let upsertSQL = """
-        INSERT INTO threads (org_id, id, inbox_id, contact_id, subject, subject_key, message_count, last_message_at, created_at)
-        SELECT o, i, b, nullif(c, ''), s, k, n, l, $1::timestamptz
-        FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::timestamptz[])
-          WITH ORDINALITY AS u(o, i, b, c, s, k, n, l, ord)
+        INSERT INTO threads (org_id, id, inbox_id, contact_id, subject, subject_key, message_count, last_message_at, created_at, awaiting_since)
+        SELECT o, i, b, nullif(c, ''), s, k, n, l, $1::timestamptz, nullif(a, 'epoch'::timestamptz)
+        FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::timestamptz[], $10::timestamptz[])
+          WITH ORDINALITY AS u(o, i, b, c, s, k, n, l, a, ord)
         ORDER BY ord
         ON CONFLICT (org_id, id) DO UPDATE SET message_count = threads.message_count + EXCLUDED.message_count,
           last_message_at = GREATEST(threads.last_message_at, EXCLUDED.last_message_at),
-          contact_id = coalesce(threads.contact_id, EXCLUDED.contact_id)
+          contact_id = coalesce(threads.contact_id, EXCLUDED.contact_id),
+          awaiting_since = GREATEST(threads.awaiting_since, EXCLUDED.awaiting_since)
         """
-    package static let parameterCount = 9
+    package static let parameterCount = 10
 
     /// Sorted by key, so two batches touching the same threads lock them in the same order.
     package func bind(now: Date, into b: inout PostgresBindings) {
@@ -75,5 +79,67 @@ package struct ThreadCounts {
         b.append(rows.map { ThreadKeys.subjectKey($0.subject) })
         b.append(rows.map(\.count))
         b.append(rows.map(\.last))
+        b.append(rows.map { $0.sent ?? Date(timeIntervalSince1970: 0) })
+    }
+}
+
+extension HistoryStore {
+    /// A human reply answers the thread: it is no longer awaiting one (auto-replies leave it).
+    package static func answered(org: String, threadID: String, _ conn: PostgresConnection, logger: Logger) async throws {
+        try await conn.query(
+            "UPDATE threads SET awaiting_since = NULL WHERE org_id = \(org) AND id = \(threadID) AND awaiting_since IS NOT NULL", logger: logger)
+    }
+}
+
+extension HistoryStore {
+    /// Threads awaiting a reply: Nudge sent last and no human reply came since, newest send
+    /// first, sent before `sentBefore`, of one inbox or all. Served by the partial indexes
+    /// `threads_awaiting` and `threads_awaiting_inbox` (migration 0021); bounded in bytes as
+    /// the inbox thread list is. nil when `inboxID` names no inbox of the organization.
+    public func awaitingReply(org: String, inboxID: String?, sentBefore: Date?, page: PageRequest) async throws -> EncodedPage? {
+        try await db.tenant(org) { [logger] conn in
+            if let inboxID, try await !InboxStore.exists(org: org, id: inboxID, conn, logger: logger) { return nil }
+            var out = page.encoded()
+            for try await row in try await conn.query(
+                Self.awaitingQuery(org: org, inboxID: inboxID, sentBefore: sentBefore, page: page), logger: logger)
+            where !out.isComplete {
+                let (sent, id, inbox, contact, subject, count, last, created, awaiting) = try row.decode(
+                    (Bool, String, String, String?, String?, Int, Date, Date, Date).self)
+                guard sent, let subject else {
+                    out.stop()
+                    continue
+                }
+                try out.add(
+                    ThreadRecord(
+                        id: id, inbox_id: inbox, contact_id: contact, subject: subject, message_count: count, last_message_at: last,
+                        created_at: created, awaiting_reply_since: awaiting),
+                    key: (awaiting, id))
+            }
+            return out
+        }
+    }
+
+    /// The page's query: the cursor and `sentBefore` as one bound on (awaiting_since, id), so
+    /// the index is walked from the right place; one text per filter so each has its own plan.
+    package static func awaitingQuery(org: String, inboxID: String?, sentBefore: Date?, page: PageRequest) -> PostgresQuery {
+        var bound = (at: page.beforeAt, id: page.beforeID)
+        if let sentBefore, sentBefore <= bound.at { bound = (sentBefore, "") }
+        let head = """
+            SELECT before < \(PageSize.budget), id, inbox_id, contact_id, CASE WHEN before < \(PageSize.budget) THEN subject END,
+              message_count, last_message_at, created_at, awaiting_since
+            FROM (SELECT p.*, \(PageSize.before("octet_length(p.subject)", order: "p.awaiting_since DESC, p.id DESC")) AS before
+                  FROM (SELECT \(ThreadRecord.columns) FROM threads
+            """
+        let order = "ORDER BY awaiting_since DESC, id DESC"
+        if let inboxID {
+            return """
+                \(unescaped: head) WHERE org_id = \(org) AND inbox_id = \(inboxID) AND awaiting_since IS NOT NULL
+                AND (awaiting_since, id) < (\(bound.at), \(bound.id)) \(unescaped: order) LIMIT \(page.limit + 1)) p) s \(unescaped: order)
+                """
+        }
+        return """
+            \(unescaped: head) WHERE org_id = \(org) AND awaiting_since IS NOT NULL
+            AND (awaiting_since, id) < (\(bound.at), \(bound.id)) \(unescaped: order) LIMIT \(page.limit + 1)) p) s \(unescaped: order)
+            """
     }
 }

@@ -28,10 +28,20 @@ public struct MessageRecord: Encodable, Sendable {
     public let details: JSONValue?
     public let at: Date
     public let created_at: Date
+    /// Reply intelligence (README, "Reply intelligence"): for human and automatic replies only.
+    public let signature_text: String?
+    public let intent: String?
+    public let intent_source: String?
+    public let intent_confidence: Double?
+    public let referrals: JSONValue?
+    public let return_date: String?
+    public let return_sentence: String?
 
     package static let columns = """
         id, inbox_id, thread_id, direction, rfc822_message_id, in_reply_to, refs, from_address, from_name, to_addresses, cc_addresses,
-        subject, text_body, reply_text, classification, contact_id, enrollment_id, step_index, raw_size, details::text, at, created_at
+        subject, text_body, reply_text, classification, contact_id, enrollment_id, step_index, raw_size, details::text, at, created_at,
+        signature_text, intent, intent_source, intent_confidence, referrals::text AS referrals,
+        to_char(return_date, 'YYYY-MM-DD') AS return_date, return_sentence
         """
 
     /// The stored text of a message, less its fixed-size columns (`PageSize`). `octet_length` of
@@ -40,6 +50,7 @@ public struct MessageRecord: Encodable, Sendable {
         octet_length(subject) + octet_length(text_body) + coalesce(octet_length(reply_text), 0) + coalesce(octet_length(details::text), 0)
         + octet_length(rfc822_message_id) + coalesce(octet_length(in_reply_to), 0) + octet_length(refs::text) + octet_length(from_address)
         + coalesce(octet_length(from_name), 0) + octet_length(to_addresses::text) + octet_length(cc_addresses::text)
+        + coalesce(octet_length(signature_text), 0) + coalesce(octet_length(referrals::text), 0) + coalesce(octet_length(return_sentence), 0)
         """
 
     package static func decode(_ row: PostgresRow) throws -> MessageRecord {
@@ -57,7 +68,11 @@ public struct MessageRecord: Encodable, Sendable {
             contact_id: try r["contact_id"].decode(String?.self),
             enrollment_id: try r["enrollment_id"].decode(String?.self), step_index: try r["step_index"].decode(Int?.self),
             raw_size: try r["raw_size"].decode(Int.self), details: try r["details"].decode(String?.self).flatMap(JSONValue.parse),
-            at: try r["at"].decode(Date.self), created_at: try r["created_at"].decode(Date.self))
+            at: try r["at"].decode(Date.self), created_at: try r["created_at"].decode(Date.self),
+            signature_text: try r["signature_text"].decode(String?.self), intent: try r["intent"].decode(String?.self),
+            intent_source: try r["intent_source"].decode(String?.self), intent_confidence: try r["intent_confidence"].decode(Double?.self),
+            referrals: try r["referrals"].decode(String?.self).flatMap(JSONValue.parse), return_date: try r["return_date"].decode(String?.self),
+            return_sentence: try r["return_sentence"].decode(String?.self))
     }
 }
 
@@ -69,13 +84,17 @@ public struct ThreadRecord: Encodable, Sendable {
     public let message_count: Int
     public let last_message_at: Date
     public let created_at: Date
+    /// When Nudge last sent into the thread, while no human reply has come since (else null).
+    public let awaiting_reply_since: Date?
 
-    package static let columns = "id, inbox_id, contact_id, subject, message_count, last_message_at, created_at"
+    package static let columns = "id, inbox_id, contact_id, subject, message_count, last_message_at, created_at, awaiting_since"
 
     package static func decode(_ row: PostgresRow) throws -> ThreadRecord {
-        let (id, inbox, contact, subject, count, last, created) = try row.decode((String, String, String?, String, Int, Date, Date).self)
+        let (id, inbox, contact, subject, count, last, created, awaiting) = try row.decode(
+            (String, String, String?, String, Int, Date, Date, Date?).self)
         return ThreadRecord(
-            id: id, inbox_id: inbox, contact_id: contact, subject: subject, message_count: count, last_message_at: last, created_at: created)
+            id: id, inbox_id: inbox, contact_id: contact, subject: subject, message_count: count, last_message_at: last, created_at: created,
+            awaiting_reply_since: awaiting)
     }
 }
 
@@ -103,6 +122,8 @@ public struct NewMessage: Sendable {
     package var stepIndex: Int?
     package var details: String?
     package var at: Date
+    /// What reply intelligence read from a received reply (nil for sent mail and reports).
+    package var reply: ReplyFacts?
 
     package init(
         org: String, inboxID: String, threadID: String, direction: MessageDirection, rfc822MessageID: String, inReplyTo: String? = nil,
@@ -136,14 +157,16 @@ public struct NewMessage: Sendable {
 }
 
 extension HistoryStore {
-    /// Empties the bodies and raw sources of up to `limit` of the organization's messages
+    /// Empties the bodies and raw sources (and what reply intelligence quoted from them: the
+    /// signature, referrals, return sentence) of up to `limit` of the organization's messages
     /// received or sent before `before`; ids, references, addresses and threads stay, so
     /// threading and stop on reply keep working. Returns how many.
     package static func purgeBodies(org: String, before: Date, now: Date, limit: Int, _ conn: PostgresConnection, logger: Logger) async throws -> Int
     {
         try await conn.query(
             """
-            UPDATE messages m SET text_body = '', reply_text = NULL, raw = NULL, body_purged_at = \(now)
+            UPDATE messages m SET text_body = '', reply_text = NULL, raw = NULL, body_purged_at = \(now),
+              signature_text = NULL, referrals = NULL, return_sentence = NULL, intent_review_at = NULL
             FROM (SELECT org_id, id FROM messages WHERE org_id = \(org) AND body_purged_at IS NULL AND at < \(before) ORDER BY at LIMIT \(limit)) old
             WHERE m.org_id = old.org_id AND m.id = old.id
             RETURNING m.id
@@ -167,6 +190,13 @@ extension NewMessage {
         m.inReplyTo = inReplyTo.map(c)
         m.references = references.map(c)
         m.details = details.map(c)
+        m.reply = reply.map {
+            var r = $0
+            r.signature = c(r.signature)
+            r.referrals = c(r.referrals)
+            r.returnSentence = r.returnSentence.map(c)
+            return r
+        }
         return m
     }
 }
@@ -216,16 +246,21 @@ public struct HistoryStore: Sendable {
         package typealias Row = ()
         package static let messagesSQL = """
             INSERT INTO messages (org_id, id, inbox_id, thread_id, direction, rfc822_message_id, in_reply_to, refs, from_address, from_name,
-              to_addresses, cc_addresses, subject, text_body, reply_text, classification, raw, raw_size, contact_id, enrollment_id, step_index, details, at, created_at)
+              to_addresses, cc_addresses, subject, text_body, reply_text, classification, raw, raw_size, contact_id, enrollment_id, step_index, details, at, created_at,
+              signature_text, intent, intent_source, intent_confidence, referrals, return_date, return_sentence, intent_review_at)
             SELECT u.org, u.id, u.inbox, u.thread, u.dir, u.rfc, nullif(u.irt, ''), string_to_array(u.refs, ' '), u.fa, nullif(u.fn, ''),
                    string_to_array(u.ta, ' '), string_to_array(u.cc, ' '), u.subj, u.txt, nullif(u.rt, ''), nullif(u.cls, ''), u.raw, octet_length(u.raw), nullif(u.cid, ''), nullif(u.eid, ''), nullif(u.step, -1),
-                   nullif(u.det, '')::jsonb, u.at, $1::timestamptz
+                   nullif(u.det, '')::jsonb, u.at, $1::timestamptz,
+                   CASE WHEN u.intent <> '' THEN u.sig END, nullif(u.intent, ''), nullif(u.isrc, ''), CASE WHEN u.intent <> '' THEN u.iconf END,
+                   nullif(u.rfl, '')::jsonb, nullif(u.rd, '')::date, nullif(u.rs, ''), nullif(u.review, 'epoch'::timestamptz)
             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
                         $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bytea[], $19::text[], $20::text[], $21::int[],
-                        $22::text[], $23::timestamptz[])
-              AS u(org, id, inbox, thread, dir, rfc, irt, refs, fa, fn, ta, cc, subj, txt, rt, cls, raw, cid, eid, step, det, at)
+                        $22::text[], $23::timestamptz[], $24::text[], $25::text[], $26::text[], $27::float8[], $28::text[], $29::text[], $30::text[],
+                        $31::timestamptz[])
+              AS u(org, id, inbox, thread, dir, rfc, irt, refs, fa, fn, ta, cc, subj, txt, rt, cls, raw, cid, eid, step, det, at,
+                   sig, intent, isrc, iconf, rfl, rd, rs, review)
             """
-        package static let messagesParameterCount = 23
+        package static let messagesParameterCount = 31
         package static let sql = """
             WITH threads_upserted AS (\(ThreadCounts.upsertSQL)),
             events_inserted AS (\(SQLParameters.shifted(Events.Insert.sql, by: ThreadCounts.parameterCount)))
@@ -263,6 +298,14 @@ public struct HistoryStore: Sendable {
             b.append(messages.map { $0.stepIndex ?? -1 })
             b.append(messages.map { $0.details ?? "" })
             b.append(messages.map(\.at))
+            b.append(messages.map { $0.reply?.signature ?? "" })
+            b.append(messages.map { $0.reply?.intent ?? "" })
+            b.append(messages.map { $0.reply?.source ?? "" })
+            b.append(messages.map { $0.reply?.confidence ?? 0 })
+            b.append(messages.map { $0.reply?.referrals ?? "" })
+            b.append(messages.map { $0.reply?.returnDate ?? "" })
+            b.append(messages.map { $0.reply?.returnSentence ?? "" })
+            b.append(messages.map { $0.reply?.reviewAt ?? Date(timeIntervalSince1970: 0) })
             return b
         }
         package func decodeRow(_ row: PostgresRow) throws {}
@@ -277,15 +320,15 @@ public struct HistoryStore: Sendable {
             for try await row in try await conn.query(
                 """
                 SELECT before < \(PageSize.budget), id, inbox_id, contact_id, CASE WHEN before < \(PageSize.budget) THEN subject END,
-                  message_count, last_message_at, created_at
+                  message_count, last_message_at, created_at, awaiting_since
                 FROM (SELECT p.*, \(unescaped: PageSize.before("octet_length(p.subject)", order: "p.last_message_at DESC, p.id DESC")) AS before
                       FROM (SELECT \(unescaped: ThreadRecord.columns) FROM threads WHERE org_id = \(org) AND inbox_id = \(inboxID)
                             AND (last_message_at, id) < (\(page.beforeAt), \(page.beforeID)) ORDER BY last_message_at DESC, id DESC LIMIT \(page.limit + 1)) p) s
                 ORDER BY last_message_at DESC, id DESC
                 """, logger: logger) where !out.isComplete
             {
-                let (sent, id, inbox, contact, subject, count, last, created) = try row.decode(
-                    (Bool, String, String, String?, String?, Int, Date, Date).self)
+                let (sent, id, inbox, contact, subject, count, last, created, awaiting) = try row.decode(
+                    (Bool, String, String, String?, String?, Int, Date, Date, Date?).self)
                 guard sent, let subject else {
                     out.stop()
                     continue
@@ -293,7 +336,7 @@ public struct HistoryStore: Sendable {
                 try out.add(
                     ThreadRecord(
                         id: id, inbox_id: inbox, contact_id: contact, subject: subject, message_count: count, last_message_at: last,
-                        created_at: created),
+                        created_at: created, awaiting_reply_since: awaiting),
                     key: (last, id))
             }
             return out
@@ -447,5 +490,59 @@ package enum ThreadContext {
             if let ids, !ids.isEmpty { out[thread]?.candidates = ids }
         }
         return out
+    }
+}
+
+/// A reply claimed for the LLM's second opinion on its intent.
+package struct IntentReview: Sendable {
+    package let org, id, inboxID, threadID: String
+    package let contactID: String?
+    package let from, subject, text, intent: String
+    package let attempts: Int
+}
+
+extension HistoryStore {
+    /// Claims due intent reviews across organizations, leased until `leaseUntil`, in one
+    /// statement (`FOR UPDATE SKIP LOCKED`: concurrent workers take different replies).
+    package static func claimIntentReviews(now: Date, leaseUntil: Date, limit: Int, _ conn: PostgresConnection, logger: Logger) async throws
+        -> [IntentReview]
+    {
+        var out: [IntentReview] = []
+        for try await (org, id, inbox, thread, contact, from, subject, text, intent, attempts) in try await conn.query(
+            """
+            WITH due AS (
+              SELECT org_id, id FROM messages WHERE intent_review_at <= \(now) ORDER BY intent_review_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            UPDATE messages m SET intent_review_at = \(leaseUntil), intent_review_attempts = m.intent_review_attempts + 1
+            FROM due WHERE m.org_id = due.org_id AND m.id = due.id
+            RETURNING m.org_id, m.id, m.inbox_id, m.thread_id, m.contact_id, m.from_address, m.subject,
+              coalesce(nullif(m.reply_text, ''), m.text_body), coalesce(m.intent, 'other'), m.intent_review_attempts
+            """, logger: logger
+        ).decode((String, String, String, String, String?, String, String, String, String, Int).self) {
+            out.append(
+                IntentReview(
+                    org: org, id: id, inboxID: inbox, threadID: thread, contactID: contact, from: from, subject: subject, text: text, intent: intent,
+                    attempts: attempts))
+        }
+        return out
+    }
+
+    /// The model's label, in the caller's transaction: true when it was applied. A rule's
+    /// `unsubscribe_request` is never replaced (nor reviewed).
+    package static func labelIntent(org: String, id: String, intent: String, confidence: Double, _ conn: PostgresConnection, logger: Logger)
+        async throws -> Bool
+    {
+        try await !conn.query(
+            """
+            UPDATE messages SET intent = \(intent), intent_source = 'llm', intent_confidence = \(confidence), intent_review_at = NULL
+            WHERE org_id = \(org) AND id = \(id) AND intent_review_at IS NOT NULL AND intent IS DISTINCT FROM 'unsubscribe_request'
+            RETURNING id
+            """, logger: logger
+        ).collect().isEmpty
+    }
+
+    /// Tries the review again at `retryAt`, or gives it up (the rules' label stays) when nil.
+    package static func deferIntentReview(org: String, id: String, retryAt: Date?, _ conn: PostgresConnection, logger: Logger) async throws {
+        try await conn.query(
+            "UPDATE messages SET intent_review_at = \(retryAt) WHERE org_id = \(org) AND id = \(id) AND intent_review_at IS NOT NULL", logger: logger)
     }
 }

@@ -9,6 +9,7 @@ package struct LLMCall: Sendable {
     package enum Purpose: String, Sendable {
         case writeStep = "write_step"
         case judge
+        case replyIntent = "reply_intent"
     }
 
     package let org: String

@@ -10,6 +10,8 @@ public struct SequenceRecord: Encodable, Sendable {
     public let version: Int
     public let exit_on_reply: Bool
     public let exit_condition_prompt: String?
+    public let on_out_of_office: OutOfOfficeAction
+    public let ooo_default_days: Int
     public let emails: [Step]
     public let archived_at: Date?
     public let created_at: Date
@@ -35,11 +37,15 @@ public struct SequenceStore: Sendable {
         let d = try JSONCoding.decoder.decode(SequenceDefinition.self, from: Data(def.utf8))
         return SequenceRecord(
             id: id, name: name, sender_inbox_id: inbox, version: version, exit_on_reply: d.exit_on_reply,
-            exit_condition_prompt: d.exit_condition_prompt, emails: d.steps, archived_at: archived, created_at: created, updated_at: updated)
+            exit_condition_prompt: d.exit_condition_prompt, on_out_of_office: d.on_out_of_office ?? .hold,
+            ooo_default_days: d.ooo_default_days ?? OutOfOfficeAction.defaultDays, emails: d.steps, archived_at: archived, created_at: created,
+            updated_at: updated)
     }
 
     package static func definition(_ r: SequenceRecord) -> SequenceDefinition {
-        SequenceDefinition(steps: r.emails, exit_on_reply: r.exit_on_reply, exit_condition_prompt: r.exit_condition_prompt)
+        SequenceDefinition(
+            steps: r.emails, exit_on_reply: r.exit_on_reply, exit_condition_prompt: r.exit_condition_prompt, on_out_of_office: r.on_out_of_office,
+            ooo_default_days: r.ooo_default_days)
     }
 
     public func create(org: String, name: String, inboxID: String, definition: SequenceDefinition, now: Date) async throws -> SequenceRecord {

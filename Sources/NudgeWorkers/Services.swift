@@ -94,6 +94,8 @@ public struct NudgeServices: Sendable {
     /// Runs everything that is due now, to completion (the manual clock's `advance`).
     public func drainWork() async throws {
         for _ in 0..<100 {
+            _ = try await HoldRelease(services: self).releaseDue()
+            if llm != nil { try await IntentReviewer(services: self).drain() }
             try await Judge(services: self).drain()
             let before = try await pendingWork()
             try await Dispatcher(services: self).drain()
@@ -120,8 +122,9 @@ public struct NudgeServices: Sendable {
         if config.role != .api && !config.manualClock {
             out += [
                 Dispatcher(services: self), Judge(services: self), WebhookSender(services: self),
-                RetentionWorker(services: self),
+                RetentionWorker(services: self), HoldRelease(services: self),
             ]
+            if llm != nil { out.append(IntentReviewer(services: self)) }
         }
         return out
     }

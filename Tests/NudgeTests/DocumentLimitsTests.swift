@@ -105,13 +105,19 @@ struct RequestShape: Sendable {
                 .object(["add": ["lead"], "remove": ["old"]])
             },
             .init(method: .post, template: "/v1/sequences", path: "/v1/sequences/") {
-                .object(["name": "Follow-up", "sender_inbox_id": .string(inbox), "emails": [step], "exit_condition_prompt": "They said no."])
+                .object([
+                    "name": "Follow-up", "sender_inbox_id": .string(inbox), "emails": [step], "exit_condition_prompt": "They said no.",
+                    "ooo_default_days": 7,
+                ])
             },
             .init(method: .post, template: "/v1/sequences", path: "/v1/sequences/") {
                 .object(["name": "Written", "sender_inbox_id": .string(inbox), "emails": [promptStep, reminder]])
             },
             .init(method: .patch, template: "/v1/sequences/{id}", path: "/v1/sequences/\(sequence)/") {
-                .object(["name": "Follow-up", "sender_inbox_id": .string(inbox), "emails": [step], "exit_condition_prompt": "They said no."])
+                .object([
+                    "name": "Follow-up", "sender_inbox_id": .string(inbox), "emails": [step], "exit_condition_prompt": "They said no.",
+                    "ooo_default_days": 7,
+                ])
             },
             .init(method: .post, template: "/v1/sequences/enrollments", path: "/v1/sequences/enrollments/") {
                 .object([

@@ -176,17 +176,19 @@ import Testing
         try await Harness.run(llm: LLMSettings(url: "http://127.0.0.1:9/v1", model: "x", apiKey: nil)) { h in
             // Fixtures of this organization, through the real API.
             let inbox = try await h.inbox()
+            // Before any enrollment exists, so that no exit-condition judgement is queued, and
+            // before its sender is a contact, so that no intent review is: another organization's
+            // clock advance would run either.
+            let inbound = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound", raw: Array(Self.fixtureMessage.utf8))
+            try #require(inbound.status == 202, "inbound: \(inbound.body)")
+            let message = try #require(inbound["message_id"]?.string)
+            let thread = try #require(inbound["thread_id"]?.string)
             let contact = try await h.call(
                 .post, "/v1/contacts",
                 #"""
                 {"inbox_id": "\#(inbox)", "full_name": "Avery Chen", "emails": [{"label": "work", "address": "buyer@example.com"}]}
                 """#)
             try #require(contact.status == 201, "contact: \(contact.body)")
-            // Before any enrollment exists, so that no exit-condition judgement is queued.
-            let inbound = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound", raw: Array(Self.fixtureMessage.utf8))
-            try #require(inbound.status == 202, "inbound: \(inbound.body)")
-            let message = try #require(inbound["message_id"]?.string)
-            let thread = try #require(inbound["thread_id"]?.string)
             let sequence = try await h.call(
                 .post, "/v1/sequences",
                 #"""

@@ -11,7 +11,7 @@ import Testing
         "orgs": ["TokenStore.swift", "TokenStore+Retention.swift"], "tokens": ["TokenStore.swift"],
         "contacts": ["ContactStore.swift"], "contact_emails": ["ContactStore.swift"],
         "sequences": ["SequenceStore.swift"], "sequence_versions": ["SequenceStore.swift"],
-        "enrollments": ["EnrollmentStore.swift", "EnrollmentStore+Progress.swift", "EnrollmentStore+Replies.swift"],
+        "enrollments": ["EnrollmentStore.swift", "EnrollmentStore+Progress.swift", "EnrollmentStore+Replies.swift", "EnrollmentStore+Holds.swift"],
         "deliveries": ["DeliveryStore.swift"],
         "events": ["Events.swift"],
         "idempotency_keys": ["IdempotencyStore.swift"],

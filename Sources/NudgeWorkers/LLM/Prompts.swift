@@ -10,6 +10,8 @@ public struct Prompts: Sendable {
     package let writeUser: MustacheTemplate
     package let judgeSystem: MustacheTemplate
     package let judgeUser: MustacheTemplate
+    package let intentSystem: MustacheTemplate
+    package let intentUser: MustacheTemplate
 
     public struct Missing: Error, CustomStringConvertible {
         public let file: String
@@ -20,6 +22,7 @@ public struct Prompts: Sendable {
     package static let files: [(name: String, mustContain: [String])] = [
         ("write_step.system", ["<<<DATA"]), ("write_step.user", ["{{instruction}}"]),
         ("judge.system", ["<<<DATA"]), ("judge.user", ["{{condition}}", "{{text}}"]),
+        ("reply_intent.system", ["<<<DATA"]), ("reply_intent.user", ["<<<DATA", "{{text}}"]),
     ]
 
     public init(directory: String) throws {
@@ -36,6 +39,8 @@ public struct Prompts: Sendable {
         writeUser = loaded["write_step.user"]!
         judgeSystem = loaded["judge.system"]!
         judgeUser = loaded["judge.user"]!
+        intentSystem = loaded["reply_intent.system"]!
+        intentUser = loaded["reply_intent.user"]!
     }
 
     /// Untrusted text cannot close the data block it is quoted in.

@@ -19,6 +19,9 @@ public struct InboundResult: Codable, Sendable {
 package struct InboundProcessor {
     package let db: Database
     package let clock: any NudgeClock
+    /// An LLM is configured: replies the rules cannot label with confidence are queued for its
+    /// second opinion (`IntentReviewer`).
+    package var reviewIntents = false
     package var logger: Logger { db.logger }
 
     /// nil when the inbox does not exist; `replayed` when this Message-ID was already received.
@@ -117,8 +120,22 @@ package struct InboundProcessor {
         // Addresses a bounce or complaint names that this inbox mailed (ReportMatch).
         var matched: Set<String> = []
 
+        // Reply intelligence reads replies only (README, "Reply intelligence").
+        let analysis =
+            classification == .humanReply || classification == .autoReply
+            ? ReplyAnalysis.analyze(m, timeZone: TimeZone(identifier: known.timeZone) ?? .gmt) : nil
+        var facts = analysis.map(ReplyFacts.init)
+        // Only a known contact's replies: anyone can write to an inbox, and each review is a model call.
+        if reviewIntents, classification == .humanReply, contactID != nil, let f = facts, IntentReviewer.wanted(f) { facts?.reviewAt = now }
+
         switch m.classification {
         case .humanReply, .autoReply, .other:
+            // "Please remove me" in words: suppressed like a one-click unsubscribe, before the
+            // reply's own stop so the enrollments end as `unsubscribed`. Only from a contact or
+            // in reply to this inbox's mail, as reply stops are.
+            if classification == .humanReply, analysis?.unsubscribeRequested == true, !sender.isEmpty, contactID != nil || byRef != nil {
+                changed += try await unsubscribe(org: org, address: sender, contactID: contactID, now: now, events: &events, conn)
+            }
             // A reply from the contact, or any reply in a thread an enrollment writes into.
             let targets = try await EnrollmentStore.replyTargets(
                 EnrollmentStore.ReplyTargets(
@@ -132,6 +149,12 @@ package struct InboundProcessor {
             }
             // Exit conditions see every message from the contact, auto-replies included.
             judge = targets.filter { $0.hasPrompt && !$0.stopped }
+            if classification == .autoReply, analysis?.intent.kind == .outOfOffice {
+                changed += try await OutOfOfficeHolds.apply(
+                    org: org, messageID: messageID, targets: targets.filter { !$0.stopped }.map(\.id),
+                    returnDate: analysis?.returnDate, now: now, events: &events, conn, logger: logger)
+            }
+            if classification == .humanReply && !newThread { try await HistoryStore.answered(org: org, threadID: thread, conn, logger: logger) }
         case .bounce:
             let report = m.bounce
             var failed = (report?.recipients ?? []).filter(\.permanent).map(\.address)
@@ -175,23 +198,32 @@ package struct InboundProcessor {
                         "recipients": .array(addresses.map { .object(["email": .string($0), "matched": .bool(sent.contains(Mailbox.key($0)))]) }),
                     ]))
         }
-        events.append(
-            PendingEvent(
-                org: org, type: .messageReceived,
-                [
-                    "message_id": .string(messageID), "thread_id": .string(thread), "classification": .string(classification.rawValue),
-                    "contact_id": .str(contactID), "enrollments": .array(changed.map(JSONValue.string)),
-                ]))
+        var received: [String: JSONValue] = [
+            "message_id": .string(messageID), "thread_id": .string(thread), "classification": .string(classification.rawValue),
+            "contact_id": .str(contactID), "enrollments": .array(changed.map(JSONValue.string)),
+        ]
+        received.merge(facts?.eventFields ?? [:]) { a, _ in a }
+        events.append(PendingEvent(org: org, type: .messageReceived, received))
         var message = NewMessage(
             org: org, inboxID: inboxID, threadID: thread, direction: .inbound, rfc822MessageID: rfcID,
             inReplyTo: m.inReplyTo.first?.storedMessageID, references: m.references.map(\.storedMessageID), from: sender,
             fromName: m.from?.name, to: m.to.map(\.address), cc: m.cc.map(\.address), subject: m.subject,
-            text: m.text, replyText: m.replyText, classification: classification, raw: raw, contactID: contactID,
+            text: m.text, replyText: analysis?.body ?? m.replyText, classification: classification, raw: raw, contactID: contactID,
             enrollmentID: byRef?.enrollmentID, stepIndex: nil, details: InboundDetails.json(m, changed: changed, matched: matched), at: now)
         message.id = messageID
+        message.reply = facts
         try await HistoryStore.append(
             [message], newThreads: newThread ? [.init(org: org, id: thread, inboxID: inboxID, contactID: contactID, subject: m.subject)] : [],
             events: events, now: now, conn, logger: logger)
+        // `reply_intent` workflow rules, after the message they name is stored.
+        if let analysis, let facts, let contactID, !sender.isEmpty {
+            let referred = analysis.intent.referrals.compactMap { r in r.email.map { WorkflowRuleStore.ReferredPerson(email: $0, name: r.name) } }
+            _ = try await WorkflowRuleStore(db: db, enrollments: EnrollmentStore(db: db)).fire(
+                org: org,
+                .init(
+                    inboxID: inboxID, intent: facts.intent, contactID: contactID, sender: sender, messageID: messageID, threadID: thread,
+                    referrals: referred), now: now, conn)
+        }
         if !judge.isEmpty {
             try await JudgementStore.queue(org: org, messageID: messageID, judge, now: now, conn, logger: logger)
             try await EnrollmentStore.hold(org: org, contactIDs: Array(Set(judge.map(\.contactID))), conn, logger: logger)
@@ -199,9 +231,28 @@ package struct InboundProcessor {
         return InboundResult(message_id: messageID, thread_id: thread, classification: classification, enrollments: changed)
     }
 
-    package init(db: Database, clock: any NudgeClock) {
+    /// Suppresses `address` as `unsubscribed` ("asked in reply"), which exits its enrollments,
+    /// and exits every other running enrollment of the contact; returns the enrollments ended.
+    private func unsubscribe(
+        org: String, address: String, contactID: String?, now: Date, events: inout [PendingEvent], _ conn: StoreConnection
+    ) async throws -> [String] {
+        let detail = "asked in reply"
+        var ended = try await SuppressionStore.suppress(
+            org: org, address: address, reason: "unsubscribed", detail: detail, now: now, conn, logger: logger
+        )
+        .exited
+        if let contactID {
+            ended += try await EnrollmentStore.finish(
+                org: org, contactID: contactID, state: .exited, reason: .unsubscribed, detail: detail, now: now, events: &events, conn, logger: logger
+            )
+        }
+        return ended
+    }
+
+    package init(db: Database, clock: any NudgeClock, reviewIntents: Bool = false) {
         self.db = db
         self.clock = clock
+        self.reviewIntents = reviewIntents
     }
 }
 

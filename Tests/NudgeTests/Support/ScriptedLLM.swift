@@ -29,12 +29,20 @@ final class ScriptedLLM: Sendable {
     private let queue = Mutex<[Answer]>([])
     private let fallback = Mutex<Answer>(.status(500))
     let requests = Mutex<[JSONValue]>([])
+    /// Reply-intent reviews (json_schema `reply_intent`) have their own script and record, so
+    /// tests of steps and judgements see only their own requests.
+    private let intentQueue = Mutex<[Answer]>([])
+    private let intentFallback = Mutex<Answer>(.json(#"{"intent": "other", "confidence": 0, "reason": "scripted"}"#))
+    let intentRequests = Mutex<[JSONValue]>([])
     private let portBox = Mutex<Int>(0)
     private let task = Mutex<Task<Void, any Error>?>(nil)
 
     var url: String { "http://127.0.0.1:\(portBox.withLock { $0 })/v1" }
 
     func script(_ answers: Answer...) { queue.withLock { $0 += answers } }
+    func scriptIntent(_ answers: Answer...) { intentQueue.withLock { $0 += answers } }
+    func setIntentFallback(_ a: Answer) { intentFallback.withLock { $0 = a } }
+    var intentReceived: [JSONValue] { intentRequests.withLock { $0 } }
     func setFallback(_ a: Answer) { fallback.withLock { $0 = a } }
     var received: [JSONValue] { requests.withLock { $0 } }
 
@@ -43,8 +51,15 @@ final class ScriptedLLM: Sendable {
         let router = Router()
         router.post("/v1/chat/completions") { req, _ -> Response in
             let body = try await req.body.collect(upTo: 1 << 22)
-            llm.requests.withLock { $0.append(JSONValue.parse(String(buffer: body)) ?? .null) }
-            let answer = llm.queue.withLock { q in q.isEmpty ? nil : q.removeFirst() } ?? llm.fallback.withLock { $0 }
+            let json = JSONValue.parse(String(buffer: body)) ?? .null
+            let answer: Answer
+            if json["response_format"]?["json_schema"]?["name"]?.string == "reply_intent" {
+                llm.intentRequests.withLock { $0.append(json) }
+                answer = llm.intentQueue.withLock { q in q.isEmpty ? nil : q.removeFirst() } ?? llm.intentFallback.withLock { $0 }
+            } else {
+                llm.requests.withLock { $0.append(json) }
+                answer = llm.queue.withLock { q in q.isEmpty ? nil : q.removeFirst() } ?? llm.fallback.withLock { $0 }
+            }
             if answer.delay > .zero { try await Task.sleep(for: answer.delay) }
             var text = answer.rawBody ?? ""
             if let content = answer.content {
@@ -78,6 +93,12 @@ final class ScriptedLLM: Sendable {
     /// The user message of the n-th request.
     func userMessage(_ n: Int) -> String {
         guard case .array(let msgs)? = received[n]["messages"] else { return "" }
+        return msgs.last?["content"]?.string ?? ""
+    }
+
+    /// The user message of the n-th reply-intent review.
+    func intentUserMessage(_ n: Int) -> String {
+        guard case .array(let msgs)? = intentReceived[n]["messages"] else { return "" }
         return msgs.last?["content"]?.string ?? ""
     }
 }
