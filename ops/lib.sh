@@ -66,6 +66,28 @@ ensure_contract_venv() {
     "$py" -m pip install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
 }
 
+# openapi-python-client for the generated-client check of ops/test (check_generated_client), pinned,
+# in its own venv of Debian's python3.
+PYCLIENT_VENV="$NUDGE_ROOT/.venv-pyclient"
+PYCLIENT_VERSION="0.29.1"
+ensure_pyclient_venv() {
+    local py="$PYCLIENT_VENV/bin/python"
+    if [ -x "$PYCLIENT_VENV/bin/openapi-python-client" ] \
+        && [ "$("$py" -c 'import importlib.metadata as m; print(m.version("openapi-python-client"))' 2>/dev/null)" = "$PYCLIENT_VERSION" ]; then
+        return 0
+    fi
+    log "creating $PYCLIENT_VENV (openapi-python-client $PYCLIENT_VERSION)"
+    [ -x "$py" ] || /usr/bin/python3 -m venv "$PYCLIENT_VENV"
+    "$py" -m pip install -q --disable-pip-version-check "openapi-python-client==$PYCLIENT_VERSION" >&2
+}
+
+# check_generated_client WORK_DIR: a Python client generated from docs/openapi.json must keep every
+# operation but the raw-mail ones (ops/client_check.py says why).
+check_generated_client() {
+    ensure_pyclient_venv
+    "$PYCLIENT_VENV/bin/python" "$NUDGE_ROOT/ops/client_check.py" "$NUDGE_ROOT/docs/openapi.json" "$1"
+}
+
 # A TCP port free on loopback right now (the kernel picks it).
 free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
