@@ -88,6 +88,21 @@ check_generated_client() {
     "$PYCLIENT_VENV/bin/python" "$NUDGE_ROOT/ops/client_check.py" "$NUDGE_ROOT/docs/openapi.json" "$1"
 }
 
+# The official Python MCP SDK as the client of the MCP tests (Tests/NudgeTestSupport/mcp_peer.py),
+# pinned, in its own venv of Debian's python3; ops/test hands its python to the tests.
+MCP_VENV="$NUDGE_ROOT/.venv-mcp"
+MCP_CLIENT_VERSION="2.3.0"
+ensure_mcp_venv() {
+    local py="$MCP_VENV/bin/python"
+    if [ -x "$py" ] \
+        && [ "$("$py" -c 'import importlib.metadata as m; print(m.version("mcp"))' 2>/dev/null)" = "$MCP_CLIENT_VERSION" ]; then
+        return 0
+    fi
+    log "creating $MCP_VENV (mcp $MCP_CLIENT_VERSION)"
+    [ -x "$py" ] || /usr/bin/python3 -m venv "$MCP_VENV"
+    "$py" -m pip install -q --disable-pip-version-check "mcp==$MCP_CLIENT_VERSION" >&2
+}
+
 # A TCP port free on loopback right now (the kernel picks it).
 free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

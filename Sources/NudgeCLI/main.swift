@@ -1,6 +1,10 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Logging
+import MCP
+import NIOCore
+import NIOFoundationCompat
 import Nudge
 import NudgeCore
 import NudgeStore
@@ -33,7 +37,7 @@ struct NudgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nudge",
         abstract: "Email follow-up sequences for AI agents: send each step on time, stop when the person replies.",
-        subcommands: [Serve.self, Migrate.self, Org.self, Token.self, Domain.self, Explain.self]
+        subcommands: [Serve.self, Migrate.self, Org.self, Token.self, Domain.self, Explain.self, MCPCommand.self]
     )
 }
 
@@ -221,5 +225,66 @@ struct Explain: AsyncParsableCommand {
             }
             print(plan)
         }
+    }
+}
+
+/// `nudge mcp`: MCP over stdio for a local agent (a desktop MCP client starts it). Each message
+/// read from stdin is posted to `$NUDGE_URL/mcp` with `$NUDGE_TOKEN`, and the answer written to
+/// stdout: the tools, scopes, limits and errors are the server's, the same as over HTTP.
+struct MCPCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mcp",
+        abstract: "Serve MCP over stdio, relayed to a running server: NUDGE_URL (default http://127.0.0.1:8080) and NUDGE_TOKEN (a scoped token).")
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let token = env["NUDGE_TOKEN"], !token.isEmpty else { throw ValidationError("NUDGE_TOKEN must hold an API token (nudge_…)") }
+        let base = (env["NUDGE_URL"] ?? "http://127.0.0.1:8080").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        guard let url = URL(string: base + "/mcp"), url.scheme == "http" || url.scheme == "https" else {
+            throw ValidationError("NUDGE_URL must be an http(s) URL such as http://127.0.0.1:8080")
+        }
+        let stdio = StdioTransport()
+        try await stdio.connect()
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        var session: String?
+        do {
+            for try await message in await stdio.receive() {
+                var request = HTTPClientRequest(url: url.absoluteString)
+                request.method = .POST
+                request.headers.add(name: "Authorization", value: "Bearer \(token)")
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.headers.add(name: "Accept", value: "application/json, text/event-stream")
+                if let session { request.headers.add(name: "Mcp-Session-Id", value: session) }
+                request.body = .bytes(ByteBuffer(data: message))
+                let answer: Data
+                do {
+                    let response = try await client.execute(request, timeout: .seconds(120))
+                    if let s = response.headers.first(name: "Mcp-Session-Id") { session = s }
+                    let body = Data(buffer: try await response.body.collect(upTo: 64 << 20))
+                    if response.status == .accepted || body.isEmpty { continue }
+                    answer =
+                        Self.isJSONRPC(body)
+                        ? body : Self.error(for: message, "HTTP \(response.status.code): \(String(decoding: body.prefix(500), as: UTF8.self))")
+                } catch {
+                    answer = Self.error(for: message, "Nudge at \(base) is not reachable: \(error)")
+                }
+                if !answer.isEmpty { try await stdio.send(answer) }
+            }
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    static func isJSONRPC(_ body: Data) -> Bool {
+        (try? JSONSerialization.jsonObject(with: body) as? [String: Any])?["jsonrpc"] as? String == "2.0"
+    }
+
+    /// A JSON-RPC error answering `message` (nothing for a notification).
+    static func error(for message: Data, _ text: String) -> Data {
+        guard let m = try? JSONSerialization.jsonObject(with: message) as? [String: Any], let id = m["id"] else { return Data() }
+        let e: [String: Any] = ["jsonrpc": "2.0", "id": id, "error": ["code": -32603, "message": text]]
+        return (try? JSONSerialization.data(withJSONObject: e)) ?? Data()
     }
 }

@@ -1,0 +1,124 @@
+import Foundation
+import Hummingbird
+import Nudge
+import NudgeCore
+import NudgeHTTP
+import NudgeMCP
+import NudgeTestSupport
+import Testing
+
+/// The MCP endpoint with the official Python MCP SDK as the client (mcp_peer.py), against the app
+/// served on a real port; plus the route table check that keeps tools and API in step.
+@Suite struct MCPTests {
+    /// Every `/v1` operation has a tool decision, every decision names a real operation, and the
+    /// tools build from the served OpenAPI document (no reference it cannot follow).
+    @Test func everyRouteHasAToolDecision() async throws {
+        try await Harness.run { h in
+            let routes = RouteTable()
+            registerAPI(
+                ScopedRouter(group: Router(context: AppContext.self).group().group(context: TenantContext.self), routes: routes), services: h.services
+            )
+            let operations = routes.operations
+            #expect(operations.count >= 40)
+            #expect(ToolRegistry.undecided(operations) == [], "a route without an MCP tool decision in ToolCatalog")
+            #expect(Set(ToolCatalog.decisions.keys).subtracting(operations.map(\.key)).sorted() == [], "decisions for routes that do not exist")
+            let registry = try ToolRegistry(
+                operations: operations,
+                schemas: try OpenAPISchemas(contentsOf: TestCluster.packageRoot.appendingPathComponent("docs/openapi.json").path))
+            #expect(registry.tools.count >= 37)
+            // Scopes come from the route: send_one needs what enrolling needs.
+            #expect(registry.byName["send_one"]?.route.scopes == [.sequencesWrite, .emailSend])
+            #expect(registry.byName["list_threads"]?.route.scopes == [.inboxesRead])
+            // Query parameters pass through from the document: every one it declares.
+            #expect(
+                registry.byName["list_enrollments"].map { Set($0.queryParameters) } == [
+                    "limit", "cursor", "state", "contact_id", "sequence_id", "inbox_id",
+                ])
+        }
+    }
+
+    /// A new route without a decision is refused when the tools are built (and so in the test
+    /// above, which builds from the live route table).
+    @Test func aRouteWithoutADecisionIsRefused() throws {
+        let op = RouteTable.Operation(method: .post, path: "/v1/new-things", scopes: [.contactsWrite])
+        #expect(ToolRegistry.undecided([op]) == ["POST /v1/new-things"])
+        #expect(throws: OpenAPISchemas.SchemaError.self) {
+            try ToolRegistry(operations: [op], schemas: OpenAPISchemas(document: .object(["paths": .object([:])])))
+        }
+    }
+
+    static func peer(_ scenario: String, _ input: [String: Any]) async throws -> MCPPeer.Outcome {
+        let outcome = try await MCPPeer.run(scenario, input: input, packageRoot: TestCluster.packageRoot)
+        #expect(!outcome.checks.isEmpty)
+        for failure in outcome.failures { Issue.record("\(scenario): \(failure)") }
+        return outcome
+    }
+
+    static func base(_ h: Harness) throws -> String { "http://127.0.0.1:\(try #require(h.client.port))" }
+
+    @Test func toolsListedPerScopeSet() async throws {
+        try await Harness.run(testing: .live) { h in
+            let tokens: [String: String] = [
+                "admin": h.admin,
+                "contacts:read": try await h.token(["contacts:read"]),
+                "inboxes:read": try await h.token(["inboxes:read"]),
+            ]
+            _ = try await Self.peer("scopes", ["base": try Self.base(h), "tokens": tokens])
+        }
+    }
+
+    @Test func everyToolMatchesItsRESTOperation() async throws {
+        try await Harness.run(testing: .live) { h in
+            let outcome = try await Self.peer(
+                "parity", ["base": try Self.base(h), "tokens": ["admin": h.admin], "inbox_address": "sales-\(Fixture.suffix())@acme.test"])
+            #expect(outcome.output["called"]?.contains("send_one") == true)
+        }
+    }
+
+    @Test func agentScriptOverMCPAlone() async throws {
+        try await Harness.run(testing: .live) { h in
+            let inbox = try await h.inbox()
+            let agent = try await h.token(["contacts:read", "contacts:write", "sequences:read", "sequences:write", "email:send", "inboxes:read"])
+            let outcome = try await Self.peer("agent", ["base": try Self.base(h), "tokens": ["admin": h.admin, "agent": agent], "inbox": inbox])
+            // Audit: what the agent did over MCP carries its token, as over REST.
+            let enrollment = try await h.call(.get, "/v1/sequences/enrollments/\(outcome.output["enrollment"] ?? "")")
+            #expect(enrollment["created_by"]?.string == (try await h.tokenID(agent)))
+        }
+    }
+
+    @Test func crossOrganizationRetriesAndProtocolErrors() async throws {
+        try await Harness.run(testing: .live) { h in
+            let (inbox, enrollment, thread) = try await DispatchTests.setUp(h)
+            let contact = try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)")["contact_id"]?.string ?? ""
+            let other = try await h.otherOrg()
+            let sendAt = RFC3339.string(h.clock.now().addingTimeInterval(3600))
+            let outcome = try await Self.peer(
+                "guards",
+                [
+                    "base": try Self.base(h), "tokens": ["admin": h.admin, "other": other.admin], "inbox": inbox, "enrollment": enrollment,
+                    "thread": thread, "contact": contact, "send_at": sendAt,
+                ])
+            // The retried send_one made one enrollment, and it sends one email.
+            let mine = try await h.enrollments(
+                ofContact: try await h.call(.get, "/v1/contacts/?email=retry@example.com")["data"]?.array?.first?["id"]?.string ?? "")
+            #expect(mine.count == 1)
+            #expect(mine.first?["id"]?.string == outcome.output["send_one"])
+            _ = try await h.advance(seconds: 7200)
+            let sent = try await h.call(.get, "/v1/sequences/enrollments/\(outcome.output["send_one"] ?? "")")
+            #expect(sent["state"]?.string == "completed")
+            #expect(sent["timeline"]?.array?.filter { $0["outcome"]?.string == "sent" }.count == 1)
+            // Nothing of this organization changed through the other one's calls.
+            #expect(try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)")["state"]?.string == "active")
+        }
+    }
+
+    @Test func stdioRelaysToTheServer() async throws {
+        try await Harness.run(testing: .live) { h in
+            let contact = try await h.contact(Fixture.address()).id
+            let reader = try await h.token(["contacts:read"])
+            let nudge = TestCluster.packageRoot.appendingPathComponent(".build/debug/nudge").path
+            _ = try await Self.peer(
+                "stdio", ["base": try Self.base(h), "tokens": ["reader": reader], "contact": contact, "nudge": nudge])
+        }
+    }
+}
