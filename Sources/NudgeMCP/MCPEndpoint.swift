@@ -132,17 +132,26 @@ package final class MCPEndpoint: Sendable {
 /// JSON-RPC answers.
 enum RPC {
     static func success(id: JSONValue, _ result: JSONValue) -> Response {
-        body(.ok, .object(["jsonrpc": .string("2.0"), "id": id, "result": result]))
+        success(id: id, raw: encode(result))
+    }
+
+    /// `result` is the result object's JSON text.
+    static func success(id: JSONValue, raw result: [UInt8]) -> Response {
+        var out = Array(#"{"jsonrpc":"2.0","id":"#.utf8)
+        out += encode(id)
+        out += Array(#","result":"#.utf8)
+        out += result
+        out.append(UInt8(ascii: "}"))
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: out)))
     }
 
     static func failure(_ status: HTTPResponse.Status, id: JSONValue?, _ error: MCPError) -> Response {
         let e: JSONValue = .object(["code": .number(Double(error.code)), "message": .string(error.errorDescription ?? "error")])
-        return body(status, .object(["jsonrpc": .string("2.0"), "id": id ?? .null, "error": e]))
+        let body = encode(.object(["jsonrpc": .string("2.0"), "id": id ?? .null, "error": e]))
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
-    static func body(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
-        Response(
-            status: status, headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: (try? JSONCoding.encoder.encode(value)) ?? Data())))
+    static func encode(_ value: JSONValue) -> [UInt8] {
+        Array((try? JSONCoding.encoder.encode(value)) ?? Data("null".utf8))
     }
 }

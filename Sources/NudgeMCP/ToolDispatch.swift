@@ -50,12 +50,15 @@ final class ToolDispatch: Sendable {
         let response = try await router.respond(to: request, context: inner)
         let collector = BodyCollector()
         try await response.body.write(collector)
-        let body = JSONText.parse(Data(collector.buffer.readableBytesView)) ?? .null
+        let raw = Array(collector.buffer.readableBytesView)
+        let body = JSONText.parse(Data(raw)) ?? .null
         let code = Int(response.status.code)
-        let result =
-            (200..<300).contains(code)
-            ? ToolResult.success(tool, body) : ToolResult.failure(status: code, envelope: body, headers: response.headers, tool: tool)
-        return RPC.success(id: id, result)
+        guard (200..<300).contains(code) else {
+            return RPC.success(id: id, ToolResult.failure(status: code, envelope: body, headers: response.headers, tool: tool))
+        }
+        // structuredContent is an object; an answer without a body (none today) gives `{}`.
+        guard case .object = body else { return RPC.success(id: id, raw: ToolResult.success(tool, raw: Array("{}".utf8), .object([:]))) }
+        return RPC.success(id: id, raw: ToolResult.success(tool, raw: raw, body))
     }
 
     /// Names and top-level JSON types against the tool's schema; nil when they fit.

@@ -10,18 +10,28 @@ enum Untrusted {
     /// Fields of a received message written by its sender.
     static let messageFields = ["subject", "text", "reply_text", "from", "from_name", "to", "cc", "details"]
 
-    /// `value` with the markers set, and the paths of the untrusted fields.
-    static func mark(_ value: JSONValue) -> (JSONValue, [String]) {
+    /// `value` with the markers set (nil when nothing in it came from received mail), and the
+    /// paths of the untrusted fields.
+    static func mark(_ value: JSONValue) -> (JSONValue?, [String]) {
         var paths: [String] = []
         let marked = mark(value, path: "", into: &paths)
         return (marked, paths)
     }
 
-    private static func mark(_ value: JSONValue, path: String, into paths: inout [String]) -> JSONValue {
+    /// nil when neither the value nor anything inside it needs a marker.
+    private static func mark(_ value: JSONValue, path: String, into paths: inout [String]) -> JSONValue? {
         switch value {
         case .array(let items):
-            return .array(items.enumerated().map { mark($1, path: "\(path)[\($0)]", into: &paths) })
-        case .object(var o):
+            var out: [JSONValue]?
+            for (i, item) in items.enumerated() {
+                guard let m = mark(item, path: "\(path)[\(i)]", into: &paths) else { continue }
+                if out == nil { out = items }
+                out![i] = m
+            }
+            return out.map { .array($0) }
+        case .object(let original):
+            var o = original
+            var changed = false
             let id = o["id"]?.string ?? ""
             var fields: [String] = []
             if o["direction"]?.string == "inbound" {
@@ -30,18 +40,27 @@ enum Untrusted {
                 fields = ["subject"]  // a thread is named by its first message, often a received one
             } else if id.hasPrefix("enr_") {
                 fields = ["exit_detail"]  // may quote the reply that ended it
-                if o["source"]?["subject"] != nil { paths.append(join(path, "source.subject")) }
+                if o["source"]?["subject"] != nil { fields.append("source.subject") }
             }
-            let present = fields.filter { o[$0] != nil }
-            for f in present { paths.append(join(path, f)) }
-            for (k, v) in o where k != "source" || !id.hasPrefix("enr_") {
-                if case .object = v { o[k] = mark(v, path: join(path, k), into: &paths) }
-                if case .array = v { o[k] = mark(v, path: join(path, k), into: &paths) }
+            let own = fields.filter { $0 == "source.subject" || original[$0] != nil }
+            if !own.isEmpty {
+                paths += own.map { join(path, $0) }
+                o[marker] = .bool(true)
+                changed = true
             }
-            if !present.isEmpty || (id.hasPrefix("enr_") && o["source"]?["subject"] != nil) { o[marker] = .bool(true) }
-            return .object(o)
+            for (k, v) in original {
+                switch v {
+                case .object, .array:
+                    if let m = mark(v, path: join(path, k), into: &paths) {
+                        o[k] = m
+                        changed = true
+                    }
+                default: break
+                }
+            }
+            return changed ? .object(o) : nil
         default:
-            return value
+            return nil
         }
     }
 
