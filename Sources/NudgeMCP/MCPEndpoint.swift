@@ -80,7 +80,7 @@ package final class MCPEndpoint: Sendable {
         default: return RPC.failure(.badRequest, id: nil, .invalidRequest("id must be a string or a number."))
         }
         let params = m["params"] ?? .object([:])
-        guard case .object = params else { return RPC.failure(.ok, id: id, .invalidParams("params must be an object.")) }
+        guard case .object = params else { return RPC.failure(.badRequest, id: id, .invalidParams("params must be an object.")) }
 
         if method == "initialize" {
             if let limiter { _ = try limiter.take(token.tokenID) }

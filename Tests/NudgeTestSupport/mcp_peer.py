@@ -9,6 +9,7 @@ Scenarios:
   agent     the end-to-end agent script over MCP alone (the clock and the person's reply over REST)
   guards    cross-organization ids, a retried send_one, protocol errors (raw HTTP)
   stdio     `nudge mcp` as a subprocess: the same tools and answers as over HTTP
+  limits    the API's rate limit: a tool call past it is a tool error that says how long to wait
 """
 import asyncio
 import json
@@ -315,7 +316,7 @@ async def guards(cfg):
             ("malformed JSON", b'{"jsonrpc": "2.0", "id": 1, "method": ', 400, -32700),
             ("a batch", b'[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]', 400, -32600),
             ("no jsonrpc", b'{"id": 1, "method": "ping"}', 400, -32600),
-            ("params not an object", b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": [1]}', 200, -32602),
+            ("params not an object", b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": [1]}', 400, -32602),
             ("arguments not an object", b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "whoami", "arguments": "x"}}', 200, -32602),
             ("unknown method", b'{"jsonrpc": "2.0", "id": 1, "method": "resources/list"}', 200, -32601),
             ("oversized arguments", json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
@@ -363,10 +364,21 @@ async def stdio(cfg):
     return {}
 
 
+async def limits(cfg):
+    async with http_client(cfg["base"], cfg["tokens"]["admin"]) as c:
+        for _ in range(20):
+            r = await tool(c, "whoami")
+            if r.is_error:
+                break
+        check("past the rate limit a call is a tool error with the wait", r.is_error and r.structured_content["status"] == 429
+              and r.structured_content["retry_after_seconds"] >= 1 and "wait" in r.content[0].text, r)
+    return {}
+
+
 async def main():
     scenario = sys.argv[1]
     cfg = json.load(sys.stdin)
-    out = await {"scopes": scopes, "parity": parity, "agent": agent, "guards": guards, "stdio": stdio}[scenario](cfg)
+    out = await {"scopes": scopes, "parity": parity, "agent": agent, "guards": guards, "stdio": stdio, "limits": limits}[scenario](cfg)
     out["checks"] = checks
     print(json.dumps(out))
 

@@ -121,4 +121,12 @@ import Testing
                 "stdio", ["base": try Self.base(h), "tokens": ["reader": reader], "contact": contact, "nudge": nudge])
         }
     }
+
+    /// The API's rate limit holds for tool calls (one request each) and answers a tool error with
+    /// the wait.
+    @Test func rateLimitIsAToolErrorWithTheWait() async throws {
+        try await Harness.run(configure: { $0.rateLimit = (perSecond: 0.5, burst: 6) }, testing: .live) { h in
+            _ = try await Self.peer("limits", ["base": try Self.base(h), "tokens": ["admin": h.admin]])
+        }
+    }
 }
