@@ -61,7 +61,7 @@ package final class MCPEndpoint: Sendable {
         } catch is NIOTooManyBytesError {
             return RPC.failure(.contentTooLarge, id: nil, .invalidRequest("The message is larger than \(JSONCoding.maxJSONBody) bytes."))
         }
-        guard let message = JSONText.parse(Data(buffer.readableBytesView)) else {
+        guard let message = JSONText.parse(Array(buffer.readableBytesView)) else {
             return RPC.failure(.badRequest, id: nil, .parseError("The body is not JSON."))
         }
         guard case .object(let m) = message else {
@@ -151,7 +151,5 @@ enum RPC {
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
-    static func encode(_ value: JSONValue) -> [UInt8] {
-        Array((try? JSONCoding.encoder.encode(value)) ?? Data("null".utf8))
-    }
+    static func encode(_ value: JSONValue) -> [UInt8] { JSONText.data(value) }
 }

@@ -51,7 +51,7 @@ final class ToolDispatch: Sendable {
         let collector = BodyCollector()
         try await response.body.write(collector)
         let raw = Array(collector.buffer.readableBytesView)
-        let body = JSONText.parse(Data(raw)) ?? .null
+        let body = JSONText.parse(raw) ?? .null
         let code = Int(response.status.code)
         guard (200..<300).contains(code) else {
             return RPC.success(id: id, ToolResult.failure(status: code, envelope: body, headers: response.headers, tool: tool))

@@ -47,6 +47,22 @@ import Testing
         }
     }
 
+    /// The hand-written JSON of the tool-call path: strict, bounded in depth, and the same values
+    /// as Foundation's parser.
+    @Test func jsonTextParsesStrictlyAndWritesCanonically() throws {
+        let text = #"{"b": [1, -2.5, 1e3, true, false, null], "a": "q\"\\\/\n\u00e9\ud83d\ude00 é", "c": {}}"#
+        let v = try #require(JSONText.parse(Array(text.utf8)))
+        #expect(v == JSONValue.parse(text))
+        #expect(String(decoding: JSONText.data(v), as: UTF8.self) == #"{"a":"q\"\\/\né😀 é","b":[1,-2.5,1000,true,false,null],"c":{}}"#)
+        #expect(JSONText.parse(JSONText.data(v)) == v)
+        for bad in ["", "{", "[1,]", "{\"a\" 1}", "01", "1.", "\"\\u12\"", "\"a\nb\"", "tru", "[1] x", "{\"a\":1,}", "NaN", "1e999"] {
+            #expect(JSONText.parse(Array(bad.utf8)) == nil, "\(bad)")
+        }
+        #expect(JSONText.parse(Array((String(repeating: "[", count: 300) + String(repeating: "]", count: 300)).utf8)) == nil)
+        #expect(JSONText.parse(Array((String(repeating: "[", count: 200) + String(repeating: "]", count: 200)).utf8)) != nil)
+        #expect(String(decoding: JSONText.data(.string("\u{1}\t")), as: UTF8.self) == #""\u0001\t""#)
+    }
+
     static func peer(_ scenario: String, _ input: [String: Any]) async throws -> MCPPeer.Outcome {
         let outcome = try await MCPPeer.run(scenario, input: input, packageRoot: TestCluster.packageRoot)
         #expect(!outcome.checks.isEmpty)
