@@ -12,11 +12,11 @@ import Synchronization
 /// rate limit are the REST ones by construction. Arguments are checked first against the tool's
 /// schema at the top level (names and JSON types): a mistake there is a protocol error
 /// (-32602); everything the API refuses comes back as a tool error the agent can act on.
-final class ToolDispatch: Sendable {
+package final class ToolDispatch: Sendable {
     let clock: any NudgeClock
     private let responder = Mutex<(any HTTPResponder<AppContext>)?>(nil)
 
-    init(clock: any NudgeClock) {
+    package init(clock: any NudgeClock) {
         self.clock = clock
     }
 
@@ -62,7 +62,7 @@ final class ToolDispatch: Sendable {
     }
 
     /// Names and top-level JSON types against the tool's schema; nil when they fit.
-    static func check(_ args: [String: JSONValue], _ tool: MCPTool) -> String? {
+    package static func check(_ args: [String: JSONValue], _ tool: MCPTool) -> String? {
         for (key, value) in args.sorted(by: { $0.key < $1.key }) {
             guard let expected = tool.argumentTypes[key] else {
                 return "Unknown argument \(key.prefix(100)) for \(tool.name); it takes: \(tool.argumentTypes.keys.sorted().joined(separator: ", "))."
@@ -87,7 +87,7 @@ final class ToolDispatch: Sendable {
 
     /// The API request for a call, and the fingerprint that replaces its body for
     /// `Idempotency-Key` when the body depends on the time of the call (`send_one` at a time).
-    func build(_ tool: MCPTool, _ args: [String: JSONValue]) throws -> (Request, String?) {
+    package func build(_ tool: MCPTool, _ args: [String: JSONValue]) throws -> (Request, String?) {
         var path = ""
         for segment in tool.route.path.split(separator: "/") {
             let name = String(segment.dropFirst())

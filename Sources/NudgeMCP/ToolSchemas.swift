@@ -20,7 +20,7 @@ package struct OpenAPISchemas: Sendable {
 
     package struct SchemaError: Error, CustomStringConvertible {
         package let description: String
-        init(_ d: String) { description = d }
+        package init(_ d: String) { description = d }
     }
 
     /// A parameter of an operation: where it goes in the request.

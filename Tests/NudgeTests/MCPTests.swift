@@ -47,6 +47,31 @@ import Testing
         }
     }
 
+    /// A query parameter added to the document (an `awaiting_reply` filter on thread lists) is in
+    /// the tool's schema and reaches the API request, with no change to the MCP code.
+    @Test func aQueryParameterAddedToTheDocumentAppearsInTheTool() throws {
+        let path = TestCluster.packageRoot.appendingPathComponent("docs/openapi.json").path
+        guard case .object(var doc) = try OpenAPISchemas(contentsOf: path).document, case .object(var paths)? = doc["paths"],
+            case .object(var item)? = paths["/v1/inboxes/{id}/threads"], case .object(var get)? = item["get"],
+            case .array(var params)? = get["parameters"]
+        else { throw OpenAPISchemas.SchemaError("unexpected document shape") }
+        params.append(.object(["name": .string("awaiting_reply"), "in": .string("query"), "schema": .object(["type": .string("boolean")])]))
+        get["parameters"] = .array(params)
+        item["get"] = .object(get)
+        paths["/v1/inboxes/{id}/threads"] = .object(item)
+        doc["paths"] = .object(paths)
+        let route = RouteTable.Operation(method: .get, path: "/v1/inboxes/:id/threads", scopes: [.inboxesRead])
+        let tool = try #require(try ToolRegistry(operations: [route], schemas: OpenAPISchemas(document: .object(doc))).byName["list_threads"])
+        #expect(tool.definition["inputSchema"]?["properties"]?["awaiting_reply"]?["type"]?.string == "boolean")
+        #expect(ToolDispatch.check(["id": .string("inb_1"), "awaiting_reply": .bool(true)], tool) == nil)
+        #expect(ToolDispatch.check(["id": .string("inb_1"), "awaiting_reply": .string("yes")], tool) != nil)
+        let (request, _) = try ToolDispatch(clock: ManualClock()).build(
+            tool, ["id": .string("inb_1"), "awaiting_reply": .bool(true), "limit": .number(5)])
+        #expect(request.uri.path == "/v1/inboxes/inb_1/threads/")
+        #expect(request.uri.queryParameters["awaiting_reply"] == "true")
+        #expect(request.uri.queryParameters["limit"] == "5")
+    }
+
     /// The hand-written JSON of the tool-call path: strict, bounded in depth, and the same values
     /// as Foundation's parser.
     @Test func jsonTextParsesStrictlyAndWritesCanonically() throws {
