@@ -53,8 +53,21 @@ package final class MCPEndpoint: Sendable {
         return Response(status: .ok)
     }
 
+    /// The transport's rule against DNS rebinding: a browser page of another site may not talk to
+    /// this endpoint. An `Origin` must name the host the request was sent to, or loopback.
+    static func originAllowed(_ request: Request) -> Bool {
+        guard let origin = request.headers[.origin] else { return true }
+        guard let host = URL(string: origin)?.host?.lowercased() else { return false }
+        if ["localhost", "127.0.0.1", "::1", "[::1]"].contains(host) { return true }
+        let target = (request.head.authority ?? "").lowercased()
+        return target == host || target.hasPrefix(host + ":")
+    }
+
     func post(_ request: Request, _ context: AppContext) async throws -> Response {
         guard let token = context.token else { throw NudgeError.unauthorized }
+        guard Self.originAllowed(request) else {
+            return RPC.failure(.forbidden, id: nil, .invalidRequest("Origin \(request.headers[.origin] ?? "") may not use this endpoint."))
+        }
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: JSONCoding.maxJSONBody)

@@ -326,6 +326,10 @@ async def guards(cfg):
             r = await raw_post(http, base, body, session)
             ok = r.status_code == status and r.json()["error"]["code"] == code
             check(f"{name}: protocol error {code}", ok, f"{r.status_code} {r.text[:300]}")
+        r = await raw_post(http, base, b'{"jsonrpc": "2.0", "id": 2, "method": "ping"}', session, {"Origin": "https://evil.example"})
+        check("another site's Origin: 403", r.status_code == 403 and r.json()["error"]["code"] == -32600, r.text)
+        r = await raw_post(http, base, b'{"jsonrpc": "2.0", "id": 2, "method": "ping"}', session, {"Origin": "http://localhost:3000"})
+        check("a loopback Origin is allowed", r.status_code == 200, r.text)
         r = await raw_post(http, base, b'{"jsonrpc": "2.0", "id": 2, "method": "ping"}')
         check("no session: 400", r.status_code == 400, r.text)
         r = await raw_post(http, base, b'{"jsonrpc": "2.0", "id": 2, "method": "ping"}', "mcps_forged_0000")
