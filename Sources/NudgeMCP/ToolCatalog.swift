@@ -98,17 +98,19 @@ package enum ToolCatalog {
             .init(
                 "enroll", .write,
                 "Enroll a contact: into a saved sequence (`sequence_id`), with ad-hoc steps (`emails`), and/or into an existing thread (`source`)."
-                    + " Follow-ups stop when the person replies (unless exit_on_reply is false)."),
+                    + " Follow-ups stop when the person replies (unless exit_on_reply is false).", mail: true),
             .init(
                 "send_one", .write,
                 "Send one email, now or at a time (`send_at`), as a new message or a reply in a thread (`thread_id`/`message_id`). It is not sent"
                     + " if the person replies first: a one-step enrollment, answered as the enrollment. Give an idempotency_key so that a retry sends once.",
-                shape: .sendOne),
+                mail: true, shape: .sendOne),
         ]),
-        "GET /v1/sequences/enrollments": .tools([.init("list_enrollments", .read, "List enrollments, filtered by state, contact, sequence or inbox.")]
+        "GET /v1/sequences/enrollments": .tools([
+            .init("list_enrollments", .read, "List enrollments, filtered by state, contact, sequence or inbox.", mail: true)
+        ]
         ),
         "GET /v1/sequences/enrollments/{id}": .tools([
-            .init("get_enrollment", .read, "Get an enrollment with its steps and timeline (what was sent, when the next step is due).")
+            .init("get_enrollment", .read, "Get an enrollment with its steps and timeline (what was sent, when the next step is due).", mail: true)
         ]),
         "PATCH /v1/sequences/enrollments/{id}": .tools([
             .init("pause_enrollment", .write, "Pause an active enrollment (no-op when already paused).", fixed: ["action": .string("pause")]),
