@@ -245,7 +245,11 @@ struct MCPCommand: AsyncParsableCommand {
         }
         let stdio = StdioTransport()
         try await stdio.connect()
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        // A server that is not running is an answer at once (not connection retries until the
+        // request's deadline): the agent's client then shows the error.
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(300)))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         var session: String?
         do {
             for try await message in await stdio.receive() {
