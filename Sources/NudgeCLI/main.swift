@@ -9,6 +9,7 @@ import Nudge
 import NudgeCore
 import NudgeStore
 import NudgeWorkers
+import Synchronization
 
 @main
 struct NudgeCommand: AsyncParsableCommand {
@@ -250,35 +251,45 @@ struct MCPCommand: AsyncParsableCommand {
         var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(300)))
         configuration.connectionPool.retryConnectionEstablishment = false
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        var session: String?
+        // Each message is relayed on its own, so a slow tool call does not hold up a ping; the
+        // session is kept before the answer to initialize is written (the client sends nothing
+        // that needs it before reading that answer).
+        let session = MCPSessionBox()
         do {
-            for try await message in await stdio.receive() {
-                var request = HTTPClientRequest(url: url.absoluteString)
-                request.method = .POST
-                request.headers.add(name: "Authorization", value: "Bearer \(token)")
-                request.headers.add(name: "Content-Type", value: "application/json")
-                request.headers.add(name: "Accept", value: "application/json, text/event-stream")
-                if let session { request.headers.add(name: "Mcp-Session-Id", value: session) }
-                request.body = .bytes(ByteBuffer(data: message))
-                let answer: Data
-                do {
-                    let response = try await client.execute(request, timeout: .seconds(120))
-                    if let s = response.headers.first(name: "Mcp-Session-Id") { session = s }
-                    let body = Data(buffer: try await response.body.collect(upTo: 64 << 20))
-                    if response.status == .accepted || body.isEmpty { continue }
-                    answer =
-                        Self.isJSONRPC(body)
-                        ? body : Self.error(for: message, "HTTP \(response.status.code): \(String(decoding: body.prefix(500), as: UTF8.self))")
-                } catch {
-                    answer = Self.error(for: message, "Nudge at \(base) is not reachable: \(error)")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for try await message in await stdio.receive() {
+                    group.addTask {
+                        let answer = await Self.relay(message, to: url, token: token, session: session, client: client)
+                        if !answer.isEmpty { try await stdio.send(answer) }
+                    }
                 }
-                if !answer.isEmpty { try await stdio.send(answer) }
+                try await group.waitForAll()
             }
         } catch {
             try? await client.shutdown()
             throw error
         }
         try await client.shutdown()
+    }
+
+    /// The server's answer to one message (empty for a notification), or a JSON-RPC error.
+    static func relay(_ message: Data, to url: URL, token: String, session: MCPSessionBox, client: HTTPClient) async -> Data {
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept", value: "application/json, text/event-stream")
+        if let s = session.id.withLock({ $0 }) { request.headers.add(name: "Mcp-Session-Id", value: s) }
+        request.body = .bytes(ByteBuffer(data: message))
+        do {
+            let response = try await client.execute(request, timeout: .seconds(300))
+            if let s = response.headers.first(name: "Mcp-Session-Id") { session.id.withLock { $0 = s } }
+            let body = Data(buffer: try await response.body.collect(upTo: 64 << 20))
+            if response.status == .accepted || body.isEmpty { return Data() }
+            return isJSONRPC(body) ? body : error(for: message, "HTTP \(response.status.code): \(String(decoding: body.prefix(500), as: UTF8.self))")
+        } catch {
+            return Self.error(for: message, "Nudge at \(url.absoluteString) is not reachable: \(error)")
+        }
     }
 
     static func isJSONRPC(_ body: Data) -> Bool {
@@ -291,4 +302,9 @@ struct MCPCommand: AsyncParsableCommand {
         let e: [String: Any] = ["jsonrpc": "2.0", "id": id, "error": ["code": -32603, "message": text]]
         return (try? JSONSerialization.data(withJSONObject: e)) ?? Data()
     }
+}
+
+/// The session `initialize` opened, shared by the relay's tasks.
+final class MCPSessionBox: Sendable {
+    let id = Mutex<String?>(nil)
 }
