@@ -106,6 +106,8 @@ package struct PreviewAPI {
             do {
                 let (subject, body, _) = try await writer.write(d, context: context)
                 return (subject ?? "", body)
+            } catch let refused as StepRendering.RefusedOutput {
+                throw APIError(.serviceUnavailable, "llm_output_refused", "The LLM's text for this step was refused: \(refused.reason)")
             } catch {
                 throw APIError(.serviceUnavailable, "llm_unavailable", "The LLM could not write this step: \(error)")
             }
