@@ -112,4 +112,23 @@ import Testing
             #expect(llm.received.count == 2)
         }
     }
+
+    /// A link another step of the sequence names is the sequence's own: a written step may use it.
+    @Test func aLinkFromAnotherStepOfTheSequenceIsAllowed() async throws {
+        let llm = try await ScriptedLLM.start()
+        defer { llm.stop() }
+        let body = "Hi Avery,\n\nIf a call helps, pick a time at https://partner.example.net/book.\n\nAcme Sales"
+        llm.script(Self.answer("A call?", body), Self.answer("A call?", body))
+        try await Harness.withSMTP(llm: LLMTests.settings(llm)) { h, _ in
+            let inbox = try await h.inbox()
+            let seq = try await h.call(
+                .post, "/v1/sequences/",
+                #"{"name": "Three steps", "sender_inbox_id": "\#(inbox)", "emails": [{"delay_days": 1, "prompt": "\#(Self.instruction)"}, {"delay_days": 2, "subject": "Checking in", "body": "Any news?"}, {"delay_days": 3, "subject": "Last note", "body": "Book a time at https://partner.example.net/book"}]}"#
+            ).id
+            let p = try await h.call(.post, "/v1/sequences/\(seq)/preview/", #"{"recipient": {"email": "avery@example.com"}}"#)
+            #expect(p.status == 200, "\(p.body)")
+            #expect(p["steps"]?[0]?["body"]?.string?.contains("https://partner.example.net/book") == true)
+            #expect(llm.received.count == 1)
+        }
+    }
 }

@@ -72,6 +72,8 @@ package struct StepRendering {
         package var threadText: String?
         /// The organization's sender domains: links and addresses there are the organization's own.
         package var orgDomains: [String] = []
+        /// The steps of the enrollment's sequence (version): what they name may be named.
+        package var sequenceSteps: [Step] = []
     }
 
     /// Output refused twice (`OutputGuard`), with the audit records of both calls.
@@ -86,6 +88,7 @@ package struct StepRendering {
         let (source, recent) = try await HistoryStore(db: db).stepContext(org: d.org, sourceMessageID: d.source?.message_id, threadID: d.threadID)
         var c = Context(sourceText: source)
         c.orgDomains = try await SenderDomainStore(db: db).list(org: d.org)
+        c.sequenceSteps = try await services.enrollments.get(org: d.org, id: d.enrollmentID)?.steps ?? []
         var budget = 6_000
         var parts: [String] = []
         for m in recent {
@@ -116,7 +119,7 @@ package struct StepRendering {
         let request = LLMRequest(
             system: prompts.writeSystem.render(vars), user: prompts.writeUser.render(vars), schemaName: "follow_up_email",
             schema: Self.schema, maxTokens: 700)
-        let check = Self.guardContext(d, system: request.system, orgDomains: context.orgDomains)
+        let check = Self.guardContext(d, system: request.system, orgDomains: context.orgDomains, sequenceSteps: context.sequenceSteps)
         var calls: [LLMCall] = []
         while true {
             let response = try await llm.complete(request)
@@ -138,7 +141,7 @@ package struct StepRendering {
     /// that say whose voice it is in, and where it may point (the step's and the sequence's own
     /// text, the contact's record, the inbox's and the organization's domains). The thread and the
     /// source message are not in it: they hold mail written by outsiders.
-    package static func guardContext(_ d: DueStep, system: String, orgDomains: [String]) -> OutputGuard.Context {
+    package static func guardContext(_ d: DueStep, system: String, orgDomains: [String], sequenceSteps: [Step]) -> OutputGuard.Context {
         var g = OutputGuard.Context()
         g.instructions = [d.step.prompt ?? ""]
         g.system = system
@@ -146,11 +149,10 @@ package struct StepRendering {
         g.recipientName = d.contactName
         g.subjectUsed = d.step.subject == nil
         g.subjectFallback = !(d.source?.subject ?? "").isEmpty
-        let own: [String?] = [
-            d.step.prompt, d.step.subject, d.step.body, d.step.note, d.nextStep?.prompt, d.nextStep?.subject, d.nextStep?.body, d.sequenceName,
-            d.contactName,
-        ]
-        for text in own + d.contactFields.values.map(Optional.some) { if let text { g.allowed.learn(from: text) } }
+        let steps = [d.step] + (d.nextStep.map { [$0] } ?? []) + sequenceSteps
+        var own: [String?] = [d.sequenceName, d.contactName] + d.contactFields.values.map(Optional.some)
+        for step in steps { own += [step.prompt, step.subject, step.body, step.note] }
+        for text in own { if let text { g.allowed.learn(from: text) } }
         g.allowed.allowAddress(d.recipient)
         g.allowed.allowAddress(d.inboxAddress)
         if let domain = d.inboxAddress.split(separator: "@").last, d.inboxAddress.contains("@") {
