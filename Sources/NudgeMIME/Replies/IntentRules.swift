@@ -7,7 +7,8 @@ enum IntentRules {
     }
 
     private static func re(_ alternatives: [String]) -> NSRegularExpression {
-        try! NSRegularExpression(pattern: "(?<!\\p{L})(?:" + alternatives.joined(separator: "|") + ")(?!\\p{L})", options: [.caseInsensitive])
+        // Case-sensitive: callers pass lowercased text (case folding made matching several times slower).
+        try! NSRegularExpression(pattern: "(?<!\\p{L})(?:" + alternatives.joined(separator: "|") + ")(?!\\p{L})")
     }
 
     /// Present-tense absence ("I am out of the office"), not "I was on vacation, sorry for the delay".

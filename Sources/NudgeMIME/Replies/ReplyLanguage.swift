@@ -11,7 +11,8 @@ public enum ReplyLanguage: String, Sendable, Codable, CaseIterable {
             for lang in allCases where markers[lang]!.contains(w) { score[lang, default: 0] += 2 }
         }
         // Letters and endings that only some of the languages use break ties on short replies.
-        for (fragment, langs) in spellings where lower.contains(fragment) {
+        // Bytes, not Foundation's `contains` (canonical-equivalence search, far slower): both sides are lowercased.
+        for (fragment, langs) in spellings where lower.utf8.firstRange(of: fragment.utf8) != nil {
             for lang in langs { score[lang, default: 0] += 1 }
         }
         return allCases.max { (score[$0] ?? 0) < (score[$1] ?? 0) || ((score[$0] ?? 0) == (score[$1] ?? 0) && $0 != .en && $1 == .en) }
