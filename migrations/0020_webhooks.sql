@@ -47,6 +47,7 @@ CREATE UNIQUE INDEX webhook_deliveries_event ON webhook_deliveries (org_id, webh
 CREATE INDEX webhook_deliveries_queue ON webhook_deliveries (org_id, webhook_id, event_tx, event_seq) WHERE state = 'pending' AND ordered;
 CREATE INDEX webhook_deliveries_loose ON webhook_deliveries (org_id, webhook_id, next_attempt_at) WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_by_created ON webhook_deliveries (org_id, webhook_id, created_at DESC, id DESC);
+CREATE INDEX webhook_deliveries_age ON webhook_deliveries (org_id, created_at);  -- retention
 
 CREATE TABLE webhook_attempts (
   org_id            text NOT NULL,

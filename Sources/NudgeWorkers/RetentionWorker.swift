@@ -20,6 +20,7 @@ package struct RetentionWorker: Service {
         package var events = 0
         package var bodies = 0
         package var llmCalls = 0
+        package var webhookDeliveries = 0
     }
 
     package func run() async throws {
@@ -42,6 +43,12 @@ package struct RetentionWorker: Service {
                         org: org, before: now.addingTimeInterval(-Double(policy.eventsDays) * day), limit: limit, conn, logger: db.logger)
                 }
             }
+            removed.webhookDeliveries += try await drain { limit in
+                try await db.system { conn in
+                    try await WebhookStore.purge(
+                        org: org, before: now.addingTimeInterval(-Double(policy.eventsDays) * day), limit: limit, conn, logger: db.logger)
+                }
+            }
             removed.bodies += try await drain { limit in
                 try await db.system { conn in
                     try await HistoryStore.purgeBodies(
@@ -58,6 +65,7 @@ package struct RetentionWorker: Service {
         Counter(label: "nudge_retention_removed_total", dimensions: [("kind", "events")]).increment(by: removed.events)
         Counter(label: "nudge_retention_removed_total", dimensions: [("kind", "bodies")]).increment(by: removed.bodies)
         Counter(label: "nudge_retention_removed_total", dimensions: [("kind", "llm_calls")]).increment(by: removed.llmCalls)
+        Counter(label: "nudge_retention_removed_total", dimensions: [("kind", "webhook_deliveries")]).increment(by: removed.webhookDeliveries)
         return removed
     }
 

@@ -8,14 +8,18 @@ import Testing
 
 /// Retention with the manual clock: nothing younger than its window goes, what is older goes in
 /// batches, a feed cursor into removed events is a 410 that says where to resume, and a thread
-/// whose bodies were removed still stops its enrollment on a reply.
+/// whose bodies were removed still stops its enrollment on a reply. Webhook deliveries go with
+/// their events.
 @Suite struct RetentionTests {
     static let day: Double = 86_400
 
     @Test func eventsBodiesAndCallLogsGoAfterTheirWindowsAndRepliesStillStop() async throws {
-        try await Harness.run { h in
+        try await Harness.run(configure: { $0.webhookAllowPrivate = true }) { h in
             let inbox = try await h.inbox()
             let address = Fixture.address()
+            // An endpoint nobody answers: its deliveries stay pending, and go with their events.
+            let hook = try await h.call(.post, "/v1/webhooks/", #"{"url": "http://127.0.0.1:9/hook"}"#)
+            #expect(hook.status == 201, "\(hook.body)")
             // Step 1 now, step 2 in five days: the enrollment still runs when step 1's body goes.
             let enrolled = try await h.enrollAdHoc(
                 inbox: inbox, email: address,
@@ -46,6 +50,9 @@ import Testing
             _ = try await h.advance(seconds: 1.5 * Self.day)
             let pass1 = try await worker.runOnce()
             #expect(pass1.events == firstEvents.count && pass1.bodies == 0 && pass1.llmCalls == 0, "\(pass1)")
+            #expect(pass1.webhookDeliveries == firstEvents.count, "\(pass1)")
+            let deliveries = try await h.call(.get, "/v1/webhooks/\(hook.id)/deliveries/")
+            #expect(deliveries["data"]?.items.isEmpty == true, "\(deliveries.body)")
             let gone = try await h.call(.get, "/v1/events/?after=\(oldestID)")
             #expect(gone.status == 410 && gone.errorParam == "after", "\(gone.body)")
             #expect(gone.json["error"]?["message"]?.string?.contains("removed by retention") == true)
