@@ -1,5 +1,6 @@
 import Foundation
 import NudgeTestSupport
+import PostgresNIO
 import Testing
 
 @testable import Nudge
@@ -182,16 +183,25 @@ import Testing
     /// work meanwhile: the endpoint stays with the first sender, and the event goes out once.
     @Test(.timeLimit(.minutes(1))) func aRetryDuringAnAttemptInFlightNeverSendsTwice() async throws {
         let receiver = try TestWebhookReceiver()
-        try receiver.setMode("slow 2")
+        try receiver.setMode("slow 6")
         try await Self.run { h in
             let (id, _) = try await Self.endpoint(h, receiver)
             try await Self.events(h, 1)
+            let db = h.services.db
+            @Sendable func leased() async throws -> Bool {
+                try await db.system { conn in
+                    try await conn.query("SELECT lease IS NOT NULL FROM webhooks WHERE id = \(id)", logger: db.logger).decode(Bool.self).collect()
+                        .first ?? false
+                }
+            }
             let first = Task { try await Self.advance(h, hours: 0.01) }
-            try await Task.sleep(for: .milliseconds(700))
+            while try await !leased() { try await Task.sleep(for: .milliseconds(20)) }
             let list = try await h.call(.get, "/v1/webhooks/\(id)/deliveries/")
-            let delivery = try #require(list["data"]?.items.first?["id"]?.string)
-            let retried = try await h.call(.post, "/v1/webhooks/\(id)/deliveries/\(delivery)/retry/")
+            let delivery = try #require(list["data"]?.items.first)
+            let retried = try await h.call(.post, "/v1/webhooks/\(id)/deliveries/\(delivery["id"]?.string ?? "")/retry/")
             #expect(retried.status == 202, "\(retried.body)")
+            // The attempt was still in flight when the retry was asked for.
+            try #require(try await leased() && receiver.deliveries().isEmpty, "the first attempt ended before the retry")
             try await Self.advance(h, hours: 0.01)
             try await first.value
             try await Self.advance(h, hours: 0.01)
