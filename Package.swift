@@ -28,6 +28,9 @@ let package = Package(
         // Already in the graph through postgres-nio; named for the TLS context of the single
         // connections that look for the writable host of a multi-host database.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+        // The Model Context Protocol's official Swift SDK: its tool, content and version types for
+        // the /mcp endpoint, and its stdio transport for `nudge mcp`.
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", exact: "0.12.1"),
     ],
     targets: [
         // libcurl, for SMTP (see Sources/CCurl/shim.h for why the setopt wrappers exist).
@@ -96,11 +99,25 @@ let package = Package(
             ],
             swiftSettings: layered
         ),
+        // The MCP server: tools generated from the route table, each call dispatched in process
+        // through the same router (auth, scopes, idempotency, validation, errors) as REST.
+        .target(
+            name: "NudgeMCP",
+            dependencies: [
+                "NudgeCore", "NudgeStore", "NudgeHTTP",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: layered
+        ),
         // The composition root: configuration, services, `buildApplication`.
         .target(
             name: "Nudge",
             dependencies: [
-                "NudgeCore", "NudgeStore", "NudgeWorkers", "NudgeHTTP", "NudgeMIME", "NudgeSMTP",
+                "NudgeCore", "NudgeStore", "NudgeWorkers", "NudgeHTTP", "NudgeMCP", "NudgeMIME", "NudgeSMTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -115,19 +132,24 @@ let package = Package(
         .executableTarget(
             name: "NudgeCLI",
             dependencies: [
-                "Nudge", "NudgeCore", "NudgeStore", "NudgeWorkers",
+                "Nudge", "NudgeCore", "NudgeStore", "NudgeWorkers", "NudgeMCP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "NudgeMIMETests", dependencies: ["NudgeMIME", "NudgeTestSupport"], exclude: ["oracle.py"]),
         // Test servers shared by the test targets (a scriptable SMTP server, Python's email parser).
-        .target(name: "NudgeTestSupport", path: "Tests/NudgeTestSupport", exclude: ["smtp_server.py", "webhook_receiver.py"]),
+        .target(name: "NudgeTestSupport", path: "Tests/NudgeTestSupport", exclude: ["smtp_server.py", "webhook_receiver.py", "mcp_peer.py"]),
         .testTarget(name: "NudgeSMTPTests", dependencies: ["NudgeSMTP", "NudgeTestSupport"]),
         .testTarget(
             name: "NudgeTests",
             dependencies: [
-                "Nudge", "NudgeCore", "NudgeStore", "NudgeWorkers", "NudgeHTTP", "NudgeMIME", "NudgeSMTP", "NudgeTestSupport",
+                "Nudge", "NudgeCore", "NudgeStore", "NudgeWorkers", "NudgeHTTP", "NudgeMCP", "NudgeMIME", "NudgeSMTP",
+                "NudgeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]

@@ -66,20 +66,40 @@ ensure_contract_venv() {
     "$py" -m pip install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
 }
 
-# standardwebhooks for the webhook tests' receiver (Tests/NudgeTestSupport/webhook_receiver.py), an
-# independent check of every signature the product makes; pinned, in its own venv.
-WEBHOOKS_VENV="$NUDGE_ROOT/.venv-webhooks"
-STANDARDWEBHOOKS_VERSION="1.1.0"
-ensure_webhooks_venv() {
-    local py="$WEBHOOKS_VENV/bin/python"
-    if [ -x "$py" ] \
-        && [ "$("$py" -c 'import importlib.metadata as m; print(m.version("standardwebhooks"))' 2>/dev/null)" = "$STANDARDWEBHOOKS_VERSION" ]; then
+# ensure_venv DIR DIST VERSION: a venv of Debian's python3 at DIR holding DIST==VERSION (pinned).
+ensure_venv() {
+    local dir="$1" dist="$2" version="$3" py="$1/bin/python"
+    if [ -x "$py" ] && [ "$("$py" -c "import importlib.metadata as m; print(m.version('$dist'))" 2>/dev/null)" = "$version" ]; then
         return 0
     fi
-    log "creating $WEBHOOKS_VENV (standardwebhooks $STANDARDWEBHOOKS_VERSION)"
-    [ -x "$py" ] || /usr/bin/python3 -m venv "$WEBHOOKS_VENV"
-    "$py" -m pip install -q --disable-pip-version-check "standardwebhooks==$STANDARDWEBHOOKS_VERSION" >&2
+    log "creating $dir ($dist $version)"
+    [ -x "$py" ] || /usr/bin/python3 -m venv "$dir"
+    "$py" -m pip install -q --disable-pip-version-check "$dist==$version" >&2
 }
+
+# standardwebhooks for the webhook tests' receiver (Tests/NudgeTestSupport/webhook_receiver.py), an
+# independent check of every signature the product makes.
+WEBHOOKS_VENV="$NUDGE_ROOT/.venv-webhooks"
+STANDARDWEBHOOKS_VERSION="1.1.0"
+ensure_webhooks_venv() { ensure_venv "$WEBHOOKS_VENV" standardwebhooks "$STANDARDWEBHOOKS_VERSION"; }
+
+# openapi-python-client for the generated-client check of ops/test (check_generated_client).
+PYCLIENT_VENV="$NUDGE_ROOT/.venv-pyclient"
+PYCLIENT_VERSION="0.29.1"
+ensure_pyclient_venv() { ensure_venv "$PYCLIENT_VENV" openapi-python-client "$PYCLIENT_VERSION"; }
+
+# check_generated_client WORK_DIR: a Python client generated from docs/openapi.json must keep every
+# operation but the raw-mail ones (ops/client_check.py says why).
+check_generated_client() {
+    ensure_pyclient_venv
+    "$PYCLIENT_VENV/bin/python" "$NUDGE_ROOT/ops/client_check.py" "$NUDGE_ROOT/docs/openapi.json" "$1"
+}
+
+# The official Python MCP SDK as the client of the MCP tests (Tests/NudgeTestSupport/mcp_peer.py);
+# ops/test hands its python to the tests.
+MCP_VENV="$NUDGE_ROOT/.venv-mcp"
+MCP_CLIENT_VERSION="2.3.0"
+ensure_mcp_venv() { ensure_venv "$MCP_VENV" mcp "$MCP_CLIENT_VERSION"; }
 
 # A TCP port free on loopback right now (the kernel picks it).
 free_port() {

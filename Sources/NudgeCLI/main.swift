@@ -1,10 +1,15 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Logging
+import MCP
+import NIOCore
+import NIOFoundationCompat
 import Nudge
 import NudgeCore
 import NudgeStore
 import NudgeWorkers
+import Synchronization
 
 @main
 struct NudgeCommand: AsyncParsableCommand {
@@ -33,7 +38,7 @@ struct NudgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nudge",
         abstract: "Email follow-up sequences for AI agents: send each step on time, stop when the person replies.",
-        subcommands: [Serve.self, Migrate.self, Org.self, Token.self, Domain.self, Explain.self]
+        subcommands: [Serve.self, Migrate.self, Org.self, Token.self, Domain.self, Explain.self, MCPCommand.self]
     )
 }
 
@@ -222,4 +227,84 @@ struct Explain: AsyncParsableCommand {
             print(plan)
         }
     }
+}
+
+/// `nudge mcp`: MCP over stdio for a local agent (a desktop MCP client starts it). Each message
+/// read from stdin is posted to `$NUDGE_URL/mcp` with `$NUDGE_TOKEN`, and the answer written to
+/// stdout: the tools, scopes, limits and errors are the server's, the same as over HTTP.
+struct MCPCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mcp",
+        abstract: "Serve MCP over stdio, relayed to a running server: NUDGE_URL (default http://127.0.0.1:8080) and NUDGE_TOKEN (a scoped token).")
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let token = env["NUDGE_TOKEN"], !token.isEmpty else { throw ValidationError("NUDGE_TOKEN must hold an API token (nudge_…)") }
+        let base = (env["NUDGE_URL"] ?? "http://127.0.0.1:8080").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        guard let url = URL(string: base + "/mcp"), url.scheme == "http" || url.scheme == "https" else {
+            throw ValidationError("NUDGE_URL must be an http(s) URL such as http://127.0.0.1:8080")
+        }
+        let stdio = StdioTransport()
+        try await stdio.connect()
+        // A server that is not running is an answer at once (not connection retries until the
+        // request's deadline): the agent's client then shows the error.
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(300)))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        // Each message is relayed on its own, so a slow tool call does not hold up a ping; the
+        // session is kept before the answer to initialize is written (the client sends nothing
+        // that needs it before reading that answer).
+        let session = MCPSessionBox()
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for try await message in await stdio.receive() {
+                    group.addTask {
+                        let answer = await Self.relay(message, to: url, token: token, session: session, client: client)
+                        if !answer.isEmpty { try await stdio.send(answer) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    /// The server's answer to one message (empty for a notification), or a JSON-RPC error.
+    static func relay(_ message: Data, to url: URL, token: String, session: MCPSessionBox, client: HTTPClient) async -> Data {
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept", value: "application/json, text/event-stream")
+        if let s = session.id.withLock({ $0 }) { request.headers.add(name: "Mcp-Session-Id", value: s) }
+        request.body = .bytes(ByteBuffer(data: message))
+        do {
+            let response = try await client.execute(request, timeout: .seconds(300))
+            if let s = response.headers.first(name: "Mcp-Session-Id") { session.id.withLock { $0 = s } }
+            let body = Data(buffer: try await response.body.collect(upTo: 64 << 20))
+            if response.status == .accepted || body.isEmpty { return Data() }
+            return isJSONRPC(body) ? body : error(for: message, "HTTP \(response.status.code): \(String(decoding: body.prefix(500), as: UTF8.self))")
+        } catch {
+            return Self.error(for: message, "Nudge at \(url.absoluteString) is not reachable: \(error)")
+        }
+    }
+
+    static func isJSONRPC(_ body: Data) -> Bool {
+        (try? JSONSerialization.jsonObject(with: body) as? [String: Any])?["jsonrpc"] as? String == "2.0"
+    }
+
+    /// A JSON-RPC error answering `message` (nothing for a notification).
+    static func error(for message: Data, _ text: String) -> Data {
+        guard let m = try? JSONSerialization.jsonObject(with: message) as? [String: Any], let id = m["id"] else { return Data() }
+        let e: [String: Any] = ["jsonrpc": "2.0", "id": id, "error": ["code": -32603, "message": text]]
+        return (try? JSONSerialization.data(withJSONObject: e)) ?? Data()
+    }
+}
+
+/// The session `initialize` opened, shared by the relay's tasks.
+final class MCPSessionBox: Sendable {
+    let id = Mutex<String?>(nil)
 }

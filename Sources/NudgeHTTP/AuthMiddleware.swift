@@ -16,12 +16,20 @@ package struct AuthMiddleware: RouterMiddleware {
     package let limiter: RateLimiter?
 
     package func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization] else { throw NudgeError.unauthorized }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw NudgeError.unauthorized }
         var context = context
-        let token = try await authenticator.authenticate(String(parts[1]).trimmingCharacters(in: .whitespaces))
-        context.token = token
+        // A request the MCP endpoint dispatches in process for a tool call carries the token that
+        // `/mcp` authenticated (a request off the wire never has one here); it is rate-limited
+        // here, once, like any API request (`/mcp` itself authenticates without the limiter).
+        let token: AuthenticatedToken
+        if let preset = context.token {
+            token = preset
+        } else {
+            guard let header = request.headers[.authorization] else { throw NudgeError.unauthorized }
+            let parts = header.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw NudgeError.unauthorized }
+            token = try await authenticator.authenticate(String(parts[1]).trimmingCharacters(in: .whitespaces))
+            context.token = token
+        }
         guard let limiter else { return try await next(request, context) }
         let remaining = try limiter.take(token.tokenID)
         var response = try await next(request, context)

@@ -9,6 +9,10 @@ import NudgeWorkers
 public struct AppContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var token: AuthenticatedToken?
+    /// Set only for a request dispatched in process by the MCP endpoint whose body is derived from
+    /// the tool's arguments and the time (`send_one` with `send_at`): `Idempotency-Key` then
+    /// matches on these arguments instead of the body, so that a retry later replays.
+    package var idempotencyFingerprint: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
@@ -22,12 +26,14 @@ public struct AppContext: RequestContext {
 public struct TenantContext: ChildRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let token: AuthenticatedToken
+    package let idempotencyFingerprint: String?
     public var org: String { token.orgID }
 
     public init(context: AppContext) throws {
         guard let token = context.token else { throw NudgeError.unauthorized }
         self.coreContext = context.coreContext
         self.token = token
+        self.idempotencyFingerprint = context.idempotencyFingerprint
         self.logger[metadataKey: "org_id"] = .string(token.orgID)
     }
 

@@ -44,7 +44,11 @@ package struct IdempotencyMiddleware: Sendable {
         hasher.update(data: Data([0]))
         hasher.update(data: Data(request.uri.path.utf8))
         hasher.update(data: Data([0]))
-        hasher.update(data: Data(buffer: body))
+        if let fingerprint = context.idempotencyFingerprint {
+            hasher.update(data: Data("fingerprint\u{0}\(fingerprint)".utf8))
+        } else {
+            hasher.update(data: Data(buffer: body))
+        }
         let hash = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         let org = context.org
         let token = context.token.tokenID

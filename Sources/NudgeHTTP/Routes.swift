@@ -18,7 +18,7 @@ public struct ScopedRouter: Sendable {
 
     /// `scopes` are all required. An empty list means "any valid token".
     package func on(_ method: HTTPRequest.Method, _ path: String, _ scopes: [Scope], _ handler: @escaping Handler) {
-        routes?.add(method, path)
+        routes?.add(method, path, scopes: scopes)
         let idempotency = self.idempotency
         group.on(RouterPath(path), method: method) { request, context in
             for scope in scopes { try context.require(scope) }
@@ -43,10 +43,35 @@ public struct ScopedRouter: Sendable {
 /// registered, read by `ErrorMiddleware`.
 public final class RouteTable: Sendable {
     private let routes = Mutex<[(segments: [Substring], methods: Set<HTTPRequest.Method>)]>([])
+    private let scoped = Mutex<[Operation]>([])
+
+    /// A `/v1` operation and the scopes it declares: what the MCP tools are generated from.
+    package struct Operation: Sendable, Hashable {
+        package let method: HTTPRequest.Method
+        /// The router's form, `/v1/contacts/:id`.
+        package let path: String
+        package let scopes: [Scope]
+        /// `POST /v1/contacts/{id}/labels`: the OpenAPI document's form.
+        package var key: String {
+            "\(method.rawValue) "
+                + path.split(separator: "/").map { $0.first == ":" ? "{\($0.dropFirst())}" : String($0) }
+                .reduce("") { $0 + "/" + $1 }
+        }
+
+        package init(method: HTTPRequest.Method, path: String, scopes: [Scope]) {
+            self.method = method
+            self.path = path
+            self.scopes = scopes
+        }
+    }
 
     public init() {}
 
-    package func add(_ method: HTTPRequest.Method, _ path: String) {
+    /// The operations registered through `ScopedRouter`, in registration order.
+    package var operations: [Operation] { scoped.withLock { $0 } }
+
+    package func add(_ method: HTTPRequest.Method, _ path: String, scopes: [Scope]? = nil) {
+        if let scopes { scoped.withLock { $0.append(Operation(method: method, path: path, scopes: scopes)) } }
         let segments = Self.segments(path)
         routes.withLock { routes in
             if let i = routes.firstIndex(where: { $0.segments == segments }) {

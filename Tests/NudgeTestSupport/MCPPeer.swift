@@ -1,0 +1,68 @@
+import Foundation
+
+/// Runs mcp_peer.py (next to this file), the official Python MCP SDK as a real client, for one
+/// scenario against a running server. Its Python is `$NUDGE_TEST_MCP_PYTHON` (ops/test sets it to
+/// the venv that ops/lib.sh's ensure_mcp_venv pins), else `<package>/.venv-mcp/bin/python`.
+public enum MCPPeer {
+    public static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("mcp_peer.py").path
+
+    public static func python(packageRoot: URL) -> String {
+        ProcessInfo.processInfo.environment["NUDGE_TEST_MCP_PYTHON"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? packageRoot.appendingPathComponent(".venv-mcp/bin/python").path
+    }
+
+    public struct Outcome: Sendable {
+        /// (name, ok, detail) of each check the script made.
+        public let checks: [(name: String, ok: Bool, detail: String)]
+        public let output: [String: String]
+        public var failures: [String] { checks.filter { !$0.ok }.map { "\($0.name): \($0.detail)" } }
+    }
+
+    public struct PeerError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Runs `scenario` with `input` (JSON on its stdin); waits without blocking a thread (the
+    /// server under test runs in this process).
+    public static func run(_ scenario: String, input: [String: Any], packageRoot: URL, timeout: Double = 180) async throws -> Outcome {
+        let python = python(packageRoot: packageRoot)
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw PeerError(description: "No MCP client environment at \(python): run ops/test, which installs it (ensure_mcp_venv).")
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nudge-mcp-peer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let inPath = dir.appendingPathComponent("in.json")
+        let outPath = dir.appendingPathComponent("out.json")
+        let errPath = dir.appendingPathComponent("err.log")
+        try JSONSerialization.data(withJSONObject: input).write(to: inPath)
+        FileManager.default.createFile(atPath: outPath.path, contents: nil)
+        FileManager.default.createFile(atPath: errPath.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script, scenario]
+        process.standardInput = try FileHandle(forReadingFrom: inPath)
+        process.standardOutput = try FileHandle(forWritingTo: outPath)
+        process.standardError = try FileHandle(forWritingTo: errPath)
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+                return
+            }
+            let p = process
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { if p.isRunning { p.terminate() } }
+        }
+        let out = (try? Data(contentsOf: outPath)) ?? Data()
+        let err = String(decoding: (try? Data(contentsOf: errPath)) ?? Data(), as: UTF8.self)
+        guard status == 0, let json = try? JSONSerialization.jsonObject(with: out) as? [String: Any], let raw = json["checks"] as? [[Any]] else {
+            throw PeerError(
+                description: "mcp_peer.py \(scenario) exited \(status): \(err.suffix(4000)) \(String(decoding: out.prefix(2000), as: UTF8.self))")
+        }
+        let checks = raw.map { ($0[0] as? String ?? "?", $0[1] as? Bool ?? false, $0.count > 2 ? ($0[2] as? String ?? "") : "") }
+        var output: [String: String] = [:]
+        for (k, v) in json where k != "checks" { output[k] = (v as? String) ?? "\(v)" }
+        return Outcome(checks: checks, output: output)
+    }
+}
