@@ -312,17 +312,19 @@ extension WebhookStore {
             return false
         }
     }
+}
 
-    /// Deliveries due now that could be sent, for `drainWork`.
-    package func countDue(now: Date) async throws -> Int {
-        try await db.system { [logger] conn in
-            try await conn.query(
-                """
-                SELECT count(*)::int FROM webhook_deliveries d JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id
-                WHERE d.state = \(WebhookDeliveryState.pending.rawValue) AND NOT w.disabled AND d.next_attempt_at <= \(now)
-                """, logger: logger
-            ).decode(Int.self).collect().first ?? 0
-        }
+extension WebhookStore {
+    /// Retention: up to `limit` of the organization's deliveries (and their attempts) made before
+    /// `before`, the events' cutoff; a pending one goes too, since its event is gone. Returns how many.
+    package static func purge(org: String, before: Date, limit: Int, _ conn: PostgresConnection, logger: Logger) async throws -> Int {
+        try await conn.query(
+            """
+            DELETE FROM webhook_deliveries d USING (
+              SELECT org_id, id FROM webhook_deliveries WHERE org_id = \(org) AND created_at < \(before) LIMIT \(limit)) old
+            WHERE d.org_id = old.org_id AND d.id = old.id RETURNING 1
+            """, logger: logger
+        ).collect().count
     }
 }
 
