@@ -327,17 +327,3 @@ extension WebhookStore {
         ).collect().count
     }
 }
-
-extension WebhookStore {
-    /// Retention: up to `limit` of the organization's deliveries (and their attempts) made before
-    /// `before`, the events' cutoff; a pending one goes too, since its event is gone. Returns how many.
-    package static func purge(org: String, before: Date, limit: Int, _ conn: PostgresConnection, logger: Logger) async throws -> Int {
-        try await conn.query(
-            """
-            DELETE FROM webhook_deliveries d USING (
-              SELECT org_id, id FROM webhook_deliveries WHERE org_id = \(org) AND created_at < \(before) LIMIT \(limit)) old
-            WHERE d.org_id = old.org_id AND d.id = old.id RETURNING 1
-            """, logger: logger
-        ).collect().count
-    }
-}
