@@ -154,7 +154,6 @@ package struct InboundProcessor {
                     org: org, messageID: messageID, targets: targets.filter { !$0.stopped }.map(\.id),
                     returnDate: analysis?.returnDate, now: now, events: &events, conn, logger: logger)
             }
-            if classification == .humanReply && !newThread { try await HistoryStore.answered(org: org, threadID: thread, conn, logger: logger) }
         case .bounce:
             let report = m.bounce
             var failed = (report?.recipients ?? []).filter(\.permanent).map(\.address)
