@@ -37,6 +37,24 @@ extension StringProtocol {
 }
 
 enum ByteSearch {
+    /// Whether the non-empty `needle` occurs in `hay`.
+    static func occurs(_ needle: [UInt8], in hay: UnsafeBufferPointer<UInt8>) -> Bool {
+        !needle.isEmpty && needle.withUnsafeBufferPointer { occurs($0, in: hay) }
+    }
+
+    /// Whether any of the needles occurs in `text`'s UTF-8.
+    static func anyOccurs(_ needles: [[UInt8]], in text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { hay in needles.contains { occurs($0, in: hay) } }
+    }
+
+    /// The needles that occur in `text`'s UTF-8 (Foundation's and the standard library's
+    /// searches are generic and far slower for these short texts).
+    static func occurring(_ needles: [[UInt8]], in text: String) -> [Int] {
+        var text = text
+        return text.withUTF8 { hay in needles.indices.filter { occurs(needles[$0], in: hay) } }
+    }
+
     /// Whether `needle` occurs in `hay`, byte for byte (an empty needle always does). The C
     /// library finds each candidate first byte far faster than a loop over the bytes.
     static func occurs(_ needle: UnsafeBufferPointer<UInt8>, in hay: UnsafeBufferPointer<UInt8>) -> Bool {

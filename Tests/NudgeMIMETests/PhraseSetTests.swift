@@ -61,7 +61,7 @@ import Testing
                 bytes.withUTF8 { buffer in
                     for rule in set.rules where !rule.anchors.isEmpty {
                         let matched = rule.re.firstMatch(in: text, range: NSRange(location: 0, length: (text as NSString).length)) != nil
-                        #expect(!matched || rule.anchors.contains { Anchor.occurs($0, in: buffer) }, "\(name): \(rule.re.pattern)")
+                        #expect(!matched || rule.anchors.contains { ByteSearch.occurs($0, in: buffer) }, "\(name): \(rule.re.pattern)")
                     }
                 }
             }

@@ -49,7 +49,7 @@ struct PhraseSet: Sendable {
     private func candidates(_ text: String) -> [Rule] {
         var bytes = text
         return bytes.withUTF8 { bytes in
-            rules.filter { rule in rule.anchors.isEmpty || rule.anchors.contains { Anchor.occurs($0, in: bytes) } }
+            rules.filter { rule in rule.anchors.isEmpty || rule.anchors.contains { ByteSearch.occurs($0, in: bytes) } }
         }
     }
 }
@@ -62,10 +62,6 @@ enum Anchor {
     static func required(_ pattern: String) -> [String]? {
         var p = Parser(Array(pattern))
         return p.alternation()
-    }
-
-    static func occurs(_ needle: [UInt8], in hay: UnsafeBufferPointer<UInt8>) -> Bool {
-        !needle.isEmpty && needle.withUnsafeBufferPointer { ByteSearch.occurs($0, in: hay) }
     }
 
     private struct Parser {

@@ -13,8 +13,8 @@ public enum ReplyLanguage: String, Sendable, Codable, CaseIterable {
         }
         // Letters and endings that only some of the languages use break ties on short replies.
         // Bytes, not Foundation's `contains` (canonical-equivalence search, far slower): both sides are lowercased.
-        for (fragment, langs) in spellings where lower.utf8.firstRange(of: fragment.utf8) != nil {
-            for lang in langs { score[lang, default: 0] += 1 }
+        for i in ByteSearch.occurring(spellingBytes, in: lower) {
+            for lang in spellings[i].1 { score[lang, default: 0] += 1 }
         }
         return allCases.max { (score[$0] ?? 0) < (score[$1] ?? 0) || ((score[$0] ?? 0) == (score[$1] ?? 0) && $0 != .en && $1 == .en) }
             .flatMap { (score[$0] ?? 0) > 0 ? $0 : nil } ?? .en
@@ -66,6 +66,8 @@ public enum ReplyLanguage: String, Sendable, Codable, CaseIterable {
             "nej", "ni", "er", "av", "har", "som", "att",
         ],
     ]
+
+    private static let spellingBytes = spellings.map { Array($0.0.utf8) }
 
     private static let spellings: [(String, [ReplyLanguage])] = [
         ("ß", [.de]), ("ü", [.de]), ("ä", [.de, .sv]), ("ö", [.de, .sv]), ("å", [.sv]), ("ñ", [.es]), ("¿", [.es]), ("¡", [.es]),

@@ -11,7 +11,7 @@ public enum Unsubscribe {
     /// - Parameter body: the reply's start without its signature, lowercased (`ReplyIntent.Prepared`).
     static func isRequested(lowerBody body: String) -> Bool {
         // Most replies name none of the words a request needs: the patterns below are not run for them.
-        guard anchors.contains(where: { body.utf8.firstRange(of: $0.utf8) != nil }) else { return false }
+        guard ByteSearch.anyOccurs(anchors, in: body) else { return false }
         if matches(bareWord, body) { return true }
         return ReplySentences.split(body).contains { sentence in
             guard let hit = request.firstMatch(sentence) else { return false }
@@ -35,7 +35,8 @@ public enum Unsubscribe {
 
     /// Each pattern below (and `bareWord`) contains one of these: a text without any cannot match.
     /// `ReplyLabelTests` (every labelled request, in eight languages) fails if one is missing.
-    private static let anchors = [
+    private static let anchors = anchorWords.map { Array($0.utf8) }
+    private static let anchorWords = [
         "unsubscrib", "remov", "taken off", "opted out", "take", "stop", "quit", "contact", "mail", "writ", "messag", "reach", "no more",
         "no further", "opt", "leave me alone", "delete", "erase", "abmelden", "abbestellen", "austragen", "sie mich", "keine", "nicht mehr",
         "entfernen", "streichen", "löschen", "retir", "désinscri", "desinscri", "désabonn", "desabonn", "supprim", "enlev", "radier", "écri",
