@@ -11,9 +11,9 @@ import NudgeSMTP
 import NudgeStore
 import NudgeTestSupport
 import NudgeWorkers
-import Testing
 import PostgresNIO
 import ServiceLifecycle
+import Testing
 
 /// A response, decoded.
 struct Reply {
