@@ -71,6 +71,7 @@ package func registerAPI(_ r: ScopedRouter, services s: NudgeServices) {
     InboxesAPI(store: s.inboxes, clock: s.clock, anyDomain: s.config.anySenderDomain).register(r)
     ContactsAPI(store: s.contacts, inboxes: s.inboxes, clock: s.clock).register(r)
     SequencesAPI(store: s.sequences, clock: s.clock, llmConfigured: s.llmConfigured).register(r)
+    SequenceStatsAPI(sequences: s.sequences, stats: SequenceStatsStore(db: s.db)).register(r)
     let enrollmentsAPI = EnrollmentsAPI(
         store: s.enrollments, contacts: s.contacts, sequences: s.sequences, db: s.db, clock: s.clock, llmConfigured: s.llmConfigured)
     enrollmentsAPI.register(r)

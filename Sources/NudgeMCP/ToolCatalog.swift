@@ -88,6 +88,12 @@ package enum ToolCatalog {
         "PATCH /v1/sequences/{id}": .tools([
             .init("update_sequence", .write, "Edit a sequence (a new version; running enrollments keep the version they were made with).")
         ]),
+        "GET /v1/sequences/{id}/stats": .tools([
+            .init(
+                "get_sequence_stats", .read,
+                "A sequence's statistics: enrollments by state, sent, replied, bounced, exits by reason, reply rate and per-step figures"
+                    + " (all time, or the cohort enrolled since `since`).")
+        ]),
         "DELETE /v1/sequences/{id}": .tools([.init("archive_sequence", .destructive, "Archive a sequence: no new enrollments; running ones go on.")]),
         "POST /v1/sequences/{id}/preview": .tools([
             .init(

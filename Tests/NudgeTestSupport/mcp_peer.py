@@ -147,6 +147,7 @@ async def parity(cfg):
         same("update_sequence", await t("update_sequence", {"id": seq, "name": "Proposal follow-up v2"}), *rest.call("GET", f"/v1/sequences/{seq}"))
         same("get_sequence", await t("get_sequence", {"id": seq}), *rest.call("GET", f"/v1/sequences/{seq}"))
         same("list_sequences", await t("list_sequences", {}), *rest.call("GET", "/v1/sequences/"))
+        same("get_sequence_stats", await t("get_sequence_stats", {"id": seq}), *rest.call("GET", f"/v1/sequences/{seq}/stats"))
         preview = {"recipient": {"contact_id": contact}}
         same("preview_sequence", await t("preview_sequence", {"id": seq, **preview}), *rest.call("POST", f"/v1/sequences/{seq}/preview/", preview))
 

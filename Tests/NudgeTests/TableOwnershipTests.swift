@@ -13,6 +13,8 @@ import Testing
         "sequences": ["SequenceStore.swift"], "sequence_versions": ["SequenceStore.swift"],
         "enrollments": ["EnrollmentStore.swift", "EnrollmentStore+Progress.swift", "EnrollmentStore+Replies.swift", "EnrollmentStore+Holds.swift"],
         "deliveries": ["DeliveryStore.swift"],
+        // Written by migration 0022's triggers in the transactions that change enrollments and deliveries.
+        "sequence_stats": ["SequenceStatsStore.swift"], "sequence_stat_deltas": ["SequenceStatsStore.swift"],
         "events": ["Events.swift"],
         "idempotency_keys": ["IdempotencyStore.swift"],
         "inbox_daily_sends": ["DailyCounts.swift"], "org_daily_sends": ["DailyCounts.swift"],
