@@ -49,10 +49,14 @@ package enum ToolCatalog {
     package static let decisions: [String: ToolDecision] = [
         "POST /v1/tokens": .excluded("Credentials are managed over REST by an admin: a tool must not mint tokens."),
         "GET /v1/tokens": .excluded("Token management stays with REST."),
-        "GET /v1/tokens/me": .tools([.init("whoami", .read, "The calling token: its organization, name and scopes.")]),
+        "GET /v1/tokens/me": .tools([
+            .init("whoami", .read, "The calling token: its organization, name, scopes and the send policy in force (caps, domains, approval).")
+        ]),
         "GET /v1/tokens/{id}": .excluded("Token management stays with REST."),
         "PATCH /v1/tokens/{id}": .excluded("Token management stays with REST: a tool must not widen credentials."),
         "DELETE /v1/tokens/{id}": .excluded("Token management stays with REST."),
+        "GET /v1/organization": .excluded("Organization settings stay with REST; whoami shows the send policy in force."),
+        "PATCH /v1/organization": .excluded("Send policies are set by an admin over REST: a tool must not raise its own limits."),
         "POST /v1/inboxes": .tools([
             .init("create_inbox", .write, "Create an inbox to send from (address, display name, timezone, send window, daily limit).")
         ]),

@@ -34,6 +34,10 @@ package struct DueStep: Sendable {
     /// "accepted" when an SMTP server took this step's email but the batch that sent it never
     /// recorded it (the worker died): it is recorded as sent, not sent again.
     package let deliveryStatus: String?
+    /// The token whose send policy governs this enrollment, and that policy as it is now (nil
+    /// when it sets nothing).
+    package var policyTokenID: String? = nil
+    package var policy: SendPolicy? = nil
     package var acceptedEarlier: Bool { deliveryStatus == DeliveryStatus.accepted.rawValue }
     /// When the step was first due: its delivery row keeps this across retries.
     package var scheduledAt: Date { firstAttemptAt ?? dueAt }
@@ -125,7 +129,8 @@ package struct DueStep: Sendable {
                i.address, i.display_name, i.timezone, i.send_window::text AS window, i.daily_send_limit,
                c.full_name, c.fields::text AS fields, c.timezone AS contact_tz,
                EXISTS (SELECT 1 FROM suppressions s WHERE s.org_id = e.org_id AND s.address_key = f.recipient_key) AS suppressed,
-               d.rendered_subject, d.rendered_body, d.scheduled_at AS first_attempt, q.name AS sequence_name, d.status AS delivery_status
+               d.rendered_subject, d.rendered_body, d.scheduled_at AS first_attempt, q.name AS sequence_name, d.status AS delivery_status,
+               f.policy_token_id, p.policy
         FROM e
         CROSS JOIN LATERAL (SELECT * FROM enrollments f WHERE f.org_id = e.org_id AND f.id = e.id LIMIT 1) f
         CROSS JOIN LATERAL (SELECT * FROM inboxes i WHERE i.org_id = e.org_id AND i.id = f.inbox_id LIMIT 1) i
@@ -134,6 +139,8 @@ package struct DueStep: Sendable {
         LEFT JOIN LATERAL (SELECT * FROM sequences q WHERE q.org_id = e.org_id AND q.id = f.sequence_id LIMIT 1) q ON true
         LEFT JOIN LATERAL (SELECT v.definition -> 'steps' AS steps FROM sequence_versions v
           WHERE f.steps IS NULL AND v.org_id = e.org_id AND v.sequence_id = f.sequence_id AND v.version = f.sequence_version LIMIT 1) v ON true
+        LEFT JOIN LATERAL (SELECT nullif(o.send_policy || t.send_policy, '{}'::jsonb)::text AS policy FROM tokens t JOIN orgs o ON o.id = t.org_id
+          WHERE t.org_id = e.org_id AND t.id = f.policy_token_id LIMIT 1) p ON true
         ORDER BY e.next_due_at
         """
     }
@@ -143,7 +150,7 @@ package struct DueStep: Sendable {
         func json<T: Decodable>(_ col: String, _ t: T.Type) throws -> T? {
             try r[col].decode(String?.self).flatMap { try JSONCoding.decoder.decode(T.self, from: Data($0.utf8)) }
         }
-        return DueStep(
+        var due = DueStep(
             org: try r["org_id"].decode(String.self), enrollmentID: try r["id"].decode(String.self),
             inboxID: try r["inbox_id"].decode(String.self), contactID: try r["contact_id"].decode(String.self),
             recipient: try r["recipient"].decode(String.self), sequenceID: try r["sequence_id"].decode(String?.self),
@@ -163,6 +170,9 @@ package struct DueStep: Sendable {
             suppressed: try r["suppressed"].decode(Bool.self), renderedSubject: try r["rendered_subject"].decode(String?.self),
             renderedBody: try r["rendered_body"].decode(String?.self), firstAttemptAt: try r["first_attempt"].decode(Date?.self),
             sequenceName: try r["sequence_name"].decode(String?.self), deliveryStatus: try r["delivery_status"].decode(String?.self))
+        due.policyTokenID = try r["policy_token_id"].decode(String?.self)
+        due.policy = try r["policy"].decode(String?.self).map(SendPolicy.decode)
+        return due
     }
 
     /// Send windows apply in the contact's timezone when known, else the inbox's.

@@ -18,6 +18,7 @@ import Testing
         "events": ["Events.swift"],
         "idempotency_keys": ["IdempotencyStore.swift"],
         "inbox_daily_sends": ["DailyCounts.swift"], "org_daily_sends": ["DailyCounts.swift"],
+        "token_daily_enrollments": ["DailyCounts.swift"], "token_daily_sends": ["DailyCounts.swift"],
         "inboxes": ["InboxStore.swift"],
         "judgements": ["JudgementStore.swift"],
         "llm_calls": ["LLMCallStore.swift"],

@@ -26,11 +26,15 @@ package struct DispatchBatch {
     package var outgoing: [Outgoing] = []
     package var reminders: [DueStep] = []
     package var suppressed: [DueStep] = []
+    /// Recipients the enrolling token's send policy now blocks.
+    package var policyBlocked: [(DueStep, String)] = []
     package var deferred: [(DueStep, Date)] = []
     package var broken: [(DueStep, String)] = []
     package var toRender: [DueStep] = []
     /// Emails held back to tomorrow by their organization's daily quota (for the metrics).
     package var overQuota = 0
+    /// Emails held back to tomorrow by their token's daily email cap.
+    package var overTokenCap = 0
     /// This batch's share of the daily counters (reserved by `plan`).
     package var counts: DailyCounts?
 
@@ -60,6 +64,10 @@ package struct DispatchBatch {
                 suppressed.append(d)
                 continue
             }
+            if let rule = d.policy?.refusal(of: d.recipient) {
+                policyBlocked.append((d, rule))
+                continue
+            }
             let opening = ScheduleMath.nextOpening(atOrAfter: now, window: d.window, timeZone: d.sendingTimeZone)
             if opening > now {
                 deferred.append((d, opening))
@@ -79,9 +87,11 @@ package struct DispatchBatch {
                 emails.append(d)
                 continue
             }
-            // Held to the next day of the limit that stopped it: UTC for the organization's quota.
+            // Held to the next day of the limit that stopped it: UTC for the organization's quota
+            // and the token's cap, the inbox's own day for its limit.
             if limit == .org { overQuota += 1 }
-            let tomorrow = ScheduleMath.startOfNextDay(after: now, limit == .org ? .gmt : d.inboxTimeZone)
+            if limit == .token { overTokenCap += 1 }
+            let tomorrow = ScheduleMath.startOfNextDay(after: now, limit == .inbox ? d.inboxTimeZone : .gmt)
             deferred.append((d, ScheduleMath.nextOpening(atOrAfter: tomorrow, window: d.window, timeZone: d.sendingTimeZone)))
         }
         self.counts = counts
@@ -217,7 +227,7 @@ package struct DispatchBatch {
         for (label, n) in [
             ("sent", sent.count), ("transient_failure", transient.count), ("hard_bounce", permanent.count), ("smtp_rejected", rejected.count),
             ("smtp_paused", paused.count), ("reminder", reminders.count), ("suppressed", suppressed.count), ("deferred", deferred.count),
-            ("over_org_quota", overQuota),
+            ("over_org_quota", overQuota), ("over_token_cap", overTokenCap), ("policy_blocked", policyBlocked.count),
         ] where n > 0 {
             Counter(label: "nudge_dispatch_steps_total", dimensions: [("outcome", label)]).increment(by: n)
         }
@@ -238,6 +248,11 @@ package struct DispatchBatch {
             _ = try await EnrollmentStore.finish(
                 org: org, enrollmentIDs: steps.map(\.enrollmentID), state: .exited, reason: .suppressed,
                 detail: "the address is on the suppression list", now: now, conn, logger: logger)
+        }
+        for (d, rule) in policyBlocked {
+            _ = try await EnrollmentStore.finish(
+                org: d.org, enrollmentIDs: [d.enrollmentID], state: .exited, reason: .policy_blocked,
+                detail: "the recipient's domain is refused by the send policy (send_policy.\(rule))", now: now, conn, logger: logger)
         }
         for (d, why) in broken {
             _ = try await EnrollmentStore.finish(
