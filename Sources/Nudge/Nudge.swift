@@ -77,6 +77,7 @@ package func registerAPI(_ r: ScopedRouter, services s: NudgeServices) {
     enrollmentsAPI.register(r)
     PreviewAPI(services: s, enrollments: enrollmentsAPI).register(r)
     WorkflowRulesAPI(store: s.rules, clock: s.clock).register(r)
+    DraftsAPI(store: DraftStore(db: s.db), clock: s.clock).register(r)
     EventsAPI(db: s.db).register(r)
     HistoryAPI(store: s.history).register(r)
     SuppressionsAPI(store: s.suppressions, clock: s.clock).register(r)

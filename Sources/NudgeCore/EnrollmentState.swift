@@ -37,6 +37,8 @@ public enum ExitReason: String, Sendable, CaseIterable, Codable {
     case replied, exit_condition, bounced, unsubscribed, suppressed, complained, out_of_office
     /// The recipient's domain became blocked by the send policy of the token that enrolled it.
     case policy_blocked
+    /// A person rejected a step's draft with `exit`.
+    case draft_rejected
 }
 
 /// Where a judgement of a reply against an exit condition stands (`judgements.state`).

@@ -14,6 +14,9 @@ public enum Scope: String, CaseIterable, Codable, Sendable {
     case inboundWrite = "inbound:write"
     case webhooksRead = "webhooks:read"
     case webhooksWrite = "webhooks:write"
+    /// Approval drafts: read them; decide them (approve, edit, reject).
+    case draftsRead = "drafts:read"
+    case draftsWrite = "drafts:write"
     case admin
 }
 

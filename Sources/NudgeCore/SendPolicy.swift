@@ -17,6 +17,11 @@ public struct SendPolicy: Codable, Sendable, Equatable {
     /// Never these recipient domains (same forms).
     public var blocked_domains: [String]?
     public var require_approval: Approval?
+    /// How long a draft waits for a decision (hours; 72 when unset), and what its expiry does.
+    public var approval_expiry_hours: Int?
+    public var approval_expiry_action: ExpiryAction?
+
+    public enum ExpiryAction: String, Codable, Sendable { case send, skip }
 
     public init(
         daily_email_cap: Int? = nil, daily_enrollment_cap: Int? = nil, allowed_domains: [String]? = nil, blocked_domains: [String]? = nil,
@@ -37,9 +42,27 @@ public struct SendPolicy: Codable, Sendable, Equatable {
         try c.encode(allowed_domains, forKey: .allowed_domains)
         try c.encode(blocked_domains, forKey: .blocked_domains)
         try c.encode(require_approval ?? Approval.none, forKey: .require_approval)
+        try c.encode(expiryHours, forKey: .approval_expiry_hours)
+        try c.encode(expiryAction, forKey: .approval_expiry_action)
     }
 
-    public static let fields = ["daily_email_cap", "daily_enrollment_cap", "allowed_domains", "blocked_domains", "require_approval"]
+    public var expiryHours: Int { approval_expiry_hours ?? 72 }
+    public var expiryAction: ExpiryAction { approval_expiry_action ?? .skip }
+
+    /// Whether a person must approve `step` before it is sent (reminders never: they send nothing).
+    public func needsApproval(_ step: Step) -> Bool {
+        guard step.type != .reminder else { return false }
+        switch approval {
+        case .none: return false
+        case .llm_steps: return step.prompt != nil
+        case .all_steps: return true
+        }
+    }
+
+    public static let fields = [
+        "daily_email_cap", "daily_enrollment_cap", "allowed_domains", "blocked_domains", "require_approval", "approval_expiry_hours",
+        "approval_expiry_action",
+    ]
 
     public var approval: Approval { require_approval ?? .none }
 
@@ -92,6 +115,18 @@ public struct SendPolicy: Codable, Sendable, Equatable {
                     }
                     out[key] = .array(domains)
                 default: throw NudgeError.validation(name, "\(name) must be a list of at most 1000 domains, or null.")
+                }
+            case "approval_expiry_hours":
+                switch v {
+                case .null: out[key] = .null
+                case .number(let n) where n >= 1 && n <= 8760 && n == n.rounded(): out[key] = .number(n)
+                default: throw NudgeError.validation(name, "\(name) must be a whole number of hours from 1 to 8760, or null.")
+                }
+            case "approval_expiry_action":
+                switch v {
+                case .null: out[key] = .null
+                case .string(let s) where ExpiryAction(rawValue: s) != nil: out[key] = v
+                default: throw NudgeError.validation(name, "\(name) must be send or skip.")
                 }
             case "require_approval":
                 switch v {

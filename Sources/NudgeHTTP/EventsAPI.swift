@@ -21,6 +21,7 @@ package struct EventsAPI {
         case .messageSent, .messageReceived, .messageBounced, .messageComplained: return .inboxesRead
         case .suppressionCreated, .suppressionDeleted: return .suppressionsRead
         case .webhookDisabled: return .webhooksRead
+        case .draftCreated, .draftDecided: return .draftsRead
         }
     }
 

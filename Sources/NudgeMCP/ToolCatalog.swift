@@ -134,6 +134,19 @@ package enum ToolCatalog {
         "GET /v1/workflow-rules": .tools([.init("list_workflow_rules", .read, "List workflow rules.")]),
         "GET /v1/workflow-rules/{id}": .tools([.init("get_workflow_rule", .read, "Get one workflow rule.")]),
         "DELETE /v1/workflow-rules/{id}": .tools([.init("delete_workflow_rule", .destructive, "Delete a workflow rule.")]),
+        "GET /v1/drafts": .tools([
+            .init("list_drafts", .read, "List approval drafts (steps waiting for a person's decision), newest first; filter by state or enrollment.")
+        ]),
+        "GET /v1/drafts/{id}": .tools([.init("get_draft", .read, "Get one approval draft with the subject and body it would send.")]),
+        "POST /v1/drafts/{id}/approve": .tools([
+            .init(
+                "approve_draft", .write,
+                "Approve a pending draft, optionally with an edited subject and/or body: it is sent (once, under its Message-ID) when the send window allows."
+            )
+        ]),
+        "POST /v1/drafts/{id}/reject": .tools([
+            .init("reject_draft", .destructive, "Reject a pending draft: `skip_step` moves on to the next step, `exit` ends the enrollment.")
+        ]),
         "GET /v1/events": .tools([
             .init("list_events", .read, "List events oldest first; pass `after` (the last event id seen) to read only newer ones.")
         ]),

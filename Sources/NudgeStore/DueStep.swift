@@ -27,8 +27,8 @@ package struct DueStep: Sendable {
     package let contactFields: [String: String]
     package let contactTimezone: String?
     package let suppressed: Bool
-    package let renderedSubject: String?
-    package let renderedBody: String?
+    package var renderedSubject: String?
+    package var renderedBody: String?
     package let firstAttemptAt: Date?
     package let sequenceName: String?
     /// "accepted" when an SMTP server took this step's email but the batch that sent it never
@@ -38,6 +38,18 @@ package struct DueStep: Sendable {
     /// when it sets nothing).
     package var policyTokenID: String? = nil
     package var policy: SendPolicy? = nil
+    /// This step's approval draft, if it has one (its text then replaces the rendering).
+    package var draft: Draft? = nil
+
+    package struct Draft: Sendable {
+        package let id: String
+        package let state: String
+        package let decision: String?
+        package let expiresAt: Date
+        package let expiryAction: String
+        /// Approved, or expired with `send`: the draft's text goes out.
+        package var cleared: Bool { state == "approved" || (state == "expired" && decision == "send") }
+    }
     package var acceptedEarlier: Bool { deliveryStatus == DeliveryStatus.accepted.rawValue }
     /// When the step was first due: its delivery row keeps this across retries.
     package var scheduledAt: Date { firstAttemptAt ?? dueAt }
@@ -130,7 +142,8 @@ package struct DueStep: Sendable {
                c.full_name, c.fields::text AS fields, c.timezone AS contact_tz,
                EXISTS (SELECT 1 FROM suppressions s WHERE s.org_id = e.org_id AND s.address_key = f.recipient_key) AS suppressed,
                d.rendered_subject, d.rendered_body, d.scheduled_at AS first_attempt, q.name AS sequence_name, d.status AS delivery_status,
-               f.policy_token_id, p.policy
+               f.policy_token_id, p.policy, dr.id AS draft_id, dr.state AS draft_state, dr.decision AS draft_decision,
+               dr.subject AS draft_subject, dr.body AS draft_body, dr.expires_at AS draft_expires, dr.expiry_action AS draft_expiry_action
         FROM e
         CROSS JOIN LATERAL (SELECT * FROM enrollments f WHERE f.org_id = e.org_id AND f.id = e.id LIMIT 1) f
         CROSS JOIN LATERAL (SELECT * FROM inboxes i WHERE i.org_id = e.org_id AND i.id = f.inbox_id LIMIT 1) i
@@ -141,6 +154,8 @@ package struct DueStep: Sendable {
           WHERE f.steps IS NULL AND v.org_id = e.org_id AND v.sequence_id = f.sequence_id AND v.version = f.sequence_version LIMIT 1) v ON true
         LEFT JOIN LATERAL (SELECT nullif(o.send_policy || t.send_policy, '{}'::jsonb)::text AS policy FROM tokens t JOIN orgs o ON o.id = t.org_id
           WHERE t.org_id = e.org_id AND t.id = f.policy_token_id LIMIT 1) p ON true
+        LEFT JOIN LATERAL (SELECT * FROM drafts dr WHERE dr.org_id = e.org_id AND dr.enrollment_id = e.id AND dr.step_index = e.next_step LIMIT 1) dr
+          ON true
         ORDER BY e.next_due_at
         """
     }
@@ -172,6 +187,13 @@ package struct DueStep: Sendable {
             sequenceName: try r["sequence_name"].decode(String?.self), deliveryStatus: try r["delivery_status"].decode(String?.self))
         due.policyTokenID = try r["policy_token_id"].decode(String?.self)
         due.policy = try r["policy"].decode(String?.self).map(SendPolicy.decode)
+        if let id = try r["draft_id"].decode(String?.self) {
+            due.draft = Draft(
+                id: id, state: try r["draft_state"].decode(String.self), decision: try r["draft_decision"].decode(String?.self),
+                expiresAt: try r["draft_expires"].decode(Date.self), expiryAction: try r["draft_expiry_action"].decode(String.self))
+            due.renderedSubject = try r["draft_subject"].decode(String.self)
+            due.renderedBody = try r["draft_body"].decode(String.self)
+        }
         return due
     }
 

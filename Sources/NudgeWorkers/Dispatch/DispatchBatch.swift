@@ -31,6 +31,11 @@ package struct DispatchBatch {
     package var deferred: [(DueStep, Date)] = []
     package var broken: [(DueStep, String)] = []
     package var toRender: [DueStep] = []
+    /// Steps rendered into approval drafts by this batch (README, "Approval drafts").
+    package var newDrafts: [DraftStore.NewDraft] = []
+    /// Pending drafts whose time ran out; those expiring with `skip` skip their step.
+    package var expiredDrafts: [(org: String, id: String, enrollmentID: String, step: Int, action: String)] = []
+    package var skippedByExpiry: [DueStep] = []
     /// Emails held back to tomorrow by their organization's daily quota (for the metrics).
     package var overQuota = 0
     /// Emails held back to tomorrow by their token's daily email cap.
@@ -51,6 +56,7 @@ package struct DispatchBatch {
     package mutating func plan(_ due: [DueStep], _ conn: StoreConnection) async throws {
         var candidates: [DueStep] = []
         var emails: [DueStep] = []
+        var toDraft: [DueStep] = []
         for d in due {
             if d.acceptedEarlier {
                 emails.append(d)
@@ -79,6 +85,26 @@ package struct DispatchBatch {
                 deferred.append((d, now.addingTimeInterval(300)))
                 continue
             }
+            if let draft = d.draft {
+                if !draft.cleared {
+                    guard draft.state == "pending" else {
+                        broken.append((d, "step \(d.stepIndex)'s draft \(draft.id) is \(draft.state)"))
+                        continue
+                    }
+                    guard now >= draft.expiresAt else {
+                        deferred.append((d, draft.expiresAt))
+                        continue
+                    }
+                    expiredDrafts.append((d.org, draft.id, d.enrollmentID, d.stepIndex, draft.expiryAction))
+                    if draft.expiryAction != "send" {
+                        skippedByExpiry.append(d)
+                        continue
+                    }
+                }
+            } else if d.policy?.needsApproval(d.step) == true {
+                toDraft.append(d)
+                continue
+            }
             candidates.append(d)
         }
         var counts = try await DailyCounts.reserve(candidates, now: now, defaultQuota: services.config.orgDailySendQuota, db: services.db)
@@ -95,9 +121,22 @@ package struct DispatchBatch {
             deferred.append((d, ScheduleMath.nextOpening(atOrAfter: tomorrow, window: d.window, timeZone: d.sendingTimeZone)))
         }
         self.counts = counts
+        let threaded = (emails + toDraft).filter { $0.threadID != nil }
         let latest = try await ThreadContext.latest(
-            threadIDs: emails.compactMap(\.threadID), orgs: emails.filter { $0.threadID != nil }.map(\.org), isSendable: ThreadingHeaders.isSendable,
-            conn, logger: logger)
+            threadIDs: threaded.compactMap(\.threadID), orgs: threaded.map(\.org), isSendable: ThreadingHeaders.isSendable, conn, logger: logger)
+        // A draft holds the text exactly as it would be sent now.
+        for d in toDraft {
+            do {
+                let m = try compose(d, latest: d.threadID.flatMap { latest[$0] }).message
+                let policy = d.policy ?? SendPolicy()
+                newDrafts.append(
+                    .init(
+                        org: d.org, enrollmentID: d.enrollmentID, contactID: d.contactID, step: d.stepIndex, subject: m.subject, body: m.textBody,
+                        expiresAt: now.addingTimeInterval(Double(policy.expiryHours) * 3_600), expiryAction: policy.expiryAction.rawValue))
+            } catch {
+                broken.append((d, "could not compose the message: \(error)"))
+            }
+        }
         for d in emails {
             do {
                 outgoing.append(try compose(d, latest: d.threadID.flatMap { latest[$0] }))
@@ -228,6 +267,7 @@ package struct DispatchBatch {
             ("sent", sent.count), ("transient_failure", transient.count), ("hard_bounce", permanent.count), ("smtp_rejected", rejected.count),
             ("smtp_paused", paused.count), ("reminder", reminders.count), ("suppressed", suppressed.count), ("deferred", deferred.count),
             ("over_org_quota", overQuota), ("over_token_cap", overTokenCap), ("policy_blocked", policyBlocked.count),
+            ("drafted", newDrafts.count), ("draft_expired", expiredDrafts.count),
         ] where n > 0 {
             Counter(label: "nudge_dispatch_steps_total", dimensions: [("outcome", label)]).increment(by: n)
         }
@@ -235,6 +275,8 @@ package struct DispatchBatch {
             logger.warning("sending paused after a burst of SMTP server errors", metadata: ["until": "\(until)", "steps": "\(paused.count)"])
         }
         let recorder = BatchRecorder(now: now, conn: conn, logger: logger)
+        // Before the sends: completing an enrollment voids a draft still pending.
+        try await DraftStore.expire(expiredDrafts, now: now, conn, logger: logger)
         try await recorder.recordSent(sent)
         try await counts?.release(sent: sent.map(\.due).filter { !$0.acceptedEarlier }, now: now, conn, logger: logger)
         try await recorder.recordReminders(reminders)
@@ -243,6 +285,10 @@ package struct DispatchBatch {
         for (o, error) in permanent { try await recorder.recordHardBounce(o.due, rfcID: o.message.messageID, error: error) }
         for (o, error) in rejected { try await recorder.recordRejected(o.due, rfcID: o.message.messageID, error: error) }
         try await recorder.recordDeferred(paused)
+        try await DraftStore.create(newDrafts, now: now, conn, logger: logger)
+        if !skippedByExpiry.isEmpty {
+            try await EnrollmentStore.advance(skippedByExpiry, threadIDs: skippedByExpiry.map { $0.threadID ?? "" }, now: now, conn, logger: logger)
+        }
         // One statement per organization, not per enrollment.
         for (org, steps) in Dictionary(grouping: suppressed, by: \.org) {
             _ = try await EnrollmentStore.finish(
