@@ -39,6 +39,8 @@ public enum ExitReason: String, Sendable, CaseIterable, Codable {
     case policy_blocked
     /// A person rejected a step's draft with `exit`.
     case draft_rejected
+    /// Another contact at the same registrable domain replied (`stop_on_company_reply`).
+    case company_replied
 }
 
 /// Where a judgement of a reply against an exit condition stands (`judgements.state`).

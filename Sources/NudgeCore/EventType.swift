@@ -24,4 +24,7 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case draftCreated = "draft.created"
     /// A draft was approved, rejected or expired.
     case draftDecided = "draft.decided"
+    /// An inbox stopped sending: its hard-bounce rate, a complaint, or a person (`reason`).
+    case inboxPaused = "inbox.paused"
+    case inboxResumed = "inbox.resumed"
 }

@@ -22,7 +22,8 @@ package struct DueStep: Sendable {
     package let inboxName: String?
     package let inboxTimezone: String
     package let window: SendWindow?
-    package let dailyLimit: Int?
+    /// The inbox's daily limit, ramped (`InboxPacing.ramp_up`) for today.
+    package var dailyLimit: Int?
     package let contactName: String?
     package let contactFields: [String: String]
     package let contactTimezone: String?
@@ -40,6 +41,10 @@ package struct DueStep: Sendable {
     package var policy: SendPolicy? = nil
     /// This step's approval draft, if it has one (its text then replaces the rendering).
     package var draft: Draft? = nil
+    /// The inbox's pacing, whether it is paused, and when its next send slot opens.
+    package var pacing: InboxPacing? = nil
+    package var inboxPaused = false
+    package var inboxNextSend: Date? = nil
 
     package struct Draft: Sendable {
         package let id: String
@@ -88,7 +93,7 @@ package struct DueStep: Sendable {
         due.reserveCapacity(rows.count)
         for row in rows {
             do {
-                due.append(try decode(row, &steps))
+                due.append(try decode(row, &steps, now: now))
             } catch let missing as MissingStep {
                 // A damaged row (its step index past its steps): it fails, alone, instead of
                 // failing every batch that claims it.
@@ -143,7 +148,9 @@ package struct DueStep: Sendable {
                EXISTS (SELECT 1 FROM suppressions s WHERE s.org_id = e.org_id AND s.address_key = f.recipient_key) AS suppressed,
                d.rendered_subject, d.rendered_body, d.scheduled_at AS first_attempt, q.name AS sequence_name, d.status AS delivery_status,
                f.policy_token_id, p.policy, dr.id AS draft_id, dr.state AS draft_state, dr.decision AS draft_decision,
-               dr.subject AS draft_subject, dr.body AS draft_body, dr.expires_at AS draft_expires, dr.expiry_action AS draft_expiry_action
+               dr.subject AS draft_subject, dr.body AS draft_body, dr.expires_at AS draft_expires, dr.expiry_action AS draft_expiry_action,
+               i.pacing::text AS inbox_pacing, i.paused_at IS NOT NULL AS inbox_paused, i.next_send_at AS inbox_next_send,
+               to_char(i.ramp_started_on, 'YYYY-MM-DD') AS ramp_started_on
         FROM e
         CROSS JOIN LATERAL (SELECT * FROM enrollments f WHERE f.org_id = e.org_id AND f.id = e.id LIMIT 1) f
         CROSS JOIN LATERAL (SELECT * FROM inboxes i WHERE i.org_id = e.org_id AND i.id = f.inbox_id LIMIT 1) i
@@ -160,7 +167,7 @@ package struct DueStep: Sendable {
         """
     }
 
-    package static func decode(_ row: PostgresRow, _ steps: inout StepCache) throws -> DueStep {
+    package static func decode(_ row: PostgresRow, _ steps: inout StepCache, now: Date) throws -> DueStep {
         let r = row.makeRandomAccess()
         func json<T: Decodable>(_ col: String, _ t: T.Type) throws -> T? {
             try r[col].decode(String?.self).flatMap { try JSONCoding.decoder.decode(T.self, from: Data($0.utf8)) }
@@ -187,6 +194,12 @@ package struct DueStep: Sendable {
             sequenceName: try r["sequence_name"].decode(String?.self), deliveryStatus: try r["delivery_status"].decode(String?.self))
         due.policyTokenID = try r["policy_token_id"].decode(String?.self)
         due.policy = try r["policy"].decode(String?.self).map(SendPolicy.decode)
+        due.pacing = InboxPacing.decode(try r["inbox_pacing"].decode(String?.self))
+        due.inboxPaused = try r["inbox_paused"].decode(Bool.self)
+        due.inboxNextSend = try r["inbox_next_send"].decode(Date?.self)
+        if let p = due.pacing, p.ramp_up != nil, let start = try r["ramp_started_on"].decode(String?.self) {
+            due.dailyLimit = p.rampedLimit(due.dailyLimit, days: ScheduleMath.daysBetween(start, ScheduleMath.localDay(now, due.inboxTimeZone)))
+        }
         if let id = try r["draft_id"].decode(String?.self) {
             due.draft = Draft(
                 id: id, state: try r["draft_state"].decode(String.self), decision: try r["draft_decision"].decode(String?.self),

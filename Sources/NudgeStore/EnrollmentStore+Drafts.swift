@@ -60,4 +60,26 @@ extension EnrollmentStore {
                 on: conn, logger: logger)
         }
     }
+
+    /// `stop_on_company_reply`: a human reply concerning `replied` (enrollments of the sender)
+    /// stops the other running enrollments of those sequences whose recipients are at the same
+    /// registrable `domain` (the domain itself or a subdomain). Returns their exit events.
+    package static func stopCompany(
+        org: String, replied: [String], domain: String, detail: String, now: Date, _ conn: PostgresConnection, logger: Logger
+    ) async throws -> [(id: String, event: PendingEvent)] {
+        guard !replied.isEmpty else { return [] }
+        let rows = try await conn.query(
+            """
+            UPDATE enrollments x SET state = \(EnrollmentState.exited.rawValue), exit_reason = \(ExitReason.company_replied.rawValue),
+              exit_detail = \(detail), next_due_at = NULL, updated_at = \(now)
+            FROM (SELECT DISTINCT sequence_id FROM enrollments
+                  WHERE org_id = \(org) AND id = ANY(\(replied)) AND stop_on_company_reply AND sequence_id IS NOT NULL) s
+            WHERE x.org_id = \(org) AND x.sequence_id = s.sequence_id AND x.state IN (\(unescaped: EnrollmentState.sqlSources(of: .exited)))
+              AND NOT x.id = ANY(\(replied))
+              AND (split_part(x.recipient_key, '@', 2) = \(domain) OR split_part(x.recipient_key, '@', 2) LIKE '%.' || \(domain))
+            RETURNING x.id, x.contact_id
+            """, logger: logger
+        ).decode((String, String).self).collect()
+        return rows.map { ($0, finishedEvent(org: org, id: $0, contactID: $1, state: .exited, reason: .company_replied, detail: detail)) }
+    }
 }

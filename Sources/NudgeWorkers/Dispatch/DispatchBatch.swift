@@ -74,6 +74,11 @@ package struct DispatchBatch {
                 policyBlocked.append((d, rule))
                 continue
             }
+            if d.inboxPaused {
+                // Looked at again every 15 minutes until a PATCH resumes the inbox.
+                deferred.append((d, now.addingTimeInterval(Self.pausedRetry)))
+                continue
+            }
             let opening = ScheduleMath.nextOpening(atOrAfter: now, window: d.window, timeZone: d.sendingTimeZone)
             if opening > now {
                 deferred.append((d, opening))
@@ -107,6 +112,7 @@ package struct DispatchBatch {
             }
             candidates.append(d)
         }
+        candidates = try await pace(candidates)
         var counts = try await DailyCounts.reserve(candidates, now: now, defaultQuota: services.config.orgDailySendQuota, db: services.db)
         for d in candidates {
             guard let limit = counts.take(d, now: now) else {
@@ -144,6 +150,45 @@ package struct DispatchBatch {
                 broken.append((d, "could not compose the message: \(error)"))
             }
         }
+    }
+
+    package static let pausedRetry: TimeInterval = 900
+
+    /// Pacing (README, "Pacing"): of each paced inbox's candidates at most one goes now, if the
+    /// inbox's slot is free; the rest wait a gap apart. The slots are taken in one statement for
+    /// the batch.
+    mutating func pace(_ candidates: [DueStep]) async throws -> [DueStep] {
+        var byInbox: [String: [Int]] = [:]
+        for (i, d) in candidates.enumerated() where (d.pacing?.min_gap_seconds ?? 0) > 0 { byInbox[d.inboxID, default: []].append(i) }
+        guard !byInbox.isEmpty else { return candidates }
+        var waits: [String: Double] = [:]
+        for (inbox, idx) in byInbox {
+            let p = candidates[idx[0]].pacing!
+            waits[inbox] = Double(p.min_gap_seconds!) + Double.random(in: 0...Double(max(0, p.jitter_seconds ?? 0)))
+        }
+        let granted = try await InboxStore.takePacingSlots(
+            byInbox.map { (org: candidates[$0.value[0]].org, id: $0.key, wait: waits[$0.key]!) }, now: now, db: services.db)
+        var held = Set<Int>()
+        for (inbox, idx) in byInbox {
+            let first = candidates[idx[0]]
+            let gap = Double(first.pacing!.min_gap_seconds!)
+            var rest = idx[...]
+            var next: Date
+            if granted.contains(inbox) {
+                rest = idx.dropFirst()
+                next = now.addingTimeInterval(waits[inbox]!)
+            } else if let open = first.inboxNextSend, open > now {
+                next = open
+            } else {
+                next = now.addingTimeInterval(gap)
+            }
+            for i in rest {
+                held.insert(i)
+                deferred.append((candidates[i], next))
+                next = next.addingTimeInterval(gap)
+            }
+        }
+        return candidates.enumerated().filter { !held.contains($0.offset) }.map(\.element)
     }
 
     /// Everything copied from mail or text others wrote (a received subject or Message-ID, a
@@ -289,6 +334,11 @@ package struct DispatchBatch {
         if !skippedByExpiry.isEmpty {
             try await EnrollmentStore.advance(skippedByExpiry, threadIDs: skippedByExpiry.map { $0.threadID ?? "" }, now: now, conn, logger: logger)
         }
+        // Each inbox's last 100 outcomes, for its automatic pause.
+        var outcomes: [String: (org: String, inbox: String, ok: Int, bounced: Int)] = [:]
+        for o in sent { outcomes[o.due.inboxID, default: (o.due.org, o.due.inboxID, 0, 0)].ok += 1 }
+        for (o, _) in permanent { outcomes[o.due.inboxID, default: (o.due.org, o.due.inboxID, 0, 0)].bounced += 1 }
+        try await InboxStore.recordOutcomes(Array(outcomes.values), now: now, conn, logger: logger)
         // One statement per organization, not per enrollment.
         for (org, steps) in Dictionary(grouping: suppressed, by: \.org) {
             _ = try await EnrollmentStore.finish(
