@@ -136,6 +136,15 @@ package struct DailyCounts: Sendable {
         ).decode(Int.self).collect().first != nil
     }
 
+    /// Gives back a counted enrollment that turned out to exist already.
+    package static func uncountEnrollment(org: String, tokenID: String, day: String, _ conn: PostgresConnection, logger: Logger) async throws {
+        try await conn.query(
+            """
+            UPDATE token_daily_enrollments SET enrolled = greatest(0, enrolled - 1)
+            WHERE org_id = \(org) AND token_id = \(tokenID) AND day = \(day)::date
+            """, logger: logger)
+    }
+
     package static func grant(_ wanted: Int, total: Int, limit: Int?) -> Int {
         guard let limit else { return wanted }
         return min(wanted, max(0, limit - (total - wanted)))

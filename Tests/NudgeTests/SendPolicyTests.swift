@@ -200,4 +200,31 @@ import Testing
             #expect(exits.contains { $0["data"]?["enrollment_id"]?.string == blocked.id })
         }
     }
+
+    /// What a token's labels make workflow rules enroll is held to its policy too.
+    @Test func workflowRulesFiredByATokenKeepToItsPolicy() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            let seq = try await h.call(.post, "/v1/sequences/", Fixture.sequence(inbox, emails: Self.step()))
+            #expect(seq.status == 201)
+            let rule = try await h.call(
+                .post, "/v1/workflow-rules/",
+                #"{"inbox_id": "\#(inbox)", "trigger": {"type": "label_added", "label": "hot"}, "action": {"type": "enroll", "sequence_id": "\#(seq.id)"}}"#
+            )
+            #expect(rule.status == 201, "\(rule.body)")
+            let agent = try await Self.policyToken(
+                h, #"{"daily_enrollment_cap": 1, "blocked_domains": ["blocked.test"]}"#, scopes: #"["contacts:read", "contacts:write"]"#)
+            let first = try await h.contact(Fixture.address("a")).id
+            let second = try await h.contact(Fixture.address("b")).id
+            let blocked = try await h.contact("c-\(Fixture.suffix())@blocked.test").id
+            for c in [blocked, first, second] {
+                let r = try await h.call(.post, "/v1/contacts/\(c)/labels/", token: agent.secret, #"{"add": ["hot"]}"#)
+                #expect(r.status == 200, "\(r.body)")
+            }
+            #expect(try await h.enrollments(ofContact: blocked).isEmpty, "a blocked domain")
+            let made = try await h.enrollments(ofContact: first)
+            #expect(made.count == 1 && made.first?["send_policy"]?["token_id"]?.string == agent.id)
+            #expect(try await h.enrollments(ofContact: second).isEmpty, "over the daily enrollment cap")
+        }
+    }
 }
