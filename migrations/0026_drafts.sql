@@ -32,13 +32,29 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON drafts TO nudge_api, nudge_worker;
 
 -- Set while a draft of the enrollment waits. An enrollment that stops running meanwhile (a reply,
 -- a cancel, a suppression, any exit) voids the draft in the same statement, whichever code path
--- ended it; the trigger runs only for rows with a waiting draft.
+-- ended it, with its draft.decided event; the trigger runs only for rows with a waiting draft.
 ALTER TABLE enrollments ADD COLUMN draft_pending boolean NOT NULL DEFAULT false;
+-- Event ids as the application makes them: the prefix and 22 base62 characters.
+CREATE FUNCTION nudge_event_id() RETURNS text LANGUAGE sql VOLATILE AS $$
+  SELECT 'evt_' || string_agg(substr('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', 1 + floor(random() * 62)::int, 1), '')
+  FROM generate_series(1, 22)
+$$;
 CREATE FUNCTION void_waiting_drafts() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  d record;
+  why text := NEW.state || coalesce(': ' || NEW.exit_reason, '');
 BEGIN
-  UPDATE drafts SET state = 'voided', decided_at = NEW.updated_at,
-    void_reason = NEW.state || coalesce(': ' || NEW.exit_reason, '')
-  WHERE org_id = NEW.org_id AND enrollment_id = NEW.id AND state = 'pending';
+  FOR d IN
+    UPDATE drafts SET state = 'voided', decided_at = NEW.updated_at, void_reason = why
+    WHERE org_id = NEW.org_id AND enrollment_id = NEW.id AND state = 'pending'
+    RETURNING id, step_index
+  LOOP
+    INSERT INTO events (org_id, id, type, data, created_at)
+    VALUES (NEW.org_id, nudge_event_id(), 'draft.decided',
+            jsonb_build_object('draft_id', d.id, 'enrollment_id', NEW.id, 'step_index', d.step_index, 'decision', 'void',
+                               'void_reason', why, 'decided_by', NULL, 'edited', false, 'expired', false),
+            NEW.updated_at);
+  END LOOP;
   NEW.draft_pending := false;
   RETURN NEW;
 END $$;

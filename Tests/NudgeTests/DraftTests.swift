@@ -154,6 +154,9 @@ import Testing
                 let approve = try await h.call(.post, "/v1/drafts/\(ids[name]!)/approve/")
                 #expect(approve.status == 409, "\(name): \(approve.body)")
             }
+            let voids = try await h.events("draft.decided").filter { $0["data"]?["decision"]?.string == "void" }
+            #expect(Set(voids.compactMap { $0["data"]?["draft_id"]?.string }) == Set(ids.values), "\(voids)")
+            #expect(voids.allSatisfy { ($0["id"]?.string).map { ID.isValid($0, .evt) } == true })
             _ = try await h.advance(seconds: 4 * Self.day)
             #expect(try smtp.received().isEmpty)
         }
