@@ -1,5 +1,5 @@
--- Sequence statistics (README, "Sequence statistics"). Statement-level triggers append what each
--- statement changed (summed per counter) to sequence_stat_deltas, in the transaction that changes
+-- Sequence statistics (README, "Sequence statistics"). Triggers append what each statement (each
+-- row, for updates of enrollments) changed, summed per counter, to sequence_stat_deltas, in the transaction that changes
 -- the enrollments or deliveries, so the counters never drift from the rows. Appending takes no
 -- lock another writer waits for; housekeeping moves deltas into sequence_stats in one statement
 -- (delete and upsert together), so a reader summing both tables sees each delta exactly once.
@@ -62,19 +62,18 @@ BEGIN
     INSERT INTO sequence_stat_deltas (org_id, sequence_id, metric, bucket, n)
     SELECT e.org_id, e.sequence_id, c.metric, c.bucket, -sum(c.n) FROM old_rows e CROSS JOIN LATERAL enrollment_stat_rows(e) c
     WHERE e.sequence_id IS NOT NULL GROUP BY 1, 2, 3, 4;
-  ELSE
-    -- Only rows whose counted columns changed (the dispatcher's progress updates add nothing).
-    INSERT INTO sequence_stat_deltas (org_id, sequence_id, metric, bucket, n)
-    SELECT org_id, sequence_id, metric, bucket, sum(n) FROM (
-      SELECT n.org_id, n.sequence_id, c.metric, c.bucket, c.n FROM new_rows n JOIN old_rows o ON o.org_id = n.org_id AND o.id = n.id
-        CROSS JOIN LATERAL enrollment_stat_rows(n) c
-        WHERE n.sequence_id IS NOT NULL AND (o.state, o.exit_reason, o.replied_at, o.replied_after_step) IS DISTINCT FROM (n.state, n.exit_reason, n.replied_at, n.replied_after_step)
-      UNION ALL
-      SELECT o.org_id, o.sequence_id, c.metric, c.bucket, -c.n FROM new_rows n JOIN old_rows o ON o.org_id = n.org_id AND o.id = n.id
-        CROSS JOIN LATERAL enrollment_stat_rows(o) c
-        WHERE o.sequence_id IS NOT NULL AND (o.state, o.exit_reason, o.replied_at, o.replied_after_step) IS DISTINCT FROM (n.state, n.exit_reason, n.replied_at, n.replied_after_step)
-    ) x GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0;
   END IF;
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION enrollment_stats_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO sequence_stat_deltas (org_id, sequence_id, metric, bucket, n)
+  SELECT NEW.org_id, NEW.sequence_id, metric, bucket, sum(n) FROM (
+    SELECT c.metric, c.bucket, c.n FROM enrollment_stat_rows(NEW) c
+    UNION ALL SELECT c.metric, c.bucket, -c.n FROM enrollment_stat_rows(OLD) c
+  ) x GROUP BY metric, bucket HAVING sum(n) <> 0;
   RETURN NULL;
 END $$;
 
@@ -107,11 +106,16 @@ BEGIN
   RETURN NULL;
 END $$;
 
--- One trigger per event: transition tables allow no more.
+-- Inserts and deletes per statement (one trigger per event: transition tables allow no more).
 CREATE TRIGGER enrollments_stats_insert AFTER INSERT ON enrollments REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION enrollments_stats();
-CREATE TRIGGER enrollments_stats_update AFTER UPDATE ON enrollments REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION enrollments_stats();
+-- Updates, row by row, only where a counted column changed: most updates of enrollments are the
+-- dispatcher's progress (next step, due time), which the WHEN clause passes over without calling
+-- anything, where a statement trigger would keep every updated row's old and new image.
+CREATE TRIGGER enrollments_stats_update AFTER UPDATE ON enrollments FOR EACH ROW
+  WHEN (NEW.sequence_id IS NOT NULL AND (OLD.state, OLD.exit_reason, OLD.replied_at, OLD.replied_after_step)
+        IS DISTINCT FROM (NEW.state, NEW.exit_reason, NEW.replied_at, NEW.replied_after_step))
+  EXECUTE FUNCTION enrollment_stats_changed();
 CREATE TRIGGER enrollments_stats_delete AFTER DELETE ON enrollments REFERENCING OLD TABLE AS old_rows
   FOR EACH STATEMENT EXECUTE FUNCTION enrollments_stats();
 CREATE TRIGGER deliveries_stats_insert AFTER INSERT ON deliveries REFERENCING NEW TABLE AS new_rows

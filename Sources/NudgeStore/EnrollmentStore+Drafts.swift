@@ -61,19 +61,21 @@ extension EnrollmentStore {
         }
     }
 
-    /// `stop_on_company_reply`: a human reply concerning `replied` (enrollments of the sender)
-    /// stops the other running enrollments of those sequences whose recipients are at the same
-    /// registrable `domain` (the domain itself or a subdomain). Returns their exit events.
+    /// `stop_on_company_reply`: a human reply concerning `replied` (enrollments of the sender), of
+    /// which `stopping` are in sequences with the setting, stops the other running enrollments of
+    /// those sequences whose recipients are at the same registrable `domain` (the domain itself or a
+    /// subdomain). Returns their exit events.
     package static func stopCompany(
-        org: String, replied: [String], domain: String, detail: String, now: Date, _ conn: PostgresConnection, logger: Logger
+        org: String, replied: [String], stopping: [String], domain: String, detail: String, now: Date, _ conn: PostgresConnection,
+        logger: Logger
     ) async throws -> [(id: String, event: PendingEvent)] {
-        guard !replied.isEmpty else { return [] }
+        guard !stopping.isEmpty else { return [] }
         let rows = try await conn.query(
             """
             UPDATE enrollments x SET state = \(EnrollmentState.exited.rawValue), exit_reason = \(ExitReason.company_replied.rawValue),
               exit_detail = \(detail), next_due_at = NULL, updated_at = \(now)
             FROM (SELECT DISTINCT sequence_id FROM enrollments
-                  WHERE org_id = \(org) AND id = ANY(\(replied)) AND stop_on_company_reply AND sequence_id IS NOT NULL) s
+                  WHERE org_id = \(org) AND id = ANY(\(stopping)) AND stop_on_company_reply AND sequence_id IS NOT NULL) s
             WHERE x.org_id = \(org) AND x.sequence_id = s.sequence_id AND x.state IN (\(unescaped: EnrollmentState.sqlSources(of: .exited)))
               AND NOT x.id = ANY(\(replied))
               AND (split_part(x.recipient_key, '@', 2) = \(domain) OR split_part(x.recipient_key, '@', 2) LIKE '%.' || \(domain))

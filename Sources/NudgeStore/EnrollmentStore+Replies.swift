@@ -9,6 +9,8 @@ package struct ReplyTarget: Sendable {
     package let contactID: String
     package let exitOnReply: Bool
     package let hasPrompt: Bool
+    /// Its sequence stops the other enrollments at the replier's company (`stop_on_company_reply`).
+    package let stopsCompany: Bool
     /// Exited on this reply.
     package let stopped: Bool
 }
@@ -27,13 +29,13 @@ extension EnrollmentStore {
     package struct ReplyTargets: PostgresPreparedStatement {
         package static let sql = """
             WITH t AS (
-              SELECT e.id, e.contact_id, e.exit_on_reply, e.has_prompt
+              SELECT e.id, e.contact_id, e.exit_on_reply, e.has_prompt, e.stop_on_company_reply
               FROM (SELECT id FROM enrollments WHERE org_id = $1::text AND contact_id = $2::text AND state IN (\(EnrollmentState.sqlSources(of: .exited)))
                     UNION
                     SELECT id FROM enrollments WHERE org_id = $1::text AND thread_id = $3::text AND state IN (\(EnrollmentState.sqlSources(of: .exited)))
                     ORDER BY id) t
               CROSS JOIN LATERAL (
-                SELECT id, contact_id, exit_on_reply, exit_condition_prompt IS NOT NULL AS has_prompt FROM enrollments
+                SELECT id, contact_id, exit_on_reply, exit_condition_prompt IS NOT NULL AS has_prompt, stop_on_company_reply FROM enrollments
                 WHERE org_id = $1::text AND id = t.id AND state IN (\(EnrollmentState.sqlSources(of: .exited))) AND inbox_id = $4::text
                 FOR UPDATE) e
             ), stopped AS (
@@ -48,7 +50,8 @@ extension EnrollmentStore {
               FROM t WHERE $5::bool AND x.org_id = $1::text AND x.id = t.id AND x.state IN (\(EnrollmentState.sqlSources(of: .exited)))
               RETURNING x.id, t.exit_on_reply AS stopped
             )
-            SELECT t.id, t.contact_id, t.exit_on_reply, t.has_prompt, coalesce(s.stopped, false) FROM t LEFT JOIN stopped s ON s.id = t.id ORDER BY t.id
+            SELECT t.id, t.contact_id, t.exit_on_reply, t.has_prompt, t.stop_on_company_reply, coalesce(s.stopped, false)
+            FROM t LEFT JOIN stopped s ON s.id = t.id ORDER BY t.id
             """
         package let org: String
         package let contactID: String?
@@ -70,8 +73,9 @@ extension EnrollmentStore {
             return b
         }
         package func decodeRow(_ row: PostgresRow) throws -> ReplyTarget {
-            let (id, contactID, exitOnReply, hasPrompt, stopped) = try row.decode((String, String, Bool, Bool, Bool).self)
-            return ReplyTarget(id: id, contactID: contactID, exitOnReply: exitOnReply, hasPrompt: hasPrompt, stopped: stopped)
+            let (id, contactID, exitOnReply, hasPrompt, stopsCompany, stopped) = try row.decode((String, String, Bool, Bool, Bool, Bool).self)
+            return ReplyTarget(
+                id: id, contactID: contactID, exitOnReply: exitOnReply, hasPrompt: hasPrompt, stopsCompany: stopsCompany, stopped: stopped)
         }
 
         package init(org: String, contactID: String?, threadID: String, inboxID: String, stop: Bool, detail: String, now: Date) {

@@ -148,10 +148,12 @@ package struct InboundProcessor {
                         org: org, id: t.id, contactID: t.contactID, state: .exited, reason: .replied, detail: "reply \(messageID)"))
             }
             // A person's reply stops their colleagues' enrollments in sequences that ask for it.
-            if classification == .humanReply, let domain = RegistrableDomain.of(address: sender) {
+            // (Only when one of the replier's sequences asks: most replies skip the statement.)
+            let stopping = targets.filter(\.stopsCompany).map(\.id)
+            if classification == .humanReply, !stopping.isEmpty, let domain = RegistrableDomain.of(address: sender) {
                 let stopped = try await EnrollmentStore.stopCompany(
-                    org: org, replied: targets.map(\.id), domain: domain, detail: "reply \(messageID) from \(domain)", now: now, conn,
-                    logger: logger)
+                    org: org, replied: targets.map(\.id), stopping: stopping, domain: domain, detail: "reply \(messageID) from \(domain)",
+                    now: now, conn, logger: logger)
                 changed += stopped.map(\.id)
                 events += stopped.map(\.event)
             }
