@@ -73,7 +73,9 @@ import Testing
     @Test func slowClientsAreCutOff() async throws {
         try await Harness.run(
             configure: {
-                $0.idleTimeout = .seconds(1)
+                // The idle timeout well above the trickle's 400 ms gaps, which a loaded machine
+                // stretches: a gap past it closes the connection without the 408.
+                $0.idleTimeout = .seconds(3)
                 $0.requestBodyDeadline = .seconds(2)
             }, testing: .live
         ) { h in
