@@ -77,7 +77,7 @@ import Testing
 /// statement of the body that is sent to it anyway is abandoned when the connection closes: the
 /// transaction fails as `unavailable`, and the pool serves on.
 @Suite struct EndedSessionTests {
-    @Test(.timeLimit(.minutes(1))) func aTransactionWhoseSessionWasEndedFailsInsteadOfHanging() async throws {
+    @Test(.timeLimit(.minutes(5))) func aTransactionWhoseSessionWasEndedFailsInsteadOfHanging() async throws {
         try await Harness.run { h in
             let db = h.services.db
             let logger = db.logger
@@ -184,7 +184,7 @@ import Testing
 /// (after 60 s in PostgresNIO, not configurable). That error must come out as `unavailable`, what
 /// the API turns into a 503 and the workers retry, not as an unknown error.
 @Suite struct PoolCircuitBreakerTests {
-    @Test(.timeLimit(.minutes(2))) func aPoolThatCannotConnectFailsAsUnavailable() async throws {
+    @Test(.timeLimit(.minutes(5))) func aPoolThatCannotConnectFailsAsUnavailable() async throws {
         let logger = TestCluster.logger
         // A port held bound but not listening: connections are refused, and no server started by
         // a test running meanwhile can take it (a port that was merely free once could be).
