@@ -16,11 +16,14 @@ public struct EmbeddedPostgres: Sendable {
 
     public let dataDir: String
     public let durable: Bool
+    /// The server's `max_connections`.
+    public let maxConnections: Int
     package let logger: Logger
 
-    public init(dataDir: String, durable: Bool = true, logger: Logger) {
+    public init(dataDir: String, durable: Bool = true, maxConnections: Int = 200, logger: Logger) {
         self.dataDir = URL(fileURLWithPath: dataDir).standardizedFileURL.path
         self.durable = durable
+        self.maxConnections = maxConnections
         self.logger = logger
     }
 
@@ -86,7 +89,7 @@ public struct EmbeddedPostgres: Sendable {
             try bootstrapTolerant(bin: bin)
             return false
         }
-        var opts = "-p \(port) -k \(socketDir) -c listen_addresses=127.0.0.1 -c max_connections=200"
+        var opts = "-p \(port) -k \(socketDir) -c listen_addresses=127.0.0.1 -c max_connections=\(maxConnections)"
         if !durable { opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" }
         do {
             try Shell.run(asOwner([bin + "/pg_ctl", "-D", pgData, "-l", clusterDir + "/log", "-w", "-t", "60", "-o", opts, "start"]))

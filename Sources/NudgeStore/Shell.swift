@@ -6,8 +6,8 @@ import Foundation
 #endif
 
 /// Runs a helper program to completion (PostgreSQL's `initdb`, `pg_ctl`, `psql`).
-/// Uses posix_spawn and waitpid directly: `pg_ctl start` leaves a daemon behind holding inherited
-/// descriptors, which Foundation's Process does not always cope with. Output goes to a file so a
+/// Uses posix_spawn and waitpid directly: `pg_ctl start` leaves a daemon behind, which Foundation's
+/// Process does not always cope with. Output goes to a file so a
 /// failure can be reported with its cause; only standard output is returned.
 package enum Shell {
     package struct Failure: Error, CustomStringConvertible {
@@ -31,6 +31,10 @@ package enum Shell {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // Nothing else is inherited: a daemon (the postmaster) would otherwise hold every pipe this
+        // process had open, and a reader of one of those pipes would wait for its end until the
+        // daemon stops.
+        closeInheritedDescriptors(&actions)
         // Run from "/": the postgres user may not be allowed into the caller's working directory.
         let argv = ["/bin/sh", "-c", "cd / && exec \"$@\"", "sh"] + argv
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
@@ -46,6 +50,20 @@ package enum Shell {
         let code = exited ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         guard code == 0 else { throw Failure(command: argv.joined(separator: " "), status: code, output: out + err) }
         return out
+    }
+
+    /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34) is declared only under _GNU_SOURCE,
+    /// which Swift's Glibc module does not define: looked up by name, with a close action per open
+    /// descriptor where it is missing.
+    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private static let closeFrom: CloseFrom? = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
+        unsafeBitCast($0, to: CloseFrom.self)
+    }
+
+    private static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+        if let closeFrom, closeFrom(&actions, 3) == 0 { return }
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for fd in open.compactMap(Int32.init) where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
     }
 
     package static func which(_ name: String) -> String? {

@@ -1,4 +1,5 @@
 import Foundation
+import NudgeTestSupport
 import Testing
 
 @testable import NudgeMIME
@@ -27,19 +28,9 @@ import Testing
 
     static func runOracle(files: [String]) throws -> [OracleRow] {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("oracle.py")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", script.path, Corpus.root.path]
-        let input = Pipe()
-        let output = Pipe()
-        p.standardInput = input
-        p.standardOutput = output
-        try p.run()
-        input.fileHandleForWriting.write(Data(files.joined(separator: "\n").utf8))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "oracle.py failed")
+        let (status, data) = try ChildProcess.run(
+            "/usr/bin/env", ["python3", script.path, Corpus.root.path], input: Data(files.joined(separator: "\n").utf8))
+        #expect(status == 0, "oracle.py failed")
         return try data.split(separator: UInt8(ascii: "\n")).map { try JSONDecoder().decode(OracleRow.self, from: Data($0)) }
     }
 

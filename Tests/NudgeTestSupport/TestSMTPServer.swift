@@ -155,14 +155,7 @@ public enum PythonEmail {
         """#
 
     public static func parse(file path: String) throws -> [String: Any] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestSMTPServer.python)
-        process.arguments = ["-c", script, path]
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        try process.run()
-        let data = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let data = try ChildProcess.run(TestSMTPServer.python, ["-c", script, path]).output
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 

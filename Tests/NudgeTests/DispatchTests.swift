@@ -286,7 +286,7 @@ import Testing
     /// connection is ended while RCPT TO is held, so the batch rolls back after the send. The
     /// acceptance mark (autocommit, its own connection) survives, and the next claim records the
     /// step as sent without sending it again; the sequence then goes on as usual.
-    @Test(.timeLimit(.minutes(1))) func acceptedStepOfADeadBatchIsRecordedNotSentAgain() async throws {
+    @Test(.timeLimit(.minutes(5))) func acceptedStepOfADeadBatchIsRecordedNotSentAgain() async throws {
         try await Harness.withSMTP { h, smtp in
             let (inbox, address, enrolled) = try await Self.enrollSlowRecipient(h, "dead")
             let services = h.services

@@ -271,6 +271,17 @@ import Testing
         return try rows.first?.decode(Int.self) ?? -1
     }
 
+    /// A helper program (pg_ctl start leaves the postmaster running) inherits none of this process's
+    /// descriptors: a pipe open here at the time would otherwise stay open in the daemon, and its
+    /// reader would wait for an end that comes only when the cluster stops.
+    @Test func helperProgramsInheritNoDescriptors() throws {
+        let pipe = Pipe()
+        let fd = pipe.fileHandleForWriting.fileDescriptor
+        #expect(throws: Shell.Failure.self) { try Shell.run(["/usr/bin/test", "-e", "/proc/self/fd/\(fd)"]) }
+        #expect(try Shell.run(["/usr/bin/test", "-e", "/proc/self/fd/2"]) == "")
+        try pipe.fileHandleForWriting.close()
+    }
+
     @Test func migratingAgainIsANoOp() async throws {
         let config = try await TestCluster.shared.database()
         let applied = try await Self.withClient(config) { client in

@@ -32,15 +32,8 @@ import Testing
         defer { server.terminate() }
         var healthy = false
         for _ in 0..<240 where !healthy {
-            let curl = Process()
-            curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            curl.arguments = ["-fsS", "--max-time", "2", "http://127.0.0.1:\(port)/health"]
-            let out = Pipe()
-            curl.standardOutput = out
-            curl.standardError = FileHandle.nullDevice
-            try curl.run()
-            curl.waitUntilExit()
-            healthy = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains(#""status":"ok""#)
+            let out = try ChildProcess.run("/usr/bin/curl", ["-fsS", "--max-time", "2", "http://127.0.0.1:\(port)/health"]).output
+            healthy = String(decoding: out, as: UTF8.self).contains(#""status":"ok""#)
             if !healthy { try await Task.sleep(for: .milliseconds(250)) }
         }
         #expect(healthy)

@@ -9,11 +9,7 @@ public enum Referral {
     }
 
     /// Contacts named in the text next to a hand-over phrase; empty without one.
-    static func contacts(in text: String, sender: String?) -> [Contact] {
-        contacts(in: text, lower: text.lowercased().replacingOccurrences(of: "’", with: "'"), sender: sender)
-    }
-
-    /// - Parameter lower: `text` lowercased, typographic apostrophes made plain.
+    /// - Parameter lower: `text.ruleText`.
     static func contacts(in text: String, lower: String, sender: String?) -> [Contact] {
         guard cue.matches(lower) else { return [] }
         let ns = text as NSString

@@ -44,7 +44,7 @@ public enum ReplyIntent {
 
         init(body: String) {
             self.body = body
-            lower = body.lowercased().replacingOccurrences(of: "’", with: "'")
+            lower = body.ruleText
         }
 
         /// The rules read the start of a reply; the cap bounds the work on pasted documents.

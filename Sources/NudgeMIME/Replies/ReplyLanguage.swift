@@ -79,6 +79,11 @@ public enum ReplyLanguage: String, Sendable, Codable, CaseIterable {
 
 }
 
+extension StringProtocol {
+    /// The text as the reply rules read it: lowercased, typographic apostrophes made plain.
+    var ruleText: String { lowercased().replacingOccurrences(of: "’", with: "'") }
+}
+
 /// Word splitting shared by the reply rules: letters, digits and the apostrophes and hyphens inside words.
 enum Words {
     static func split(_ text: String) -> [String] {

@@ -14,7 +14,7 @@ enum ReturnCues {
     }
 
     static func candidates(in sentence: String, _ ctx: DateContext) -> [Candidate] {
-        let s = sentence.lowercased().replacingOccurrences(of: "’", with: "'")
+        let s = sentence.ruleText
         let ns = s as NSString
         let mentions = DateMentions.scan(s, ctx)
         let absent = matches(absence, s)

@@ -54,7 +54,7 @@ public enum Signature {
     }
 
     static func isMobileLine(_ line: String) -> Bool {
-        let l = line.lowercased().replacingOccurrences(of: "’", with: "'")
+        let l = line.ruleText
         return l.count < 90 && mobilePrefixes.contains { l.hasPrefix($0) }
     }
 

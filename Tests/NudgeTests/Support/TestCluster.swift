@@ -46,7 +46,10 @@ actor TestCluster {
         let base = ProcessInfo.processInfo.environment["NUDGE_TEST_TMP"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         let dir = "\(base)/nudge-test-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
-        let cluster = EmbeddedPostgres(dataDir: dir, durable: false, logger: Self.logger)
+        // Every suite runs at once, each test with a pool of its own: room for all of them, so
+        // that no test meets "too many clients" (NUDGE_TEST_PG_MAX_CONNECTIONS to try fewer).
+        let maxConnections = ProcessInfo.processInfo.environment["NUDGE_TEST_PG_MAX_CONNECTIONS"].flatMap { Int($0) } ?? 1_000
+        let cluster = EmbeddedPostgres(dataDir: dir, durable: false, maxConnections: maxConnections, logger: Self.logger)
         _ = try cluster.start()
         TestCluster.registerCleanup(dir: dir)
         // Migrate the template database ("nudge", made by the bootstrap), then never connect to it again.
