@@ -64,13 +64,14 @@ enum Form {
     }
 
     /// A cross-site request (another origin's page posting a form here) is refused before any
-    /// session or form is read: `Origin` must name this host, and a browser's
-    /// `Sec-Fetch-Site` must not say cross-site.
+    /// session or form is read. A browser's `Sec-Fetch-Site` decides when present (pages sent
+    /// with `Referrer-Policy: no-referrer` post with `Origin: null`); otherwise `Origin`, when
+    /// given, must name this host.
     static func sameOrigin(_ request: Request) -> Bool {
-        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], site == "cross-site" || site == "same-site" { return false }
+        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!] { return site == "same-origin" || site == "none" }
         guard let origin = request.headers[.origin] else { return true }
         guard origin != "null", let url = URL(string: origin), let host = url.host?.lowercased() else { return false }
-        let authority = (request.head.authority ?? request.headers[HTTPField.Name("Host")!] ?? "").lowercased()
+        let authority = (request.head.authority ?? "").lowercased()
         let port = url.port.map { ":\($0)" } ?? ""
         return authority == host + port
     }

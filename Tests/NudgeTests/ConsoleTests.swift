@@ -170,9 +170,14 @@ import Testing
             let fetchSite = try await Self.post(
                 h, "/console/tokens", cookie: cookie, form: form + [("csrf", csrf)], headers: [HTTPField.Name("Sec-Fetch-Site")!: "cross-site"])
             #expect(fetchSite.status == 403)
+            let opaque = try await Self.post(h, "/console/tokens", cookie: cookie, form: form + [("csrf", csrf)], headers: [.origin: "null"])
+            #expect(opaque.status == 403)
             #expect(try await h.call(.get, "/v1/tokens/").data.count == 1)  // nothing was created
 
-            let created = try await Self.post(h, "/console/tokens", cookie: cookie, form: form + [("csrf", csrf)])
+            // As Chromium posts from a no-referrer page: an opaque Origin, Sec-Fetch-Site same-origin.
+            let created = try await Self.post(
+                h, "/console/tokens", cookie: cookie, form: form + [("csrf", csrf)],
+                headers: [.origin: "null", HTTPField.Name("Sec-Fetch-Site")!: "same-origin"])
             #expect(created.status == 200)
             let secret = try #require(created.body.firstMatch(of: /id="secret">(nudge_[A-Za-z0-9]+)</)).output.1
             SecretLedger.record(String(secret))
