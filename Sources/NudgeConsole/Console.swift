@@ -51,11 +51,13 @@ public struct Console: Sendable {
         g.get("sign-in") { _, _ in Page(status: .ok, html: templates.render("sign-in", ["title": "Sign in"])).response }
         g.post("sign-in") { req, _ in try await signIn(req) }
         g.post("sign-out") { req, ctx in
-            let s = try await form(req, ctx)
+            let (s, _) = try await form(req, ctx)
             try await sessions.close(s.id)
             return Page.redirect("/console/sign-in", headers: [.setCookie: Cookie.clear(dev: dev)])
         }
         registerPages(g)
+        // Any other console path: a console 404 page, with the console's headers.
+        g.get("**") { _, _ -> Response in throw NudgeError.notFound("page") }
     }
 
     /// Every console path, for the route table (405 with Allow on a wrong method).
@@ -97,13 +99,13 @@ public struct Console: Sendable {
         return Signed(id: id, session: s, context: c)
     }
 
-    /// A state-changing form: same origin, a live session, and the session's CSRF token.
-    func form(_ req: Request, _ ctx: AppContext) async throws -> Signed {
+    /// A state-changing form: same origin, a live session, and the session's CSRF token; its fields.
+    func form(_ req: Request, _ ctx: AppContext) async throws -> (Signed, [String: [String]]) {
         guard Form.sameOrigin(req) else { throw Refusal.crossSite }
         let s = try await signed(req, ctx)
         let fields = try await Form.parse(req)
         guard Form.tokenMatches(fields["csrf"]?.first, s.session.csrf) else { throw Refusal.csrf }
-        return s
+        return (s, fields)
     }
 }
 

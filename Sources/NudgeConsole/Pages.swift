@@ -38,7 +38,7 @@ extension Console {
         }
         g.post("tokens") { req, ctx in try await createToken(req, ctx) }
         g.post("tokens/:id/revoke") { req, ctx in
-            let s = try await form(req, ctx)
+            let (s, _) = try await form(req, ctx)
             _ = try check(try await api.call(.delete, "/v1/tokens/" + (try segment(ctx)), context: s.context))
             // Revoking the token of this very session ends it (the next page asks to sign in).
             return Page.redirect("/console/tokens")
@@ -48,14 +48,14 @@ extension Console {
             return try await listPage(s, req, "suppressions", "Suppressions", api: "/v1/suppressions", filters: ["email"])
         }
         g.post("suppressions") { req, ctx in
-            let (s, f) = try await formFields(req, ctx)
+            let (s, f) = try await form(req, ctx)
             var body: [String: JSONValue] = ["email": .string(f["email"]?.first ?? "")]
             if let d = f["detail"]?.first, !d.isEmpty { body["detail"] = .string(d) }
             _ = try check(try await api.call(.post, "/v1/suppressions", body: .object(body), context: s.context))
             return Page.redirect("/console/suppressions")
         }
         g.post("suppressions/:id/delete") { req, ctx in
-            let s = try await form(req, ctx)
+            let (s, _) = try await form(req, ctx)
             _ = try check(try await api.call(.delete, "/v1/suppressions/" + (try segment(ctx)), context: s.context))
             return Page.redirect("/console/suppressions")
         }
@@ -144,7 +144,7 @@ extension Console {
     }
 
     func createToken(_ req: Request, _ ctx: AppContext) async throws -> Response {
-        let (s, f) = try await formFields(req, ctx)
+        let (s, f) = try await form(req, ctx)
         var body: [String: JSONValue] = [
             "name": .string(f["name"]?.first ?? ""), "scopes": .array((f["scopes"] ?? []).map { .string($0) }),
         ]
@@ -172,14 +172,6 @@ extension Console {
     func segment(_ ctx: AppContext) throws -> String {
         guard let id = ctx.parameters.get("id"), !id.isEmpty else { throw NudgeError.notFound("item") }
         return InProcessAPI.encode(id)
-    }
-
-    func formFields(_ req: Request, _ ctx: AppContext) async throws -> (Signed, [String: [String]]) {
-        guard Form.sameOrigin(req) else { throw Refusal.crossSite }
-        let s = try await signed(req, ctx)
-        let fields = try await Form.parse(req)
-        guard Form.tokenMatches(fields["csrf"]?.first, s.session.csrf) else { throw Refusal.csrf }
-        return (s, fields)
     }
 
     func get(_ s: Signed, _ path: String, _ query: [(String, String)] = []) async throws -> JSONValue {

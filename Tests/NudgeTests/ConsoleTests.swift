@@ -133,6 +133,8 @@ import Testing
             #expect(page.header("X-Content-Type-Options") == "nosniff")
             #expect(page.header("Referrer-Policy") == "no-referrer")
             #expect(page.header("Cache-Control") == "no-store")
+            let missing = try await Self.get(h, "/console/no/such/page", cookie: nil)
+            #expect(missing.status == 404 && missing.header("X-Frame-Options") == "DENY")
             // Without a session every page asks to sign in; a wrong token is refused.
             #expect(try await Self.get(h, "/console/tokens", cookie: nil).header("Location") == "/console/sign-in")
             #expect(try await Self.post(h, "/console/sign-in", cookie: nil, form: [("token", "nudge_wrong")]).status == 401)
