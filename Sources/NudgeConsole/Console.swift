@@ -64,7 +64,8 @@ public struct Console: Sendable {
     static let paths: [(HTTPRequest.Method, String)] = [
         (.get, "/console/static/:file"), (.get, "/console/sign-in"), (.post, "/console/sign-in"), (.post, "/console/sign-out"),
         (.get, "/console"), (.get, "/console/sequences"), (.get, "/console/sequences/:id"), (.get, "/console/enrollments"),
-        (.get, "/console/enrollments/:id"), (.get, "/console/threads"), (.get, "/console/threads/:id"), (.get, "/console/tokens"),
+        (.get, "/console/enrollments/:id"), (.post, "/console/enrollments/:id/action"), (.get, "/console/threads"), (.get, "/console/threads/:id"),
+        (.get, "/console/tokens"),
         (.post, "/console/tokens"), (.post, "/console/tokens/:id/revoke"), (.get, "/console/suppressions"), (.post, "/console/suppressions"),
         (.post, "/console/suppressions/:id/delete"), (.get, "/console/webhooks"), (.get, "/console/webhooks/:id"), (.get, "/console/inboxes"),
         (.get, "/console/drafts"),

@@ -23,6 +23,15 @@ extension Console {
                 s, req, "enrollments", "Enrollments", api: "/v1/sequences/enrollments", filters: ["state", "sequence_id", "contact_id", "inbox_id"])
         }
         g.get("enrollments/:id") { req, ctx in try await enrollment(try await signed(req, ctx), ctx) }
+        g.post("enrollments/:id/action") { req, ctx in
+            // Pause, resume or cancel: the API's PATCH decides what the state allows (409 otherwise).
+            let (s, f) = try await form(req, ctx)
+            let id = try segment(ctx)
+            let action = f["action"]?.first ?? ""
+            _ = try check(
+                try await api.call(.patch, "/v1/sequences/enrollments/" + id, body: .object(["action": .string(action)]), context: s.context))
+            return Page.redirect("/console/enrollments/" + id)
+        }
         g.get("threads") { req, ctx in try await threads(try await signed(req, ctx), req) }
         g.get("threads/:id") { req, ctx in
             let s = try await signed(req, ctx)
@@ -114,7 +123,12 @@ extension Console {
     func enrollment(_ s: Signed, _ ctx: AppContext) async throws -> Response {
         var v = base(s, "Enrollment", "enrollments")
         let e = try await get(s, "/v1/sequences/enrollments/" + (try segment(ctx)))
-        v["enrollment"] = values(e)
+        var ev = values(e) as? [String: Any] ?? [:]
+        let state = e["state"]?.string
+        ev["can_pause"] = state == "active"
+        ev["can_resume"] = state == "paused"
+        ev["can_cancel"] = state == "active" || state == "paused"
+        v["enrollment"] = ev
         let events = try await reads.timeline(org: s.session.token.orgID, enrollment: e["id"]?.string ?? "", limit: 200)
         v["events"] = events.map { entry -> [String: Any] in
             var details: [[String: String]] = []

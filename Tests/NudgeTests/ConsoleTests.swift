@@ -193,7 +193,7 @@ import Testing
         try await Harness.run { h in
             let seeded = try await Self.seed(h, send: false)
             let other = try await h.otherOrg()
-            let (cookie, _) = try await Self.signIn(h, other.admin)
+            let (cookie, otherCSRF) = try await Self.signIn(h, other.admin)
             for path in [
                 "/console/sequences/\(seeded.sequence)", "/console/enrollments/\(seeded.enrollment)", "/console/threads/thr_\(Fixture.suffix())",
                 "/console/webhooks/whk_\(Fixture.suffix())", "/console/sequences/..%2Ftokens",
@@ -201,6 +201,21 @@ import Testing
                 let r = try await Self.get(h, path, cookie: cookie)
                 #expect(r.status == 404, "\(path): \(r.status)")
                 #expect(!r.body.contains("Outreach"))
+            }
+            let otherCookie = cookie
+            let steer = try await Self.signIn(h, h.admin)
+            // Another organization's admin, with its own session's CSRF token, cannot steer it.
+            let foreign = try await Self.post(
+                h, "/console/enrollments/\(seeded.enrollment)/action", cookie: otherCookie, form: [("action", "cancel"), ("csrf", otherCSRF)])
+            #expect(foreign.status == 404)
+            let paused = try await Self.post(
+                h, "/console/enrollments/\(seeded.enrollment)/action", cookie: steer.cookie, form: [("action", "pause"), ("csrf", steer.csrf)])
+            #expect(paused.status == 303)
+            #expect(try await h.call(.get, "/v1/sequences/enrollments/\(seeded.enrollment)/")["state"]?.string == "paused")
+            for (action, status) in [("cancel", 303), ("resume", 409)] {  // what the state allows is the API's rule
+                let r = try await Self.post(
+                    h, "/console/enrollments/\(seeded.enrollment)/action", cookie: steer.cookie, form: [("action", action), ("csrf", steer.csrf)])
+                #expect(r.status == status, "\(action)")
             }
             // A token without admin sees the pages its scopes allow, and is refused the others.
             let reader = try await h.token(["sequences:read"])
