@@ -92,20 +92,23 @@ package struct PreviewAPI {
             case .reminder:
                 out.append(PreviewStep(step_index: d.stepIndex, type: "reminder", subject: nil, body: nil, note: d.step.note, send_at: at))
             case .email:
-                let (subject, body) = try await render(d)
+                let (subject, body) = try await render(d, sequenceSteps: sequence.emails)
                 out.append(PreviewStep(step_index: d.stepIndex, type: "email", subject: subject, body: body, note: nil, send_at: at))
             }
         }
         return Preview(sequence_id: sequence.id, version: sequence.version, recipient: due.first?.recipient ?? "", steps: out)
     }
 
-    package func render(_ d: DueStep) async throws -> (String, String) {
+    package func render(_ d: DueStep, sequenceSteps: [Step]) async throws -> (String, String) {
         if d.step.prompt != nil {
             let writer = StepRendering(services: services)
-            let context = try await writer.contextFor(d)
+            var context = try await writer.contextFor(d)
+            context.sequenceSteps = sequenceSteps
             do {
                 let (subject, body, _) = try await writer.write(d, context: context)
                 return (subject ?? "", body)
+            } catch let refused as StepRendering.RefusedOutput {
+                throw APIError(.serviceUnavailable, "llm_output_refused", "The LLM's text for this step was refused: \(refused.reason)")
             } catch {
                 throw APIError(.serviceUnavailable, "llm_unavailable", "The LLM could not write this step: \(error)")
             }

@@ -22,13 +22,6 @@ package struct WebhooksAPI {
         let event_types: [String]?
         let description: String?
     }
-    package struct PatchBody: Decodable {
-        let url: String?
-        let event_types: [String]?
-        let description: String?
-        let disabled: Bool?
-    }
-
     /// The endpoint with its new secret, shown this once.
     package struct WithSecret: Encodable {
         let webhook: WebhookRecord
@@ -44,7 +37,7 @@ package struct WebhooksAPI {
     package func register(_ r: ScopedRouter) {
         r.post("/v1/webhooks", .webhooksWrite) { req, ctx in
             let b = try await JSONCoding.decode(CreateBody.self, from: req)
-            let url = try checkedURL(b.url)
+            let url = try await checkedURL(b.url)
             let types = try eventTypes(b.event_types ?? ["*"], ctx.token.scopes)
             if let d = b.description { try Validate.text(d, "description", max: 500) }
             let id = ID.make(.whk)
@@ -65,22 +58,19 @@ package struct WebhooksAPI {
             let id = try ctx.id("id", .whk, what: "webhook")
             let json = try await JSONCoding.decode(JSONValue.self, from: req)
             try json.rejectNull("url", "event_types", "disabled")
-            let b = try JSONCoding.decode(PatchBody.self, from: try JSONCoding.encoder.encode(json))
-            let url = try b.url.map { try checkedURL($0) }
-            let types = try b.event_types.map { try eventTypes($0, ctx.token.scopes) }
-            var description: String?? = nil
-            // From the tree: an explicit null clears the description, absent leaves it.
-            switch json["description"] {
-            case nil: break
-            case .null?: description = .some(nil)
-            case .string(let s)?:
-                try Validate.text(s, "description", max: 500)
-                description = .some(s)
-            default: throw NudgeError.validation("description", "description must be a string or null.")
-            }
+            let body = try PatchBody(json)
+            var url: String?
+            if case .value(let u) = try body.string("url") { url = try await checkedURL(u) }
+            var types: [String]?
+            if case .value(let t) = try body.decode("event_types", as: [String].self) { types = try eventTypes(t, ctx.token.scopes) }
+            var disabled: Bool?
+            if case .value(let d) = try body.decode("disabled", as: Bool.self) { disabled = d }
+            // An explicit null clears the description; absent leaves it.
+            let description = try body.string("description").update
+            if case .some(.some(let s)) = description { try Validate.text(s, "description", max: 500) }
             guard
                 let w = try await store.update(
-                    org: ctx.org, id: id, url: url, description: description, types: types, disabled: b.disabled, now: clock.now())
+                    org: ctx.org, id: id, url: url, description: description, types: types, disabled: disabled, now: clock.now())
             else { throw NudgeError.notFound("webhook") }
             return try JSONCoding.response(w)
         }
@@ -126,9 +116,9 @@ package struct WebhooksAPI {
 
     /// The URL as given, once its scheme is allowed and every address its host resolves to is one
     /// a webhook may reach (checked again before each attempt: `WebhookAddress`).
-    private func checkedURL(_ url: String?) throws -> String {
+    private func checkedURL(_ url: String?) async throws -> String {
         guard let url else { throw NudgeError.validation("url", "url is required.") }
-        _ = try WebhookAddress.pinned(url, allowHTTP: allowHTTP, allowPrivate: allowPrivate)
+        _ = try await WebhookAddress.checked(url, allowHTTP: allowHTTP, allowPrivate: allowPrivate)
         return url
     }
 

@@ -27,6 +27,8 @@ package struct InboundLookup {
     package var byRef: Referenced?
     /// The zone the sender's dates are read in: the contact's, else the inbox's.
     package var timeZone = "UTC"
+    /// The inbox has `reply_intent` workflow rules (most have none: no query for them then).
+    package var hasIntentRules = false
 
     /// nil when the inbox does not exist.
     package static func run(
@@ -37,13 +39,14 @@ package struct InboundLookup {
             .collect()
         guard let row = rows.first else { return nil }
         var out = InboundLookup()
-        let (previousID, previousThread, classification, enrollments, contactID, refThread, refEnrollment, refTo, zone) = row
+        let (previousID, previousThread, classification, enrollments, contactID, refThread, refEnrollment, refTo, zone, intentRules) = row
         if let previousID, let previousThread {
             out.previous = Previous(
                 id: previousID, threadID: previousThread, classification: classification ?? "other", enrollments: enrollments ?? "[]")
         }
         out.contactID = contactID
         out.timeZone = zone
+        out.hasIntentRules = intentRules
         if let refThread { out.byRef = Referenced(threadID: refThread, enrollmentID: refEnrollment, toAddresses: refTo ?? []) }
         return out
     }
@@ -54,7 +57,8 @@ package struct InboundLookup {
     package struct Statement: PostgresPreparedStatement {
         package static let sql = """
             SELECT p.id, p.thread_id, p.cls, p.enr, c.contact_id, r.thread_id, r.enrollment_id, r.to_addresses,
-              coalesce(nullif(c.timezone, ''), i.timezone)
+              coalesce(nullif(c.timezone, ''), i.timezone),
+              EXISTS (SELECT 1 FROM workflow_rules w WHERE w.org_id = i.org_id AND w.inbox_id = i.id AND w.trigger_type = 'reply_intent')
             FROM inboxes i
             LEFT JOIN LATERAL (
               SELECT id, thread_id, coalesce(classification, 'other') AS cls, coalesce(details -> 'enrollments', '[]'::jsonb)::text AS enr FROM messages
@@ -85,8 +89,9 @@ package struct InboundLookup {
             b.append(refs)
             return b
         }
-        package func decodeRow(_ row: PostgresRow) throws -> (String?, String?, String?, String?, String?, String?, String?, [String]?, String) {
-            try row.decode((String?, String?, String?, String?, String?, String?, String?, [String]?, String).self)
+        package func decodeRow(_ row: PostgresRow) throws -> (String?, String?, String?, String?, String?, String?, String?, [String]?, String, Bool)
+        {
+            try row.decode((String?, String?, String?, String?, String?, String?, String?, [String]?, String, Bool).self)
         }
     }
 }

@@ -25,6 +25,9 @@ package struct ThreadCounts {
         package var contactID: String? { threadContact ?? messageContact }
     }
     package let rows: [Row]
+    /// Threads a person answered in this batch (an inbound human reply): no longer awaiting one
+    /// (auto-replies, bounces and complaints leave them awaiting).
+    package let answered: [String]
 
     package init(messages: [NewMessage], newThreads: [HistoryStore.NewThread], now: Date) {
         var rows: [Row] = []
@@ -51,9 +54,12 @@ package struct ThreadCounts {
             if let c = m.contactID, c > (rows[i].messageContact ?? "") { rows[i].messageContact = c }
         }
         self.rows = rows
+        answered = Array(Set(messages.filter { $0.direction == .inbound && $0.classification == .humanReply }.map(\.threadID)))
     }
 
-    /// The upsert, a fragment of `HistoryStore.Append`. Parameters: the time, then each column as an array.
+    /// The upsert, a fragment of `HistoryStore.Append`. Parameters: the time, each column as an
+    /// array, then the ids of the answered threads (a thread is answered and sent into in one
+    /// batch never: sends and receipts are appended apart).
     package static let upsertSQL = """
         INSERT INTO threads (org_id, id, inbox_id, contact_id, subject, subject_key, message_count, last_message_at, created_at, awaiting_since)
         SELECT o, i, b, nullif(c, ''), s, k, n, l, $1::timestamptz, nullif(a, 'epoch'::timestamptz)
@@ -63,9 +69,9 @@ package struct ThreadCounts {
         ON CONFLICT (org_id, id) DO UPDATE SET message_count = threads.message_count + EXCLUDED.message_count,
           last_message_at = GREATEST(threads.last_message_at, EXCLUDED.last_message_at),
           contact_id = coalesce(threads.contact_id, EXCLUDED.contact_id),
-          awaiting_since = GREATEST(threads.awaiting_since, EXCLUDED.awaiting_since)
+          awaiting_since = CASE WHEN threads.id = ANY($11::text[]) THEN NULL ELSE GREATEST(threads.awaiting_since, EXCLUDED.awaiting_since) END
         """
-    package static let parameterCount = 10
+    package static let parameterCount = 11
 
     /// Sorted by key, so two batches touching the same threads lock them in the same order.
     package func bind(now: Date, into b: inout PostgresBindings) {
@@ -80,14 +86,7 @@ package struct ThreadCounts {
         b.append(rows.map(\.count))
         b.append(rows.map(\.last))
         b.append(rows.map { $0.sent ?? Date(timeIntervalSince1970: 0) })
-    }
-}
-
-extension HistoryStore {
-    /// A human reply answers the thread: it is no longer awaiting one (auto-replies leave it).
-    package static func answered(org: String, threadID: String, _ conn: PostgresConnection, logger: Logger) async throws {
-        try await conn.query(
-            "UPDATE threads SET awaiting_since = NULL WHERE org_id = \(org) AND id = \(threadID) AND awaiting_since IS NOT NULL", logger: logger)
+        b.append(answered)
     }
 }
 

@@ -312,18 +312,6 @@ extension WebhookStore {
             return false
         }
     }
-
-    /// Deliveries due now that could be sent, for `drainWork`.
-    package func countDue(now: Date) async throws -> Int {
-        try await db.system { [logger] conn in
-            try await conn.query(
-                """
-                SELECT count(*)::int FROM webhook_deliveries d JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id
-                WHERE d.state = \(WebhookDeliveryState.pending.rawValue) AND NOT w.disabled AND d.next_attempt_at <= \(now)
-                """, logger: logger
-            ).decode(Int.self).collect().first ?? 0
-        }
-    }
 }
 
 extension WebhookStore {

@@ -46,7 +46,7 @@ public struct AppConfig: Sendable {
     /// Steps over it wait for the next day (never dropped).
     public var orgDailySendQuota: Int? = 10_000
     /// Slow clients: a connection that sends nothing for `idleTimeout` is closed (this also bounds
-    /// slow headers and stalled bodies); a body still arriving after `requestBodyDeadline` gets 408.
+    /// slow headers and stalled bodies); a request that spends longer than `requestBodyDeadline` waiting on its body gets 408.
     public var idleTimeout: Duration = .seconds(30)
     public var requestBodyDeadline: Duration = .seconds(30)
     public var logLevel: Logger.Level = .info

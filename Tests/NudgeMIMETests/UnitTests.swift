@@ -220,6 +220,20 @@ import Testing
         #expect(!"réponse".containsText("automatique"))
     }
 
+    @Test func byteSearchFindsEveryPlaceAndNothingElse() {
+        let needles = ["aab", "b", "abc", "zz", "ü"].map { Array($0.utf8) }
+        #expect(ByteSearch.occurring(needles, in: "aaab") == [0, 1])
+        #expect(ByteSearch.occurring(needles, in: "xyzabc") == [1, 2])
+        #expect(ByteSearch.occurring(needles, in: "zz grüße") == [3, 4])
+        #expect(ByteSearch.occurring(needles, in: "").isEmpty)
+        #expect(ByteSearch.anyOccurs(needles, in: "ab") == true)
+        #expect(ByteSearch.anyOccurs(needles, in: "aa") == false)
+        // At the very end, and a needle as long as the text.
+        #expect(ByteSearch.anyOccurs([Array("abc".utf8)], in: "abc"))
+        #expect(ByteSearch.anyOccurs([Array("c".utf8)], in: "abc"))
+        #expect(!ByteSearch.anyOccurs([Array("abcd".utf8)], in: "abc"))
+    }
+
     @Test func lineEndingsNormaliseLikeFoundationsReplacements() {
         for s in ["a\r\nb\rc\n\r\nd", "\r", "\r\r\n", "\n\r", "no breaks", "", "é\r\n日本\r", "x\r\n\r\n"] {
             let foundation = s.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")

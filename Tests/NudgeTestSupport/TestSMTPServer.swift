@@ -23,36 +23,14 @@ public final class TestSMTPServer: @unchecked Sendable {
         ownsDirectory = directory == nil
         self.directory = directory ?? Self.makeTemporaryDirectory()
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.python)
-        process.arguments =
+        let arguments =
             [Self.script, "--dir", self.directory.path, "--port", String(requestedPort), "--exit-on-stdin-eof"]
             + (auth.map { ["--auth", $0] } ?? []) + (idleTimeout.map { ["--idle-timeout", String($0)] } ?? [])
             + (tls?.arguments ?? [])
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        process.standardInput = Pipe()  // closed when this test process exits: the server follows
-        let logPath = self.directory.appendingPathComponent("server.log").path
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: logPath)  // tracebacks of refused TLS etc.
-        try process.run()
-        self.process = process
-        // Blocks until the server has bound its socket and printed "PORT <n>".
-        var output = Data()
-        while !output.contains(UInt8(ascii: "\n")) {
-            let chunk = stdout.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            output += chunk
-        }
-        let line = String(decoding: output, as: UTF8.self)
-        guard line.hasPrefix("PORT "), let port = Int(line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            process.terminate()
-            throw ServerStartError(output: line)
-        }
-        self.port = port
+        let started = try PythonServer.start(python: Self.python, arguments: arguments, directory: self.directory)
+        self.process = started.process
+        self.port = started.port
     }
-
-    public struct ServerStartError: Error { let output: String }
 
     public enum TLSMode {
         case starttls(TestCertificate)

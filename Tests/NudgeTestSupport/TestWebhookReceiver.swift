@@ -24,8 +24,6 @@ public final class TestWebhookReceiver: @unchecked Sendable {
         public let body: String
     }
 
-    public struct StartError: Error { let output: String }
-
     public init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("nudge-webhooks-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -41,31 +39,11 @@ public final class TestWebhookReceiver: @unchecked Sendable {
 
     /// Starts the server, on the port it had before if any.
     public func start() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.python)
-        process.arguments = [Self.script, "--dir", directory.path, "--port", String(port)]
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        let stdin = Pipe()
-        process.standardInput = stdin  // closed by stop(), or when this test process exits: the server follows
-        let logPath = directory.appendingPathComponent("server.log").path
-        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-        process.standardError = FileHandle(forWritingAtPath: logPath)
-        try process.run()
-        var output = Data()
-        while !output.contains(UInt8(ascii: "\n")) {
-            let chunk = stdout.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            output += chunk
-        }
-        let line = String(decoding: output, as: UTF8.self)
-        guard line.hasPrefix("PORT "), let p = Int(line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            process.terminate()
-            throw StartError(output: line)
-        }
-        port = p
-        self.process = process
-        self.stdin = stdin
+        let started = try PythonServer.start(
+            python: Self.python, arguments: [Self.script, "--dir", directory.path, "--port", String(port)], directory: directory)
+        port = started.port
+        process = started.process
+        stdin = started.stdin
     }
 
     public func stop() {

@@ -33,7 +33,7 @@ import Testing
             {"inbox_id": "\(inbox)", "sequence_id": "\(seq)", "recipient": {"contact_id": "\(contact)"},
              "source": {"type": "email", "message_id": "\(source["message_id"]!.string!)", "thread_id": "\(source["thread_id"]!.string!)", "subject": "Proposal for review", "from_address": "\(recipient)"}}
             """)
-        precondition(e.status == 201, e.body)
+        try #require(e.status == 201, "\(e.body)")
         return (inbox, e.id, source["thread_id"]!.string!)
     }
 

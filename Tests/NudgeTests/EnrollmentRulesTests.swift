@@ -17,9 +17,9 @@ import Testing
     static func basics(_ h: Harness) async throws -> (inbox: String, sequence: String, contact: String) {
         let inbox = try await h.inbox()
         let seq = try await h.call(.post, "/v1/sequences/", BriefBodies.sequence(inbox))
-        precondition(seq.status == 201, seq.body)
+        try #require(seq.status == 201, "\(seq.body)")
         let contact = try await h.contact(Fixture.address("enr"), inbox: inbox)
-        precondition(contact.status == 201, contact.body)
+        try #require(contact.status == 201, "\(contact.body)")
         return (inbox, seq.id, contact.id)
     }
 

@@ -99,7 +99,7 @@ import Testing
         defer { llm.stop() }
         llm.script(
             .json(
-                #"{"subject": "Hi\r\nBcc: attacker@evil.test", "body": "Bcc: attacker@evil.test\r\nTo: attacker@evil.test\r\n\r\nSend the proposal to attacker@evil.test"}"#
+                #"{"subject": "Hi\r\nBcc: buyer@example.com", "body": "Bcc: buyer@example.com\r\nTo: buyer@example.com\r\n\r\nSend the proposal to buyer@example.com"}"#
             ))
         try await Harness.withSMTP(llm: Self.settings(llm)) { h, smtp in
             _ = try await DispatchTests.setUp(h, sequence: BriefBodies.promptSequence(try await h.inbox()))
@@ -112,7 +112,7 @@ import Testing
             #expect(headers.filter { $0.lowercased().hasPrefix("to:") }.count == 1)
             let parsed = try PythonEmail.parse(file: got[0].path)
             #expect(parsed["subject"] as? String == "Following up")
-            #expect((parsed["body"] as? String)?.contains("Bcc: attacker@evil.test") == true)
+            #expect((parsed["body"] as? String)?.contains("Bcc: buyer@example.com") == true)
         }
     }
 

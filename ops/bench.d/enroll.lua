@@ -1,10 +1,14 @@
--- wrk script for ops/bench (api part): POST /v1/sequences/enrollments/ with a distinct recipient
--- per request (run prefix, thread number, counter). BENCH_TOKEN, BENCH_INBOX, BENCH_SEQUENCE and
+-- wrk script for ops/bench (api and mcp parts): POST /v1/sequences/enrollments/ with a distinct
+-- recipient per request (run prefix, thread number, counter), or with BENCH_SESSION set (the mcp
+-- part, a session opened with initialize) the same enrollment as an MCP tools/call of `enroll` on
+-- /mcp, created when its result is not a tool error. BENCH_TOKEN, BENCH_INBOX, BENCH_SEQUENCE and
 -- BENCH_PREFIX come from the environment. Prints one JSON line in done().
 local token = os.getenv("BENCH_TOKEN")
 local inbox = os.getenv("BENCH_INBOX")
 local sequence = os.getenv("BENCH_SEQUENCE")
 local prefix = os.getenv("BENCH_PREFIX") or "w"
+local session = os.getenv("BENCH_SESSION")
+if session == "" then session = nil end
 local threads = {}
 local nthreads = 0
 
@@ -20,14 +24,24 @@ other = 0
 
 function request()
   counter = counter + 1
-  local body = string.format('{"inbox_id":"%s","sequence_id":"%s","recipient":{"email":"%s%d-%d@bench.test"}}',
-    inbox, sequence, prefix, tid, counter)
+  local recipient = string.format('{"email":"%s%d-%d@bench.test"}', prefix, tid, counter)
+  if session then
+    local body = string.format(
+      '{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"enroll","arguments":{"inbox_id":"%s","sequence_id":"%s","recipient":%s}}}',
+      counter, inbox, sequence, recipient)
+    return wrk.format("POST", "/mcp",
+      {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json",
+       ["Accept"] = "application/json, text/event-stream", ["Mcp-Session-Id"] = session}, body)
+  end
+  local body = string.format('{"inbox_id":"%s","sequence_id":"%s","recipient":%s}', inbox, sequence, recipient)
   return wrk.format("POST", "/v1/sequences/enrollments/",
     {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
 end
 
 function response(status, headers, body)
-  if status == 201 then created = created + 1 else other = other + 1 end
+  local ok
+  if session then ok = status == 200 and string.find(body, '"isError":false', 1, true) else ok = status == 201 end
+  if ok then created = created + 1 else other = other + 1 end
 end
 
 function done(summary, latency, requests)

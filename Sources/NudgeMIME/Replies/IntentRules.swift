@@ -2,13 +2,9 @@ import Foundation
 
 /// Phrase rules for reply intents, lowercased, in the eight reply languages.
 enum IntentRules {
-    static func any(_ re: NSRegularExpression, in text: String) -> Bool {
-        re.firstMatch(in: text, range: NSRange(location: 0, length: (text as NSString).length)) != nil
-    }
-
-    private static func re(_ alternatives: [String]) -> NSRegularExpression {
-        try! NSRegularExpression(pattern: "(?<!\\p{L})(?:" + alternatives.joined(separator: "|") + ")(?!\\p{L})", options: [.caseInsensitive])
-    }
+    /// Whole words or phrases, case-sensitive: callers pass lowercased text (case folding made
+    /// matching several times slower).
+    private static func re(_ alternatives: [String]) -> PhraseSet { PhraseSet(alternatives) }
 
     /// Present-tense absence ("I am out of the office"), not "I was on vacation, sorry for the delay".
     static let absence = re([

@@ -10,8 +10,12 @@ public enum Referral {
 
     /// Contacts named in the text next to a hand-over phrase; empty without one.
     static func contacts(in text: String, sender: String?) -> [Contact] {
-        let lower = text.lowercased().replacingOccurrences(of: "’", with: "'")
-        guard IntentRules.any(cue, in: lower) else { return [] }
+        contacts(in: text, lower: text.lowercased().replacingOccurrences(of: "’", with: "'"), sender: sender)
+    }
+
+    /// - Parameter lower: `text` lowercased, typographic apostrophes made plain.
+    static func contacts(in text: String, lower: String, sender: String?) -> [Contact] {
+        guard cue.matches(lower) else { return [] }
         let ns = text as NSString
         var out: [Contact] = []
         for (address, offset) in TextScan.addresses(in: text) {
@@ -89,18 +93,17 @@ public enum Referral {
             #"(?:colleague|kollegin|kollege|collègue|compañera|compañero|collega|colega|kollega|contact|kontaktieren\s+sie|contactez|contacte|contatti|contate|kontakta|reach\s+out\s+to|write\s+to|wenden\s+sie\s+sich\s+an)\s+(\p{Lu}\p{Ll}+\s+\p{Lu}\p{Ll}+)"#
     )
 
-    private static let cue = try! NSRegularExpression(
-        pattern: "(?<!\\p{L})(?:"
-            + [
-                "contact", "reach out", "write to", "email", "e-mail", "handles", "handling", "responsible", "in charge", "left the company",
-                "no longer", "colleague", "forward", "cc'd", "copied", "loop in", "looped in", "person to talk", "right person", "took over",
-                "wenden sie sich", "kontaktieren", "schreiben sie", "zuständig", "ansprechpart", "kolleg", "nicht mehr", "verlassen",
-                "übernommen", "contacter", "contactez", "écrire à", "écrivez à", "s'occupe", "responsable", "en charge", "collègue",
-                "a quitté", "ne fait plus partie", "contacte", "contactar", "escriba a", "escribe a", "se encarga", "compañer", "ya no",
-                "dejó", "contattare", "contatti", "scrivere a", "scriva a", "si occupa", "responsabile", "collega", "non lavora più",
-                "ha lasciato", "neem contact", "contact opnemen", "mail naar", "verantwoordelijk", "werkt hier niet meer", "niet meer werkzaam",
-                "entre em contato", "contate", "escreva para", "responsável", "colega", "não trabalha mais", "deixou a empresa", "cuida",
-                "kontakta", "skriv till", "ansvarig", "ansvarar", "kollega", "slutat", "jobbar inte längre", "arbetar inte längre",
-            ].map { NSRegularExpression.escapedPattern(for: $0) }.joined(separator: "|") + ")",
-        options: [.caseInsensitive])
+    /// Hand-over phrases, found in lowercased text.
+    static let cue = PhraseSet(
+        [
+            "contact", "reach out", "write to", "email", "e-mail", "handles", "handling", "responsible", "in charge", "left the company",
+            "no longer", "colleague", "forward", "cc'd", "copied", "loop in", "looped in", "person to talk", "right person", "took over",
+            "wenden sie sich", "kontaktieren", "schreiben sie", "zuständig", "ansprechpart", "kolleg", "nicht mehr", "verlassen",
+            "übernommen", "contacter", "contactez", "écrire à", "écrivez à", "s'occupe", "responsable", "en charge", "collègue",
+            "a quitté", "ne fait plus partie", "contacte", "contactar", "escriba a", "escribe a", "se encarga", "compañer", "ya no",
+            "dejó", "contattare", "contatti", "scrivere a", "scriva a", "si occupa", "responsabile", "collega", "non lavora più",
+            "ha lasciato", "neem contact", "contact opnemen", "mail naar", "verantwoordelijk", "werkt hier niet meer", "niet meer werkzaam",
+            "entre em contato", "contate", "escreva para", "responsável", "colega", "não trabalha mais", "deixou a empresa", "cuida",
+            "kontakta", "skriv till", "ansvarig", "ansvarar", "kollega", "slutat", "jobbar inte längre", "arbetar inte längre",
+        ].map { NSRegularExpression.escapedPattern(for: $0) }, after: "")
 }

@@ -13,8 +13,13 @@ public struct ReplyAnalysis: Sendable, Hashable {
 
     /// - Parameter timeZone: the zone the contact's dates are read in (the message day, "12/14").
     public static func analyze(_ message: InboundMessage, timeZone: TimeZone) -> ReplyAnalysis {
-        let intent = ReplyIntent.classify(message)
         let split = Signature.split(message.replyText)
+        // The rules read at most `cap` bytes: a shorter reply's split is theirs too.
+        let reply =
+            message.replyText.utf8.count <= ReplyIntent.Prepared.cap
+            ? ReplyIntent.Prepared(body: split.body) : ReplyIntent.Prepared(message.replyText)
+        let intent = ReplyIntent.classify(
+            reply, subject: message.subject, isAutoReply: message.classification == .autoReply, sender: message.from?.address)
         let absence = intent.kind == .outOfOffice
         return ReplyAnalysis(
             intent: intent, returnDate: absence ? OutOfOffice.returnDate(of: message, timeZone: timeZone) : nil,

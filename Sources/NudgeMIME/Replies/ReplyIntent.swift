@@ -32,29 +32,54 @@ public enum ReplyIntent {
     ///   - isAutoReply: the message was classified as an automatic reply.
     ///   - sender: the replying address, never reported as a referral.
     public static func classify(replyText: String, subject: String = "", isAutoReply: Bool = false, sender: String? = nil) -> Result {
-        // The rules read the start of a reply; the cap bounds the work on pasted documents.
-        let replyText = String(replyText.prefix(20_000))
-        let body = Signature.split(replyText).body
-        let text = body.lowercased().replacingOccurrences(of: "’", with: "'")
-        let language = ReplyLanguage.detect(body)
+        classify(Prepared(replyText), subject: subject, isAutoReply: isAutoReply, sender: sender)
+    }
+
+    /// The reply's text as the rules read it, computed once for all of them.
+    struct Prepared {
+        /// The start of the reply without its signature.
+        let body: String
+        /// `body` lowercased, with typographic apostrophes made plain.
+        let lower: String
+
+        init(body: String) {
+            self.body = body
+            lower = body.lowercased().replacingOccurrences(of: "’", with: "'")
+        }
+
+        /// The rules read the start of a reply; the cap bounds the work on pasted documents.
+        static let cap = 20_000
+
+        init(_ replyText: String) { self.init(body: Signature.split(String(replyText.prefix(Self.cap))).body) }
+    }
+
+    static func classify(_ reply: Prepared, subject: String, isAutoReply: Bool, sender: String?) -> Result {
+        let (body, text) = (reply.body, reply.lower)
+        let language = ReplyLanguage.detect(lowercased: text)
         func result(_ kind: Kind, _ confidence: Double, _ referrals: [Referral.Contact] = []) -> Result {
             Result(kind: kind, confidence: confidence, referrals: referrals, language: language)
         }
+        var found: [Referral.Contact]?
+        func referrals() -> [Referral.Contact] {
+            if let found { return found }
+            found = Referral.contacts(in: body, lower: text, sender: sender)
+            return found!
+        }
         // "I have left the company, please write to maria@..." is often sent automatically: a hand-over, not an absence.
-        if IntentRules.any(IntentRules.departed, in: text) {
-            let referrals = Referral.contacts(in: body, sender: sender)
+        if IntentRules.departed.matches(text) {
+            let referrals = referrals()
             if !referrals.isEmpty { return result(.referral, 0.9, referrals) }
         }
-        if isAutoReply || IntentRules.any(IntentRules.absence, in: subject.lowercased() + "\n" + text) {
+        if isAutoReply || IntentRules.absence.matches(subject.lowercased() + "\n" + text) {
             return result(.outOfOffice, isAutoReply ? 0.95 : 0.8)
         }
-        if Unsubscribe.isRequested(replyText) { return result(.unsubscribeRequest, 0.95) }
-        let referrals = Referral.contacts(in: body, sender: sender)
+        if Unsubscribe.isRequested(lowerBody: text) { return result(.unsubscribeRequest, 0.95) }
+        let referrals = referrals()
         if !referrals.isEmpty { return result(.referral, referrals.contains { $0.email != nil } ? 0.9 : 0.7, referrals) }
-        if IntentRules.any(IntentRules.wrongPerson, in: text) { return result(.wrongPerson, 0.85) }
-        if IntentRules.any(IntentRules.notInterested, in: text) { return result(.notInterested, 0.85) }
-        if IntentRules.any(IntentRules.meeting, in: text) { return result(.meetingRequest, 0.8) }
-        if IntentRules.any(IntentRules.interested, in: text) { return result(.interested, 0.75) }
+        if IntentRules.wrongPerson.matches(text) { return result(.wrongPerson, 0.85) }
+        if IntentRules.notInterested.matches(text) { return result(.notInterested, 0.85) }
+        if IntentRules.meeting.matches(text) { return result(.meetingRequest, 0.8) }
+        if IntentRules.interested.matches(text) { return result(.interested, 0.75) }
         if text.contains("?") { return result(.question, 0.6) }
         return result(.other, 0)
     }

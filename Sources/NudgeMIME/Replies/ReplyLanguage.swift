@@ -4,18 +4,25 @@ public enum ReplyLanguage: String, Sendable, Codable, CaseIterable {
     case en, de, fr, es, it, nl, pt, sv
 
     /// The language with the most function-word and spelling hits; English when nothing matches.
-    public static func detect(_ text: String) -> ReplyLanguage {
-        let lower = text.lowercased()
+    public static func detect(_ text: String) -> ReplyLanguage { detect(lowercased: text.lowercased()) }
+
+    static func detect(lowercased lower: String) -> ReplyLanguage {
         var score: [ReplyLanguage: Int] = [:]
         for w in Words.split(lower) {
-            for lang in allCases where markers[lang]!.contains(w) { score[lang, default: 0] += 2 }
+            for lang in languages[w] ?? [] { score[lang, default: 0] += 2 }
         }
         // Letters and endings that only some of the languages use break ties on short replies.
-        for (fragment, langs) in spellings where lower.contains(fragment) {
-            for lang in langs { score[lang, default: 0] += 1 }
+        // Bytes, not Foundation's `contains` (canonical-equivalence search, far slower): both sides are lowercased.
+        for i in ByteSearch.occurring(spellingBytes, in: lower) {
+            for lang in spellings[i].1 { score[lang, default: 0] += 1 }
         }
         return allCases.max { (score[$0] ?? 0) < (score[$1] ?? 0) || ((score[$0] ?? 0) == (score[$1] ?? 0) && $0 != .en && $1 == .en) }
             .flatMap { (score[$0] ?? 0) > 0 ? $0 : nil } ?? .en
+    }
+
+    /// `markers` by word: one look-up per word of the reply.
+    private static let languages: [String: [ReplyLanguage]] = markers.reduce(into: [:]) { out, entry in
+        for w in entry.value { out[w, default: []].append(entry.key) }
     }
 
     // Words frequent in one language and rare in the others (shared ones like "de", "a", "en" left out).
@@ -59,6 +66,8 @@ public enum ReplyLanguage: String, Sendable, Codable, CaseIterable {
             "nej", "ni", "er", "av", "har", "som", "att",
         ],
     ]
+
+    private static let spellingBytes = spellings.map { Array($0.0.utf8) }
 
     private static let spellings: [(String, [ReplyLanguage])] = [
         ("ß", [.de]), ("ü", [.de]), ("ä", [.de, .sv]), ("ö", [.de, .sv]), ("å", [.sv]), ("ñ", [.es]), ("¿", [.es]), ("¡", [.es]),

@@ -61,10 +61,13 @@ public enum Signature {
     /// "Best regards," / "Mit freundlichen Grüßen" / "Thanks, Anna": a closing, optionally with a short name.
     static func isSignOff(_ line: String) -> Bool {
         let l = line.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: ",.!;:- "))
+        // Every form below starts with a closing's first word: most lines are done here.
+        guard closingStarts.contains(l.prefix { $0 != " " && $0 != "," && $0 != "/" }) else { return false }
         if closings.contains(l) { return true }
         // "Beste Grüße aus Hamburg", "Greetings from Lisbon": a closing with a place.
-        if let r = l.range(of: #"\s+(?:aus|from|de|desde|da|dalla|från|uit|van|depuis)\s+\p{L}[\p{L}\s-]{0,30}$"#, options: .regularExpression),
-            closings.contains(String(l[..<r.lowerBound]))
+        let ns = l as NSString
+        if let r = place.firstMatch(in: l, range: NSRange(location: 0, length: ns.length))?.range,
+            closings.contains(ns.substring(to: r.location))
         {
             return true
         }
@@ -120,6 +123,12 @@ public enum Signature {
         "verstuurd vanaf mijn ", "verzonden met ", "outlook voor ios", "outlook voor android", "download outlook voor ", "enviado do meu ",
         "enviado a partir do meu ", "enviado do ", "obter o outlook para ", "skickat från min ", "skickat från ", "hämta outlook för ",
     ]
+
+    private static let place = try! NSRegularExpression(
+        pattern: #"\s+(?:aus|from|de|desde|da|dalla|från|uit|van|depuis)\s+\p{L}[\p{L}\s-]{0,30}$"#)
+
+    /// The first word of each closing.
+    private static let closingStarts = Set(closings.map { $0.prefix { $0 != " " } })
 
     static let closings: Set<String> = [
         "best regards", "kind regards", "warm regards", "warmest regards", "regards", "best", "best wishes", "all the best", "cheers", "thanks",

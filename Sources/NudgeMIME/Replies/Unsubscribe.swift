@@ -6,14 +6,18 @@ import Foundation
 public enum Unsubscribe {
     /// - Parameter replyText: the new text of the reply (`InboundMessage.replyText`); the
     ///   signature and its footers (which often say "unsubscribe") are split off here.
-    public static func isRequested(_ replyText: String) -> Bool {
-        let body = Signature.split(String(replyText.prefix(20_000))).body.lowercased().replacingOccurrences(of: "’", with: "'")
+    public static func isRequested(_ replyText: String) -> Bool { isRequested(lowerBody: ReplyIntent.Prepared(replyText).lower) }
+
+    /// - Parameter body: the reply's start without its signature, lowercased (`ReplyIntent.Prepared`).
+    static func isRequested(lowerBody body: String) -> Bool {
+        // Most replies name none of the words a request needs: the patterns below are not run for them.
+        guard ByteSearch.anyOccurs(anchors, in: body) else { return false }
         if matches(bareWord, body) { return true }
         return ReplySentences.split(body).contains { sentence in
-            guard let hit = request.firstMatch(in: sentence, range: NSRange(location: 0, length: (sentence as NSString).length)) else { return false }
+            guard let hit = request.firstMatch(sentence) else { return false }
             let ns = sentence as NSString
-            let before = ns.substring(to: hit.range.location)
-            let after = ns.substring(from: NSMaxRange(hit.range))
+            let before = ns.substring(to: hit.location)
+            let after = ns.substring(from: NSMaxRange(hit))
             // "Unsubscribe? No way." — a question is a request only when it asks someone to act.
             if sentence.hasSuffix("?") && !matches(modal, sentence) { return false }
             // "vom Workshop abmelden", "denme de baja del evento": signing off from an event, not from mail.
@@ -22,10 +26,26 @@ public enum Unsubscribe {
         }
     }
 
-    private static func re(_ p: String) -> NSRegularExpression { try! NSRegularExpression(pattern: p, options: [.caseInsensitive]) }
+    // Case-sensitive on purpose: every input is lowercased first, and ICU's case folding made these
+    // patterns the most expensive part of receiving a reply.
+    private static func re(_ p: String) -> NSRegularExpression { try! NSRegularExpression(pattern: p) }
     static func matches(_ re: NSRegularExpression, _ s: String) -> Bool {
         re.firstMatch(in: s, range: NSRange(location: 0, length: (s as NSString).length)) != nil
     }
+
+    /// Each pattern below (and `bareWord`) contains one of these: a text without any cannot match.
+    /// `ReplyLabelTests` (every labelled request, in eight languages) fails if one is missing.
+    private static let anchors = anchorWords.map { Array($0.utf8) }
+    private static let anchorWords = [
+        "unsubscrib", "remov", "taken off", "opted out", "take", "stop", "quit", "contact", "mail", "writ", "messag", "reach", "no more",
+        "no further", "opt", "leave me alone", "delete", "erase", "abmelden", "abbestellen", "austragen", "sie mich", "keine", "nicht mehr",
+        "entfernen", "streichen", "löschen", "retir", "désinscri", "desinscri", "désabonn", "desabonn", "supprim", "enlev", "radier", "écri",
+        "envoy", "relanc", "sollicit", "recevoir", "arrêtez", "cessez", "no me", "baja", "elimín", "elimin", "quít", "sáquen", "saquen",
+        "bórren", "borren", "retír", "pued", "podr", "dej", "recibir", "cancel", "rimuov", "togli", "disiscriv", "contatt", "scriv", "inviat",
+        "mandat", "smettete", "ricevere", "uitschrijven", "afmelden", "schrijf", "meld", "verwijder", "haal", "geen", "niet meer",
+        "descadastr", "tirem", "exclu", "não me", "parem", "receber", "avregistrera", "avprenumerera", "avanmäl", "avsluta", "ta bort mig",
+        "sluta", "vill inte", "kontakta", "stryk",
+    ]
 
     /// A reply that is only the word.
     private static let bareWord = re(
@@ -43,7 +63,7 @@ public enum Unsubscribe {
 
     // Emails only: "bitte nicht mehr anrufen, E-Mail ist ok" asks for no calls, not for no mail; and
     // "remove me from the invite", "no me envíe más el informe" are about something else.
-    private static let request = re(
+    static let request = PhraseSet(
         [
             // English
             #"(?:^|please\s+|pls\s+|kindly\s+|just\s+)unsubscribe(?!\p{L})"#, #"unsubscribe\s+(?:me|us|my|this)(?!\p{L})"#,
@@ -104,7 +124,7 @@ public enum Unsubscribe {
             #"(?<!\p{L})(?:avregistrera|avprenumerera|avanmäl\p{L}*)"#, #"avsluta\s+(?:min\s+)?prenumeration"#, #"ta\s+bort\s+mig"#,
             #"sluta\s+(?:maila|mejla|skicka|kontakta|höra\s+av)"#, #"vill\s+inte\s+(?:ha|få)\s+(?:fler|mer|några\s+fler)"#,
             #"kontakta\s+mig\s+inte"#, #"stryk\s+mig"#,
-        ].joined(separator: "|"))
+        ], before: "", after: "")
 
     private static let event = re(
         #"(?<!\p{L})(?:meeting|meetings|webinar|workshop|event|events|invite|invitation|call|conference|training|course|session|termin|veranstaltung|einladung|schulung|kurs|konferenz|seminar|réunion|rendez-vous|formation|évènement|événement|conférence|reunión|evento|invitación|curso|llamada|riunione|invito|corso|chiamata|vergadering|uitnodiging|cursus|bijeenkomst|evenement|reunião|convite|mötet|möte|inbjudan|kursen|utbildning|eventet)(?!\p{L})"#

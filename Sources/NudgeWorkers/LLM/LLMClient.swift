@@ -25,11 +25,14 @@ public enum LLMError: Error, Sendable, CustomStringConvertible {
     case unavailable(String)
     /// The endpoint answered, but not with an object matching the schema.
     case invalidOutput(String)
+    /// The endpoint answered usable text that the output guard refuses (the rule it breaks).
+    case refused(String)
 
     public var description: String {
         switch self {
         case .unavailable(let s): return "llm_unavailable: \(s)"
         case .invalidOutput(let s): return "llm_invalid_output: \(s)"
+        case .refused(let s): return "llm_output_refused: \(s)"
         }
     }
 }

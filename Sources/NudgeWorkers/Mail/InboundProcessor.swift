@@ -154,7 +154,6 @@ package struct InboundProcessor {
                     org: org, messageID: messageID, targets: targets.filter { !$0.stopped }.map(\.id),
                     returnDate: analysis?.returnDate, now: now, events: &events, conn, logger: logger)
             }
-            if classification == .humanReply && !newThread { try await HistoryStore.answered(org: org, threadID: thread, conn, logger: logger) }
         case .bounce:
             let report = m.bounce
             var failed = (report?.recipients ?? []).filter(\.permanent).map(\.address)
@@ -216,7 +215,7 @@ package struct InboundProcessor {
             [message], newThreads: newThread ? [.init(org: org, id: thread, inboxID: inboxID, contactID: contactID, subject: m.subject)] : [],
             events: events, now: now, conn, logger: logger)
         // `reply_intent` workflow rules, after the message they name is stored.
-        if let analysis, let facts, let contactID, !sender.isEmpty {
+        if known.hasIntentRules, let analysis, let facts, let contactID, !sender.isEmpty {
             let referred = analysis.intent.referrals.compactMap { r in r.email.map { WorkflowRuleStore.ReferredPerson(email: $0, name: r.name) } }
             _ = try await WorkflowRuleStore(db: db, enrollments: EnrollmentStore(db: db)).fire(
                 org: org,

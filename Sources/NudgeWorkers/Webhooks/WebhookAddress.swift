@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import NudgeCore
 
 #if canImport(Glibc)
@@ -48,6 +49,12 @@ package enum WebhookAddress {
                 "url", "url's host resolves to \(bad), a loopback, private, link-local, multicast or metadata address, which webhooks may not reach.")
         }
         return Target(url: url, host: host, port: port, address: first)
+    }
+
+    /// `pinned`, on NIO's thread pool: getaddrinfo blocks, and neither a request's event loop nor
+    /// the sender's tasks may wait on a slow resolver.
+    package static func checked(_ url: String, allowHTTP: Bool, allowPrivate: Bool) async throws -> Target {
+        try await NIOThreadPool.singleton.runIfActive { try pinned(url, allowHTTP: allowHTTP, allowPrivate: allowPrivate) }
     }
 
     /// Every address `host` resolves to, numeric (getaddrinfo: literals come back as they are).

@@ -4,7 +4,6 @@ import Logging
 import Metrics
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 import NudgeCore
 import NudgeStore
 import ServiceLifecycle
@@ -118,13 +117,11 @@ public struct WebhookSender: Service {
         var recordedAt = started
         var target: Result<(WebhookAddress.Target, [String]), any Error>
         do {
-            let secrets = WebhookSecrets(secret: services.config.secret)
+            let secrets = services.webhookSecrets
             var keys = [try secrets.open(run.sealedSecret, org: run.org, webhookID: run.webhookID)]
             if let previous = run.sealedPreviousSecret { keys.append(try secrets.open(previous, org: run.org, webhookID: run.webhookID)) }
-            let (url, dev, allowPrivate) = (run.url, services.config.dev, services.config.webhookAllowPrivate)
-            let pinned = try await NIOThreadPool.singleton.runIfActive {
-                try WebhookAddress.pinned(url, allowHTTP: dev, allowPrivate: allowPrivate)
-            }
+            let pinned = try await WebhookAddress.checked(
+                run.url, allowHTTP: services.config.dev, allowPrivate: services.config.webhookAllowPrivate)
             target = .success((pinned, keys))
         } catch {
             target = .failure(error)

@@ -7,6 +7,7 @@ import NudgeCore
 import NudgeHTTP
 import NudgeStore
 import NudgeWorkers
+import Testing
 
 /// Small helpers shared by FoundationTests, ContactsTests and EnrollmentRulesTests.
 enum Fixture {
@@ -77,7 +78,7 @@ extension Harness {
     /// The id of the token whose secret is `token` (GET /v1/tokens/me/).
     func tokenID(_ token: String) async throws -> String {
         let me = try await call(.get, "/v1/tokens/me/", token: token)
-        precondition(me.status == 200, "tokens/me: \(me.body)")
+        try #require(me.status == 200, "tokens/me: \(me.body)")
         return me.id
     }
 
@@ -91,14 +92,14 @@ extension Harness {
     /// Enrollments of one contact (GET /v1/sequences/enrollments/?contact_id=).
     func enrollments(ofContact contact: String) async throws -> [JSONValue] {
         let r = try await call(.get, "/v1/sequences/enrollments/?contact_id=\(contact)&limit=200")
-        precondition(r.status == 200, "enrollments: \(r.body)")
+        try #require(r.status == 200, "enrollments: \(r.body)")
         return r.data
     }
 
     /// Events of one type, oldest first.
     func events(_ type: String) async throws -> [JSONValue] {
         let r = try await call(.get, "/v1/events/?type=\(type)&limit=200")
-        precondition(r.status == 200, "events: \(r.body)")
+        try #require(r.status == 200, "events: \(r.body)")
         return r.data
     }
 }

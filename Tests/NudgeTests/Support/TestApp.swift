@@ -13,6 +13,7 @@ import NudgeTestSupport
 import NudgeWorkers
 import PostgresNIO
 import ServiceLifecycle
+import Testing
 
 /// A response, decoded.
 struct Reply {
@@ -75,7 +76,7 @@ struct Harness: Sendable {
 
     func inbox(_ address: String = "sales-\(Int.random(in: 0..<1_000_000_000))@acme.test", extra: String = "") async throws -> String {
         let r = try await call(.post, "/v1/inboxes/", #"{"address": "\#(address)", "display_name": "Acme Sales", "timezone": "UTC"\#(extra)}"#)
-        precondition(r.status == 201, "inbox: \(r.body)")
+        try #require(r.status == 201, "inbox: \(r.body)")
         return r.id
     }
 
