@@ -78,11 +78,13 @@ package func registerAPI(_ r: ScopedRouter, services s: NudgeServices) {
     InboxesAPI(store: s.inboxes, clock: s.clock, anyDomain: s.config.anySenderDomain).register(r)
     ContactsAPI(store: s.contacts, inboxes: s.inboxes, clock: s.clock).register(r)
     SequencesAPI(store: s.sequences, clock: s.clock, llmConfigured: s.llmConfigured).register(r)
+    SequenceStatsAPI(sequences: s.sequences, stats: SequenceStatsStore(db: s.db)).register(r)
     let enrollmentsAPI = EnrollmentsAPI(
         store: s.enrollments, contacts: s.contacts, sequences: s.sequences, db: s.db, clock: s.clock, llmConfigured: s.llmConfigured)
     enrollmentsAPI.register(r)
     PreviewAPI(services: s, enrollments: enrollmentsAPI).register(r)
     WorkflowRulesAPI(store: s.rules, clock: s.clock).register(r)
+    DraftsAPI(store: DraftStore(db: s.db), clock: s.clock).register(r)
     EventsAPI(db: s.db).register(r)
     HistoryAPI(store: s.history).register(r)
     SuppressionsAPI(store: s.suppressions, clock: s.clock).register(r)

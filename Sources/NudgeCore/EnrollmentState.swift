@@ -35,6 +35,12 @@ public enum EnrollmentState: String, Sendable, CaseIterable, Codable {
 /// Why an enrollment exited (`enrollments.exit_reason` with state `exited`).
 public enum ExitReason: String, Sendable, CaseIterable, Codable {
     case replied, exit_condition, bounced, unsubscribed, suppressed, complained, out_of_office
+    /// The recipient's domain became blocked by the send policy of the token that enrolled it.
+    case policy_blocked
+    /// A person rejected a step's draft with `exit`.
+    case draft_rejected
+    /// Another contact at the same registrable domain replied (`stop_on_company_reply`).
+    case company_replied
 }
 
 /// Where a judgement of a reply against an exit condition stands (`judgements.state`).

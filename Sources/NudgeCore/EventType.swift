@@ -20,4 +20,11 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case judgementFailed = "judgement.failed"
     /// A webhook endpoint stopped receiving: it answered 410, or failed for 5 days.
     case webhookDisabled = "webhook.disabled"
+    /// A step that needs approval was rendered into a draft.
+    case draftCreated = "draft.created"
+    /// A draft was approved, rejected or expired.
+    case draftDecided = "draft.decided"
+    /// An inbox stopped sending: its hard-bounce rate, a complaint, or a person (`reason`).
+    case inboxPaused = "inbox.paused"
+    case inboxResumed = "inbox.resumed"
 }

@@ -58,6 +58,18 @@ public enum ScheduleMath {
         return "\(digits(c.year!, 4))-\(digits(c.month!, 2))-\(digits(c.day!, 2))"
     }
 
+    /// Whole days from one "YYYY-MM-DD" to another (0 when either is malformed).
+    public static func daysBetween(_ from: String, _ to: String) -> Int {
+        let cal = calendar(.gmt)
+        func date(_ s: String) -> Date? {
+            let p = s.split(separator: "-").compactMap { Int($0) }
+            guard p.count == 3 else { return nil }
+            return cal.date(from: DateComponents(year: p[0], month: p[1], day: p[2]))
+        }
+        guard let a = date(from), let b = date(to) else { return 0 }
+        return cal.dateComponents([.day], from: a, to: b).day ?? 0
+    }
+
     /// Start of the next local day: when a daily limit is reached, the overflow waits for it.
     public static func startOfNextDay(after t: Date, _ tz: TimeZone) -> Date {
         let cal = calendar(tz)

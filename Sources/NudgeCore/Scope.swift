@@ -14,6 +14,9 @@ public enum Scope: String, CaseIterable, Codable, Sendable {
     case inboundWrite = "inbound:write"
     case webhooksRead = "webhooks:read"
     case webhooksWrite = "webhooks:write"
+    /// Approval drafts: read them; decide them (approve, edit, reject).
+    case draftsRead = "drafts:read"
+    case draftsWrite = "drafts:write"
     case admin
 }
 
@@ -32,12 +35,19 @@ public struct AuthenticatedToken: Sendable {
     public let name: String
     public let scopes: ScopeSet
     public let expiresAt: Date?
+    /// The send policy in force (the organization's defaults under the token's own) and its version.
+    public let policy: SendPolicy
+    public let policyVersion: Int
 
-    public init(orgID: String, tokenID: String, name: String, scopes: ScopeSet, expiresAt: Date?) {
+    public init(
+        orgID: String, tokenID: String, name: String, scopes: ScopeSet, expiresAt: Date?, policy: SendPolicy = SendPolicy(), policyVersion: Int = 1
+    ) {
         self.orgID = orgID
         self.tokenID = tokenID
         self.name = name
         self.scopes = scopes
         self.expiresAt = expiresAt
+        self.policy = policy
+        self.policyVersion = policyVersion
     }
 }

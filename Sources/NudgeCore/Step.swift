@@ -38,11 +38,15 @@ public struct SequenceDefinition: Codable, Sendable, Equatable {
     /// names no return date (nil: 7 days). Absent from versions saved before they existed.
     public var on_out_of_office: OutOfOfficeAction?
     public var ooo_default_days: Int?
+    /// A human reply from any contact at the same registrable domain stops the sequence's other
+    /// running enrollments there (README, "Pacing"). Nil (older versions): false.
+    public var stop_on_company_reply: Bool?
 
     package init(
         steps: [Step], exit_on_reply: Bool, exit_condition_prompt: String?, on_out_of_office: OutOfOfficeAction? = nil,
-        ooo_default_days: Int? = nil
+        ooo_default_days: Int? = nil, stop_on_company_reply: Bool? = nil
     ) {
+        self.stop_on_company_reply = stop_on_company_reply
         self.steps = steps
         self.exit_on_reply = exit_on_reply
         self.exit_condition_prompt = exit_condition_prompt

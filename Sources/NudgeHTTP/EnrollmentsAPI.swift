@@ -146,21 +146,52 @@ package struct EnrollmentsAPI {
             inboxID: inboxID, contactID: "", recipient: "", sequenceID: sequence?.id, sequenceVersion: sequence?.version,
             definition: definition, source: source, threadID: threadID, trigger: "api", ruleID: nil,
             tokenID: ctx.token.tokenID, cachedVersion: cachedVersion)
+        e.policyVersion = ctx.token.policyVersion
         if let cid = b.recipient?.contact_id {
             (e.contactID, e.recipient) = try await resolveContact(cid, email: input.recipientEmail, org: org, conn)
+            try Self.checkRecipient(e.recipient, ctx.token.policy)
         } else if let email = input.recipientEmail {
+            try Self.checkRecipient(email, ctx.token.policy)
             // By address: a new address is created with the enrollment in one statement.
             let contact = Self.newContact(email, inboxID: inboxID)
             e.contactID = ID.make(.ctc)
             e.recipient = email
             switch try await store.enrollNewContact(e, contact: contact, org: org, now: now, conn) {
             case .enrolled(let record):
+                try await countEnrollment(ctx, now: now, conn)
                 return (record, true)
             case .known(let found):
                 e.contactID = try await contacts.settle(org: org, contact, found: found, now: now, tokenID: ctx.token.tokenID, conn).0
             }
         }
-        return try await store.enroll(e, org: org, now: now, conn)
+        let (record, created) = try await store.enroll(e, org: org, now: now, conn)
+        if created { try await countEnrollment(ctx, now: now, conn) }
+        return (record, created)
+    }
+
+    /// The token's recipient domains (403 naming the rule).
+    package static func checkRecipient(_ address: String, _ policy: SendPolicy) throws {
+        guard let rule = policy.refusal(of: address) else { return }
+        let domain = SendPolicy.domain(of: address)
+        throw NudgeError(
+            .forbidden,
+            rule == "blocked_domains"
+                ? "This token's send policy blocks the recipient domain \(domain.prefix(253)) (send_policy.blocked_domains)."
+                : "This token's send policy allows only its listed recipient domains; \(domain.prefix(253)) is not one (send_policy.allowed_domains).",
+            field: "send_policy.\(rule)")
+    }
+
+    /// Counts a new enrollment against the token's daily cap, in the enrollment's transaction: a
+    /// refusal rolls the enrollment back, and the counter's row lock makes racing requests take
+    /// turns, so the cap holds under concurrency.
+    func countEnrollment(_ ctx: TenantContext, now: Date, _ conn: StoreConnection) async throws {
+        guard let cap = ctx.token.policy.daily_enrollment_cap else { return }
+        let day = ScheduleMath.localDay(now, .gmt)
+        guard try await DailyCounts.countEnrollment(org: ctx.org, tokenID: ctx.token.tokenID, day: day, cap: cap, conn, logger: db.logger) else {
+            throw NudgeError(
+                .forbidden, "This token's send policy allows \(cap) new enrollments per UTC day, all made today (send_policy.daily_enrollment_cap).",
+                field: "send_policy.daily_enrollment_cap")
+        }
     }
 
     /// The contact and address for a recipient (the preview's; it rolls back the contact an

@@ -17,6 +17,7 @@ package struct InboxesAPI {
         package let timezone: String?
         package let send_window: SendWindow?
         package let daily_send_limit: Int?
+        package let pacing: JSONValue?
     }
 
     package static func validLimit(_ n: Int?) throws -> Int? {
@@ -34,7 +35,7 @@ package struct InboxesAPI {
             let inbox = try await store.create(
                 org: ctx.org, address: address, domain: MessageIDs.domain(of: address), displayName: name, timezone: tz,
                 window: try SendWindow.valid(b.send_window), dailyLimit: try Self.validLimit(b.daily_send_limit),
-                anyDomain: anyDomain, now: clock.now())
+                pacing: try b.pacing.flatMap { $0 == .null ? nil : try InboxPacing.validated($0) }, anyDomain: anyDomain, now: clock.now())
             return try JSONCoding.response(inbox, status: .created)
         }
         r.get("/v1/inboxes", .inboxesRead) { req, ctx in
@@ -60,6 +61,12 @@ package struct InboxesAPI {
             }
             patch.window = try body.decode("send_window", as: SendWindow.self).update.map { try SendWindow.valid($0) }
             patch.dailyLimit = try body.int("daily_send_limit").update.map { try Self.validLimit($0) }
+            if let raw = body.fields["pacing"] { patch.pacing = .some(raw == .null ? nil : try InboxPacing.validated(raw)) }
+            switch body.fields["paused"] {
+            case nil: break
+            case .bool(let b)?: patch.paused = b
+            default: throw NudgeError.validation("paused", "paused must be true (pause the inbox) or false (resume it).")
+            }
             guard let inbox = try await store.update(org: ctx.org, id: id, patch: patch, now: clock.now()) else { throw NudgeError.notFound("inbox") }
             return try JSONCoding.response(inbox)
         }

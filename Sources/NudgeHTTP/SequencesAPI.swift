@@ -17,6 +17,7 @@ package struct SequencesAPI {
         package let exit_condition_prompt: String?
         package let on_out_of_office: String?
         package let ooo_default_days: Int?
+        package let stop_on_company_reply: Bool?
     }
 
     package func register(_ r: ScopedRouter) {
@@ -32,7 +33,7 @@ package struct SequencesAPI {
             let (ooo, oooDays) = try OutOfOfficeAction.validated(b.on_out_of_office, days: b.ooo_default_days)
             let def = SequenceDefinition(
                 steps: steps, exit_on_reply: b.exit_on_reply ?? true, exit_condition_prompt: exit, on_out_of_office: ooo ?? .hold,
-                ooo_default_days: oooDays ?? OutOfOfficeAction.defaultDays)
+                ooo_default_days: oooDays ?? OutOfOfficeAction.defaultDays, stop_on_company_reply: b.stop_on_company_reply ?? false)
             let seq = try await store.create(org: ctx.org, name: name, inboxID: inbox, definition: def, now: clock.now())
             return try JSONCoding.response(seq, status: .created)
         }
@@ -53,7 +54,7 @@ package struct SequencesAPI {
             let id = try ctx.id("id", .seq, what: "sequence")
             let json = try await JSONCoding.decode(JSONValue.self, from: req)
             let patch = try PatchBody(json)
-            try json.rejectNull("name", "sender_inbox_id", "exit_on_reply", "emails", "on_out_of_office", "ooo_default_days")
+            try json.rejectNull("name", "sender_inbox_id", "exit_on_reply", "emails", "on_out_of_office", "ooo_default_days", "stop_on_company_reply")
             let b = try JSONCoding.decode(Body.self, from: try JSONCoding.encoder.encode(json))
             let (ooo, oooDays) = try OutOfOfficeAction.validated(b.on_out_of_office, days: b.ooo_default_days)
             let name = try b.name.map { try Validate.name($0, "name") }
@@ -70,7 +71,8 @@ package struct SequencesAPI {
                         SequenceDefinition(
                             steps: steps ?? current.emails, exit_on_reply: b.exit_on_reply ?? current.exit_on_reply,
                             exit_condition_prompt: newExit ?? current.exit_condition_prompt,
-                            on_out_of_office: ooo ?? current.on_out_of_office, ooo_default_days: oooDays ?? current.ooo_default_days)
+                            on_out_of_office: ooo ?? current.on_out_of_office, ooo_default_days: oooDays ?? current.ooo_default_days,
+                            stop_on_company_reply: b.stop_on_company_reply ?? current.stop_on_company_reply)
                     }, now: clock.now())
             else { throw NudgeError.notFound("sequence") }
             return try JSONCoding.response(s)

@@ -13,6 +13,7 @@ package struct TokensAPI {
         package let name: String?
         package let scopes: [String]?
         package let expires_at: Date?
+        package let send_policy: JSONValue?
     }
     package struct PatchBody: Decodable {
         package let name: String?
@@ -24,6 +25,9 @@ package struct TokensAPI {
         package let name: String
         package let scopes: [String]
         package let expires_at: Date?
+        /// In force: the organization's defaults under the token's own policy.
+        package let send_policy: SendPolicy
+        package let policy_version: Int
     }
 
     package func register(_ r: ScopedRouter) {
@@ -35,8 +39,10 @@ package struct TokensAPI {
             if let exp = body.expires_at, exp <= clock.now() {
                 throw NudgeError.validation("expires_at", "expires_at must be in the future.")
             }
+            let policy = try body.send_policy.map { $0 == .null ? [:] : try SendPolicy.validated($0, param: "send_policy") } ?? [:]
             let issued = try await store.issue(
-                org: ctx.org, name: name, scopes: scopes, expiresAt: body.expires_at, createdBy: ctx.token.tokenID, now: clock.now())
+                org: ctx.org, name: name, scopes: scopes, expiresAt: body.expires_at, createdBy: ctx.token.tokenID, policy: policy,
+                now: clock.now())
             return try JSONCoding.response(issued, status: .created)
         }
         r.get("/v1/tokens", .admin) { req, ctx in
@@ -44,7 +50,10 @@ package struct TokensAPI {
         }
         r.get("/v1/tokens/me") { _, ctx in
             let t = ctx.token
-            return try JSONCoding.response(Me(id: t.tokenID, org_id: t.orgID, name: t.name, scopes: t.scopes.sorted, expires_at: t.expiresAt))
+            return try JSONCoding.response(
+                Me(
+                    id: t.tokenID, org_id: t.orgID, name: t.name, scopes: t.scopes.sorted, expires_at: t.expiresAt, send_policy: t.policy,
+                    policy_version: t.policyVersion))
         }
         r.get("/v1/tokens/:id", .admin) { _, ctx in
             let id = try ctx.id("id", .tok, what: "token")
@@ -58,6 +67,14 @@ package struct TokensAPI {
             let body = try JSONCoding.decode(PatchBody.self, from: try JSONCoding.encoder.encode(json))
             let name = try body.name.map { try Validate.name($0, "name") }
             let scopes = try body.scopes.map(Validate.scopes)
+            var policy: [String: JSONValue]?
+            if let raw = json["send_policy"] {
+                // Limits hold whatever a token does: it cannot change its own, even as an admin.
+                guard id != ctx.token.tokenID else {
+                    throw NudgeError(.forbidden, "A token cannot change its own send policy; another admin token must.", field: "send_policy")
+                }
+                policy = raw == .null ? [:] : try SendPolicy.validated(raw, param: "send_policy")
+            }
             var expiry: Date?? = nil
             // From the tree, not the decoded body: `Optional<JSONValue>` decodes an explicit null as absent.
             switch json["expires_at"] {
@@ -69,17 +86,40 @@ package struct TokensAPI {
                 expiry = .some(d)
             default: throw NudgeError.validation("expires_at", "expires_at must be an RFC 3339 timestamp or null.")
             }
-            guard let t = try await store.update(org: ctx.org, id: id, name: name, scopes: scopes, expiresAt: expiry, now: clock.now()) else {
+            guard
+                let t = try await store.update(org: ctx.org, id: id, name: name, scopes: scopes, expiresAt: expiry, policy: policy, now: clock.now())
+            else {
                 throw NudgeError.notFound("token")
             }
             authenticator.invalidate(tokenID: id)
             return try JSONCoding.response(t)
         }
+        registerOrganization(r)
         r.delete("/v1/tokens/:id", .admin) { _, ctx in
             let id = try ctx.id("id", .tok, what: "token")
             guard let t = try await store.revoke(org: ctx.org, id: id, now: clock.now()) else { throw NudgeError.notFound("token") }
             authenticator.invalidate(tokenID: id)
             return try JSONCoding.response(t)
+        }
+    }
+
+    /// `GET/PATCH /v1/organization`: the organization's settings (its default send policy).
+    package func registerOrganization(_ r: ScopedRouter) {
+        r.get("/v1/organization", .admin) { _, ctx in
+            guard let o = try await store.organization(ctx.org) else { throw NudgeError.notFound("organization") }
+            return try JSONCoding.response(o)
+        }
+        r.patch("/v1/organization", .admin) { req, ctx in
+            let json = try await JSONCoding.decode(JSONValue.self, from: req)
+            guard case .object(let o) = json else { throw NudgeError.malformed("The body must be a JSON object.") }
+            if let unknown = o.keys.first(where: { $0 != "send_policy" }) {
+                throw NudgeError.validation(unknown, "Unknown field \(unknown.prefix(64)); the organization's settings have send_policy.")
+            }
+            guard let raw = o["send_policy"] else { throw NudgeError.validation("send_policy", "send_policy is required.") }
+            let policy = raw == .null ? [:] : try SendPolicy.validated(raw, param: "send_policy")
+            guard let updated = try await store.setOrganizationPolicy(ctx.org, policy: policy) else { throw NudgeError.notFound("organization") }
+            authenticator.invalidate(org: ctx.org)
+            return try JSONCoding.response(updated)
         }
     }
 

@@ -49,10 +49,14 @@ package enum ToolCatalog {
     package static let decisions: [String: ToolDecision] = [
         "POST /v1/tokens": .excluded("Credentials are managed over REST by an admin: a tool must not mint tokens."),
         "GET /v1/tokens": .excluded("Token management stays with REST."),
-        "GET /v1/tokens/me": .tools([.init("whoami", .read, "The calling token: its organization, name and scopes.")]),
+        "GET /v1/tokens/me": .tools([
+            .init("whoami", .read, "The calling token: its organization, name, scopes and the send policy in force (caps, domains, approval).")
+        ]),
         "GET /v1/tokens/{id}": .excluded("Token management stays with REST."),
         "PATCH /v1/tokens/{id}": .excluded("Token management stays with REST: a tool must not widen credentials."),
         "DELETE /v1/tokens/{id}": .excluded("Token management stays with REST."),
+        "GET /v1/organization": .excluded("Organization settings stay with REST; whoami shows the send policy in force."),
+        "PATCH /v1/organization": .excluded("Send policies are set by an admin over REST: a tool must not raise its own limits."),
         "POST /v1/inboxes": .tools([
             .init("create_inbox", .write, "Create an inbox to send from (address, display name, timezone, send window, daily limit).")
         ]),
@@ -87,6 +91,12 @@ package enum ToolCatalog {
         "GET /v1/sequences/{id}": .tools([.init("get_sequence", .read, "Get one sequence with its steps.")]),
         "PATCH /v1/sequences/{id}": .tools([
             .init("update_sequence", .write, "Edit a sequence (a new version; running enrollments keep the version they were made with).")
+        ]),
+        "GET /v1/sequences/{id}/stats": .tools([
+            .init(
+                "get_sequence_stats", .read,
+                "A sequence's statistics: enrollments by state, sent, replied, bounced, exits by reason, reply rate and per-step figures"
+                    + " (all time, or the cohort enrolled since `since`).")
         ]),
         "DELETE /v1/sequences/{id}": .tools([.init("archive_sequence", .destructive, "Archive a sequence: no new enrollments; running ones go on.")]),
         "POST /v1/sequences/{id}/preview": .tools([
@@ -124,6 +134,19 @@ package enum ToolCatalog {
         "GET /v1/workflow-rules": .tools([.init("list_workflow_rules", .read, "List workflow rules.")]),
         "GET /v1/workflow-rules/{id}": .tools([.init("get_workflow_rule", .read, "Get one workflow rule.")]),
         "DELETE /v1/workflow-rules/{id}": .tools([.init("delete_workflow_rule", .destructive, "Delete a workflow rule.")]),
+        "GET /v1/drafts": .tools([
+            .init("list_drafts", .read, "List approval drafts (steps waiting for a person's decision), newest first; filter by state or enrollment.")
+        ]),
+        "GET /v1/drafts/{id}": .tools([.init("get_draft", .read, "Get one approval draft with the subject and body it would send.")]),
+        "POST /v1/drafts/{id}/approve": .tools([
+            .init(
+                "approve_draft", .write,
+                "Approve a pending draft, optionally with an edited subject and/or body: it is sent (once, under its Message-ID) when the send window allows."
+            )
+        ]),
+        "POST /v1/drafts/{id}/reject": .tools([
+            .init("reject_draft", .destructive, "Reject a pending draft: `skip_step` moves on to the next step, `exit` ends the enrollment.")
+        ]),
         "GET /v1/events": .tools([
             .init("list_events", .read, "List events oldest first; pass `after` (the last event id seen) to read only newer ones.")
         ]),

@@ -22,18 +22,39 @@ package struct DueStep: Sendable {
     package let inboxName: String?
     package let inboxTimezone: String
     package let window: SendWindow?
-    package let dailyLimit: Int?
+    /// The inbox's daily limit, ramped (`InboxPacing.ramp_up`) for today.
+    package var dailyLimit: Int?
     package let contactName: String?
     package let contactFields: [String: String]
     package let contactTimezone: String?
     package let suppressed: Bool
-    package let renderedSubject: String?
-    package let renderedBody: String?
+    package var renderedSubject: String?
+    package var renderedBody: String?
     package let firstAttemptAt: Date?
     package let sequenceName: String?
     /// "accepted" when an SMTP server took this step's email but the batch that sent it never
     /// recorded it (the worker died): it is recorded as sent, not sent again.
     package let deliveryStatus: String?
+    /// The token whose send policy governs this enrollment, and that policy as it is now (nil
+    /// when it sets nothing).
+    package var policyTokenID: String? = nil
+    package var policy: SendPolicy? = nil
+    /// This step's approval draft, if it has one (its text then replaces the rendering).
+    package var draft: Draft? = nil
+    /// The inbox's pacing, whether it is paused, and when its next send slot opens.
+    package var pacing: InboxPacing? = nil
+    package var inboxPaused = false
+    package var inboxNextSend: Date? = nil
+
+    package struct Draft: Sendable {
+        package let id: String
+        package let state: String
+        package let decision: String?
+        package let expiresAt: Date
+        package let expiryAction: String
+        /// Approved, or expired with `send`: the draft's text goes out.
+        package var cleared: Bool { state == "approved" || (state == "expired" && decision == "send") }
+    }
     package var acceptedEarlier: Bool { deliveryStatus == DeliveryStatus.accepted.rawValue }
     /// When the step was first due: its delivery row keeps this across retries.
     package var scheduledAt: Date { firstAttemptAt ?? dueAt }
@@ -72,7 +93,7 @@ package struct DueStep: Sendable {
         due.reserveCapacity(rows.count)
         for row in rows {
             do {
-                due.append(try decode(row, &steps))
+                due.append(try decode(row, &steps, now: now))
             } catch let missing as MissingStep {
                 // A damaged row (its step index past its steps): it fails, alone, instead of
                 // failing every batch that claims it.
@@ -125,7 +146,11 @@ package struct DueStep: Sendable {
                i.address, i.display_name, i.timezone, i.send_window::text AS window, i.daily_send_limit,
                c.full_name, c.fields::text AS fields, c.timezone AS contact_tz,
                EXISTS (SELECT 1 FROM suppressions s WHERE s.org_id = e.org_id AND s.address_key = f.recipient_key) AS suppressed,
-               d.rendered_subject, d.rendered_body, d.scheduled_at AS first_attempt, q.name AS sequence_name, d.status AS delivery_status
+               d.rendered_subject, d.rendered_body, d.scheduled_at AS first_attempt, q.name AS sequence_name, d.status AS delivery_status,
+               f.policy_token_id, p.policy, dr.id AS draft_id, dr.state AS draft_state, dr.decision AS draft_decision,
+               dr.subject AS draft_subject, dr.body AS draft_body, dr.expires_at AS draft_expires, dr.expiry_action AS draft_expiry_action,
+               i.pacing::text AS inbox_pacing, i.paused_at IS NOT NULL AS inbox_paused, i.next_send_at AS inbox_next_send,
+               to_char(i.ramp_started_on, 'YYYY-MM-DD') AS ramp_started_on
         FROM e
         CROSS JOIN LATERAL (SELECT * FROM enrollments f WHERE f.org_id = e.org_id AND f.id = e.id LIMIT 1) f
         CROSS JOIN LATERAL (SELECT * FROM inboxes i WHERE i.org_id = e.org_id AND i.id = f.inbox_id LIMIT 1) i
@@ -134,16 +159,20 @@ package struct DueStep: Sendable {
         LEFT JOIN LATERAL (SELECT * FROM sequences q WHERE q.org_id = e.org_id AND q.id = f.sequence_id LIMIT 1) q ON true
         LEFT JOIN LATERAL (SELECT v.definition -> 'steps' AS steps FROM sequence_versions v
           WHERE f.steps IS NULL AND v.org_id = e.org_id AND v.sequence_id = f.sequence_id AND v.version = f.sequence_version LIMIT 1) v ON true
+        LEFT JOIN LATERAL (SELECT nullif(o.send_policy || t.send_policy, '{}'::jsonb)::text AS policy FROM tokens t JOIN orgs o ON o.id = t.org_id
+          WHERE t.org_id = e.org_id AND t.id = f.policy_token_id LIMIT 1) p ON true
+        LEFT JOIN LATERAL (SELECT * FROM drafts dr WHERE dr.org_id = e.org_id AND dr.enrollment_id = e.id AND dr.step_index = e.next_step LIMIT 1) dr
+          ON true
         ORDER BY e.next_due_at
         """
     }
 
-    package static func decode(_ row: PostgresRow, _ steps: inout StepCache) throws -> DueStep {
+    package static func decode(_ row: PostgresRow, _ steps: inout StepCache, now: Date) throws -> DueStep {
         let r = row.makeRandomAccess()
         func json<T: Decodable>(_ col: String, _ t: T.Type) throws -> T? {
             try r[col].decode(String?.self).flatMap { try JSONCoding.decoder.decode(T.self, from: Data($0.utf8)) }
         }
-        return DueStep(
+        var due = DueStep(
             org: try r["org_id"].decode(String.self), enrollmentID: try r["id"].decode(String.self),
             inboxID: try r["inbox_id"].decode(String.self), contactID: try r["contact_id"].decode(String.self),
             recipient: try r["recipient"].decode(String.self), sequenceID: try r["sequence_id"].decode(String?.self),
@@ -163,6 +192,22 @@ package struct DueStep: Sendable {
             suppressed: try r["suppressed"].decode(Bool.self), renderedSubject: try r["rendered_subject"].decode(String?.self),
             renderedBody: try r["rendered_body"].decode(String?.self), firstAttemptAt: try r["first_attempt"].decode(Date?.self),
             sequenceName: try r["sequence_name"].decode(String?.self), deliveryStatus: try r["delivery_status"].decode(String?.self))
+        due.policyTokenID = try r["policy_token_id"].decode(String?.self)
+        due.policy = try r["policy"].decode(String?.self).map(SendPolicy.decode)
+        due.pacing = InboxPacing.decode(try r["inbox_pacing"].decode(String?.self))
+        due.inboxPaused = try r["inbox_paused"].decode(Bool.self)
+        due.inboxNextSend = try r["inbox_next_send"].decode(Date?.self)
+        if let p = due.pacing, p.ramp_up != nil, let start = try r["ramp_started_on"].decode(String?.self) {
+            due.dailyLimit = p.rampedLimit(due.dailyLimit, days: ScheduleMath.daysBetween(start, ScheduleMath.localDay(now, due.inboxTimeZone)))
+        }
+        if let id = try r["draft_id"].decode(String?.self) {
+            due.draft = Draft(
+                id: id, state: try r["draft_state"].decode(String.self), decision: try r["draft_decision"].decode(String?.self),
+                expiresAt: try r["draft_expires"].decode(Date.self), expiryAction: try r["draft_expiry_action"].decode(String.self))
+            due.renderedSubject = try r["draft_subject"].decode(String.self)
+            due.renderedBody = try r["draft_body"].decode(String.self)
+        }
+        return due
     }
 
     /// Send windows apply in the contact's timezone when known, else the inbox's.

@@ -58,6 +58,11 @@ public struct EnrollmentHold: Encodable, Sendable {
     public let sentence: String?
 }
 
+public struct PolicyInForce: Encodable, Sendable {
+    public let token_id: String
+    public let version: Int
+}
+
 public struct EnrollmentRecord: Encodable, Sendable {
     public let id: String
     public let inbox_id: String
@@ -83,6 +88,8 @@ public struct EnrollmentRecord: Encodable, Sendable {
     public let updated_by: String?
     public let created_at: Date
     public let updated_at: Date
+    /// The send policy it was made under: the token and its policy version (README, "Send policies").
+    public let send_policy: PolicyInForce?
     /// Only in single-enrollment answers (POST, GET, PATCH): a list that embedded every
     /// enrollment's steps could answer hundreds of megabytes.
     public var steps: [Step]?
@@ -93,7 +100,7 @@ public struct EnrollmentRecord: Encodable, Sendable {
         id, inbox_id, contact_id, recipient, sequence_id, sequence_version, state, exit_reason, exit_detail, exit_on_reply,
         exit_condition_prompt, source::text, thread_id, next_step, next_due_at, held, trigger, workflow_rule_id,
         created_by, updated_by, created_at, updated_at, held_until, hold_reason, to_char(hold_return_date, 'YYYY-MM-DD') AS hold_return_date,
-        hold_sentence
+        hold_sentence, policy_token_id, policy_version
         """
 
     /// The steps of a row of `enrollments` (not aliased): its own (ad-hoc, or an older copy that
@@ -130,6 +137,9 @@ public struct EnrollmentRecord: Encodable, Sendable {
             trigger: try r["trigger"].decode(String.self), workflow_rule_id: try r["workflow_rule_id"].decode(String?.self),
             created_by: try r["created_by"].decode(String?.self), updated_by: try r["updated_by"].decode(String?.self),
             created_at: try r["created_at"].decode(Date.self), updated_at: try r["updated_at"].decode(Date.self),
+            send_policy: try r["policy_token_id"].decode(String?.self).map {
+                PolicyInForce(token_id: $0, version: try r["policy_version"].decode(Int?.self) ?? 1)
+            },
             steps: steps, timeline: nil)
     }
 }

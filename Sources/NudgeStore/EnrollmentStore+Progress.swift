@@ -14,7 +14,7 @@ extension EnrollmentStore {
         let next = due.map { d in d.nextStep.map { now.addingTimeInterval($0.delaySeconds) } ?? now }
         try await conn.query(
             """
-            UPDATE enrollments e SET next_step = e.next_step + 1, attempts = 0, updated_at = \(now),
+            UPDATE enrollments e SET next_step = e.next_step + 1, attempts = 0, updated_at = \(now), draft_pending = false,
               thread_id = coalesce(e.thread_id, nullif(u.thread, '')),
               state = CASE WHEN u.done THEN \(EnrollmentState.completed.rawValue) ELSE e.state END,
               next_due_at = CASE WHEN u.done THEN NULL ELSE u.next END

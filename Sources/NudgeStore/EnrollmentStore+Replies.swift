@@ -15,7 +15,9 @@ package struct ReplyTarget: Sendable {
 
 extension EnrollmentStore {
     /// The running enrollments a message from the contact, or in a thread an enrollment writes
-    /// into, concerns: each locked, and with `stop` those that exit on reply set `exited/replied`,
+    /// into, concerns: each locked, and with `stop` (a human reply) each marked replied (the
+    /// first reply's time and the last step sent before it, for statistics) and those that exit
+    /// on reply set `exited/replied`,
     /// in one round trip. Two equality probes, each on its own index, then each enrollment locked
     /// by primary key in id order (the same order for every reply): one OR over both let
     /// statistics that predate a bulk enrollment pick a scan of every running enrollment of the
@@ -35,11 +37,18 @@ extension EnrollmentStore {
                 WHERE org_id = $1::text AND id = t.id AND state IN (\(EnrollmentState.sqlSources(of: .exited))) AND inbox_id = $4::text
                 FOR UPDATE) e
             ), stopped AS (
-              UPDATE enrollments x SET state = '\(EnrollmentState.exited.rawValue)', exit_reason = '\(ExitReason.replied.rawValue)', exit_detail = $6::text, next_due_at = NULL, updated_at = $7::timestamptz
-              FROM t WHERE $5::bool AND t.exit_on_reply AND x.org_id = $1::text AND x.id = t.id AND x.state IN (\(EnrollmentState.sqlSources(of: .exited)))
-              RETURNING x.id
+              UPDATE enrollments x SET
+                state = CASE WHEN t.exit_on_reply THEN '\(EnrollmentState.exited.rawValue)' ELSE x.state END,
+                exit_reason = CASE WHEN t.exit_on_reply THEN '\(ExitReason.replied.rawValue)' ELSE x.exit_reason END,
+                exit_detail = CASE WHEN t.exit_on_reply THEN $6::text ELSE x.exit_detail END,
+                next_due_at = CASE WHEN t.exit_on_reply THEN NULL ELSE x.next_due_at END,
+                updated_at = CASE WHEN t.exit_on_reply THEN $7::timestamptz ELSE x.updated_at END,
+                replied_after_step = CASE WHEN x.replied_at IS NULL THEN x.next_step - 1 ELSE x.replied_after_step END,
+                replied_at = coalesce(x.replied_at, $7::timestamptz)
+              FROM t WHERE $5::bool AND x.org_id = $1::text AND x.id = t.id AND x.state IN (\(EnrollmentState.sqlSources(of: .exited)))
+              RETURNING x.id, t.exit_on_reply AS stopped
             )
-            SELECT t.id, t.contact_id, t.exit_on_reply, t.has_prompt, s.id IS NOT NULL FROM t LEFT JOIN stopped s ON s.id = t.id ORDER BY t.id
+            SELECT t.id, t.contact_id, t.exit_on_reply, t.has_prompt, coalesce(s.stopped, false) FROM t LEFT JOIN stopped s ON s.id = t.id ORDER BY t.id
             """
         package let org: String
         package let contactID: String?

@@ -23,6 +23,8 @@ public struct EnrollmentStore: Sendable {
         /// The sequence version read from `SequenceCache`: the insert checks it is still current
         /// and not archived, and throws `SequenceCache.Changed` otherwise. Nil: read in this transaction.
         package var cachedVersion: Int? = nil
+        /// The version of the token's send policy in force (recorded with the token as `policy_token_id`).
+        package var policyVersion: Int? = nil
 
         package init(
             inboxID: String, contactID: String, recipient: String, sequenceID: String? = nil, sequenceVersion: Int? = nil,
@@ -104,10 +106,10 @@ public struct EnrollmentStore: Sendable {
             ), e AS (
               INSERT INTO enrollments (org_id, id, inbox_id, contact_id, recipient, recipient_key, sequence_id, sequence_version, steps,
                 exit_on_reply, exit_condition_prompt, source, thread_id, state, next_step, next_due_at, trigger, workflow_rule_id,
-                created_by, updated_by, created_at, updated_at)
+                created_by, updated_by, created_at, updated_at, policy_token_id, policy_version, stop_on_company_reply)
               SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::int8, $9::text::jsonb,
                 $10::bool, $11::text, $12::text::jsonb, $13::text, 'active', 0, $14::timestamptz, $15::text, $16::text,
-                $17::text, $17::text, $18::timestamptz, $18::timestamptz
+                $17::text, $17::text, $18::timestamptz, $18::timestamptz, $17::text, $23::int8, $24::bool
               FROM seq WHERE seq.current AND \(condition)
               ON CONFLICT (org_id, contact_id, sequence_id) WHERE state IN ('active', 'paused') AND sequence_id IS NOT NULL DO NOTHING
               RETURNING *
@@ -117,7 +119,7 @@ public struct EnrollmentStore: Sendable {
             """
         }
         package static let sql = "WITH \(ctes(when: "true")) SELECT seq.current, \(EnrollmentRecord.columns) FROM seq LEFT JOIN e ON true"
-        package static let parameterCount = 22
+        package static let parameterCount = 24
         package let org: String
         package let id: String
         package let e: NewEnrollment
@@ -167,6 +169,8 @@ public struct EnrollmentStore: Sendable {
             b.append(event.type.rawValue)
             b.append(event.data)
             b.append(e.cachedVersion)
+            b.append(e.policyVersion)
+            b.append(e.definition.stop_on_company_reply ?? false)
         }
         package func decodeRow(_ row: PostgresRow) throws -> (current: Bool, EnrollmentRecord?) { try Self.decodeResult(row) }
 

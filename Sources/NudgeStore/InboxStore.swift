@@ -10,6 +10,12 @@ public struct InboxRecord: Encodable, Sendable {
     public let timezone: String
     public let send_window: SendWindow?
     public let daily_send_limit: Int?
+    public let pacing: InboxPacing?
+    /// The local day the ramp-up began ("YYYY-MM-DD").
+    public let ramp_started_on: String?
+    public let paused: Bool
+    public let paused_reason: String?
+    public let paused_at: Date?
     public let created_at: Date
     public let updated_at: Date
 }
@@ -18,15 +24,19 @@ public struct InboxStore: Sendable {
     package let db: Database
     package var logger: Logger { db.logger }
 
-    package static let columns = "id, address, display_name, timezone, send_window::text, daily_send_limit, created_at, updated_at"
+    package static let columns = """
+        id, address, display_name, timezone, send_window::text, daily_send_limit, created_at, updated_at, pacing::text, \
+        to_char(ramp_started_on, 'YYYY-MM-DD'), paused_at, paused_reason
+        """
 
     package static func record(_ row: PostgresRow) throws -> InboxRecord {
-        let (id, address, name, tz, window, limit, created, updated) = try row.decode(
-            (String, String, String?, String, String?, Int?, Date, Date).self)
+        let (id, address, name, tz, window, limit, created, updated, pacing, ramp, pausedAt, pausedReason) = try row.decode(
+            (String, String, String?, String, String?, Int?, Date, Date, String?, String?, Date?, String?).self)
         let w = try window.map { try JSONCoding.decoder.decode(SendWindow.self, from: Data($0.utf8)) }
         return InboxRecord(
-            id: id, address: address, display_name: name, timezone: tz, send_window: w, daily_send_limit: limit, created_at: created,
-            updated_at: updated)
+            id: id, address: address, display_name: name, timezone: tz, send_window: w, daily_send_limit: limit,
+            pacing: InboxPacing.decode(pacing), ramp_started_on: ramp, paused: pausedAt != nil, paused_reason: pausedReason, paused_at: pausedAt,
+            created_at: created, updated_at: updated)
     }
 
     package static func windowJSON(_ w: SendWindow?) -> String? {
@@ -38,8 +48,9 @@ public struct InboxStore: Sendable {
     /// sender domains.
     public func create(
         org: String, address: String, domain: String, displayName: String?, timezone: String, window: SendWindow?, dailyLimit: Int?,
-        anyDomain: Bool, now: Date
+        pacing: InboxPacing? = nil, anyDomain: Bool, now: Date
     ) async throws -> InboxRecord {
+        let rampDay = pacing?.ramp_up != nil ? ScheduleMath.localDay(now, TimeZone(identifier: timezone) ?? .gmt) : nil
         let id = ID.make(.inb)
         do {
             return try await db.tenant(org) { conn in
@@ -51,8 +62,10 @@ public struct InboxStore: Sendable {
                 }
                 return try await conn.query(
                     """
-                    INSERT INTO inboxes (org_id, id, address, display_name, timezone, send_window, daily_send_limit, created_at, updated_at)
-                    VALUES (\(org), \(id), \(address), \(displayName), \(timezone), \(Self.windowJSON(window))::jsonb, \(dailyLimit), \(now), \(now))
+                    INSERT INTO inboxes (org_id, id, address, display_name, timezone, send_window, daily_send_limit, created_at, updated_at,
+                      pacing, ramp_started_on)
+                    VALUES (\(org), \(id), \(address), \(displayName), \(timezone), \(Self.windowJSON(window))::jsonb, \(dailyLimit), \(now), \(now),
+                      \(pacing?.json)::jsonb, \(rampDay)::date)
                     RETURNING \(unescaped: Self.columns)
                     """, logger: logger
                 ).first { _ in true }.map(Self.record)!
@@ -95,6 +108,9 @@ public struct InboxStore: Sendable {
         package var timezone: String?
         package var window: SendWindow??
         package var dailyLimit: Int??
+        package var pacing: InboxPacing?? = nil
+        /// true pauses (reason `manual`), false resumes.
+        package var paused: Bool? = nil
 
         package init(displayName: String?? = nil, timezone: String? = nil, window: SendWindow?? = nil, dailyLimit: Int?? = nil) {
             self.displayName = displayName
@@ -106,9 +122,31 @@ public struct InboxStore: Sendable {
 
     public func update(org: String, id: String, patch: Patch, now: Date) async throws -> InboxRecord? {
         try await db.tenant(org) { conn in
-            try await conn.query(
+            let setPacing = patch.pacing != nil
+            let pacingJSON = (patch.pacing ?? nil)?.json
+            let ramps = (patch.pacing ?? nil)?.ramp_up != nil
+            let wasPaused = try await conn.query(
+                "SELECT paused_at IS NOT NULL, timezone FROM inboxes WHERE org_id = \(org) AND id = \(id) FOR UPDATE", logger: logger
+            ).decode((Bool, String).self).collect().first
+            guard let (paused, tz) = wasPaused else { return nil }
+            let today = ScheduleMath.localDay(now, TimeZone(identifier: patch.timezone ?? tz) ?? .gmt)
+            if let p = patch.paused, p != paused {
+                try await Events.append(
+                    [
+                        PendingEvent(
+                            org: org, type: p ? .inboxPaused : .inboxResumed,
+                            p ? ["inbox_id": .string(id), "reason": .string("manual")] : ["inbox_id": .string(id)])
+                    ], at: now, on: conn, logger: logger)
+            }
+            return try await conn.query(
                 """
                 UPDATE inboxes SET
+                  pacing = CASE WHEN \(setPacing) THEN \(pacingJSON)::jsonb ELSE pacing END,
+                  ramp_started_on = CASE WHEN NOT \(ramps) AND \(setPacing) THEN NULL WHEN \(ramps) THEN coalesce(ramp_started_on, \(today)::date)
+                    ELSE ramp_started_on END,
+                  paused_at = CASE WHEN \(patch.paused)::bool IS NULL THEN paused_at WHEN \(patch.paused ?? false) THEN coalesce(paused_at, \(now)) END,
+                  paused_reason = CASE WHEN \(patch.paused)::bool IS NULL THEN paused_reason WHEN \(patch.paused ?? false)
+                    THEN coalesce(paused_reason, 'manual') END,
                   display_name = CASE WHEN \(patch.displayName != nil) THEN \(patch.displayName ?? nil) ELSE display_name END,
                   timezone = coalesce(\(patch.timezone), timezone),
                   send_window = CASE WHEN \(patch.window != nil) THEN \(Self.windowJSON(patch.window ?? nil))::jsonb ELSE send_window END,
@@ -119,6 +157,98 @@ public struct InboxStore: Sendable {
                 """, logger: logger
             ).first { _ in true }.map(Self.record)
         }
+    }
+
+    /// Takes the next send slot of each paced inbox that has one free now: the next slot is then
+    /// `wait` seconds later (the gap plus this batch's jitter). One short transaction; the row lock
+    /// makes concurrent batches take turns, so two sends of an inbox are never closer than its gap.
+    package static func takePacingSlots(_ inboxes: [(org: String, id: String, wait: Double)], now: Date, db: Database) async throws -> Set<String> {
+        guard !inboxes.isEmpty else { return [] }
+        let sorted = inboxes.sorted { ($0.org, $0.id) < ($1.org, $1.id) }
+        return try await db.system { conn in
+            Set(
+                try await conn.query(
+                    """
+                    UPDATE inboxes i SET next_send_at = \(now)::timestamptz + make_interval(secs => u.wait)
+                    FROM unnest(\(sorted.map(\.org))::text[], \(sorted.map(\.id))::text[], \(sorted.map(\.wait))::float8[]) AS u(org, id, wait)
+                    WHERE i.org_id = u.org AND i.id = u.id AND (i.next_send_at IS NULL OR i.next_send_at <= \(now))
+                    RETURNING i.id
+                    """, logger: db.logger
+                ).decode(String.self).collect())
+        }
+    }
+
+    /// Appends a batch's outcomes to each inbox's last 100 (`ok` sends, `bounced` hard bounces)
+    /// and pauses those whose hard bounces now exceed their threshold of 100 sends.
+    package static func recordOutcomes(
+        _ outcomes: [(org: String, inbox: String, ok: Int, bounced: Int)], now: Date, _ conn: PostgresConnection, logger: Logger
+    ) async throws {
+        guard !outcomes.isEmpty else { return }
+        let sorted = outcomes.sorted { ($0.org, $0.inbox) < ($1.org, $1.inbox) }
+        let rows = try await conn.query(
+            """
+            INSERT INTO inbox_health AS h (org_id, inbox_id, outcomes)
+            SELECT u.org, u.inbox, array_fill(false, ARRAY[u.ok]) || array_fill(true, ARRAY[u.bad])
+            FROM unnest(\(sorted.map(\.org))::text[], \(sorted.map(\.inbox))::text[], \(sorted.map(\.ok))::int[], \(sorted.map(\.bounced))::int[])
+              AS u(org, inbox, ok, bad)
+            ON CONFLICT (org_id, inbox_id) DO UPDATE
+              SET outcomes = (h.outcomes || EXCLUDED.outcomes)[greatest(1, cardinality(h.outcomes || EXCLUDED.outcomes) - 99):]
+            RETURNING org_id, inbox_id, (SELECT count(*) FROM unnest(h.outcomes) v WHERE v)::int
+            """, logger: logger
+        ).decode((String, String, Int).self).collect()
+        let bouncedNow = Set(sorted.filter { $0.bounced > 0 }.map { "\($0.org)/\($0.inbox)" })
+        for (org, inbox, bounces) in rows where bouncedNow.contains("\(org)/\(inbox)") {
+            try await pauseIfOverThreshold(org: org, inbox: inbox, bounces: bounces, now: now, conn, logger: logger)
+        }
+    }
+
+    /// A bounce reported after the send (a delivery status notification): the latest send not
+    /// yet counted as bounced is, and the inbox pauses if that takes it over its threshold.
+    package static func recordLateBounce(org: String, inbox: String, now: Date, _ conn: PostgresConnection, logger: Logger) async throws {
+        let rows = try await conn.query(
+            """
+            UPDATE inbox_health h SET outcomes = coalesce((
+              SELECT array_agg(CASE WHEN x.i = (SELECT max(y.i) FROM unnest(h.outcomes) WITH ORDINALITY AS y(v, i) WHERE NOT y.v) THEN true ELSE x.v END
+                     ORDER BY x.i)
+              FROM unnest(h.outcomes) WITH ORDINALITY AS x(v, i)), h.outcomes)
+            WHERE h.org_id = \(org) AND h.inbox_id = \(inbox)
+            RETURNING (SELECT count(*) FROM unnest(h.outcomes) v WHERE v)::int
+            """, logger: logger
+        ).decode(Int.self).collect()
+        if let bounces = rows.first { try await pauseIfOverThreshold(org: org, inbox: inbox, bounces: bounces, now: now, conn, logger: logger) }
+    }
+
+    /// The rate is over 100 sends: fewer sends so far count as a partial window, so one early
+    /// bounce alone does not pause a new inbox.
+    static func pauseIfOverThreshold(org: String, inbox: String, bounces: Int, now: Date, _ conn: PostgresConnection, logger: Logger) async throws {
+        let threshold =
+            try await conn.query(
+                "SELECT (pacing ->> 'bounce_pause_threshold')::float8 FROM inboxes WHERE org_id = \(org) AND id = \(inbox)", logger: logger
+            ).decode(Double?.self).collect().first ?? nil
+        let limit = threshold ?? InboxPacing.defaultBounceThreshold
+        guard Double(bounces) / 100 > limit else { return }
+        _ = try await pause(
+            org: org, inbox: inbox, reason: "bounce_rate",
+            detail: ["hard_bounces_in_last_100_sends": .number(Double(bounces)), "threshold": .number(limit)],
+            now: now, conn, logger: logger)
+    }
+
+    /// Pauses an inbox (no step is sent from it until a PATCH resumes it) with `inbox.paused`;
+    /// false when it was paused already.
+    package static func pause(
+        org: String, inbox: String, reason: String, detail: [String: JSONValue] = [:], now: Date, _ conn: PostgresConnection, logger: Logger
+    ) async throws -> Bool {
+        let rows = try await conn.query(
+            """
+            UPDATE inboxes SET paused_at = \(now), paused_reason = \(reason), updated_at = \(now)
+            WHERE org_id = \(org) AND id = \(inbox) AND paused_at IS NULL RETURNING id
+            """, logger: logger
+        ).collect()
+        guard !rows.isEmpty else { return false }
+        var data: [String: JSONValue] = ["inbox_id": .string(inbox), "reason": .string(reason)]
+        data.merge(detail) { a, _ in a }
+        try await Events.append([PendingEvent(org: org, type: .inboxPaused, data)], at: now, on: conn, logger: logger)
+        return true
     }
 
     package init(db: Database) {

@@ -12,6 +12,7 @@ public struct SequenceRecord: Encodable, Sendable {
     public let exit_condition_prompt: String?
     public let on_out_of_office: OutOfOfficeAction
     public let ooo_default_days: Int
+    public let stop_on_company_reply: Bool
     public let emails: [Step]
     public let archived_at: Date?
     public let created_at: Date
@@ -38,14 +39,15 @@ public struct SequenceStore: Sendable {
         return SequenceRecord(
             id: id, name: name, sender_inbox_id: inbox, version: version, exit_on_reply: d.exit_on_reply,
             exit_condition_prompt: d.exit_condition_prompt, on_out_of_office: d.on_out_of_office ?? .hold,
-            ooo_default_days: d.ooo_default_days ?? OutOfOfficeAction.defaultDays, emails: d.steps, archived_at: archived, created_at: created,
+            ooo_default_days: d.ooo_default_days ?? OutOfOfficeAction.defaultDays, stop_on_company_reply: d.stop_on_company_reply ?? false,
+            emails: d.steps, archived_at: archived, created_at: created,
             updated_at: updated)
     }
 
     package static func definition(_ r: SequenceRecord) -> SequenceDefinition {
         SequenceDefinition(
             steps: r.emails, exit_on_reply: r.exit_on_reply, exit_condition_prompt: r.exit_condition_prompt, on_out_of_office: r.on_out_of_office,
-            ooo_default_days: r.ooo_default_days)
+            ooo_default_days: r.ooo_default_days, stop_on_company_reply: r.stop_on_company_reply)
     }
 
     public func create(org: String, name: String, inboxID: String, definition: SequenceDefinition, now: Date) async throws -> SequenceRecord {

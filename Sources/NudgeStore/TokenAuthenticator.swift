@@ -48,6 +48,11 @@ public final class TokenAuthenticator: Sendable {
         cache.withLock { c in c = c.filter { $0.value.token?.tokenID != tokenID } }
     }
 
+    /// Forget cached lookups of an organization's tokens (after its default send policy changed).
+    public func invalidate(org: String) {
+        cache.withLock { c in c = c.filter { $0.value.token?.orgID != org } }
+    }
+
     /// Writes the collected `last_used_at` values in one statement.
     public func flushUsage() async throws {
         let batch = used.withLock { u -> [String: (org: String, at: Date)] in

@@ -12,6 +12,9 @@ public struct TokenRecord: Encodable, Sendable {
     public let created_at: Date
     public let last_used_at: Date?
     public let revoked_at: Date?
+    /// The token's own policy (keys it overrides); the defaults are the organization's.
+    public let send_policy: JSONValue
+    public let policy_version: Int
 }
 
 /// A new token: the record plus the secret, shown this once.
@@ -21,6 +24,8 @@ public struct IssuedToken: Encodable, Sendable {
     public let scopes: [String]
     public let expires_at: Date?
     public let created_at: Date
+    public let send_policy: JSONValue
+    public let policy_version: Int
     public let token: String
 }
 
@@ -31,11 +36,14 @@ public struct TokenStore: Sendable {
 
     public init(db: Database) { self.db = db }
 
-    package static let columns = "id, name, scopes, expires_at, created_at, last_used_at, revoked_at"
+    package static let columns = "id, name, scopes, expires_at, created_at, last_used_at, revoked_at, send_policy::text, policy_version"
 
     package static func record(_ row: PostgresRow) throws -> TokenRecord {
-        let (id, name, scopes, exp, created, used, revoked) = try row.decode((String, String, [String], Date?, Date, Date?, Date?).self)
-        return TokenRecord(id: id, name: name, scopes: scopes, expires_at: exp, created_at: created, last_used_at: used, revoked_at: revoked)
+        let (id, name, scopes, exp, created, used, revoked, policy, version) = try row.decode(
+            (String, String, [String], Date?, Date, Date?, Date?, String, Int).self)
+        return TokenRecord(
+            id: id, name: name, scopes: scopes, expires_at: exp, created_at: created, last_used_at: used, revoked_at: revoked,
+            send_policy: JSONValue.parse(policy) ?? .object([:]), policy_version: version)
     }
 
     /// Operators create organizations from the command line, each with its first admin token.
@@ -43,7 +51,8 @@ public struct TokenStore: Sendable {
         let org = ID.make(.org)
         let token = try await db.system { conn in
             try await conn.query("INSERT INTO orgs (id, name, created_at) VALUES (\(org), \(name), \(now))", logger: logger)
-            return try await insert(org: org, name: "admin", scopes: [Scope.admin.rawValue], expiresAt: nil, createdBy: nil, now: now, conn)
+            return try await insert(
+                org: org, name: "admin", scopes: [Scope.admin.rawValue], expiresAt: nil, createdBy: nil, policy: [:], now: now, conn)
         }
         return (org, token)
     }
@@ -56,29 +65,68 @@ public struct TokenStore: Sendable {
         }
     }
 
+    /// The organization's settings: its name and default send policy.
+    public struct Organization: Encodable, Sendable {
+        public let id: String
+        public let name: String
+        public let send_policy: JSONValue
+        public let created_at: Date
+    }
+
+    public func organization(_ org: String) async throws -> Organization? {
+        try await db.system { conn in
+            try await conn.query("SELECT id, name, send_policy::text, created_at FROM orgs WHERE id = \(org)", logger: logger)
+                .decode((String, String, String, Date).self).first { _ in true }
+                .map { Organization(id: $0.0, name: $0.1, send_policy: JSONValue.parse($0.2) ?? .object([:]), created_at: $0.3) }
+        }
+    }
+
+    /// Replaces the organization's default send policy. Every token's effective policy changes
+    /// with it, so every token's policy version goes up in the same transaction.
+    public func setOrganizationPolicy(_ org: String, policy: [String: JSONValue]) async throws -> Organization? {
+        let text = JSONValue.object(policy).serialized
+        let updated = try await db.system { conn in
+            let found =
+                try await conn.query("UPDATE orgs SET send_policy = \(text)::jsonb WHERE id = \(org) RETURNING 1", logger: logger)
+                .decode(Int.self).first { _ in true } != nil
+            if found {
+                try await conn.query("UPDATE tokens SET policy_version = policy_version + 1 WHERE org_id = \(org)", logger: logger)
+            }
+            return found
+        }
+        return updated ? try await organization(org) : nil
+    }
+
     public func orgExists(_ org: String) async throws -> Bool {
         try await db.system { conn in
             try await conn.query("SELECT 1 FROM orgs WHERE id = \(org)", logger: logger).decode(Int.self).first { _ in true } != nil
         }
     }
 
-    public func issue(org: String, name: String, scopes: [String], expiresAt: Date?, createdBy: String?, now: Date) async throws -> IssuedToken {
+    public func issue(
+        org: String, name: String, scopes: [String], expiresAt: Date?, createdBy: String?, policy: [String: JSONValue] = [:], now: Date
+    ) async throws -> IssuedToken {
         try await db.tenant(org) { conn in
-            try await insert(org: org, name: name, scopes: scopes, expiresAt: expiresAt, createdBy: createdBy, now: now, conn)
+            try await insert(org: org, name: name, scopes: scopes, expiresAt: expiresAt, createdBy: createdBy, policy: policy, now: now, conn)
         }
     }
 
-    package func insert(org: String, name: String, scopes: [String], expiresAt: Date?, createdBy: String?, now: Date, _ conn: PostgresConnection)
-        async throws -> IssuedToken
-    {
+    package func insert(
+        org: String, name: String, scopes: [String], expiresAt: Date?, createdBy: String?, policy: [String: JSONValue], now: Date,
+        _ conn: PostgresConnection
+    ) async throws -> IssuedToken {
         let id = ID.make(.tok)
         let secret = TokenSecret.generate()
+        let policyText = JSONValue.object(policy).serialized
         try await conn.query(
             """
-            INSERT INTO tokens (org_id, id, name, scopes, secret_hash, created_at, expires_at, created_by)
-            VALUES (\(org), \(id), \(name), \(scopes), \(ByteBuffer(bytes: TokenSecret.hash(secret))), \(now), \(expiresAt), \(createdBy))
+            INSERT INTO tokens (org_id, id, name, scopes, secret_hash, created_at, expires_at, created_by, send_policy)
+            VALUES (\(org), \(id), \(name), \(scopes), \(ByteBuffer(bytes: TokenSecret.hash(secret))), \(now), \(expiresAt), \(createdBy),
+                    \(policyText)::jsonb)
             """, logger: logger)
-        return IssuedToken(id: id, name: name, scopes: scopes, expires_at: expiresAt, created_at: now, token: secret)
+        return IssuedToken(
+            id: id, name: name, scopes: scopes, expires_at: expiresAt, created_at: now, send_policy: .object(policy), policy_version: 1, token: secret
+        )
     }
 
     public func list(org: String, page: PageRequest) async throws -> Page<TokenRecord> {
@@ -104,7 +152,10 @@ public struct TokenStore: Sendable {
     }
 
     /// Updates name, scopes and expiry; refuses to leave the organization without an admin.
-    public func update(org: String, id: String, name: String?, scopes: [String]?, expiresAt: Date??, now: Date) async throws -> TokenRecord? {
+    /// `policy` replaces the token's own send policy (and raises its version) when given.
+    public func update(
+        org: String, id: String, name: String?, scopes: [String]?, expiresAt: Date??, policy: [String: JSONValue]? = nil, now: Date
+    ) async throws -> TokenRecord? {
         try await db.tenant(org) { conn in
             if let scopes, !scopes.contains(Scope.admin.rawValue) {
                 try await keepAdminCoverage(org: org, changing: id, to: .removed, now: now, conn)
@@ -113,10 +164,13 @@ public struct TokenStore: Sendable {
             }
             let setExpiry = expiresAt != nil
             let expiry: Date? = expiresAt ?? nil
+            let policyText = policy.map { JSONValue.object($0).serialized }
             return try await conn.query(
                 """
                 UPDATE tokens SET name = coalesce(\(name), name), scopes = coalesce(\(scopes), scopes),
-                  expires_at = CASE WHEN \(setExpiry) THEN \(expiry) ELSE expires_at END
+                  expires_at = CASE WHEN \(setExpiry) THEN \(expiry) ELSE expires_at END,
+                  send_policy = coalesce(\(policyText)::jsonb, send_policy),
+                  policy_version = policy_version + CASE WHEN \(policyText)::text IS NULL THEN 0 ELSE 1 END
                 WHERE org_id = \(org) AND id = \(id) AND revoked_at IS NULL
                 RETURNING \(unescaped: Self.columns)
                 """, logger: logger
@@ -178,12 +232,15 @@ extension TokenStore {
         let row = try await db.system { conn in
             try await conn.query(
                 """
-                SELECT org_id, id, name, scopes, expires_at, revoked_at FROM tokens WHERE secret_hash = \(ByteBuffer(bytes: hash))
+                SELECT t.org_id, t.id, t.name, t.scopes, t.expires_at, t.revoked_at, (o.send_policy || t.send_policy)::text, t.policy_version
+                FROM tokens t JOIN orgs o ON o.id = t.org_id WHERE t.secret_hash = \(ByteBuffer(bytes: hash))
                 """, logger: db.logger
-            ).decode((String, String, String, [String], Date?, Date?).self).first { _ in true }
+            ).decode((String, String, String, [String], Date?, Date?, String, Int).self).first { _ in true }
         }
-        guard let (org, id, name, scopes, expires, revoked) = row, revoked == nil else { return nil }
-        return AuthenticatedToken(orgID: org, tokenID: id, name: name, scopes: ScopeSet(scopes.compactMap(Scope.init(rawValue:))), expiresAt: expires)
+        guard let (org, id, name, scopes, expires, revoked, policy, version) = row, revoked == nil else { return nil }
+        return AuthenticatedToken(
+            orgID: org, tokenID: id, name: name, scopes: ScopeSet(scopes.compactMap(Scope.init(rawValue:))), expiresAt: expires,
+            policy: SendPolicy.decode(policy), policyVersion: version)
     }
 
     /// Writes collected `last_used_at` values (token id to its organization and time) in one statement.

@@ -114,15 +114,37 @@ public struct WorkflowRuleStore: Sendable {
             WHERE r.org_id = \(org) AND r.trigger_type = 'label_added' AND r.trigger_label = ANY(\(labels)) ORDER BY r.created_at
             """, logger: logger
         ).decode((String, String, String, Bool?, Int, String, String?).self).collect()
+        guard rules.contains(where: { $0.6 != nil }) else { return }
+        // The firing token's send policy holds for what its rules enroll, as for its API calls: a
+        // refused recipient or a reached daily enrollment cap enrolls nothing (the label stays).
+        var policy: (SendPolicy, Int)?
+        if let tokenID {
+            policy = try await conn.query(
+                """
+                SELECT (o.send_policy || t.send_policy)::text, t.policy_version FROM tokens t JOIN orgs o ON o.id = t.org_id
+                WHERE t.org_id = \(org) AND t.id = \(tokenID)
+                """, logger: logger
+            ).decode((String, Int).self).collect().first.map { (SendPolicy.decode($0.0), $0.1) }
+        }
+        let day = ScheduleMath.localDay(now, .gmt)
         for (ruleID, inboxID, seqID, exitOnReply, version, def, address) in rules {
             guard let address else { continue }
+            if let (p, _) = policy, p.refusal(of: address) != nil { continue }
             var definition = try JSONCoding.decoder.decode(SequenceDefinition.self, from: Data(def.utf8))
             if let exitOnReply { definition.exit_on_reply = exitOnReply }
-            _ = try await enrollments.enroll(
-                .init(
-                    inboxID: inboxID, contactID: contactID, recipient: address, sequenceID: seqID,
-                    sequenceVersion: version, definition: definition, source: nil, threadID: nil,
-                    trigger: "workflow_rule", ruleID: ruleID, tokenID: tokenID), org: org, now: now, conn)
+            let cap = policy?.0.daily_enrollment_cap
+            if let cap, let tokenID {
+                guard try await DailyCounts.countEnrollment(org: org, tokenID: tokenID, day: day, cap: cap, conn, logger: logger) else { continue }
+            }
+            var e = EnrollmentStore.NewEnrollment(
+                inboxID: inboxID, contactID: contactID, recipient: address, sequenceID: seqID,
+                sequenceVersion: version, definition: definition, source: nil, threadID: nil,
+                trigger: "workflow_rule", ruleID: ruleID, tokenID: tokenID)
+            e.policyVersion = policy?.1
+            let (_, created) = try await enrollments.enroll(e, org: org, now: now, conn)
+            if cap != nil, !created, let tokenID {
+                try await DailyCounts.uncountEnrollment(org: org, tokenID: tokenID, day: day, conn, logger: logger)
+            }
         }
     }
 

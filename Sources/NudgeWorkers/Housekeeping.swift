@@ -4,7 +4,8 @@ import NudgeCore
 import NudgeStore
 import ServiceLifecycle
 
-/// Periodic upkeep: writes tokens' `last_used_at`, forgets idempotency keys after 24 h.
+/// Periodic upkeep: writes tokens' `last_used_at`, forgets idempotency keys after 24 h, moves
+/// statistics' deltas into their counters.
 package struct Housekeeping: Service {
     package let services: NudgeServices
 
@@ -13,6 +14,8 @@ package struct Housekeeping: Service {
             do {
                 try await services.authenticator.flushUsage()
                 try await IdempotencyStore(db: services.db).purge(now: services.clock.now())
+                // Statistics' deltas into their counters, so reading them stays a few rows.
+                while try await SequenceStatsStore(db: services.db).compact() == 10_000 {}
             } catch {
                 services.logger.warning("housekeeping failed", metadata: ["error": "\(error)"])
             }

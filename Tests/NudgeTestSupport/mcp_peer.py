@@ -147,6 +147,7 @@ async def parity(cfg):
         same("update_sequence", await t("update_sequence", {"id": seq, "name": "Proposal follow-up v2"}), *rest.call("GET", f"/v1/sequences/{seq}"))
         same("get_sequence", await t("get_sequence", {"id": seq}), *rest.call("GET", f"/v1/sequences/{seq}"))
         same("list_sequences", await t("list_sequences", {}), *rest.call("GET", "/v1/sequences/"))
+        same("get_sequence_stats", await t("get_sequence_stats", {"id": seq}), *rest.call("GET", f"/v1/sequences/{seq}/stats"))
         preview = {"recipient": {"contact_id": contact}}
         same("preview_sequence", await t("preview_sequence", {"id": seq, **preview}), *rest.call("POST", f"/v1/sequences/{seq}/preview/", preview))
 
@@ -236,6 +237,23 @@ async def parity(cfg):
         after = events.structured_content["data"][-1]["id"]
         same("list_events after a cursor", await t("list_events", {"after": after, "type": "enrollment.cancelled"}),
              *rest.call("GET", f"/v1/events/?after={after}&type=enrollment.cancelled"))
+
+        # Approval drafts: every step of the organization's tokens waits for a decision.
+        rest.call("PATCH", "/v1/organization/", {"send_policy": {"require_approval": "all_steps"}})
+        drafted = []
+        for n in range(2):
+            st, e = rest.call("POST", "/v1/sequences/enrollments/", {"inbox_id": inbox, "recipient": {"email": f"draft-{n}@example.com"},
+                                                                     "emails": [{"delay_days": 0, "subject": "Hello", "body": "A line."}]})
+            drafted.append(e["id"])
+        rest.call("POST", "/v1/_clock/advance/", {"seconds": 60})
+        rest.call("PATCH", "/v1/organization/", {"send_policy": {}})
+        r = await t("list_drafts", {"state": "pending", "enrollment_id": drafted[0]})
+        same("list_drafts", r, *rest.call("GET", f"/v1/drafts/?state=pending&enrollment_id={drafted[0]}"))
+        first = r.structured_content["data"][0]["id"]
+        second = rest.call("GET", f"/v1/drafts/?enrollment_id={drafted[1]}")[1]["data"][0]["id"]
+        same("get_draft", await t("get_draft", {"id": first}), *rest.call("GET", f"/v1/drafts/{first}"))
+        same("approve_draft", await t("approve_draft", {"id": first, "subject": "Hello again"}), *rest.call("GET", f"/v1/drafts/{first}"))
+        same("reject_draft", await t("reject_draft", {"id": second, "action": "exit"}), *rest.call("GET", f"/v1/drafts/{second}"))
 
         r = await t("delete_contact", {"id": contact})
         check("delete_contact", not r.is_error and rest.call("GET", f"/v1/contacts/{contact}")[0] == 404, r)

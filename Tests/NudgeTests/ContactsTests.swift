@@ -425,6 +425,7 @@ import Testing
         #expect(SQLParameters.shifted("a = $1::text AND b IN ($2, $22) AND c = '$x'", by: 12) == "a = $13::text AND b IN ($14, $34) AND c = '$x'")
         #expect(SQLParameters.shifted("$9$", by: 1) == "$10$")
         #expect(EnrollmentStore.InsertWithNewContact.sql.contains("$34::int8"))
-        #expect(!EnrollmentStore.InsertWithNewContact.sql.contains("$35"))
+        #expect(EnrollmentStore.InsertWithNewContact.sql.contains("$36::bool"))
+        #expect(!EnrollmentStore.InsertWithNewContact.sql.contains("$37"))
     }
 }

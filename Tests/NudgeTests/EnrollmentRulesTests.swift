@@ -258,7 +258,7 @@ import Testing
         func sequence(_ n: Int, steps: Int) -> SequenceRecord {
             SequenceRecord(
                 id: "seq_\(n)", name: "n", sender_inbox_id: "inb_1", version: 1, exit_on_reply: true, exit_condition_prompt: nil,
-                on_out_of_office: .hold, ooo_default_days: 7,
+                on_out_of_office: .hold, ooo_default_days: 7, stop_on_company_reply: false,
                 emails: Array(repeating: step, count: steps), archived_at: nil, created_at: Date(), updated_at: Date())
         }
         for n in 0..<10 {

@@ -91,7 +91,7 @@ import Testing
     static let resourcePrefix: [String: String] = [
         "tokens": "tok", "inboxes": "inb", "contacts": "ctc", "sequences": "seq", "enrollments": "enr",
         "workflow-rules": "wfr", "threads": "thr", "messages": "msg", "suppressions": "sup", "events": "evt",
-        "webhooks": "whk", "deliveries": "whd",
+        "webhooks": "whk", "deliveries": "whd", "drafts": "drf",
     ]
 
     static func concretePath(_ template: String, _ ids: [String: String]) throws -> String {
@@ -139,7 +139,7 @@ import Testing
     static let tables = [
         "inboxes", "contacts", "contact_emails", "sequences", "sequence_versions", "threads", "messages",
         "enrollments", "deliveries", "inbox_daily_sends", "suppressions", "workflow_rules", "judgements",
-        "events", "llm_calls",
+        "events", "llm_calls", "drafts",
     ]
 
     /// Count and content hash of every table, restricted to `org`.
@@ -223,8 +223,23 @@ import Testing
                 sealedSecret: try h.services.webhookSecrets.seal(WebhookSecrets.generate(), org: h.org, webhookID: webhook), now: h.clock.now())
             let delivery = try #require(try await h.services.webhooks.queueTest(org: h.org, webhookID: webhook, now: h.clock.now()))
 
+            // A draft: a step of a token whose policy requires approval, rendered by the dispatcher.
+            // Its enrollment is paused, so that approving it (as the matrix does) sends nothing
+            // while later operations compare rows.
+            let approver = try await h.call(
+                .post, "/v1/tokens",
+                #"{"name": "matrix-drafts", "scopes": ["sequences:write", "email:send"], "send_policy": {"require_approval": "all_steps"}}"#)
+            try #require(approver.status == 201, "approver: \(approver.body)")
+            let drafted = try await h.enrollAdHoc(
+                inbox: inbox, email: "drafted@example.com", steps: #"[{"delay_days": 0, "subject": "Hello", "body": "A line."}]"#,
+                token: try #require(approver["token"]?.string))
+            try #require(drafted.status == 201, "drafted: \(drafted.body)")
+            try await Dispatcher(services: h.services).drain()
+            let draft = try #require(try await h.call(.get, "/v1/drafts?enrollment_id=\(drafted.id)").data.first?["id"]?.string)
+            try #require(try await h.call(.patch, "/v1/sequences/enrollments/\(drafted.id)", #"{"action": "pause"}"#).status == 200)
+
             var ids: [String: String] = [
-                "inb": inbox, "ctc": contact.id, "seq": sequence.id, "enr": enrollment.id, "wfr": rule.id,
+                "drf": draft, "inb": inbox, "ctc": contact.id, "seq": sequence.id, "enr": enrollment.id, "wfr": rule.id,
                 "sup": suppression.id, "tok": token.id, "msg": message, "thr": thread, "whk": webhook, "whd": delivery.id,
             ]
             let events = try await h.call(.get, "/v1/events?limit=1")

@@ -11,12 +11,20 @@ import Testing
         "orgs": ["TokenStore.swift", "TokenStore+Retention.swift"], "tokens": ["TokenStore.swift"],
         "contacts": ["ContactStore.swift"], "contact_emails": ["ContactStore.swift"],
         "sequences": ["SequenceStore.swift"], "sequence_versions": ["SequenceStore.swift"],
-        "enrollments": ["EnrollmentStore.swift", "EnrollmentStore+Progress.swift", "EnrollmentStore+Replies.swift", "EnrollmentStore+Holds.swift"],
+        "enrollments": [
+            "EnrollmentStore.swift", "EnrollmentStore+Progress.swift", "EnrollmentStore+Replies.swift", "EnrollmentStore+Holds.swift",
+            "EnrollmentStore+Drafts.swift",
+        ],
         "deliveries": ["DeliveryStore.swift"],
+        // Written by migration 0022's triggers in the transactions that change enrollments and deliveries.
+        "sequence_stats": ["SequenceStatsStore.swift"], "sequence_stat_deltas": ["SequenceStatsStore.swift"],
         "events": ["Events.swift"],
+        // Also voided by migration 0026's trigger when an enrollment with a waiting draft stops running.
+        "drafts": ["DraftStore.swift"],
         "idempotency_keys": ["IdempotencyStore.swift"],
         "inbox_daily_sends": ["DailyCounts.swift"], "org_daily_sends": ["DailyCounts.swift"],
-        "inboxes": ["InboxStore.swift"],
+        "token_daily_enrollments": ["DailyCounts.swift"], "token_daily_sends": ["DailyCounts.swift"],
+        "inboxes": ["InboxStore.swift"], "inbox_health": ["InboxStore.swift"],
         "judgements": ["JudgementStore.swift"],
         "llm_calls": ["LLMCallStore.swift"],
         "messages": ["HistoryStore.swift"], "threads": ["HistoryStore+Threads.swift"],

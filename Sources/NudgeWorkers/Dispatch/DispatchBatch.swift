@@ -26,11 +26,20 @@ package struct DispatchBatch {
     package var outgoing: [Outgoing] = []
     package var reminders: [DueStep] = []
     package var suppressed: [DueStep] = []
+    /// Recipients the enrolling token's send policy now blocks.
+    package var policyBlocked: [(DueStep, String)] = []
     package var deferred: [(DueStep, Date)] = []
     package var broken: [(DueStep, String)] = []
     package var toRender: [DueStep] = []
+    /// Steps rendered into approval drafts by this batch (README, "Approval drafts").
+    package var newDrafts: [DraftStore.NewDraft] = []
+    /// Pending drafts whose time ran out; those expiring with `skip` skip their step.
+    package var expiredDrafts: [(org: String, id: String, enrollmentID: String, step: Int, action: String)] = []
+    package var skippedByExpiry: [DueStep] = []
     /// Emails held back to tomorrow by their organization's daily quota (for the metrics).
     package var overQuota = 0
+    /// Emails held back to tomorrow by their token's daily email cap.
+    package var overTokenCap = 0
     /// This batch's share of the daily counters (reserved by `plan`).
     package var counts: DailyCounts?
 
@@ -47,6 +56,7 @@ package struct DispatchBatch {
     package mutating func plan(_ due: [DueStep], _ conn: StoreConnection) async throws {
         var candidates: [DueStep] = []
         var emails: [DueStep] = []
+        var toDraft: [DueStep] = []
         for d in due {
             if d.acceptedEarlier {
                 emails.append(d)
@@ -60,6 +70,15 @@ package struct DispatchBatch {
                 suppressed.append(d)
                 continue
             }
+            if let rule = d.policy?.refusal(of: d.recipient) {
+                policyBlocked.append((d, rule))
+                continue
+            }
+            if d.inboxPaused {
+                // Looked at again every 15 minutes until a PATCH resumes the inbox.
+                deferred.append((d, now.addingTimeInterval(Self.pausedRetry)))
+                continue
+            }
             let opening = ScheduleMath.nextOpening(atOrAfter: now, window: d.window, timeZone: d.sendingTimeZone)
             if opening > now {
                 deferred.append((d, opening))
@@ -71,23 +90,59 @@ package struct DispatchBatch {
                 deferred.append((d, now.addingTimeInterval(300)))
                 continue
             }
+            if let draft = d.draft {
+                if !draft.cleared {
+                    guard draft.state == "pending" else {
+                        broken.append((d, "step \(d.stepIndex)'s draft \(draft.id) is \(draft.state)"))
+                        continue
+                    }
+                    guard now >= draft.expiresAt else {
+                        deferred.append((d, draft.expiresAt))
+                        continue
+                    }
+                    expiredDrafts.append((d.org, draft.id, d.enrollmentID, d.stepIndex, draft.expiryAction))
+                    if draft.expiryAction != "send" {
+                        skippedByExpiry.append(d)
+                        continue
+                    }
+                }
+            } else if d.policy?.needsApproval(d.step) == true {
+                toDraft.append(d)
+                continue
+            }
             candidates.append(d)
         }
+        candidates = try await pace(candidates)
         var counts = try await DailyCounts.reserve(candidates, now: now, defaultQuota: services.config.orgDailySendQuota, db: services.db)
         for d in candidates {
             guard let limit = counts.take(d, now: now) else {
                 emails.append(d)
                 continue
             }
-            // Held to the next day of the limit that stopped it: UTC for the organization's quota.
+            // Held to the next day of the limit that stopped it: UTC for the organization's quota
+            // and the token's cap, the inbox's own day for its limit.
             if limit == .org { overQuota += 1 }
-            let tomorrow = ScheduleMath.startOfNextDay(after: now, limit == .org ? .gmt : d.inboxTimeZone)
+            if limit == .token { overTokenCap += 1 }
+            let tomorrow = ScheduleMath.startOfNextDay(after: now, limit == .inbox ? d.inboxTimeZone : .gmt)
             deferred.append((d, ScheduleMath.nextOpening(atOrAfter: tomorrow, window: d.window, timeZone: d.sendingTimeZone)))
         }
         self.counts = counts
+        let threaded = (emails + toDraft).filter { $0.threadID != nil }
         let latest = try await ThreadContext.latest(
-            threadIDs: emails.compactMap(\.threadID), orgs: emails.filter { $0.threadID != nil }.map(\.org), isSendable: ThreadingHeaders.isSendable,
-            conn, logger: logger)
+            threadIDs: threaded.compactMap(\.threadID), orgs: threaded.map(\.org), isSendable: ThreadingHeaders.isSendable, conn, logger: logger)
+        // A draft holds the text exactly as it would be sent now.
+        for d in toDraft {
+            do {
+                let m = try compose(d, latest: d.threadID.flatMap { latest[$0] }).message
+                let policy = d.policy ?? SendPolicy()
+                newDrafts.append(
+                    .init(
+                        org: d.org, enrollmentID: d.enrollmentID, contactID: d.contactID, step: d.stepIndex, subject: m.subject, body: m.textBody,
+                        expiresAt: now.addingTimeInterval(Double(policy.expiryHours) * 3_600), expiryAction: policy.expiryAction.rawValue))
+            } catch {
+                broken.append((d, "could not compose the message: \(error)"))
+            }
+        }
         for d in emails {
             do {
                 outgoing.append(try compose(d, latest: d.threadID.flatMap { latest[$0] }))
@@ -95,6 +150,45 @@ package struct DispatchBatch {
                 broken.append((d, "could not compose the message: \(error)"))
             }
         }
+    }
+
+    package static let pausedRetry: TimeInterval = 900
+
+    /// Pacing (README, "Pacing"): of each paced inbox's candidates at most one goes now, if the
+    /// inbox's slot is free; the rest wait a gap apart. The slots are taken in one statement for
+    /// the batch.
+    mutating func pace(_ candidates: [DueStep]) async throws -> [DueStep] {
+        var byInbox: [String: [Int]] = [:]
+        for (i, d) in candidates.enumerated() where (d.pacing?.min_gap_seconds ?? 0) > 0 { byInbox[d.inboxID, default: []].append(i) }
+        guard !byInbox.isEmpty else { return candidates }
+        var waits: [String: Double] = [:]
+        for (inbox, idx) in byInbox {
+            let p = candidates[idx[0]].pacing!
+            waits[inbox] = Double(p.min_gap_seconds!) + Double.random(in: 0...Double(max(0, p.jitter_seconds ?? 0)))
+        }
+        let granted = try await InboxStore.takePacingSlots(
+            byInbox.map { (org: candidates[$0.value[0]].org, id: $0.key, wait: waits[$0.key]!) }, now: now, db: services.db)
+        var held = Set<Int>()
+        for (inbox, idx) in byInbox {
+            let first = candidates[idx[0]]
+            let gap = Double(first.pacing!.min_gap_seconds!)
+            var rest = idx[...]
+            var next: Date
+            if granted.contains(inbox) {
+                rest = idx.dropFirst()
+                next = now.addingTimeInterval(waits[inbox]!)
+            } else if let open = first.inboxNextSend, open > now {
+                next = open
+            } else {
+                next = now.addingTimeInterval(gap)
+            }
+            for i in rest {
+                held.insert(i)
+                deferred.append((candidates[i], next))
+                next = next.addingTimeInterval(gap)
+            }
+        }
+        return candidates.enumerated().filter { !held.contains($0.offset) }.map(\.element)
     }
 
     /// Everything copied from mail or text others wrote (a received subject or Message-ID, a
@@ -217,7 +311,8 @@ package struct DispatchBatch {
         for (label, n) in [
             ("sent", sent.count), ("transient_failure", transient.count), ("hard_bounce", permanent.count), ("smtp_rejected", rejected.count),
             ("smtp_paused", paused.count), ("reminder", reminders.count), ("suppressed", suppressed.count), ("deferred", deferred.count),
-            ("over_org_quota", overQuota),
+            ("over_org_quota", overQuota), ("over_token_cap", overTokenCap), ("policy_blocked", policyBlocked.count),
+            ("drafted", newDrafts.count), ("draft_expired", expiredDrafts.count),
         ] where n > 0 {
             Counter(label: "nudge_dispatch_steps_total", dimensions: [("outcome", label)]).increment(by: n)
         }
@@ -225,6 +320,8 @@ package struct DispatchBatch {
             logger.warning("sending paused after a burst of SMTP server errors", metadata: ["until": "\(until)", "steps": "\(paused.count)"])
         }
         let recorder = BatchRecorder(now: now, conn: conn, logger: logger)
+        // Before the sends: completing an enrollment voids a draft still pending.
+        try await DraftStore.expire(expiredDrafts, now: now, conn, logger: logger)
         try await recorder.recordSent(sent)
         try await counts?.release(sent: sent.map(\.due).filter { !$0.acceptedEarlier }, now: now, conn, logger: logger)
         try await recorder.recordReminders(reminders)
@@ -233,11 +330,25 @@ package struct DispatchBatch {
         for (o, error) in permanent { try await recorder.recordHardBounce(o.due, rfcID: o.message.messageID, error: error) }
         for (o, error) in rejected { try await recorder.recordRejected(o.due, rfcID: o.message.messageID, error: error) }
         try await recorder.recordDeferred(paused)
+        try await DraftStore.create(newDrafts, now: now, conn, logger: logger)
+        if !skippedByExpiry.isEmpty {
+            try await EnrollmentStore.advance(skippedByExpiry, threadIDs: skippedByExpiry.map { $0.threadID ?? "" }, now: now, conn, logger: logger)
+        }
+        // Each inbox's last 100 outcomes, for its automatic pause.
+        var outcomes: [String: (org: String, inbox: String, ok: Int, bounced: Int)] = [:]
+        for o in sent { outcomes[o.due.inboxID, default: (o.due.org, o.due.inboxID, 0, 0)].ok += 1 }
+        for (o, _) in permanent { outcomes[o.due.inboxID, default: (o.due.org, o.due.inboxID, 0, 0)].bounced += 1 }
+        try await InboxStore.recordOutcomes(Array(outcomes.values), now: now, conn, logger: logger)
         // One statement per organization, not per enrollment.
         for (org, steps) in Dictionary(grouping: suppressed, by: \.org) {
             _ = try await EnrollmentStore.finish(
                 org: org, enrollmentIDs: steps.map(\.enrollmentID), state: .exited, reason: .suppressed,
                 detail: "the address is on the suppression list", now: now, conn, logger: logger)
+        }
+        for (d, rule) in policyBlocked {
+            _ = try await EnrollmentStore.finish(
+                org: d.org, enrollmentIDs: [d.enrollmentID], state: .exited, reason: .policy_blocked,
+                detail: "the recipient's domain is refused by the send policy (send_policy.\(rule))", now: now, conn, logger: logger)
         }
         for (d, why) in broken {
             _ = try await EnrollmentStore.finish(

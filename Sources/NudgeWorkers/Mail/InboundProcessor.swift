@@ -147,6 +147,14 @@ package struct InboundProcessor {
                     EnrollmentStore.finishedEvent(
                         org: org, id: t.id, contactID: t.contactID, state: .exited, reason: .replied, detail: "reply \(messageID)"))
             }
+            // A person's reply stops their colleagues' enrollments in sequences that ask for it.
+            if classification == .humanReply, let domain = RegistrableDomain.of(address: sender) {
+                let stopped = try await EnrollmentStore.stopCompany(
+                    org: org, replied: targets.map(\.id), domain: domain, detail: "reply \(messageID) from \(domain)", now: now, conn,
+                    logger: logger)
+                changed += stopped.map(\.id)
+                events += stopped.map(\.event)
+            }
             // Exit conditions see every message from the contact, auto-replies included.
             judge = targets.filter { $0.hasPrompt && !$0.stopped }
             if classification == .autoReply, analysis?.intent.kind == .outOfOffice {
@@ -167,6 +175,8 @@ package struct InboundProcessor {
                     org: org, address: address, reason: "bounced",
                     detail: "bounce \(messageID)", now: now, conn, logger: logger)
                 changed += exited
+                // A hard bounce of mail this inbox sent counts toward its automatic pause.
+                try await InboxStore.recordLateBounce(org: org, inbox: inboxID, now: now, conn, logger: logger)
             }
             events.append(
                 PendingEvent(
@@ -187,6 +197,11 @@ package struct InboundProcessor {
                     org: org, address: address, reason: "complained",
                     detail: "complaint \(messageID)", now: now, conn, logger: logger)
                 changed += exited
+            }
+            // A complaint about mail this inbox sent pauses it until a person resumes it.
+            if !sent.isEmpty {
+                _ = try await InboxStore.pause(
+                    org: org, inbox: inboxID, reason: "complaint", detail: ["message_id": .string(messageID)], now: now, conn, logger: logger)
             }
             events.append(
                 PendingEvent(

@@ -1,0 +1,100 @@
+import Foundation
+import Logging
+import NudgeCore
+import PostgresNIO
+
+/// Per-sequence statistics (migration 0022). The all-time answer sums the sequence's counters
+/// and the deltas housekeeping has not yet moved into them: both indexed by (org, sequence,
+/// metric), a few dozen rows whatever the sequence's size. A window (`since`) aggregates the
+/// enrollments created since then, through their (org, sequence, created_at) index, with the same
+/// SQL functions the triggers count with, so both answers count alike.
+public struct SequenceStatsStore: Sendable {
+    package let db: Database
+    package var logger: Logger { db.logger }
+
+    /// Counts by metric and bucket (`sequence_stats`), and the median of whole minutes to first reply.
+    package struct Counts: Sendable {
+        package var values: [String: [Int: Int]] = [:]
+        package var medianMinutes: Int?
+        package func get(_ metric: String, _ bucket: Int = -1) -> Int { values[metric]?[bucket] ?? 0 }
+    }
+
+    package static let allTime = """
+        SELECT metric, bucket, sum(n)::bigint FROM (
+          SELECT metric, bucket, n FROM sequence_stats WHERE org_id = $1::text AND sequence_id = $2::text AND metric <> 'reply_minutes'
+          UNION ALL
+          SELECT metric, bucket, n FROM sequence_stat_deltas WHERE org_id = $1::text AND sequence_id = $2::text AND metric <> 'reply_minutes'
+        ) x GROUP BY metric, bucket
+        """
+
+    /// The smallest value with at least half of the replies at or below it (percentile_disc(0.5)).
+    package static let allTimeMedian = """
+        WITH h AS (
+          SELECT bucket, sum(n) AS n FROM (
+            SELECT bucket, n FROM sequence_stats WHERE org_id = $1::text AND sequence_id = $2::text AND metric = 'reply_minutes'
+            UNION ALL
+            SELECT bucket, n FROM sequence_stat_deltas WHERE org_id = $1::text AND sequence_id = $2::text AND metric = 'reply_minutes'
+          ) x GROUP BY bucket HAVING sum(n) <> 0
+        ), c AS (SELECT bucket, sum(n) OVER (ORDER BY bucket) AS cum, sum(n) OVER () AS total FROM h)
+        SELECT min(bucket) FROM c WHERE cum * 2 >= total
+        """
+
+    package static let window = """
+        SELECT c.metric, c.bucket, sum(c.n)::bigint FROM enrollments e CROSS JOIN LATERAL enrollment_stat_rows(e) c
+        WHERE e.org_id = $1::text AND e.sequence_id = $2::text AND e.created_at >= $3::timestamptz AND c.metric <> 'reply_minutes'
+        GROUP BY 1, 2
+        UNION ALL
+        SELECT c.metric, c.bucket, sum(c.n)::bigint FROM enrollments e
+          JOIN deliveries d ON d.org_id = e.org_id AND d.enrollment_id = e.id CROSS JOIN LATERAL delivery_stat_rows(d) c
+        WHERE e.org_id = $1::text AND e.sequence_id = $2::text AND e.created_at >= $3::timestamptz
+        GROUP BY 1, 2
+        """
+
+    package static let windowMedian = """
+        SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY c.bucket) FROM enrollments e CROSS JOIN LATERAL enrollment_stat_rows(e) c
+        WHERE e.org_id = $1::text AND e.sequence_id = $2::text AND e.created_at >= $3::timestamptz AND e.replied_at IS NOT NULL AND c.metric = 'reply_minutes'
+        """
+
+    package static func counts(org: String, sequenceID: String, since: Date?, _ conn: PostgresConnection, logger: Logger) async throws -> Counts {
+        var binds = PostgresBindings()
+        binds.append(org)
+        binds.append(sequenceID)
+        if let since { binds.append(since) }
+        var c = Counts()
+        let rows = try await conn.query(PostgresQuery(unsafeSQL: since == nil ? allTime : window, binds: binds), logger: logger)
+        for try await (metric, bucket, n) in rows.decode((String, Int, Int).self) { c.values[metric, default: [:]][bucket, default: 0] += n }
+        let median = try await conn.query(PostgresQuery(unsafeSQL: since == nil ? allTimeMedian : windowMedian, binds: binds), logger: logger)
+        for try await m in median.decode(Int?.self) { c.medianMinutes = m }
+        return c
+    }
+
+    package func counts(org: String, sequenceID: String, since: Date?) async throws -> Counts {
+        try await db.tenant(org) { [logger] conn in try await Self.counts(org: org, sequenceID: sequenceID, since: since, conn, logger: logger) }
+    }
+
+    /// Moves deltas into the counters, `batch` at a time, oldest first; the number moved. One
+    /// statement: a reader sees each delta in one table or the other, never both. Concurrent
+    /// movers skip each other's rows, and upsert in key order, so they do not deadlock.
+    package func compact(batch: Int = 10_000) async throws -> Int {
+        try await db.system { [logger] conn in
+            try await conn.query(
+                """
+                WITH moved AS (
+                  DELETE FROM sequence_stat_deltas WHERE id IN (SELECT id FROM sequence_stat_deltas ORDER BY id LIMIT \(batch) FOR UPDATE SKIP LOCKED)
+                  RETURNING org_id, sequence_id, metric, bucket, n
+                ), summed AS (
+                  INSERT INTO sequence_stats AS s (org_id, sequence_id, metric, bucket, n)
+                  SELECT org_id, sequence_id, metric, bucket, sum(n) FROM moved GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+                  ON CONFLICT (org_id, sequence_id, metric, bucket) DO UPDATE SET n = s.n + EXCLUDED.n
+                  RETURNING 1
+                )
+                SELECT count(*)::int FROM moved
+                """, logger: logger
+            ).decode(Int.self).collect().first ?? 0
+        }
+    }
+
+    package init(db: Database) {
+        self.db = db
+    }
+}
