@@ -68,7 +68,7 @@ public struct Console: Sendable {
         (.get, "/console/tokens"),
         (.post, "/console/tokens"), (.post, "/console/tokens/:id/revoke"), (.get, "/console/suppressions"), (.post, "/console/suppressions"),
         (.post, "/console/suppressions/:id/delete"), (.get, "/console/webhooks"), (.get, "/console/webhooks/:id"), (.get, "/console/inboxes"),
-        (.get, "/console/drafts"),
+        (.get, "/console/drafts"), (.get, "/console/drafts/:id"), (.post, "/console/drafts/:id/approve"), (.post, "/console/drafts/:id/reject"),
     ]
 
     func signIn(_ req: Request) async throws -> Response {

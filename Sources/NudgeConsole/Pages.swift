@@ -8,9 +8,16 @@ import NudgeStore
 extension Console {
     func registerPages(_ g: RouterGroup<AppContext>) {
         g.get("") { req, ctx in try await overview(try await signed(req, ctx)) }
-        g.get("drafts") { req, ctx in
-            let s = try await signed(req, ctx)
-            return render("drafts", base(s, "Drafts", "drafts"))
+        g.get("drafts") { req, ctx in try await drafts(try await signed(req, ctx), req) }
+        g.get("drafts/:id") { req, ctx in try await draft(try await signed(req, ctx), ctx) }
+        g.post("drafts/:id/approve") { req, ctx in try await approveDraft(req, ctx) }
+        g.post("drafts/:id/reject") { req, ctx in
+            // Skip the step or end the enrollment; the API says 409 once the draft is decided.
+            let (s, f) = try await form(req, ctx)
+            let id = try segment(ctx)
+            let action = f["action"]?.first ?? ""
+            _ = try check(try await api.call(.post, "/v1/drafts/\(id)/reject", body: .object(["action": .string(action)]), context: s.context))
+            return Page.redirect("/console/drafts/" + id)
         }
         g.get("sequences") { req, ctx in
             let s = try await signed(req, ctx)
@@ -101,6 +108,13 @@ extension Console {
             ]
         }
         if scopes.allows(.webhooksRead) { v["webhooks_failing"] = ["count": counts.failingWebhooks] }
+        if scopes.allows(.draftsRead) {
+            // One page of the API's largest size: beyond it the tile says "or more".
+            let page = try await get(s, "/v1/drafts", [("state", "pending"), ("limit", "200")])
+            var n = 0
+            if case .array(let a)? = page["data"] { n = a.count }
+            v["drafts_pending"] = ["count": n, "more": page["next_cursor"]?.string != nil]
+        }
         v["day"] = String(RFC3339.string(midnight).prefix(10))
         return render("overview", v)
     }
@@ -140,6 +154,59 @@ extension Console {
             return ["type": entry.type, "at": RFC3339.string(entry.at), "details": details]
         }
         return render("enrollment", v)
+    }
+
+    static let draftStates = ["pending", "approved", "rejected", "expired", "voided"]
+
+    /// Pending drafts unless another state (or `any`) is chosen.
+    func drafts(_ s: Signed, _ req: Request) async throws -> Response {
+        let chosen = req.uri.queryParameters["state"].map(String.init) ?? ""
+        let state = chosen.isEmpty ? "pending" : chosen
+        var v: [String: Any]
+        if state == "any" {
+            v = try await listValues(s, req, "drafts", api: "/v1/drafts", filters: [], keep: [("state", "any")])
+        } else {
+            // The API validates the state (422 naming it for an unknown one).
+            v = try await listValues(s, req, "drafts", api: "/v1/drafts", filters: [], fixed: [("state", state)], keep: [("state", state)])
+        }
+        v["items"] = (v["items"] as? [Any] ?? []).map { item -> Any in
+            guard var d = item as? [String: Any] else { return item }
+            d["step_number"] = (d["step_index"] as? Int ?? 0) + 1
+            return d
+        }
+        v["states"] = (["any"] + Self.draftStates).map { ["state": $0, "selected": $0 == state] as [String: Any] }
+        v["filter_state"] = state
+        v["can_decide"] = s.session.token.scopes.allows(.draftsWrite)
+        return render("drafts", v.merging(base(s, "Drafts", "drafts")) { a, _ in a })
+    }
+
+    func draft(_ s: Signed, _ ctx: AppContext) async throws -> Response {
+        var v = base(s, "Draft", "drafts")
+        let d = try await get(s, "/v1/drafts/" + (try segment(ctx)))
+        var dv = values(d) as? [String: Any] ?? [:]
+        dv["pending"] = d["state"]?.string == "pending"
+        dv["step_number"] = Int(d["step_index"]?.number ?? 0) + 1
+        dv["edited"] = d["original_subject"] != nil || d["original_body"] != nil
+        v["draft"] = dv
+        v["can_decide"] = s.session.token.scopes.allows(.draftsWrite)
+        return render("draft", v)
+    }
+
+    /// Approves as shown, or with the subject and body as edited: only a changed field is sent,
+    /// so an untouched form records no edit.
+    func approveDraft(_ req: Request, _ ctx: AppContext) async throws -> Response {
+        let (s, f) = try await form(req, ctx)
+        let id = try segment(ctx)
+        let current = try await get(s, "/v1/drafts/" + id)
+        // Browsers send a textarea's line breaks as CRLF.
+        func field(_ name: String) -> String? { f[name]?.first.map { $0.replacingOccurrences(of: "\r\n", with: "\n") } }
+        var edit: [String: JSONValue] = [:]
+        if let subject = field("subject"), subject != current["subject"]?.string { edit["subject"] = .string(subject) }
+        if let body = field("body"), body != current["body"]?.string?.replacingOccurrences(of: "\r\n", with: "\n") {
+            edit["body"] = .string(body)
+        }
+        _ = try check(try await api.call(.post, "/v1/drafts/\(id)/approve", body: .object(edit), context: s.context))
+        return Page.redirect("/console/drafts/" + id)
     }
 
     func threads(_ s: Signed, _ req: Request) async throws -> Response {

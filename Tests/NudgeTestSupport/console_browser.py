@@ -111,9 +111,15 @@ ATTACK = """<!doctype html><html><body>
 <input name="csrf" value="guess"></form><script>document.getElementById('f').submit()</script></body></html>"""
 
 
+# The same for a draft: rejecting it (ending its enrollment) from another site.
+ATTACK_DRAFT = """<!doctype html><html><body>
+<form id="f" method="post" action="%s/console/drafts/%s/reject"><input name="action" value="exit">
+<input name="csrf" value="guess"></form><script>document.getElementById('f').submit()</script></body></html>"""
+
+
 class Attacker(BaseHTTPRequestHandler):
     def do_GET(self):
-        body = (ATTACK % BASE).encode()
+        body = (ATTACK_DRAFT % (BASE, cfg["draft_keep"]) if self.path == "/draft" else ATTACK % BASE).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(body)))
@@ -122,6 +128,95 @@ class Attacker(BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
+
+
+def wait_text(d, element_id, wanted, seconds=10):
+    """Until the element (on the page after a redirect) contains `wanted`; its text."""
+    import time
+    end = time.time() + seconds
+    last = ""
+    while time.time() < end:
+        try:
+            last = d.find_element(By.ID, element_id).text
+            if wanted in last:
+                return last
+        except Exception:  # the old page went away while reading it
+            pass
+        time.sleep(0.05)
+    return last
+
+
+def drafts(d):
+    """Approval drafts: listed, hostile text inert, an edit approved, one rejected with exit."""
+    admin = cfg["admin"]
+    d.get(BASE + "/console/drafts")
+    check("drafts page", h1(d) == "Drafts", h1(d))
+    listed = [r.get_attribute("data-draft") for r in d.find_elements(By.CSS_SELECTOR, "#drafts tr[data-draft]")]
+    check("pending drafts listed", sorted(listed) == sorted([cfg["draft_approve"], cfg["draft_reject"], cfg["draft_keep"]]), listed)
+    check("another organization's draft not listed", cfg["other_draft"] not in d.page_source, "listed")
+    check("hostile subject listed as text", "<script>window.__pwned=1</script>" in text(d), text(d))
+    inert(d, "drafts")
+    shot(d, "drafts")
+
+    # The hostile draft: subject and body are text, in the page and in the edit form.
+    d.find_element(By.CSS_SELECTOR, "a[href='/console/drafts/%s']" % cfg["draft_approve"]).click()
+    wait_url(d, "/console/drafts/" + cfg["draft_approve"])
+    check("draft page", h1(d) == "Draft" and d.find_element(By.ID, "draft-state").text == "pending", text(d))
+    check("draft subject as text", d.find_element(By.ID, "draft-subject").text.startswith("Hello <script>window.__pwned=1</script>"),
+          d.find_element(By.ID, "draft-subject").text)
+    check("draft body as text", "</textarea></pre><script>window.__pwned=5</script>" in d.find_element(By.ID, "draft-body").text,
+          d.find_element(By.ID, "draft-body").text)
+    check("edit form holds the body exactly", d.find_element(By.ID, "edit-body").get_attribute("value") == cfg["hostile_body"],
+          d.find_element(By.ID, "edit-body").get_attribute("value"))
+    check("draft links its enrollment", d.find_element(By.ID, "draft-enrollment").text == cfg["enrollment_approve"], text(d))
+    check("no element from the draft", d.find_elements(By.CSS_SELECTOR, "main img, main svg, main style, main a[href^='javascript']") == [],
+          "element")
+    inert(d, "draft")
+    shot(d, "draft")
+
+    # Edit subject and body, approve: the API records the edit.
+    subject = d.find_element(By.ID, "edit-subject")
+    subject.clear()
+    subject.send_keys(cfg["edited_subject"])
+    body = d.find_element(By.ID, "edit-body")
+    body.clear()
+    body.send_keys(cfg["edited_body"])
+    d.find_element(By.ID, "approve").click()
+    state = wait_text(d, "draft-state", "approved")
+    check("approved in the console", state == "approved (send)", state)
+    status, got = api("GET", "/v1/drafts/%s" % cfg["draft_approve"], admin)
+    check("approved with the edit", status == 200 and got["state"] == "approved" and got["subject"] == cfg["edited_subject"]
+          and got["body"] == cfg["edited_body"] and got["original_body"] == cfg["hostile_body"] and got.get("edited_by"), got)
+    check("decider and edit shown", (got or {}).get("decided_by", "-") in d.find_element(By.ID, "draft-decided").text
+          and d.find_element(By.ID, "original-body").text.startswith("Body <script>"), text(d))
+    check("decided draft has no forms", d.find_elements(By.ID, "approve-form") == [], "form")
+    inert(d, "approved draft")
+    # The approved step is due at once; the clock moves on so the dispatcher sends it.
+    for _ in range(2):
+        api("POST", "/v1/_clock/advance/", admin, {"seconds": 60})
+
+    # Reject the other one with exit: its enrollment ends.
+    d.get(BASE + "/console/drafts/%s" % cfg["draft_reject"])
+    d.find_element(By.ID, "reject-exit").click()
+    state = wait_text(d, "draft-state", "rejected")
+    check("rejected in the console", state == "rejected (exit)", state)
+    status, e = api("GET", "/v1/sequences/enrollments/%s" % cfg["enrollment_reject"], admin)
+    check("rejected with exit ends the enrollment", status == 200 and e["state"] == "exited" and e.get("exit_reason") == "draft_rejected", e)
+    inert(d, "rejected draft")
+
+    # The filter: decided drafts by state; the pending list keeps only the untouched one.
+    d.get(BASE + "/console/drafts?state=approved")
+    listed = [r.get_attribute("data-draft") for r in d.find_elements(By.CSS_SELECTOR, "#drafts tr[data-draft]")]
+    check("filter by state", listed == [cfg["draft_approve"]], listed)
+    d.get(BASE + "/console/drafts")
+    listed = [r.get_attribute("data-draft") for r in d.find_elements(By.CSS_SELECTOR, "#drafts tr[data-draft]")]
+    check("pending list after decisions", listed == [cfg["draft_keep"]], listed)
+    d.get(BASE + "/console/drafts?state=bogus")
+    check("unknown state: 422", h1(d) == "Error 422", h1(d))
+
+    # Another organization's draft is not found.
+    d.get(BASE + "/console/drafts/%s" % cfg["other_draft"])
+    check("other organization's draft: 404", h1(d) == "Error 404", h1(d))
 
 
 def main():
@@ -145,6 +240,7 @@ def main():
         storage = d.execute_script("return JSON.stringify(localStorage) + JSON.stringify(sessionStorage)")
         check("token not in web storage", admin not in storage and storage == "{}{}", storage)
         check("overview counts today's sends", d.find_element(By.ID, "sent").text == "1", text(d))
+        check("overview counts pending drafts", d.find_element(By.ID, "drafts-pending").text == "3", text(d))
         inert(d, "overview")
         shot(d, "overview")
 
@@ -190,12 +286,13 @@ def main():
         inert(d, "thread")
         shot(d, "thread")
 
-        for page in ["enrollments", "threads", "inboxes", "suppressions", "webhooks", "drafts"]:
+        for page in ["enrollments", "threads", "inboxes", "suppressions", "webhooks"]:
             d.get(BASE + "/console/" + page)
             check(f"{page} page", h1(d) != "" and "Error" not in h1(d), h1(d))
             inert(d, page)
             shot(d, page)
-        check("drafts not available", "not available yet" in text(d), text(d))
+
+        drafts(d)
 
         # Another organization's ids are not found.
         d.get(BASE + "/console/sequences/%s" % cfg["other_sequence"])
@@ -217,6 +314,28 @@ def main():
         check("cross-site post refused", "Refused" in text(d) or "Sign in" in h1(d), (d.current_url, text(d)))
         after = api("GET", "/v1/tokens?limit=200", admin)[1]["data"]
         check("cross-site post created nothing", len(after) == len(before), (len(before), len(after)))
+        d.get("http://localhost:%d/draft" % server.server_address[1])
+        for _ in range(50):
+            if d.current_url.startswith(BASE):
+                break
+            time.sleep(0.1)
+        check("cross-site draft rejection refused", "Refused" in text(d) or "Sign in" in h1(d), (d.current_url, text(d)))
+        status, kept = api("GET", "/v1/drafts/%s" % cfg["draft_keep"], admin)
+        check("cross-site post decided no draft", status == 200 and kept["state"] == "pending", (status, kept))
+
+        # A draft decided elsewhere while its page was open: the API's 409, as a console page.
+        d.get(BASE + "/console/drafts/%s" % cfg["draft_keep"])
+        status, _ = api("POST", "/v1/drafts/%s/reject" % cfg["draft_keep"], admin, {"action": "skip_step"})
+        check("decided through the API", status == 200, status)
+        d.find_element(By.ID, "approve").click()
+        for _ in range(100):
+            try:
+                if h1(d).startswith("Error"):
+                    break
+            except Exception:  # the old page went away while reading it
+                pass
+            time.sleep(0.05)
+        check("deciding a decided draft: 409", h1(d) == "Error 409", (h1(d), text(d)))
         server.shutdown()
         d.get_log("performance")  # the attacker page's own requests are not the console's
 

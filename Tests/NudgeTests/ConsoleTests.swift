@@ -229,6 +229,59 @@ import Testing
         }
     }
 
+    /// Drafts through the console: the scopes are the API's (read without deciding; no page
+    /// without drafts:read), an untouched form approves with no edit, a textarea's CRLF is not an
+    /// edit, and a second decision is the API's 409.
+    @Test func draftsAreReadAndDecidedThroughTheAPI() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            let steps = #"[{"delay_days": 0, "subject": "Hi", "body": "Line one.\nLine two."}]"#
+            let a = try await DraftTests.drafted(h, inbox: inbox, policy: #"{"require_approval": "all_steps"}"#, steps: steps)
+            let b = try await DraftTests.drafted(h, inbox: inbox, policy: #"{"require_approval": "all_steps"}"#, steps: steps)
+            var ids: [String] = []
+            for _ in 0..<50 where ids.count < 2 {
+                _ = try await h.advance(seconds: 60)
+                ids = []
+                for e in [a.enrollment, b.enrollment] { if let id = try await DraftTests.draft(h, of: e)?["id"]?.string { ids.append(id) } }
+            }
+            try #require(ids.count == 2)
+
+            let reader = try await h.token(["drafts:read"])
+            let (rc, rcsrf) = try await Self.signIn(h, reader)
+            let overview = try await Self.get(h, "/console/", cookie: rc)
+            #expect(overview.body.contains(#"id="drafts-pending">2<"#), "\(overview.body)")
+            let page = try await Self.get(h, "/console/drafts/\(ids[0])", cookie: rc)
+            #expect(page.status == 200 && page.body.contains("Line one.") && !page.body.contains(#"id="approve-form""#))
+            let refused = try await Self.post(h, "/console/drafts/\(ids[0])/reject", cookie: rc, form: [("action", "exit"), ("csrf", rcsrf)])
+            #expect(refused.status == 403)
+            let (nc, _) = try await Self.signIn(h, try await h.token(["sequences:read"]))
+            #expect(try await Self.get(h, "/console/drafts", cookie: nc).status == 403)
+            #expect(!(try await Self.get(h, "/console/", cookie: nc)).body.contains("drafts-pending"))
+
+            let (cookie, csrf) = try await Self.signIn(h, h.admin)
+            let list = try await Self.get(h, "/console/drafts", cookie: cookie)
+            #expect(list.status == 200 && list.body.contains(ids[0]) && list.body.contains(ids[1]))
+            // As a browser posts the untouched form: the body's line breaks as CRLF.
+            let approved = try await Self.post(
+                h, "/console/drafts/\(ids[0])/approve", cookie: cookie, form: [("csrf", csrf), ("subject", "Hi"), ("body", "Line one.\r\nLine two.")])
+            #expect(approved.status == 303 && approved.header("Location") == "/console/drafts/\(ids[0])")
+            let d = try await h.call(.get, "/v1/drafts/\(ids[0])/")
+            #expect(d["state"]?.string == "approved" && d["edited_by"] == nil && d["original_body"] == nil, "\(d.json)")
+            let twice = try await Self.post(h, "/console/drafts/\(ids[0])/reject", cookie: cookie, form: [("action", "exit"), ("csrf", csrf)])
+            #expect(twice.status == 409)
+            // Only the changed field is the edit.
+            let edited = try await Self.post(
+                h, "/console/drafts/\(ids[1])/approve", cookie: cookie, form: [("csrf", csrf), ("subject", "Hi"), ("body", "New.\r\nText.")])
+            #expect(edited.status == 303)
+            let e = try await h.call(.get, "/v1/drafts/\(ids[1])/")
+            #expect(e["body"]?.string == "New.\nText." && e["original_body"]?.string == "Line one.\nLine two." && e["original_subject"] == nil)
+            let shown = try await Self.get(h, "/console/drafts/\(ids[1])", cookie: cookie)
+            #expect(shown.body.contains(#"id="draft-edited-by""#) && shown.body.contains("Line one."))
+            let empty = try await Self.post(h, "/console/drafts/\(ids[1])/reject", cookie: cookie, form: [("action", "later"), ("csrf", csrf)])
+            #expect(empty.status == 422, "the action is checked first")
+        }
+    }
+
     @Test func hostileDataIsEscapedText() async throws {
         try await Harness.run { h in
             let seeded = try await Self.seed(h, send: false)
