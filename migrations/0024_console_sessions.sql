@@ -15,6 +15,6 @@ CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
 -- Looked up by its id before any organization is known (as a bearer token is): no tenant policy.
 GRANT SELECT, INSERT, DELETE ON console_sessions TO nudge_api, nudge_worker;
 
--- The console's reads: an enrollment's timeline (its events) and a sequence's enrollments by state.
+-- The console's reads: an enrollment's timeline (its events). A sequence's enrollments by state
+-- are read through enrollments_by_sequence (migration 0022).
 CREATE INDEX events_by_enrollment ON events (org_id, (data->>'enrollment_id')) WHERE data ? 'enrollment_id';
-CREATE INDEX enrollments_by_sequence ON enrollments (org_id, sequence_id, state);
