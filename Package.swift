@@ -113,11 +113,24 @@ let package = Package(
             ],
             swiftSettings: layered
         ),
+        // The operator console: server-rendered pages (templates and static files in console/)
+        // over the API, dispatched in process with a session's token.
+        .target(
+            name: "NudgeConsole",
+            dependencies: [
+                "NudgeCore", "NudgeStore", "NudgeHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: layered
+        ),
         // The composition root: configuration, services, `buildApplication`.
         .target(
             name: "Nudge",
             dependencies: [
-                "NudgeCore", "NudgeStore", "NudgeWorkers", "NudgeHTTP", "NudgeMCP", "NudgeMIME", "NudgeSMTP",
+                "NudgeCore", "NudgeStore", "NudgeWorkers", "NudgeHTTP", "NudgeMCP", "NudgeConsole", "NudgeMIME", "NudgeSMTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -143,12 +156,14 @@ let package = Package(
         ),
         .testTarget(name: "NudgeMIMETests", dependencies: ["NudgeMIME", "NudgeTestSupport"], exclude: ["oracle.py"]),
         // Test servers shared by the test targets (a scriptable SMTP server, Python's email parser).
-        .target(name: "NudgeTestSupport", path: "Tests/NudgeTestSupport", exclude: ["smtp_server.py", "webhook_receiver.py", "mcp_peer.py"]),
+        .target(
+            name: "NudgeTestSupport", path: "Tests/NudgeTestSupport",
+            exclude: ["smtp_server.py", "webhook_receiver.py", "mcp_peer.py", "console_browser.py"]),
         .testTarget(name: "NudgeSMTPTests", dependencies: ["NudgeSMTP", "NudgeTestSupport"]),
         .testTarget(
             name: "NudgeTests",
             dependencies: [
-                "Nudge", "NudgeCore", "NudgeStore", "NudgeWorkers", "NudgeHTTP", "NudgeMCP", "NudgeMIME", "NudgeSMTP",
+                "Nudge", "NudgeCore", "NudgeStore", "NudgeWorkers", "NudgeHTTP", "NudgeMCP", "NudgeConsole", "NudgeMIME", "NudgeSMTP",
                 "NudgeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

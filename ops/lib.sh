@@ -13,7 +13,7 @@ die() { printf '[ops] ERROR: %s\n' "$*" >&2; exit 1; }
 # binaries for the embedded cluster, SMTP servers for tests (aiosmtpd, postfix's smtp-sink), wrk for
 # benchmarks, python3-venv for the local LLM. Runs apt-get update only when something is missing.
 ensure_packages() {
-    local want=(libcurl4-openssl-dev libpq-dev libssl-dev python3-aiosmtpd python3-venv postfix wrk curl ca-certificates)
+    local want=(libcurl4-openssl-dev libpq-dev libssl-dev python3-aiosmtpd python3-venv postfix wrk curl ca-certificates chromium chromium-driver)
     # Any installed PostgreSQL server version will do (the product looks in /usr/lib/postgresql/*/bin).
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || want+=(postgresql)
     local missing=() p
@@ -100,6 +100,22 @@ check_generated_client() {
 MCP_VENV="$NUDGE_ROOT/.venv-mcp"
 MCP_CLIENT_VERSION="2.3.0"
 ensure_mcp_venv() { ensure_venv "$MCP_VENV" mcp "$MCP_CLIENT_VERSION"; }
+
+# Selenium for the console's browser test (Tests/NudgeTestSupport/console_browser.py), driving
+# Debian's chromium through chromium-driver (ensure_packages). selenium 4.52.0 pins a certifi newer
+# than the registry serves: its other dependencies first, then selenium itself without them.
+BROWSER_VENV="$NUDGE_ROOT/.venv-browser"
+SELENIUM_VERSION="4.52.0"
+ensure_browser_venv() {
+    local py="$BROWSER_VENV/bin/python"
+    if [ -x "$py" ] && [ "$("$py" -c "import importlib.metadata as m; print(m.version('selenium'))" 2>/dev/null)" = "$SELENIUM_VERSION" ]; then
+        return 0
+    fi
+    log "creating $BROWSER_VENV (selenium $SELENIUM_VERSION)"
+    [ -x "$py" ] || /usr/bin/python3 -m venv "$BROWSER_VENV"
+    "$py" -m pip install -q --disable-pip-version-check certifi trio trio-websocket typing_extensions 'urllib3[socks]' websocket-client >&2
+    "$py" -m pip install -q --disable-pip-version-check --no-deps "selenium==$SELENIUM_VERSION" >&2
+}
 
 # A TCP port free on loopback right now (the kernel picks it).
 free_port() {

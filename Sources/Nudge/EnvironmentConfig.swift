@@ -103,6 +103,7 @@ public struct EnvironmentConfig: Sendable {
             c.logLevel = level
         }
         c.migrationsDir = ResourceLocator.find("migrations", setting: string("NUDGE_MIGRATIONS_DIR"))
+        c.consoleDir = ResourceLocator.find("console", setting: string("NUDGE_CONSOLE_DIR"))
         c.promptsDir = ResourceLocator.find("prompts", setting: string("NUDGE_PROMPTS_DIR"))
         c.openAPIPath = ResourceLocator.find("docs/openapi.json", setting: string("NUDGE_OPENAPI_PATH"))
         return c

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
+import NudgeConsole
 import NudgeCore
 import NudgeHTTP
 import NudgeMCP
@@ -26,6 +27,7 @@ public func buildApplication(
     OpsAPI(services: services).register(router, routes)
 
     var mcp: MCPEndpoint?
+    var console: Console?
     if services.config.role != .worker {
         // One limiter for REST and MCP: a tool call is limited as the API request it becomes.
         let limiter = services.config.rateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) }
@@ -45,10 +47,15 @@ public func buildApplication(
                 .add(middleware: DatabaseGate(health: services.health))
                 .add(middleware: AuthMiddleware(authenticator: services.authenticator, limiter: nil)),
             routes)
+        console = Console(
+            directory: s.config.consoleDir, sessions: ConsoleSessionStore(db: s.db), reads: ConsoleReads(db: s.db),
+            authenticator: s.authenticator, clock: s.clock, dev: s.config.dev, logger: s.logger)
+        console?.register(router, routes, gate: DatabaseGate(health: s.health))
     }
 
     let responder = router.buildResponder()
     mcp?.bind(responder)  // tool calls go through the same router
+    console?.bind(responder)  // and so do the console's pages
     var app = Application(
         responder: responder,
         server: .http1(configuration: .init(idleTimeout: .nanoseconds(services.config.idleTimeout.nanoseconds))),

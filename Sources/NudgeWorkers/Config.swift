@@ -28,6 +28,8 @@ public struct AppConfig: Sendable {
     public var secret: [UInt8] = []
     public var llm: LLMSettings?
     public var migrationsDir = "migrations"
+    /// The operator console's templates and static files (`console/`).
+    public var consoleDir = "console"
     public var openAPIPath = "docs/openapi.json"
     public var promptsDir = "prompts"
     public var dispatchBatchSize = 200

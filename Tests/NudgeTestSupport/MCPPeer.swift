@@ -24,10 +24,14 @@ public enum MCPPeer {
 
     /// Runs `scenario` with `input` (JSON on its stdin); waits without blocking a thread (the
     /// server under test runs in this process).
-    public static func run(_ scenario: String, input: [String: Any], packageRoot: URL, timeout: Double = 180) async throws -> Outcome {
-        let python = python(packageRoot: packageRoot)
+    /// Another peer script (`scriptPath`, `python`) speaks the same protocol: JSON in, `checks` out.
+    public static func run(
+        _ scenario: String, input: [String: Any], packageRoot: URL, timeout: Double = 180, scriptPath: String? = nil, python: String? = nil
+    ) async throws -> Outcome {
+        let python = python ?? Self.python(packageRoot: packageRoot)
+        let script = scriptPath ?? Self.script
         guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw PeerError(description: "No MCP client environment at \(python): run ops/test, which installs it (ensure_mcp_venv).")
+            throw PeerError(description: "No Python environment at \(python): run ops/test, which installs it (ops/lib.sh).")
         }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nudge-mcp-peer-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -58,7 +62,9 @@ public enum MCPPeer {
         let err = String(decoding: (try? Data(contentsOf: errPath)) ?? Data(), as: UTF8.self)
         guard status == 0, let json = try? JSONSerialization.jsonObject(with: out) as? [String: Any], let raw = json["checks"] as? [[Any]] else {
             throw PeerError(
-                description: "mcp_peer.py \(scenario) exited \(status): \(err.suffix(4000)) \(String(decoding: out.prefix(2000), as: UTF8.self))")
+                description:
+                    "\(URL(fileURLWithPath: script).lastPathComponent) \(scenario) exited \(status): \(err.suffix(4000)) \(String(decoding: out.prefix(2000), as: UTF8.self))"
+            )
         }
         let checks = raw.map { ($0[0] as? String ?? "?", $0[1] as? Bool ?? false, $0.count > 2 ? ($0[2] as? String ?? "") : "") }
         var output: [String: String] = [:]

@@ -35,6 +35,7 @@ import Testing
         "webhooks": ["WebhookStore.swift", "WebhookStore+Delivery.swift"],
         "webhook_deliveries": ["WebhookStore.swift", "WebhookStore+Delivery.swift"],
         "webhook_attempts": ["WebhookStore+Delivery.swift"],
+        "console_sessions": ["ConsoleSessionStore.swift"],
     ]
 
     static var sources: URL { TestCluster.packageRoot.appendingPathComponent("Sources") }

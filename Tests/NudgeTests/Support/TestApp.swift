@@ -110,6 +110,7 @@ struct Harness: Sendable {
         config.port = 8080
         config.secret = Array("test-secret-0123456789-abcdefghijklmnop".utf8)
         config.migrationsDir = TestCluster.packageRoot.appendingPathComponent("migrations").path
+        config.consoleDir = TestCluster.packageRoot.appendingPathComponent("console").path
         config.promptsDir = TestCluster.packageRoot.appendingPathComponent("prompts").path
         config.openAPIPath = TestCluster.packageRoot.appendingPathComponent("docs/openapi.json").path
         config.dataDir = NSTemporaryDirectory() + "nudge-app-\(UUID().uuidString)"
