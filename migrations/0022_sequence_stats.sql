@@ -1,9 +1,10 @@
--- Sequence statistics (README, "Sequence statistics"). Triggers append what each statement (each
--- row, for updates of enrollments) changed, summed per counter, to sequence_stat_deltas, in the transaction that changes
--- the enrollments or deliveries, so the counters never drift from the rows. Appending takes no
--- lock another writer waits for; housekeeping moves deltas into sequence_stats in one statement
--- (delete and upsert together), so a reader summing both tables sees each delta exactly once.
--- A `since` window is an indexed aggregate over the enrollments created since then.
+-- Sequence statistics (README, "Sequence statistics"). Row triggers record each change in the
+-- transaction that makes it: an enrollment's old and new images (sequence_enrollment_changes), a
+-- delivery's counters (sequence_stat_deltas), so the counters never drift from the rows.
+-- Appending takes no lock another writer waits for; housekeeping moves both into sequence_stats in
+-- one statement (delete and upsert together), so a reader summing the three tables sees each
+-- change exactly once. A `since` window is an indexed aggregate over the enrollments created
+-- since then.
 
 -- The first human reply to a running enrollment, and the last step sent before it.
 ALTER TABLE enrollments ADD COLUMN replied_at timestamptz, ADD COLUMN replied_after_step integer;
@@ -32,15 +33,26 @@ CREATE INDEX sequence_stat_deltas_by_sequence ON sequence_stat_deltas (org_id, s
 -- The window: a sequence's enrollments by creation time.
 CREATE INDEX enrollments_by_sequence ON enrollments (org_id, sequence_id, created_at) WHERE sequence_id IS NOT NULL;
 
+-- What an enrollment counts for, from the columns that matter (its image): replied_step is the
+-- last step sent before the first human reply (-1: none), NULL while not replied; reply_minutes
+-- the whole minutes from enrollment to that reply.
+CREATE FUNCTION enrollment_image_rows(state text, exit_reason text, replied_step integer, reply_minutes integer)
+RETURNS TABLE (metric text, bucket integer, n bigint)
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT 'enrolled', -1, 1::bigint
+  UNION ALL SELECT 'state:' || state, -1, 1
+  UNION ALL SELECT 'exit:' || exit_reason, -1, 1 WHERE exit_reason IS NOT NULL
+  UNION ALL SELECT 'replied', -1, 1 WHERE replied_step IS NOT NULL
+  UNION ALL SELECT 'step_replied', replied_step, 1 WHERE replied_step IS NOT NULL
+  UNION ALL SELECT 'reply_minutes', reply_minutes, 1 WHERE replied_step IS NOT NULL
+$$;
+
 -- What one enrollment row counts for.
 CREATE FUNCTION enrollment_stat_rows(e enrollments) RETURNS TABLE (metric text, bucket integer, n bigint)
 LANGUAGE sql IMMUTABLE AS $$
-  SELECT 'enrolled', -1, 1::bigint
-  UNION ALL SELECT 'state:' || e.state, -1, 1
-  UNION ALL SELECT 'exit:' || e.exit_reason, -1, 1 WHERE e.exit_reason IS NOT NULL
-  UNION ALL SELECT 'replied', -1, 1 WHERE e.replied_at IS NOT NULL
-  UNION ALL SELECT 'step_replied', coalesce(e.replied_after_step, -1), 1 WHERE e.replied_at IS NOT NULL
-  UNION ALL SELECT 'reply_minutes', floor(extract(epoch FROM e.replied_at - e.created_at) / 60)::integer, 1 WHERE e.replied_at IS NOT NULL
+  SELECT * FROM enrollment_image_rows(
+    e.state, e.exit_reason, CASE WHEN e.replied_at IS NOT NULL THEN coalesce(e.replied_after_step, -1) END,
+    floor(extract(epoch FROM e.replied_at - e.created_at) / 60)::integer)
 $$;
 
 -- What one delivery row counts for (sequence_id is its enrollment's): an email step counts as
@@ -51,79 +63,78 @@ LANGUAGE sql IMMUTABLE AS $$
   UNION ALL SELECT 'bounced', d.step_index, 1 WHERE d.kind = 'email' AND d.status = 'bounced'
 $$;
 
-CREATE FUNCTION enrollments_stats() RETURNS trigger
+-- An enrollment's changes, one row per image (+1 the new, -1 the old), expanded into counters
+-- only when read or moved: a reply that ends an enrollment writes two short rows, not one per
+-- counter it touches.
+CREATE TABLE sequence_enrollment_changes (
+  id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  org_id         text NOT NULL,
+  sequence_id    text NOT NULL,
+  n              smallint NOT NULL,
+  state          text NOT NULL,
+  exit_reason    text,
+  replied_step   integer,
+  reply_minutes  integer
+);
+CREATE INDEX sequence_enrollment_changes_by_sequence ON sequence_enrollment_changes (org_id, sequence_id);
+
+CREATE FUNCTION enrollment_stat_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    INSERT INTO sequence_stat_deltas (org_id, sequence_id, metric, bucket, n)
-    SELECT e.org_id, e.sequence_id, c.metric, c.bucket, sum(c.n) FROM new_rows e CROSS JOIN LATERAL enrollment_stat_rows(e) c
-    WHERE e.sequence_id IS NOT NULL GROUP BY 1, 2, 3, 4;
+    INSERT INTO sequence_enrollment_changes (org_id, sequence_id, n, state, exit_reason, replied_step, reply_minutes)
+    VALUES (NEW.org_id, NEW.sequence_id, 1, NEW.state, NEW.exit_reason,
+            CASE WHEN NEW.replied_at IS NOT NULL THEN coalesce(NEW.replied_after_step, -1) END,
+            floor(extract(epoch FROM NEW.replied_at - NEW.created_at) / 60)::integer);
   ELSIF TG_OP = 'DELETE' THEN
-    INSERT INTO sequence_stat_deltas (org_id, sequence_id, metric, bucket, n)
-    SELECT e.org_id, e.sequence_id, c.metric, c.bucket, -sum(c.n) FROM old_rows e CROSS JOIN LATERAL enrollment_stat_rows(e) c
-    WHERE e.sequence_id IS NOT NULL GROUP BY 1, 2, 3, 4;
+    INSERT INTO sequence_enrollment_changes (org_id, sequence_id, n, state, exit_reason, replied_step, reply_minutes)
+    VALUES (OLD.org_id, OLD.sequence_id, -1, OLD.state, OLD.exit_reason,
+            CASE WHEN OLD.replied_at IS NOT NULL THEN coalesce(OLD.replied_after_step, -1) END,
+            floor(extract(epoch FROM OLD.replied_at - OLD.created_at) / 60)::integer);
+  ELSE
+    INSERT INTO sequence_enrollment_changes (org_id, sequence_id, n, state, exit_reason, replied_step, reply_minutes)
+    VALUES (OLD.org_id, OLD.sequence_id, -1, OLD.state, OLD.exit_reason,
+            CASE WHEN OLD.replied_at IS NOT NULL THEN coalesce(OLD.replied_after_step, -1) END,
+            floor(extract(epoch FROM OLD.replied_at - OLD.created_at) / 60)::integer),
+           (NEW.org_id, NEW.sequence_id, 1, NEW.state, NEW.exit_reason,
+            CASE WHEN NEW.replied_at IS NOT NULL THEN coalesce(NEW.replied_after_step, -1) END,
+            floor(extract(epoch FROM NEW.replied_at - NEW.created_at) / 60)::integer);
   END IF;
   RETURN NULL;
 END $$;
 
-CREATE FUNCTION enrollment_stats_changed() RETURNS trigger
+-- A delivery's change, as counters of its enrollment's sequence.
+CREATE FUNCTION delivery_stat_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO sequence_stat_deltas (org_id, sequence_id, metric, bucket, n)
-  SELECT NEW.org_id, NEW.sequence_id, metric, bucket, sum(n) FROM (
-    SELECT c.metric, c.bucket, c.n FROM enrollment_stat_rows(NEW) c
-    UNION ALL SELECT c.metric, c.bucket, -c.n FROM enrollment_stat_rows(OLD) c
-  ) x GROUP BY metric, bucket HAVING sum(n) <> 0;
+  SELECT e.org_id, e.sequence_id, x.metric, x.bucket, sum(x.n) FROM (
+    SELECT c.metric, c.bucket, c.n FROM delivery_stat_rows(NEW) c WHERE TG_OP <> 'DELETE'
+    UNION ALL SELECT c.metric, c.bucket, -c.n FROM delivery_stat_rows(OLD) c WHERE TG_OP <> 'INSERT'
+  ) x JOIN enrollments e ON e.org_id = coalesce(NEW.org_id, OLD.org_id) AND e.id = coalesce(NEW.enrollment_id, OLD.enrollment_id)
+  WHERE e.sequence_id IS NOT NULL GROUP BY 1, 2, 3, 4 HAVING sum(x.n) <> 0;
   RETURN NULL;
 END $$;
 
-CREATE FUNCTION deliveries_stats() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'INSERT' THEN
-    INSERT INTO sequence_stat_deltas (org_id, sequence_id, metric, bucket, n)
-    SELECT d.org_id, e.sequence_id, c.metric, c.bucket, sum(c.n) FROM new_rows d
-      JOIN enrollments e ON e.org_id = d.org_id AND e.id = d.enrollment_id CROSS JOIN LATERAL delivery_stat_rows(d) c
-    WHERE e.sequence_id IS NOT NULL GROUP BY 1, 2, 3, 4;
-  ELSIF TG_OP = 'DELETE' THEN
-    INSERT INTO sequence_stat_deltas (org_id, sequence_id, metric, bucket, n)
-    SELECT d.org_id, e.sequence_id, c.metric, c.bucket, -sum(c.n) FROM old_rows d
-      JOIN enrollments e ON e.org_id = d.org_id AND e.id = d.enrollment_id CROSS JOIN LATERAL delivery_stat_rows(d) c
-    WHERE e.sequence_id IS NOT NULL GROUP BY 1, 2, 3, 4;
-  ELSE
-    INSERT INTO sequence_stat_deltas (org_id, sequence_id, metric, bucket, n)
-    SELECT x.org_id, e.sequence_id, x.metric, x.bucket, sum(x.n) FROM (
-      SELECT d.org_id, d.enrollment_id, d.step_index, c.metric, c.bucket, c.n FROM new_rows d
-        JOIN old_rows o ON o.org_id = d.org_id AND o.enrollment_id = d.enrollment_id AND o.step_index = d.step_index
-        CROSS JOIN LATERAL delivery_stat_rows(d) c WHERE (o.kind, o.status) IS DISTINCT FROM (d.kind, d.status)
-      UNION ALL
-      SELECT o.org_id, o.enrollment_id, o.step_index, c.metric, c.bucket, -c.n FROM new_rows d
-        JOIN old_rows o ON o.org_id = d.org_id AND o.enrollment_id = d.enrollment_id AND o.step_index = d.step_index
-        CROSS JOIN LATERAL delivery_stat_rows(o) c WHERE (o.kind, o.status) IS DISTINCT FROM (d.kind, d.status)
-    ) x JOIN enrollments e ON e.org_id = x.org_id AND e.id = x.enrollment_id
-    WHERE e.sequence_id IS NOT NULL GROUP BY x.org_id, e.sequence_id, x.metric, x.bucket HAVING sum(x.n) <> 0;
-  END IF;
-  RETURN NULL;
-END $$;
-
--- Inserts and deletes per statement (one trigger per event: transition tables allow no more).
-CREATE TRIGGER enrollments_stats_insert AFTER INSERT ON enrollments REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION enrollments_stats();
--- Updates, row by row, only where a counted column changed: most updates of enrollments are the
--- dispatcher's progress (next step, due time), which the WHEN clause passes over without calling
--- anything, where a statement trigger would keep every updated row's old and new image.
+-- Row triggers whose WHEN clause passes over what changes no counter without calling anything:
+-- the dispatcher's progress updates of enrollments, and deliveries marked accepted before the
+-- send (counted once sent). No statement trigger keeps images of every row a statement touched.
+CREATE TRIGGER enrollments_stats_insert AFTER INSERT ON enrollments FOR EACH ROW
+  WHEN (NEW.sequence_id IS NOT NULL) EXECUTE FUNCTION enrollment_stat_change();
 CREATE TRIGGER enrollments_stats_update AFTER UPDATE ON enrollments FOR EACH ROW
   WHEN (NEW.sequence_id IS NOT NULL AND (OLD.state, OLD.exit_reason, OLD.replied_at, OLD.replied_after_step)
         IS DISTINCT FROM (NEW.state, NEW.exit_reason, NEW.replied_at, NEW.replied_after_step))
-  EXECUTE FUNCTION enrollment_stats_changed();
-CREATE TRIGGER enrollments_stats_delete AFTER DELETE ON enrollments REFERENCING OLD TABLE AS old_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION enrollments_stats();
-CREATE TRIGGER deliveries_stats_insert AFTER INSERT ON deliveries REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION deliveries_stats();
-CREATE TRIGGER deliveries_stats_update AFTER UPDATE ON deliveries REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION deliveries_stats();
-CREATE TRIGGER deliveries_stats_delete AFTER DELETE ON deliveries REFERENCING OLD TABLE AS old_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION deliveries_stats();
+  EXECUTE FUNCTION enrollment_stat_change();
+CREATE TRIGGER enrollments_stats_delete AFTER DELETE ON enrollments FOR EACH ROW
+  WHEN (OLD.sequence_id IS NOT NULL) EXECUTE FUNCTION enrollment_stat_change();
+CREATE TRIGGER deliveries_stats_insert AFTER INSERT ON deliveries FOR EACH ROW
+  WHEN (NEW.kind = 'email' AND NEW.status IN ('sent', 'bounced')) EXECUTE FUNCTION delivery_stat_change();
+CREATE TRIGGER deliveries_stats_update AFTER UPDATE ON deliveries FOR EACH ROW
+  WHEN ((OLD.kind, OLD.status) IS DISTINCT FROM (NEW.kind, NEW.status)
+        AND ((OLD.kind = 'email' AND OLD.status IN ('sent', 'bounced')) OR (NEW.kind = 'email' AND NEW.status IN ('sent', 'bounced'))))
+  EXECUTE FUNCTION delivery_stat_change();
+CREATE TRIGGER deliveries_stats_delete AFTER DELETE ON deliveries FOR EACH ROW
+  WHEN (OLD.kind = 'email' AND OLD.status IN ('sent', 'bounced')) EXECUTE FUNCTION delivery_stat_change();
 
 -- The counters of what exists already.
 INSERT INTO sequence_stats (org_id, sequence_id, metric, bucket, n)
@@ -139,7 +150,7 @@ ON CONFLICT (org_id, sequence_id, metric, bucket) DO UPDATE SET n = sequence_sta
 DO $$
 DECLARE t text;
 BEGIN
-  FOREACH t IN ARRAY ARRAY['sequence_stats', 'sequence_stat_deltas']
+  FOREACH t IN ARRAY ARRAY['sequence_stats', 'sequence_stat_deltas', 'sequence_enrollment_changes']
   LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
     EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);

@@ -49,6 +49,11 @@ extension Console {
         g.get("tokens") { req, ctx in
             let s = try await signed(req, ctx)
             var v = try await listValues(s, req, "tokens", api: "/v1/tokens", filters: [])
+            v["items"] = (v["items"] as? [Any] ?? []).map { item -> Any in
+                guard var t = item as? [String: Any] else { return item }
+                t["policy_summary"] = Self.policySummary(t["send_policy"])
+                return t
+            }
             v["scopes"] = Scope.allCases.map(\.rawValue)
             return render("tokens", v.merging(base(s, "Tokens", "tokens")) { a, _ in a })
         }
@@ -111,9 +116,16 @@ extension Console {
         if scopes.allows(.draftsRead) {
             // One page of the API's largest size: beyond it the tile says "or more".
             let page = try await get(s, "/v1/drafts", [("state", "pending"), ("limit", "200")])
-            var n = 0
-            if case .array(let a)? = page["data"] { n = a.count }
-            v["drafts_pending"] = ["count": n, "more": page["next_cursor"]?.string != nil]
+            v["drafts_pending"] = ["count": Self.elements(page["data"]).count, "more": page["next_cursor"]?.string != nil]
+        }
+        if scopes.allows(.inboxesRead) {
+            // Inboxes are few per organization: the API's largest page, "or more" beyond it.
+            let page = try await get(s, "/v1/inboxes", [("limit", "200")])
+            let paused = Self.elements(page["data"]).filter { $0["paused"] == .bool(true) }
+            v["paused_inboxes"] = [
+                "count": paused.count, "more": page["next_cursor"]?.string != nil, "has_items": !paused.isEmpty,
+                "items": paused.map { ["address": $0["address"]?.string ?? "", "reason": $0["paused_reason"]?.string ?? ""] },
+            ]
         }
         v["day"] = String(RFC3339.string(midnight).prefix(10))
         return render("overview", v)
@@ -131,7 +143,48 @@ extension Console {
         // Known to exist in this organization and readable with this token (the API said so).
         v["states"] = try await reads.enrollmentStates(org: s.session.token.orgID, sequence: seq["id"]?.string ?? "")
             .map { ["state": $0.state, "count": $0.count] as [String: Any] }
+        v["stats"] = Self.statistics(try await get(s, "/v1/sequences/\(id)/stats"))
         return render("sequence", v)
+    }
+
+    /// A token's own send policy in a line ("100 emails/day, only example.com, approval: llm_steps").
+    static func policySummary(_ policy: Any?) -> String? {
+        guard let p = policy as? [String: Any] else { return nil }
+        var parts: [String] = []
+        if let n = p["daily_email_cap"] { parts.append("\(n) emails/day") }
+        if let n = p["daily_enrollment_cap"] { parts.append("\(n) enrollments/day") }
+        if let d = p["allowed_domains"] as? [Any], !d.isEmpty { parts.append("only " + d.map { "\($0)" }.joined(separator: " ")) }
+        if let d = p["blocked_domains"] as? [Any], !d.isEmpty { parts.append("not " + d.map { "\($0)" }.joined(separator: " ")) }
+        if let a = p["require_approval"] { parts.append("approval: \(a)") }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
+    }
+
+    static func elements(_ v: JSONValue?) -> [JSONValue] {
+        if case .array(let a)? = v { return a }
+        return []
+    }
+
+    /// The statistics as the page shows them: rates as percentages, exits by reason as a list,
+    /// and the steps numbered from 1.
+    static func statistics(_ stats: JSONValue) -> [String: Any] {
+        var v = values(stats) as? [String: Any] ?? [:]
+        func percent(_ rate: JSONValue?) -> String? { rate?.number.map { String(format: "%.1f%%", $0 * 100) } }
+        v["reply_rate"] = percent(stats["reply_rate"])
+        if case .object(let reasons)? = stats["exited_by_reason"] {
+            v["exits"] = reasons.sorted { $0.key < $1.key }.map {
+                ["reason": $0.key, "count": $0.value.number.map { Int($0) } ?? 0] as [String: Any]
+            }
+            v["has_exits"] = !reasons.isEmpty
+        }
+        v["steps"] = Self.elements(stats["steps"]).map { step -> [String: Any] in
+            var sv = values(step) as? [String: Any] ?? [:]
+            sv["number"] = Int(step["step_index"]?.number ?? 0) + 1
+            // Never absent: a missing key would be looked up in the sequence's statistics.
+            sv["reply_rate"] = percent(step["reply_rate"]) ?? "-"
+            return sv
+        }
+        v["has_steps"] = !elements(stats["steps"]).isEmpty
+        return v
     }
 
     func enrollment(_ s: Signed, _ ctx: AppContext) async throws -> Response {
@@ -233,11 +286,36 @@ extension Console {
             guard let n = Int(days), (1...3650).contains(n) else { throw NudgeError.validation("expires_in_days", "Expiry must be 1 to 3650 days.") }
             body["expires_at"] = .string(RFC3339.string(clock.now().addingTimeInterval(Double(n) * 86400)))
         }
+        if let policy = try Self.sendPolicy(f) { body["send_policy"] = policy }
         let issued = try check(try await api.call(.post, "/v1/tokens", body: .object(body), context: s.context))
         // Answered once, in this response (no-store): the secret is never written into a later page.
         var v = base(s, "Token created", "tokens")
-        v["issued"] = values(issued)
+        var shown = values(issued) as? [String: Any] ?? [:]
+        shown["policy_summary"] = Self.policySummary(shown["send_policy"])
+        v["issued"] = shown
         return render("token-created", v)
+    }
+
+    /// The token form's send policy: only the fields filled in (the API validates them and names
+    /// the one it refuses); nil when none is, so the organization's defaults apply.
+    static func sendPolicy(_ f: [String: [String]]) throws -> JSONValue? {
+        func text(_ name: String) -> String? {
+            guard let v = f[name]?.first?.trimmingCharacters(in: .whitespacesAndNewlines), !v.isEmpty else { return nil }
+            return v
+        }
+        var p: [String: JSONValue] = [:]
+        for cap in ["daily_email_cap", "daily_enrollment_cap"] {
+            guard let v = text(cap) else { continue }
+            guard let n = Int(v), n >= 0 else { throw NudgeError.validation("send_policy.\(cap)", "\(cap) must be a whole number of 0 or more.") }
+            p[cap] = .number(Double(n))
+        }
+        for list in ["allowed_domains", "blocked_domains"] {
+            guard let v = text(list) else { continue }
+            let domains = v.split(whereSeparator: { $0 == "," || $0.isWhitespace }).map { JSONValue.string(String($0)) }
+            p[list] = .array(domains)
+        }
+        if let v = text("require_approval") { p["require_approval"] = .string(v) }
+        return p.isEmpty ? nil : .object(p)
     }
 
     // MARK: helpers

@@ -4,8 +4,9 @@ import NudgeCore
 import PostgresNIO
 
 /// Per-sequence statistics (migration 0022). The all-time answer sums the sequence's counters
-/// and the deltas housekeeping has not yet moved into them: both indexed by (org, sequence,
-/// metric), a few dozen rows whatever the sequence's size. A window (`since`) aggregates the
+/// and the changes housekeeping has not yet moved into them (deliveries' counters, enrollments'
+/// images expanded here): all indexed by (org, sequence), a few dozen rows whatever the
+/// sequence's size. A window (`since`) aggregates the
 /// enrollments created since then, through their (org, sequence, created_at) index, with the same
 /// SQL functions the triggers count with, so both answers count alike.
 public struct SequenceStatsStore: Sendable {
@@ -19,11 +20,19 @@ public struct SequenceStatsStore: Sendable {
         package func get(_ metric: String, _ bucket: Int = -1) -> Int { values[metric]?[bucket] ?? 0 }
     }
 
+    /// An enrollment change's counters: each image row expanded, signed by its `n`.
+    private static let changes = """
+        SELECT c.metric, c.bucket, d.n * c.n AS n FROM sequence_enrollment_changes d
+          CROSS JOIN LATERAL enrollment_image_rows(d.state, d.exit_reason, d.replied_step, d.reply_minutes) c
+        """
+
     package static let allTime = """
         SELECT metric, bucket, sum(n)::bigint FROM (
           SELECT metric, bucket, n FROM sequence_stats WHERE org_id = $1::text AND sequence_id = $2::text AND metric <> 'reply_minutes'
           UNION ALL
           SELECT metric, bucket, n FROM sequence_stat_deltas WHERE org_id = $1::text AND sequence_id = $2::text AND metric <> 'reply_minutes'
+          UNION ALL
+          \(changes) WHERE d.org_id = $1::text AND d.sequence_id = $2::text AND c.metric <> 'reply_minutes'
         ) x GROUP BY metric, bucket
         """
 
@@ -34,6 +43,8 @@ public struct SequenceStatsStore: Sendable {
             SELECT bucket, n FROM sequence_stats WHERE org_id = $1::text AND sequence_id = $2::text AND metric = 'reply_minutes'
             UNION ALL
             SELECT bucket, n FROM sequence_stat_deltas WHERE org_id = $1::text AND sequence_id = $2::text AND metric = 'reply_minutes'
+            UNION ALL
+            SELECT bucket, n FROM (\(changes) WHERE d.org_id = $1::text AND d.sequence_id = $2::text) e WHERE metric = 'reply_minutes'
           ) x GROUP BY bucket HAVING sum(n) <> 0
         ), c AS (SELECT bucket, sum(n) OVER (ORDER BY bucket) AS cum, sum(n) OVER () AS total FROM h)
         SELECT min(bucket) FROM c WHERE cum * 2 >= total
@@ -72,8 +83,8 @@ public struct SequenceStatsStore: Sendable {
         try await db.tenant(org) { [logger] conn in try await Self.counts(org: org, sequenceID: sequenceID, since: since, conn, logger: logger) }
     }
 
-    /// Moves deltas into the counters, `batch` at a time, oldest first; the number moved. One
-    /// statement: a reader sees each delta in one table or the other, never both. Concurrent
+    /// Moves deltas and enrollment changes into the counters, `batch` of each at a time, oldest
+    /// first; the number moved. One statement: a reader sees each in one table or the other, never both. Concurrent
     /// movers skip each other's rows, and upsert in key order, so they do not deadlock.
     package func compact(batch: Int = 10_000) async throws -> Int {
         try await db.system { [logger] conn in
@@ -82,13 +93,22 @@ public struct SequenceStatsStore: Sendable {
                 WITH moved AS (
                   DELETE FROM sequence_stat_deltas WHERE id IN (SELECT id FROM sequence_stat_deltas ORDER BY id LIMIT \(batch) FOR UPDATE SKIP LOCKED)
                   RETURNING org_id, sequence_id, metric, bucket, n
+                ), changed AS (
+                  DELETE FROM sequence_enrollment_changes
+                  WHERE id IN (SELECT id FROM sequence_enrollment_changes ORDER BY id LIMIT \(batch) FOR UPDATE SKIP LOCKED)
+                  RETURNING org_id, sequence_id, n, state, exit_reason, replied_step, reply_minutes
+                ), counted AS (
+                  SELECT org_id, sequence_id, metric, bucket, n FROM moved
+                  UNION ALL
+                  SELECT d.org_id, d.sequence_id, c.metric, c.bucket, d.n * c.n FROM changed d
+                    CROSS JOIN LATERAL enrollment_image_rows(d.state, d.exit_reason, d.replied_step, d.reply_minutes) c
                 ), summed AS (
                   INSERT INTO sequence_stats AS s (org_id, sequence_id, metric, bucket, n)
-                  SELECT org_id, sequence_id, metric, bucket, sum(n) FROM moved GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+                  SELECT org_id, sequence_id, metric, bucket, sum(n) FROM counted GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
                   ON CONFLICT (org_id, sequence_id, metric, bucket) DO UPDATE SET n = s.n + EXCLUDED.n
                   RETURNING 1
                 )
-                SELECT count(*)::int FROM moved
+                SELECT ((SELECT count(*) FROM moved) + (SELECT count(*) FROM changed))::int
                 """, logger: logger
             ).decode(Int.self).collect().first ?? 0
         }

@@ -32,7 +32,7 @@ import Testing
                 "inbox_id": .string(inbox), "full_name": .string("Mallory " + hostile),
                 "emails": .array([.object(["label": "work", "address": .string(address)])]),
             ]).serialized)
-        precondition(contact.status == 201, "contact: \(contact.body)")
+        try #require(contact.status == 201, "contact: \(contact.body)")
         let seq = try await h.call(
             .post, "/v1/sequences/",
             JSONValue.object([
@@ -42,11 +42,11 @@ import Testing
                     .object(["delay_days": 3, "subject": "Second", "body": "Checking in."]),
                 ]),
             ]).serialized)
-        precondition(seq.status == 201, "sequence: \(seq.body)")
+        try #require(seq.status == 201, "sequence: \(seq.body)")
         let e = try await h.call(
             .post, "/v1/sequences/enrollments/",
             #"{"inbox_id": "\#(inbox)", "sequence_id": "\#(seq.id)", "recipient": {"contact_id": "\#(contact.id)"}}"#)
-        precondition(e.status == 201, "enroll: \(e.body)")
+        try #require(e.status == 201, "enroll: \(e.body)")
         if send {
             var sent: String?
             for _ in 0..<100 {
@@ -63,7 +63,7 @@ import Testing
                 "From: \(address)\r\nTo: x@acme.test\r\nSubject: Re: \(hostile)\r\nMessage-ID: <\(UUID().uuidString)@example.com>\r\n"
                 + "In-Reply-To: \(messageID)\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Reply \(hostile)</p><img src=\"http://127.0.0.2:9/beacon.png\">\r\n"
             let r = try await h.call(.post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: Array(raw.utf8))
-            precondition(r.status == 202, "inbound: \(r.body)")
+            try #require(r.status == 202, "inbound: \(r.body)")
         }
         return Seeded(inbox: inbox, sequence: seq.id, enrollment: e.id, contact: contact.id)
     }
@@ -226,6 +226,50 @@ import Testing
             // Revoking the token ends its sessions.
             _ = try await h.call(.delete, "/v1/tokens/\(try await h.tokenID(reader))/")
             #expect(try await Self.get(h, "/console/sequences", cookie: rc).status == 303)
+        }
+    }
+
+    /// The sequence page shows the API's statistics (a sent step and the reply it got), the
+    /// overview the paused inboxes, and the token form sets a send policy the API keeps (and
+    /// refuses a bad one naming the field).
+    @Test func statisticsPausedInboxesAndTokenPolicies() async throws {
+        try await Harness.run { h in
+            let seeded = try await Self.seed(h, send: true)
+            let (cookie, csrf) = try await Self.signIn(h, h.admin)
+            let page = try await Self.get(h, "/console/sequences/\(seeded.sequence)", cookie: cookie)
+            #expect(page.status == 200)
+            for shown in [#"id="stat-enrolled">1<"#, #"id="stat-sent">1<"#, #"id="stat-replied">1<"#, "replied (100.0%)", "<li>replied: 1</li>"] {
+                #expect(page.body.contains(shown), "\(shown)")
+            }
+            var overview = try await Self.get(h, "/console/", cookie: cookie)
+            #expect(overview.body.contains(#"id="paused-inboxes">0<"#))
+            let paused = try await h.call(.patch, "/v1/inboxes/\(seeded.inbox)/", #"{"paused": true}"#)
+            #expect(paused.status == 200, "\(paused.body)")
+            overview = try await Self.get(h, "/console/", cookie: cookie)
+            #expect(overview.body.contains(#"id="paused-inboxes">1<"#) && overview.body.contains("(manual)"), "\(overview.body)")
+            let inboxes = try await Self.get(h, "/console/inboxes", cookie: cookie)
+            #expect(inboxes.body.contains("<strong>paused</strong> (manual"))
+
+            let form: [(String, String)] = [
+                ("name", "agent"), ("scopes", "contacts:read"), ("daily_email_cap", "100"), ("daily_enrollment_cap", ""),
+                ("allowed_domains", "example.com, *.example.org"), ("blocked_domains", ""), ("require_approval", "llm_steps"), ("csrf", csrf),
+            ]
+            let created = try await Self.post(h, "/console/tokens", cookie: cookie, form: form)
+            #expect(created.status == 200)
+            #expect(created.body.contains("100 emails/day, only example.com *.example.org, approval: llm_steps"), "\(created.body)")
+            let id = try #require(created.body.firstMatch(of: /(tok_[0-9A-Za-z]+)/)).output.1
+            let token = try await h.call(.get, "/v1/tokens/\(id)/")
+            #expect(token["send_policy"]?["daily_email_cap"]?.number == 100)
+            #expect(token["send_policy"]?["allowed_domains"] == .array(["example.com", "*.example.org"]), "\(token.body)")
+            #expect(token["send_policy"]?["require_approval"]?.string == "llm_steps")
+            #expect(token["send_policy"]?["daily_enrollment_cap"] == nil)
+            let list = try await Self.get(h, "/console/tokens", cookie: cookie)
+            #expect(list.body.contains("100 emails/day"))
+            for (field, value) in [("daily_email_cap", "-3"), ("require_approval", "sometimes"), ("allowed_domains", "not a domain!")] {
+                let bad = try await Self.post(
+                    h, "/console/tokens", cookie: cookie, form: [("name", "bad"), ("scopes", "contacts:read"), (field, value), ("csrf", csrf)])
+                #expect(bad.status == 422 && bad.body.contains(field), "\(field): \(bad.status) \(bad.body.prefix(600))")
+            }
         }
     }
 
