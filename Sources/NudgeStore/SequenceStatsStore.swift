@@ -84,9 +84,11 @@ public struct SequenceStatsStore: Sendable {
     }
 
     /// Moves deltas and enrollment changes into the counters, `batch` of each at a time, oldest
-    /// first; the number moved. One statement: a reader sees each in one table or the other, never both. Concurrent
+    /// first; true when a batch was full (more may wait). One statement: a reader sees each in one
+    /// table or the other, never both. Concurrent
     /// movers skip each other's rows, and upsert in key order, so they do not deadlock.
-    package func compact(batch: Int = 10_000) async throws -> Int {
+    @discardableResult
+    package func compact(batch: Int = 10_000) async throws -> Bool {
         try await db.system { [logger] conn in
             try await conn.query(
                 """
@@ -108,9 +110,9 @@ public struct SequenceStatsStore: Sendable {
                   ON CONFLICT (org_id, sequence_id, metric, bucket) DO UPDATE SET n = s.n + EXCLUDED.n
                   RETURNING 1
                 )
-                SELECT ((SELECT count(*) FROM moved) + (SELECT count(*) FROM changed))::int
+                SELECT (SELECT count(*) FROM moved)::int, (SELECT count(*) FROM changed)::int
                 """, logger: logger
-            ).decode(Int.self).collect().first ?? 0
+            ).decode((Int, Int).self).collect().first.map { $0.0 == batch || $0.1 == batch } ?? false
         }
     }
 

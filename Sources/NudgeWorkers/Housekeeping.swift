@@ -15,7 +15,7 @@ package struct Housekeeping: Service {
                 try await services.authenticator.flushUsage()
                 try await IdempotencyStore(db: services.db).purge(now: services.clock.now())
                 // Statistics' deltas into their counters, so reading them stays a few rows.
-                while try await SequenceStatsStore(db: services.db).compact() == 10_000 {}
+                while try await SequenceStatsStore(db: services.db).compact() {}
             } catch {
                 services.logger.warning("housekeeping failed", metadata: ["error": "\(error)"])
             }
