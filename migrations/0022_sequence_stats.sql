@@ -1,9 +1,8 @@
 -- Sequence statistics (README, "Sequence statistics"). Row triggers record each change in the
--- transaction that makes it: an enrollment's old and new images (sequence_enrollment_changes), a
--- delivery's counters (sequence_stat_deltas), so the counters never drift from the rows.
--- Appending takes no lock another writer waits for; housekeeping moves both into sequence_stats in
--- one statement (delete and upsert together), so a reader summing the three tables sees each
--- change exactly once. A `since` window is an indexed aggregate over the enrollments created
+-- transaction that makes it, as the old and new images of the row (sequence_enrollment_changes,
+-- sequence_delivery_changes), so the counters never drift from the rows. Appending takes no lock
+-- another writer waits for; housekeeping moves both into sequence_stats in one statement (delete
+-- and upsert together), so a reader summing the three tables sees each change exactly once. A `since` window is an indexed aggregate over the enrollments created
 -- since then.
 
 -- The first human reply to a running enrollment, and the last step sent before it.
@@ -20,16 +19,6 @@ CREATE TABLE sequence_stats (
   n            bigint NOT NULL,
   PRIMARY KEY (org_id, sequence_id, metric, bucket)
 );
-CREATE TABLE sequence_stat_deltas (
-  id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  org_id       text NOT NULL,
-  sequence_id  text NOT NULL,
-  metric       text NOT NULL,
-  bucket       integer NOT NULL,
-  n            bigint NOT NULL
-);
-CREATE INDEX sequence_stat_deltas_by_sequence ON sequence_stat_deltas (org_id, sequence_id, metric, bucket);
-
 -- The window: a sequence's enrollments by creation time.
 CREATE INDEX enrollments_by_sequence ON enrollments (org_id, sequence_id, created_at) WHERE sequence_id IS NOT NULL;
 
@@ -55,12 +44,18 @@ LANGUAGE sql IMMUTABLE AS $$
     floor(extract(epoch FROM e.replied_at - e.created_at) / 60)::integer)
 $$;
 
--- What one delivery row counts for (sequence_id is its enrollment's): an email step counts as
--- sent once its delivery is sent, and still when it later bounced.
+-- What a delivery counts for, from its status and step (email deliveries only): an email step
+-- counts as sent once its delivery is sent, and still when it later bounced.
+CREATE FUNCTION delivery_image_rows(status text, step_index integer) RETURNS TABLE (metric text, bucket integer, n bigint)
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT 'sent', b, 1::bigint FROM unnest(ARRAY[-1, step_index]) b WHERE status IN ('sent', 'bounced')
+  UNION ALL SELECT 'bounced', step_index, 1 WHERE status = 'bounced'
+$$;
+
+-- What one delivery row counts for (sequence_id is its enrollment's).
 CREATE FUNCTION delivery_stat_rows(d deliveries) RETURNS TABLE (metric text, bucket integer, n bigint)
 LANGUAGE sql IMMUTABLE AS $$
-  SELECT 'sent', b, 1::bigint FROM unnest(ARRAY[-1, d.step_index]) b WHERE d.kind = 'email' AND d.status IN ('sent', 'bounced')
-  UNION ALL SELECT 'bounced', d.step_index, 1 WHERE d.kind = 'email' AND d.status = 'bounced'
+  SELECT * FROM delivery_image_rows(d.status, d.step_index) WHERE d.kind = 'email'
 $$;
 
 -- An enrollment's changes, one row per image (+1 the new, -1 the old), expanded into counters
@@ -103,16 +98,32 @@ BEGIN
   RETURN NULL;
 END $$;
 
--- A delivery's change, as counters of its enrollment's sequence.
+-- A delivery's change in the same form: its old image (-1) if it counted, its new one (+1) if it
+-- counts, with its enrollment's sequence.
+CREATE TABLE sequence_delivery_changes (
+  id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  org_id       text NOT NULL,
+  sequence_id  text NOT NULL,
+  n            smallint NOT NULL,
+  status       text NOT NULL,
+  step_index   integer NOT NULL
+);
+CREATE INDEX sequence_delivery_changes_by_sequence ON sequence_delivery_changes (org_id, sequence_id);
+
 CREATE FUNCTION delivery_stat_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+  seq text;
 BEGIN
-  INSERT INTO sequence_stat_deltas (org_id, sequence_id, metric, bucket, n)
-  SELECT e.org_id, e.sequence_id, x.metric, x.bucket, sum(x.n) FROM (
-    SELECT c.metric, c.bucket, c.n FROM delivery_stat_rows(NEW) c WHERE TG_OP <> 'DELETE'
-    UNION ALL SELECT c.metric, c.bucket, -c.n FROM delivery_stat_rows(OLD) c WHERE TG_OP <> 'INSERT'
-  ) x JOIN enrollments e ON e.org_id = coalesce(NEW.org_id, OLD.org_id) AND e.id = coalesce(NEW.enrollment_id, OLD.enrollment_id)
-  WHERE e.sequence_id IS NOT NULL GROUP BY 1, 2, 3, 4 HAVING sum(x.n) <> 0;
+  SELECT sequence_id INTO seq FROM enrollments
+  WHERE org_id = coalesce(NEW.org_id, OLD.org_id) AND id = coalesce(NEW.enrollment_id, OLD.enrollment_id);
+  IF seq IS NULL THEN RETURN NULL; END IF;
+  IF TG_OP <> 'INSERT' AND OLD.kind = 'email' AND OLD.status IN ('sent', 'bounced') THEN
+    INSERT INTO sequence_delivery_changes (org_id, sequence_id, n, status, step_index) VALUES (OLD.org_id, seq, -1, OLD.status, OLD.step_index);
+  END IF;
+  IF TG_OP <> 'DELETE' AND NEW.kind = 'email' AND NEW.status IN ('sent', 'bounced') THEN
+    INSERT INTO sequence_delivery_changes (org_id, sequence_id, n, status, step_index) VALUES (NEW.org_id, seq, 1, NEW.status, NEW.step_index);
+  END IF;
   RETURN NULL;
 END $$;
 
@@ -150,7 +161,7 @@ ON CONFLICT (org_id, sequence_id, metric, bucket) DO UPDATE SET n = sequence_sta
 DO $$
 DECLARE t text;
 BEGIN
-  FOREACH t IN ARRAY ARRAY['sequence_stats', 'sequence_stat_deltas', 'sequence_enrollment_changes']
+  FOREACH t IN ARRAY ARRAY['sequence_stats', 'sequence_enrollment_changes', 'sequence_delivery_changes']
   LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
     EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);

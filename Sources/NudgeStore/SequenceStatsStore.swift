@@ -4,8 +4,8 @@ import NudgeCore
 import PostgresNIO
 
 /// Per-sequence statistics (migration 0022). The all-time answer sums the sequence's counters
-/// and the changes housekeeping has not yet moved into them (deliveries' counters, enrollments'
-/// images expanded here): all indexed by (org, sequence), a few dozen rows whatever the
+/// and the changes housekeeping has not yet moved into them (enrollments' and deliveries' images,
+/// expanded here): all indexed by (org, sequence), a few dozen rows whatever the
 /// sequence's size. A window (`since`) aggregates the
 /// enrollments created since then, through their (org, sequence, created_at) index, with the same
 /// SQL functions the triggers count with, so both answers count alike.
@@ -20,19 +20,24 @@ public struct SequenceStatsStore: Sendable {
         package func get(_ metric: String, _ bucket: Int = -1) -> Int { values[metric]?[bucket] ?? 0 }
     }
 
-    /// An enrollment change's counters: each image row expanded, signed by its `n`.
+    /// The counters of the changes not yet moved: each image row of an enrollment or a delivery
+    /// expanded, signed by its `n`.
     private static let changes = """
-        SELECT c.metric, c.bucket, d.n * c.n AS n FROM sequence_enrollment_changes d
+        SELECT d.org_id, d.sequence_id, c.metric, c.bucket, d.n * c.n AS n FROM sequence_enrollment_changes d
           CROSS JOIN LATERAL enrollment_image_rows(d.state, d.exit_reason, d.replied_step, d.reply_minutes) c
+        """
+    private static let deliveryChanges = """
+        SELECT d.org_id, d.sequence_id, c.metric, c.bucket, d.n * c.n AS n FROM sequence_delivery_changes d
+          CROSS JOIN LATERAL delivery_image_rows(d.status, d.step_index) c
         """
 
     package static let allTime = """
         SELECT metric, bucket, sum(n)::bigint FROM (
           SELECT metric, bucket, n FROM sequence_stats WHERE org_id = $1::text AND sequence_id = $2::text AND metric <> 'reply_minutes'
           UNION ALL
-          SELECT metric, bucket, n FROM sequence_stat_deltas WHERE org_id = $1::text AND sequence_id = $2::text AND metric <> 'reply_minutes'
+          SELECT metric, bucket, n FROM (\(changes) WHERE d.org_id = $1::text AND d.sequence_id = $2::text) e WHERE metric <> 'reply_minutes'
           UNION ALL
-          \(changes) WHERE d.org_id = $1::text AND d.sequence_id = $2::text AND c.metric <> 'reply_minutes'
+          SELECT metric, bucket, n FROM (\(deliveryChanges) WHERE d.org_id = $1::text AND d.sequence_id = $2::text) e
         ) x GROUP BY metric, bucket
         """
 
@@ -41,8 +46,6 @@ public struct SequenceStatsStore: Sendable {
         WITH h AS (
           SELECT bucket, sum(n) AS n FROM (
             SELECT bucket, n FROM sequence_stats WHERE org_id = $1::text AND sequence_id = $2::text AND metric = 'reply_minutes'
-            UNION ALL
-            SELECT bucket, n FROM sequence_stat_deltas WHERE org_id = $1::text AND sequence_id = $2::text AND metric = 'reply_minutes'
             UNION ALL
             SELECT bucket, n FROM (\(changes) WHERE d.org_id = $1::text AND d.sequence_id = $2::text) e WHERE metric = 'reply_minutes'
           ) x GROUP BY bucket HAVING sum(n) <> 0
@@ -83,7 +86,7 @@ public struct SequenceStatsStore: Sendable {
         try await db.tenant(org) { [logger] conn in try await Self.counts(org: org, sequenceID: sequenceID, since: since, conn, logger: logger) }
     }
 
-    /// Moves deltas and enrollment changes into the counters, `batch` of each at a time, oldest
+    /// Moves enrollments' and deliveries' changes into the counters, `batch` of each at a time, oldest
     /// first; true when a batch was full (more may wait). One statement: a reader sees each in one
     /// table or the other, never both. Concurrent
     /// movers skip each other's rows, and upsert in key order, so they do not deadlock.
@@ -92,25 +95,27 @@ public struct SequenceStatsStore: Sendable {
         try await db.system { [logger] conn in
             try await conn.query(
                 """
-                WITH moved AS (
-                  DELETE FROM sequence_stat_deltas WHERE id IN (SELECT id FROM sequence_stat_deltas ORDER BY id LIMIT \(batch) FOR UPDATE SKIP LOCKED)
-                  RETURNING org_id, sequence_id, metric, bucket, n
-                ), changed AS (
+                WITH enrollments_moved AS (
                   DELETE FROM sequence_enrollment_changes
                   WHERE id IN (SELECT id FROM sequence_enrollment_changes ORDER BY id LIMIT \(batch) FOR UPDATE SKIP LOCKED)
                   RETURNING org_id, sequence_id, n, state, exit_reason, replied_step, reply_minutes
+                ), deliveries_moved AS (
+                  DELETE FROM sequence_delivery_changes
+                  WHERE id IN (SELECT id FROM sequence_delivery_changes ORDER BY id LIMIT \(batch) FOR UPDATE SKIP LOCKED)
+                  RETURNING org_id, sequence_id, n, status, step_index
                 ), counted AS (
-                  SELECT org_id, sequence_id, metric, bucket, n FROM moved
-                  UNION ALL
-                  SELECT d.org_id, d.sequence_id, c.metric, c.bucket, d.n * c.n FROM changed d
+                  SELECT d.org_id, d.sequence_id, c.metric, c.bucket, d.n * c.n AS n FROM enrollments_moved d
                     CROSS JOIN LATERAL enrollment_image_rows(d.state, d.exit_reason, d.replied_step, d.reply_minutes) c
+                  UNION ALL
+                  SELECT d.org_id, d.sequence_id, c.metric, c.bucket, d.n * c.n FROM deliveries_moved d
+                    CROSS JOIN LATERAL delivery_image_rows(d.status, d.step_index) c
                 ), summed AS (
                   INSERT INTO sequence_stats AS s (org_id, sequence_id, metric, bucket, n)
                   SELECT org_id, sequence_id, metric, bucket, sum(n) FROM counted GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
                   ON CONFLICT (org_id, sequence_id, metric, bucket) DO UPDATE SET n = s.n + EXCLUDED.n
                   RETURNING 1
                 )
-                SELECT (SELECT count(*) FROM moved)::int, (SELECT count(*) FROM changed)::int
+                SELECT (SELECT count(*) FROM enrollments_moved)::int, (SELECT count(*) FROM deliveries_moved)::int
                 """, logger: logger
             ).decode((Int, Int).self).collect().first.map { $0.0 == batch || $0.1 == batch } ?? false
         }

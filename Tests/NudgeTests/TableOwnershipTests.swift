@@ -17,7 +17,7 @@ import Testing
         ],
         "deliveries": ["DeliveryStore.swift"],
         // Written by migration 0022's triggers in the transactions that change enrollments and deliveries.
-        "sequence_stats": ["SequenceStatsStore.swift"], "sequence_stat_deltas": ["SequenceStatsStore.swift"],
+        "sequence_stats": ["SequenceStatsStore.swift"], "sequence_delivery_changes": ["SequenceStatsStore.swift"],
         "sequence_enrollment_changes": ["SequenceStatsStore.swift"],
         "events": ["Events.swift"],
         // Also voided by migration 0026's trigger when an enrollment with a waiting draft stops running.
