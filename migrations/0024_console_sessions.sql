@@ -15,6 +15,8 @@ CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
 -- Looked up by its id before any organization is known (as a bearer token is): no tenant policy.
 GRANT SELECT, INSERT, DELETE ON console_sessions TO nudge_api, nudge_worker;
 
--- The console's reads: an enrollment's timeline (its events). A sequence's enrollments by state
--- are read through enrollments_by_sequence (migration 0022).
-CREATE INDEX events_by_enrollment ON events (org_id, (data->>'enrollment_id')) WHERE data ? 'enrollment_id';
+-- The console's reads: an enrollment's timeline. Only its rarer events are indexed by enrollment
+-- (ConsoleReads.indexedTypes, the same list): sends, exits and the rest of the frequent events
+-- would each pay for an index entry, and the deliveries and the enrollment row say the same.
+CREATE INDEX events_by_enrollment ON events (org_id, (data->>'enrollment_id'))
+  WHERE type IN ('enrollment.paused', 'enrollment.resumed', 'enrollment.held', 'reminder.due', 'judgement.failed') AND data ? 'enrollment_id';

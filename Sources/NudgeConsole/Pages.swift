@@ -140,10 +140,13 @@ extension Console {
             sv["steps"] = steps.enumerated().map { i, step in (values(step) as? [String: Any] ?? [:]).merging(["number": i + 1]) { a, _ in a } }
         }
         v["sequence"] = sv
-        // Known to exist in this organization and readable with this token (the API said so).
-        v["states"] = try await reads.enrollmentStates(org: s.session.token.orgID, sequence: seq["id"]?.string ?? "")
-            .map { ["state": $0.state, "count": $0.count] as [String: Any] }
-        v["stats"] = Self.statistics(try await get(s, "/v1/sequences/\(id)/stats"))
+        // The counts by state come from the statistics' counters, not a count of the enrollments.
+        let stats = try await get(s, "/v1/sequences/\(id)/stats")
+        v["stats"] = Self.statistics(stats)
+        v["states"] = ["active", "paused", "completed", "exited", "cancelled", "failed"].compactMap { state -> [String: Any]? in
+            guard let n = stats[state]?.number, n > 0 else { return nil }
+            return ["state": state, "count": Int(n)]
+        }
         return render("sequence", v)
     }
 

@@ -29,35 +29,47 @@ public struct ConsoleReads: Sendable {
         }
     }
 
-    /// How many enrollments of a sequence are in each state (one grouped count on its index).
-    public func enrollmentStates(org: String, sequence: String) async throws -> [(state: String, count: Int)] {
-        try await db.tenant(org) { conn in
-            var out: [(state: String, count: Int)] = []
-            for try await (state, n) in try await conn.query(
-                "SELECT state, count(*)::int FROM enrollments WHERE org_id = \(org) AND sequence_id = \(sequence) GROUP BY state ORDER BY state",
-                logger: db.logger
-            ).decode((String, Int).self) {
-                out.append((state, n))
-            }
-            return out
-        }
-    }
-
     public struct TimelineEntry: Sendable {
         public let type: String
         public let data: JSONValue
         public let at: Date
     }
 
-    /// What happened to an enrollment, oldest first: its events (sent, held, exited, ...) and the
-    /// judgements of its replies (verdict and reason). At most `limit` of each.
+    /// What happened to an enrollment, oldest first: its start, each email sent (its deliveries),
+    /// its rarer events (paused, resumed, held, reminders, failed judgements: a partial index of
+    /// migration 0024 keeps only these), the judgements of its replies (verdict and reason), and
+    /// its end with the reason. Frequent events (sends, exits) are not indexed by enrollment: the
+    /// rows they came from say the same. At most `limit` of each kind.
     public func timeline(org: String, enrollment: String, limit: Int) async throws -> [TimelineEntry] {
         try await db.tenant(org) { conn in
             var out: [TimelineEntry] = []
+            for try await (state, reason, detail, created, updated) in try await conn.query(
+                "SELECT state, exit_reason, exit_detail, created_at, updated_at FROM enrollments WHERE org_id = \(org) AND id = \(enrollment)",
+                logger: db.logger
+            ).decode((String, String?, String?, Date, Date).self) {
+                out.append(TimelineEntry(type: "enrollment.created", data: .object([:]), at: created))
+                if !["active", "paused"].contains(state) {
+                    let end: [String: JSONValue] = ["exit_reason": reason.map { .string($0) } ?? .null, "exit_detail": detail.map { .string($0) } ?? .null]
+                    out.append(TimelineEntry(type: "enrollment." + state, data: .object(end), at: updated))
+                }
+            }
+            for try await (step, rfc, status, sent, subject) in try await conn.query(
+                """
+                SELECT step_index, rfc822_message_id, status, sent_at, rendered_subject FROM deliveries
+                WHERE org_id = \(org) AND enrollment_id = \(enrollment) AND kind = 'email' AND status IN ('sent', 'bounced') AND sent_at IS NOT NULL
+                ORDER BY sent_at LIMIT \(limit)
+                """, logger: db.logger
+            ).decode((Int, String?, String, Date, String?).self) {
+                let data: [String: JSONValue] = [
+                    "step_index": .number(Double(step)), "rfc822_message_id": rfc.map { .string($0) } ?? .null,
+                    "subject": subject.map { .string($0) } ?? .null, "bounced": .bool(status == "bounced"),
+                ]
+                out.append(TimelineEntry(type: "message.sent", data: .object(data), at: sent))
+            }
             for try await (type, data, at) in try await conn.query(
                 """
                 SELECT type, data::text, created_at FROM events
-                WHERE org_id = \(org) AND data->>'enrollment_id' = \(enrollment) AND type = ANY(\(Self.enrollmentTypes))
+                WHERE org_id = \(org) AND type IN (\(unescaped: Self.indexedTypes)) AND data ? 'enrollment_id' AND data->>'enrollment_id' = \(enrollment)
                 ORDER BY created_at, seq LIMIT \(limit)
                 """, logger: db.logger
             ).decode((String, String, Date).self) {
@@ -77,13 +89,19 @@ public struct ConsoleReads: Sendable {
                             "reason": reason.map { .string($0) } ?? .null,
                         ]), at: at))
             }
-            return out.sorted { $0.at < $1.at }
+            // At the same instant, the start first and the end last (the manual clock, or one
+            // transaction that sent and ended).
+            func rank(_ e: TimelineEntry) -> Int {
+                if e.type == "enrollment.created" { return 0 }
+                return ["enrollment.completed", "enrollment.exited", "enrollment.cancelled", "enrollment.failed"].contains(e.type) ? 2 : 1
+            }
+            return out.enumerated().sorted { ($0.element.at, rank($0.element), $0.offset) < ($1.element.at, rank($1.element), $1.offset) }
+                .map(\.element)
         }
     }
 
-    /// The events that speak of one enrollment (the sequences:read ones and message.sent).
-    static let enrollmentTypes: [String] = [
-        "enrollment.created", "enrollment.cancelled", "enrollment.paused", "enrollment.resumed", "enrollment.held", "enrollment.completed",
-        "enrollment.exited", "enrollment.failed", "reminder.due", "judgement.failed", "message.sent",
-    ]
+    /// The enrollment events the partial index events_by_enrollment keeps (migration 0024, the
+    /// same list): the query names them as literals so that the planner can use it.
+    static let indexedTypes = "'enrollment.paused', 'enrollment.resumed', 'enrollment.held', 'reminder.due', 'judgement.failed'"
+
 }

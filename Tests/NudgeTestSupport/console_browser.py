@@ -86,6 +86,17 @@ def api(method, path, token, body=None):
         return e.code, None
 
 
+def wait_for(condition, seconds=10):
+    """Until `condition()` is truthy; whether it became so."""
+    import time
+    end = time.time() + seconds
+    while time.time() < end:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def wait_url(d, suffix, seconds=10):
     """Until the page at `suffix` has loaded (a click on a submit button does not wait)."""
     import time
@@ -249,7 +260,12 @@ def main():
         d.find_element(By.NAME, "name").send_keys("agent from console")
         d.find_element(By.CSS_SELECTOR, "input[name=scopes][value='contacts:read']").click()
         d.find_element(By.ID, "create").click()
-        wait_url(d, "/console/tokens")
+        # The answer's URL is the form's: wait for the secret itself, not the address.
+        created = wait_for(lambda: d.find_elements(By.ID, "secret"))
+        check("token created", created, text(d))
+        if not created:  # the page says why; nothing after this can run
+            print(json.dumps({"checks": checks}))
+            sys.exit(0)
         secret = d.find_element(By.ID, "secret").text
         check("secret shown", secret.startswith("nudge_"), secret)
         shot(d, "token-created")
