@@ -49,7 +49,9 @@ public struct ConsoleReads: Sendable {
             ).decode((String, String?, String?, Date, Date).self) {
                 out.append(TimelineEntry(type: "enrollment.created", data: .object([:]), at: created))
                 if !["active", "paused"].contains(state) {
-                    let end: [String: JSONValue] = ["exit_reason": reason.map { .string($0) } ?? .null, "exit_detail": detail.map { .string($0) } ?? .null]
+                    let end: [String: JSONValue] = [
+                        "exit_reason": reason.map { .string($0) } ?? .null, "exit_detail": detail.map { .string($0) } ?? .null,
+                    ]
                     out.append(TimelineEntry(type: "enrollment." + state, data: .object(end), at: updated))
                 }
             }
