@@ -2,8 +2,7 @@
 -- transaction that makes it, as the old and new images of the row (sequence_enrollment_changes,
 -- sequence_delivery_changes), so the counters never drift from the rows. Appending takes no lock
 -- another writer waits for; housekeeping moves both into sequence_stats in one statement (delete
--- and upsert together), so a reader summing the three tables sees each change exactly once. A `since` window is an indexed aggregate over the enrollments created
--- since then.
+-- and upsert together), so a reader summing the three tables sees each change exactly once.
 
 -- The first human reply to a running enrollment, and the last step sent before it.
 ALTER TABLE enrollments ADD COLUMN replied_at timestamptz, ADD COLUMN replied_after_step integer;
@@ -19,8 +18,9 @@ CREATE TABLE sequence_stats (
   n            bigint NOT NULL,
   PRIMARY KEY (org_id, sequence_id, metric, bucket)
 );
--- The window: a sequence's enrollments by creation time.
-CREATE INDEX enrollments_by_sequence ON enrollments (org_id, sequence_id, created_at) WHERE sequence_id IS NOT NULL;
+-- No index of a sequence's enrollments by creation time: every update the dispatcher or a reply
+-- makes to an enrollment is a new index entry in each of its indexes. A window (`since`) reads the
+-- organization's enrollments created since then (enrollments_list) and keeps the sequence's.
 
 -- What an enrollment counts for, from the columns that matter (its image): replied_step is the
 -- last step sent before the first human reply (-1: none), NULL while not replied; reply_minutes

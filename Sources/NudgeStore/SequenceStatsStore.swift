@@ -7,8 +7,8 @@ import PostgresNIO
 /// and the changes housekeeping has not yet moved into them (enrollments' and deliveries' images,
 /// expanded here): all indexed by (org, sequence), a few dozen rows whatever the
 /// sequence's size. A window (`since`) aggregates the
-/// enrollments created since then, through their (org, sequence, created_at) index, with the same
-/// SQL functions the triggers count with, so both answers count alike.
+/// organization's enrollments created since then (their (org, created_at) index), keeping the
+/// sequence's, with the same SQL functions the triggers count with, so both answers count alike.
 public struct SequenceStatsStore: Sendable {
     package let db: Database
     package var logger: Logger { db.logger }
