@@ -1,8 +1,9 @@
--- Sequence statistics (README, "Sequence statistics"). Row triggers record each change in the
+-- Sequence statistics (README, "Sequence statistics"). Triggers record each change in the
 -- transaction that makes it, as the old and new images of the row (sequence_enrollment_changes,
--- sequence_delivery_changes), so the counters never drift from the rows. Appending takes no lock
--- another writer waits for; housekeeping moves both into sequence_stats in one statement (delete
--- and upsert together), so a reader summing the three tables sees each change exactly once.
+-- sequence_delivery_changes), so the counters never drift from the rows. The change tables have
+-- no index: an append is one heap row, with no index page that concurrent writers of one sequence
+-- queue for; housekeeping moves them into sequence_stats in one statement (delete and upsert
+-- together), so they stay small, and a reader summing the three tables sees each change once.
 
 -- The first human reply to a running enrollment, and the last step sent before it.
 ALTER TABLE enrollments ADD COLUMN replied_at timestamptz, ADD COLUMN replied_after_step integer;
@@ -62,7 +63,6 @@ $$;
 -- only when read or moved: a reply that ends an enrollment writes two short rows, not one per
 -- counter it touches.
 CREATE TABLE sequence_enrollment_changes (
-  id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   org_id         text NOT NULL,
   sequence_id    text NOT NULL,
   n              smallint NOT NULL,
@@ -71,7 +71,6 @@ CREATE TABLE sequence_enrollment_changes (
   replied_step   integer,
   reply_minutes  integer
 );
-CREATE INDEX sequence_enrollment_changes_by_sequence ON sequence_enrollment_changes (org_id, sequence_id);
 
 CREATE FUNCTION enrollment_stat_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -101,35 +100,53 @@ END $$;
 -- A delivery's change in the same form: its old image (-1) if it counted, its new one (+1) if it
 -- counts, with its enrollment's sequence.
 CREATE TABLE sequence_delivery_changes (
-  id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   org_id       text NOT NULL,
   sequence_id  text NOT NULL,
   n            smallint NOT NULL,
   status       text NOT NULL,
   step_index   integer NOT NULL
 );
-CREATE INDEX sequence_delivery_changes_by_sequence ON sequence_delivery_changes (org_id, sequence_id);
 
-CREATE FUNCTION delivery_stat_change() RETURNS trigger
+-- Deliveries are written a dispatcher's batch per statement, so their triggers run once per
+-- statement over its transition tables: one join to the enrollments' sequences for the batch.
+CREATE FUNCTION delivery_stat_inserted() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-  seq text;
 BEGIN
-  SELECT sequence_id INTO seq FROM enrollments
-  WHERE org_id = coalesce(NEW.org_id, OLD.org_id) AND id = coalesce(NEW.enrollment_id, OLD.enrollment_id);
-  IF seq IS NULL THEN RETURN NULL; END IF;
-  IF TG_OP <> 'INSERT' AND OLD.kind = 'email' AND OLD.status IN ('sent', 'bounced') THEN
-    INSERT INTO sequence_delivery_changes (org_id, sequence_id, n, status, step_index) VALUES (OLD.org_id, seq, -1, OLD.status, OLD.step_index);
-  END IF;
-  IF TG_OP <> 'DELETE' AND NEW.kind = 'email' AND NEW.status IN ('sent', 'bounced') THEN
-    INSERT INTO sequence_delivery_changes (org_id, sequence_id, n, status, step_index) VALUES (NEW.org_id, seq, 1, NEW.status, NEW.step_index);
-  END IF;
+  INSERT INTO sequence_delivery_changes (org_id, sequence_id, n, status, step_index)
+  SELECT d.org_id, e.sequence_id, 1, d.status, d.step_index
+  FROM new_rows d JOIN enrollments e ON e.org_id = d.org_id AND e.id = d.enrollment_id
+  WHERE d.kind = 'email' AND d.status IN ('sent', 'bounced') AND e.sequence_id IS NOT NULL;
   RETURN NULL;
 END $$;
 
--- Row triggers whose WHEN clause passes over what changes no counter without calling anything:
--- the dispatcher's progress updates of enrollments, and deliveries marked accepted before the
--- send (counted once sent). No statement trigger keeps images of every row a statement touched.
+CREATE FUNCTION delivery_stat_deleted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO sequence_delivery_changes (org_id, sequence_id, n, status, step_index)
+  SELECT d.org_id, e.sequence_id, -1, d.status, d.step_index
+  FROM old_rows d JOIN enrollments e ON e.org_id = d.org_id AND e.id = d.enrollment_id
+  WHERE d.kind = 'email' AND d.status IN ('sent', 'bounced') AND e.sequence_id IS NOT NULL;
+  RETURN NULL;
+END $$;
+
+-- A row's key (org, enrollment, step) never changes, so old and new images pair up by it.
+CREATE FUNCTION delivery_stat_updated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO sequence_delivery_changes (org_id, sequence_id, n, status, step_index)
+  SELECT x.org_id, e.sequence_id, x.n, x.status, x.step_index
+  FROM (SELECT o.org_id, o.enrollment_id, o.step_index, u.n, CASE WHEN u.n < 0 THEN o.status ELSE w.status END AS status
+        FROM old_rows o JOIN new_rows w USING (org_id, enrollment_id, step_index) CROSS JOIN (VALUES (-1), (1)) u(n)
+        WHERE (o.kind, o.status) IS DISTINCT FROM (w.kind, w.status)
+          AND CASE WHEN u.n < 0 THEN o.kind = 'email' AND o.status IN ('sent', 'bounced')
+                   ELSE w.kind = 'email' AND w.status IN ('sent', 'bounced') END) x
+  JOIN enrollments e ON e.org_id = x.org_id AND e.id = x.enrollment_id
+  WHERE e.sequence_id IS NOT NULL;
+  RETURN NULL;
+END $$;
+
+-- Enrollments are written one per request: row triggers whose WHEN clause passes over what
+-- changes no counter without calling anything (the dispatcher's progress updates).
 CREATE TRIGGER enrollments_stats_insert AFTER INSERT ON enrollments FOR EACH ROW
   WHEN (NEW.sequence_id IS NOT NULL) EXECUTE FUNCTION enrollment_stat_change();
 CREATE TRIGGER enrollments_stats_update AFTER UPDATE ON enrollments FOR EACH ROW
@@ -138,14 +155,12 @@ CREATE TRIGGER enrollments_stats_update AFTER UPDATE ON enrollments FOR EACH ROW
   EXECUTE FUNCTION enrollment_stat_change();
 CREATE TRIGGER enrollments_stats_delete AFTER DELETE ON enrollments FOR EACH ROW
   WHEN (OLD.sequence_id IS NOT NULL) EXECUTE FUNCTION enrollment_stat_change();
-CREATE TRIGGER deliveries_stats_insert AFTER INSERT ON deliveries FOR EACH ROW
-  WHEN (NEW.kind = 'email' AND NEW.status IN ('sent', 'bounced')) EXECUTE FUNCTION delivery_stat_change();
-CREATE TRIGGER deliveries_stats_update AFTER UPDATE ON deliveries FOR EACH ROW
-  WHEN ((OLD.kind, OLD.status) IS DISTINCT FROM (NEW.kind, NEW.status)
-        AND ((OLD.kind = 'email' AND OLD.status IN ('sent', 'bounced')) OR (NEW.kind = 'email' AND NEW.status IN ('sent', 'bounced'))))
-  EXECUTE FUNCTION delivery_stat_change();
-CREATE TRIGGER deliveries_stats_delete AFTER DELETE ON deliveries FOR EACH ROW
-  WHEN (OLD.kind = 'email' AND OLD.status IN ('sent', 'bounced')) EXECUTE FUNCTION delivery_stat_change();
+CREATE TRIGGER deliveries_stats_insert AFTER INSERT ON deliveries REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION delivery_stat_inserted();
+CREATE TRIGGER deliveries_stats_update AFTER UPDATE ON deliveries REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION delivery_stat_updated();
+CREATE TRIGGER deliveries_stats_delete AFTER DELETE ON deliveries REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION delivery_stat_deleted();
 
 -- The counters of what exists already.
 INSERT INTO sequence_stats (org_id, sequence_id, metric, bucket, n)

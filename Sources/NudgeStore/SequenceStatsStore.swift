@@ -5,8 +5,9 @@ import PostgresNIO
 
 /// Per-sequence statistics (migration 0022). The all-time answer sums the sequence's counters
 /// and the changes housekeeping has not yet moved into them (enrollments' and deliveries' images,
-/// expanded here): all indexed by (org, sequence), a few dozen rows whatever the
-/// sequence's size. A window (`since`) aggregates the
+/// expanded here): the counters indexed by (org, sequence), a few dozen rows whatever the
+/// sequence's size; the changes read whole (no index, so that appending stays cheap), a few
+/// seconds' worth between two moves. A window (`since`) aggregates the
 /// organization's enrollments created since then (their (org, created_at) index), keeping the
 /// sequence's, with the same SQL functions the triggers count with, so both answers count alike.
 public struct SequenceStatsStore: Sendable {
@@ -86,8 +87,9 @@ public struct SequenceStatsStore: Sendable {
         try await db.tenant(org) { [logger] conn in try await Self.counts(org: org, sequenceID: sequenceID, since: since, conn, logger: logger) }
     }
 
-    /// Moves enrollments' and deliveries' changes into the counters, `batch` of each at a time, oldest
-    /// first; true when a batch was full (more may wait). One statement: a reader sees each in one
+    /// Moves enrollments' and deliveries' changes into the counters, `batch` of each at a time (in
+    /// any order: they are sums); true when a batch was full (more may wait). The change tables
+    /// have no index, so rows are picked by their physical address. One statement: a reader sees each in one
     /// table or the other, never both. Concurrent
     /// movers skip each other's rows, and upsert in key order, so they do not deadlock.
     @discardableResult
@@ -97,11 +99,11 @@ public struct SequenceStatsStore: Sendable {
                 """
                 WITH enrollments_moved AS (
                   DELETE FROM sequence_enrollment_changes
-                  WHERE id IN (SELECT id FROM sequence_enrollment_changes ORDER BY id LIMIT \(batch) FOR UPDATE SKIP LOCKED)
+                  WHERE ctid = ANY(ARRAY(SELECT ctid FROM sequence_enrollment_changes LIMIT \(batch) FOR UPDATE SKIP LOCKED))
                   RETURNING org_id, sequence_id, n, state, exit_reason, replied_step, reply_minutes
                 ), deliveries_moved AS (
                   DELETE FROM sequence_delivery_changes
-                  WHERE id IN (SELECT id FROM sequence_delivery_changes ORDER BY id LIMIT \(batch) FOR UPDATE SKIP LOCKED)
+                  WHERE ctid = ANY(ARRAY(SELECT ctid FROM sequence_delivery_changes LIMIT \(batch) FOR UPDATE SKIP LOCKED))
                   RETURNING org_id, sequence_id, n, status, step_index
                 ), counted AS (
                   SELECT d.org_id, d.sequence_id, c.metric, c.bucket, d.n * c.n AS n FROM enrollments_moved d

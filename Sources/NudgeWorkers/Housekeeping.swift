@@ -10,16 +10,21 @@ package struct Housekeeping: Service {
     package let services: NudgeServices
 
     package func run() async throws {
+        var tick = 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                try await services.authenticator.flushUsage()
-                try await IdempotencyStore(db: services.db).purge(now: services.clock.now())
-                // Statistics' deltas into their counters, so reading them stays a few rows.
+                // Statistics' changes into their counters every tick: a reader scans the changes
+                // not yet moved (they have no index), so they stay a few seconds' worth.
                 while try await SequenceStatsStore(db: services.db).compact() {}
+                if tick % 6 == 0 {
+                    try await services.authenticator.flushUsage()
+                    try await IdempotencyStore(db: services.db).purge(now: services.clock.now())
+                }
             } catch {
                 services.logger.warning("housekeeping failed", metadata: ["error": "\(error)"])
             }
-            try? await gracefulShutdownOrSleep(.seconds(15))
+            tick += 1
+            try? await gracefulShutdownOrSleep(.seconds(2.5))
         }
         // Keep what was collected since the last flush.
         try? await services.authenticator.flushUsage()
