@@ -98,50 +98,45 @@ BEGIN
 END $$;
 
 -- A delivery's change in the same form: its old image (-1) if it counted, its new one (+1) if it
--- counts, with its enrollment's sequence.
+-- counts. Its enrollment's sequence is looked up when the change is read or moved, not when it
+-- is written (a removed delivery's is kept, as its enrollment may go in the same transaction).
 CREATE TABLE sequence_delivery_changes (
-  org_id       text NOT NULL,
-  sequence_id  text NOT NULL,
-  n            smallint NOT NULL,
-  status       text NOT NULL,
-  step_index   integer NOT NULL
+  org_id         text NOT NULL,
+  enrollment_id  text NOT NULL,
+  sequence_id    text,
+  n              smallint NOT NULL,
+  status         text NOT NULL,
+  step_index     integer NOT NULL
 );
 
 -- Deliveries are written a dispatcher's batch per statement, so their triggers run once per
--- statement over its transition tables: one join to the enrollments' sequences for the batch.
+-- statement over its transition tables. An update writes the old image (-1) and the new (+1) of
+-- each row that counts in either; a row that counts in both and did not change cancels out.
 CREATE FUNCTION delivery_stat_inserted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO sequence_delivery_changes (org_id, sequence_id, n, status, step_index)
-  SELECT d.org_id, e.sequence_id, 1, d.status, d.step_index
-  FROM new_rows d JOIN enrollments e ON e.org_id = d.org_id AND e.id = d.enrollment_id
-  WHERE d.kind = 'email' AND d.status IN ('sent', 'bounced') AND e.sequence_id IS NOT NULL;
+  INSERT INTO sequence_delivery_changes (org_id, enrollment_id, n, status, step_index)
+  SELECT org_id, enrollment_id, 1, status, step_index FROM new_rows WHERE kind = 'email' AND status IN ('sent', 'bounced');
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION delivery_stat_updated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO sequence_delivery_changes (org_id, enrollment_id, n, status, step_index)
+  SELECT org_id, enrollment_id, -1, status, step_index FROM old_rows WHERE kind = 'email' AND status IN ('sent', 'bounced')
+  UNION ALL
+  SELECT org_id, enrollment_id, 1, status, step_index FROM new_rows WHERE kind = 'email' AND status IN ('sent', 'bounced');
   RETURN NULL;
 END $$;
 
 CREATE FUNCTION delivery_stat_deleted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO sequence_delivery_changes (org_id, sequence_id, n, status, step_index)
-  SELECT d.org_id, e.sequence_id, -1, d.status, d.step_index
+  INSERT INTO sequence_delivery_changes (org_id, enrollment_id, sequence_id, n, status, step_index)
+  SELECT d.org_id, d.enrollment_id, e.sequence_id, -1, d.status, d.step_index
   FROM old_rows d JOIN enrollments e ON e.org_id = d.org_id AND e.id = d.enrollment_id
   WHERE d.kind = 'email' AND d.status IN ('sent', 'bounced') AND e.sequence_id IS NOT NULL;
-  RETURN NULL;
-END $$;
-
--- A row's key (org, enrollment, step) never changes, so old and new images pair up by it.
-CREATE FUNCTION delivery_stat_updated() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  INSERT INTO sequence_delivery_changes (org_id, sequence_id, n, status, step_index)
-  SELECT x.org_id, e.sequence_id, x.n, x.status, x.step_index
-  FROM (SELECT o.org_id, o.enrollment_id, o.step_index, u.n, CASE WHEN u.n < 0 THEN o.status ELSE w.status END AS status
-        FROM old_rows o JOIN new_rows w USING (org_id, enrollment_id, step_index) CROSS JOIN (VALUES (-1), (1)) u(n)
-        WHERE (o.kind, o.status) IS DISTINCT FROM (w.kind, w.status)
-          AND CASE WHEN u.n < 0 THEN o.kind = 'email' AND o.status IN ('sent', 'bounced')
-                   ELSE w.kind = 'email' AND w.status IN ('sent', 'bounced') END) x
-  JOIN enrollments e ON e.org_id = x.org_id AND e.id = x.enrollment_id
-  WHERE e.sequence_id IS NOT NULL;
   RETURN NULL;
 END $$;
 

@@ -30,7 +30,8 @@ CREATE POLICY tenant ON drafts USING (org_id = current_setting('nudge.org_id', t
   WITH CHECK (org_id = current_setting('nudge.org_id', true));
 GRANT SELECT, INSERT, UPDATE, DELETE ON drafts TO nudge_api, nudge_worker;
 
--- Set while a draft of the enrollment waits. An enrollment that stops running meanwhile (a reply,
+-- Set while the current step has a draft (waiting, or approved and not yet sent): the dispatcher's
+-- claim looks drafts up only then. An enrollment that stops running while one waits (a reply,
 -- a cancel, a suppression, any exit) voids the draft in the same statement, whichever code path
 -- ended it, with its draft.decided event; the trigger runs only for rows with a waiting draft.
 ALTER TABLE enrollments ADD COLUMN draft_pending boolean NOT NULL DEFAULT false;

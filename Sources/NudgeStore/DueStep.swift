@@ -102,6 +102,9 @@ package struct DueStep: Sendable {
                     detail: "step \(missing.stepIndex) does not exist in this enrollment's steps", now: now, conn, logger: logger)
             }
         }
+        // Each token's policy as it is now, once per token of the batch (not a lookup per step).
+        let policies = try await TokenStore.currentPolicies(due.compactMap { d in d.policyTokenID.map { (d.org, $0) } }, conn, logger: logger)
+        for i in due.indices { due[i].policy = due[i].policyTokenID.flatMap { policies[$0] } }
         return due
     }
 
@@ -147,7 +150,7 @@ package struct DueStep: Sendable {
                c.full_name, c.fields::text AS fields, c.timezone AS contact_tz,
                EXISTS (SELECT 1 FROM suppressions s WHERE s.org_id = e.org_id AND s.address_key = f.recipient_key) AS suppressed,
                d.rendered_subject, d.rendered_body, d.scheduled_at AS first_attempt, q.name AS sequence_name, d.status AS delivery_status,
-               f.policy_token_id, p.policy, dr.id AS draft_id, dr.state AS draft_state, dr.decision AS draft_decision,
+               f.policy_token_id, dr.id AS draft_id, dr.state AS draft_state, dr.decision AS draft_decision,
                dr.subject AS draft_subject, dr.body AS draft_body, dr.expires_at AS draft_expires, dr.expiry_action AS draft_expiry_action,
                i.pacing::text AS inbox_pacing, i.paused_at IS NOT NULL AS inbox_paused, i.next_send_at AS inbox_next_send,
                to_char(i.ramp_started_on, 'YYYY-MM-DD') AS ramp_started_on
@@ -159,10 +162,8 @@ package struct DueStep: Sendable {
         LEFT JOIN LATERAL (SELECT * FROM sequences q WHERE q.org_id = e.org_id AND q.id = f.sequence_id LIMIT 1) q ON true
         LEFT JOIN LATERAL (SELECT v.definition -> 'steps' AS steps FROM sequence_versions v
           WHERE f.steps IS NULL AND v.org_id = e.org_id AND v.sequence_id = f.sequence_id AND v.version = f.sequence_version LIMIT 1) v ON true
-        LEFT JOIN LATERAL (SELECT nullif(o.send_policy || t.send_policy, '{}'::jsonb)::text AS policy FROM tokens t JOIN orgs o ON o.id = t.org_id
-          WHERE t.org_id = e.org_id AND t.id = f.policy_token_id LIMIT 1) p ON true
-        LEFT JOIN LATERAL (SELECT * FROM drafts dr WHERE dr.org_id = e.org_id AND dr.enrollment_id = e.id AND dr.step_index = e.next_step LIMIT 1) dr
-          ON true
+        LEFT JOIN LATERAL (SELECT * FROM drafts dr
+          WHERE f.draft_pending AND dr.org_id = e.org_id AND dr.enrollment_id = e.id AND dr.step_index = e.next_step LIMIT 1) dr ON true
         ORDER BY e.next_due_at
         """
     }
@@ -193,7 +194,6 @@ package struct DueStep: Sendable {
             renderedBody: try r["rendered_body"].decode(String?.self), firstAttemptAt: try r["first_attempt"].decode(Date?.self),
             sequenceName: try r["sequence_name"].decode(String?.self), deliveryStatus: try r["delivery_status"].decode(String?.self))
         due.policyTokenID = try r["policy_token_id"].decode(String?.self)
-        due.policy = try r["policy"].decode(String?.self).map(SendPolicy.decode)
         due.pacing = InboxPacing.decode(try r["inbox_pacing"].decode(String?.self))
         due.inboxPaused = try r["inbox_paused"].decode(Bool.self)
         due.inboxNextSend = try r["inbox_next_send"].decode(Date?.self)

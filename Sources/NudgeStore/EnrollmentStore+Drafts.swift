@@ -4,8 +4,9 @@ import NudgeCore
 import PostgresNIO
 
 /// The enrollment side of approval drafts (README, "Approval drafts"): waiting for a decision,
-/// and what a decision does to the enrollment. `draft_pending` makes an enrollment that stops
-/// running void its waiting draft (migration 0026's trigger).
+/// and what a decision does to the enrollment. `draft_pending` is set while the current step has
+/// a draft (waiting, or approved and not yet sent): the dispatcher's claim looks drafts up only
+/// then, and an enrollment that stops running voids a waiting one (migration 0026's trigger).
 extension EnrollmentStore {
     /// Locks the enrollment before its draft is decided (the dispatcher's order: enrollment, then draft).
     package static func lockForDraft(org: String, id: String, _ conn: PostgresConnection, logger: Logger) async throws {
@@ -24,11 +25,12 @@ extension EnrollmentStore {
             """, logger: logger)
     }
 
-    /// An approved step is due now (a paused enrollment sends it once resumed).
+    /// An approved step is due now (a paused enrollment sends it once resumed). `draft_pending`
+    /// stays set until the step is sent: the dispatcher's claim reads drafts only where it is.
     package static func draftApproved(org: String, id: String, step: Int, now: Date, _ conn: PostgresConnection, logger: Logger) async throws {
         try await conn.query(
             """
-            UPDATE enrollments SET draft_pending = false, next_due_at = \(now), updated_at = \(now)
+            UPDATE enrollments SET next_due_at = \(now), updated_at = \(now)
             WHERE org_id = \(org) AND id = \(id) AND next_step = \(step) AND state IN ('active', 'paused')
             """, logger: logger)
     }

@@ -4,12 +4,13 @@ import NudgeCore
 import PostgresNIO
 
 /// Per-sequence statistics (migration 0022). The all-time answer sums the sequence's counters
-/// and the changes housekeeping has not yet moved into them (enrollments' and deliveries' images,
-/// expanded here): the counters indexed by (org, sequence), a few dozen rows whatever the
-/// sequence's size; the changes read whole (no index, so that appending stays cheap), a few
-/// seconds' worth between two moves. A window (`since`) aggregates the
-/// organization's enrollments created since then (their (org, created_at) index), keeping the
-/// sequence's, with the same SQL functions the triggers count with, so both answers count alike.
+/// (indexed by (org, sequence): a few dozen rows whatever the sequence's size) and the changes
+/// housekeeping has not yet moved into them: enrollments' and deliveries' images, expanded here,
+/// read whole (they have no index, so appending stays cheap) as they are a few seconds' worth; a
+/// delivery's sequence is its enrollment's, looked up by primary key. A window (`since`)
+/// aggregates the organization's enrollments created since then (their (org, created_at) index),
+/// keeping the sequence's, with the same SQL functions the triggers count with, so both answers
+/// count alike.
 public struct SequenceStatsStore: Sendable {
     package let db: Database
     package var logger: Logger { db.logger }
@@ -27,10 +28,13 @@ public struct SequenceStatsStore: Sendable {
         SELECT d.org_id, d.sequence_id, c.metric, c.bucket, d.n * c.n AS n FROM sequence_enrollment_changes d
           CROSS JOIN LATERAL enrollment_image_rows(d.state, d.exit_reason, d.replied_step, d.reply_minutes) c
         """
-    private static let deliveryChanges = """
-        SELECT d.org_id, d.sequence_id, c.metric, c.bucket, d.n * c.n AS n FROM sequence_delivery_changes d
+    private static func deliveryChanges(from table: String) -> String {
+        """
+        SELECT d.org_id, coalesce(d.sequence_id, e.sequence_id) AS sequence_id, c.metric, c.bucket, d.n * c.n AS n FROM \(table) d
+          LEFT JOIN enrollments e ON d.sequence_id IS NULL AND e.org_id = d.org_id AND e.id = d.enrollment_id
           CROSS JOIN LATERAL delivery_image_rows(d.status, d.step_index) c
         """
+    }
 
     package static let allTime = """
         SELECT metric, bucket, sum(n)::bigint FROM (
@@ -38,7 +42,7 @@ public struct SequenceStatsStore: Sendable {
           UNION ALL
           SELECT metric, bucket, n FROM (\(changes) WHERE d.org_id = $1::text AND d.sequence_id = $2::text) e WHERE metric <> 'reply_minutes'
           UNION ALL
-          SELECT metric, bucket, n FROM (\(deliveryChanges) WHERE d.org_id = $1::text AND d.sequence_id = $2::text) e
+          SELECT metric, bucket, n FROM (\(deliveryChanges(from: "sequence_delivery_changes")) WHERE d.org_id = $1::text) e WHERE sequence_id = $2::text
         ) x GROUP BY metric, bucket
         """
 
@@ -104,13 +108,12 @@ public struct SequenceStatsStore: Sendable {
                 ), deliveries_moved AS (
                   DELETE FROM sequence_delivery_changes
                   WHERE ctid = ANY(ARRAY(SELECT ctid FROM sequence_delivery_changes LIMIT \(batch) FOR UPDATE SKIP LOCKED))
-                  RETURNING org_id, sequence_id, n, status, step_index
+                  RETURNING org_id, enrollment_id, sequence_id, n, status, step_index
                 ), counted AS (
                   SELECT d.org_id, d.sequence_id, c.metric, c.bucket, d.n * c.n AS n FROM enrollments_moved d
                     CROSS JOIN LATERAL enrollment_image_rows(d.state, d.exit_reason, d.replied_step, d.reply_minutes) c
                   UNION ALL
-                  SELECT d.org_id, d.sequence_id, c.metric, c.bucket, d.n * c.n FROM deliveries_moved d
-                    CROSS JOIN LATERAL delivery_image_rows(d.status, d.step_index) c
+                  SELECT * FROM (\(unescaped: Self.deliveryChanges(from: "deliveries_moved"))) m WHERE m.sequence_id IS NOT NULL
                 ), summed AS (
                   INSERT INTO sequence_stats AS s (org_id, sequence_id, metric, bucket, n)
                   SELECT org_id, sequence_id, metric, bucket, sum(n) FROM counted GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4

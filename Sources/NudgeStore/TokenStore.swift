@@ -97,6 +97,27 @@ public struct TokenStore: Sendable {
         return updated ? try await organization(org) : nil
     }
 
+    /// The send policies in force for these tokens, by token id: the organization's defaults
+    /// with the token's own keys over them; a token whose policy sets nothing is absent.
+    package static func currentPolicies(_ tokens: [(org: String, id: String)], _ conn: PostgresConnection, logger: Logger) async throws
+        -> [String: SendPolicy]
+    {
+        var seen = Set<String>()
+        let unique = tokens.filter { seen.insert($0.id).inserted }
+        guard !unique.isEmpty else { return [:] }
+        var out: [String: SendPolicy] = [:]
+        for try await (id, text) in try await conn.query(
+            """
+            SELECT t.id, nullif(o.send_policy || t.send_policy, '{}'::jsonb)::text
+            FROM unnest(\(unique.map(\.org))::text[], \(unique.map(\.id))::text[]) AS u(org, id)
+            JOIN tokens t ON t.org_id = u.org AND t.id = u.id JOIN orgs o ON o.id = t.org_id
+            """, logger: logger
+        ).decode((String, String?).self) {
+            if let text { out[id] = SendPolicy.decode(text) }
+        }
+        return out
+    }
+
     public func orgExists(_ org: String) async throws -> Bool {
         try await db.system { conn in
             try await conn.query("SELECT 1 FROM orgs WHERE id = \(org)", logger: logger).decode(Int.self).first { _ in true } != nil
