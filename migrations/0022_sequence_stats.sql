@@ -109,14 +109,16 @@ CREATE TABLE sequence_delivery_changes (
   step_index     integer NOT NULL
 );
 
--- Deliveries are written a dispatcher's batch per statement, so their triggers run once per
--- statement over its transition tables. An update writes the old image (-1) and the new (+1) of
--- each row that counts in either; a row that counts in both and did not change cancels out.
+-- A delivery's triggers: inserts are mostly acceptance marks (never counted: a row trigger's WHEN
+-- clause skips them without a call); updates record a dispatcher's batch per statement, so theirs
+-- runs once per statement over its transition tables. An update
+-- writes the old image (-1) and the new (+1) of each row that counts in either; a row that counts
+-- in both and did not change cancels out.
 CREATE FUNCTION delivery_stat_inserted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO sequence_delivery_changes (org_id, enrollment_id, n, status, step_index)
-  SELECT org_id, enrollment_id, 1, status, step_index FROM new_rows WHERE kind = 'email' AND status IN ('sent', 'bounced');
+  VALUES (NEW.org_id, NEW.enrollment_id, 1, NEW.status, NEW.step_index);
   RETURN NULL;
 END $$;
 
@@ -150,8 +152,8 @@ CREATE TRIGGER enrollments_stats_update AFTER UPDATE ON enrollments FOR EACH ROW
   EXECUTE FUNCTION enrollment_stat_change();
 CREATE TRIGGER enrollments_stats_delete AFTER DELETE ON enrollments FOR EACH ROW
   WHEN (OLD.sequence_id IS NOT NULL) EXECUTE FUNCTION enrollment_stat_change();
-CREATE TRIGGER deliveries_stats_insert AFTER INSERT ON deliveries REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION delivery_stat_inserted();
+CREATE TRIGGER deliveries_stats_insert AFTER INSERT ON deliveries FOR EACH ROW
+  WHEN (NEW.kind = 'email' AND NEW.status IN ('sent', 'bounced')) EXECUTE FUNCTION delivery_stat_inserted();
 CREATE TRIGGER deliveries_stats_update AFTER UPDATE ON deliveries REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION delivery_stat_updated();
 CREATE TRIGGER deliveries_stats_delete AFTER DELETE ON deliveries REFERENCING OLD TABLE AS old_rows
