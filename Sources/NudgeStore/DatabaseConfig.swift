@@ -99,7 +99,12 @@ public enum DatabaseLocation {
         config.options.connectTimeout = .seconds(5)
         config.options.keepAliveBehavior = .init(frequency: .seconds(15))
         // A transaction left open by a dead worker is ended by the server, releasing its row locks.
-        config.options.additionalStartupParameters = [("idle_in_transaction_session_timeout", "120s"), ("application_name", "nudge")]
+        // No JIT: Nudge's statements are short, and a plan whose estimate passes jit_above_cost
+        // (an empty table's default row count is enough) spent milliseconds compiling on every
+        // call what runs in microseconds (the webhook feed's poll, several times a second).
+        config.options.additionalStartupParameters = [
+            ("idle_in_transaction_session_timeout", "120s"), ("application_name", "nudge"), ("jit", "off"),
+        ]
     }
 }
 

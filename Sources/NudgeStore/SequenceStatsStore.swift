@@ -93,9 +93,10 @@ public struct SequenceStatsStore: Sendable {
 
     /// Moves enrollments' and deliveries' changes into the counters, `batch` of each at a time (in
     /// any order: they are sums); true when a batch was full (more may wait). The change tables
-    /// have no index, so rows are picked by their physical address. One statement: a reader sees each in one
-    /// table or the other, never both. Concurrent
-    /// movers skip each other's rows, and upsert in key order, so they do not deadlock.
+    /// have no index, so rows are picked by their physical address; alike images are summed before
+    /// they are expanded. One statement: a reader sees each in one table or the other, never
+    /// both. Concurrent movers skip each other's rows, and upsert in key order, so they do not
+    /// deadlock.
     @discardableResult
     package func compact(batch: Int = 10_000) async throws -> Bool {
         try await db.system { [logger] conn in
@@ -109,8 +110,11 @@ public struct SequenceStatsStore: Sendable {
                   DELETE FROM sequence_delivery_changes
                   WHERE ctid = ANY(ARRAY(SELECT ctid FROM sequence_delivery_changes LIMIT \(batch) FOR UPDATE SKIP LOCKED))
                   RETURNING org_id, enrollment_id, sequence_id, n, status, step_index
+                ), enrollment_images AS (
+                  SELECT org_id, sequence_id, state, exit_reason, replied_step, reply_minutes, sum(n) AS n FROM enrollments_moved
+                  GROUP BY 1, 2, 3, 4, 5, 6
                 ), counted AS (
-                  SELECT d.org_id, d.sequence_id, c.metric, c.bucket, d.n * c.n AS n FROM enrollments_moved d
+                  SELECT d.org_id, d.sequence_id, c.metric, c.bucket, d.n * c.n AS n FROM enrollment_images d
                     CROSS JOIN LATERAL enrollment_image_rows(d.state, d.exit_reason, d.replied_step, d.reply_minutes) c
                   UNION ALL
                   SELECT * FROM (\(unescaped: Self.deliveryChanges(from: "deliveries_moved"))) m WHERE m.sequence_id IS NOT NULL
