@@ -92,13 +92,14 @@ public struct SequenceStatsStore: Sendable {
     }
 
     /// Moves enrollments' and deliveries' changes into the counters, `batch` of each at a time (in
-    /// any order: they are sums); true when a batch was full (more may wait). The change tables
+    /// any order: they are sums); returns how many it moved, and whether a batch was full (more
+    /// may wait). The change tables
     /// have no index, so rows are picked by their physical address; alike images are summed before
     /// they are expanded. One statement: a reader sees each in one table or the other, never
     /// both. Concurrent movers skip each other's rows, and upsert in key order, so they do not
     /// deadlock.
     @discardableResult
-    package func compact(batch: Int = 10_000) async throws -> Bool {
+    package func compact(batch: Int = 10_000) async throws -> (moved: Int, full: Bool) {
         try await db.system { [logger] conn in
             try await conn.query(
                 """
@@ -126,8 +127,15 @@ public struct SequenceStatsStore: Sendable {
                 )
                 SELECT (SELECT count(*) FROM enrollments_moved)::int, (SELECT count(*) FROM deliveries_moved)::int
                 """, logger: logger
-            ).decode((Int, Int).self).collect().first.map { $0.0 == batch || $0.1 == batch } ?? false
+            ).decode((Int, Int).self).collect().first.map { ($0.0 + $0.1, $0.0 == batch || $0.1 == batch) } ?? (0, false)
         }
+    }
+
+    /// Removes what moving left behind: the change tables' dead rows (a reader scans them whole,
+    /// so a burst of a million changes would be read until autovacuum came by) and the counters'
+    /// old versions. Housekeeping calls it after moving many changes.
+    package func vacuum() async throws {
+        try await db.autocommit("VACUUM sequence_enrollment_changes, sequence_delivery_changes, sequence_stats")
     }
 
     package init(db: Database) {

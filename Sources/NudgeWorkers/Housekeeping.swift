@@ -11,11 +11,21 @@ package struct Housekeeping: Service {
 
     package func run() async throws {
         var tick = 0
+        var movedSinceVacuum = 0
+        let stats = SequenceStatsStore(db: services.db)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 // Statistics' changes into their counters every tick: a reader scans the changes
                 // not yet moved (they have no index), so they stay a few seconds' worth.
-                while try await SequenceStatsStore(db: services.db).compact() {}
+                while true {
+                    let (moved, full) = try await stats.compact()
+                    movedSinceVacuum += moved
+                    if !full { break }
+                }
+                if movedSinceVacuum >= 20_000 {
+                    movedSinceVacuum = 0
+                    try await stats.vacuum()
+                }
                 if tick % 6 == 0 {
                     try await services.authenticator.flushUsage()
                     try await IdempotencyStore(db: services.db).purge(now: services.clock.now())
