@@ -83,8 +83,14 @@ import Testing
             let logger = db.logger
             @Sendable func endSession(of conn: PostgresConnection) async throws {
                 let pid = try await conn.query("SELECT pg_backend_pid()", logger: logger).decode(Int32.self).collect()[0]
-                try await db.client.withConnection { other in  // as the login role, which owns the session
-                    _ = try await other.query("SELECT pg_terminate_backend(\(pid))", logger: logger)
+                // As the login role, which owns the session. The pool may hand out a connection an
+                // earlier step ended: autocommit fails on it as unavailable (a plain query would
+                // wait forever), and it is tried again.
+                for attempt in 1...5 {
+                    do {
+                        try await db.autocommit("SELECT pg_terminate_backend(\(pid))")
+                        break
+                    } catch DatabaseFailure.unavailable(_) where attempt < 5 {}
                 }
                 for _ in 0..<250 where !conn.isClosed { try await Task.sleep(for: .milliseconds(20)) }
                 #expect(conn.isClosed)

@@ -115,6 +115,9 @@ struct Harness: Sendable {
         config.dataDir = NSTemporaryDirectory() + "nudge-app-\(UUID().uuidString)"
         config.llm = llm
         config.rateLimit = nil
+        // The live test client keeps one connection, idle while a peer (the MCP client, Chromium)
+        // works for minutes under the suite's load; the tests of the idle timeout set their own.
+        config.idleTimeout = .seconds(600)
         configure(&config)
         let db: PostgresClient.Configuration
         if let database { db = database } else { db = try await TestCluster.shared.database() }
