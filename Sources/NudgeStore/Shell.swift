@@ -7,8 +7,8 @@ import Foundation
 
 /// Runs a helper program to completion (PostgreSQL's `initdb`, `pg_ctl`, `psql`).
 /// Uses posix_spawn and waitpid directly: `pg_ctl start` leaves a daemon behind, which Foundation's
-/// Process does not always cope with. Output goes to a file so a
-/// failure can be reported with its cause; only standard output is returned.
+/// Process does not always cope with. Output goes to a file so a failure can be reported with its
+/// cause; only standard output is returned.
 package enum Shell {
     package struct Failure: Error, CustomStringConvertible {
         package let command: String
@@ -34,7 +34,7 @@ package enum Shell {
         // Nothing else is inherited: a daemon (the postmaster) would otherwise hold every pipe this
         // process had open, and a reader of one of those pipes would wait for its end until the
         // daemon stops.
-        closeInheritedDescriptors(&actions)
+        _ = closeFrom?(&actions, 3)
         // Run from "/": the postgres user may not be allowed into the caller's working directory.
         let argv = ["/bin/sh", "-c", "cd / && exec \"$@\"", "sh"] + argv
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
@@ -52,18 +52,11 @@ package enum Shell {
         return out
     }
 
-    /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34) is declared only under _GNU_SOURCE,
-    /// which Swift's Glibc module does not define: looked up by name, with a close action per open
-    /// descriptor where it is missing.
+    /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34; Debian 12 has 2.36) is declared only
+    /// under _GNU_SOURCE, which Swift's Glibc module does not define: looked up by name.
     private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
     private static let closeFrom: CloseFrom? = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
         unsafeBitCast($0, to: CloseFrom.self)
-    }
-
-    private static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
-        if let closeFrom, closeFrom(&actions, 3) == 0 { return }
-        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        for fd in open.compactMap(Int32.init) where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
     }
 
     package static func which(_ name: String) -> String? {

@@ -28,10 +28,10 @@ import Testing
 
     static func runOracle(files: [String]) throws -> [OracleRow] {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("oracle.py")
-        let (status, data) = try ChildProcess.run(
+        let run = try ChildProcess.run(
             "/usr/bin/env", ["python3", script.path, Corpus.root.path], input: Data(files.joined(separator: "\n").utf8))
-        #expect(status == 0, "oracle.py failed")
-        return try data.split(separator: UInt8(ascii: "\n")).map { try JSONDecoder().decode(OracleRow.self, from: Data($0)) }
+        #expect(run.status == 0, "oracle.py failed: \(run.errors.suffix(2000))")
+        return try run.output.split(separator: UInt8(ascii: "\n")).map { try JSONDecoder().decode(OracleRow.self, from: Data($0)) }
     }
 
     /// Same walk as oracle.py: document order, into message/rfc822, not into text/rfc822-headers

@@ -1,25 +1,73 @@
 import Foundation
 
-/// Runs a short-lived program to completion with its input and output in files, not pipes: a pipe's
-/// reader waits for every holder of the writing end, and a daemon another test starts meanwhile
-/// may hold it. Returns the exit status and what the program wrote to standard output.
+/// Runs a program to completion with its input and output in files, not pipes: a pipe's reader
+/// waits for every holder of the writing end, and a daemon another test starts meanwhile may hold it.
 public enum ChildProcess {
-    public static func run(_ executable: String, _ arguments: [String], input: Data = Data()) throws -> (status: Int32, output: Data) {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nudge-child-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let inPath = dir.appendingPathComponent("in")
-        let outPath = dir.appendingPathComponent("out")
-        try input.write(to: inPath)
-        FileManager.default.createFile(atPath: outPath.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = try FileHandle(forReadingFrom: inPath)
-        process.standardOutput = try FileHandle(forWritingTo: outPath)
-        process.standardError = FileHandle.nullDevice
+    public struct Finished: Sendable {
+        public let status: Int32
+        /// What the program wrote to standard output, and to standard error.
+        public let output: Data
+        public let errors: String
+    }
+
+    /// Blocks the calling thread: for short programs (a parser, curl, openssl).
+    public static func run(_ executable: String, _ arguments: [String], input: Data = Data()) throws -> Finished {
+        let files = try Files(input)
+        defer { files.remove() }
+        let process = try files.process(executable, arguments)
         try process.run()
         process.waitUntilExit()
-        return (process.terminationStatus, try Data(contentsOf: outPath))
+        return files.finished(process.terminationStatus)
+    }
+
+    /// Waits without blocking a thread (the server the program talks to may run in this process),
+    /// and ends the program after `timeout` seconds.
+    public static func run(_ executable: String, _ arguments: [String], input: Data = Data(), timeout: Double) async throws -> Finished {
+        let files = try Files(input)
+        defer { files.remove() }
+        let process = try files.process(executable, arguments)
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+                return
+            }
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { if process.isRunning { process.terminate() } }
+        }
+        return files.finished(status)
+    }
+
+    /// A folder of its own holding the program's standard input, output and error.
+    private struct Files {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nudge-child-\(UUID().uuidString)")
+        var input: URL { dir.appendingPathComponent("in") }
+        var output: URL { dir.appendingPathComponent("out") }
+        var errors: URL { dir.appendingPathComponent("err") }
+
+        init(_ data: Data) throws {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try data.write(to: input)
+            try Data().write(to: output)
+            try Data().write(to: errors)
+        }
+
+        func process(_ executable: String, _ arguments: [String]) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            process.standardInput = try FileHandle(forReadingFrom: input)
+            process.standardOutput = try FileHandle(forWritingTo: output)
+            process.standardError = try FileHandle(forWritingTo: errors)
+            return process
+        }
+
+        func finished(_ status: Int32) -> Finished {
+            Finished(
+                status: status, output: (try? Data(contentsOf: output)) ?? Data(),
+                errors: String(decoding: (try? Data(contentsOf: errors)) ?? Data(), as: UTF8.self))
+        }
+
+        func remove() { try? FileManager.default.removeItem(at: dir) }
     }
 }

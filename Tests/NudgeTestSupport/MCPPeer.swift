@@ -33,33 +33,9 @@ public enum MCPPeer {
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw PeerError(description: "No Python environment at \(python): run ops/test, which installs it (ops/lib.sh).")
         }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nudge-mcp-peer-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let inPath = dir.appendingPathComponent("in.json")
-        let outPath = dir.appendingPathComponent("out.json")
-        let errPath = dir.appendingPathComponent("err.log")
-        try JSONSerialization.data(withJSONObject: input).write(to: inPath)
-        FileManager.default.createFile(atPath: outPath.path, contents: nil)
-        FileManager.default.createFile(atPath: errPath.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script, scenario]
-        process.standardInput = try FileHandle(forReadingFrom: inPath)
-        process.standardOutput = try FileHandle(forWritingTo: outPath)
-        process.standardError = try FileHandle(forWritingTo: errPath)
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-                return
-            }
-            let p = process
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { if p.isRunning { p.terminate() } }
-        }
-        let out = (try? Data(contentsOf: outPath)) ?? Data()
-        let err = String(decoding: (try? Data(contentsOf: errPath)) ?? Data(), as: UTF8.self)
+        let run = try await ChildProcess.run(
+            python, [script, scenario], input: try JSONSerialization.data(withJSONObject: input), timeout: timeout)
+        let (status, out, err) = (run.status, run.output, run.errors)
         guard status == 0, let json = try? JSONSerialization.jsonObject(with: out) as? [String: Any], let raw = json["checks"] as? [[Any]] else {
             throw PeerError(
                 description:

@@ -197,19 +197,18 @@ public struct TestCertificate {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         certPath = dir.appendingPathComponent("cert.pem").path
         keyPath = dir.appendingPathComponent("key.pem").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = [
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyPath, "-out", certPath,
-        ]
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CertificateError() }
+        let made = try ChildProcess.run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyPath, "-out", certPath,
+            ])
+        guard made.status == 0 else { throw CertificateError(output: made.errors) }
     }
 
-    public struct CertificateError: Error {}
+    public struct CertificateError: Error {
+        public let output: String
+    }
 
     public func remove() {
         try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: certPath).deletingLastPathComponent().path)

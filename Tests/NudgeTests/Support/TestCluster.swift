@@ -47,9 +47,8 @@ actor TestCluster {
         let dir = "\(base)/nudge-test-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
         // Every suite runs at once, each test with a pool of its own: room for all of them, so
-        // that no test meets "too many clients" (NUDGE_TEST_PG_MAX_CONNECTIONS to try fewer).
-        let maxConnections = ProcessInfo.processInfo.environment["NUDGE_TEST_PG_MAX_CONNECTIONS"].flatMap { Int($0) } ?? 1_000
-        let cluster = EmbeddedPostgres(dataDir: dir, durable: false, maxConnections: maxConnections, logger: Self.logger)
+        // that no test meets "too many clients".
+        let cluster = EmbeddedPostgres(dataDir: dir, durable: false, maxConnections: 1_000, logger: Self.logger)
         _ = try cluster.start()
         TestCluster.registerCleanup(dir: dir)
         // Migrate the template database ("nudge", made by the bootstrap), then never connect to it again.
