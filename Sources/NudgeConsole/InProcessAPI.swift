@@ -35,9 +35,7 @@ final class InProcessAPI: Sendable {
         }
         let request = Request(head: head, body: .init(buffer: buffer))
         let response = try await router.respond(to: request, context: context)
-        let collector = Collector()
-        try await response.body.write(collector)
-        let text = String(decoding: collector.buffer.readableBytesView, as: UTF8.self)
+        let text = String(buffer: try await response.collectedBody())
         return Answer(status: Int(response.status.code), body: JSONValue.parse(text) ?? .null)
     }
 
@@ -45,13 +43,4 @@ final class InProcessAPI: Sendable {
     static func encode(_ s: String) -> String {
         s.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~"))) ?? ""
     }
-}
-
-final class Collector: ResponseBodyWriter, @unchecked Sendable {
-    var buffer = ByteBuffer()
-    func write(_ b: ByteBuffer) async throws {
-        var b = b
-        buffer.writeBuffer(&b)
-    }
-    func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }

@@ -48,9 +48,7 @@ package final class ToolDispatch: Sendable {
         }
         guard let router = responder.withLock({ $0 }) else { throw NudgeError.unavailable }
         let response = try await router.respond(to: request, context: inner)
-        let collector = BodyCollector()
-        try await response.body.write(collector)
-        let raw = Array(collector.buffer.readableBytesView)
+        let raw = Array(try await response.collectedBody().readableBytesView)
         let body = JSONText.parse(raw) ?? .null
         let code = Int(response.status.code)
         guard (200..<300).contains(code) else {
@@ -132,16 +130,6 @@ package final class ToolDispatch: Sendable {
         default: return String(decoding: JSONText.data(v), as: UTF8.self)
         }
     }
-}
-
-/// Collects a response body written by a handler.
-final class BodyCollector: ResponseBodyWriter, @unchecked Sendable {
-    var buffer = ByteBuffer()
-    func write(_ b: ByteBuffer) async throws {
-        var b = b
-        buffer.writeBuffer(&b)
-    }
-    func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }
 
 extension CharacterSet {
