@@ -97,6 +97,10 @@ public struct TokenStore: Sendable {
         return updated ? try await organization(org) : nil
     }
 
+    /// The send policy in force for token `t` of organization `o`: the organization's defaults with
+    /// the token's own keys over them. Every query that reads a token's policy uses this one rule.
+    package static let effectivePolicy = "(o.send_policy || t.send_policy)"
+
     /// The send policies in force for these tokens, by token id: the organization's defaults
     /// with the token's own keys over them; a token whose policy sets nothing is absent.
     package static func currentPolicies(_ tokens: [(org: String, id: String)], _ conn: PostgresConnection, logger: Logger) async throws
@@ -108,7 +112,7 @@ public struct TokenStore: Sendable {
         var out: [String: SendPolicy] = [:]
         for try await (id, text) in try await conn.query(
             """
-            SELECT t.id, nullif(o.send_policy || t.send_policy, '{}'::jsonb)::text
+            SELECT t.id, nullif(\(unescaped: Self.effectivePolicy), '{}'::jsonb)::text
             FROM unnest(\(unique.map(\.org))::text[], \(unique.map(\.id))::text[]) AS u(org, id)
             JOIN tokens t ON t.org_id = u.org AND t.id = u.id JOIN orgs o ON o.id = t.org_id
             """, logger: logger
@@ -253,7 +257,7 @@ extension TokenStore {
         let row = try await db.system { conn in
             try await conn.query(
                 """
-                SELECT t.org_id, t.id, t.name, t.scopes, t.expires_at, t.revoked_at, (o.send_policy || t.send_policy)::text, t.policy_version
+                SELECT t.org_id, t.id, t.name, t.scopes, t.expires_at, t.revoked_at, \(unescaped: Self.effectivePolicy)::text, t.policy_version
                 FROM tokens t JOIN orgs o ON o.id = t.org_id WHERE t.secret_hash = \(ByteBuffer(bytes: hash))
                 """, logger: db.logger
             ).decode((String, String, String, [String], Date?, Date?, String, Int).self).first { _ in true }

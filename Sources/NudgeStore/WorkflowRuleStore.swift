@@ -121,7 +121,7 @@ public struct WorkflowRuleStore: Sendable {
         if let tokenID {
             policy = try await conn.query(
                 """
-                SELECT (o.send_policy || t.send_policy)::text, t.policy_version FROM tokens t JOIN orgs o ON o.id = t.org_id
+                SELECT \(unescaped: TokenStore.effectivePolicy)::text, t.policy_version FROM tokens t JOIN orgs o ON o.id = t.org_id
                 WHERE t.org_id = \(org) AND t.id = \(tokenID)
                 """, logger: logger
             ).decode((String, Int).self).collect().first.map { (SendPolicy.decode($0.0), $0.1) }

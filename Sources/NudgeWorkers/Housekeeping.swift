@@ -14,7 +14,8 @@ package struct Housekeeping: Service {
         var movedSinceVacuum = 0
         let stats = SequenceStatsStore(db: services.db)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
+            // Each job on its own: one that fails (the database away) does not hold up the others.
+            await attempt("statistics") {
                 // Statistics' changes into their counters every tick: a reader scans the changes
                 // not yet moved (they have no index), so they stay a few seconds' worth.
                 while true {
@@ -26,18 +27,22 @@ package struct Housekeeping: Service {
                     movedSinceVacuum = 0
                     try await stats.vacuum()
                 }
-                if tick % 6 == 0 {
-                    try await services.authenticator.flushUsage()
-                    try await IdempotencyStore(db: services.db).purge(now: services.clock.now())
-                }
-            } catch {
-                services.logger.warning("housekeeping failed", metadata: ["error": "\(error)"])
+            }
+            if tick % 6 == 0 {
+                await attempt("token usage") { try await services.authenticator.flushUsage() }
+                await attempt("idempotency purge") { try await IdempotencyStore(db: services.db).purge(now: services.clock.now()) }
             }
             tick += 1
             try? await gracefulShutdownOrSleep(.seconds(2.5))
         }
         // Keep what was collected since the last flush.
         try? await services.authenticator.flushUsage()
+    }
+
+    private func attempt(_ job: String, _ body: () async throws -> Void) async {
+        do { try await body() } catch {
+            services.logger.warning("housekeeping failed", metadata: ["job": "\(job)", "error": "\(error)"])
+        }
     }
 }
 
