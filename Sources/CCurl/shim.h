@@ -14,6 +14,9 @@ static inline CURLcode nudge_curl_setopt_off(CURL *h, CURLoption o, curl_off_t v
 static inline CURLcode nudge_curl_setopt_read_callback(CURL *h, CURLoption o, curl_read_callback v) { return curl_easy_setopt(h, o, v); }
 static inline CURLcode nudge_curl_setopt_write_callback(CURL *h, CURLoption o, curl_write_callback v) { return curl_easy_setopt(h, o, v); }
 
+/* the debug callback (a session's transcript, for an account check). */
+static inline CURLcode nudge_curl_setopt_debug_callback(CURL *h, curl_debug_callback v) { return curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, v); }
+
 static inline CURLcode nudge_curl_getinfo_long(CURL *h, CURLINFO i, long *out) { return curl_easy_getinfo(h, i, out); }
 
 /* CURL_GLOBAL_DEFAULT is a macro expression Swift does not import. */

@@ -20,7 +20,8 @@ public struct EnvironmentConfig: Sendable {
         "NUDGE_DATA_DIR", "NUDGE_DATABASE_URL", "NUDGE_SMTP_URL", "NUDGE_SMTP_LANES", "NUDGE_DISPATCH_LOOPS", "NUDGE_PUBLIC_URL",
         "NUDGE_LLM_URL", "NUDGE_LLM_MODEL", "NUDGE_LLM_API_KEY", "NUDGE_RATE_LIMIT", "NUDGE_ORG_DAILY_QUOTA",
         "NUDGE_ALLOW_ANY_SENDER_DOMAIN", "NUDGE_SECRET", "NUDGE_LOG_LEVEL", "NUDGE_MIGRATIONS_DIR", "NUDGE_PROMPTS_DIR", "NUDGE_OPENAPI_PATH",
-        "NUDGE_WEBHOOK_ALLOW_PRIVATE", "NUDGE_WEBHOOK_CONCURRENCY", "NUDGE_CONSOLE_DIR",
+        "NUDGE_WEBHOOK_ALLOW_PRIVATE", "NUDGE_WEBHOOK_CONCURRENCY", "NUDGE_CONSOLE_DIR", "NUDGE_ALLOW_PRIVATE_MAIL_HOSTS",
+        "NUDGE_MAIL_CA_FILE", "NUDGE_ACCOUNT_LANES", "NUDGE_MAIL_HOST_CAP", "NUDGE_OLD_SECRET",
     ]
 
     /// Read by the scripts in ops/ and by tests, not by `nudge`: not reported.
@@ -92,6 +93,15 @@ public struct EnvironmentConfig: Sendable {
         if let n = try int("NUDGE_WEBHOOK_CONCURRENCY", 1...4_096, "a number of webhook endpoints served at once per process") {
             c.webhookConcurrency = n
         }
+        if let v = string("NUDGE_ALLOW_PRIVATE_MAIL_HOSTS") {
+            guard ["0", "1"].contains(v) else {
+                throw ConfigError(variable: "NUDGE_ALLOW_PRIVATE_MAIL_HOSTS", expected: "1 (inboxes' mail servers may be on private addresses) or 0")
+            }
+            c.allowPrivateMailHosts = v == "1"
+        }
+        c.mailCAFile = string("NUDGE_MAIL_CA_FILE")
+        c.accountLanes = try int("NUDGE_ACCOUNT_LANES", 1...16, "a number of connections per inbox SMTP account from 1 to 16") ?? c.accountLanes
+        c.mailHostCap = try int("NUDGE_MAIL_HOST_CAP", 1...256, "a number of connections per mail server from 1 to 256") ?? c.mailHostCap
         if let v = string("NUDGE_SECRET") {
             guard v.utf8.count >= 32 else { throw ConfigError(variable: "NUDGE_SECRET", expected: "at least 32 characters (random, kept private)") }
             c.secret = Array(v.utf8)

@@ -75,7 +75,7 @@ public func buildApplication(
 /// generated from (`MCPTests` checks that each one has a tool decision).
 package func registerAPI(_ r: ScopedRouter, services s: NudgeServices) {
     TokensAPI(store: s.tokens, authenticator: s.authenticator, clock: s.clock).register(r)
-    InboxesAPI(store: s.inboxes, clock: s.clock, anyDomain: s.config.anySenderDomain).register(r)
+    InboxesAPI(store: s.inboxes, clock: s.clock, anyDomain: s.config.anySenderDomain, credentials: s.mailCredentials, config: s.config).register(r)
     ContactsAPI(store: s.contacts, inboxes: s.inboxes, clock: s.clock).register(r)
     SequencesAPI(store: s.sequences, clock: s.clock, llmConfigured: s.llmConfigured).register(r)
     SequenceStatsAPI(sequences: s.sequences, stats: SequenceStatsStore(db: s.db)).register(r)

@@ -38,7 +38,7 @@ struct NudgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nudge",
         abstract: "Email follow-up sequences for AI agents: send each step on time, stop when the person replies.",
-        subcommands: [Serve.self, Migrate.self, Org.self, Token.self, Domain.self, Explain.self, MCPCommand.self]
+        subcommands: [Serve.self, Migrate.self, Org.self, Token.self, Domain.self, Secret.self, Explain.self, MCPCommand.self]
     )
 }
 
@@ -206,6 +206,31 @@ struct Domain: AsyncParsableCommand {
             case .removed: print(Launcher.json(["org_id": options.org, "domain": d, "allowed": "false"]))
             case .notFound: throw CLIError("\(d) is not a sender domain of \(options.org)")
             case .inUse(let n): throw CLIError("\(n) inbox(es) of \(options.org) send from \(d); it stays allowed")
+            }
+        }
+    }
+}
+
+struct Secret: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage what NUDGE_SECRET protects.", subcommands: [Rotate.self])
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-seal stored mail passwords under the current NUDGE_SECRET; the previous secret is read from NUDGE_OLD_SECRET.")
+        func run() async throws {
+            guard let previous = ProcessInfo.processInfo.environment["NUDGE_OLD_SECRET"], previous.utf8.count >= 32 else {
+                throw CLIError("set NUDGE_OLD_SECRET to the previous secret (at least 32 characters) and NUDGE_SECRET to the new one")
+            }
+            let report = try await Launcher.withDatabase(try Launcher.environmentConfig()) { services, _ in
+                try await SecretRotation(services: services).run(previous: Array(previous.utf8))
+            }
+            print(
+                Launcher.json([
+                    "resealed": "\(report.resealed)", "already_current": "\(report.alreadyCurrent)",
+                    "unopenable": report.unopenable.joined(separator: ","),
+                ]))
+            if !report.unopenable.isEmpty {
+                throw CLIError("\(report.unopenable.count) password(s) open with neither secret: set them again through the API")
             }
         }
     }

@@ -27,4 +27,6 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     /// An inbox stopped sending: its hard-bounce rate, a complaint, or a person (`reason`).
     case inboxPaused = "inbox.paused"
     case inboxResumed = "inbox.resumed"
+    /// An inbox's own mail account started failing (once per failure episode).
+    case inboxConnectionFailed = "inbox.connection_failed"
 }

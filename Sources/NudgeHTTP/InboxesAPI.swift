@@ -10,6 +10,8 @@ package struct InboxesAPI {
     package let clock: any NudgeClock
     /// Inboxes may be created on any domain (see `AppConfig.anySenderDomain`).
     package let anyDomain: Bool
+    package let credentials: MailCredentials
+    package let config: AppConfig
 
     package struct CreateBody: Decodable {
         package let address: String?
@@ -18,6 +20,19 @@ package struct InboxesAPI {
         package let send_window: SendWindow?
         package let daily_send_limit: Int?
         package let pacing: JSONValue?
+        package let smtp: JSONValue?
+    }
+
+    /// The request's `smtp` object with its password sealed for this inbox, once its host is one
+    /// mail accounts may use (checked again whenever the dispatcher connects).
+    private func sealed(_ value: JSONValue, org: String, inboxID: String, passwordRequired: Bool) async throws -> SealedAccount {
+        let (account, password) = try SMTPAccount.validated(value, passwordRequired: passwordRequired)
+        do { _ = try await MailHost.checked(account.host, port: account.port, allowPrivate: config.allowPrivateMailHosts) } catch {
+            throw NudgeError.validation("smtp.host", "\(error)")
+        }
+        return SealedAccount(
+            account: account, sealedPassword: try password.map { try credentials.seal($0, org: org, inboxID: inboxID) },
+            keyID: password == nil ? nil : credentials.keyID)
     }
 
     package static func validLimit(_ n: Int?) throws -> Int? {
@@ -32,10 +47,14 @@ package struct InboxesAPI {
             let address = try Mailbox.require(b.address, "address")
             let name = try b.display_name.map { try Validate.name($0, "display_name") }
             let tz = try SendWindow.validTimezone(b.timezone ?? "UTC", "timezone")!
+            let id = ID.make(.inb)
+            var smtp: SealedAccount?
+            if let raw = b.smtp, raw != .null { smtp = try await sealed(raw, org: ctx.org, inboxID: id, passwordRequired: true) }
             let inbox = try await store.create(
                 org: ctx.org, address: address, domain: MessageIDs.domain(of: address), displayName: name, timezone: tz,
                 window: try SendWindow.valid(b.send_window), dailyLimit: try Self.validLimit(b.daily_send_limit),
-                pacing: try b.pacing.flatMap { $0 == .null ? nil : try InboxPacing.validated($0) }, anyDomain: anyDomain, now: clock.now())
+                pacing: try b.pacing.flatMap { $0 == .null ? nil : try InboxPacing.validated($0) }, id: id, smtp: smtp, anyDomain: anyDomain,
+                now: clock.now())
             return try JSONCoding.response(inbox, status: .created)
         }
         r.get("/v1/inboxes", .inboxesRead) { req, ctx in
@@ -62,6 +81,9 @@ package struct InboxesAPI {
             patch.window = try body.decode("send_window", as: SendWindow.self).update.map { try SendWindow.valid($0) }
             patch.dailyLimit = try body.int("daily_send_limit").update.map { try Self.validLimit($0) }
             if let raw = body.fields["pacing"] { patch.pacing = .some(raw == .null ? nil : try InboxPacing.validated(raw)) }
+            if let raw = body.fields["smtp"] {
+                patch.smtp = .some(raw == .null ? nil : try await sealed(raw, org: ctx.org, inboxID: id, passwordRequired: false))
+            }
             switch body.fields["paused"] {
             case nil: break
             case .bool(let b)?: patch.paused = b
@@ -70,11 +92,22 @@ package struct InboxesAPI {
             guard let inbox = try await store.update(org: ctx.org, id: id, patch: patch, now: clock.now()) else { throw NudgeError.notFound("inbox") }
             return try JSONCoding.response(inbox)
         }
+        r.post("/v1/inboxes/:id/connection/verify", .inboxesWrite) { _, ctx in
+            let id = try ctx.id("id", .inb, what: "inbox")
+            guard let found = try await store.account(org: ctx.org, id: id) else { throw NudgeError.notFound("inbox") }
+            guard let stored = found else {
+                throw NudgeError.validation("smtp", "This inbox has no SMTP account of its own to verify; it sends through the server's relay.")
+            }
+            return try JSONCoding.response(
+                await AccountCheck(config: config, credentials: credentials, db: store.db).verify(stored, now: clock.now()))
+        }
     }
 
-    package init(store: InboxStore, clock: any NudgeClock, anyDomain: Bool) {
+    package init(store: InboxStore, clock: any NudgeClock, anyDomain: Bool, credentials: MailCredentials, config: AppConfig) {
         self.store = store
         self.clock = clock
         self.anyDomain = anyDomain
+        self.credentials = credentials
+        self.config = config
     }
 }

@@ -68,6 +68,8 @@ package enum ToolCatalog {
         ]),
         "POST /v1/inboxes/{id}/messages/inbound": .excluded(
             "Raw RFC 5322 upload (message/rfc822) by the mail pipeline, not an agent operation."),
+        "POST /v1/inboxes/{id}/connection/verify": .excluded(
+            "Checks a mail server's credentials: set-up work for the people connecting the mailbox, not a step of a sequence."),
         "POST /v1/contacts": .tools([
             .init(
                 "upsert_contact", .write,

@@ -22,14 +22,25 @@ final class CurlEasy {
         var timeoutSeconds: Int
         var requireTLS: Bool
         var caBundlePath: String?
+        /// "host:port:address": connect to this (checked) address instead of resolving the host
+        /// again, so a name that resolves elsewhere later gains nothing (DNS rebinding).
+        var resolve: String? = nil
     }
 
     private let config: Config
     private var handle: UnsafeMutableRawPointer?
+    /// The handle keeps a pointer to it, so it lives as long as this object.
+    private let resolveList: UnsafeMutablePointer<curl_slist>?
 
-    init(config: Config) { self.config = config }
+    init(config: Config) {
+        self.config = config
+        resolveList = config.resolve.flatMap { curl_slist_append(nil, $0) }
+    }
 
-    deinit { if let handle { curl_easy_cleanup(handle) } }
+    deinit {
+        if let handle { curl_easy_cleanup(handle) }
+        curl_slist_free_all(resolveList)
+    }
 
     /// Blocking. On any failure the handle (and its connection) is discarded, so the next send
     /// starts from a fresh handle whatever state the failed session was left in.
@@ -82,12 +93,7 @@ final class CurlEasy {
         size: Int, state: UnsafeMutableRawPointer, errorBuffer: UnsafeMutablePointer<CChar>
     ) {
         _ = nudge_curl_setopt_pointer(h, CURLOPT_ERRORBUFFER, errorBuffer)
-        _ = nudge_curl_setopt_string(h, CURLOPT_URL, config.url)  // userinfo becomes AUTH (curl percent-decodes it)
-        _ = nudge_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1)  // required with threads; timeouts must not use SIGALRM
-        _ = nudge_curl_setopt_long(h, CURLOPT_USE_SSL, Int(config.requireTLS ? CURLUSESSL_ALL.rawValue : CURLUSESSL_TRY.rawValue))
-        if let ca = config.caBundlePath { _ = nudge_curl_setopt_string(h, CURLOPT_CAINFO, ca) }
-        _ = nudge_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT, min(config.timeoutSeconds, 10))
-        _ = nudge_curl_setopt_long(h, CURLOPT_TIMEOUT, config.timeoutSeconds)
+        Self.applySession(h, config, resolve: resolveList)
         _ = nudge_curl_setopt_string(h, CURLOPT_MAIL_FROM, "<\(envelopeFrom)>")
         _ = nudge_curl_setopt_slist(h, CURLOPT_MAIL_RCPT, recipients)
         _ = nudge_curl_setopt_long(h, CURLOPT_UPLOAD, 1)
@@ -118,6 +124,17 @@ final class CurlEasy {
             if !line.isEmpty { state.replyLines.append(String(decoding: line, as: UTF8.self)) }
             return n
         }
+    }
+
+    /// The options every session of `config` has: server, TLS, trust, time bounds, pinned address.
+    static func applySession(_ h: UnsafeMutableRawPointer, _ config: Config, resolve: UnsafeMutablePointer<curl_slist>?) {
+        _ = nudge_curl_setopt_string(h, CURLOPT_URL, config.url)  // userinfo becomes AUTH (curl percent-decodes it)
+        _ = nudge_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1)  // required with threads; timeouts must not use SIGALRM
+        _ = nudge_curl_setopt_long(h, CURLOPT_USE_SSL, Int(config.requireTLS ? CURLUSESSL_ALL.rawValue : CURLUSESSL_TRY.rawValue))
+        if let ca = config.caBundlePath { _ = nudge_curl_setopt_string(h, CURLOPT_CAINFO, ca) }
+        _ = nudge_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT, min(config.timeoutSeconds, 10))
+        _ = nudge_curl_setopt_long(h, CURLOPT_TIMEOUT, config.timeoutSeconds)
+        if let resolve { _ = nudge_curl_setopt_slist(h, CURLOPT_RESOLVE, resolve) }
     }
 
     /// A 5xx is the recipient's hard bounce only when it is about the recipient (see

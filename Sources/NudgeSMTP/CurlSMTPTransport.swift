@@ -23,20 +23,23 @@ public final class CurlSMTPTransport: MailTransport {
     ///   - requireTLS: fail instead of sending (and authenticating) in clear text when the server
     ///     does not offer STARTTLS. Off by default to match `CURLUSESSL_TRY`.
     ///   - caBundlePath: PEM file of CAs to trust instead of the system store (private relays, tests).
+    ///   - resolve: "host:port:address", the checked address to connect to (see `CurlEasy.Config`).
     public init(
         url: String, lanes: Int = 4, timeoutSeconds: Int = 30, requireTLS: Bool = false,
-        caBundlePath: String? = nil
+        caBundlePath: String? = nil, resolve: String? = nil
     ) throws {
+        guard lanes >= 1 else { throw SMTPConfigurationError.invalidLaneCount(lanes) }
+        let config = try Self.config(url: url, timeoutSeconds: timeoutSeconds, requireTLS: requireTLS, caBundlePath: caBundlePath, resolve: resolve)
+        pool = LanePool((0..<lanes).map { Lane(index: $0, config: config) })
+    }
+
+    static func config(url: String, timeoutSeconds: Int, requireTLS: Bool, caBundlePath: String?, resolve: String?) throws -> CurlEasy.Config {
         let lower = url.lowercased()
         guard lower.hasPrefix("smtp://") || lower.hasPrefix("smtps://"), URL(string: url)?.host != nil,
             !url.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F })
         else { throw SMTPConfigurationError.invalidURL }
-        guard lanes >= 1 else { throw SMTPConfigurationError.invalidLaneCount(lanes) }
         guard timeoutSeconds >= 1 else { throw SMTPConfigurationError.invalidTimeout(timeoutSeconds) }
-        let config = CurlEasy.Config(
-            url: url, timeoutSeconds: timeoutSeconds, requireTLS: requireTLS,
-            caBundlePath: caBundlePath)
-        pool = LanePool((0..<lanes).map { Lane(index: $0, config: config) })
+        return CurlEasy.Config(url: url, timeoutSeconds: timeoutSeconds, requireTLS: requireTLS, caBundlePath: caBundlePath, resolve: resolve)
     }
 
     public func send(envelopeFrom: String, recipients: [String], message: [UInt8]) async throws -> SMTPOutcome {

@@ -22,18 +22,18 @@ final class Lane: @unchecked Sendable {
 }
 
 /// Hands out idle lanes; callers beyond the lane count wait (asynchronously, FIFO) for a release.
-actor LanePool<Element: Sendable> {
+public actor LanePool<Element: Sendable> {
     private var idle: [Element]
     private var waiters: [CheckedContinuation<Element, Never>] = []
 
-    init(_ elements: [Element]) { idle = elements }
+    public init(_ elements: [Element]) { idle = elements }
 
-    func acquire() async -> Element {
+    public func acquire() async -> Element {
         if let element = idle.popLast() { return element }
         return await withCheckedContinuation { waiters.append($0) }
     }
 
-    func release(_ element: Element) {
+    public func release(_ element: Element) {
         if waiters.isEmpty {
             idle.append(element)
         } else {

@@ -21,6 +21,9 @@ public final class SendCircuit: MailTransport {
         public var maxPause: TimeInterval
         /// While the probe is out, other messages wait this long.
         public var probeWait: TimeInterval
+        /// 4xx replies and connection failures count too. An inbox's own account uses it: its
+        /// waiting steps then follow one probe instead of each waiting out its own backoff.
+        public var countsTransient = false
 
         /// 3 server errors within a minute pause sending for 5 minutes (then 10, 20, 40, 60).
         public static let standard = Policy(burst: 3, window: 60, pause: 300, maxPause: 3_600, probeWait: 30)
@@ -93,11 +96,12 @@ public final class SendCircuit: MailTransport {
             case .permanent: record(serverError: false, answered: true, probe: probe)
             case .rejected: record(serverError: true, answered: true, probe: probe)
             case .transient(let code?, _) where code >= 500: record(serverError: true, answered: true, probe: probe)
-            case .transient, .paused: record(serverError: false, answered: false, probe: probe)
+            case .transient: record(serverError: policy.countsTransient, answered: false, probe: probe)
+            case .paused: record(serverError: false, answered: false, probe: probe)
             }
             throw error
         } catch {
-            record(serverError: false, answered: false, probe: probe)
+            record(serverError: policy.countsTransient, answered: false, probe: probe)
             throw error
         }
     }

@@ -45,6 +45,8 @@ package struct DueStep: Sendable {
     package var pacing: InboxPacing? = nil
     package var inboxPaused = false
     package var inboxNextSend: Date? = nil
+    /// Above 0 when the inbox sends through its own SMTP account (that account's version).
+    package var smtpVersion = 0
 
     package struct Draft: Sendable {
         package let id: String
@@ -153,7 +155,7 @@ package struct DueStep: Sendable {
                f.policy_token_id, dr.id AS draft_id, dr.state AS draft_state, dr.decision AS draft_decision,
                dr.subject AS draft_subject, dr.body AS draft_body, dr.expires_at AS draft_expires, dr.expiry_action AS draft_expiry_action,
                i.pacing::text AS inbox_pacing, i.paused_at IS NOT NULL AS inbox_paused, i.next_send_at AS inbox_next_send,
-               to_char(i.ramp_started_on, 'YYYY-MM-DD') AS ramp_started_on
+               to_char(i.ramp_started_on, 'YYYY-MM-DD') AS ramp_started_on, i.smtp_version
         FROM e
         CROSS JOIN LATERAL (SELECT * FROM enrollments f WHERE f.org_id = e.org_id AND f.id = e.id LIMIT 1) f
         CROSS JOIN LATERAL (SELECT * FROM inboxes i WHERE i.org_id = e.org_id AND i.id = f.inbox_id LIMIT 1) i
@@ -197,6 +199,7 @@ package struct DueStep: Sendable {
         due.pacing = InboxPacing.decode(try r["inbox_pacing"].decode(String?.self))
         due.inboxPaused = try r["inbox_paused"].decode(Bool.self)
         due.inboxNextSend = try r["inbox_next_send"].decode(Date?.self)
+        due.smtpVersion = try r["smtp_version"].decode(Int.self)
         if let p = due.pacing, p.ramp_up != nil, let start = try r["ramp_started_on"].decode(String?.self) {
             due.dailyLimit = p.rampedLimit(due.dailyLimit, days: ScheduleMath.daysBetween(start, ScheduleMath.localDay(now, due.inboxTimeZone)))
         }

@@ -16,6 +16,9 @@ public struct InboxRecord: Encodable, Sendable {
     public let paused: Bool
     public let paused_reason: String?
     public let paused_at: Date?
+    /// The inbox's own SMTP account (its password is never shown), or nil: it sends through the relay.
+    public let smtp: SMTPAccountView?
+    public let connection: InboxConnection?
     public let created_at: Date
     public let updated_at: Date
 }
@@ -26,16 +29,20 @@ public struct InboxStore: Sendable {
 
     package static let columns = """
         id, address, display_name, timezone, send_window::text, daily_send_limit, created_at, updated_at, pacing::text, \
-        to_char(ramp_started_on, 'YYYY-MM-DD'), paused_at, paused_reason
+        to_char(ramp_started_on, 'YYYY-MM-DD'), paused_at, paused_reason, smtp::text, smtp_status, connection_error, connection_ok_at
         """
 
     package static func record(_ row: PostgresRow) throws -> InboxRecord {
-        let (id, address, name, tz, window, limit, created, updated, pacing, ramp, pausedAt, pausedReason) = try row.decode(
-            (String, String, String?, String, String?, Int?, Date, Date, String?, String?, Date?, String?).self)
+        let (id, address, name, tz, window, limit, created, updated, pacing, ramp, pausedAt, pausedReason, smtp, status, error, okAt) =
+            try row.decode(
+                (String, String, String?, String, String?, Int?, Date, Date, String?, String?, Date?, String?, String?, String, String?, Date?).self)
         let w = try window.map { try JSONCoding.decoder.decode(SendWindow.self, from: Data($0.utf8)) }
+        let account = SMTPAccount.decode(smtp)
         return InboxRecord(
             id: id, address: address, display_name: name, timezone: tz, send_window: w, daily_send_limit: limit,
             pacing: InboxPacing.decode(pacing), ramp_started_on: ramp, paused: pausedAt != nil, paused_reason: pausedReason, paused_at: pausedAt,
+            smtp: account.map(SMTPAccountView.init),
+            connection: account.map { _ in InboxConnection(smtp_status: status, last_error: error, last_ok_at: okAt) },
             created_at: created, updated_at: updated)
     }
 
@@ -48,10 +55,10 @@ public struct InboxStore: Sendable {
     /// sender domains.
     public func create(
         org: String, address: String, domain: String, displayName: String?, timezone: String, window: SendWindow?, dailyLimit: Int?,
-        pacing: InboxPacing? = nil, anyDomain: Bool, now: Date
+        pacing: InboxPacing? = nil, id presetID: String? = nil, smtp: SealedAccount? = nil, anyDomain: Bool, now: Date
     ) async throws -> InboxRecord {
         let rampDay = pacing?.ramp_up != nil ? ScheduleMath.localDay(now, TimeZone(identifier: timezone) ?? .gmt) : nil
-        let id = ID.make(.inb)
+        let id = presetID ?? ID.make(.inb)
         do {
             return try await db.tenant(org) { conn in
                 if !anyDomain, try await !SenderDomainStore.isAllowed(org: org, domain: domain, conn, logger: logger) {
@@ -63,9 +70,10 @@ public struct InboxStore: Sendable {
                 return try await conn.query(
                     """
                     INSERT INTO inboxes (org_id, id, address, display_name, timezone, send_window, daily_send_limit, created_at, updated_at,
-                      pacing, ramp_started_on)
+                      pacing, ramp_started_on, smtp, smtp_password, secret_key_id, smtp_version)
                     VALUES (\(org), \(id), \(address), \(displayName), \(timezone), \(Self.windowJSON(window))::jsonb, \(dailyLimit), \(now), \(now),
-                      \(pacing?.json)::jsonb, \(rampDay)::date)
+                      \(pacing?.json)::jsonb, \(rampDay)::date, \(smtp?.account.json)::jsonb, \(smtp?.sealedPassword.map { ByteBuffer(bytes: $0) }),
+                      \(smtp?.keyID), \(smtp == nil ? 0 : 1))
                     RETURNING \(unescaped: Self.columns)
                     """, logger: logger
                 ).first { _ in true }.map(Self.record)!
@@ -111,6 +119,9 @@ public struct InboxStore: Sendable {
         package var pacing: InboxPacing?? = nil
         /// true pauses (reason `manual`), false resumes.
         package var paused: Bool? = nil
+        /// `.some(nil)` removes the inbox's own account (back to the relay). A sealed account
+        /// without a password keeps the stored one.
+        package var smtp: SealedAccount?? = nil
 
         package init(displayName: String?? = nil, timezone: String? = nil, window: SendWindow?? = nil, dailyLimit: Int?? = nil) {
             self.displayName = displayName
@@ -123,6 +134,13 @@ public struct InboxStore: Sendable {
     public func update(org: String, id: String, patch: Patch, now: Date) async throws -> InboxRecord? {
         try await db.tenant(org) { conn in
             let setPacing = patch.pacing != nil
+            let removing = patch.smtp != nil && (patch.smtp ?? nil) == nil
+            let sealed = (patch.smtp ?? nil)?.sealedPassword.map { ByteBuffer(bytes: $0) }
+            if let account = patch.smtp ?? nil, account.sealedPassword == nil {
+                let has = try await conn.query("SELECT smtp_password IS NOT NULL FROM inboxes WHERE org_id = \(org) AND id = \(id)", logger: logger)
+                    .decode(Bool.self).collect().first
+                if has == false { throw NudgeError.validation("smtp.password", "smtp.password is required: this inbox has no stored password.") }
+            }
             let pacingJSON = (patch.pacing ?? nil)?.json
             let ramps = (patch.pacing ?? nil)?.ramp_up != nil
             let wasPaused = try await conn.query(
@@ -151,6 +169,14 @@ public struct InboxStore: Sendable {
                   timezone = coalesce(\(patch.timezone), timezone),
                   send_window = CASE WHEN \(patch.window != nil) THEN \(Self.windowJSON(patch.window ?? nil))::jsonb ELSE send_window END,
                   daily_send_limit = CASE WHEN \(patch.dailyLimit != nil) THEN \(patch.dailyLimit ?? nil) ELSE daily_send_limit END,
+                  smtp = CASE WHEN \(patch.smtp != nil) THEN \((patch.smtp ?? nil)?.account.json)::jsonb ELSE smtp END,
+                  smtp_password = CASE WHEN \(patch.smtp != nil) THEN coalesce(\(sealed), CASE WHEN \(removing) THEN NULL ELSE smtp_password END)
+                    ELSE smtp_password END,
+                  secret_key_id = CASE WHEN \(patch.smtp != nil) THEN coalesce(\((patch.smtp ?? nil)?.keyID), CASE WHEN \(removing) THEN NULL
+                    ELSE secret_key_id END) ELSE secret_key_id END,
+                  smtp_version = CASE WHEN \(patch.smtp != nil) THEN smtp_version + 1 ELSE smtp_version END,
+                  smtp_status = CASE WHEN \(patch.smtp != nil) THEN 'unknown' ELSE smtp_status END,
+                  connection_error = CASE WHEN \(patch.smtp != nil) THEN NULL ELSE connection_error END,
                   updated_at = \(now)
                 WHERE org_id = \(org) AND id = \(id)
                 RETURNING \(unescaped: Self.columns)

@@ -23,6 +23,18 @@ public struct AppConfig: Sendable {
     public var smtpLanes = 4
     /// When a burst of SMTP server errors pauses sending through the transport (SendCircuit).
     public var sendCircuit = SendCircuit.Policy.standard
+    /// Inboxes' own SMTP accounts: connections kept per account, and at most this many to one
+    /// server host across its accounts (`NUDGE_ACCOUNT_LANES`, `NUDGE_MAIL_HOST_CAP`).
+    public var accountLanes = 2
+    public var mailHostCap = 8
+    /// Inboxes' mail servers may be on loopback, private, link-local or metadata addresses
+    /// (`NUDGE_ALLOW_PRIVATE_MAIL_HOSTS=1`): for operators whose servers are inside their network, and tests.
+    public var allowPrivateMailHosts = false
+    /// A PEM file of CAs trusted for inboxes' mail servers instead of the system store (`NUDGE_MAIL_CA_FILE`).
+    public var mailCAFile: String?
+    /// When an account's server fails (4xx, no connection), its steps wait this long, then one
+    /// probe goes; success lets the rest go at once.
+    public var accountProbeInterval: TimeInterval = 5
     public var publicURL: String?
     /// Key for unsubscribe tokens and Message-ID derivation.
     public var secret: [UInt8] = []

@@ -24,6 +24,9 @@ public struct NudgeServices: Sendable {
     public let webhooks: WebhookStore
     public let webhookSecrets: WebhookSecrets
     public let transport: any MailTransport
+    /// Inboxes' own SMTP accounts (README, "Connected mailboxes").
+    package let accounts: AccountTransports
+    public let mailCredentials: MailCredentials
     public let llm: (any LLMClient)?
     public let prompts: Prompts?
     public let logger: Logger
@@ -89,6 +92,8 @@ public struct NudgeServices: Sendable {
         self.senderDomains = SenderDomainStore(db: db)
         self.webhooks = WebhookStore(db: db)
         self.webhookSecrets = WebhookSecrets(secret: config.secret)
+        self.mailCredentials = MailCredentials(secret: config.secret)
+        self.accounts = AccountTransports(config: config, credentials: mailCredentials, now: { clock.now() })
     }
 
     /// Runs everything that is due now, to completion (the manual clock's `advance`).

@@ -218,62 +218,69 @@ package struct DispatchBatch {
 
     package struct NotStarted: Error {}
 
-    /// Sends with as many messages in flight as the transport has lanes, so the deadline is
-    /// checked when a lane is free for the message, not when the batch was queued. Each accepted
+    /// Sends with as many messages in flight as each transport has lanes (the relay's, or an
+    /// inbox's own account's), so the deadline is checked when a lane is free for the message,
+    /// not when the batch was queued. Each accepted
     /// message is marked as such at once, on its own connection (accepted messages are grouped
     /// into one statement while the previous one commits): if this worker dies before the batch
     /// is recorded, the next claim records those as sent instead of sending them twice. If a mark
     /// cannot be written (the database is gone), no further message of the batch is started, and
     /// the mark is tried again for a few seconds (a restarting database is back that fast).
     package mutating func send() async throws {
-        let transport = services.transport
+        let relay = services.transport
+        let own = try await services.accounts.transports(
+            for: outgoing.filter { !$0.due.acceptedEarlier }.map(\.due), db: services.db, logger: logger)
         let deadline = ContinuousClock.now + services.config.dispatchSendBudget
-        let width = max(1, services.config.smtpLanes)
         for i in outgoing.indices where outgoing[i].due.acceptedEarlier { outgoing[i].result = .success(.accepted(response: nil)) }
-        /// One message to hand to the SMTP server: its place in `outgoing`, envelope and bytes.
+        /// One message to hand to the SMTP server: its place in `outgoing`, envelope and bytes, and
+        /// the transport's key ("" for the relay, else the inbox of its own account).
         struct Job: Sendable {
             let index: Int
             let from: String
             let to: String
             let message: [UInt8]
+            let via: String
         }
-        let jobs = outgoing.enumerated().filter { !$0.element.due.acceptedEarlier }.map { (i, o) in
-            Job(index: i, from: o.due.inboxAddress, to: o.due.recipient, message: o.rendered)
+        // Each transport is kept busy up to its own width, so messages of a slow account wait
+        // for that account's connections, never for a slot another account holds.
+        var queues: [String: ArraySlice<Job>] = [:]
+        for (i, o) in outgoing.enumerated() where !o.due.acceptedEarlier {
+            let via = own[o.due.inboxID] == nil ? "" : o.due.inboxID
+            queues[via, default: []].append(Job(index: i, from: o.due.inboxAddress, to: o.due.recipient, message: o.rendered, via: via))
         }
+        let widths = (relay: max(1, services.config.smtpLanes), account: max(1, services.config.accountLanes))
         let marks = outgoing.map { AcceptanceMark(due: $0.due, rfcID: $0.message.messageID) }
         let db = services.db
         enum Event: Sendable {
-            case sent(Int, Result<SMTPOutcome, any Error>)
+            case sent(Int, String, Result<SMTPOutcome, any Error>)
             case marked
         }
         let results = await withTaskGroup(of: Event.self) { group in
             var out: [(Int, Result<SMTPOutcome, any Error>)] = []
-            var next = 0
             var unmarked: [AcceptanceMark] = []
             var marking = false
             let trouble = MarkTrouble()
-            func start(_ job: Job) {
+            func startNext(_ via: String) {
+                guard let job = queues[via]?.popFirst() else { return }
+                let transport = via.isEmpty ? relay : own[via]!
                 group.addTask {
-                    guard ContinuousClock.now < deadline, !trouble.isSet else { return .sent(job.index, .failure(NotStarted())) }
+                    guard ContinuousClock.now < deadline, !trouble.isSet else { return .sent(job.index, job.via, .failure(NotStarted())) }
                     do {
                         return .sent(
-                            job.index, .success(try await transport.send(envelopeFrom: job.from, recipients: [job.to], message: job.message)))
-                    } catch { return .sent(job.index, .failure(error)) }
+                            job.index, job.via,
+                            .success(try await transport.send(envelopeFrom: job.from, recipients: [job.to], message: job.message)))
+                    } catch { return .sent(job.index, job.via, .failure(error)) }
                 }
             }
-            while next < min(width, jobs.count) {
-                start(jobs[next])
-                next += 1
+            for via in Array(queues.keys) {
+                for _ in 0..<(via.isEmpty ? widths.relay : widths.account) { startNext(via) }
             }
             for await event in group {
                 switch event {
-                case .sent(let i, let r):
+                case .sent(let i, let via, let r):
                     out.append((i, r))
                     if case .success = r { unmarked.append(marks[i]) }
-                    if next < jobs.count {
-                        start(jobs[next])
-                        next += 1
-                    }
+                    startNext(via)
                 case .marked:
                     marking = false
                 }
@@ -290,6 +297,30 @@ package struct DispatchBatch {
             return out
         }
         for (i, r) in results { outgoing[i].result = r }
+        await recordAccountHealth(sentThroughOwn: Set(own.keys))
+    }
+
+    /// How each inbox's own account did in this batch: any message it took (or refused for its
+    /// recipient alone) means it works; otherwise its last failure. A paused circuit or a message
+    /// not started says nothing new.
+    private func recordAccountHealth(sentThroughOwn inboxes: Set<String>) async {
+        guard !inboxes.isEmpty else { return }
+        var seen: [String: (org: String, inbox: String, version: Int, error: String?)] = [:]
+        for o in outgoing where inboxes.contains(o.due.inboxID) && !o.due.acceptedEarlier {
+            let d = o.due
+            switch o.result {
+            case .success, .failure(SMTPError.permanent):
+                seen[d.inboxID] = (d.org, d.inboxID, d.smtpVersion, nil)
+            case .failure(SMTPError.paused), .failure(is NotStarted):
+                continue
+            case .failure(let error):
+                if seen[d.inboxID] == nil || seen[d.inboxID]?.error != nil { seen[d.inboxID] = (d.org, d.inboxID, d.smtpVersion, "\(error)") }
+            }
+        }
+        // Only a status: the batch's outcomes must not wait on it or fail with it.
+        do { try await InboxStore.recordConnections(Array(seen.values), now: now, db: services.db) } catch {
+            logger.warning("could not record inbox connection status", metadata: ["error": "\(error)"])
+        }
     }
 
     package func record(_ conn: StoreConnection) async throws {

@@ -1,0 +1,178 @@
+import Foundation
+import NudgeCore
+import NudgeSMTP
+import NudgeStore
+import NudgeTestSupport
+import NudgeWorkers
+import Testing
+
+/// Inboxes with their own SMTP account (README, "Connected mailboxes"): real aiosmtpd servers with
+/// AUTH and STARTTLS, one per account, next to the relay.
+@Suite struct ConnectedAccountTests {
+    static let password = "s3cret pass/with:odd@chars"
+
+    /// Runs `body` with the relay and one account server (STARTTLS with a test CA, AUTH required).
+    static func withAccountServer(
+        allowPrivate: Bool = true, _ body: @Sendable (Harness, TestSMTPServer, TestSMTPServer) async throws -> Void
+    ) async throws {
+        // The secrets scan (ops/test) then looks for it in the database files and the logs.
+        SecretLedger.record(password)
+        let certificate = try TestCertificate()
+        defer { certificate.remove() }
+        let account = try TestSMTPServer(auth: "sales@acme.test:\(password)", tls: .starttls(certificate))
+        let caFile = certificate.certPath
+        try await Harness.withSMTP(
+            lanes: 2,
+            configure: {
+                $0.allowPrivateMailHosts = allowPrivate
+                $0.mailCAFile = caFile
+            }
+        ) { h, relay in
+            try await body(h, relay, account)
+        }
+    }
+
+    static func smtpJSON(port: Int, password: String? = ConnectedAccountTests.password, host: String = "localhost") -> String {
+        let pw = password.map { #", "password": "\#($0)""# } ?? ""
+        return #"{"host": "\#(host)", "port": \#(port), "security": "starttls", "username": "sales@acme.test"\#(pw)}"#
+    }
+
+    @Test func anInboxWithItsOwnAccountSendsThroughItAndNeverShowsThePassword() async throws {
+        try await Self.withAccountServer { h, relay, account in
+            let own = try await h.inbox(extra: #", "smtp": \#(Self.smtpJSON(port: account.port))"#)
+            let plain = try await h.inbox()
+            let got = try await h.call(.get, "/v1/inboxes/\(own)/")
+            #expect(got["smtp"]?["host"]?.string == "localhost")
+            #expect(got["smtp"]?["password_set"]?.bool == true)
+            #expect(got["smtp"]?["password"] == nil)
+            #expect(got["connection"]?["smtp_status"]?.string == "unknown")
+            #expect(!got.body.contains(Self.password))
+            let relayed = try await h.call(.get, "/v1/inboxes/\(plain)/")
+            #expect(relayed["smtp"] == nil || relayed["smtp"] == .null)
+
+            #expect(try await h.enrollAdHoc(inbox: own, email: "a-\(Fixture.suffix())@example.com", steps: PacingTests.step()).status == 201)
+            #expect(try await h.enrollAdHoc(inbox: plain, email: "b-\(Fixture.suffix())@example.com", steps: PacingTests.step()).status == 201)
+            _ = try await h.advance(seconds: 1)
+            let viaAccount = try account.received()
+            let viaRelay = try relay.received()
+            #expect(viaAccount.count == 1)
+            #expect(viaAccount.first?.tls == true, "the account's session is encrypted before AUTH")
+            #expect(viaRelay.count == 1)
+            #expect(viaRelay.first?.mailFrom != viaAccount.first?.mailFrom)
+            let after = try await h.call(.get, "/v1/inboxes/\(own)/")
+            #expect(after["connection"]?["smtp_status"]?.string == "ok")
+            #expect(after["connection"]?["last_ok_at"]?.string != nil)
+            // Nowhere in the events or the stored rows either.
+            let events = try await h.call(.get, "/v1/events/?limit=200")
+            #expect(!events.body.contains(Self.password))
+        }
+    }
+
+    @Test func verifyAnswersStepByStepAndAFailureIsOneEventPerEpisode() async throws {
+        try await Self.withAccountServer { h, _, account in
+            let inbox = try await h.inbox(extra: #", "smtp": \#(Self.smtpJSON(port: account.port))"#)
+            let ok = try await h.call(.post, "/v1/inboxes/\(inbox)/connection/verify/")
+            #expect(ok.status == 200, "\(ok.body)")
+            #expect(ok["smtp"]?["ok"]?.bool == true, "\(ok.body)")
+            #expect((ok["smtp"]?["steps"]?.items ?? []).allSatisfy { $0["ok"]?.bool == true })
+            let transcript = (ok["smtp"]?["transcript"]?.items ?? []).compactMap(\.string)
+            #expect(transcript.contains { $0.hasPrefix("S: 220") })
+            #expect(transcript.contains { $0.hasPrefix("C: STARTTLS") })
+            #expect(transcript.contains { $0.hasPrefix("S: 235") })
+            #expect(!ok.body.contains(Self.password))
+            #expect(!ok.body.contains(Data(Self.password.utf8).base64EncodedString()))
+
+            let patched = try await h.call(.patch, "/v1/inboxes/\(inbox)/", #"{"smtp": \#(Self.smtpJSON(port: account.port, password: "wrong"))}"#)
+            #expect(patched.status == 200, "\(patched.body)")
+            for _ in 0..<2 {
+                let bad = try await h.call(.post, "/v1/inboxes/\(inbox)/connection/verify/")
+                #expect(bad.status == 200)
+                #expect(bad["smtp"]?["ok"]?.bool == false)
+                #expect((bad["smtp"]?["steps"]?.items ?? []).first { $0["step"]?.string == "authenticate" }?["ok"]?.bool == false)
+                #expect(bad["smtp"]?["error"]?.string?.isEmpty == false)
+            }
+            let status = try await h.call(.get, "/v1/inboxes/\(inbox)/")
+            #expect(status["connection"]?["smtp_status"]?.string == "failing")
+            let failed = try await h.events("inbox.connection_failed")
+            #expect(failed.count == 1, "one event for one failure episode")
+            #expect(failed.first?["data"]?["inbox_id"]?.string == inbox)
+            // Without an account there is nothing to verify.
+            let plain = try await h.inbox()
+            #expect(try await h.call(.post, "/v1/inboxes/\(plain)/connection/verify/").errorParam == "smtp")
+        }
+    }
+
+    @Test func badSettingsAre422sNamingTheField() async throws {
+        try await Self.withAccountServer(allowPrivate: false) { h, _, account in
+            func create(_ smtp: String) async throws -> Reply {
+                try await h.call(
+                    .post, "/v1/inboxes/", #"{"address": "x-\#(Fixture.suffix())@acme.test", "timezone": "UTC", "smtp": \#(smtp)}"#)
+            }
+            #expect(try await create(Self.smtpJSON(port: account.port, password: nil)).errorParam == "smtp.password")
+            #expect(
+                try await create(#"{"host": "mail.example.com", "security": "ssl", "username": "u", "password": "p"}"#).errorParam == "smtp.security")
+            #expect(try await create(#"{"host": "bad host", "security": "tls", "username": "u", "password": "p"}"#).errorParam == "smtp.host")
+            #expect(
+                try await create(#"{"host": "a.example", "port": 70000, "security": "tls", "username": "u", "password": "p"}"#).errorParam
+                    == "smtp.port")
+            #expect(try await create(#"{"host": "a.example", "security": "tls", "username": "u", "password": "p", "x": 1}"#).errorParam == "smtp.x")
+            // Loopback, private and metadata hosts need the operator's NUDGE_ALLOW_PRIVATE_MAIL_HOSTS.
+            for host in ["localhost", "127.0.0.1", "10.0.0.1", "169.254.169.254", "::1"] {
+                let r = try await create(Self.smtpJSON(port: account.port, host: host))
+                #expect(r.status == 422 && r.errorParam == "smtp.host", "\(host): \(r.body)")
+            }
+        }
+    }
+
+    /// A failing account holds only its own steps; once it answers again, its waiting steps follow
+    /// one probe within seconds instead of each waiting out its own backoff.
+    @Test func aFailingAccountHoldsOnlyItsOwnStepsAndResumesWithinSeconds() async throws {
+        try await Self.withAccountServer { h, relay, account in
+            let own = try await h.inbox(extra: #", "smtp": \#(Self.smtpJSON(port: account.port))"#)
+            let plain = try await h.inbox()
+            try account.setDown(true)
+            for i in 0..<6 {
+                #expect(try await h.enrollAdHoc(inbox: own, email: "w\(i)-\(Fixture.suffix())@example.com", steps: PacingTests.step()).status == 201)
+            }
+            #expect(try await h.enrollAdHoc(inbox: plain, email: "r-\(Fixture.suffix())@example.com", steps: PacingTests.step()).status == 201)
+            _ = try await h.advance(seconds: 1)
+            #expect(try relay.received().count == 1, "the relay's step is not held by the failing account")
+            #expect(try account.received().isEmpty)
+            #expect(try await h.call(.get, "/v1/inboxes/\(own)/")["connection"]?["smtp_status"]?.string == "failing")
+            try account.setDown(false)
+            // Steps that failed wait a minute (their own backoff); the others follow the probe.
+            var elapsed = 0.0
+            while try account.received().count < 4 && elapsed < 30 {
+                _ = try await h.advance(seconds: 6)
+                elapsed += 6
+            }
+            #expect(try account.received().count >= 4, "most waiting steps went within \(elapsed) s of the server answering")
+            #expect(elapsed <= 12)
+            _ = try await h.advance(seconds: 120)
+            let all = try account.received()
+            #expect(all.count == 6)
+            #expect(Set(all.flatMap(\.rcptTos)).count == 6, "each step once")
+            #expect(try await h.call(.get, "/v1/inboxes/\(own)/")["connection"]?["smtp_status"]?.string == "ok")
+        }
+    }
+
+    /// `nudge secret rotate`: passwords sealed by the previous secret are re-sealed under the new
+    /// one; a second run has nothing left to do.
+    @Test func rotationResealsUnderTheNewSecret() async throws {
+        try await Self.withAccountServer { h, _, account in
+            let inbox = try await h.inbox(extra: #", "smtp": \#(Self.smtpJSON(port: account.port))"#)
+            var config = h.services.config
+            config.secret = Array("the-next-secret-0123456789-abcdefghijklmnop".utf8)
+            let next = try NudgeServices(config: config, postgres: h.services.db.client, clock: h.clock, logger: h.services.logger)
+            let before = try #require(try await h.services.inboxes.account(org: h.org, id: inbox) ?? nil)
+            #expect((try? next.mailCredentials.open(before.sealedPassword, org: h.org, inboxID: inbox)) == nil)
+            let report = try await SecretRotation(services: next).run(previous: h.services.config.secret)
+            #expect(report.resealed == 1)
+            #expect(report.unopenable.isEmpty)
+            let after = try #require(try await h.services.inboxes.account(org: h.org, id: inbox) ?? nil)
+            #expect(try next.mailCredentials.open(after.sealedPassword, org: h.org, inboxID: inbox) == Self.password)
+            let again = try await SecretRotation(services: next).run(previous: h.services.config.secret)
+            #expect(again.resealed == 0 && again.alreadyCurrent == 1)
+        }
+    }
+}
