@@ -118,8 +118,7 @@ public struct WebhookSender: Service {
         var target: Result<(WebhookAddress.Target, [String]), any Error>
         do {
             let secrets = services.webhookSecrets
-            var keys = [try secrets.open(run.sealedSecret, org: run.org, webhookID: run.webhookID)]
-            if let previous = run.sealedPreviousSecret { keys.append(try secrets.open(previous, org: run.org, webhookID: run.webhookID)) }
+            let keys = try ([run.sealedSecret] + run.sealedRetiredSecrets).map { try secrets.open($0, org: run.org, webhookID: run.webhookID) }
             let pinned = try await WebhookAddress.checked(
                 run.url, allowHTTP: services.config.dev, allowPrivate: services.config.webhookAllowPrivate)
             target = .success((pinned, keys))
