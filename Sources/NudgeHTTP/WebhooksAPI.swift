@@ -14,8 +14,10 @@ package struct WebhooksAPI {
     package let clock: any NudgeClock
     package let allowHTTP: Bool
     package let allowPrivate: Bool
-    /// How long the previous secret keeps signing after a rotation.
+    /// How long a secret keeps signing after a rotation retired it, and how many retired secrets
+    /// sign at most (the newest: each adds a signature to every delivery's header).
     package static let rotationOverlap: TimeInterval = 24 * 3600
+    package static let retiredSecretsSigning = 10
 
     package struct CreateBody: Decodable {
         let url: String?
@@ -87,7 +89,7 @@ package struct WebhooksAPI {
             guard
                 let w = try await store.rotate(
                     org: ctx.org, id: id, sealedSecret: try secrets.seal(secret, org: ctx.org, webhookID: id),
-                    until: now.addingTimeInterval(Self.rotationOverlap), now: now)
+                    until: now.addingTimeInterval(Self.rotationOverlap), keep: Self.retiredSecretsSigning, now: now)
             else { throw NudgeError.notFound("webhook") }
             return try JSONCoding.response(WithSecret(webhook: w, secret: secret))
         }

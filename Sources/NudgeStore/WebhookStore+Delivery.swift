@@ -11,7 +11,8 @@ package struct WebhookRun: Sendable {
     /// out (it hung, and another took over) records nothing.
     package let lease: String
     package let sealedSecret: [UInt8]
-    package let sealedPreviousSecret: [UInt8]?
+    /// The secrets rotations retired that still sign, newest first.
+    package let sealedRetiredSecrets: [[UInt8]]
     package let deliveries: [ClaimedWebhookDelivery]
 }
 
@@ -162,7 +163,9 @@ extension WebhookStore {
             // it delivered is not sent again.
             let rows = try await conn.query(
                 """
-                SELECT l.org_id, l.id, w.url, w.lease, w.secret, CASE WHEN w.previous_secret_until > \(now) THEN w.previous_secret END,
+                SELECT l.org_id, l.id, w.url, w.lease, w.secret,
+                  ARRAY(SELECT r.secret FROM webhook_retired_secrets r
+                        WHERE r.org_id = w.org_id AND r.webhook_id = w.id AND r.signs_until > \(now) ORDER BY r.seq DESC),
                   d.id, d.event_id, d.event_type,
                   coalesce(e.data::text, json_build_object('webhook_id', l.id)::text), coalesce(e.created_at, d.created_at),
                   d.attempts + 1, coalesce(d.first_attempt_at, \(now)), d.next_attempt_at <= \(now)
@@ -195,7 +198,7 @@ extension WebhookStore {
             out.append(
                 WebhookRun(
                     org: h.org, webhookID: h.webhookID, url: h.url, lease: h.lease, sealedSecret: h.sealedSecret,
-                    sealedPreviousSecret: h.sealedPreviousSecret, deliveries: c.items))
+                    sealedRetiredSecrets: h.sealedRetiredSecrets, deliveries: c.items))
         }
         for try await row in rows {
             let r = row.makeRandomAccess()
@@ -207,7 +210,7 @@ extension WebhookStore {
                     WebhookRun(
                         org: org, webhookID: webhookID, url: try r[2].decode(String.self), lease: try r[3].decode(String.self),
                         sealedSecret: Array(buffer: try r[4].decode(ByteBuffer.self)),
-                        sealedPreviousSecret: try r[5].decode(ByteBuffer?.self).map { Array(buffer: $0) }, deliveries: []),
+                        sealedRetiredSecrets: try r[5].decode([ByteBuffer].self).map { Array(buffer: $0) }, deliveries: []),
                     [], false
                 )
             }

@@ -14,7 +14,7 @@ public struct WebhookRecord: Encodable, Sendable {
     public let disabled: Bool
     public let disabled_reason: String?
     public let failing_since: Date?
-    /// While a rotation lasts, the previous secret signs too (a second `v1,` signature) until then.
+    /// While a rotation lasts, the secrets it retired sign too (a `v1,` signature each) until then.
     public let previous_secret_expires_at: Date?
     public let created_at: Date
     public let updated_at: Date
@@ -43,8 +43,8 @@ public struct WebhookDeliveryRecord: Encodable, Sendable {
     public let attempts: [WebhookAttemptRecord]
 }
 
-/// Owns `webhooks`, `webhook_deliveries` and `webhook_attempts` (the delivery side is in
-/// WebhookStore+Delivery.swift). Secrets arrive and leave sealed: the store never sees one in clear.
+/// Owns `webhooks`, `webhook_retired_secrets`, `webhook_deliveries` and `webhook_attempts` (the
+/// delivery side is in WebhookStore+Delivery.swift). Secrets arrive and leave sealed: the store never sees one in clear.
 public struct WebhookStore: Sendable {
     package let db: Database
     package var logger: Logger { db.logger }
@@ -53,7 +53,8 @@ public struct WebhookStore: Sendable {
 
     package static let columns = """
         id, url, description, event_types, disabled, disabled_reason, failing_since,
-        CASE WHEN previous_secret IS NOT NULL THEN previous_secret_until END, created_at, updated_at
+        (SELECT max(r.signs_until) FROM webhook_retired_secrets r WHERE r.org_id = webhooks.org_id AND r.webhook_id = webhooks.id),
+        created_at, updated_at
         """
 
     package static func record(_ row: PostgresRow) throws -> WebhookRecord {
@@ -133,13 +134,32 @@ public struct WebhookStore: Sendable {
         }
     }
 
-    /// The new secret signs from now on; the current one keeps signing alongside until `until`.
-    package func rotate(org: String, id: String, sealedSecret: [UInt8], until: Date, now: Date) async throws -> WebhookRecord? {
+    /// The new secret signs from now on; the current one is retired and keeps signing alongside
+    /// until `until`, as do the secrets earlier rotations retired until their own time: a receiver
+    /// still configured with any of them keeps verifying. At most `keep` retired secrets are kept
+    /// (the newest), which bounds the signature header.
+    package func rotate(org: String, id: String, sealedSecret: [UInt8], until: Date, keep: Int, now: Date) async throws -> WebhookRecord? {
         try await db.tenant(org) { [logger] conn in
+            // The row is locked before its secret is read: of two rotations at once, the second
+            // retires the secret the first made, which is never lost.
+            guard
+                try await !conn.query(
+                    """
+                    WITH held AS (SELECT org_id, id, secret FROM webhooks WHERE org_id = \(org) AND id = \(id) FOR UPDATE)
+                    INSERT INTO webhook_retired_secrets (org_id, webhook_id, secret, signs_until)
+                    SELECT org_id, id, secret, \(until) FROM held RETURNING 1
+                    """, logger: logger
+                ).collect().isEmpty
+            else { return nil }
             try await conn.query(
                 """
-                UPDATE webhooks SET previous_secret = secret, previous_secret_until = \(until), secret = \(ByteBuffer(bytes: sealedSecret)),
-                  updated_at = \(now)
+                DELETE FROM webhook_retired_secrets WHERE org_id = \(org) AND webhook_id = \(id)
+                  AND (signs_until <= \(now) OR seq NOT IN (
+                    SELECT seq FROM webhook_retired_secrets WHERE org_id = \(org) AND webhook_id = \(id) ORDER BY seq DESC LIMIT \(keep)))
+                """, logger: logger)
+            return try await conn.query(
+                """
+                UPDATE webhooks SET secret = \(ByteBuffer(bytes: sealedSecret)), updated_at = \(now)
                 WHERE org_id = \(org) AND id = \(id) RETURNING \(unescaped: Self.columns)
                 """, logger: logger
             ).collect().first.map(Self.record)

@@ -60,7 +60,9 @@ public final class TestWebhookReceiver: @unchecked Sendable {
         try JSONSerialization.data(withJSONObject: secrets).write(to: directory.appendingPathComponent("secrets.json"))
     }
 
-    /// "ok", "500", "410", "429 <seconds>", "slow <seconds>".
+    /// "ok"; "<status>" (500, 410, 404...); "429 <seconds>" or "429 date <seconds>" (Retry-After in
+    /// seconds, or as an HTTP date that far ahead); "302 <url>"; "slow <seconds>"; "fail <webhook-id>"
+    /// (500 for that event, 200 for the others).
     public func setMode(_ mode: String) throws {
         try Data(mode.utf8).write(to: directory.appendingPathComponent("MODE"))
     }

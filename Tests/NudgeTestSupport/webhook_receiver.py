@@ -5,11 +5,13 @@ Usage: webhook_receiver.py --dir DIR --port N (0: any). Prints "PORT <n>" once l
 stdin closes (the test process ended). Read at each request, from DIR:
   secrets.json  a JSON list of "whsec_..." secrets; each delivery is verified with each of them
                 separately, and the indexes that verify are logged ("verified")
-  MODE          "ok" (default: 200), "500", "410", "429 <seconds>" (with Retry-After), "slow <s>"
+  MODE          "ok" (default: 200); "<status>" (500, 410, 404...); "429 <seconds>" (with Retry-After
+                in seconds) or "429 date <seconds>" (as an HTTP date that far ahead); "302 <url>"
+                (with Location); "slow <s>"; "fail <webhook-id>" (500 for that event, 200 for others)
 Appends one JSON line per request to DIR/log.jsonl: id, timestamp, type, verified, signatures
 (count), answered (status), body.
 """
-import argparse, json, os, signal, sys, threading, time
+import argparse, email.utils, json, os, signal, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks.webhooks import Webhook
@@ -45,10 +47,16 @@ class Handler(BaseHTTPRequestHandler):
                 pass
         mode = read("MODE", "ok").split()
         status, extra = 200, {}
-        if mode[0] in ("500", "410"):
-            status = int(mode[0])
+        if mode[0] == "429" and mode[1] == "date":
+            status, extra = 429, {"Retry-After": email.utils.formatdate(time.time() + float(mode[2]), usegmt=True)}
         elif mode[0] == "429":
             status, extra = 429, {"Retry-After": mode[1]}
+        elif mode[0] == "302":
+            status, extra = 302, {"Location": mode[1]}
+        elif mode[0].isdigit():
+            status = int(mode[0])
+        elif mode[0] == "fail" and headers.get("webhook-id") == mode[1]:
+            status = 500
         elif mode[0] == "slow":
             time.sleep(float(mode[1]))
         try:

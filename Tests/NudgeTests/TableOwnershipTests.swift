@@ -33,7 +33,7 @@ import Testing
         "sender_domains": ["SenderDomainStore.swift"],
         "suppressions": ["SuppressionStore.swift"], "unsubscribe_uses": ["SuppressionStore.swift"],
         "workflow_rules": ["WorkflowRuleStore.swift"],
-        "webhooks": ["WebhookStore.swift", "WebhookStore+Delivery.swift"],
+        "webhooks": ["WebhookStore.swift", "WebhookStore+Delivery.swift"], "webhook_retired_secrets": ["WebhookStore.swift"],
         "webhook_deliveries": ["WebhookStore.swift", "WebhookStore+Delivery.swift"],
         "webhook_attempts": ["WebhookStore+Delivery.swift"],
         "console_sessions": ["ConsoleSessionStore.swift"],

@@ -118,8 +118,7 @@ public struct WebhookSender: Service {
         var target: Result<(WebhookAddress.Target, [String]), any Error>
         do {
             let secrets = services.webhookSecrets
-            var keys = [try secrets.open(run.sealedSecret, org: run.org, webhookID: run.webhookID)]
-            if let previous = run.sealedPreviousSecret { keys.append(try secrets.open(previous, org: run.org, webhookID: run.webhookID)) }
+            let keys = try ([run.sealedSecret] + run.sealedRetiredSecrets).map { try secrets.open($0, org: run.org, webhookID: run.webhookID) }
             let pinned = try await WebhookAddress.checked(
                 run.url, allowHTTP: services.config.dev, allowPrivate: services.config.webhookAllowPrivate)
             target = .success((pinned, keys))
@@ -128,7 +127,7 @@ public struct WebhookSender: Service {
         }
         for d in run.deliveries {
             if ContinuousClock.now - started > Self.runTime || Task.isCancelled { break }
-            let attempt = await attempt(d, target: target)
+            let attempt = await attempt(d, of: run.webhookID, target: target)
             unrecorded.append(attempt)
             let goOn = attempt.verdict == .delivered || attempt.verdict == .failed
             guard goOn else { break }
@@ -155,10 +154,17 @@ public struct WebhookSender: Service {
         }
     }
 
-    /// One attempt and its verdict.
-    private func attempt(_ d: ClaimedWebhookDelivery, target: Result<(WebhookAddress.Target, [String]), any Error>) async -> WebhookAttempt {
+    /// One attempt and its verdict. Besides the histograms over every endpoint, two gauges per
+    /// endpoint (one series each, where a labelled histogram has one per bucket): the age of the
+    /// event at the endpoint's latest attempt (events go in order: the queue's head) and that
+    /// attempt's latency.
+    private func attempt(
+        _ d: ClaimedWebhookDelivery, of webhookID: String, target: Result<(WebhookAddress.Target, [String]), any Error>
+    ) async -> WebhookAttempt {
         let now = services.clock.now()
-        Metrics.Timer(label: "nudge_webhook_queue_age_seconds").recordSeconds(max(0, now.timeIntervalSince(d.eventCreatedAt)))
+        let age = max(0, now.timeIntervalSince(d.eventCreatedAt))
+        Metrics.Timer(label: "nudge_webhook_queue_age_seconds").recordSeconds(age)
+        Gauge(label: "nudge_webhook_endpoint_queue_age_seconds", dimensions: [("webhook_id", webhookID)]).record(age)
         let started = ContinuousClock.now
         var status: Int?
         var excerpt: String?
@@ -172,6 +178,7 @@ public struct WebhookSender: Service {
         }
         let latency = Self.millis(since: started)
         Metrics.Timer(label: "nudge_webhook_latency_seconds").recordNanoseconds(Int64(latency) * 1_000_000)
+        Gauge(label: "nudge_webhook_endpoint_latency_seconds", dimensions: [("webhook_id", webhookID)]).record(Double(latency) / 1_000)
         let verdict = Self.verdict(status: status, attempt: d.attempt, firstAttemptAt: d.firstAttemptAt, retryAfter: retryAfter, now: now)
         Counter(label: "nudge_webhook_deliveries_total", dimensions: [("outcome", Self.outcome(verdict))]).increment()
         return WebhookAttempt(
