@@ -34,7 +34,49 @@ import Testing
                 registry.byName["list_enrollments"].map { Set($0.queryParameters) } == [
                     "limit", "cursor", "state", "contact_id", "sequence_id", "inbox_id",
                 ])
+            // Every tool that changes something takes idempotency_key: the document declares the
+            // header on each POST, PATCH and DELETE, and the API honours it on all three.
+            let changing = registry.tools.filter { $0.spec.effect != .read }
+            #expect(changing.count >= 25)
+            for tool in changing {
+                #expect(tool.takesIdempotencyKey, "\(tool.name) (\(tool.route.key)) takes no idempotency_key")
+                #expect(tool.definition["inputSchema"]?["properties"]?["idempotency_key"]?["type"]?.string == "string", "\(tool.name)")
+            }
+            #expect(changing.filter { $0.route.method == .post }.map(\.name).contains("approve_draft"))
+            // Tools whose answers can hold received text say so in their descriptions.
+            for name in ["list_events", "get_contact", "list_contacts", "get_thread", "get_message", "enroll"] {
+                #expect(registry.byName[name]?.definition["description"]?.string?.hasSuffix(ToolCatalog.untrustedNote) == true, "\(name)")
+            }
+            // A conflict names the tool that reads the object's state.
+            #expect(registry.byName["resume_enrollment"]?.reader == "get_enrollment")
+            #expect(registry.byName["approve_draft"]?.reader == "get_draft")
         }
+    }
+
+    /// Received text in event data and referred contacts' names is marked, with its paths.
+    @Test func receivedTextInEventsAndReferredContactsIsMarked() throws {
+        let page = try #require(
+            JSONValue.parse(
+                """
+                {"data": [
+                  {"id": "evt_1", "type": "message.received", "data": {"message_id": "msg_1", "intent": "referral", "return_sentence": null,
+                   "referrals": [{"name": "Maria Lopez", "email": "maria@example.com"}]}},
+                  {"id": "evt_2", "type": "message.received", "data": {"message_id": "msg_2", "return_sentence": "Back on Monday.", "referrals": []}},
+                  {"id": "evt_3", "type": "enrollment.exited", "data": {"enrollment_id": "enr_1", "exit_detail": "reply msg_2"}},
+                  {"id": "evt_4", "type": "message.sent", "data": {"message_id": "msg_3"}},
+                  {"id": "ctc_1", "full_name": "Maria Lopez", "first_name": "Maria", "emails": [{"label": "referred", "address": "maria@example.com"}]},
+                  {"id": "ctc_2", "full_name": "Avery Chen", "emails": [{"label": "work", "address": "avery@example.com"}]},
+                  {"id": "msg_4", "direction": "inbound", "subject": "Hi", "signature_text": "Jo", "from_name": null}
+                ], "next_cursor": null}
+                """))
+        let (marked, paths) = Untrusted.mark(page)
+        #expect(
+            paths == [
+                "data[0].data.referrals", "data[1].data.return_sentence", "data[2].data.exit_detail", "data[4].full_name", "data[4].first_name",
+                "data[6].subject", "data[6].signature_text",
+            ])
+        let items = try #require(marked?["data"]?.array)
+        #expect(items.map { $0[Untrusted.marker]?.bool ?? false } == [true, true, true, false, true, false, true])
     }
 
     /// A new route without a decision is refused when the tools are built (and so in the test
