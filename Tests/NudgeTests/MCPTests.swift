@@ -158,6 +158,29 @@ import Testing
         }
     }
 
+    /// `/mcp` cannot be served without its tools: a document that is missing, or lacks an
+    /// operation the routes have, stops the start with the reason instead of dropping `/mcp`.
+    @Test func startFailsWhenTheToolsCannotBeBuilt() async throws {
+        let missing = await #expect(throws: MCPSetupError.self) {
+            try await Harness.run(configure: { $0.openAPIPath = "/nonexistent/openapi.json" }) { _ in }
+        }
+        #expect(missing?.description.contains("/nonexistent/openapi.json") == true)
+
+        let path = TestCluster.packageRoot.appendingPathComponent("docs/openapi.json").path
+        guard case .object(var doc) = try OpenAPISchemas(contentsOf: path).document, case .object(var paths)? = doc["paths"] else {
+            throw OpenAPISchemas.SchemaError("unexpected document shape")
+        }
+        paths["/v1/drafts/{id}/reject"] = nil
+        doc["paths"] = .object(paths)
+        let partial = (ProcessInfo.processInfo.environment["NUDGE_TEST_TMP"] ?? NSTemporaryDirectory()) + "/openapi-\(Fixture.suffix()).json"
+        try Data(JSONValue.object(doc).serialized.utf8).write(to: URL(fileURLWithPath: partial))
+        defer { try? FileManager.default.removeItem(atPath: partial) }
+        let lacking = await #expect(throws: MCPSetupError.self) {
+            try await Harness.run(configure: { $0.openAPIPath = partial }) { _ in }
+        }
+        #expect(lacking?.description.contains("POST /v1/drafts/{id}/reject") == true)
+    }
+
     @Test func agentScriptOverMCPAlone() async throws {
         try await Harness.run(testing: .live) { h in
             let inbox = try await h.inbox()
