@@ -150,11 +150,37 @@ import Testing
         }
     }
 
-    @Test func everyToolMatchesItsRESTOperation() async throws {
+    static let nudge = TestCluster.packageRoot.appendingPathComponent(".build/debug/nudge").path
+
+    /// Every tool against REST, over streamable HTTP and over stdio (`nudge mcp` relaying to the
+    /// server): the same scenario, with writes, conflicts and marked mail on both transports.
+    @Test(arguments: ["http", "stdio"]) func everyToolMatchesItsRESTOperation(transport: String) async throws {
         try await Harness.run(configure: { $0.webhookAllowPrivate = true }, testing: .live) { h in
             let outcome = try await Self.peer(
-                "parity", ["base": try Self.base(h), "tokens": ["admin": h.admin], "inbox_address": "sales-\(Fixture.suffix())@acme.test"])
+                "parity",
+                [
+                    "base": try Self.base(h), "tokens": ["admin": h.admin], "inbox_address": "sales-\(Fixture.suffix())@acme.test",
+                    "transport": transport, "nudge": Self.nudge,
+                ])
             #expect(outcome.output["called"]?.contains("send_one") == true)
+        }
+    }
+
+    /// send_one into an existing thread lands there; one at a time is called off by a reply
+    /// that comes first, and nothing is sent.
+    @Test func sendOneInAThreadAndCalledOffByAReply() async throws {
+        try await Harness.run(testing: .live) { h in
+            let address = "sales-\(Fixture.suffix())@acme.test"
+            let inbox = try await h.inbox(address)
+            let outcome = try await Self.peer(
+                "send_one",
+                [
+                    "base": try Self.base(h), "tokens": ["admin": h.admin], "inbox": inbox, "inbox_address": address,
+                    "send_at": RFC3339.string(h.clock.now().addingTimeInterval(3600)),
+                ])
+            let later = try await h.call(.get, "/v1/sequences/enrollments/\(outcome.output["later"] ?? "")")
+            #expect(later["exit_reason"]?.string == "replied")
+            #expect(try await h.events("message.sent").filter { $0["data"]?["enrollment_id"]?.string == later.id }.isEmpty)
         }
     }
 
@@ -222,9 +248,8 @@ import Testing
         try await Harness.run(testing: .live) { h in
             let contact = try await h.contact(Fixture.address()).id
             let reader = try await h.token(["contacts:read"])
-            let nudge = TestCluster.packageRoot.appendingPathComponent(".build/debug/nudge").path
             _ = try await Self.peer(
-                "stdio", ["base": try Self.base(h), "tokens": ["reader": reader], "contact": contact, "nudge": nudge])
+                "stdio", ["base": try Self.base(h), "tokens": ["reader": reader], "contact": contact, "nudge": Self.nudge])
         }
     }
 
