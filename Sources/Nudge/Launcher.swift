@@ -113,7 +113,7 @@ public enum Launcher {
         defer { started?.stop() }
         let clock: any NudgeClock = config.manualClock ? ManualClock() : SystemClock()
         let services = try NudgeServices(config: config, pool: DatabasePool(target: target, logger: logger), clock: clock, logger: logger)
-        let app = buildApplication(services: services, background: services.backgroundServices())
+        let app = try buildApplication(services: services, background: services.backgroundServices())
         logger.info("nudge serving", metadata: ["port": "\(config.port)", "role": "\(config.role.rawValue)", "data": "\(config.dataDir)"])
         try await app.runService()
     }

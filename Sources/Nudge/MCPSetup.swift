@@ -1,4 +1,3 @@
-import Logging
 import NudgeCore
 import NudgeHTTP
 import NudgeMCP
@@ -6,16 +5,20 @@ import NudgeWorkers
 
 extension MCPEndpoint {
     /// The endpoint for the routes registered so far, with input schemas from the served OpenAPI
-    /// document; nil (no `/mcp`, logged) when the document cannot be read or does not describe
-    /// every routed operation.
-    static func make(services: NudgeServices, routes: RouteTable, limiter: RateLimiter?) -> MCPEndpoint? {
+    /// document. A document that cannot be read or does not describe every routed operation stops
+    /// the start (`nudge serve` exits with the reason) rather than serving without `/mcp`.
+    static func make(services: NudgeServices, routes: RouteTable, limiter: RateLimiter?) throws -> MCPEndpoint {
         do {
             let schemas = try OpenAPISchemas(contentsOf: services.config.openAPIPath)
             let registry = try ToolRegistry(operations: routes.operations, schemas: schemas)
             return MCPEndpoint(registry: registry, secret: services.config.secret, limiter: limiter, clock: services.clock)
         } catch {
-            services.logger.error("MCP endpoint disabled", metadata: ["error": "\(error)"])
-            return nil
+            throw MCPSetupError(description: "MCP tools cannot be built (NUDGE_OPENAPI_PATH \(services.config.openAPIPath)): \(error)")
         }
     }
+}
+
+/// Why `/mcp`, and so the server, could not start.
+public struct MCPSetupError: Error, CustomStringConvertible {
+    public let description: String
 }

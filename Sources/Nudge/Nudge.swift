@@ -14,12 +14,13 @@ import ServiceLifecycle
 /// The composition root: one of each store and service, built from configuration. `main` and the
 /// tests both go through `buildApplication`, choosing the backends (database, SMTP, LLM, clock).
 /// `background` services start once the migrations have been applied (`schema`, given by tests
-/// that watch it).
+/// that watch it). Throws when `/mcp` cannot be built (see `MCPEndpoint.make`): the server does
+/// not start without it.
 public func buildApplication(
     services: NudgeServices,
     background: [any Service] = [],
     schema: SchemaGate = SchemaGate()
-) -> some ApplicationProtocol {
+) throws -> some ApplicationProtocol {
     let router = Router(context: AppContext.self)
     let routes = RouteTable()  // for 405 + Allow on known paths
     router.add(middleware: ErrorMiddleware<AppContext>(routes: routes))
@@ -41,9 +42,10 @@ public func buildApplication(
         registerAPI(r, services: services)
         let s = services
         UnsubscribeAPI(store: s.suppressions, key: s.keys.unsubscribe, clock: s.clock).register(router, routes)
-        mcp = MCPEndpoint.make(services: s, routes: routes, limiter: limiter)
+        mcp = try MCPEndpoint.make(services: s, routes: routes, limiter: limiter)
         mcp?.register(
             router.group()
+                .add(middleware: MCPRefusals())
                 .add(middleware: DatabaseGate(health: services.health))
                 .add(middleware: AuthMiddleware(authenticator: services.authenticator, limiter: nil)),
             routes)

@@ -311,7 +311,8 @@ struct MCPCommand: AsyncParsableCommand {
             if let s = response.headers.first(name: "Mcp-Session-Id") { session.id.withLock { $0 = s } }
             let body = Data(buffer: try await response.body.collect(upTo: 64 << 20))
             if response.status == .accepted || body.isEmpty { return Data() }
-            return isJSONRPC(body) ? body : error(for: message, "HTTP \(response.status.code): \(String(decoding: body.prefix(500), as: UTF8.self))")
+            return isJSONRPC(body)
+                ? answering(message, body) : error(for: message, "HTTP \(response.status.code): \(String(decoding: body.prefix(500), as: UTF8.self))")
         } catch {
             return Self.error(for: message, "Nudge at \(url.absoluteString) is not reachable: \(error)")
         }
@@ -319,6 +320,16 @@ struct MCPCommand: AsyncParsableCommand {
 
     static func isJSONRPC(_ body: Data) -> Bool {
         (try? JSONSerialization.jsonObject(with: body) as? [String: Any])?["jsonrpc"] as? String == "2.0"
+    }
+
+    /// `answer` with the id of `message` when the server refused it before reading it (the
+    /// database gate, authentication: `"id": null`), so that the client can match it.
+    static func answering(_ message: Data, _ answer: Data) -> Data {
+        guard var a = try? JSONSerialization.jsonObject(with: answer) as? [String: Any], a["id"] is NSNull,
+            let m = try? JSONSerialization.jsonObject(with: message) as? [String: Any], let id = m["id"]
+        else { return answer }
+        a["id"] = id
+        return (try? JSONSerialization.data(withJSONObject: a)) ?? answer
     }
 
     /// A JSON-RPC error answering `message` (nothing for a notification).

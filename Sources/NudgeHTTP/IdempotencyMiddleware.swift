@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import NIOFoundationEssentialsCompat
@@ -7,10 +8,11 @@ import NudgeCore
 import NudgeStore
 import NudgeWorkers
 
-/// `Idempotency-Key` on POST: the first request's response (status and body) is kept for 24 h
-/// per token and replayed for the same key, method, path and body; the same key with another
-/// request is a 422; while the first is still running, 409. The key row is claimed with an insert,
-/// so two concurrent requests with one key cannot both run.
+/// `Idempotency-Key` on POST, PATCH and DELETE: the first request's response (status and body) is
+/// kept for 24 h per token and replayed for the same key, method, path and body; the same key with
+/// another request is a 422; while the first is still running, 409. The key row is claimed with an
+/// insert, so two concurrent requests with one key cannot both run. (PATCH and DELETE take it too
+/// so that a retried change answers as the first did: a retried DELETE gets its 200, not a 404.)
 ///
 /// Keys belong to the token that sent them (organization + token): an answer, including one that
 /// carries a secret (`POST /v1/tokens/`), is replayed only to its creator, and another token's
@@ -24,10 +26,12 @@ package struct IdempotencyMiddleware: Sendable {
     package let secret: [UInt8]
     /// A first attempt that crashed without finishing is taken over after this long.
     package let staleAfter: TimeInterval = 300
+    /// The methods that change something; GET is answered afresh.
+    package static let methods: Set<HTTPRequest.Method> = [.post, .patch, .delete]
 
     package func handle(_ request: Request, context: TenantContext, next: (Request, TenantContext) async throws -> Response) async throws -> Response
     {
-        guard request.method == .post, let key = request.headers[.init("Idempotency-Key")!] else {
+        guard Self.methods.contains(request.method), let key = request.headers[.init("Idempotency-Key")!] else {
             return try await next(request, context)
         }
         guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {

@@ -158,11 +158,39 @@ enum RPC {
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: out)))
     }
 
-    static func failure(_ status: HTTPResponse.Status, id: JSONValue?, _ error: MCPError) -> Response {
-        let e: JSONValue = .object(["code": .number(Double(error.code)), "message": .string(error.errorDescription ?? "error")])
-        let body = encode(.object(["jsonrpc": .string("2.0"), "id": id ?? .null, "error": e]))
+    static func failure(_ status: HTTPResponse.Status, id: JSONValue?, _ error: MCPError, data: JSONValue? = nil) -> Response {
+        var e: [String: JSONValue] = ["code": .number(Double(error.code)), "message": .string(error.errorDescription ?? "error")]
+        if let data { e["data"] = data }
+        let body = encode(.object(["jsonrpc": .string("2.0"), "id": id ?? .null, "error": .object(e)]))
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     static func encode(_ value: JSONValue) -> [UInt8] { JSONText.data(value) }
+}
+
+/// Errors thrown on the way through `/mcp` (the database gate, authentication, the rate limit) as
+/// a JSON-RPC error at the API's HTTP status and headers (`Retry-After`): an MCP client shows an
+/// error the agent can act on (what happened, how long to wait) instead of a bare HTTP failure.
+package struct MCPRefusals: RouterMiddleware {
+    package typealias Context = AppContext
+
+    package init() {}
+
+    package func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            // The API's mapping (a lost database is a 503, not a 500), so both answer alike.
+            let refusal = ErrorMiddleware<AppContext>.envelope(for: error, logger: context.logger)
+            let status = Int(refusal.status.code)
+            let wait = refusal.headers[.retryAfter].flatMap(Int.init)
+            var data: [String: JSONValue] = ["status": .number(Double(status)), "type": .string(refusal.type)]
+            if let wait { data["retry_after_seconds"] = .number(Double(wait)) }
+            let advice = ToolResult.advice(status: status, message: refusal.message, param: refusal.param, wait: wait, reader: nil)
+            let rpc: MCPError = status == 500 ? .internalError(refusal.message) : .serverError(code: -32000, message: advice)
+            var response = RPC.failure(refusal.status, id: nil, rpc, data: .object(data))
+            for field in refusal.headers { response.headers[field.name] = field.value }
+            return response
+        }
+    }
 }

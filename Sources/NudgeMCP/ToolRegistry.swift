@@ -15,6 +15,9 @@ package struct MCPTool: Sendable {
     /// Every argument name the tool takes, with its JSON type where the schema gives one.
     package let argumentTypes: [String: String?]
     package let definition: JSONValue
+    /// The tool that reads what this one changes (GET on the same path or its parent), named in
+    /// a conflict's advice.
+    package var reader: String? = nil
 
     package var name: String { spec.name }
     /// A token sees and may call the tool only when it holds every scope of its route.
@@ -46,6 +49,12 @@ package struct ToolRegistry: Sendable {
             guard case .tools(let specs) = decision else { continue }
             let op = try schemas.operation(route.key)
             for spec in specs { tools.append(try Self.tool(spec, route, op, schemas)) }
+        }
+        // GET on the same path, else on the parent (`/v1/drafts/:id` for `/v1/drafts/:id/approve`).
+        let readers = Dictionary(tools.filter { $0.route.method == .get }.map { ($0.route.path, $0.name) }, uniquingKeysWith: { a, _ in a })
+        for i in tools.indices where tools[i].route.method != .get {
+            let path = tools[i].route.path
+            tools[i].reader = readers[path] ?? readers[String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])]
         }
         self.tools = tools
         self.byName = Dictionary(tools.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -81,7 +90,9 @@ package struct ToolRegistry: Sendable {
         var description = spec.description
         if spec.shape == .rest, let body = op.bodyDescription { description += " " + body }
         if spec.mail { description += ToolCatalog.untrustedNote }
-        if route.method == .patch || route.method == .delete { description += " Repeating the call is harmless (idempotent)." }
+        if route.method == .patch || route.method == .delete {
+            description += " Repeating the call changes nothing more (idempotent); with the same idempotency_key a retry gets the first answer."
+        }
         let sendsMail = route.scopes.contains(.emailSend)
         let tool = Tool(
             name: spec.name, description: description, inputSchema: try Value(JSONValue.object(schema)),

@@ -1,5 +1,7 @@
 import Foundation
+import HTTPTypes
 import Logging
+import NIOCore
 import PostgresNIO
 import Synchronization
 import Testing
@@ -11,7 +13,8 @@ import Testing
 @testable import NudgeWorkers
 
 /// PostgreSQL going away under a running server: the API answers 503 with the error envelope
-/// quickly (no hang), /readyz fails, and both recover by themselves when it is back.
+/// quickly (no hang), `/mcp` a JSON-RPC error with the wait, /readyz fails, and all recover by
+/// themselves when it is back.
 @Suite struct DatabaseOutageTests {
     @Test func apiAnswers503WhileTheDatabaseIsDownAndRecoversWithoutRestart() async throws {
         let dir = (ProcessInfo.processInfo.environment["NUDGE_TEST_TMP"] ?? "/tmp") + "/nudge-test-outage-\(UUID().uuidString.prefix(8))"
@@ -25,6 +28,7 @@ import Testing
         var config = AppConfig()
         config.dataDir = dir
         config.migrationsDir = TestCluster.packageRoot.appendingPathComponent("migrations").path
+        config.openAPIPath = TestCluster.packageRoot.appendingPathComponent("docs/openapi.json").path
         config.secret = Array("outage-secret-0123456789-abcdefghijklm".utf8)
         config.rateLimit = nil
         let postgres = PostgresClient(configuration: DatabaseLocation.configuration(embedded: pg), backgroundLogger: logger)
@@ -33,7 +37,7 @@ import Testing
         probeConfig.options.maximumConnections = 1
         let probe = PostgresClient(configuration: probeConfig, backgroundLogger: logger)
         let services = try NudgeServices(config: config, postgres: postgres, clock: ManualClock(), logger: logger, probe: probe)
-        let app = buildApplication(services: services)
+        let app = try buildApplication(services: services)
         try await app.test(.router) { client in
             let (_, token) = try await services.tokens.createOrg(name: "Outage", now: Date())
             SecretLedger.record(token.token)
@@ -43,8 +47,23 @@ import Testing
                     (Int(r.status.code), String(buffer: r.body), ContinuousClock.now - started)
                 }
             }
+            // A JSON-RPC message to `/mcp`: status, headers, body and how long the answer took.
+            func mcp(_ message: String, session: String? = nil) async throws -> (Int, HTTPFields, JSONValue?, Duration) {
+                let started = ContinuousClock.now
+                var headers: HTTPFields = [.authorization: "Bearer \(token.token)", .contentType: "application/json"]
+                if let session { headers[HTTPField.Name("Mcp-Session-Id")!] = session }
+                return try await client.execute(uri: "/mcp", method: .post, headers: headers, body: ByteBuffer(string: message)) { r in
+                    (Int(r.status.code), r.headers, JSONValue.parse(String(buffer: r.body)), ContinuousClock.now - started)
+                }
+            }
             #expect(try await get("/v1/contacts/").0 == 200)
             #expect(try await get("/readyz").0 == 200)
+            let (_, opened, _, _) = try await mcp(
+                #"{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}"#
+            )
+            let session = try #require(opened[HTTPField.Name("Mcp-Session-Id")!])
+            let call = #"{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_contacts", "arguments": {}}}"#
+            #expect(try await mcp(call, session: session).0 == 200)
 
             pg.stop()
             let (status, body, took) = try await get("/v1/contacts/")
@@ -58,6 +77,14 @@ import Testing
             let again = try await get("/v1/contacts/")
             #expect(again.0 == 503)
             #expect(again.2 < .seconds(5), "answered in \(again.2)")
+            // A tool call behind the closed gate: a JSON-RPC error that says to wait, at once.
+            let (mcpStatus, headers, answer, mcpTook) = try await mcp(call, session: session)
+            #expect(mcpStatus == 503, "\(String(describing: answer))")
+            #expect(headers[.retryAfter] == "2")
+            #expect(answer?["error"]?["code"]?.number == -32000)
+            #expect(answer?["error"]?["message"]?.string?.contains("Wait 2 s, then call again") == true, "\(String(describing: answer))")
+            #expect(answer?["error"]?["data"]?["type"]?.string == "service_unavailable")
+            #expect(mcpTook < .seconds(5), "answered in \(mcpTook)")
 
             _ = try pg.start()
             var recovered = false
@@ -66,6 +93,7 @@ import Testing
                 if !recovered { try await Task.sleep(for: .milliseconds(250)) }
             }
             #expect(recovered, "the API serves again within 20 s of the database's return")
+            #expect(try await mcp(call, session: session).0 == 200)
             #expect(try await get("/readyz").0 == 200)
         }
     }

@@ -34,7 +34,49 @@ import Testing
                 registry.byName["list_enrollments"].map { Set($0.queryParameters) } == [
                     "limit", "cursor", "state", "contact_id", "sequence_id", "inbox_id",
                 ])
+            // Every tool that changes something takes idempotency_key: the document declares the
+            // header on each POST, PATCH and DELETE, and the API honours it on all three.
+            let changing = registry.tools.filter { $0.spec.effect != .read }
+            #expect(changing.count >= 25)
+            for tool in changing {
+                #expect(tool.takesIdempotencyKey, "\(tool.name) (\(tool.route.key)) takes no idempotency_key")
+                #expect(tool.definition["inputSchema"]?["properties"]?["idempotency_key"]?["type"]?.string == "string", "\(tool.name)")
+            }
+            #expect(changing.filter { $0.route.method == .post }.map(\.name).contains("approve_draft"))
+            // Tools whose answers can hold received text say so in their descriptions.
+            for name in ["list_events", "get_contact", "list_contacts", "get_thread", "get_message", "enroll"] {
+                #expect(registry.byName[name]?.definition["description"]?.string?.hasSuffix(ToolCatalog.untrustedNote) == true, "\(name)")
+            }
+            // A conflict names the tool that reads the object's state.
+            #expect(registry.byName["resume_enrollment"]?.reader == "get_enrollment")
+            #expect(registry.byName["approve_draft"]?.reader == "get_draft")
         }
+    }
+
+    /// Received text in event data and referred contacts' names is marked, with its paths.
+    @Test func receivedTextInEventsAndReferredContactsIsMarked() throws {
+        let page = try #require(
+            JSONValue.parse(
+                """
+                {"data": [
+                  {"id": "evt_1", "type": "message.received", "data": {"message_id": "msg_1", "intent": "referral", "return_sentence": null,
+                   "referrals": [{"name": "Maria Lopez", "email": "maria@example.com"}]}},
+                  {"id": "evt_2", "type": "message.received", "data": {"message_id": "msg_2", "return_sentence": "Back on Monday.", "referrals": []}},
+                  {"id": "evt_3", "type": "enrollment.exited", "data": {"enrollment_id": "enr_1", "exit_detail": "reply msg_2"}},
+                  {"id": "evt_4", "type": "message.sent", "data": {"message_id": "msg_3"}},
+                  {"id": "ctc_1", "full_name": "Maria Lopez", "first_name": "Maria", "emails": [{"label": "referred", "address": "maria@example.com"}]},
+                  {"id": "ctc_2", "full_name": "Avery Chen", "emails": [{"label": "work", "address": "avery@example.com"}]},
+                  {"id": "msg_4", "direction": "inbound", "subject": "Hi", "signature_text": "Jo", "from_name": null}
+                ], "next_cursor": null}
+                """))
+        let (marked, paths) = Untrusted.mark(page)
+        #expect(
+            paths == [
+                "data[0].data.referrals", "data[1].data.return_sentence", "data[2].data.exit_detail", "data[4].full_name", "data[4].first_name",
+                "data[6].subject", "data[6].signature_text",
+            ])
+        let items = try #require(marked?["data"]?.array)
+        #expect(items.map { $0[Untrusted.marker]?.bool ?? false } == [true, true, true, false, true, false, true])
     }
 
     /// A new route without a decision is refused when the tools are built (and so in the test
@@ -108,12 +150,61 @@ import Testing
         }
     }
 
-    @Test func everyToolMatchesItsRESTOperation() async throws {
+    static let nudge = TestCluster.packageRoot.appendingPathComponent(".build/debug/nudge").path
+
+    /// Every tool against REST, over streamable HTTP and over stdio (`nudge mcp` relaying to the
+    /// server): the same scenario, with writes, conflicts and marked mail on both transports.
+    @Test(arguments: ["http", "stdio"]) func everyToolMatchesItsRESTOperation(transport: String) async throws {
         try await Harness.run(configure: { $0.webhookAllowPrivate = true }, testing: .live) { h in
             let outcome = try await Self.peer(
-                "parity", ["base": try Self.base(h), "tokens": ["admin": h.admin], "inbox_address": "sales-\(Fixture.suffix())@acme.test"])
+                "parity",
+                [
+                    "base": try Self.base(h), "tokens": ["admin": h.admin], "inbox_address": "sales-\(Fixture.suffix())@acme.test",
+                    "transport": transport, "nudge": Self.nudge,
+                ])
             #expect(outcome.output["called"]?.contains("send_one") == true)
         }
+    }
+
+    /// send_one into an existing thread lands there; one at a time is called off by a reply
+    /// that comes first, and nothing is sent.
+    @Test func sendOneInAThreadAndCalledOffByAReply() async throws {
+        try await Harness.run(testing: .live) { h in
+            let address = "sales-\(Fixture.suffix())@acme.test"
+            let inbox = try await h.inbox(address)
+            let outcome = try await Self.peer(
+                "send_one",
+                [
+                    "base": try Self.base(h), "tokens": ["admin": h.admin], "inbox": inbox, "inbox_address": address,
+                    "send_at": RFC3339.string(h.clock.now().addingTimeInterval(3600)),
+                ])
+            let later = try await h.call(.get, "/v1/sequences/enrollments/\(outcome.output["later"] ?? "")")
+            #expect(later["exit_reason"]?.string == "replied")
+            #expect(try await h.events("message.sent").filter { $0["data"]?["enrollment_id"]?.string == later.id }.isEmpty)
+        }
+    }
+
+    /// `/mcp` cannot be served without its tools: a document that is missing, or lacks an
+    /// operation the routes have, stops the start with the reason instead of dropping `/mcp`.
+    @Test func startFailsWhenTheToolsCannotBeBuilt() async throws {
+        let missing = await #expect(throws: MCPSetupError.self) {
+            try await Harness.run(configure: { $0.openAPIPath = "/nonexistent/openapi.json" }) { _ in }
+        }
+        #expect(missing?.description.contains("/nonexistent/openapi.json") == true)
+
+        let path = TestCluster.packageRoot.appendingPathComponent("docs/openapi.json").path
+        guard case .object(var doc) = try OpenAPISchemas(contentsOf: path).document, case .object(var paths)? = doc["paths"] else {
+            throw OpenAPISchemas.SchemaError("unexpected document shape")
+        }
+        paths["/v1/drafts/{id}/reject"] = nil
+        doc["paths"] = .object(paths)
+        let partial = (ProcessInfo.processInfo.environment["NUDGE_TEST_TMP"] ?? NSTemporaryDirectory()) + "/openapi-\(Fixture.suffix()).json"
+        try Data(JSONValue.object(doc).serialized.utf8).write(to: URL(fileURLWithPath: partial))
+        defer { try? FileManager.default.removeItem(atPath: partial) }
+        let lacking = await #expect(throws: MCPSetupError.self) {
+            try await Harness.run(configure: { $0.openAPIPath = partial }) { _ in }
+        }
+        #expect(lacking?.description.contains("POST /v1/drafts/{id}/reject") == true)
     }
 
     @Test func agentScriptOverMCPAlone() async throws {
@@ -157,9 +248,8 @@ import Testing
         try await Harness.run(testing: .live) { h in
             let contact = try await h.contact(Fixture.address()).id
             let reader = try await h.token(["contacts:read"])
-            let nudge = TestCluster.packageRoot.appendingPathComponent(".build/debug/nudge").path
             _ = try await Self.peer(
-                "stdio", ["base": try Self.base(h), "tokens": ["reader": reader], "contact": contact, "nudge": nudge])
+                "stdio", ["base": try Self.base(h), "tokens": ["reader": reader], "contact": contact, "nudge": Self.nudge])
         }
     }
 

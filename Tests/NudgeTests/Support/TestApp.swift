@@ -127,7 +127,7 @@ struct Harness: Sendable {
         let services = try NudgeServices(
             config: config, postgres: postgres, clock: clock, logger: logger,
             transport: transport ?? OutboxDirectoryTransport(directory: config.outboxDir))
-        let app = buildApplication(services: services, background: services.backgroundServices() + extra(services))
+        let app = try buildApplication(services: services, background: services.backgroundServices() + extra(services))
         try await app.test(testing) { client in
             let (org, token) = try await services.tokens.createOrg(name: "Acme", now: clock.now())
             SecretLedger.record(token.token)
