@@ -8,7 +8,21 @@ public enum HTMLText {
         var i = 0
         var preDepth = 0
         var noTagUntil = 0  // after a failed tag scan, treat "<" as text up to where it stopped (keeps this linear)
+        // A <blockquote> is quoted history: its lines start with "> " as in a plain-text reply,
+        // so that ReplyText leaves it out of the reply's new text.
+        var quoteDepth = 0
+        func lineStart() {
+            guard quoteDepth > 0, out.isEmpty || out.last == "\n" else { return }
+            for _ in 0..<quoteDepth { out.append(contentsOf: "> ".unicodeScalars) }
+        }
+        var outlookLine = false  // inside a `<p class=MsoNormal>`
         func trimSpaces() { while let last = out.last, last == " " { out.removeLast() } }
+        /// After a line break: makes it a blank line (at most one).
+        func blankLine() {
+            guard !out.isEmpty, out.last == "\n" else { return }
+            let last2 = out.index(before: out.endIndex)
+            if last2 == out.startIndex || out[out.index(before: last2)] != "\n" { out.append("\n") }
+        }
         func newline(_ count: Int) {
             pendingSpace = false
             trimSpaces()
@@ -38,6 +52,7 @@ public enum HTMLText {
                 }
                 if let close {
                     let (name, isEnd) = tagName(s, i + 1, close)
+                    let tagStart = i
                     i = close + 1
                     if !isEnd, name == "script" || name == "style" || name == "head" || name == "title" {
                         // Skip to the matching end tag (case-insensitive); an unclosed <head> ends at <body>.
@@ -46,11 +61,27 @@ public enum HTMLText {
                         continue
                     }
                     if name == "pre" { preDepth = max(0, preDepth + (isEnd ? -1 : 1)) }
+                    if name == "blockquote" { quoteDepth = max(0, quoteDepth + (isEnd ? -1 : 1)) }
                     if name == "br" {
                         pendingSpace = false
                         trimSpaces()
                         out.append("\n")
                         removeTripleBreaks(&out)
+                        continue
+                    }
+                    // Outlook writes each line as a `<p class=MsoNormal>` with no margin, and a blank
+                    // line as one holding only "&nbsp;": lines, as its own text part has them.
+                    if name == "p", isEnd ? outlookLine : tagContains(s, tagStart, close, "msonormal") {
+                        if !isEnd {
+                            outlookLine = true
+                            newline(1)
+                        } else {
+                            outlookLine = false
+                            trimSpaces()
+                            let blank = out.last == "\n"  // only "&nbsp;" or nothing since the line began
+                            newline(1)
+                            if blank { blankLine() }
+                        }
                         continue
                     }
                     if paragraphTags.contains(name) {
@@ -59,7 +90,10 @@ public enum HTMLText {
                     }
                     if blockTags.contains(name) {
                         newline(1)
-                        if name == "li" && !isEnd { out.append(contentsOf: "- ".unicodeScalars) }
+                        if name == "li" && !isEnd {
+                            lineStart()
+                            out.append(contentsOf: "- ".unicodeScalars)
+                        }
                         continue
                     }
                     if name == "td" || name == "th" { pendingSpace = true }
@@ -70,6 +104,7 @@ public enum HTMLText {
             if c == "&", let (decoded, next) = entity(s, i) {
                 if pendingSpace && !out.isEmpty && out.last != "\n" { out.append(" ") }
                 pendingSpace = false
+                lineStart()
                 out.append(contentsOf: decoded.unicodeScalars)
                 i = next
                 continue
@@ -81,6 +116,7 @@ public enum HTMLText {
             }
             if pendingSpace && !out.isEmpty && out.last != "\n" { out.append(" ") }
             pendingSpace = false
+            lineStart()
             out.append(c)
             i += 1
         }
@@ -137,6 +173,16 @@ public enum HTMLText {
             return i
         }
         return nil
+    }
+    /// Whether the tag `s[from..<end]` contains `p` (lowercase ASCII), in any case.
+    private static func tagContains(_ s: [Unicode.Scalar], _ from: Int, _ end: Int, _ p: String) -> Bool {
+        let lp = Array(p.unicodeScalars)
+        guard end - from >= lp.count else { return false }
+        outer: for i in from...(end - lp.count) {
+            for k in 0..<lp.count where lower(s[i + k]) != lp[k] { continue outer }
+            return true
+        }
+        return false
     }
     private static func lower(_ c: Unicode.Scalar) -> Unicode.Scalar {
         (c.value >= 65 && c.value <= 90) ? Unicode.Scalar(c.value + 32)! : c

@@ -10,7 +10,8 @@ package struct HoldContext: Sendable {
     package let nextDueAt: Date
     /// The end of a hold already running (a second notice replaces it).
     package let heldUntil: Date?
-    package let inboxTimeZone: String
+    /// The zone the send window is read in: the contact's, else the inbox's (as the dispatcher does).
+    package let sendingTimeZone: String
     package let sendWindow: SendWindow?
     package let action: OutOfOfficeAction
     package let defaultDays: Int
@@ -47,15 +48,16 @@ package struct EndedHold: Sendable {
 
 extension EnrollmentStore {
     /// The active enrollments among `ids` (already locked by `ReplyTargets`) with their inbox's
-    /// zone and window and their sequence version's `on_out_of_office` settings.
+    /// window, the zone it is read in, and their sequence version's `on_out_of_office` settings.
     package static func holdContext(org: String, ids: [String], _ conn: PostgresConnection, logger: Logger) async throws -> [HoldContext] {
         guard !ids.isEmpty else { return [] }
         var out: [HoldContext] = []
         for try await (id, contact, due, held, tz, window, action, days) in try await conn.query(
             """
-            SELECT e.id, e.contact_id, e.next_due_at, e.held_until, i.timezone, i.send_window::text,
+            SELECT e.id, e.contact_id, e.next_due_at, e.held_until, coalesce(nullif(c.timezone, ''), i.timezone), i.send_window::text,
               v.definition ->> 'on_out_of_office', (v.definition ->> 'ooo_default_days')::int
             FROM enrollments e JOIN inboxes i ON i.org_id = e.org_id AND i.id = e.inbox_id
+            LEFT JOIN contacts c ON c.org_id = e.org_id AND c.id = e.contact_id
             LEFT JOIN sequence_versions v ON v.org_id = e.org_id AND v.sequence_id = e.sequence_id AND v.version = e.sequence_version
             WHERE e.org_id = \(org) AND e.id = ANY(\(ids)) AND e.state = \(EnrollmentState.active.rawValue) AND e.next_due_at IS NOT NULL
             ORDER BY e.id
@@ -63,7 +65,7 @@ extension EnrollmentStore {
         ).decode((String, String, Date, Date?, String, String?, String?, Int?).self) {
             out.append(
                 HoldContext(
-                    id: id, contactID: contact, nextDueAt: due, heldUntil: held, inboxTimeZone: tz,
+                    id: id, contactID: contact, nextDueAt: due, heldUntil: held, sendingTimeZone: tz,
                     sendWindow: try window.map { try JSONCoding.decoder.decode(SendWindow.self, from: Data($0.utf8)) },
                     action: action.flatMap(OutOfOfficeAction.init(rawValue:)) ?? .hold, defaultDays: days ?? OutOfOfficeAction.defaultDays))
         }

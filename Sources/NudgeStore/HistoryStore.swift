@@ -526,14 +526,16 @@ extension HistoryStore {
         return out
     }
 
-    /// The model's label, in the caller's transaction: true when it was applied. A rule's
-    /// `unsubscribe_request` is never replaced (nor reviewed).
-    package static func labelIntent(org: String, id: String, intent: String, confidence: Double, _ conn: PostgresConnection, logger: Logger)
-        async throws -> Bool
-    {
+    /// The model's label and the people it refers to (a JSON array, empty for none), in the
+    /// caller's transaction: true when it was applied. A rule's `unsubscribe_request` is never
+    /// replaced (nor reviewed).
+    package static func labelIntent(
+        org: String, id: String, intent: String, confidence: Double, referrals: String, _ conn: PostgresConnection, logger: Logger
+    ) async throws -> Bool {
         try await !conn.query(
             """
-            UPDATE messages SET intent = \(intent), intent_source = 'llm', intent_confidence = \(confidence), intent_review_at = NULL
+            UPDATE messages SET intent = \(intent), intent_source = 'llm', intent_confidence = \(confidence),
+              referrals = nullif(\(referrals), '')::jsonb, intent_review_at = NULL
             WHERE org_id = \(org) AND id = \(id) AND intent_review_at IS NOT NULL AND intent IS DISTINCT FROM 'unsubscribe_request'
             RETURNING id
             """, logger: logger

@@ -49,6 +49,23 @@ import Testing
         }
     }
 
+    /// A reply that asks to be removed suppresses its sender, so no reply of the corpus may be
+    /// read as asking it unless it does. The manifest labels replies by class only, and none of
+    /// its human or automatic replies asks (their texts are greetings and absence notices): any
+    /// corpus file read as a reply (`ReplyAnalysis`, as the worker stores it) must not be flagged.
+    @Test func noCorpusReplyIsReadAsAnUnsubscribe() throws {
+        var replies = 0
+        for e in try Corpus.manifest() {
+            let m = InboundMessage.analyze(try Corpus.bytes(e.file))
+            guard m.classification == .humanReply || m.classification == .autoReply else { continue }
+            replies += 1
+            let analysis = ReplyAnalysis.analyze(m, timeZone: .gmt)
+            #expect(!analysis.unsubscribeRequested, "\(e.file) (\(e.kind))")
+            #expect(analysis.intent.kind != .unsubscribeRequest, "\(e.file) (\(e.kind))")
+        }
+        #expect(replies >= 14)
+    }
+
     @Test func bounceRecipientCoverage() throws {
         let dsns = try Corpus.manifest().filter { $0.kind == "dsn" }
         var withRecipient = 0

@@ -62,6 +62,21 @@ import Testing
         #expect(HTMLText.toText("a\n   b\t\tc") == "a b c")
         #expect(HTMLText.toText("x < y and y > z") == "x < y and y > z")
     }
+    /// Quoted history in an HTML-only reply reads as "> " lines, as in a plain-text one.
+    @Test func blockquotesAreQuoted() {
+        let html =
+            "<div>Sounds good.</div><blockquote type=\"cite\"><div>On Tuesday, Sam wrote:</div><div>Hi,<br>Unsubscribe: https://x.example/u</div>"
+            + "<blockquote>older</blockquote><ul><li>item</li></ul></blockquote><div>after</div>"
+        let text = "Sounds good.\n\n> On Tuesday, Sam wrote:\n> Hi,\n> Unsubscribe: https://x.example/u\n\n> > older\n\n> - item\n\nafter"
+        #expect(HTMLText.toText(html) == text)
+    }
+    /// Outlook's `<p class=MsoNormal>` paragraphs are lines; one with only "&nbsp;" is a blank line.
+    @Test func outlookParagraphsAreLines() {
+        let html =
+            "<p class=MsoNormal>Hi Sam,<o:p></o:p></p><p class=MsoNormal><o:p>&nbsp;</o:p></p><p class=\"MsoNormal\">Works for me.<o:p></o:p></p>"
+            + "<p class=MsoNormal><o:p>&nbsp;</o:p></p><p class=MsoNormal>Best,<o:p></o:p></p><p class=MsoNormal>Tom <o:p></o:p></p><p>Other</p>"
+        #expect(HTMLText.toText(html) == "Hi Sam,\n\nWorks for me.\n\nBest,\nTom\n\nOther")
+    }
 }
 
 @Suite struct SubjectTests {

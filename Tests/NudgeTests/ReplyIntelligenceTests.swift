@@ -150,6 +150,64 @@ import Testing
         }
     }
 
+    /// A request to be removed suppresses whatever else the reply says: an absence in a
+    /// person's reply, a hand-over (whose referred person is still enrolled by the referral
+    /// rule), and an automatic absence notice that asks it.
+    @Test func aRemovalRequestWithAnAbsenceOrAHandOverSuppresses() async throws {
+        try await Harness.run { h in
+            let inbox = try await h.inbox()
+            let referred = try await h.call(
+                .post, "/v1/sequences/", Fixture.sequence(inbox, name: "Referred", emails: "[\(Fixture.step(days: 1, subject: "Hi"))]")
+            ).id
+            let rule = try await h.call(
+                .post, "/v1/workflow-rules/",
+                #"{"inbox_id": "\#(inbox)", "trigger": {"type": "reply_intent", "intent": "referral"}, "action": {"type": "enroll", "sequence_id": "\#(referred)", "target": "referred"}}"#
+            )
+            #expect(rule.status == 201)
+            let (away, gone, auto) = (Fixture.address("away"), Fixture.address("gone"), Fixture.address("auto"))
+            let maria = "maria-\(Fixture.suffix())@example.com"
+            var enrollments: [String: String] = [:]
+            for who in [away, gone, auto] { enrollments[who] = try await Self.enroll(h, inbox: inbox, address: who) }
+            let replies = [
+                (away, Self.mail(from: away, subject: "Re: Following up", body: "I'm on vacation this week. Please remove me from your list.")),
+                (
+                    gone,
+                    Self.mail(
+                        from: gone, subject: "Re: Following up",
+                        body: "I've left the company, write to Maria Lopez (\(maria)), and take me off your list.\n\nThanks,\nJo")
+                ),
+                (
+                    auto,
+                    Self.mail(
+                        from: auto, subject: "Automatic reply: Following up",
+                        body:
+                            "I am out of the office until 14 December. This mailbox is no longer monitored, please remove me from your mailing list.",
+                        date: "Thu, 19 Nov 2026 12:06:40 +0100", auto: true)
+                ),
+            ]
+            var intents: [String] = []
+            for (who, raw) in replies {
+                let r = try await Self.receive(h, inbox, raw)
+                #expect(r["enrollments"]?.items.compactMap(\.string).contains(enrollments[who]!) == true, "\(who)")
+                let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrollments[who]!)/")
+                #expect(e["state"]?.string == "exited", "\(who)")
+                #expect(e["exit_reason"]?.string == "unsubscribed", "\(who)")
+                let sup = try await h.call(.get, "/v1/suppressions/?email=\(who)")
+                #expect(sup.data.first?["reason"]?.string == "unsubscribed", "\(who)")
+                #expect(sup.data.first?["detail"]?.string == "asked in reply", "\(who)")
+                let m = try await h.call(.get, "/v1/messages/\(r["message_id"]!.string!)/")
+                intents.append(m["intent"]?.string ?? "")
+                if who == gone { #expect(m["referrals"]?[0]?["email"]?.string == maria) }
+            }
+            #expect(intents == ["unsubscribe_request", "referral", "out_of_office"])
+            // The hand-over's referred person is enrolled; nobody is held.
+            let found = try await h.call(.get, "/v1/contacts/?email=\(maria)")
+            #expect(found.data.first?["full_name"]?.string == "Maria Lopez")
+            #expect(try await h.enrollments(ofContact: found.data.first?["id"]?.string ?? "").first?["sequence_id"]?.string == referred)
+            #expect(try await h.events("enrollment.held").isEmpty)
+        }
+    }
+
     // MARK: Out-of-office holds
 
     /// Enrolled on a Wednesday, a 3-day wait; the notice comes a day later and names Friday 27
@@ -179,6 +237,7 @@ import Testing
             let held = try await h.events("enrollment.held")
             #expect(held.count == 1)
             #expect(held.first?["data"]?["return_date"]?.string == "2026-11-27")
+            #expect(held.first?["data"]?["sentence"]?.string == "I am out of the office and back on Friday 27 November.")
             #expect(held.first?["data"]?["held_until"]?.string == "2026-11-30T08:00:00Z")
             let m = try await h.call(.get, "/v1/messages/\(r["message_id"]!.string!)/")
             #expect(m["intent"]?.string == "out_of_office")
@@ -189,7 +248,11 @@ import Testing
             #expect(try await h.events("message.sent").isEmpty)
             #expect(try await h.events("enrollment.resumed").isEmpty)
             _ = try await h.advance(seconds: 1)
-            #expect(try await h.events("enrollment.resumed").count == 1)
+            let resumedEvents = try await h.events("enrollment.resumed")
+            #expect(resumedEvents.count == 1)
+            #expect(resumedEvents.first?["data"]?["return_date"]?.string == "2026-11-27")
+            #expect(resumedEvents.first?["data"]?["sentence"]?.string == "I am out of the office and back on Friday 27 November.")
+            #expect(resumedEvents.first?["data"]?["next_due_at"]?.string == "2026-12-02T08:00:00Z")
             let resumed = try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)/")
             #expect(resumed["hold"] == nil || resumed["hold"] == .null)
             _ = try await h.advance(seconds: 2 * Self.day - 1)
@@ -227,6 +290,82 @@ import Testing
             #expect(try await h.events("enrollment.resumed").count == 1)
             _ = try await h.advance(seconds: 2 * Self.day)
             #expect(try await h.events("message.sent").count == 1)
+        }
+    }
+
+    /// The notice's "back tomorrow" is read on the contact's calendar, not the inbox's: sent on
+    /// Monday evening in Los Angeles, already Tuesday in Berlin, it names Tuesday 24 November.
+    /// The grace day is counted in the contact's zone too, where the dispatcher reads the window.
+    @Test func theContactsTimeZoneDecidesTheReturnDay() async throws {
+        try await Harness.run { h in
+            let inbox = try await Self.berlinInbox(h)
+            let buyer = Fixture.address("buyer")
+            _ = try await h.contact(buyer, inbox: inbox, extra: #", "timezone": "America/Los_Angeles""#)
+            // Wed 18 Nov 11:06:40 UTC, a 7-day wait: due Wed 25 Nov 11:06:40 UTC.
+            let enrollment = try await Self.enroll(h, inbox: inbox, address: buyer, days: 7)
+            _ = try await h.advance(seconds: 492_800)  // Tue 24 Nov 04:00 UTC: 05:00 in Berlin, Monday 20:00 in Los Angeles
+            let r = try await Self.receive(
+                h, inbox,
+                Self.mail(
+                    from: buyer, subject: "Out of Office: Following up",
+                    body: "Thanks for your note. I'm out of the office today and back tomorrow.\n\nAvery",
+                    date: "Mon, 23 Nov 2026 20:00:00 -0800", auto: true))
+            #expect(try await h.call(.get, "/v1/messages/\(r["message_id"]!.string!)/")["return_date"]?.string == "2026-11-24")
+            let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)/")
+            #expect(e["hold"]?["return_date"]?.string == "2026-11-24")
+            // Back Tuesday: the grace day is Wednesday, from the window's 09:00 where it is read, the
+            // contact's zone (17:00 UTC); the 1 day 7:06:40 left of the wait follows, inside the window.
+            #expect(e["hold"]?["held_until"]?.string == "2026-11-25T17:00:00Z")
+            #expect(e["next_due_at"]?.string == "2026-11-27T00:06:40Z")
+            let held = try await h.events("enrollment.held")
+            #expect(held.first?["data"]?["return_date"]?.string == "2026-11-24")
+            #expect(held.first?["data"]?["sentence"]?.string == "I'm out of the office today and back tomorrow.")
+
+            _ = try await h.advance(seconds: 133_200 - 1)  // Wed 25 Nov 16:59:59 UTC
+            #expect(try await h.events("enrollment.resumed").isEmpty)
+            _ = try await h.advance(seconds: 1)
+            let resumed = try await h.events("enrollment.resumed")
+            #expect(resumed.count == 1)
+            #expect(resumed.first?["data"]?["return_date"]?.string == "2026-11-24")
+            #expect(resumed.first?["data"]?["sentence"]?.string == "I'm out of the office today and back tomorrow.")
+            _ = try await h.advance(seconds: 112_000 - 1)
+            #expect(try await h.events("message.sent").isEmpty)
+            _ = try await h.advance(seconds: 1)
+            #expect(try await h.events("message.sent").count == 1)
+        }
+    }
+
+    /// The hold ends on Friday 29 October 2027 at 09:00 in Berlin (07:00 UTC, summer time); the
+    /// 3 days left of the wait run over Sunday's change to winter time, so they end on Monday at
+    /// 07:00 UTC, now 08:00 local: before the window opens. The step goes at the window's 09:00
+    /// local, 08:00 UTC, not at 07:00 UTC as summer time's offset would have it.
+    @Test func aDaylightSavingChangeInTheKeptWaitSendsAtTheWindowsLocalHour() async throws {
+        try await Harness.run { h in
+            let inbox = try await Self.berlinInbox(h)
+            let buyer = Fixture.address("buyer")
+            _ = try await h.advance(seconds: 29_710_400 - 2 * Self.day)  // Tue 26 Oct 2027 08:00 UTC
+            let enrollment = try await Self.enroll(h, inbox: inbox, address: buyer, days: 4)  // due Sat 30 Oct 08:00 UTC
+            _ = try await h.advance(seconds: Self.day)
+            _ = try await Self.receive(
+                h, inbox,
+                Self.mail(
+                    from: buyer, subject: "Automatic reply: Following up", body: "I am out of the office today and back tomorrow.",
+                    date: "Wed, 27 Oct 2027 10:00:00 +0200", auto: true))
+            let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrollment)/")
+            #expect(e["hold"]?["return_date"]?.string == "2027-10-28")
+            #expect(e["hold"]?["held_until"]?.string == "2027-10-29T07:00:00Z")
+            // Waits are elapsed time, as every step's delay: 3 days after the hold's end.
+            #expect(e["next_due_at"]?.string == "2027-11-01T07:00:00Z")
+            _ = try await h.advance(seconds: 2 * Self.day - 3_600)  // Fri 29 Oct 07:00 UTC
+            #expect(try await h.events("enrollment.resumed").count == 1)
+            _ = try await h.advance(seconds: 3 * Self.day)  // Mon 1 Nov 07:00 UTC, 08:00 in Berlin
+            #expect(try await h.events("message.sent").isEmpty)
+            _ = try await h.advance(seconds: 3_599)
+            #expect(try await h.events("message.sent").isEmpty)
+            _ = try await h.advance(seconds: 1)  // 09:00 in Berlin
+            let sent = try await h.events("message.sent")
+            #expect(sent.count == 1)
+            #expect(sent.first?["data"]?["enrollment_id"]?.string == enrollment)
         }
     }
 
@@ -559,6 +698,44 @@ import Testing
             let m = try await h.call(.get, "/v1/messages/\(c["message_id"]!.string!)/")
             #expect(m["intent"]?.string == "other")
             #expect(m["intent_source"]?.string == "rules")
+        }
+    }
+
+    /// The model relabels a reply the rules left as `other` to `referral`: the people come from
+    /// the reply's text (the model names no one), are stored, and the referral rule enrolls them.
+    @Test func anLLMReferralTakesThePeopleTheReplyNames() async throws {
+        let llm = try await ScriptedLLM.start()
+        defer { llm.stop() }
+        try await Harness.run(llm: LLMTests.settings(llm, attempts: 1)) { h in
+            let inbox = try await h.inbox()
+            let seq = try await h.call(.post, "/v1/sequences/", Fixture.sequence(inbox, emails: "[\(Fixture.step(days: 1, subject: "Hi"))]")).id
+            let rule = try await h.call(
+                .post, "/v1/workflow-rules/",
+                #"{"inbox_id": "\#(inbox)", "trigger": {"type": "reply_intent", "intent": "referral"}, "action": {"type": "enroll", "sequence_id": "\#(seq)", "target": "referred"}}"#
+            )
+            #expect(rule.status == 201)
+            let tom = Fixture.address("tom")
+            _ = try await h.contact(tom, inbox: inbox)
+            let maria = "maria.lopez-\(Fixture.suffix())@example.com"
+            llm.scriptIntent(.json(#"{"intent": "referral", "confidence": 0.85, "reason": "Points to Maria Lopez."}"#))
+            // No hand-over phrase the rules know: they say `other`.
+            let r = try await Self.receive(
+                h, inbox,
+                Self.mail(from: tom, subject: "Re: Offer", body: "Noted, thanks. Maria Lopez (\(maria)) runs purchasing now.\n\nBest,\nTom"))
+            let id = r["message_id"]!.string!
+            #expect(try await h.call(.get, "/v1/messages/\(id)/")["intent"]?.string == "other")
+            _ = try await h.advance(seconds: 0)
+            let m = try await h.call(.get, "/v1/messages/\(id)/")
+            #expect(m["intent"]?.string == "referral")
+            #expect(m["intent_source"]?.string == "llm")
+            #expect(m["referrals"]?.items.count == 1)
+            #expect(m["referrals"]?[0]?["email"]?.string == maria)
+            #expect(m["referrals"]?[0]?["name"]?.string == "Maria Lopez")
+            let found = try await h.call(.get, "/v1/contacts/?email=\(maria)")
+            #expect(found.data.first?["full_name"]?.string == "Maria Lopez")
+            let theirs = try await h.enrollments(ofContact: found.data.first?["id"]?.string ?? "")
+            #expect(theirs.first?["sequence_id"]?.string == seq)
+            #expect(theirs.first?["workflow_rule_id"]?.string == rule.id)
         }
     }
 }

@@ -8,10 +8,19 @@ public enum Referral {
         public var email: String?
     }
 
+    /// The people a reply that a model labelled `referral` points to: the addresses it names
+    /// (not the sender's) with the names next to them, else a colleague named in it. The model's
+    /// label stands in for the hand-over phrase the rules need.
+    /// - Parameter replyText: the reply without quoted history and signature (`messages.reply_text`).
+    public static func referred(in replyText: String, sender: String?) -> [Contact] {
+        let text = String(replyText.prefix(ReplyIntent.Prepared.cap))
+        return contacts(in: text, lower: text.ruleText, sender: sender, needsCue: false)
+    }
+
     /// Contacts named in the text next to a hand-over phrase; empty without one.
     /// - Parameter lower: `text.ruleText`.
-    static func contacts(in text: String, lower: String, sender: String?) -> [Contact] {
-        guard cue.matches(lower) else { return [] }
+    static func contacts(in text: String, lower: String, sender: String?, needsCue: Bool = true) -> [Contact] {
+        guard !needsCue || cue.matches(lower) else { return [] }
         let ns = text as NSString
         var out: [Contact] = []
         for (address, offset) in TextScan.addresses(in: text) {
@@ -97,7 +106,8 @@ public enum Referral {
             "wenden sie sich", "kontaktieren", "schreiben sie", "zuständig", "ansprechpart", "kolleg", "nicht mehr", "verlassen",
             "übernommen", "contacter", "contactez", "écrire à", "écrivez à", "s'occupe", "responsable", "en charge", "collègue",
             "a quitté", "ne fait plus partie", "contacte", "contactar", "escriba a", "escribe a", "se encarga", "compañer", "ya no",
-            "dejó", "contattare", "contatti", "scrivere a", "scriva a", "si occupa", "responsabile", "collega", "non lavora più",
+            "dejó", "contattare", "contatti", "scrivere a", "scriva a", "scrivete a", "si occupa", "responsabile", "collega", "non lavora più",
+            "non lavoro più",
             "ha lasciato", "neem contact", "contact opnemen", "mail naar", "verantwoordelijk", "werkt hier niet meer", "niet meer werkzaam",
             "entre em contato", "contate", "escreva para", "responsável", "colega", "não trabalha mais", "deixou a empresa", "cuida",
             "kontakta", "skriv till", "ansvarig", "ansvarar", "kollega", "slutat", "jobbar inte längre", "arbetar inte längre",

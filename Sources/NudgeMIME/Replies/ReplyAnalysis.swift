@@ -6,6 +6,7 @@ public struct ReplyAnalysis: Sendable, Hashable {
     public var intent: ReplyIntent.Result
     /// Only for absence notices (automatic replies, or `out_of_office` text); nil when none is stated.
     public var returnDate: OutOfOffice.ReturnDate?
+    /// The reply asks not to be contacted again, whatever its intent (`ReplyIntent.Result.unsubscribe`).
     public var unsubscribeRequested: Bool
     /// The new text without its signature, and the signature.
     public var body: String
@@ -23,6 +24,6 @@ public struct ReplyAnalysis: Sendable, Hashable {
         let absence = intent.kind == .outOfOffice
         return ReplyAnalysis(
             intent: intent, returnDate: absence ? OutOfOffice.returnDate(of: message, timeZone: timeZone) : nil,
-            unsubscribeRequested: !absence && intent.kind == .unsubscribeRequest, body: split.body, signature: split.signature)
+            unsubscribeRequested: intent.unsubscribe, body: split.body, signature: split.signature)
     }
 }

@@ -22,6 +22,9 @@ public enum ReplyIntent {
         /// For `.referral`: the people the reply points to.
         public var referrals: [Referral.Contact]
         public var language: ReplyLanguage
+        /// The reply asks not to be contacted again, whatever its intent: "I'm away this week,
+        /// please remove me" and "I've left, write to maria@..., and take me off your list" ask it too.
+        public var unsubscribe: Bool
     }
 
     /// Classifies the new text of a reply.
@@ -56,8 +59,9 @@ public enum ReplyIntent {
     static func classify(_ reply: Prepared, subject: String, isAutoReply: Bool, sender: String?) -> Result {
         let (body, text) = (reply.body, reply.lower)
         let language = ReplyLanguage.detect(lowercased: text)
+        let unsubscribe = Unsubscribe.isRequested(lowerBody: text)
         func result(_ kind: Kind, _ confidence: Double, _ referrals: [Referral.Contact] = []) -> Result {
-            Result(kind: kind, confidence: confidence, referrals: referrals, language: language)
+            Result(kind: kind, confidence: confidence, referrals: referrals, language: language, unsubscribe: unsubscribe)
         }
         var found: [Referral.Contact]?
         func referrals() -> [Referral.Contact] {
@@ -65,17 +69,19 @@ public enum ReplyIntent {
             found = Referral.contacts(in: body, lower: text, sender: sender)
             return found!
         }
+        func referral(_ people: [Referral.Contact]) -> Result { result(.referral, people.contains { $0.email != nil } ? 0.9 : 0.7, people) }
         // "I have left the company, please write to maria@..." is often sent automatically: a hand-over, not an absence.
         if IntentRules.departed.matches(text) {
             let referrals = referrals()
             if !referrals.isEmpty { return result(.referral, 0.9, referrals) }
         }
-        if isAutoReply || IntentRules.absence.matches(subject.lowercased() + "\n" + text) {
-            return result(.outOfOffice, isAutoReply ? 0.95 : 0.8)
-        }
-        if Unsubscribe.isRequested(lowerBody: text) { return result(.unsubscribeRequest, 0.95) }
+        if isAutoReply { return result(.outOfOffice, 0.95) }
+        // A person's request to be removed outranks the absence they mention ("I'm away this week,
+        // please remove me"); the people a request hands over to stay a referral.
+        if unsubscribe { return referrals().isEmpty ? result(.unsubscribeRequest, 0.95) : referral(referrals()) }
+        if IntentRules.absence.matches(subject.lowercased() + "\n" + text) { return result(.outOfOffice, 0.8) }
         let referrals = referrals()
-        if !referrals.isEmpty { return result(.referral, referrals.contains { $0.email != nil } ? 0.9 : 0.7, referrals) }
+        if !referrals.isEmpty { return referral(referrals) }
         if IntentRules.wrongPerson.matches(text) { return result(.wrongPerson, 0.85) }
         if IntentRules.notInterested.matches(text) { return result(.notInterested, 0.85) }
         if IntentRules.meeting.matches(text) { return result(.meetingRequest, 0.8) }

@@ -72,7 +72,9 @@ public enum Unsubscribe {
                 + ")",
             #"take\s+(?:me|us|my\s+\p{L}+)\s+off(?:\s+(?:\p{L}+\s+){0,3}?(?:list|lists|mailing\p{L}*|database|distribution|newsletters?|e-?mails?|sequence|campaign)|"#
                 + end + ")",
-            #"(?:stop|quit)\s+(?:e-?mailing|mailing|contacting|messaging|writing\s+to\s+me|spamming|reaching\s+out)"#,
+            // "Please stop emailing me until I'm back" asks for a pause, as "don't email me before Monday" does.
+            #"(?:stop|quit)\s+(?:e-?mailing|mailing|contacting|messaging|writing\s+to\s+me|spamming|reaching\s+out)(?!(?:\s+(?:me|us))?\s+"#
+                + when + #"(?!\p{L}))"#,
             // "stop sending the invoices as PDF" is not a request; "stop sending me emails" is.
             #"(?:stop|quit)\s+sending\s+(?:me\s+|us\s+)?(?:any\s+more\s+|more\s+|further\s+|these\s+|those\s+|your\s+|all\s+)?(?:e-?mails|mails|messages|newsletters?|marketing|spam|offers|stuff)(?!\p{L})"#,
             #"(?:stop|quit)\s+sending\s+(?:me|us)"# + end,

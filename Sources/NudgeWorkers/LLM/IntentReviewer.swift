@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Mustache
 import NudgeCore
+import NudgeMIME
 import NudgeStore
 import ServiceLifecycle
 
@@ -70,17 +71,21 @@ package struct IntentReviewer: Service {
         do {
             let response = try await llm.complete(request)
             let (intent, confidence) = try Self.label(response.object)
+            // The model names no one: a referral's people are those the reply's text names.
+            let referred = intent == "referral" ? Referral.referred(in: r.text, sender: r.from) : []
             let call = LLMCall(org: r.org, purpose: .replyIntent, enrollmentID: nil, request: request, response: response)
             try await services.db.tenant(r.org) { conn in
                 try await LLMCallStore.insert(call, now: now, conn, logger: logger)
-                guard try await HistoryStore.labelIntent(org: r.org, id: r.id, intent: intent, confidence: confidence, conn, logger: logger),
+                guard
+                    try await HistoryStore.labelIntent(
+                        org: r.org, id: r.id, intent: intent, confidence: confidence, referrals: Referred.json(referred), conn, logger: logger),
                     intent != r.intent, let contactID = r.contactID
                 else { return }
                 _ = try await services.rules.fire(
                     org: r.org,
                     .init(
-                        inboxID: r.inboxID, intent: intent, contactID: contactID, sender: r.from, messageID: r.id, threadID: r.threadID, referrals: []
-                    ),
+                        inboxID: r.inboxID, intent: intent, contactID: contactID, sender: r.from, messageID: r.id, threadID: r.threadID,
+                        referrals: Referred.enrollable(referred)),
                     now: now, conn)
             }
         } catch {

@@ -132,8 +132,9 @@ package struct InboundProcessor {
         case .humanReply, .autoReply, .other:
             // "Please remove me" in words: suppressed like a one-click unsubscribe, before the
             // reply's own stop so the enrollments end as `unsubscribed`. Only from a contact or
-            // in reply to this inbox's mail, as reply stops are.
-            if classification == .humanReply, analysis?.unsubscribeRequested == true, !sender.isEmpty, contactID != nil || byRef != nil {
+            // in reply to this inbox's mail, as reply stops are. An absence or hand-over notice
+            // that asks it is the mailbox owner's own standing answer, so it suppresses too.
+            if analysis?.unsubscribeRequested == true, !sender.isEmpty, contactID != nil || byRef != nil {
                 changed += try await unsubscribe(org: org, address: sender, contactID: contactID, now: now, events: &events, conn)
             }
             // A reply from the contact, or any reply in a thread an enrollment writes into.
@@ -233,12 +234,11 @@ package struct InboundProcessor {
             events: events, now: now, conn, logger: logger)
         // `reply_intent` workflow rules, after the message they name is stored.
         if known.hasIntentRules, let analysis, let facts, let contactID, !sender.isEmpty {
-            let referred = analysis.intent.referrals.compactMap { r in r.email.map { WorkflowRuleStore.ReferredPerson(email: $0, name: r.name) } }
             _ = try await WorkflowRuleStore(db: db, enrollments: EnrollmentStore(db: db)).fire(
                 org: org,
                 .init(
                     inboxID: inboxID, intent: facts.intent, contactID: contactID, sender: sender, messageID: messageID, threadID: thread,
-                    referrals: referred), now: now, conn)
+                    referrals: Referred.enrollable(analysis.intent.referrals)), now: now, conn)
         }
         if !judge.isEmpty {
             try await JudgementStore.queue(org: org, messageID: messageID, judge, now: now, conn, logger: logger)

@@ -22,7 +22,7 @@ package enum OutOfOfficeHolds {
             case .hold:
                 let until = HoldSchedule.heldUntil(
                     returnDay: returnDate?.date, received: now, defaultDays: c.defaultDays, window: c.sendWindow,
-                    timeZone: TimeZone(identifier: c.inboxTimeZone) ?? .gmt)
+                    timeZone: TimeZone(identifier: c.sendingTimeZone) ?? .gmt)
                 holds.append(
                     NewHold(
                         id: c.id, heldUntil: until,

@@ -6,11 +6,9 @@ import NudgeStore
 extension ReplyFacts {
     /// What the rules read, as stored (`intent_source` `rules`).
     package init(_ a: ReplyAnalysis) {
-        let referrals = JSONValue.array(
-            a.intent.referrals.map { .object(["email": .str($0.email), "name": .str($0.name)]) })
         self.init(
             signature: a.signature, intent: a.intent.kind.rawValue, source: "rules", confidence: a.intent.confidence,
-            referrals: a.intent.referrals.isEmpty ? "" : referrals.serialized, returnDate: a.returnDate?.date.description,
+            referrals: Referred.json(a.intent.referrals), returnDate: a.returnDate?.date.description,
             returnSentence: a.returnDate.map { String($0.sentence.prefix(1000)) })
     }
 
@@ -21,6 +19,20 @@ extension ReplyFacts {
             "referrals": referrals.isEmpty ? .array([]) : (JSONValue.parse(referrals) ?? .array([])),
             "return_date": .str(returnDate), "return_sentence": .str(returnSentence),
         ]
+    }
+}
+
+/// The people a referral names, as `messages.referrals` stores them and as a `reply_intent`
+/// rule enrolls them (the rules' label and the model's alike).
+package enum Referred {
+    /// A JSON array of `{"email", "name"}`; empty for no one.
+    package static func json(_ people: [Referral.Contact]) -> String {
+        people.isEmpty ? "" : JSONValue.array(people.map { .object(["email": .str($0.email), "name": .str($0.name)]) }).serialized
+    }
+
+    /// Those with an address: a rule can enroll no one else.
+    package static func enrollable(_ people: [Referral.Contact]) -> [WorkflowRuleStore.ReferredPerson] {
+        people.compactMap { p in p.email.map { WorkflowRuleStore.ReferredPerson(email: $0, name: p.name) } }
     }
 }
 

@@ -8,10 +8,19 @@ struct IntentLabel {
     /// For referrals: the referred addresses and, where the reply gives them, names.
     var emails: [String] = []
     var names: [String] = []
+    /// The reply asks not to be contacted again: every `unsubscribe_request`, and a referral or
+    /// absence notice that asks it too.
+    var unsubscribe: Bool
+    /// Sent as an automatic reply (`Auto-Submitted: auto-replied`).
+    var auto = false
 }
 
-private func i(_ l: ReplyLanguage, _ kind: ReplyIntent.Kind, _ text: String, emails: [String] = [], names: [String] = []) -> IntentLabel {
-    IntentLabel(language: l, text: text, kind: kind, emails: emails, names: names)
+private func i(
+    _ l: ReplyLanguage, _ kind: ReplyIntent.Kind, _ text: String, emails: [String] = [], names: [String] = [], unsubscribe: Bool? = nil,
+    auto: Bool = false
+) -> IntentLabel {
+    IntentLabel(
+        language: l, text: text, kind: kind, emails: emails, names: names, unsubscribe: unsubscribe ?? (kind == .unsubscribeRequest), auto: auto)
 }
 
 private let quoted =
@@ -225,4 +234,45 @@ let intentLabels: [IntentLabel] = [
     i(.nl, .notInterested, "Nee, dank je."),
     i(.pt, .interested, "Tenho interesse, mas só no próximo trimestre."),
     i(.sv, .notInterested, "Tyvärr, det är inte aktuellt för oss."),
+    // Ninth batch: a request to be removed with an absence or a hand-over in the same reply. A
+    // person's request outranks the absence; the people a hand-over names stay a referral.
+    i(.en, .unsubscribeRequest, "I'm on vacation this week. Please remove me from your list." + quoted),
+    i(.de, .unsubscribeRequest, "Ich bin derzeit im Urlaub. Bitte tragen Sie mich aus Ihrem Verteiler aus.\n\nViele Grüße\nK. Braun"),
+    i(.fr, .unsubscribeRequest, "Je suis en congés jusqu'au 14 décembre. Merci de me retirer de votre liste de diffusion."),
+    i(.es, .unsubscribeRequest, "Estoy de vacaciones hasta el lunes. Por favor, no me envíen más correos."),
+    i(.it, .unsubscribeRequest, "Sono in ferie fino al 10 gennaio. Vi prego di cancellarmi dalla vostra lista.\nGrazie"),
+    i(.nl, .unsubscribeRequest, "Ik ben met vakantie tot maandag. Wilt u mij van uw mailinglijst verwijderen?"),
+    i(.pt, .unsubscribeRequest, "Estou de férias até segunda. Por favor, me removam da lista."),
+    i(.sv, .unsubscribeRequest, "Jag är på semester till måndag. Ta bort mig från er lista."),
+    i(
+        .en, .referral, "I've left the company, write to maria@acme.com, and take me off your list." + quoted, emails: ["maria@acme.com"],
+        unsubscribe: true),
+    i(
+        .de, .referral, "Ich habe das Unternehmen verlassen. Bitte wenden Sie sich an j.koch@firma.de und tragen Sie mich aus Ihrem Verteiler aus.",
+        emails: ["j.koch@firma.de"], unsubscribe: true),
+    i(
+        .fr, .referral, "Je ne fais plus partie de l'entreprise, contactez julie.martin@societe.fr. Merci de me retirer de votre liste.",
+        emails: ["julie.martin@societe.fr"], unsubscribe: true),
+    i(
+        .es, .referral, "Ya no trabajo en la empresa. Escriba a carlos.ruiz@empresa.es y, por favor, denme de baja de su lista.",
+        emails: ["carlos.ruiz@empresa.es"], unsubscribe: true),
+    i(
+        .it, .referral, "Non lavoro più qui, scrivete a marco.rossi@azienda.it e cancellatemi dalla lista.", emails: ["marco.rossi@azienda.it"],
+        unsubscribe: true),
+    i(
+        .nl, .referral, "Ik werk hier niet meer, neem contact op met sanne@bedrijf.nl. Graag mij uitschrijven.", emails: ["sanne@bedrijf.nl"],
+        unsubscribe: true),
+    i(
+        .pt, .referral, "Não trabalho mais aqui, escreva para ana.souza@empresa.com.br e me removam da lista.",
+        emails: ["ana.souza@empresa.com.br"], unsubscribe: true),
+    i(.sv, .referral, "Jag har slutat, kontakta lisa@foretag.se. Ta bort mig från er lista.", emails: ["lisa@foretag.se"], unsubscribe: true),
+    // A pause while away is not a request to be removed.
+    i(.en, .outOfOffice, "I'm on vacation this week, please stop emailing me until I'm back."),
+    i(.en, .outOfOffice, "I am out of the office until Monday, please don't email me before then."),
+    // Absence notices sent automatically keep their label; one that asks for removal asks it.
+    i(
+        .en, .outOfOffice, "I am out of the office until 14 December. This mailbox is no longer monitored, please remove me from your mailing list.",
+        unsubscribe: true, auto: true),
+    i(.de, .outOfOffice, "Ich bin bis zum 14. Dezember nicht im Büro. Bitte nehmen Sie mich aus dem Verteiler.", unsubscribe: true, auto: true),
+    i(.fr, .outOfOffice, "Je suis absente jusqu'au 14 décembre inclus. Pour toute urgence, contactez le standard.", auto: true),
 ]
