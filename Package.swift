@@ -37,8 +37,13 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // Inbound mail: MIME parsing, classification, bounce/ARF reports, reply-text extraction.
         .target(name: "NudgeMIME"),
-        // Outbound mail: composing RFC 5322 messages and delivering them over SMTP with libcurl.
-        .target(name: "NudgeSMTP", dependencies: ["CCurl"]),
+        // Mail on the wire: composing RFC 5322 messages, DKIM signing, SMTP delivery and IMAP
+        // reading with libcurl, DNS TXT lookups. No database, no HTTP.
+        .target(
+            name: "NudgeSMTP",
+            dependencies: [
+                "CCurl", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]),
         // The layers below are a dependency chain the compiler enforces: nothing below NudgeHTTP
         // can name a Hummingbird or API type, and only NudgeStore can reach PostgreSQL.
         // The domain: ids, sequences and steps, enrollment states and their transitions, scopes,
@@ -158,8 +163,10 @@ let package = Package(
         // Test servers shared by the test targets (a scriptable SMTP server, Python's email parser).
         .target(
             name: "NudgeTestSupport", path: "Tests/NudgeTestSupport",
-            exclude: ["smtp_server.py", "webhook_receiver.py", "mcp_peer.py", "console_browser.py"]),
-        .testTarget(name: "NudgeSMTPTests", dependencies: ["NudgeSMTP", "NudgeTestSupport"]),
+            exclude: ["smtp_server.py", "webhook_receiver.py", "mcp_peer.py", "console_browser.py", "dkim_verify.py"]),
+        .testTarget(
+            name: "NudgeSMTPTests",
+            dependencies: ["NudgeSMTP", "NudgeTestSupport", .product(name: "_CryptoExtras", package: "swift-crypto")]),
         .testTarget(
             name: "NudgeTests",
             dependencies: [

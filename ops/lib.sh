@@ -13,7 +13,8 @@ die() { printf '[ops] ERROR: %s\n' "$*" >&2; exit 1; }
 # binaries for the embedded cluster, SMTP servers for tests (aiosmtpd, postfix's smtp-sink), wrk for
 # benchmarks, python3-venv for the local LLM. Runs apt-get update only when something is missing.
 ensure_packages() {
-    local want=(libcurl4-openssl-dev libpq-dev libssl-dev python3-aiosmtpd python3-venv postfix wrk curl ca-certificates chromium chromium-driver)
+    local want=(libcurl4-openssl-dev libpq-dev libssl-dev python3-aiosmtpd python3-venv postfix wrk curl ca-certificates chromium chromium-driver
+        dovecot-imapd dovecot-lmtpd dnsmasq-base)
     # Any installed PostgreSQL server version will do (the product looks in /usr/lib/postgresql/*/bin).
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || want+=(postgresql)
     local missing=() p
@@ -82,6 +83,17 @@ ensure_venv() {
 WEBHOOKS_VENV="$NUDGE_ROOT/.venv-webhooks"
 STANDARDWEBHOOKS_VERSION="1.1.0"
 ensure_webhooks_venv() { ensure_venv "$WEBHOOKS_VENV" standardwebhooks "$STANDARDWEBHOOKS_VERSION"; }
+
+# dkimpy (with PyNaCl for Ed25519) verifies every DKIM signature the product makes in the tests
+# (Tests/NudgeTestSupport/dkim_verify.py), with the records served through its dnsfunc hook.
+DKIM_VENV="$NUDGE_ROOT/.venv-dkim"
+DKIMPY_VERSION="1.1.8"
+PYNACL_VERSION="1.6.2"
+ensure_dkim_venv() {
+    ensure_venv "$DKIM_VENV" dkimpy "$DKIMPY_VERSION"
+    "$DKIM_VENV/bin/python" -c "import importlib.metadata as m; assert m.version('pynacl') == '$PYNACL_VERSION'" 2>/dev/null \
+        || "$DKIM_VENV/bin/python" -m pip install -q --disable-pip-version-check "pynacl==$PYNACL_VERSION" >&2
+}
 
 # openapi-python-client for the generated-client check of ops/test (check_generated_client).
 PYCLIENT_VENV="$NUDGE_ROOT/.venv-pyclient"

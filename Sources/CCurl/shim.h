@@ -17,6 +17,10 @@ static inline CURLcode nudge_curl_setopt_write_callback(CURL *h, CURLoption o, c
 /* the debug callback (a session's transcript, for an account check). */
 static inline CURLcode nudge_curl_setopt_debug_callback(CURL *h, curl_debug_callback v) { return curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, v); }
 
+/* the connected socket of a CURLOPT_CONNECT_ONLY handle (IMAP), to poll(2) it between
+   curl_easy_send / curl_easy_recv calls. */
+static inline CURLcode nudge_curl_getinfo_socket(CURL *h, curl_socket_t *out) { return curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, out); }
+
 static inline CURLcode nudge_curl_getinfo_long(CURL *h, CURLINFO i, long *out) { return curl_easy_getinfo(h, i, out); }
 
 /* CURL_GLOBAL_DEFAULT is a macro expression Swift does not import. */
