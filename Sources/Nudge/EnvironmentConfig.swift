@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NudgeCore
 import NudgeHTTP
+import NudgeSMTP
 import NudgeStore
 import NudgeWorkers
 
@@ -21,7 +22,7 @@ public struct EnvironmentConfig: Sendable {
         "NUDGE_LLM_URL", "NUDGE_LLM_MODEL", "NUDGE_LLM_API_KEY", "NUDGE_RATE_LIMIT", "NUDGE_ORG_DAILY_QUOTA",
         "NUDGE_ALLOW_ANY_SENDER_DOMAIN", "NUDGE_SECRET", "NUDGE_LOG_LEVEL", "NUDGE_MIGRATIONS_DIR", "NUDGE_PROMPTS_DIR", "NUDGE_OPENAPI_PATH",
         "NUDGE_WEBHOOK_ALLOW_PRIVATE", "NUDGE_WEBHOOK_CONCURRENCY", "NUDGE_CONSOLE_DIR", "NUDGE_ALLOW_PRIVATE_MAIL_HOSTS",
-        "NUDGE_MAIL_CA_FILE", "NUDGE_ACCOUNT_LANES", "NUDGE_MAIL_HOST_CAP", "NUDGE_OLD_SECRET",
+        "NUDGE_MAIL_CA_FILE", "NUDGE_ACCOUNT_LANES", "NUDGE_MAIL_HOST_CAP", "NUDGE_OLD_SECRET", "NUDGE_DNS_SERVER",
     ]
 
     /// Read by the scripts in ops/ and by tests, not by `nudge`: not reported.
@@ -100,6 +101,18 @@ public struct EnvironmentConfig: Sendable {
             c.allowPrivateMailHosts = v == "1"
         }
         c.mailCAFile = string("NUDGE_MAIL_CA_FILE")
+        if let v = string("NUDGE_DNS_SERVER") {
+            if v == "off" {
+                c.dnsServer = nil
+            } else {
+                guard let server = DNSServerAddress(v) else {
+                    throw ConfigError(
+                        variable: "NUDGE_DNS_SERVER",
+                        expected: "host:port of the DNS server for sending domains' checks, such as 127.0.0.1:53, or off")
+                }
+                c.dnsServer = server
+            }
+        }
         c.accountLanes = try int("NUDGE_ACCOUNT_LANES", 1...16, "a number of connections per inbox SMTP account from 1 to 16") ?? c.accountLanes
         c.mailHostCap = try int("NUDGE_MAIL_HOST_CAP", 1...256, "a number of connections per mail server from 1 to 256") ?? c.mailHostCap
         if let v = string("NUDGE_SECRET") {

@@ -78,6 +78,7 @@ public func buildApplication(
 package func registerAPI(_ r: ScopedRouter, services s: NudgeServices) {
     TokensAPI(store: s.tokens, authenticator: s.authenticator, clock: s.clock).register(r)
     InboxesAPI(store: s.inboxes, clock: s.clock, anyDomain: s.config.anySenderDomain, credentials: s.mailCredentials, config: s.config).register(r)
+    DomainsAPI(services: s).register(r)
     ContactsAPI(store: s.contacts, inboxes: s.inboxes, clock: s.clock).register(r)
     SequencesAPI(store: s.sequences, clock: s.clock, llmConfigured: s.llmConfigured).register(r)
     SequenceStatsAPI(sequences: s.sequences, stats: SequenceStatsStore(db: s.db)).register(r)

@@ -29,4 +29,8 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case inboxResumed = "inbox.resumed"
     /// An inbox's own mail account started failing (once per failure episode).
     case inboxConnectionFailed = "inbox.connection_failed"
+    /// A sending domain's DKIM records were found in DNS (first time, or again after failing).
+    case domainVerified = "domain.verified"
+    /// A verified domain's records were no longer found (once per failure episode).
+    case domainVerificationFailed = "domain.verification_failed"
 }

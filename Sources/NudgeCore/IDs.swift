@@ -2,7 +2,7 @@ import Foundation
 
 /// Opaque, prefixed, unguessable identifiers (`ctc_…`): 22 base62 characters carry ~131 random bits.
 public enum IDPrefix: String, Sendable, CaseIterable {
-    case org, tok, inb, ctc, seq, enr, thr, msg, wfr, sup, evt, jdg, aud, whk, whd, drf
+    case org, tok, inb, ctc, seq, enr, thr, msg, wfr, sup, evt, jdg, aud, whk, whd, drf, dom
 }
 
 public enum Base62 {

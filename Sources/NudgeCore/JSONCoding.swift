@@ -93,4 +93,7 @@ public struct Page<T: Encodable>: Encodable {
         try c.encode(next_cursor, forKey: .next_cursor)  // explicit null, as documented
     }
     package enum CodingKeys: String, CodingKey { case data, next_cursor }
+
+    /// The same page with each item shown another way.
+    package func map<U: Encodable>(_ transform: (T) -> U) -> Page<U> { Page<U>(data: data.map(transform), next_cursor: next_cursor) }
 }

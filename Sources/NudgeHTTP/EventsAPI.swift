@@ -18,7 +18,8 @@ package struct EventsAPI {
         case .enrollmentCreated, .enrollmentCancelled, .enrollmentPaused, .enrollmentResumed, .enrollmentHeld, .enrollmentCompleted,
             .enrollmentExited, .enrollmentFailed, .reminderDue, .judgementFailed:
             return .sequencesRead
-        case .messageSent, .messageReceived, .messageBounced, .messageComplained, .inboxPaused, .inboxResumed, .inboxConnectionFailed:
+        case .messageSent, .messageReceived, .messageBounced, .messageComplained, .inboxPaused, .inboxResumed, .inboxConnectionFailed,
+            .domainVerified, .domainVerificationFailed:
             return .inboxesRead
         case .suppressionCreated, .suppressionDeleted: return .suppressionsRead
         case .webhookDisabled: return .webhooksRead

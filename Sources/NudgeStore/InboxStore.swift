@@ -64,7 +64,7 @@ public struct InboxStore: Sendable {
                 if !anyDomain, try await !SenderDomainStore.isAllowed(org: org, domain: domain, conn, logger: logger) {
                     throw NudgeError.validation(
                         "address",
-                        "This organization may not send from \(domain): an operator allows a domain with `nudge domain allow --org \(org) \(domain)`."
+                        "This organization may not send from \(domain): verify the domain (POST /v1/domains/, then publish its DKIM records), or an operator allows it with `nudge domain allow --org \(org) \(domain)`."
                     )
                 }
                 return try await conn.query(

@@ -3,8 +3,8 @@ import Logging
 import NudgeCore
 import PostgresNIO
 
-/// The domains an organization may send from, set by an operator (`nudge domain`). A new inbox's
-/// address must be on one of them unless the server allows any domain.
+/// The domains an operator lets an organization send from (`nudge domain`). A new inbox's address
+/// must be on one of them, or on a domain the organization verified, unless the server allows any.
 public struct SenderDomainStore: Sendable {
     package let db: Database
     package var logger: Logger { db.logger }
@@ -16,9 +16,14 @@ public struct SenderDomainStore: Sendable {
 
     public static func normalized(_ domain: String) -> String { domain.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: ".")) }
 
+    /// Allowed by an operator (`nudge domain allow`), or verified by the organization through DNS
+    /// (`POST /v1/domains/`, DomainStore).
     package static func isAllowed(org: String, domain: String, _ conn: PostgresConnection, logger: Logger) async throws -> Bool {
-        try await !conn.query("SELECT 1 FROM sender_domains WHERE org_id = \(org) AND domain = \(normalized(domain))", logger: logger).collect()
-            .isEmpty
+        let d = normalized(domain)
+        if try await !conn.query("SELECT 1 FROM sender_domains WHERE org_id = \(org) AND domain = \(d)", logger: logger).collect().isEmpty {
+            return true
+        }
+        return try await DomainStore.isVerified(org: org, domain: d, conn, logger: logger)
     }
 
     /// Allows `domain` for `org`; false when there is no such organization.

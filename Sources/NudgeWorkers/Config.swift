@@ -35,6 +35,11 @@ public struct AppConfig: Sendable {
     /// When an account's server fails (4xx, no connection), its steps wait this long, then one
     /// probe goes; success lets the rest go at once.
     public var accountProbeInterval: TimeInterval = 5
+    /// The DNS server that sending domains' DKIM records are looked up on (`NUDGE_DNS_SERVER`,
+    /// host:port; default the first nameserver of /etc/resolv.conf); nil: no lookups.
+    public var dnsServer: DNSServerAddress? = SystemResolver.first()
+    /// How often each sending domain's records are checked again.
+    public var domainCheckInterval: TimeInterval = 3_600
     public var publicURL: String?
     /// Key for unsubscribe tokens and Message-ID derivation.
     public var secret: [UInt8] = []
@@ -108,5 +113,17 @@ public enum ResourceLocator {
             dir = dir.deletingLastPathComponent()
         }
         return name
+    }
+}
+
+/// The system's resolver, for sending domains' DNS checks when `NUDGE_DNS_SERVER` is not set.
+public enum SystemResolver {
+    public static func first(_ path: String = "/etc/resolv.conf") -> DNSServerAddress? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            if fields.count >= 2, fields[0] == "nameserver" { return DNSServerAddress(host: String(fields[1]), port: 53) }
+        }
+        return nil
     }
 }

@@ -27,6 +27,8 @@ public struct NudgeServices: Sendable {
     /// Inboxes' own SMTP accounts (README, "Connected mailboxes").
     package let accounts: AccountTransports
     public let mailCredentials: MailCredentials
+    public let domains: DomainStore
+    package let domainSigners: DomainSigners
     public let llm: (any LLMClient)?
     public let prompts: Prompts?
     public let logger: Logger
@@ -94,6 +96,8 @@ public struct NudgeServices: Sendable {
         self.webhookSecrets = WebhookSecrets(secret: config.secret)
         self.mailCredentials = MailCredentials(secret: config.secret)
         self.accounts = AccountTransports(config: config, credentials: mailCredentials, now: { clock.now() })
+        self.domains = DomainStore(db: db)
+        self.domainSigners = DomainSigners(credentials: mailCredentials)
     }
 
     /// Runs everything that is due now, to completion (the manual clock's `advance`).
@@ -107,6 +111,7 @@ public struct NudgeServices: Sendable {
             try await Judge(services: self).drain()
             if try await pendingWork() == 0 || before == 0 { break }
         }
+        try await DomainChecker(services: self).checkDue()
         // Last: the events of everything above, and webhook retries now due, go out.
         try await WebhookSender(services: self).drain()
     }
@@ -127,7 +132,7 @@ public struct NudgeServices: Sendable {
         if config.role != .api && !config.manualClock {
             out += [
                 Dispatcher(services: self), Judge(services: self), WebhookSender(services: self),
-                RetentionWorker(services: self), HoldRelease(services: self),
+                RetentionWorker(services: self), HoldRelease(services: self), DomainChecker(services: self),
             ]
             if llm != nil { out.append(IntentReviewer(services: self)) }
         }

@@ -25,7 +25,7 @@ import Testing
         "idempotency_keys": ["IdempotencyStore.swift"],
         "inbox_daily_sends": ["DailyCounts.swift"], "org_daily_sends": ["DailyCounts.swift"],
         "token_daily_enrollments": ["DailyCounts.swift"], "token_daily_sends": ["DailyCounts.swift"],
-        "inboxes": ["InboxStore.swift", "InboxStore+Accounts.swift"], "inbox_health": ["InboxStore.swift"],
+        "inboxes": ["InboxStore.swift", "InboxStore+Accounts.swift"], "domains": ["DomainStore.swift"], "inbox_health": ["InboxStore.swift"],
         "judgements": ["JudgementStore.swift"],
         "llm_calls": ["LLMCallStore.swift"],
         "messages": ["HistoryStore.swift"], "threads": ["HistoryStore+Threads.swift"],

@@ -1,9 +1,9 @@
 import Crypto
 import Foundation
 
-/// Mail account passwords at rest: AES-GCM under a key derived from `NUDGE_SECRET`, with the
-/// organization and the inbox bound in as associated data (a sealed password copied to another
-/// row does not open). `keyID` names the secret without revealing it; each sealed value is stored
+/// Mail account passwords and DKIM private keys at rest: AES-GCM under a key derived from
+/// `NUDGE_SECRET`, with their owner (organization and inbox, or domain) bound in as associated
+/// data (a sealed value copied to another row does not open). `keyID` names the secret without revealing it; each sealed value is stored
 /// with it, so `nudge secret rotate` re-seals exactly what the old secret sealed.
 public struct MailCredentials: Sendable {
     package let key: SymmetricKey
@@ -17,13 +17,27 @@ public struct MailCredentials: Sendable {
     }
 
     package func seal(_ password: String, org: String, inboxID: String) throws -> [UInt8] {
-        Array(try AES.GCM.seal(Data(password.utf8), using: key, authenticating: Self.binding(org, inboxID)).combined!)
+        try seal(Array(password.utf8), binding: "\(org)/\(inboxID)/smtp")
     }
 
     package func open(_ sealed: [UInt8], org: String, inboxID: String) throws -> String {
-        let box = try AES.GCM.SealedBox(combined: sealed)
-        return String(decoding: try AES.GCM.open(box, using: key, authenticating: Self.binding(org, inboxID)), as: UTF8.self)
+        String(decoding: try open(sealed, binding: "\(org)/\(inboxID)/smtp"), as: UTF8.self)
     }
 
-    private static func binding(_ org: String, _ inboxID: String) -> Data { Data("\(org)/\(inboxID)/smtp".utf8) }
+    /// A domain's private key of one algorithm (`ed25519-sha256`, `rsa-sha256`).
+    package func seal(key: [UInt8], org: String, domainID: String, algorithm: String) throws -> [UInt8] {
+        try seal(key, binding: "\(org)/\(domainID)/\(algorithm)")
+    }
+
+    package func open(key sealed: [UInt8], org: String, domainID: String, algorithm: String) throws -> [UInt8] {
+        try open(sealed, binding: "\(org)/\(domainID)/\(algorithm)")
+    }
+
+    private func seal(_ plain: [UInt8], binding: String) throws -> [UInt8] {
+        Array(try AES.GCM.seal(plain, using: key, authenticating: Data(binding.utf8)).combined!)
+    }
+
+    private func open(_ sealed: [UInt8], binding: String) throws -> [UInt8] {
+        Array(try AES.GCM.open(try AES.GCM.SealedBox(combined: sealed), using: key, authenticating: Data(binding.utf8)))
+    }
 }

@@ -1,8 +1,9 @@
 import Foundation
+import NudgeSMTP
 import NudgeStore
 
-/// `nudge secret rotate`: after `NUDGE_SECRET` changed, re-seals every stored mail password that
-/// the previous secret sealed (named by its key id) under the current one. Idempotent: what the
+/// `nudge secret rotate`: after `NUDGE_SECRET` changed, re-seals every stored mail password and
+/// DKIM key that the previous secret sealed (named by its key id) under the current one. Idempotent: what the
 /// current secret sealed already is left alone, so a rotation interrupted halfway is run again.
 package struct SecretRotation: Sendable {
     package let services: NudgeServices
@@ -12,7 +13,7 @@ package struct SecretRotation: Sendable {
     package struct Report: Sendable {
         package var resealed = 0
         package var alreadyCurrent = 0
-        /// Sealed by neither secret: they must be set again through the API.
+        /// Sealed by neither secret (inbox or domain ids): they must be set again through the API.
         package var unopenable: [String] = []
     }
 
@@ -31,6 +32,26 @@ package struct SecretRotation: Sendable {
             }
             let fresh = try current.seal(password, org: org, inboxID: id)
             if try await InboxStore.reseal(org: org, id: id, from: sealed, to: fresh, keyID: current.keyID, db: services.db) {
+                report.resealed += 1
+            }
+        }
+        for k in try await DomainStore.allKeys(db: services.db) {
+            let ed = DKIMAlgorithm.ed25519SHA256.rawValue
+            let rsa = DKIMAlgorithm.rsaSHA256.rawValue
+            if k.keyID == current.keyID, (try? current.open(key: k.sealedEd25519, org: k.org, domainID: k.id, algorithm: ed)) != nil {
+                report.alreadyCurrent += 1
+                continue
+            }
+            guard let edKey = try? old.open(key: k.sealedEd25519, org: k.org, domainID: k.id, algorithm: ed),
+                let rsaKey = try? old.open(key: k.sealedRSA, org: k.org, domainID: k.id, algorithm: rsa)
+            else {
+                report.unopenable.append(k.id)
+                continue
+            }
+            if try await DomainStore.reseal(
+                k, ed25519: try current.seal(key: edKey, org: k.org, domainID: k.id, algorithm: ed),
+                rsa: try current.seal(key: rsaKey, org: k.org, domainID: k.id, algorithm: rsa), keyID: current.keyID, db: services.db)
+            {
                 report.resealed += 1
             }
         }

@@ -45,6 +45,8 @@ package struct DispatchBatch {
 
     /// A preview's messages carry inert unsubscribe links.
     package let preview: Bool
+    /// DKIM signers of this batch's organizations, by organization and domain.
+    package var signers: [String: [String: DKIMSigner]] = [:]
 
     package init(now: Date, services: NudgeServices, preview: Bool = false) {
         self.now = now
@@ -143,6 +145,9 @@ package struct DispatchBatch {
                 broken.append((d, "could not compose the message: \(error)"))
             }
         }
+        if !preview && !emails.isEmpty {
+            signers = try await services.domainSigners.signers(orgs: Set(emails.map(\.org)), db: services.db, logger: logger)
+        }
         for d in emails {
             do {
                 outgoing.append(try compose(d, latest: d.threadID.flatMap { latest[$0] }))
@@ -213,7 +218,10 @@ package struct DispatchBatch {
             messageID: messageID, inReplyTo: threading.inReplyTo, references: threading.references, listUnsubscribeURL: unsubscribe,
             extraHeaders: [("X-Nudge-Enrollment", d.enrollmentID)], textBody: body)
         let threadID = d.threadID ?? ID.make(.thr)
-        return Outgoing(due: d, message: message, rendered: try message.render(), threadID: threadID, newThread: d.threadID == nil)
+        var rendered = try message.render()
+        // Signed (README, "Connected mailboxes") when the From domain is one the organization verified.
+        if let signer = signers[d.org]?[domain] { rendered = try signer.sign(message: rendered, timestamp: now) }
+        return Outgoing(due: d, message: message, rendered: rendered, threadID: threadID, newThread: d.threadID == nil)
     }
 
     package struct NotStarted: Error {}

@@ -116,6 +116,8 @@ struct Harness: Sendable {
         config.dataDir = NSTemporaryDirectory() + "nudge-app-\(UUID().uuidString)"
         config.llm = llm
         config.rateLimit = nil
+        // Tests reach loopback only: a test that checks sending domains starts its own DNS server.
+        config.dnsServer = nil
         // The live test client keeps one connection, idle while a peer (the MCP client, Chromium)
         // works for minutes under the suite's load; the tests of the idle timeout set their own.
         config.idleTimeout = .seconds(600)
