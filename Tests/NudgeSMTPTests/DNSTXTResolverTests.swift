@@ -89,8 +89,9 @@ import Testing
         let start = ContinuousClock.now
         await #expect(throws: DNSLookupError.timeout) { try await resolver.lookupTXT("x.nudge.test") }
         let elapsed = ContinuousClock.now - start
-        // Two tries of 300 ms; the upper bound is loose because the 2-core machine is shared.
-        #expect(elapsed >= .milliseconds(550) && elapsed < .seconds(10), "elapsed \(elapsed)")
+        // Two tries of 300 ms. The upper bound only catches a hang: the lookup runs on a Dispatch
+        // thread, which the whole suite's load delayed by 30 s once.
+        #expect(elapsed >= .milliseconds(550) && elapsed < .seconds(120), "elapsed \(elapsed)")
     }
 
     @Test func closedPortIsConnectionRefused() async throws {

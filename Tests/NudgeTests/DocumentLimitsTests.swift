@@ -143,6 +143,9 @@ struct RequestShape: Sendable {
             .init(method: .post, template: "/v1/webhooks", path: "/v1/webhooks/") { hook },
             .init(method: .patch, template: "/v1/webhooks/{id}", path: "/v1/webhooks/\(webhook)/") { hook },
             .init(method: .post, template: "/v1/_clock/advance", path: "/v1/_clock/advance/") { .object(["seconds": 1]) },
+            .init(method: .post, template: "/v1/domains", path: "/v1/domains/") {
+                .object(["domain": .string("d\(unique()).test"), "selector": "s1"])
+            },
         ]
     }
 

@@ -3,6 +3,7 @@ import HTTPTypes
 import Nudge
 import NudgeCore
 import NudgeHTTP
+import NudgeSMTP
 import NudgeStore
 import NudgeWorkers
 import PostgresNIO
@@ -91,7 +92,7 @@ import Testing
     static let resourcePrefix: [String: String] = [
         "tokens": "tok", "inboxes": "inb", "contacts": "ctc", "sequences": "seq", "enrollments": "enr",
         "workflow-rules": "wfr", "threads": "thr", "messages": "msg", "suppressions": "sup", "events": "evt",
-        "webhooks": "whk", "deliveries": "whd", "drafts": "drf",
+        "webhooks": "whk", "deliveries": "whd", "drafts": "drf", "domains": "dom",
     ]
 
     static func concretePath(_ template: String, _ ids: [String: String]) throws -> String {
@@ -173,7 +174,11 @@ import Testing
         }
 
         // A (never reachable) LLM endpoint, so that the brief's examples with prompts and exit conditions validate.
-        try await Harness.run(llm: LLMSettings(url: "http://127.0.0.1:9/v1", model: "x", apiKey: nil)) { h in
+        // A DNS server on loopback where nothing answers: a domain's verify finds no records.
+        try await Harness.run(
+            llm: LLMSettings(url: "http://127.0.0.1:9/v1", model: "x", apiKey: nil),
+            configure: { $0.dnsServer = DNSServerAddress(host: "127.0.0.1", port: 9) }
+        ) { h in
             // Fixtures of this organization, through the real API.
             let inbox = try await h.inbox()
             // Before any enrollment exists, so that no exit-condition judgement is queued, and
@@ -238,8 +243,11 @@ import Testing
             let draft = try #require(try await h.call(.get, "/v1/drafts?enrollment_id=\(drafted.id)").data.first?["id"]?.string)
             try #require(try await h.call(.patch, "/v1/sequences/enrollments/\(drafted.id)", #"{"action": "pause"}"#).status == 200)
 
+            let domain = try await h.call(.post, "/v1/domains", #"{"domain": "matrix.test"}"#)
+            try #require(domain.status == 201, "domain: \(domain.body)")
+
             var ids: [String: String] = [
-                "drf": draft, "inb": inbox, "ctc": contact.id, "seq": sequence.id, "enr": enrollment.id, "wfr": rule.id,
+                "dom": domain.id, "drf": draft, "inb": inbox, "ctc": contact.id, "seq": sequence.id, "enr": enrollment.id, "wfr": rule.id,
                 "sup": suppression.id, "tok": token.id, "msg": message, "thr": thread, "whk": webhook, "whd": delivery.id,
             ]
             let events = try await h.call(.get, "/v1/events?limit=1")
