@@ -60,14 +60,21 @@ public enum ScheduleMath {
 
     /// Whole days from one "YYYY-MM-DD" to another (0 when either is malformed).
     public static func daysBetween(_ from: String, _ to: String) -> Int {
+        guard let a = day(from), let b = day(to) else { return 0 }
+        return calendar(.gmt).dateComponents([.day], from: a, to: b).day ?? 0
+    }
+
+    /// The UTC midnight starting a "YYYY-MM-DD" day; nil unless it is one (2026-02-30 is not).
+    public static func day(_ s: String) -> Date? {
+        let p = s.split(separator: "-", omittingEmptySubsequences: false)
+        guard p.count == 3, p[0].count == 4, p[1].count == 2, p[2].count == 2,
+            let y = Int(p[0]), let m = Int(p[1]), let d = Int(p[2])
+        else { return nil }
         let cal = calendar(.gmt)
-        func date(_ s: String) -> Date? {
-            let p = s.split(separator: "-").compactMap { Int($0) }
-            guard p.count == 3 else { return nil }
-            return cal.date(from: DateComponents(year: p[0], month: p[1], day: p[2]))
-        }
-        guard let a = date(from), let b = date(to) else { return 0 }
-        return cal.dateComponents([.day], from: a, to: b).day ?? 0
+        guard let date = cal.date(from: DateComponents(year: y, month: m, day: d)) else { return nil }
+        let back = cal.dateComponents([.year, .month, .day], from: date)
+        guard back.year == y, back.month == m, back.day == d else { return nil }
+        return date
     }
 
     /// Start of the next local day: when a daily limit is reached, the overflow waits for it.

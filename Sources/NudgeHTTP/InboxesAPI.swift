@@ -21,17 +21,30 @@ package struct InboxesAPI {
         package let daily_send_limit: Int?
         package let pacing: JSONValue?
         package let smtp: JSONValue?
+        package let imap: JSONValue?
     }
 
     /// The request's `smtp` object with its password sealed for this inbox, once its host is one
     /// mail accounts may use (checked again whenever the dispatcher connects).
-    private func sealed(_ value: JSONValue, org: String, inboxID: String, passwordRequired: Bool) async throws -> SealedAccount {
+    private func sealedSMTP(_ value: JSONValue, org: String, inboxID: String, passwordRequired: Bool) async throws -> SealedAccount<SMTPAccount> {
         let (account, password) = try SMTPAccount.validated(value, passwordRequired: passwordRequired)
-        do { _ = try await MailHost.checked(account.host, port: account.port, allowPrivate: config.allowPrivateMailHosts) } catch {
-            throw NudgeError.validation("smtp.host", "\(error)")
+        return try await sealed(account, host: account.host, port: account.port, password: password, service: "smtp", org: org, inboxID: inboxID)
+    }
+
+    /// The same for `imap`, the account replies are read from.
+    private func sealedIMAP(_ value: JSONValue, org: String, inboxID: String, passwordRequired: Bool) async throws -> SealedAccount<IMAPAccount> {
+        let (account, password) = try IMAPAccount.validated(value, passwordRequired: passwordRequired)
+        return try await sealed(account, host: account.host, port: account.port, password: password, service: "imap", org: org, inboxID: inboxID)
+    }
+
+    private func sealed<A: Sendable & Equatable>(
+        _ account: A, host: String, port: Int, password: String?, service: String, org: String, inboxID: String
+    ) async throws -> SealedAccount<A> {
+        do { _ = try await MailHost.checked(host, port: port, allowPrivate: config.allowPrivateMailHosts) } catch {
+            throw NudgeError.validation("\(service).host", "\(error)")
         }
         return SealedAccount(
-            account: account, sealedPassword: try password.map { try credentials.seal($0, org: org, inboxID: inboxID) },
+            account: account, sealedPassword: try password.map { try credentials.seal($0, org: org, inboxID: inboxID, service: service) },
             keyID: password == nil ? nil : credentials.keyID)
     }
 
@@ -48,12 +61,15 @@ package struct InboxesAPI {
             let name = try b.display_name.map { try Validate.name($0, "display_name") }
             let tz = try SendWindow.validTimezone(b.timezone ?? "UTC", "timezone")!
             let id = ID.make(.inb)
-            var smtp: SealedAccount?
-            if let raw = b.smtp, raw != .null { smtp = try await sealed(raw, org: ctx.org, inboxID: id, passwordRequired: true) }
+            var smtp: SealedAccount<SMTPAccount>?
+            if let raw = b.smtp, raw != .null { smtp = try await sealedSMTP(raw, org: ctx.org, inboxID: id, passwordRequired: true) }
+            var imap: SealedAccount<IMAPAccount>?
+            if let raw = b.imap, raw != .null { imap = try await sealedIMAP(raw, org: ctx.org, inboxID: id, passwordRequired: true) }
             let inbox = try await store.create(
                 org: ctx.org, address: address, domain: MessageIDs.domain(of: address), displayName: name, timezone: tz,
                 window: try SendWindow.valid(b.send_window), dailyLimit: try Self.validLimit(b.daily_send_limit),
-                pacing: try b.pacing.flatMap { $0 == .null ? nil : try InboxPacing.validated($0) }, id: id, smtp: smtp, anyDomain: anyDomain,
+                pacing: try b.pacing.flatMap { $0 == .null ? nil : try InboxPacing.validated($0) }, id: id, smtp: smtp, imap: imap,
+                anyDomain: anyDomain,
                 now: clock.now())
             return try JSONCoding.response(inbox, status: .created)
         }
@@ -82,7 +98,10 @@ package struct InboxesAPI {
             patch.dailyLimit = try body.int("daily_send_limit").update.map { try Self.validLimit($0) }
             if let raw = body.fields["pacing"] { patch.pacing = .some(raw == .null ? nil : try InboxPacing.validated(raw)) }
             if let raw = body.fields["smtp"] {
-                patch.smtp = .some(raw == .null ? nil : try await sealed(raw, org: ctx.org, inboxID: id, passwordRequired: false))
+                patch.smtp = .some(raw == .null ? nil : try await sealedSMTP(raw, org: ctx.org, inboxID: id, passwordRequired: false))
+            }
+            if let raw = body.fields["imap"] {
+                patch.imap = .some(raw == .null ? nil : try await sealedIMAP(raw, org: ctx.org, inboxID: id, passwordRequired: false))
             }
             switch body.fields["paused"] {
             case nil: break
@@ -95,11 +114,14 @@ package struct InboxesAPI {
         r.post("/v1/inboxes/:id/connection/verify", .inboxesWrite) { _, ctx in
             let id = try ctx.id("id", .inb, what: "inbox")
             guard let found = try await store.account(org: ctx.org, id: id) else { throw NudgeError.notFound("inbox") }
-            guard let stored = found else {
-                throw NudgeError.validation("smtp", "This inbox has no SMTP account of its own to verify; it sends through the server's relay.")
+            let imap = try await store.imapAccount(org: ctx.org, id: id).map { (org: ctx.org, account: $0.0, sealed: $0.1) }
+            guard found != nil || imap != nil else {
+                throw NudgeError.validation(
+                    "smtp", "This inbox has no mail account of its own to verify: it sends through the server's relay and reads no mailbox.")
             }
             return try JSONCoding.response(
-                await AccountCheck(config: config, credentials: credentials, db: store.db).verify(stored, now: clock.now()))
+                await AccountCheck(config: config, credentials: credentials, db: store.db).verify(
+                    inboxID: id, smtp: found ?? nil, imap: imap, now: clock.now()))
         }
     }
 

@@ -7,7 +7,7 @@ import PostgresNIO
 public struct SMTPAccountView: Encodable, Sendable {
     public let host: String
     public let port: Int
-    public let security: SMTPSecurity
+    public let security: MailSecurity
     public let username: String
     public let password_set: Bool
 
@@ -16,20 +16,41 @@ public struct SMTPAccountView: Encodable, Sendable {
     }
 }
 
-/// How the inbox's account last did: `unknown` until it is used or checked, then `ok` or `failing`.
+/// An inbox's IMAP account as shown: the password's presence, never the password.
+public struct IMAPAccountView: Encodable, Sendable {
+    public let host: String
+    public let port: Int
+    public let security: MailSecurity
+    public let username: String
+    public let folder: String
+    public let poll_interval_seconds: Int
+    public let since: String?
+    public let password_set: Bool
+
+    init(_ a: IMAPAccount) {
+        (host, port, security, username, folder) = (a.host, a.port, a.security, a.username, a.folder)
+        (poll_interval_seconds, since, password_set) = (a.poll_interval_seconds, a.since, true)
+    }
+}
+
+/// How the inbox's accounts last did: `unknown` until used or checked, then `ok` or `failing`.
+/// `last_error` and `last_ok_at` are the SMTP account's; `imap_*` the IMAP reader's.
 public struct InboxConnection: Encodable, Sendable {
-    public let smtp_status: String
+    public let smtp_status: String?
     public let last_error: String?
     public let last_ok_at: Date?
+    public let imap_status: String?
+    public let imap_last_error: String?
+    public let imap_last_ok_at: Date?
 }
 
 /// An account to store: its password sealed by the caller (nil keeps the stored one).
-public struct SealedAccount: Sendable, Equatable {
-    public let account: SMTPAccount
+public struct SealedAccount<Account: Sendable & Equatable>: Sendable, Equatable {
+    public let account: Account
     public let sealedPassword: [UInt8]?
     public let keyID: String?
 
-    public init(account: SMTPAccount, sealedPassword: [UInt8]?, keyID: String?) {
+    public init(account: Account, sealedPassword: [UInt8]?, keyID: String?) {
         self.account = account
         self.sealedPassword = sealedPassword
         self.keyID = keyID
@@ -112,24 +133,42 @@ extension InboxStore {
         }
     }
 
-    /// Every sealed password and the secret that sealed it, for `nudge secret rotate`.
-    package static func sealedPasswords(db: Database) async throws -> [(org: String, id: String, sealed: [UInt8], keyID: String?)] {
+    /// Every sealed password (`service` smtp or imap) and the secret that sealed it, for
+    /// `nudge secret rotate`.
+    package static func sealedPasswords(db: Database) async throws -> [(org: String, id: String, service: String, sealed: [UInt8], keyID: String?)] {
         try await db.system { conn in
             try await conn.query(
-                "SELECT org_id, id, smtp_password, secret_key_id FROM inboxes WHERE smtp_password IS NOT NULL ORDER BY org_id, id", logger: db.logger
-            ).decode((String, String, ByteBuffer, String?).self).collect().map { ($0.0, $0.1, Array(buffer: $0.2), $0.3) }
+                """
+                SELECT org_id, id, 'smtp', smtp_password, secret_key_id FROM inboxes WHERE smtp_password IS NOT NULL
+                UNION ALL
+                SELECT org_id, id, 'imap', imap_password, imap_secret_key_id FROM inboxes WHERE imap_password IS NOT NULL
+                ORDER BY 1, 2, 3
+                """, logger: db.logger
+            ).decode((String, String, String, ByteBuffer, String?).self).collect().map { ($0.0, $0.1, $0.2, Array(buffer: $0.3), $0.4) }
         }
     }
 
     /// Replaces a sealed password, unless it changed since it was read (then it is left as is).
-    package static func reseal(org: String, id: String, from old: [UInt8], to new: [UInt8], keyID: String, db: Database) async throws -> Bool {
+    package static func reseal(
+        org: String, id: String, service: String, from old: [UInt8], to new: [UInt8], keyID: String, db: Database
+    ) async throws -> Bool {
         try await db.system { conn in
-            try await !conn.query(
-                """
-                UPDATE inboxes SET smtp_password = \(ByteBuffer(bytes: new)), secret_key_id = \(keyID)
-                WHERE org_id = \(org) AND id = \(id) AND smtp_password = \(ByteBuffer(bytes: old)) RETURNING 1
-                """, logger: db.logger
-            ).collect().isEmpty
+            let rows =
+                service == "imap"
+                ? try await conn.query(
+                    """
+                    UPDATE inboxes SET imap_password = \(ByteBuffer(bytes: new)), imap_secret_key_id = \(keyID)
+                    WHERE org_id = \(org) AND id = \(id) AND imap_password = \(ByteBuffer(bytes: old)) RETURNING 1
+                    """, logger: db.logger
+                ).collect()
+                : try await conn.query(
+                    """
+                    UPDATE inboxes SET smtp_password = \(ByteBuffer(bytes: new)), secret_key_id = \(keyID)
+                    WHERE org_id = \(org) AND id = \(id) AND smtp_password = \(ByteBuffer(bytes: old)) RETURNING 1
+                    """, logger: db.logger
+                ).collect()
+            return !rows.isEmpty
         }
     }
+
 }

@@ -18,6 +18,8 @@ public struct InboxRecord: Encodable, Sendable {
     public let paused_at: Date?
     /// The inbox's own SMTP account (its password is never shown), or nil: it sends through the relay.
     public let smtp: SMTPAccountView?
+    /// The IMAP account replies are read from, or nil: replies come through the inbound endpoint.
+    public let imap: IMAPAccountView?
     public let connection: InboxConnection?
     public let created_at: Date
     public let updated_at: Date
@@ -29,20 +31,33 @@ public struct InboxStore: Sendable {
 
     package static let columns = """
         id, address, display_name, timezone, send_window::text, daily_send_limit, created_at, updated_at, pacing::text, \
-        to_char(ramp_started_on, 'YYYY-MM-DD'), paused_at, paused_reason, smtp::text, smtp_status, connection_error, connection_ok_at
+        to_char(ramp_started_on, 'YYYY-MM-DD'), paused_at, paused_reason, smtp::text, smtp_status, connection_error, connection_ok_at, \
+        imap::text, imap_status, imap_error, imap_ok_at
         """
 
     package static func record(_ row: PostgresRow) throws -> InboxRecord {
-        let (id, address, name, tz, window, limit, created, updated, pacing, ramp, pausedAt, pausedReason, smtp, status, error, okAt) =
-            try row.decode(
-                (String, String, String?, String, String?, Int?, Date, Date, String?, String?, Date?, String?, String?, String, String?, Date?).self)
+        let r = row.makeRandomAccess()
+        let (id, address, name, tz, window, limit, created, updated, pacing, ramp, pausedAt, pausedReason, smtp, status, error, okAt) = (
+            try r[0].decode(String.self), try r[1].decode(String.self), try r[2].decode(String?.self), try r[3].decode(String.self),
+            try r[4].decode(String?.self), try r[5].decode(Int?.self), try r[6].decode(Date.self), try r[7].decode(Date.self),
+            try r[8].decode(String?.self), try r[9].decode(String?.self), try r[10].decode(Date?.self), try r[11].decode(String?.self),
+            try r[12].decode(String?.self), try r[13].decode(String.self), try r[14].decode(String?.self), try r[15].decode(Date?.self)
+        )
+        let (imap, imapStatus, imapError, imapOK) = (
+            IMAPAccount.decode(try r[16].decode(String?.self)), try r[17].decode(String.self), try r[18].decode(String?.self),
+            try r[19].decode(Date?.self)
+        )
         let w = try window.map { try JSONCoding.decoder.decode(SendWindow.self, from: Data($0.utf8)) }
         let account = SMTPAccount.decode(smtp)
         return InboxRecord(
             id: id, address: address, display_name: name, timezone: tz, send_window: w, daily_send_limit: limit,
             pacing: InboxPacing.decode(pacing), ramp_started_on: ramp, paused: pausedAt != nil, paused_reason: pausedReason, paused_at: pausedAt,
-            smtp: account.map(SMTPAccountView.init),
-            connection: account.map { _ in InboxConnection(smtp_status: status, last_error: error, last_ok_at: okAt) },
+            smtp: account.map(SMTPAccountView.init), imap: imap.map(IMAPAccountView.init),
+            connection: account == nil && imap == nil
+                ? nil
+                : InboxConnection(
+                    smtp_status: account == nil ? nil : status, last_error: error, last_ok_at: okAt, imap_status: imap == nil ? nil : imapStatus,
+                    imap_last_error: imapError, imap_last_ok_at: imapOK),
             created_at: created, updated_at: updated)
     }
 
@@ -55,7 +70,8 @@ public struct InboxStore: Sendable {
     /// sender domains.
     public func create(
         org: String, address: String, domain: String, displayName: String?, timezone: String, window: SendWindow?, dailyLimit: Int?,
-        pacing: InboxPacing? = nil, id presetID: String? = nil, smtp: SealedAccount? = nil, anyDomain: Bool, now: Date
+        pacing: InboxPacing? = nil, id presetID: String? = nil, smtp: SealedAccount<SMTPAccount>? = nil,
+        imap: SealedAccount<IMAPAccount>? = nil, anyDomain: Bool, now: Date
     ) async throws -> InboxRecord {
         let rampDay = pacing?.ramp_up != nil ? ScheduleMath.localDay(now, TimeZone(identifier: timezone) ?? .gmt) : nil
         let id = presetID ?? ID.make(.inb)
@@ -67,16 +83,16 @@ public struct InboxStore: Sendable {
                         "This organization may not send from \(domain): verify the domain (POST /v1/domains/, then publish its DKIM records), or an operator allows it with `nudge domain allow --org \(org) \(domain)`."
                     )
                 }
-                return try await conn.query(
+                try await conn.query(
                     """
                     INSERT INTO inboxes (org_id, id, address, display_name, timezone, send_window, daily_send_limit, created_at, updated_at,
                       pacing, ramp_started_on, smtp, smtp_password, secret_key_id, smtp_version)
                     VALUES (\(org), \(id), \(address), \(displayName), \(timezone), \(Self.windowJSON(window))::jsonb, \(dailyLimit), \(now), \(now),
                       \(pacing?.json)::jsonb, \(rampDay)::date, \(smtp?.account.json)::jsonb, \(smtp?.sealedPassword.map { ByteBuffer(bytes: $0) }),
                       \(smtp?.keyID), \(smtp == nil ? 0 : 1))
-                    RETURNING \(unescaped: Self.columns)
-                    """, logger: logger
-                ).first { _ in true }.map(Self.record)!
+                    """, logger: logger)
+                if let imap { try await Self.setIMAP(org: org, id: id, imap, now: now, conn, logger: logger) }
+                return try await get(org: org, id: id, conn)!
             }
         } catch DatabaseFailure.uniqueViolation {
             throw NudgeError.conflict("This organization already has an inbox with the address \(address).", param: "address")
@@ -121,7 +137,9 @@ public struct InboxStore: Sendable {
         package var paused: Bool? = nil
         /// `.some(nil)` removes the inbox's own account (back to the relay). A sealed account
         /// without a password keeps the stored one.
-        package var smtp: SealedAccount?? = nil
+        package var smtp: SealedAccount<SMTPAccount>?? = nil
+        /// As `smtp`, for the account replies are read from.
+        package var imap: SealedAccount<IMAPAccount>?? = nil
 
         package init(displayName: String?? = nil, timezone: String? = nil, window: SendWindow?? = nil, dailyLimit: Int?? = nil) {
             self.displayName = displayName
@@ -148,6 +166,7 @@ public struct InboxStore: Sendable {
             ).decode((Bool, String).self).collect().first
             guard let (paused, tz) = wasPaused else { return nil }
             let today = ScheduleMath.localDay(now, TimeZone(identifier: patch.timezone ?? tz) ?? .gmt)
+            if let imap = patch.imap { try await Self.setIMAP(org: org, id: id, imap, now: now, conn, logger: logger) }
             if let p = patch.paused, p != paused {
                 try await Events.append(
                     [

@@ -38,6 +38,10 @@ public struct AppConfig: Sendable {
     /// The DNS server that sending domains' DKIM records are looked up on (`NUDGE_DNS_SERVER`,
     /// host:port; default the first nameserver of /etc/resolv.conf); nil: no lookups.
     public var dnsServer: DNSServerAddress? = SystemResolver.first()
+    /// Mailboxes read at once per process, and messages fetched (and processed side by side) per
+    /// IMAP command.
+    public var imapConcurrency = 8
+    public var imapChunk = 16
     /// How often each sending domain's records are checked again.
     public var domainCheckInterval: TimeInterval = 3_600
     public var publicURL: String?

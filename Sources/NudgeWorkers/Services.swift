@@ -29,6 +29,7 @@ public struct NudgeServices: Sendable {
     public let mailCredentials: MailCredentials
     public let domains: DomainStore
     package let domainSigners: DomainSigners
+    package let mailboxes = MailboxSessions()
     public let llm: (any LLMClient)?
     public let prompts: Prompts?
     public let logger: Logger
@@ -102,6 +103,8 @@ public struct NudgeServices: Sendable {
 
     /// Runs everything that is due now, to completion (the manual clock's `advance`).
     public func drainWork() async throws {
+        // Replies waiting in connected mailboxes first, as the inbound endpoint's would have come.
+        _ = try await MailboxReader(services: self).pollDue()
         for _ in 0..<100 {
             _ = try await HoldRelease(services: self).releaseDue()
             if llm != nil { try await IntentReviewer(services: self).drain() }
@@ -133,6 +136,7 @@ public struct NudgeServices: Sendable {
             out += [
                 Dispatcher(services: self), Judge(services: self), WebhookSender(services: self),
                 RetentionWorker(services: self), HoldRelease(services: self), DomainChecker(services: self),
+                MailboxReader(services: self),
             ]
             if llm != nil { out.append(IntentReviewer(services: self)) }
         }

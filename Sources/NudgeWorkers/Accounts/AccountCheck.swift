@@ -3,10 +3,11 @@ import NudgeCore
 import NudgeSMTP
 import NudgeStore
 
-/// `POST /v1/inboxes/{id}/connection/verify/`: one SMTP session with the inbox's account that
-/// connects, upgrades to TLS, authenticates and ends, sending nothing, within `timeoutSeconds`.
-/// The answer gives each step and the server's own replies; the outcome becomes the inbox's
-/// connection status (a new failure is an `inbox.connection_failed` event).
+/// `POST /v1/inboxes/{id}/connection/verify/`: for each of the inbox's accounts one session that
+/// connects, upgrades to TLS and authenticates, then ends (SMTP, sending nothing) or examines the
+/// folder (IMAP, read only), within `timeoutSeconds`. The answer gives each step and the server's
+/// own replies; the SMTP outcome becomes the inbox's connection status (a new failure is an
+/// `inbox.connection_failed` event); the IMAP one is the reader's to record.
 package struct AccountCheck: Sendable {
     package let config: AppConfig
     package let credentials: MailCredentials
@@ -28,7 +29,8 @@ package struct AccountCheck: Sendable {
 
     package struct Answer: Encodable, Sendable {
         package let inbox_id: String
-        package let smtp: Result
+        package let smtp: Result?
+        package let imap: Result?
     }
 
     package init(config: AppConfig, credentials: MailCredentials, db: Database) {
@@ -37,11 +39,46 @@ package struct AccountCheck: Sendable {
         self.db = db
     }
 
-    package func verify(_ stored: StoredAccount, now: Date) async throws -> Answer {
-        let result = await smtp(stored)
-        try await InboxStore.recordConnections(
-            [(stored.org, stored.inboxID, stored.version, result.ok ? nil : result.error ?? "failed")], now: now, db: db)
-        return Answer(inbox_id: stored.inboxID, smtp: result)
+    package func verify(inboxID: String, smtp stored: StoredAccount?, imap: (org: String, account: IMAPAccount, sealed: [UInt8])?, now: Date)
+        async throws -> Answer
+    {
+        var smtpResult: Result?
+        if let stored {
+            let result = await smtp(stored)
+            try await InboxStore.recordConnections(
+                [(stored.org, stored.inboxID, stored.version, result.ok ? nil : result.error ?? "failed")], now: now, db: db)
+            smtpResult = result
+        }
+        var imapResult: Result?
+        if let imap { imapResult = await self.imap(org: imap.org, inboxID: inboxID, imap.account, sealed: imap.sealed) }
+        return Answer(inbox_id: inboxID, smtp: smtpResult, imap: imapResult)
+    }
+
+    private func imap(org: String, inboxID: String, _ a: IMAPAccount, sealed: [UInt8]) async -> Result {
+        let password: String
+        do { password = try credentials.open(sealed, org: org, inboxID: inboxID, service: "imap") } catch {
+            return Result(
+                ok: false, steps: [Step(step: "credentials", ok: false)],
+                error: "the stored password does not open with this server's NUDGE_SECRET; set it again", transcript: [])
+        }
+        let target: MailHost.Target
+        do { target = try await MailHost.checked(a.host, port: a.port, allowPrivate: config.allowPrivateMailHosts) } catch {
+            return Result(ok: false, steps: [Step(step: "resolve", ok: false)], error: "\(error)", transcript: [])
+        }
+        let outcome = await IMAPSession(
+            settings: IMAPSettings(
+                host: a.host, port: a.port, security: a.security == .tls ? .tls : .starttls, username: a.username, password: password,
+                folder: a.folder, caBundlePath: config.mailCAFile, resolve: target.resolve, timeoutSeconds: timeoutSeconds)
+        ).check()
+        let failedAt = outcome.error?.kind
+        let connected = failedAt != .connection && failedAt != .timeout
+        let tls = connected && failedAt != .tls
+        let authed = tls && failedAt != .authentication
+        let steps = [
+            Step(step: "resolve", ok: true), Step(step: "connect", ok: connected), Step(step: "tls", ok: tls),
+            Step(step: "authenticate", ok: authed), Step(step: "folder", ok: outcome.ok),
+        ]
+        return Result(ok: outcome.ok, steps: steps, error: outcome.error.map { "\($0)" }, transcript: outcome.transcript)
     }
 
     private func smtp(_ stored: StoredAccount) async -> Result {

@@ -16,12 +16,13 @@ public struct MailCredentials: Sendable {
             .map { String(format: "%02x", $0) }.joined()
     }
 
-    package func seal(_ password: String, org: String, inboxID: String) throws -> [UInt8] {
-        try seal(Array(password.utf8), binding: "\(org)/\(inboxID)/smtp")
+    /// `service`: "smtp" or "imap", so one account's sealed password does not open as the other's.
+    package func seal(_ password: String, org: String, inboxID: String, service: String = "smtp") throws -> [UInt8] {
+        try seal(Array(password.utf8), binding: "\(org)/\(inboxID)/\(service)")
     }
 
-    package func open(_ sealed: [UInt8], org: String, inboxID: String) throws -> String {
-        String(decoding: try open(sealed, binding: "\(org)/\(inboxID)/smtp"), as: UTF8.self)
+    package func open(_ sealed: [UInt8], org: String, inboxID: String, service: String = "smtp") throws -> String {
+        String(decoding: try open(sealed, binding: "\(org)/\(inboxID)/\(service)"), as: UTF8.self)
     }
 
     /// A domain's private key of one algorithm (`ed25519-sha256`, `rsa-sha256`).

@@ -21,17 +21,19 @@ package struct SecretRotation: Sendable {
         let old = MailCredentials(secret: previous)
         let current = services.mailCredentials
         var report = Report()
-        for (org, id, sealed, keyID) in try await InboxStore.sealedPasswords(db: services.db) {
-            if keyID == current.keyID, (try? current.open(sealed, org: org, inboxID: id)) != nil {
+        for (org, id, service, sealed, keyID) in try await InboxStore.sealedPasswords(db: services.db) {
+            if keyID == current.keyID, (try? current.open(sealed, org: org, inboxID: id, service: service)) != nil {
                 report.alreadyCurrent += 1
                 continue
             }
-            guard let password = try? old.open(sealed, org: org, inboxID: id) else {
+            guard let password = try? old.open(sealed, org: org, inboxID: id, service: service) else {
                 report.unopenable.append(id)
                 continue
             }
-            let fresh = try current.seal(password, org: org, inboxID: id)
-            if try await InboxStore.reseal(org: org, id: id, from: sealed, to: fresh, keyID: current.keyID, db: services.db) {
+            let fresh = try current.seal(password, org: org, inboxID: id, service: service)
+            if try await InboxStore.reseal(
+                org: org, id: id, service: service, from: sealed, to: fresh, keyID: current.keyID, db: services.db)
+            {
                 report.resealed += 1
             }
         }
