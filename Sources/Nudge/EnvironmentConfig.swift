@@ -23,7 +23,7 @@ public struct EnvironmentConfig: Sendable {
         "NUDGE_ALLOW_ANY_SENDER_DOMAIN", "NUDGE_SECRET", "NUDGE_LOG_LEVEL", "NUDGE_MIGRATIONS_DIR", "NUDGE_PROMPTS_DIR", "NUDGE_OPENAPI_PATH",
         "NUDGE_WEBHOOK_ALLOW_PRIVATE", "NUDGE_WEBHOOK_CONCURRENCY", "NUDGE_CONSOLE_DIR", "NUDGE_ALLOW_PRIVATE_MAIL_HOSTS",
         "NUDGE_MAIL_CA_FILE", "NUDGE_ACCOUNT_LANES", "NUDGE_MAIL_HOST_CAP", "NUDGE_OLD_SECRET", "NUDGE_DNS_SERVER",
-        "NUDGE_IMAP_CHUNK", "NUDGE_IMAP_CONCURRENCY",
+        "NUDGE_IMAP_CHUNK", "NUDGE_IMAP_CONCURRENCY", "NUDGE_IMAP_KEPT",
     ]
 
     /// Read by the scripts in ops/ and by tests, not by `nudge`: not reported.
@@ -103,6 +103,7 @@ public struct EnvironmentConfig: Sendable {
         }
         c.mailCAFile = string("NUDGE_MAIL_CA_FILE")
         c.imapChunk = try int("NUDGE_IMAP_CHUNK", 1...200, "messages per IMAP fetch, from 1 to 200") ?? c.imapChunk
+        c.imapKeptSessions = try int("NUDGE_IMAP_KEPT", 1...100_000, "IMAP connections kept open per process") ?? c.imapKeptSessions
         c.imapConcurrency = try int("NUDGE_IMAP_CONCURRENCY", 1...256, "mailboxes read at once per process, from 1 to 256") ?? c.imapConcurrency
         if let v = string("NUDGE_DNS_SERVER") {
             if v == "off" {

@@ -72,13 +72,15 @@ extension InboxStore {
 
     /// Where reading got to: written after each chunk's messages were processed, so a crash
     /// re-reads at most one chunk (recognised by Message-ID). Only for the account version read.
+    /// The lease is renewed with it: a long backlog keeps its reader, a dead reader's mailbox is
+    /// taken over once the lease runs out.
     package static func advanceMailbox(
-        org: String, id: String, version: Int, uidValidity: UInt32, lastUID: UInt32, db: Database
+        org: String, id: String, version: Int, uidValidity: UInt32, lastUID: UInt32, leaseUntil: Date, db: Database
     ) async throws {
         try await db.system { conn in
             try await conn.query(
                 """
-                UPDATE inboxes SET imap_uidvalidity = \(Int64(uidValidity)), imap_last_uid = \(Int64(lastUID))
+                UPDATE inboxes SET imap_uidvalidity = \(Int64(uidValidity)), imap_last_uid = \(Int64(lastUID)), imap_lease_until = \(leaseUntil)
                 WHERE org_id = \(org) AND id = \(id) AND imap_version = \(version)
                 """, logger: db.logger)
         }

@@ -42,6 +42,9 @@ public struct AppConfig: Sendable {
     /// IMAP command.
     public var imapConcurrency = 8
     public var imapChunk = 16
+    /// IMAP connections kept open between polls per process; beyond it the least recently used
+    /// logs out (`NUDGE_IMAP_KEPT`).
+    public var imapKeptSessions = 64
     /// How often each sending domain's records are checked again.
     public var domainCheckInterval: TimeInterval = 3_600
     public var publicURL: String?

@@ -29,7 +29,7 @@ public struct NudgeServices: Sendable {
     public let mailCredentials: MailCredentials
     public let domains: DomainStore
     package let domainSigners: DomainSigners
-    package let mailboxes = MailboxSessions()
+    package let mailboxes: MailboxSessions
     public let llm: (any LLMClient)?
     public let prompts: Prompts?
     public let logger: Logger
@@ -99,6 +99,7 @@ public struct NudgeServices: Sendable {
         self.accounts = AccountTransports(config: config, credentials: mailCredentials, now: { clock.now() })
         self.domains = DomainStore(db: db)
         self.domainSigners = DomainSigners(credentials: mailCredentials)
+        self.mailboxes = MailboxSessions(limit: config.imapKeptSessions)
     }
 
     /// Runs everything that is due now, to completion (the manual clock's `advance`).

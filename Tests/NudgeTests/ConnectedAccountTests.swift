@@ -68,6 +68,47 @@ import Testing
         }
     }
 
+    /// Two organizations, each inbox with its own account on its own server, and one inbox on the
+    /// relay: every message leaves through its own organization's server, and neither organization
+    /// reaches the other's inbox or account.
+    @Test func twoOrganizationsSendThroughTheirOwnAccountsOnly() async throws {
+        try await Self.withAccountServer { h, relay, account in
+            let certificate = try TestCertificate()
+            defer { certificate.remove() }
+            let other = try TestSMTPServer(auth: "b@beta.test:other-secret-pass", tls: .starttls(certificate))
+            SecretLedger.record("other-secret-pass")
+            // The harness trusts the first server's CA only: the second uses one the operator
+            // trusts too (both PEMs in the file).
+            let pems =
+                try String(contentsOfFile: h.services.config.mailCAFile!, encoding: .utf8)
+                + String(contentsOfFile: certificate.certPath, encoding: .utf8)
+            try pems.write(toFile: h.services.config.mailCAFile!, atomically: true, encoding: .utf8)
+            let (_, adminB) = try await h.otherOrg()
+            let a = try await h.inbox(extra: #", "smtp": \#(Self.smtpJSON(port: account.port))"#)
+            let createdB = try await h.call(
+                .post, "/v1/inboxes/", token: adminB,
+                #"{"address": "b-\#(Fixture.suffix())@beta.test", "timezone": "UTC", "smtp": {"host": "localhost", "port": \#(other.port), "security": "starttls", "username": "b@beta.test", "password": "other-secret-pass"}}"#
+            )
+            try #require(createdB.status == 201, "\(createdB.body)")
+            let b = createdB.id
+            let relayed = try await h.inbox()
+            #expect(try await h.call(.get, "/v1/inboxes/\(a)/", token: adminB).status == 404)
+            #expect(try await h.call(.post, "/v1/inboxes/\(a)/connection/verify/", token: adminB).status == 404)
+            #expect(try await h.call(.patch, "/v1/inboxes/\(a)/", token: adminB, #"{"smtp": null}"#).status == 404)
+            #expect(try await h.call(.get, "/v1/inboxes/\(b)/").status == 404)
+            let toA = "a-\(Fixture.suffix())@example.com"
+            let toB = "b-\(Fixture.suffix())@example.com"
+            let toRelay = "r-\(Fixture.suffix())@example.com"
+            #expect(try await h.enrollAdHoc(inbox: a, email: toA, steps: PacingTests.step()).status == 201)
+            #expect(try await h.enrollAdHoc(inbox: b, email: toB, steps: PacingTests.step(), token: adminB).status == 201)
+            #expect(try await h.enrollAdHoc(inbox: relayed, email: toRelay, steps: PacingTests.step()).status == 201)
+            _ = try await h.advance(seconds: 1)
+            #expect(try account.received().flatMap(\.rcptTos) == [toA])
+            #expect(try other.received().flatMap(\.rcptTos) == [toB])
+            #expect(try relay.received().flatMap(\.rcptTos) == [toRelay])
+        }
+    }
+
     @Test func verifyAnswersStepByStepAndAFailureIsOneEventPerEpisode() async throws {
         try await Self.withAccountServer { h, _, account in
             let inbox = try await h.inbox(extra: #", "smtp": \#(Self.smtpJSON(port: account.port))"#)

@@ -30,6 +30,8 @@ import Testing
         try await Harness.withSMTP(configure: {
             $0.allowPrivateMailHosts = true
             $0.mailCAFile = bundle
+            // One kept connection: a second mailbox logs the first out (the bound on connections).
+            $0.imapKeptSessions = 1
         }) { h, _ in
             try await body(h, account, dovecot)
         }
@@ -162,13 +164,13 @@ import Testing
             _ = try await h.advance(seconds: 10)
             #expect(try await inboundCount() == 3)
 
-            // The server away: failing, then back with nothing lost.
+            // The server away for two minutes: failing (polls backing off), then back with nothing lost.
             dovecot.stop()
-            _ = try await h.advance(seconds: 10)
+            for _ in 0..<12 { _ = try await h.advance(seconds: 10) }
             #expect(try await h.call(.get, "/v1/inboxes/\(inbox)/")["connection"]?["imap_status"]?.string == "failing")
             try dovecot.start()
             try deliver(2, "b")
-            _ = try await h.advance(seconds: 60)
+            for _ in 0..<16 where try await inboundCount() < 5 { _ = try await h.advance(seconds: 60) }
             #expect(try await inboundCount() == 5)
             #expect(try await h.call(.get, "/v1/inboxes/\(inbox)/")["connection"]?["imap_status"]?.string == "ok")
 
@@ -230,6 +232,7 @@ import Testing
             let threads = try await h.call(.get, "/v1/inboxes/\(backfill)/threads/?limit=200")
             #expect(threads.data.count == 50, "\(threads.data.count)")
             #expect(try await h.events("message.received").count == 51)
+            #expect(h.services.mailboxes.openCount <= 1, "two mailboxes read through one kept connection")
         }
     }
 }

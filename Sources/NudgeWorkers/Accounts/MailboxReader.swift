@@ -33,7 +33,7 @@ package struct MailboxReader: Service {
     @discardableResult
     package func pollDue() async throws -> Int {
         let width = max(1, services.config.imapConcurrency)
-        let polls = try await InboxStore.claimPolls(now: services.clock.now(), limit: width, lease: 600, db: services.db)
+        let polls = try await InboxStore.claimPolls(now: services.clock.now(), limit: width, lease: Self.lease, db: services.db)
         await withDiscardingTaskGroup { group in
             for poll in polls { group.addTask { await read(poll) } }
         }
@@ -72,10 +72,13 @@ package struct MailboxReader: Service {
         } else if let since = poll.account.since.flatMap(ScheduleMath.day) {
             uids = try await session.uids(since: since.addingTimeInterval(-86_400)).uids  // SEARCH SINCE is the server's day
         } else {
-            // First connection: only mail that arrives from now on.
-            let start = (status.uidNext ?? 1) &- 1
+            // First connection: only mail that arrives from now on. A server that does not say
+            // UIDNEXT is asked for its highest UID instead.
+            var start = (status.uidNext ?? 1) &- 1
+            if status.uidNext == nil { start = try await session.uids(after: 0).uids.max() ?? 0 }
             try await InboxStore.advanceMailbox(
-                org: poll.org, id: poll.inboxID, version: poll.version, uidValidity: status.uidValidity, lastUID: start, db: services.db)
+                org: poll.org, id: poll.inboxID, version: poll.version, uidValidity: status.uidValidity, lastUID: start,
+                leaseUntil: services.clock.now().addingTimeInterval(Self.lease), db: services.db)
             return 0
         }
         let processor = InboundProcessor(db: services.db, clock: services.clock, reviewIntents: services.llm != nil)
@@ -99,30 +102,55 @@ package struct MailboxReader: Service {
             processed += batch.messages.count
             try await InboxStore.advanceMailbox(
                 org: poll.org, id: poll.inboxID, version: poll.version, uidValidity: status.uidValidity, lastUID: part.max() ?? 0,
-                db: services.db)
+                leaseUntil: services.clock.now().addingTimeInterval(Self.lease), db: services.db)
         }
         if uids.isEmpty && poll.uidValidity != status.uidValidity {
             // A rebuilt folder with nothing new since the last good day: remember its UIDVALIDITY.
             try await InboxStore.advanceMailbox(
                 org: poll.org, id: poll.inboxID, version: poll.version, uidValidity: status.uidValidity, lastUID: (status.uidNext ?? 1) &- 1,
-                db: services.db)
+                leaseUntil: services.clock.now().addingTimeInterval(Self.lease), db: services.db)
         }
         return processed
     }
+
+    /// How long a mailbox stays a worker's without news (each chunk renews it): a killed worker's
+    /// mailboxes are read again by another within this.
+    static let lease: TimeInterval = 60
 
     /// Larger messages are skipped (and logged): the inbound endpoint takes at most 25 MiB too.
     static let maxMessageBytes = 32 << 20
 }
 
 /// The IMAP sessions this process keeps open, one per mailbox, replaced when the account's
-/// version changes and dropped after a failure.
+/// version changes and dropped after a failure. At most `limit` stay open: thousands of mailboxes
+/// polled now and then must not hold thousands of connections, so the least recently used is
+/// logged out to make room (its next poll logs in again).
 package final class MailboxSessions: Sendable {
-    private let sessions = Mutex<[String: (version: Int, session: IMAPSession)]>([:])
+    private struct Kept {
+        let version: Int
+        let session: IMAPSession
+        var used: UInt64
+    }
+    private struct State {
+        var kept: [String: Kept] = [:]
+        var tick: UInt64 = 0
+    }
+    private let state = Mutex(State())
+    private let limit: Int
 
-    package init() {}
+    package init(limit: Int = 64) { self.limit = max(1, limit) }
+
+    package var openCount: Int { state.withLock { $0.kept.count } }
 
     package func session(for poll: MailboxPoll, config: AppConfig, credentials: MailCredentials) async throws -> IMAPSession {
-        if let kept = sessions.withLock({ $0[poll.inboxID] }), kept.version == poll.version { return kept.session }
+        let reused: IMAPSession? = state.withLock { s in
+            guard var k = s.kept[poll.inboxID], k.version == poll.version else { return nil }
+            s.tick += 1
+            k.used = s.tick
+            s.kept[poll.inboxID] = k
+            return k.session
+        }
+        if let reused { return reused }
         await drop(poll.inboxID)
         let password: String
         do { password = try credentials.open(poll.sealedPassword, org: poll.org, inboxID: poll.inboxID, service: "imap") } catch {
@@ -134,18 +162,28 @@ package final class MailboxSessions: Sendable {
             settings: IMAPSettings(
                 host: a.host, port: a.port, security: a.security == .tls ? .tls : .starttls, username: a.username, password: password,
                 folder: a.folder, caBundlePath: config.mailCAFile, resolve: target.resolve, timeoutSeconds: 30))
-        sessions.withLock { $0[poll.inboxID] = (poll.version, session) }
+        let evicted: [IMAPSession] = state.withLock { s in
+            s.tick += 1
+            s.kept[poll.inboxID] = Kept(version: poll.version, session: session, used: s.tick)
+            var out: [IMAPSession] = []
+            while s.kept.count > limit, let oldest = s.kept.min(by: { $0.value.used < $1.value.used }) {
+                out.append(oldest.value.session)
+                s.kept.removeValue(forKey: oldest.key)
+            }
+            return out
+        }
+        for old in evicted { await old.close() }
         return session
     }
 
     package func drop(_ inboxID: String) async {
-        if let old = sessions.withLock({ $0.removeValue(forKey: inboxID) }) { await old.session.close() }
+        if let old = state.withLock({ $0.kept.removeValue(forKey: inboxID) }) { await old.session.close() }
     }
 
     package func closeAll() async {
-        let all: [IMAPSession] = sessions.withLock { s in
-            let open = s.values.map(\.session)
-            s = [:]
+        let all: [IMAPSession] = state.withLock { s in
+            let open = s.kept.values.map(\.session)
+            s.kept = [:]
             return open
         }
         for session in all { await session.close() }
