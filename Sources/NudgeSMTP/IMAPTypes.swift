@@ -58,7 +58,7 @@ public struct IMAPCheckOutcome: Sendable, Equatable {
     public let ok: Bool
     public let error: IMAPError?
     public let status: IMAPMailboxStatus?
-    /// "S: * OK ...", "C: A002 AUTHENTICATE PLAIN ****", "* TLS: ..." lines in order; credentials
+    /// "S: * OK ...", "C: A002 AUTHENTICATE PLAIN ****", "* SSL connection using ..." lines in order; credentials
     /// never appear.
     public let transcript: [String]
 

@@ -10,7 +10,7 @@ public enum SMTPSessionCheck {
         public let ok: Bool
         /// curl's description of the failure, with the reply that carried it; nil on success.
         public let error: String?
-        /// "S: 220 ...", "C: EHLO ...", "* TLS: ..." lines in order.
+        /// "S: 220 ...", "C: EHLO ...", "* SSL connection using ..." lines in order.
         public let transcript: [String]
     }
 
@@ -25,9 +25,24 @@ public enum SMTPSessionCheck {
         }
     }
 
-    private final class Transcript {
-        var lines: [String] = []
-        var masking = false
+    /// SMTP's credentials: everything after AUTH's mechanism, and the answers to each 334.
+    private final class SMTPTranscript: CurlTranscript {
+        private var masking = false
+
+        override func server(_ line: String) {
+            if !line.hasPrefix("334") { masking = false }
+            append("S: \(line)")
+        }
+
+        override func client(_ line: String) {
+            let words = line.split(separator: " ").map(String.init)
+            if words.first?.uppercased() == "AUTH" {
+                append("C: AUTH \(words.count > 1 ? words[1] : "") ****")
+                masking = true
+            } else {
+                append(masking ? "C: ****" : "C: \(line)")
+            }
+        }
     }
 
     private static func perform(_ config: CurlEasy.Config) -> Outcome {
@@ -36,41 +51,13 @@ public enum SMTPSessionCheck {
         defer { curl_easy_cleanup(h) }
         let resolve = config.resolve.flatMap { curl_slist_append(nil, $0) }
         defer { curl_slist_free_all(resolve) }
-        let transcript = Transcript()
+        let transcript = SMTPTranscript(recording: true)
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         let result: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { errorBytes in
             _ = nudge_curl_setopt_pointer(h, CURLOPT_ERRORBUFFER, errorBytes.baseAddress!)
             CurlEasy.applySession(h, config, resolve: resolve)
             _ = nudge_curl_setopt_string(h, CURLOPT_CUSTOMREQUEST, "NOOP")
-            _ = nudge_curl_setopt_long(h, CURLOPT_VERBOSE, 1)
-            _ = nudge_curl_setopt_pointer(h, CURLOPT_DEBUGDATA, Unmanaged.passUnretained(transcript).toOpaque())
-            _ = nudge_curl_setopt_debug_callback(h) { _, kind, data, size, userdata in
-                guard let data, let userdata else { return 0 }
-                let t = Unmanaged<Transcript>.fromOpaque(userdata).takeUnretainedValue()
-                let text = String(decoding: UnsafeRawBufferPointer(start: data, count: size), as: UTF8.self)
-                for raw in text.split(whereSeparator: \.isNewline) {
-                    let line = String(raw.prefix(300))
-                    switch kind {
-                    case CURLINFO_HEADER_IN:
-                        t.lines.append("S: \(line)")
-                        // A 334 asks for the next credential; anything else ends the exchange.
-                        if !line.hasPrefix("334") { t.masking = false }
-                    case CURLINFO_HEADER_OUT:
-                        let verb = line.split(separator: " ").first.map(String.init)?.uppercased() ?? ""
-                        if verb == "AUTH" {
-                            let mechanism = line.split(separator: " ").dropFirst().first.map(String.init) ?? ""
-                            t.lines.append("C: AUTH \(mechanism) ****")
-                            t.masking = true
-                        } else {
-                            t.lines.append(t.masking ? "C: ****" : "C: \(line)")
-                        }
-                    case CURLINFO_TEXT where line.hasPrefix("SSL connection using") || line.hasPrefix("SSL certificate"):
-                        t.lines.append("* TLS: \(line)")
-                    default: break
-                    }
-                }
-                return 0
-            }
+            transcript.install(on: h)
             let r = withExtendedLifetime(transcript) { curl_easy_perform(h) }
             _ = nudge_curl_setopt_pointer(h, CURLOPT_ERRORBUFFER, nil)
             _ = nudge_curl_setopt_pointer(h, CURLOPT_DEBUGDATA, nil)

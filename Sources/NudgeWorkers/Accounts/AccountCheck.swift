@@ -23,7 +23,7 @@ package struct AccountCheck: Sendable {
         package let ok: Bool
         package let steps: [Step]
         package let error: String?
-        /// "S: ..." server replies, "C: ..." commands (credentials masked), "* TLS: ..." notes.
+        /// "S: ..." server replies, "C: ..." commands (credentials masked), "* ..." curl's notes on the connection and TLS.
         package let transcript: [String]
     }
 
@@ -104,7 +104,7 @@ package struct AccountCheck: Sendable {
         }
         let t = outcome.transcript
         let connected = t.contains { $0.hasPrefix("S: 220") }
-        let tls = t.contains { $0.hasPrefix("* TLS:") }
+        let tls = t.contains { $0.hasPrefix("* SSL connection using") }
         let authed = t.contains { $0.hasPrefix("S: 235") }
         let steps = [
             Step(step: "resolve", ok: true), Step(step: "connect", ok: connected), Step(step: "tls", ok: tls),
