@@ -10,7 +10,8 @@ import Testing
 
 /// End-to-end lookups against a real dnsmasq on loopback, started per test and killed after.
 /// Needs Debian's `dnsmasq-base` (`apt-get install -y dnsmasq-base`).
-@Suite struct DNSTXTResolverTests {
+// One at a time: each test starts its own mail servers, and the whole suite shares two cores.
+@Suite(.serialized) struct DNSTXTResolverTests {
     /// A real DKIM RSA-2048 record is ~410 bytes, so it must be published as several strings.
     static let longRecord: String = (try? DKIMPrivateKey.generateRSA2048())?.dnsTXTRecordValue ?? ""
 

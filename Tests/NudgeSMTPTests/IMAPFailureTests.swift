@@ -4,7 +4,8 @@ import NudgeTestSupport
 import Testing
 
 /// Each failure the product tells the user about, classified.
-struct IMAPFailureTests {
+// One at a time: each test starts its own mail servers, and the whole suite shares two cores.
+@Suite(.serialized) struct IMAPFailureTests {
     func failure(_ settings: IMAPSettings) async -> IMAPError? {
         do {
             _ = try await IMAPSession(settings: settings).examine()

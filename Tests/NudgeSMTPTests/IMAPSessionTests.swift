@@ -4,7 +4,8 @@ import NudgeTestSupport
 import Testing
 
 /// Against a real Dovecot: read-only opening, searches, exact bytes, no \Seen, one connection.
-struct IMAPSessionTests {
+// One at a time: each test starts its own mail servers, and the whole suite shares two cores.
+@Suite(.serialized) struct IMAPSessionTests {
     @Test func examineSearchAndFetchExactBytes() async throws {
         let server = try TestIMAPServer()
         let delivered = [Mail.small(1), Mail.eightBit, Mail.small(3)]

@@ -8,7 +8,8 @@ import Testing
 
 /// Inboxes with their own SMTP account (README, "Connected mailboxes"): real aiosmtpd servers with
 /// AUTH and STARTTLS, one per account, next to the relay.
-@Suite struct ConnectedAccountTests {
+// One at a time: each test starts its own mail servers, and the whole suite shares two cores.
+@Suite(.serialized) struct ConnectedAccountTests {
     static let password = "s3cret pass/with:odd@chars"
 
     /// Runs `body` with the relay and one account server (STARTTLS with a test CA, AUTH required).

@@ -8,7 +8,8 @@ import Testing
 
 /// Sending domains (README, "Connected mailboxes"): DKIM keys, verification through a real DNS
 /// server (dnsmasq on loopback), the ownership rule for inboxes, and signatures dkimpy verifies.
-@Suite struct DomainTests {
+// One at a time: each test starts its own mail servers, and the whole suite shares two cores.
+@Suite(.serialized) struct DomainTests {
     /// A server that allows only verified (or operator-allowed) domains, with `dns` as its resolver.
     static func withDomains(_ dns: TestDNSServer?, _ body: @Sendable (Harness, TestSMTPServer) async throws -> Void) async throws {
         let server = dns.map { DNSServerAddress(host: "127.0.0.1", port: UInt16($0.port)) }

@@ -8,7 +8,8 @@ import Testing
 /// Connected mailboxes end to end (README, "Connected mailboxes"): an inbox sends through its own
 /// SMTP account (aiosmtpd with AUTH and STARTTLS) and reads replies from its own IMAP account (a
 /// private Dovecot). No inbound HTTP call anywhere: replies are delivered into the mailbox.
-@Suite struct MailboxTests {
+// One at a time: each test starts its own mail servers, and the whole suite shares two cores.
+@Suite(.serialized) struct MailboxTests {
     // No colon: Dovecot's passwd-file separates its fields with colons.
     static let imapPassword = "imap pass/with odd@chars!"
 
