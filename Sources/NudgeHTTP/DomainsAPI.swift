@@ -58,7 +58,14 @@ package struct DomainsAPI {
             let b = try await JSONCoding.decode(CreateBody.self, from: req)
             let domain = try SendingDomains.validDomain(b.domain)
             let selector = try SendingDomains.validSelector(b.selector)
-            let new = try SendingDomains.create(org: ctx.org, domain: domain, selector: selector, credentials: services.mailCredentials)
+            // Checked before the keys are made: an RSA key costs a core tens of milliseconds.
+            let (count, exists) = try await store.census(org: ctx.org, domain: domain)
+            if exists { throw NudgeError.conflict("This organization already has the domain \(domain).", param: "domain") }
+            guard count < SendingDomains.maxPerOrganization else {
+                throw NudgeError.validation(
+                    "domain", "domain: an organization has at most \(SendingDomains.maxPerOrganization) sending domains; delete one first.")
+            }
+            let new = try await SendingDomains.create(org: ctx.org, domain: domain, selector: selector, credentials: services.mailCredentials)
             let created = try await store.create(org: ctx.org, new, now: services.clock.now())
             return try JSONCoding.response(Answer(created), status: .created)
         }

@@ -86,6 +86,15 @@ public struct DomainStore: Sendable {
         }
     }
 
+    /// How many domains the organization has, and whether `domain` is one of them.
+    package func census(org: String, domain: String) async throws -> (count: Int, exists: Bool) {
+        try await db.tenant(org) { conn in
+            try await conn.query(
+                "SELECT count(*)::int, coalesce(bool_or(domain = \(domain)), false) FROM domains WHERE org_id = \(org)", logger: logger
+            ).decode((Int, Bool).self).collect().first ?? (0, false)
+        }
+    }
+
     package func get(org: String, id: String) async throws -> DomainRecord? {
         try await db.tenant(org) { conn in
             try await conn.query("SELECT \(unescaped: Self.columns) FROM domains WHERE org_id = \(org) AND id = \(id)", logger: logger)

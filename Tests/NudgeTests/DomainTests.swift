@@ -64,6 +64,33 @@ import Testing
         }
     }
 
+    /// Each domain costs an RSA key: an organization has at most 100, checked before any key is
+    /// made; another organization is not affected.
+    @Test func anOrganizationsDomainsAreCapped() async throws {
+        try await Self.withDomains(nil) { h, _ in
+            let first = try await h.call(.post, "/v1/domains/", #"{"domain": "cap-0.test"}"#)
+            try #require(first.status == 201, "\(first.body)")
+            try await h.services.db.system { conn in
+                try await conn.query(
+                    """
+                    INSERT INTO domains (org_id, id, domain, selector, ed25519_key, rsa_key, ed25519_record, rsa_record, secret_key_id,
+                      created_at, updated_at)
+                    SELECT org_id, id || '_' || i, 'cap-' || i || '.test', selector, ed25519_key, rsa_key, ed25519_record, rsa_record,
+                      secret_key_id, created_at, updated_at
+                    FROM domains, generate_series(1, \(SendingDomains.maxPerOrganization - 1)) AS i WHERE org_id = \(h.org) AND id = \(first.id)
+                    """, logger: h.services.db.logger)
+            }
+            let over = try await h.call(.post, "/v1/domains/", #"{"domain": "one-more.test"}"#)
+            #expect(over.status == 422, "\(over.body)")
+            #expect(over.errorParam == "domain")
+            #expect(try await h.call(.post, "/v1/domains/", #"{"domain": "cap-7.test"}"#).status == 409)
+            let other = try await h.otherOrg()
+            #expect(try await h.call(.post, "/v1/domains/", token: other.admin, #"{"domain": "one-more.test"}"#).status == 201)
+            #expect(try await h.call(.delete, "/v1/domains/\(first.id)/").status == 200)
+            #expect(try await h.call(.post, "/v1/domains/", #"{"domain": "one-more.test"}"#).status == 201)
+        }
+    }
+
     /// The whole path: refused before verification; verified once DNS publishes both keys; then
     /// inboxes on the domain send mail that dkimpy verifies with both keys, and a tampered copy fails.
     @Test func aVerifiedDomainAllowsInboxesAndSignsTheirMail() async throws {

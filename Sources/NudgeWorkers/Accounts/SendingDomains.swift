@@ -13,13 +13,23 @@ package enum SendingDomains {
 
     package static func recordName(_ selector: String, _ domain: String) -> String { "\(selector)._domainkey.\(domain)" }
 
+    /// Sending domains per organization.
+    package static let maxPerOrganization = 100
+
+    /// Key generation runs one at a time, off the cooperative pool: an RSA-2048 key takes a core
+    /// for tens to hundreds of milliseconds, and requests side by side must not take every
+    /// thread that serves the API.
+    private static let keyMaker = DispatchQueue(label: "nudge.dkim-keys")
+
     /// New keys for `domain`, sealed for the organization.
     package static func create(
         org: String, domain: String, selector: String, credentials: MailCredentials
-    ) throws -> DomainStore.NewDomain {
+    ) async throws -> DomainStore.NewDomain {
         let id = ID.make(.dom)
         let ed = DKIMPrivateKey.generateEd25519()
-        let rsa = try DKIMPrivateKey.generateRSA2048()
+        let rsa = try await withCheckedThrowingContinuation { (c: CheckedContinuation<DKIMPrivateKey, any Error>) in
+            keyMaker.async { c.resume(with: Result { try DKIMPrivateKey.generateRSA2048() }) }
+        }
         return DomainStore.NewDomain(
             id: id, domain: domain, selector: selector,
             sealedEd25519: try credentials.seal(key: ed.exportedBytes, org: org, domainID: id, algorithm: ed.algorithm.rawValue),
