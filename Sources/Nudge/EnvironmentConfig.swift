@@ -19,6 +19,7 @@ public struct EnvironmentConfig: Sendable {
     /// The variables `nudge` reads; any other `NUDGE_*` (a typo, a retired name) is reported.
     public static let known: Set<String> = [
         "NUDGE_DATA_DIR", "NUDGE_DATABASE_URL", "NUDGE_SMTP_URL", "NUDGE_SMTP_LANES", "NUDGE_DISPATCH_LOOPS", "NUDGE_PUBLIC_URL",
+        "NUDGE_ACCOUNT_DISPATCH_LOOPS",
         "NUDGE_LLM_URL", "NUDGE_LLM_MODEL", "NUDGE_LLM_API_KEY", "NUDGE_RATE_LIMIT", "NUDGE_ORG_DAILY_QUOTA",
         "NUDGE_ALLOW_ANY_SENDER_DOMAIN", "NUDGE_SECRET", "NUDGE_LOG_LEVEL", "NUDGE_MIGRATIONS_DIR", "NUDGE_PROMPTS_DIR", "NUDGE_OPENAPI_PATH",
         "NUDGE_WEBHOOK_ALLOW_PRIVATE", "NUDGE_WEBHOOK_CONCURRENCY", "NUDGE_CONSOLE_DIR", "NUDGE_ALLOW_PRIVATE_MAIL_HOSTS",
@@ -58,6 +59,7 @@ public struct EnvironmentConfig: Sendable {
         c.smtpURL = string("NUDGE_SMTP_URL")
         c.smtpLanes = try int("NUDGE_SMTP_LANES", 1...64, "a number of parallel SMTP connections from 1 to 64") ?? c.smtpLanes
         c.dispatchLoops = try int("NUDGE_DISPATCH_LOOPS", 1...16, "a number from 1 to 16") ?? c.dispatchLoops
+        c.accountDispatchLoops = try int("NUDGE_ACCOUNT_DISPATCH_LOOPS", 1...16, "a number from 1 to 16") ?? c.accountDispatchLoops
         c.publicURL = string("NUDGE_PUBLIC_URL")
         if let url = string("NUDGE_LLM_URL") {
             guard let u = URL(string: url), ["http", "https"].contains(u.scheme ?? ""), u.host != nil else {

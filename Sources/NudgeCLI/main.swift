@@ -243,11 +243,13 @@ struct Explain: AsyncParsableCommand {
             abstract: "EXPLAIN (ANALYZE, BUFFERS) of the dispatcher's claim, run and rolled back (it locks the claimed rows meanwhile).")
         @Option(help: "Claim as if it were this many seconds from now.") var ahead: Double = 0
         @Option(help: "Batch size (default: the dispatcher's).") var limit: Int?
+        @Flag(help: "Every due step, not only those of inboxes without their own SMTP account (the shared loops' claim).")
+        var all = false
         func run() async throws {
             if let limit, !(1...10_000).contains(limit) { throw ValidationError("--limit must be from 1 to 10000") }
             guard ahead.isFinite, abs(ahead) <= 366 * 86_400 else { throw ValidationError("--ahead must be within a year") }
             let plan = try await Launcher.withDatabase(try Launcher.environmentConfig()) { services, _ in
-                try await services.explainClaim(now: Date().addingTimeInterval(ahead), limit: limit)
+                try await services.explainClaim(now: Date().addingTimeInterval(ahead), limit: limit, lane: all ? .all : .relay)
             }
             print(plan)
         }

@@ -105,6 +105,17 @@ public struct Database: Sendable {
         }
     }
 
+    /// A new transaction id, of a transaction ended at once (`FeedHorizon.stepIn`).
+    package func freshTransactionID() async throws -> String {
+        try await classified {
+            try await client.withConnection { conn in
+                try await conn.untilClosed { [logger] in
+                    try await conn.query("SELECT pg_current_xact_id()::text", logger: logger).decode(String.self).collect().first ?? ""
+                }
+            }
+        }
+    }
+
     private func transaction<R: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> R,
         rollback: Bool = false,

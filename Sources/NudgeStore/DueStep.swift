@@ -84,14 +84,18 @@ package struct DueStep: Sendable {
     /// ops/bench dispatch, 40,000 due: 125 ms per claim, all 40,000 rows; the index scan read 600
     /// rows, 200 of them taken, in 1-15 ms). So bitmap scans are off while the claim is planned,
     /// and work_mem leaves room for a sort of every due row should a plan still need one.
-    package static func claim(now: Date, limit: Int, _ conn: PostgresConnection, logger: Logger) async throws -> [DueStep] {
+    /// `wroteEvents`: a damaged row was failed, with its event, in this transaction.
+    package static func claim(
+        now: Date, limit: Int, lane: ClaimLane = .all, _ conn: PostgresConnection, logger: Logger
+    ) async throws -> (due: [DueStep], wroteEvents: Bool) {
         try await planTheClaim(conn, logger: logger)
-        let rows = try await conn.query(claimQuery(now: now, limit: limit), logger: logger).collect()
+        let rows = try await conn.query(claimQuery(now: now, limit: limit, lane: lane), logger: logger).collect()
         // The batch's other statements, in this transaction, plan as usual (an empty claim ends
         // the transaction, so an idle poll needs no reset).
         if !rows.isEmpty { try await conn.query("SELECT set_config('enable_bitmapscan', 'on', true)", logger: logger) }
         var steps = StepCache()
         var due: [DueStep] = []
+        var wroteEvents = false
         due.reserveCapacity(rows.count)
         for row in rows {
             do {
@@ -99,6 +103,7 @@ package struct DueStep: Sendable {
             } catch let missing as MissingStep {
                 // A damaged row (its step index past its steps): it fails, alone, instead of
                 // failing every batch that claims it.
+                wroteEvents = true
                 _ = try await EnrollmentStore.finish(
                     org: missing.org, enrollmentIDs: [missing.enrollmentID], state: .failed, reason: nil,
                     detail: "step \(missing.stepIndex) does not exist in this enrollment's steps", now: now, conn, logger: logger)
@@ -107,7 +112,20 @@ package struct DueStep: Sendable {
         // Each token's policy as it is now, once per token of the batch (not a lookup per step).
         let policies = try await TokenStore.currentPolicies(due.compactMap { d in d.policyTokenID.map { (d.org, $0) } }, conn, logger: logger)
         for i in due.indices { due[i].policy = due[i].policyTokenID.flatMap { policies[$0] } }
-        return due
+        return (due, wroteEvents)
+    }
+
+    /// Which due steps a claim takes (README, "Connected mailboxes"). The dispatcher's shared
+    /// loops take the relay's; each inbox with its own SMTP account is claimed on its own, so a
+    /// slow account's open claim holds only its own steps. Any claim sends any step correctly
+    /// (an account set or removed meanwhile is looked up at sending): the lanes are for isolation.
+    package enum ClaimLane: Sendable {
+        /// Everything due (the manual clock's drain, `nudge explain claim --lane all`).
+        case all
+        /// Steps of inboxes without their own account.
+        case relay
+        /// The steps of one inbox.
+        case inbox(org: String, id: String)
     }
 
     /// A claimed enrollment whose next step index points past its steps.
@@ -134,12 +152,12 @@ package struct DueStep: Sendable {
         try await conn.query("SELECT set_config('work_mem', '32MB', true), set_config('enable_bitmapscan', 'off', true)", logger: logger)
     }
 
-    package static func claimQuery(now: Date, limit: Int) -> PostgresQuery {
+    package static func claimQuery(now: Date, limit: Int, lane: ClaimLane = .all) -> PostgresQuery {
         """
         WITH e AS (
             SELECT org_id, id, next_step, next_due_at, attempts, thread_id
             FROM enrollments
-            WHERE state = 'active' AND next_due_at <= \(now) AND NOT held AND held_until IS NULL
+            WHERE state = 'active' AND next_due_at <= \(now) AND NOT held AND held_until IS NULL\(lane)
             ORDER BY next_due_at
             LIMIT \(limit)
             FOR NO KEY UPDATE SKIP LOCKED
@@ -257,13 +275,32 @@ package struct DueStep: Sendable {
     }
 }
 
+extension PostgresQuery.StringInterpolation {
+    /// The claim's pick filter for `lane`, with its binds.
+    mutating func appendInterpolation(_ lane: DueStep.ClaimLane) {
+        switch lane {
+        case .all: break
+        case .relay:
+            // A scalar subquery, one primary-key probe per row read: as NOT EXISTS the planner
+            // made it an anti join and sorted every due row after it.
+            appendLiteral(
+                " AND coalesce((SELECT a.smtp IS NULL FROM inboxes a WHERE a.org_id = enrollments.org_id AND a.id = enrollments.inbox_id), true)")
+        case .inbox(let org, let id):
+            appendLiteral(" AND org_id = ")
+            appendInterpolation(org)
+            appendLiteral(" AND inbox_id = ")
+            appendInterpolation(id)
+        }
+    }
+}
+
 extension DueStep {
     /// `nudge explain claim`: the plan of the dispatcher's claim at `now`, executed (ANALYZE takes
     /// the row locks, so a running dispatcher skips those rows meanwhile) and rolled back.
-    package static func explainClaim(now: Date, limit: Int, db: Database) async throws -> String {
+    package static func explainClaim(now: Date, limit: Int, lane: ClaimLane, db: Database) async throws -> String {
         try await db.system(rollback: true) { conn in
             try await DueStep.planTheClaim(conn, logger: db.logger)
-            return try await conn.explainAnalyze(DueStep.claimQuery(now: now, limit: limit), logger: db.logger)
+            return try await conn.explainAnalyze(DueStep.claimQuery(now: now, limit: limit, lane: lane), logger: db.logger)
         }
     }
 }

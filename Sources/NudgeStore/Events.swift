@@ -32,7 +32,7 @@ public enum Events {
 
     /// A page of the feed, oldest first, in (transaction id, sequence) order, after the event
     /// `after`. An event is listed only once no older transaction of this database is still
-    /// running. Bounded in bytes (`EncodedPage`, `PageSize`); `next_cursor` is the last event's
+    /// running (`FeedHorizon`). Bounded in bytes (`EncodedPage`, `PageSize`); `next_cursor` is the last event's
     /// id when the page is full or ended early.
     package static func page(org: String, types: [EventType], after: String?, limit: Int, _ db: Database) async throws -> EncodedPage {
         try await db.tenant(org) { conn in
@@ -48,9 +48,7 @@ public enum Events {
             var out = EncodedPage(limit: limit, maxBytes: EncodedPage.maxBytes)
             for try await (sent, id, type, data, created) in try await conn.query(
                 """
-                WITH horizon AS (
-                  SELECT max(age(backend_xid)) AS oldest FROM pg_stat_activity
-                  WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid())
+                WITH horizon AS (\(unescaped: FeedHorizon.oldest))
                 SELECT before < \(PageSize.budget), id, type, CASE WHEN before < \(PageSize.budget) THEN data::text END, created_at
                 FROM (SELECT p.*, \(unescaped: PageSize.before("octet_length(p.data::text)", order: "p.tx, p.seq")) AS before
                       FROM (SELECT id, type, data, created_at, tx, seq FROM events, horizon

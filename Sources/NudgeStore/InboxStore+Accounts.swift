@@ -88,6 +88,24 @@ extension InboxStore {
         }
     }
 
+    /// Inboxes with their own SMTP account that have steps due, the longest-waiting first, less
+    /// those `busy` (this process is sending for them): the dispatcher claims each on its own.
+    package static func dueAccounts(now: Date, excluding busy: [String], limit: Int, db: Database) async throws -> [(org: String, id: String)] {
+        try await db.system { conn in
+            try await conn.query(
+                """
+                SELECT i.org_id, i.id FROM inboxes i
+                CROSS JOIN LATERAL (SELECT e.next_due_at FROM enrollments e
+                  WHERE e.inbox_id = i.id AND e.org_id = i.org_id AND e.state = 'active' AND e.next_due_at <= \(now)
+                    AND NOT e.held AND e.held_until IS NULL
+                  ORDER BY e.next_due_at LIMIT 1) e
+                WHERE i.smtp IS NOT NULL AND i.id <> ALL(\(busy)::text[])
+                ORDER BY e.next_due_at LIMIT \(limit)
+                """, logger: db.logger
+            ).decode((String, String).self).collect().map { (org: $0.0, id: $0.1) }
+        }
+    }
+
     /// One inbox's account (the connection check), within its organization.
     package func account(org: String, id: String) async throws -> StoredAccount?? {
         try await db.tenant(org) { conn in
@@ -124,13 +142,22 @@ extension InboxStore {
                 RETURNING i.org_id, i.id, v.error, old.smtp_status
                 """, logger: db.logger
             ).decode((String, String, String?, String).self).collect()
-            let events = failedNow.compactMap { (org, id, error, before) -> PendingEvent? in
-                guard let error, before != "failing" else { return nil }
-                return PendingEvent(
-                    org: org, type: .inboxConnectionFailed, ["inbox_id": .string(id), "protocol": .string("smtp"), "error": .string(error)])
-            }
-            if !events.isEmpty { try await Events.append(events, at: now, on: conn, logger: db.logger) }
+            try await connectionFailures(failedNow, protocol: "smtp", now: now, conn, logger: db.logger)
         }
+    }
+
+    /// `inbox.connection_failed` for each account seen failing that was not failing before: one
+    /// event per failure episode, not one per attempt (SMTP sends and checks, IMAP polls).
+    static func connectionFailures(
+        _ seen: [(org: String, inbox: String, error: String?, before: String)], protocol: String, now: Date, _ conn: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        let events = seen.compactMap { (org, id, error, before) -> PendingEvent? in
+            guard let error, before != "failing" else { return nil }
+            return PendingEvent(
+                org: org, type: .inboxConnectionFailed, ["inbox_id": .string(id), "protocol": .string(`protocol`), "error": .string(error)])
+        }
+        try await Events.append(events, at: now, on: conn, logger: logger)
     }
 
     /// Every sealed password (`service` smtp or imap) and the secret that sealed it, for

@@ -107,14 +107,7 @@ extension InboxStore {
                   imap_failures = CASE WHEN \(error == nil) THEN 0 ELSE imap_failures + 1 END
                 WHERE org_id = \(poll.org) AND id = \(poll.inboxID)
                 """, logger: db.logger)
-            if let error, before != "failing" {
-                try await Events.append(
-                    [
-                        PendingEvent(
-                            org: poll.org, type: .inboxConnectionFailed,
-                            ["inbox_id": .string(poll.inboxID), "protocol": .string("imap"), "error": .string(error)])
-                    ], at: now, on: conn, logger: db.logger)
-            }
+            try await connectionFailures([(poll.org, poll.inboxID, error, before)], protocol: "imap", now: now, conn, logger: db.logger)
         }
     }
 
@@ -127,15 +120,6 @@ extension InboxStore {
                 guard let account = IMAPAccount.decode(json), let sealed else { return nil }
                 return (account, Array(buffer: sealed), version)
             }
-        }
-    }
-
-    /// Due polls, for the manual clock's `drainWork`.
-    package static func countDuePolls(now: Date, db: Database) async throws -> Int {
-        try await db.system { conn in
-            try await conn.query(
-                "SELECT count(*)::int FROM inboxes WHERE imap IS NOT NULL AND imap_next_poll_at <= \(now)", logger: db.logger
-            ).decode(Int.self).collect().first ?? 0
         }
     }
 }

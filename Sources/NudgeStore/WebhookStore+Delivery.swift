@@ -79,9 +79,7 @@ extension WebhookStore {
         try await db.system { [logger] conn in
             try await conn.query(
                 """
-                WITH horizon AS (
-                  SELECT max(age(backend_xid)) AS oldest FROM pg_stat_activity
-                  WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()),
+                WITH horizon AS (\(unescaped: FeedHorizon.oldest)),
                 fresh AS (
                   SELECT w.org_id, w.id AS webhook_id, w.disabled, w.event_types, e.id AS event_id, e.type, e.tx, e.seq
                   FROM webhooks w CROSS JOIN horizon

@@ -26,6 +26,8 @@ public struct AppConfig: Sendable {
     /// Inboxes' own SMTP accounts: connections kept per account, and at most this many to one
     /// server host across its accounts (`NUDGE_ACCOUNT_LANES`, `NUDGE_MAIL_HOST_CAP`).
     public var accountLanes = 2
+    /// Accounts whose connections a process keeps between batches (least recently used dropped).
+    public var accountTransportsKept = 256
     public var mailHostCap = 8
     /// Inboxes' mail servers may be on loopback, private, link-local or metadata addresses
     /// (`NUDGE_ALLOW_PRIVATE_MAIL_HOSTS=1`): for operators whose servers are inside their network, and tests.
@@ -59,6 +61,10 @@ public struct AppConfig: Sendable {
     public var dispatchBatchSize = 200
     /// Claim loops per process (`NUDGE_DISPATCH_LOOPS`).
     public var dispatchLoops = 2
+    /// Claim loops per process for inboxes with their own SMTP account, each serving one inbox at
+    /// a time (`NUDGE_ACCOUNT_DISPATCH_LOOPS`): as many slow accounts at once as this, and the
+    /// others' steps still go.
+    public var accountDispatchLoops = 4
     public var pollInterval: Duration = .milliseconds(500)
     /// Messages of a batch not started by then are left due for the next batch: the claim
     /// transaction must end well inside the server's idle-in-transaction timeout (120 s), or a slow

@@ -147,7 +147,8 @@ public struct NudgeServices: Sendable {
 
 extension NudgeServices {
     /// `nudge explain claim`: the plan of the dispatcher's claim at `now`, executed and rolled back.
-    public func explainClaim(now: Date, limit: Int? = nil) async throws -> String {
-        try await DueStep.explainClaim(now: now, limit: limit ?? config.dispatchBatchSize, db: db)
+    /// By default the shared loops' claim (the relay's steps).
+    package func explainClaim(now: Date, limit: Int? = nil, lane: DueStep.ClaimLane = .relay) async throws -> String {
+        try await DueStep.explainClaim(now: now, limit: limit ?? config.dispatchBatchSize, lane: lane, db: db)
     }
 }

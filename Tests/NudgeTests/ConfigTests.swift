@@ -14,7 +14,7 @@ import Testing
 
     @Test(arguments: [
         ("NUDGE_SMTP_LANES", "four"), ("NUDGE_SMTP_LANES", "0"), ("NUDGE_SMTP_LANES", "65"),
-        ("NUDGE_DISPATCH_LOOPS", "x"), ("NUDGE_DISPATCH_LOOPS", "17"),
+        ("NUDGE_DISPATCH_LOOPS", "x"), ("NUDGE_DISPATCH_LOOPS", "17"), ("NUDGE_ACCOUNT_DISPATCH_LOOPS", "0"),
         ("NUDGE_RATE_LIMIT", "50"), ("NUDGE_RATE_LIMIT", "fast,200"), ("NUDGE_RATE_LIMIT", "50,200,1"), ("NUDGE_RATE_LIMIT", "0,10"),
         ("NUDGE_ORG_DAILY_QUOTA", "-1"), ("NUDGE_ORG_DAILY_QUOTA", "lots"),
         ("NUDGE_ALLOW_ANY_SENDER_DOMAIN", "yes"),
@@ -34,16 +34,19 @@ import Testing
 
     @Test func wellFormedValuesAreUsedAndEmptyMeansDefault() throws {
         let c = try Self.config([
-            "NUDGE_SMTP_LANES": "8", "NUDGE_DISPATCH_LOOPS": "3", "NUDGE_RATE_LIMIT": "10.5,20", "NUDGE_ORG_DAILY_QUOTA": "off",
+            "NUDGE_SMTP_LANES": "8", "NUDGE_DISPATCH_LOOPS": "3", "NUDGE_ACCOUNT_DISPATCH_LOOPS": "6", "NUDGE_RATE_LIMIT": "10.5,20",
+            "NUDGE_ORG_DAILY_QUOTA": "off",
             "NUDGE_ALLOW_ANY_SENDER_DOMAIN": "1", "NUDGE_LOG_LEVEL": "debug", "NUDGE_LLM_URL": "http://127.0.0.1:9/v1",
             "NUDGE_SECRET": String(repeating: "s", count: 32), "NUDGE_DATA_DIR": "",
         ])
-        #expect(c.smtpLanes == 8 && c.dispatchLoops == 3 && c.rateLimit?.perSecond == 10.5 && c.rateLimit?.burst == 20)
+        #expect(c.smtpLanes == 8 && c.dispatchLoops == 3 && c.accountDispatchLoops == 6 && c.rateLimit?.perSecond == 10.5 && c.rateLimit?.burst == 20)
         #expect(c.orgDailySendQuota == nil && c.allowAnySenderDomain && c.logLevel == .debug && c.llm?.model == "default")
         #expect(c.dataDir == ".nudge" && c.secret.count == 32)
         #expect(try Self.config(["NUDGE_RATE_LIMIT": "off"]).rateLimit == nil)
         let defaults = try Self.config([:])
-        #expect(defaults.smtpLanes == 4 && defaults.rateLimit?.burst == 200 && defaults.orgDailySendQuota == 10_000 && defaults.llm == nil)
+        #expect(
+            defaults.smtpLanes == 4 && defaults.accountDispatchLoops == 4 && defaults.rateLimit?.burst == 200 && defaults.orgDailySendQuota == 10_000
+                && defaults.llm == nil)
     }
 
     @Test func unknownNudgeVariablesAreReported() {

@@ -14,7 +14,8 @@ import Testing
 
     /// Runs `body` with the relay and one account server (STARTTLS with a test CA, AUTH required).
     static func withAccountServer(
-        allowPrivate: Bool = true, _ body: @Sendable (Harness, TestSMTPServer, TestSMTPServer) async throws -> Void
+        allowPrivate: Bool = true, configure: @escaping (inout AppConfig) -> Void = { _ in },
+        _ body: @Sendable (Harness, TestSMTPServer, TestSMTPServer) async throws -> Void
     ) async throws {
         // The secrets scan (ops/test) then looks for it in the database files and the logs.
         SecretLedger.record(password)
@@ -27,6 +28,7 @@ import Testing
             configure: {
                 $0.allowPrivateMailHosts = allowPrivate
                 $0.mailCAFile = caFile
+                configure(&$0)
             }
         ) { h, relay in
             try await body(h, relay, account)
@@ -73,7 +75,8 @@ import Testing
     /// relay: every message leaves through its own organization's server, and neither organization
     /// reaches the other's inbox or account.
     @Test func twoOrganizationsSendThroughTheirOwnAccountsOnly() async throws {
-        try await Self.withAccountServer { h, relay, account in
+        // One account's connections kept at a time: the other's are made again when needed.
+        try await Self.withAccountServer(configure: { $0.accountTransportsKept = 1 }) { h, relay, account in
             let certificate = try TestCertificate()
             defer { certificate.remove() }
             let other = try TestSMTPServer(auth: "b@beta.test:other-secret-pass", tls: .starttls(certificate))
@@ -107,6 +110,101 @@ import Testing
             #expect(try account.received().flatMap(\.rcptTos) == [toA])
             #expect(try other.received().flatMap(\.rcptTos) == [toB])
             #expect(try relay.received().flatMap(\.rcptTos) == [toRelay])
+            #expect(h.services.accounts.keptCount == 1)
+            // Both send again, each through its own server, whichever was dropped.
+            let againA = "a2-\(Fixture.suffix())@example.com"
+            let againB = "b2-\(Fixture.suffix())@example.com"
+            #expect(try await h.enrollAdHoc(inbox: b, email: againB, steps: PacingTests.step(), token: adminB).status == 201)
+            #expect(try await h.enrollAdHoc(inbox: a, email: againA, steps: PacingTests.step()).status == 201)
+            _ = try await h.advance(seconds: 1)
+            #expect(try account.received().flatMap(\.rcptTos) == [toA, againA])
+            #expect(try other.received().flatMap(\.rcptTos) == [toB, againB])
+            #expect(h.services.accounts.keptCount == 1)
+        }
+    }
+
+    /// A second account server, trusted like the first (both PEMs in the operator's CA file).
+    static func secondServer(_ h: Harness, auth: String) throws -> (TestSMTPServer, TestCertificate) {
+        let certificate = try TestCertificate()
+        let server = try TestSMTPServer(auth: auth, tls: .starttls(certificate))
+        let pems =
+            try String(contentsOfFile: h.services.config.mailCAFile!, encoding: .utf8)
+            + String(contentsOfFile: certificate.certPath, encoding: .utf8)
+        try pems.write(toFile: h.services.config.mailCAFile!, atomically: true, encoding: .utf8)
+        return (server, certificate)
+    }
+
+    /// One organization's account server takes 5 s per recipient. With the dispatcher running
+    /// (two shared loops, one step per batch: before, each loop claimed one of the slow steps and
+    /// waited on it), another organization's steps, through the relay and through its own
+    /// account, are sent and recorded while the slow ones are still going.
+    @Test func aSlowAccountServerDoesNotDelayAnotherOrganizationsSends() async throws {
+        try await Self.withAccountServer(configure: {
+            $0.dispatchBatchSize = 1
+            $0.dispatchLoops = 2
+            $0.accountDispatchLoops = 2
+        }) { h, relay, slow in
+            let (fast, certificate) = try Self.secondServer(h, auth: "b@beta.test:other-secret-pass")
+            defer { certificate.remove() }
+            SecretLedger.record("other-secret-pass")
+            let (_, adminB) = try await h.otherOrg()
+            let slowInbox = try await h.inbox(extra: #", "smtp": \#(Self.smtpJSON(port: slow.port))"#)
+            let relayedA = try await h.inbox()
+            var slowEnrollments: Set<String> = []
+            for i in 0..<2 {
+                let r = try await h.enrollAdHoc(inbox: slowInbox, email: "slow5+\(i)-\(Fixture.suffix())@example.com", steps: PacingTests.step())
+                #expect(r.status == 201)
+                slowEnrollments.insert(r.id)
+            }
+            let createdB = try await h.call(
+                .post, "/v1/inboxes/", token: adminB,
+                #"{"address": "b-\#(Fixture.suffix())@beta.test", "timezone": "UTC", "smtp": {"host": "localhost", "port": \#(fast.port), "security": "starttls", "username": "b@beta.test", "password": "other-secret-pass"}}"#
+            )
+            try #require(createdB.status == 201, "\(createdB.body)")
+            let relayedB = try await h.call(
+                .post, "/v1/inboxes/", token: adminB, #"{"address": "r-\#(Fixture.suffix())@beta.test", "timezone": "UTC"}"#)
+            try #require(relayedB.status == 201, "\(relayedB.body)")
+            let dispatcher = Task { try await Dispatcher(services: h.services).run() }
+            defer { dispatcher.cancel() }
+            // The slow server has the first steps in hand before the other organization enrolls.
+            let started = ContinuousClock.now
+            while try slow.connectionCount() == 0 && ContinuousClock.now - started < .seconds(10) { try await Task.sleep(for: .milliseconds(50)) }
+            try await Task.sleep(for: .milliseconds(500))
+            let toAccount = "b-\(Fixture.suffix())@example.com"
+            let toRelay = "r-\(Fixture.suffix())@example.com"
+            let enrolled = ContinuousClock.now
+            #expect(try await h.enrollAdHoc(inbox: createdB.id, email: toAccount, steps: PacingTests.step(), token: adminB).status == 201)
+            #expect(try await h.enrollAdHoc(inbox: relayedB.id, email: toRelay, steps: PacingTests.step(), token: adminB).status == 201)
+            #expect(try await h.enrollAdHoc(inbox: relayedA, email: "a-\(Fixture.suffix())@example.com", steps: PacingTests.step()).status == 201)
+            var recorded = 0
+            while recorded < 2 && ContinuousClock.now - enrolled < .seconds(20) {
+                try await Task.sleep(for: .milliseconds(100))
+                recorded = try await h.call(.get, "/v1/events/?type=message.sent&limit=100", token: adminB).data.count
+            }
+            let took = ContinuousClock.now - enrolled
+            #expect(recorded == 2)
+            #expect(try fast.received().flatMap(\.rcptTos) == [toAccount])
+            #expect(Set(try relay.received().flatMap(\.rcptTos)).contains(toRelay))
+            // Each slow recipient takes 5 s: the other organization's two were recorded within
+            // the first of them.
+            #expect(took < .seconds(4), "the other organization's steps took \(took)")
+            #expect(try slow.received().isEmpty, "the slow account was still sending")
+            // A reader of the first organization's feed passed its relayed step's event while the
+            // slow batch was open: the slow batch's events still come after that cursor.
+            var cursor: String?
+            while cursor == nil && ContinuousClock.now - enrolled < .seconds(20) {
+                let page = try await h.call(.get, "/v1/events/?type=message.sent&limit=100")
+                if page.data.count == 1 { cursor = page.data.last?["id"]?.string } else { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            let passed = try #require(cursor)
+            var later: [JSONValue] = []
+            while later.count < 2 && ContinuousClock.now - enrolled < .seconds(30) {
+                try await Task.sleep(for: .milliseconds(200))
+                later = try await h.call(.get, "/v1/events/?type=message.sent&limit=100&after=\(passed)").data
+            }
+            #expect(Set(later.compactMap { $0["data"]?["enrollment_id"]?.string }) == slowEnrollments, "\(later)")
+            dispatcher.cancel()
+            _ = await dispatcher.result
         }
     }
 

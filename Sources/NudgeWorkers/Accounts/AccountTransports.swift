@@ -9,17 +9,38 @@ import Synchronization
 /// The SMTP connections of inboxes that send through their own account (README, "Connected
 /// mailboxes"): per account a few kept connections behind a circuit of its own, and per server
 /// host a cap across its accounts. Kept per process and replaced when the account's version
-/// changes. One organization's broken or slow server only holds its own connections.
+/// changes; beyond `AppConfig.accountTransportsKept` the least recently used is dropped (its
+/// connections close once no send holds it). One organization's broken or slow server only holds
+/// its own connections.
 package final class AccountTransports: Sendable {
     private struct Entry: Sendable {
         let version: Int
         let transport: any MailTransport
+        var used: UInt64
+    }
+    private struct Kept: Sendable {
+        var entries: [String: Entry] = [:]
+        var tick: UInt64 = 0
+
+        mutating func use(_ id: String, version: Int) -> (any MailTransport)? {
+            guard var e = entries[id], e.version == version else { return nil }
+            tick += 1
+            e.used = tick
+            entries[id] = e
+            return e.transport
+        }
+
+        mutating func keep(_ id: String, _ entry: Entry, limit: Int) {
+            tick += 1
+            entries[id] = Entry(version: entry.version, transport: entry.transport, used: tick)
+            while entries.count > limit, let oldest = entries.min(by: { $0.value.used < $1.value.used })?.key { entries[oldest] = nil }
+        }
     }
 
     private let config: AppConfig
     private let credentials: MailCredentials
     private let now: @Sendable () -> Date
-    private let entries = Mutex<[String: Entry]>([:])
+    private let kept = Mutex(Kept())
     private let hostSlots = Mutex<[String: LanePool<Int>]>([:])
 
     package init(config: AppConfig, credentials: MailCredentials, now: @escaping @Sendable () -> Date) {
@@ -38,9 +59,9 @@ package final class AccountTransports: Sendable {
         guard !wanted.isEmpty else { return [:] }
         var out: [String: any MailTransport] = [:]
         var missing: [(org: String, id: String)] = []
-        entries.withLock { e in
+        kept.withLock { k in
             for (id, d) in wanted {
-                if let entry = e[id], entry.version == d.smtpVersion { out[id] = entry.transport } else { missing.append((d.org, id)) }
+                if let transport = k.use(id, version: d.smtpVersion) { out[id] = transport } else { missing.append((d.org, id)) }
             }
         }
         guard !missing.isEmpty else { return out }
@@ -52,11 +73,16 @@ package final class AccountTransports: Sendable {
                 logger.warning("an inbox's SMTP account cannot be used", metadata: ["inbox": "\(stored.inboxID)", "error": "\(error)"])
                 transport = Unusable(reason: "\(error)")
             }
-            entries.withLock { $0[stored.inboxID] = Entry(version: stored.version, transport: transport) }
+            kept.withLock { [limit = max(1, config.accountTransportsKept)] in
+                $0.keep(stored.inboxID, Entry(version: stored.version, transport: transport, used: 0), limit: limit)
+            }
             out[stored.inboxID] = transport
         }
         return out
     }
+
+    /// Accounts whose transport is kept.
+    package var keptCount: Int { kept.withLock { $0.entries.count } }
 
     private func make(_ stored: StoredAccount) async throws -> any MailTransport {
         let password: String

@@ -24,19 +24,28 @@ public struct Dispatcher: Service {
     /// Several claim loops, so one batch's SMTP conversation overlaps another's statements. They
     /// share nothing but the database: SKIP LOCKED gives each its own enrollments and the daily
     /// counters are reserved under row locks (DailyCounts).
+    ///
+    /// A batch's transaction stays open until its slowest send ends, and the loop with it. So the
+    /// shared loops take only the relay's steps, and inboxes with their own SMTP account are
+    /// claimed one inbox at a time by loops of their own: a slow or hanging account server holds
+    /// its own steps and one account loop, never another organization's sends.
     public func run() async throws {
+        let serving = ServingInboxes()
         await withDiscardingTaskGroup { group in
             for _ in 0..<max(1, services.config.dispatchLoops) {
-                group.addTask { await loop() }
+                group.addTask { await loop { try await runOnce(lane: .relay) } }
+            }
+            for _ in 0..<max(1, services.config.accountDispatchLoops) {
+                group.addTask { await loop { try await runAccount(serving) } }
             }
         }
     }
 
-    private func loop() async {
+    private func loop(_ once: () async throws -> Int) async {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var worked = 0
             do {
-                worked = try await runOnce()
+                worked = try await once()
             } catch {
                 logger.warning("dispatch batch failed", metadata: ["error": "\(error)"])
                 try? await gracefulShutdownOrSleep(.seconds(2))
@@ -45,24 +54,58 @@ public struct Dispatcher: Service {
         }
     }
 
-    /// Processes one batch; returns how many enrollments it claimed.
+    /// One batch of the longest-waiting inbox with its own account that no other loop of this
+    /// process is serving. Returns how many enrollments it claimed.
+    package func runAccount(_ serving: ServingInboxes) async throws -> Int {
+        let due = try await InboxStore.dueAccounts(
+            now: services.clock.now(), excluding: serving.current, limit: max(4, services.config.accountDispatchLoops), db: db)
+        for inbox in due where serving.take(inbox.id) {
+            let claimed: Int
+            do {
+                defer { serving.release(inbox.id) }
+                claimed = try await runOnce(lane: .inbox(org: inbox.org, id: inbox.id))
+            }
+            // Zero when another process holds all of them: the next one waiting is tried.
+            if claimed > 0 { return claimed }
+        }
+        return 0
+    }
+
+    /// The inboxes this process's account loops are sending for.
+    package final class ServingInboxes: Sendable {
+        private let inboxes = Mutex<Set<String>>([])
+        package init() {}
+        package var current: [String] { inboxes.withLock { Array($0) } }
+        package func take(_ id: String) -> Bool { inboxes.withLock { $0.insert(id).inserted } }
+        package func release(_ id: String) { _ = inboxes.withLock { $0.remove(id) } }
+    }
+
+    /// Processes one batch of `lane` (by default anything due); returns how many enrollments it
+    /// claimed.
     @discardableResult
-    public func runOnce() async throws -> Int {
+    public func runOnce() async throws -> Int { try await runOnce(lane: .all) }
+
+    @discardableResult
+    package func runOnce(lane: DueStep.ClaimLane) async throws -> Int {
         let now = services.clock.now()
         let sending = SendingPhase()
         let outcome: BatchOutcome
         do {
             outcome = try await db.system { [services, logger] conn -> BatchOutcome in
-                let due = try await DueStep.claim(now: now, limit: services.config.dispatchBatchSize, conn, logger: logger)
+                let (due, wroteEvents) = try await DueStep.claim(
+                    now: now, limit: services.config.dispatchBatchSize, lane: lane, conn, logger: logger)
                 guard !due.isEmpty else { return BatchOutcome() }
                 Gauge(label: "nudge_dispatch_lag_seconds").record(max(0, now.timeIntervalSince(due[0].dueAt)))
                 var batch = DispatchBatch(now: now, services: services)
                 try await batch.plan(due, conn)
+                // While it sends, this transaction does not hold back the events feed (FeedHorizon).
+                let name = batch.outgoing.isEmpty || wroteEvents ? nil : try await FeedHorizon.stepOut(conn, logger: logger)
                 try await sending.run(while: conn) { try await batch.send() }
                 // Seconds may have passed: if the session ended meanwhile (a restart, the idle
                 // timeout) the transaction has failed already; this batch stops here instead of
                 // leaving its statements unanswered on the closed connection.
                 try conn.ensureOpen()
+                if let name { try await FeedHorizon.stepIn(conn, name: name, db: services.db, logger: logger) }
                 try await batch.record(conn)
                 return BatchOutcome(claimed: due.count, toRender: batch.toRender)
             }
