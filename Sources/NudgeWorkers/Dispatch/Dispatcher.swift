@@ -98,8 +98,11 @@ public struct Dispatcher: Service {
                 Gauge(label: "nudge_dispatch_lag_seconds").record(max(0, now.timeIntervalSince(due[0].dueAt)))
                 var batch = DispatchBatch(now: now, services: services)
                 try await batch.plan(due, conn)
-                // While it sends, this transaction does not hold back the events feed (FeedHorizon).
-                let name = batch.outgoing.isEmpty || wroteEvents ? nil : try await FeedHorizon.stepOut(conn, logger: logger)
+                // While it sends through an organization's own server (its speed is the
+                // organization's to choose), this transaction does not hold back the events feed
+                // (FeedHorizon). The relay is the operator's: its batches skip the round trips.
+                let throughAccount = batch.outgoing.contains { $0.due.smtpVersion > 0 && !$0.due.acceptedEarlier }
+                let name = !throughAccount || wroteEvents ? nil : try await FeedHorizon.stepOut(conn, logger: logger)
                 try await sending.run(while: conn) { try await batch.send() }
                 // Seconds may have passed: if the session ended meanwhile (a restart, the idle
                 // timeout) the transaction has failed already; this batch stops here instead of
