@@ -124,7 +124,7 @@ package struct DueStep: Sendable {
         case all
         /// Steps of inboxes without their own account.
         case relay
-        /// The steps of one inbox.
+        /// The steps of one inbox that go through its own account (`through_account`, migration 0033).
         case inbox(org: String, id: String)
     }
 
@@ -281,12 +281,14 @@ extension PostgresQuery.StringInterpolation {
         switch lane {
         case .all: break
         case .relay:
-            // A scalar subquery, one primary-key probe per row read: as NOT EXISTS the planner
-            // made it an anti join and sorted every due row after it.
+            // A flag left set after the inbox's account was removed is checked against the
+            // inbox (a scalar subquery: as NOT EXISTS the planner made it an anti join and sorted
+            // every due row after it); the relay's own rows are not looked up.
             appendLiteral(
-                " AND coalesce((SELECT a.smtp IS NULL FROM inboxes a WHERE a.org_id = enrollments.org_id AND a.id = enrollments.inbox_id), true)")
+                " AND (NOT through_account OR coalesce((SELECT a.smtp IS NULL FROM inboxes a WHERE a.org_id = enrollments.org_id AND a.id = enrollments.inbox_id), true))"
+            )
         case .inbox(let org, let id):
-            appendLiteral(" AND org_id = ")
+            appendLiteral(" AND through_account AND org_id = ")
             appendInterpolation(org)
             appendLiteral(" AND inbox_id = ")
             appendInterpolation(id)

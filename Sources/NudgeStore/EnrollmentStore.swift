@@ -106,10 +106,11 @@ public struct EnrollmentStore: Sendable {
             ), e AS (
               INSERT INTO enrollments (org_id, id, inbox_id, contact_id, recipient, recipient_key, sequence_id, sequence_version, steps,
                 exit_on_reply, exit_condition_prompt, source, thread_id, state, next_step, next_due_at, trigger, workflow_rule_id,
-                created_by, updated_by, created_at, updated_at, policy_token_id, policy_version, stop_on_company_reply)
+                created_by, updated_by, created_at, updated_at, policy_token_id, policy_version, stop_on_company_reply, through_account)
               SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::int8, $9::text::jsonb,
                 $10::bool, $11::text, $12::text::jsonb, $13::text, 'active', 0, $14::timestamptz, $15::text, $16::text,
-                $17::text, $17::text, $18::timestamptz, $18::timestamptz, $17::text, $23::int8, $24::bool
+                $17::text, $17::text, $18::timestamptz, $18::timestamptz, $17::text, $23::int8, $24::bool,
+                EXISTS (SELECT 1 FROM inboxes WHERE org_id = $1::text AND id = $3::text AND smtp IS NOT NULL)
               FROM seq WHERE seq.current AND \(condition)
               ON CONFLICT (org_id, contact_id, sequence_id) WHERE state IN ('active', 'paused') AND sequence_id IS NOT NULL DO NOTHING
               RETURNING *

@@ -96,7 +96,7 @@ extension InboxStore {
                 """
                 SELECT i.org_id, i.id FROM inboxes i
                 CROSS JOIN LATERAL (SELECT e.next_due_at FROM enrollments e
-                  WHERE e.inbox_id = i.id AND e.org_id = i.org_id AND e.state = 'active' AND e.next_due_at <= \(now)
+                  WHERE e.inbox_id = i.id AND e.org_id = i.org_id AND e.state = 'active' AND e.through_account AND e.next_due_at <= \(now)
                     AND NOT e.held AND e.held_until IS NULL
                   ORDER BY e.next_due_at LIMIT 1) e
                 WHERE i.smtp IS NOT NULL AND i.id <> ALL(\(busy)::text[])

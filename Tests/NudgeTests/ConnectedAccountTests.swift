@@ -208,6 +208,30 @@ import Testing
         }
     }
 
+    /// Running enrollments follow their inbox when its account is set or removed later: the
+    /// account loops claim them, then the shared loops again.
+    @Test func runningEnrollmentsFollowTheirInboxsAccount() async throws {
+        try await Self.withAccountServer { h, relay, account in
+            let inbox = try await h.inbox()
+            let first = "f-\(Fixture.suffix())@example.com"
+            let second = "s-\(Fixture.suffix())@example.com"
+            #expect(try await h.enrollAdHoc(inbox: inbox, email: first, steps: PacingTests.step(days: 1)).status == 201)
+            #expect(try await h.enrollAdHoc(inbox: inbox, email: second, steps: PacingTests.step(days: 2)).status == 201)
+            let set = try await h.call(.patch, "/v1/inboxes/\(inbox)/", #"{"smtp": \#(Self.smtpJSON(port: account.port))}"#)
+            #expect(set.status == 200, "\(set.body)")
+            h.clock.advance(seconds: 86_400 + 60)
+            let dispatcher = Dispatcher(services: h.services)
+            #expect(try await dispatcher.runOnce(lane: .relay) == 0, "the shared loops leave it to the account loops")
+            #expect(try await dispatcher.runAccount(Dispatcher.ServingInboxes()) == 1)
+            #expect(try account.received().flatMap(\.rcptTos) == [first])
+            #expect(try await h.call(.patch, "/v1/inboxes/\(inbox)/", #"{"smtp": null}"#).status == 200)
+            h.clock.advance(seconds: 86_400)
+            #expect(try await dispatcher.runAccount(Dispatcher.ServingInboxes()) == 0)
+            #expect(try await dispatcher.runOnce(lane: .relay) == 1)
+            #expect(try relay.received().flatMap(\.rcptTos) == [second])
+        }
+    }
+
     @Test func verifyAnswersStepByStepAndAFailureIsOneEventPerEpisode() async throws {
         try await Self.withAccountServer { h, _, account in
             let inbox = try await h.inbox(extra: #", "smtp": \#(Self.smtpJSON(port: account.port))"#)
