@@ -7,6 +7,16 @@ import PostgresNIO
 /// waiting, retrying, pausing for review, holding for a judgement. Every change of state is
 /// guarded by `EnrollmentState.sqlSources(of:)`.
 extension EnrollmentStore {
+    /// The inbox's running enrollments follow its transport when its SMTP account is set or
+    /// removed (`through_account`, migration 0033), in the caller's transaction.
+    package static func follow(org: String, inbox: String, throughAccount: Bool, _ conn: PostgresConnection, logger: Logger) async throws {
+        try await conn.query(
+            """
+            UPDATE enrollments SET through_account = \(throughAccount)
+            WHERE org_id = \(org) AND inbox_id = \(inbox) AND state IN ('active', 'paused') AND through_account <> \(throughAccount)
+            """, logger: logger)
+    }
+
     /// Moves enrollments to their next step (due after its delay) or completes them, and records
     /// the completions in the feed after the batch's own events.
     package static func advance(_ due: [DueStep], threadIDs: [String], now: Date, _ conn: PostgresConnection, logger: Logger) async throws {

@@ -168,12 +168,7 @@ public struct InboxStore: Sendable {
             let today = ScheduleMath.localDay(now, TimeZone(identifier: patch.timezone ?? tz) ?? .gmt)
             if let imap = patch.imap { try await Self.setIMAP(org: org, id: id, imap, now: now, conn, logger: logger) }
             if let smtp = patch.smtp {
-                // The inbox's running enrollments follow its transport (migration 0033).
-                try await conn.query(
-                    """
-                    UPDATE enrollments SET through_account = \(smtp != nil)
-                    WHERE org_id = \(org) AND inbox_id = \(id) AND state IN ('active', 'paused') AND through_account <> \(smtp != nil)
-                    """, logger: logger)
+                try await EnrollmentStore.follow(org: org, inbox: id, throughAccount: smtp != nil, conn, logger: logger)
             }
             if let p = patch.paused, p != paused {
                 try await Events.append(
