@@ -60,7 +60,7 @@ package struct DomainsAPI {
             let selector = try SendingDomains.validSelector(b.selector)
             // Checked before the keys are made: an RSA key costs a core tens of milliseconds.
             let (count, exists) = try await store.census(org: ctx.org, domain: domain)
-            if exists { throw NudgeError.conflict("This organization already has the domain \(domain).", param: "domain") }
+            if exists { throw DomainStore.duplicate(domain) }
             guard count < SendingDomains.maxPerOrganization else {
                 throw NudgeError.validation(
                     "domain", "domain: an organization has at most \(SendingDomains.maxPerOrganization) sending domains; delete one first.")

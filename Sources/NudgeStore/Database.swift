@@ -98,21 +98,20 @@ public struct Database: Sendable {
     }
 
     package func autocommit(_ query: PostgresQuery) async throws {
-        try await classified {
-            try await client.withConnection { conn in
-                try await conn.untilClosed { [logger] in _ = try await conn.query(query, logger: logger) }
-            }
-        }
+        try await outsideTransaction { [logger] conn in _ = try await conn.query(query, logger: logger) }
     }
 
     /// A new transaction id, of a transaction ended at once (`FeedHorizon.stepIn`).
     package func freshTransactionID() async throws -> String {
+        try await outsideTransaction { [logger] conn in
+            try await conn.query("SELECT pg_current_xact_id()::text", logger: logger).decode(String.self).collect().first ?? ""
+        }
+    }
+
+    /// Statements in autocommit, as the login role, on a pooled connection.
+    private func outsideTransaction<R: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
         try await classified {
-            try await client.withConnection { conn in
-                try await conn.untilClosed { [logger] in
-                    try await conn.query("SELECT pg_current_xact_id()::text", logger: logger).decode(String.self).collect().first ?? ""
-                }
-            }
+            try await client.withConnection { conn in try await conn.untilClosed { try await body(conn) } }
         }
     }
 

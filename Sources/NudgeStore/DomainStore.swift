@@ -82,8 +82,13 @@ public struct DomainStore: Sendable {
                 ).first { _ in true }.map(Self.record)!
             }
         } catch DatabaseFailure.uniqueViolation {
-            throw NudgeError.conflict("This organization already has the domain \(d.domain).", param: "domain")
+            throw Self.duplicate(d.domain)
         }
+    }
+
+    /// The answer to adding a domain the organization already has.
+    package static func duplicate(_ domain: String) -> NudgeError {
+        NudgeError.conflict("This organization already has the domain \(domain).", param: "domain")
     }
 
     /// How many domains the organization has, and whether `domain` is one of them.

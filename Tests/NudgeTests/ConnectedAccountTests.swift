@@ -77,16 +77,9 @@ import Testing
     @Test func twoOrganizationsSendThroughTheirOwnAccountsOnly() async throws {
         // One account's connections kept at a time: the other's are made again when needed.
         try await Self.withAccountServer(configure: { $0.accountTransportsKept = 1 }) { h, relay, account in
-            let certificate = try TestCertificate()
+            let (other, certificate) = try Self.secondServer(h, auth: "b@beta.test:other-secret-pass")
             defer { certificate.remove() }
-            let other = try TestSMTPServer(auth: "b@beta.test:other-secret-pass", tls: .starttls(certificate))
             SecretLedger.record("other-secret-pass")
-            // The harness trusts the first server's CA only: the second uses one the operator
-            // trusts too (both PEMs in the file).
-            let pems =
-                try String(contentsOfFile: h.services.config.mailCAFile!, encoding: .utf8)
-                + String(contentsOfFile: certificate.certPath, encoding: .utf8)
-            try pems.write(toFile: h.services.config.mailCAFile!, atomically: true, encoding: .utf8)
             let (_, adminB) = try await h.otherOrg()
             let a = try await h.inbox(extra: #", "smtp": \#(Self.smtpJSON(port: account.port))"#)
             let createdB = try await h.call(
