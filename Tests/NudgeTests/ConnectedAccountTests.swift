@@ -215,14 +215,42 @@ import Testing
             h.clock.advance(seconds: 86_400 + 60)
             let dispatcher = Dispatcher(services: h.services)
             #expect(try await dispatcher.runOnce(lane: .relay) == 0, "the shared loops leave it to the account loops")
-            #expect(try await dispatcher.runAccount(Dispatcher.ServingInboxes()) == 1)
+            #expect(try await dispatcher.runAccount(Dispatcher.AccountQueue()) == 1)
             #expect(try account.received().flatMap(\.rcptTos) == [first])
             #expect(try await h.call(.patch, "/v1/inboxes/\(inbox)/", #"{"smtp": null}"#).status == 200)
             h.clock.advance(seconds: 86_400)
-            #expect(try await dispatcher.runAccount(Dispatcher.ServingInboxes()) == 0)
+            #expect(try await dispatcher.runAccount(Dispatcher.AccountQueue()) == 0)
             #expect(try await dispatcher.runOnce(lane: .relay) == 1)
             #expect(try relay.received().flatMap(\.rcptTos) == [second])
         }
+    }
+
+    /// The account loops share one poll per interval, serve an inbox one loop at a time, and an
+    /// inbox whose batch was full takes its turn again behind the others.
+    @Test func accountLoopsShareOnePollAndTakeTurns() async throws {
+        let queue = Dispatcher.AccountQueue(pollInterval: .seconds(60))
+        #expect(queue.take() == nil)
+        #expect(queue.beginPoll() == [])
+        #expect(queue.beginPoll() == nil, "one loop polls at a time")
+        queue.endPoll([("o1", "a"), ("o2", "b")])
+        #expect(queue.beginPoll() == nil, "and at most once an interval")
+        let a = try #require(queue.take())
+        #expect(a.id == "a")
+        queue.release(a, more: true)
+        #expect(queue.take()?.id == "b")
+        let again = try #require(queue.take())
+        #expect(again.id == "a", "a full batch queues the inbox again, behind the others")
+        queue.release(again, more: false)
+        #expect(queue.take() == nil)
+
+        let soon = Dispatcher.AccountQueue()
+        #expect(soon.beginPoll() == [])
+        soon.endPoll([("o1", "a")])
+        let served = try #require(soon.take())
+        #expect(soon.beginPoll() == ["a"], "a poll leaves out what this process is serving")
+        soon.endPoll([("o1", "a"), ("o2", "b")])
+        #expect(soon.take()?.id == "b")
+        soon.release(served, more: false)
     }
 
     @Test func verifyAnswersStepByStepAndAFailureIsOneEventPerEpisode() async throws {

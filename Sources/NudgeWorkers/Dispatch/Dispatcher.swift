@@ -30,13 +30,13 @@ public struct Dispatcher: Service {
     /// claimed one inbox at a time by loops of their own: a slow or hanging account server holds
     /// its own steps and one account loop, never another organization's sends.
     public func run() async throws {
-        let serving = ServingInboxes()
+        let accounts = AccountQueue(pollInterval: services.config.pollInterval)
         await withDiscardingTaskGroup { group in
             for _ in 0..<max(1, services.config.dispatchLoops) {
                 group.addTask { await loop { try await runOnce(lane: .relay) } }
             }
             for _ in 0..<max(1, services.config.accountDispatchLoops) {
-                group.addTask { await loop { try await runAccount(serving) } }
+                group.addTask { await loop { try await runAccount(accounts) } }
             }
         }
     }
@@ -54,30 +54,93 @@ public struct Dispatcher: Service {
         }
     }
 
-    /// One batch of the longest-waiting inbox with its own account that no other loop of this
-    /// process is serving. Returns how many enrollments it claimed.
-    package func runAccount(_ serving: ServingInboxes) async throws -> Int {
-        let due = try await InboxStore.dueAccounts(
-            now: services.clock.now(), excluding: serving.current, limit: max(4, services.config.accountDispatchLoops), db: db)
-        for inbox in due where serving.take(inbox.id) {
+    /// One batch of an inbox with its own account that no other loop of this process is serving,
+    /// the longest-waiting first. Returns how many enrollments it claimed.
+    package func runAccount(_ accounts: AccountQueue) async throws -> Int {
+        var next = accounts.take()
+        if next == nil, let busy = accounts.beginPoll() {
+            do {
+                accounts.endPoll(
+                    try await InboxStore.dueAccounts(
+                        now: services.clock.now(), excluding: busy, limit: max(16, 4 * services.config.accountDispatchLoops), db: db))
+            } catch {
+                accounts.endPoll([])
+                throw error
+            }
+            next = accounts.take()
+        }
+        while let inbox = next {
             let claimed: Int
             do {
-                defer { serving.release(inbox.id) }
                 claimed = try await runOnce(lane: .inbox(org: inbox.org, id: inbox.id))
+            } catch {
+                accounts.release(inbox, more: false)
+                throw error
             }
+            // A full batch may have left steps due: the inbox queues again behind the others.
+            accounts.release(inbox, more: claimed >= services.config.dispatchBatchSize)
             // Zero when another process holds all of them: the next one waiting is tried.
             if claimed > 0 { return claimed }
+            next = accounts.take()
         }
         return 0
     }
 
-    /// The inboxes this process's account loops are sending for.
-    package final class ServingInboxes: Sendable {
-        private let inboxes = Mutex<Set<String>>([])
-        package init() {}
-        package var current: [String] { inboxes.withLock { Array($0) } }
-        package func take(_ id: String) -> Bool { inboxes.withLock { $0.insert(id).inserted } }
-        package func release(_ id: String) { _ = inboxes.withLock { $0.remove(id) } }
+    /// The due inboxes with their own account, shared by this process's account loops. One loop
+    /// polls for all of them, at most once a poll interval (idle loops cost no statements), and
+    /// each inbox is served by one loop at a time.
+    package final class AccountQueue: Sendable {
+        package typealias Inbox = (org: String, id: String)
+        private struct State: Sendable {
+            var waiting: [Inbox] = []
+            var serving: Set<String> = []
+            var polling = false
+            var lastPoll: ContinuousClock.Instant?
+        }
+        private let state = Mutex(State())
+        private let interval: Duration
+
+        /// `pollInterval`: the least time between two polls.
+        package init(pollInterval: Duration = .zero) { interval = pollInterval }
+
+        /// The first waiting inbox no loop is serving, now served by the caller.
+        package func take() -> Inbox? {
+            state.withLock { s in
+                while !s.waiting.isEmpty {
+                    let inbox = s.waiting.removeFirst()
+                    if s.serving.insert(inbox.id).inserted { return inbox }
+                }
+                return nil
+            }
+        }
+
+        /// The inboxes being served, when the caller is to poll now: no other loop is polling and
+        /// the last poll is an interval old. The caller then calls `endPoll` exactly once.
+        package func beginPoll() -> [String]? {
+            state.withLock { s in
+                let now = ContinuousClock.now
+                if s.polling || s.lastPoll.map({ now - $0 < interval }) == true { return nil }
+                s.polling = true
+                s.lastPoll = now
+                return Array(s.serving)
+            }
+        }
+
+        /// A poll's answer replaces what was waiting (an older answer may have gone stale).
+        package func endPoll(_ found: [Inbox]) {
+            state.withLock { s in
+                s.waiting = found.filter { !s.serving.contains($0.id) }
+                s.polling = false
+            }
+        }
+
+        /// The caller is done with `inbox`; `more`: it may still have steps due.
+        package func release(_ inbox: Inbox, more: Bool) {
+            state.withLock { s in
+                s.serving.remove(inbox.id)
+                if more && !s.waiting.contains(where: { $0.id == inbox.id }) { s.waiting.append(inbox) }
+            }
+        }
     }
 
     /// Processes one batch of `lane` (by default anything due); returns how many enrollments it
