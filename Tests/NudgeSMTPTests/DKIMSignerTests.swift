@@ -145,10 +145,10 @@ private enum Samples {
 @Suite struct DKIMSignerTests {
     /// Both signatures (Ed25519 then RSA) of every sample verify in dkimpy.
     @Test(arguments: Samples.all.map(\.0))
-    func dkimpyVerifiesBothSignatures(sample: String) throws {
+    func dkimpyVerifiesBothSignatures(sample: String) async throws {
         let message = try #require(Samples.all.first { $0.0 == sample }?.1)
         let signed = try Fixture.signer.sign(message: message, timestamp: Fixture.timestamp)
-        let outcomes = try DKIMVerifier.verify(message: signed, records: Fixture.records)
+        let outcomes = try await DKIMVerifier.verify(message: signed, records: Fixture.records)
         #expect(outcomes.count == 2)
         for (index, outcome) in outcomes.enumerated() {
             #expect(
@@ -157,27 +157,27 @@ private enum Samples {
         print("dkimpy verified \(outcomes.filter(\.ok).count)/\(outcomes.count) signatures for \(sample)")
     }
 
-    @Test func tamperedBodyFailsForBothKeyTypes() throws {
+    @Test func tamperedBodyFailsForBothKeyTypes() async throws {
         let signed = try Fixture.signer.sign(message: Samples.plain, timestamp: Fixture.timestamp)
         let tampered = replace("This  is", with: "That  is", in: signed)
         #expect(tampered != signed)
-        let outcomes = try DKIMVerifier.verify(message: tampered, records: Fixture.records)
+        let outcomes = try await DKIMVerifier.verify(message: tampered, records: Fixture.records)
         expectRejection(outcomes, errorContaining: "body hash mismatch")
     }
 
-    @Test func tamperedSubjectFailsForBothKeyTypes() throws {
+    @Test func tamperedSubjectFailsForBothKeyTypes() async throws {
         let signed = try Fixture.signer.sign(message: Samples.listUnsubscribe, timestamp: Fixture.timestamp)
         let tampered = replace("Subject: Monthly digest", with: "Subject: Monthly digest!", in: signed)
         #expect(tampered != signed)
-        let outcomes = try DKIMVerifier.verify(message: tampered, records: Fixture.records)
+        let outcomes = try await DKIMVerifier.verify(message: tampered, records: Fixture.records)
         expectRejection(outcomes)
     }
 
     /// The extra "from" in h= makes a From header added in transit break the signature.
-    @Test func addedFromHeaderFailsBecauseOfOversigning() throws {
+    @Test func addedFromHeaderFailsBecauseOfOversigning() async throws {
         let signed = try Fixture.signer.sign(message: Samples.plain, timestamp: Fixture.timestamp)
         let tampered = replace("To: Alice", with: "From: Mallory <m@evil.example>\r\nTo: Alice", in: signed)
-        let outcomes = try DKIMVerifier.verify(message: tampered, records: Fixture.records)
+        let outcomes = try await DKIMVerifier.verify(message: tampered, records: Fixture.records)
         expectRejection(outcomes)
     }
 

@@ -105,7 +105,7 @@ import Testing
     // MARK: - dnsmasq harness
 
     private func withDNSMasq(_ body: (DNSServerAddress) async throws -> Void) async throws {
-        let dns = try TestDNSServer(arguments: ["--local=/nudge.test/", "--edns-packet-max=512"] + Self.dnsmasqArguments)
+        let dns = try await TestDNSServer(arguments: ["--local=/nudge.test/", "--edns-packet-max=512"] + Self.dnsmasqArguments)
         try await body(DNSServerAddress(host: "127.0.0.1", port: UInt16(dns.port)))
         dns.stop()
     }

@@ -6,7 +6,7 @@ import Testing
 @testable import NudgeSMTP
 
 @Test func fullMessageRoundTripsThroughSMTPAndPythonsParser() async throws {
-    let server = try TestSMTPServer()
+    let server = try await TestSMTPServer()
     let transport = try CurlSMTPTransport(url: server.url, lanes: 1)
     let longLine = String((0..<2000).map { _ in "abcdefghij é".randomElement()! })
     let body = "Hi Zoë,\n.a line starting with a dot\n.\n..two dots\n\(longLine)\nこんにちは — thanks!\n\nAda"
@@ -31,7 +31,8 @@ import Testing
     #expect(WireFormat.lines(received[0].raw).allSatisfy { $0.count <= 998 })
     #expect(WireFormat.headerLines(received[0].raw).allSatisfy { $0.utf8.count <= 78 })
 
-    let p = try withExtendedLifetime(server) { try PythonEmail.parse(file: received[0].path) }  // its dir holds the file
+    let p = try await PythonEmail.parse(file: received[0].path)
+    withExtendedLifetime(server) {}  // its folder holds the file until parsed
     #expect(p["from_name"] as? String == "Ada Lovelace (Acme)")
     #expect(p["from_addr"] as? String == "ada@acme.test")
     #expect((p["to"] as? [[String]]) == [["Zoë Ångström", "zoe@prospect.test"]])
@@ -55,7 +56,7 @@ import Testing
 /// A 7bit body goes on the wire as-is, so this checks that libcurl dot-stuffs: without it the
 /// server would strip the leading dots (and a lone "." would end the message early).
 @Test func leadingDotsSurviveLibcurlDotStuffing() async throws {
-    let server = try TestSMTPServer()
+    let server = try await TestSMTPServer()
     let transport = try CurlSMTPTransport(url: server.url, lanes: 1)
     let body = ".starts with a dot\n.\n..\nafter the lone dot\n"
     let message = sampleMessage(body: body)
@@ -74,7 +75,7 @@ private func expectFailureThenRecovery(
     prepare: (TestSMTPServer) throws -> Void = { _ in }, cleanup: (TestSMTPServer) throws -> Void = { _ in },
     check: (SMTPError) -> Bool
 ) async throws {
-    let server = try TestSMTPServer()
+    let server = try await TestSMTPServer()
     let transport = try CurlSMTPTransport(url: server.url, lanes: 1, timeoutSeconds: timeout)
     _ = try await transport.send(sampleMessage())  // an open, reused connection before the failure
     try prepare(server)
@@ -168,7 +169,7 @@ func serverErrorAtDataIsRejected(stage: TestSMTPServer.Stage) async throws {
 /// A burst of server errors opens the circuit: further sends fail at once as paused, without a
 /// connection; after the pause one probe goes; its success closes the circuit.
 @Test func aBurstOfServerErrorsPausesTheTransportUntilAProbeSucceeds() async throws {
-    let server = try TestSMTPServer()
+    let server = try await TestSMTPServer()
     let clock = TestTime()
     let policy = SendCircuit.Policy(burst: 3, window: 60, pause: 300, maxPause: 3_600, probeWait: 30)
     let transport = SendCircuit(try CurlSMTPTransport(url: server.url, lanes: 1), policy: policy, now: { clock.now })
@@ -200,7 +201,7 @@ func serverErrorAtDataIsRejected(stage: TestSMTPServer.Stage) async throws {
 
 /// A recipient's hard bounce is the server working: it resets the count of server errors.
 @Test func recipientBouncesNeverOpenTheCircuit() async throws {
-    let server = try TestSMTPServer()
+    let server = try await TestSMTPServer()
     let transport = SendCircuit(try CurlSMTPTransport(url: server.url, lanes: 1))
     for i in 0..<6 {
         await #expect(throws: SMTPError.self) { try await transport.send(sampleMessage(to: "fail5xx+\(i)@prospect.test")) }
@@ -245,7 +246,7 @@ final class TestTime: @unchecked Sendable {
 @Test func connectionRefusedIsTransientAndTheLaneRecoversWhenTheServerReturns() async throws {
     let directory = TestSMTPServer.makeTemporaryDirectory()
     defer { try? FileManager.default.removeItem(at: directory) }
-    let first = try TestSMTPServer(directory: directory)
+    let first = try await TestSMTPServer(directory: directory)
     let port = first.port
     first.stop()
     let transport = try CurlSMTPTransport(url: first.url, lanes: 1, timeoutSeconds: 5)
@@ -261,13 +262,13 @@ final class TestTime: @unchecked Sendable {
             #expect(m.contains("Couldn't connect"), "\(m)")
         }
     }
-    let second = try TestSMTPServer(port: port, directory: directory)
+    let second = try await TestSMTPServer(port: port, directory: directory)
     _ = try await transport.send(sampleMessage())
     #expect(try second.received().count == 1)
 }
 
 @Test func oneLaneReusesOneConnection() async throws {
-    let server = try TestSMTPServer()
+    let server = try await TestSMTPServer()
     let transport = try CurlSMTPTransport(url: server.url, lanes: 1)
     for _ in 0..<5 { _ = try await transport.send(sampleMessage()) }
     let received = try server.received()
@@ -278,7 +279,7 @@ final class TestTime: @unchecked Sendable {
 
 /// Real MTAs close idle connections; the next send must notice and reconnect, not fail.
 @Test func aConnectionClosedByTheServerWhileIdleIsReplacedTransparently() async throws {
-    let server = try TestSMTPServer(idleTimeout: 0.5)
+    let server = try await TestSMTPServer(idleTimeout: 0.5)
     let transport = try CurlSMTPTransport(url: server.url, lanes: 1)
     _ = try await transport.send(sampleMessage())
     try await Task.sleep(for: .seconds(1.5))
@@ -288,7 +289,7 @@ final class TestTime: @unchecked Sendable {
 }
 
 @Test func fiftyConcurrentSendsOverFourLanesAreEachDeliveredOnce() async throws {
-    let server = try TestSMTPServer()
+    let server = try await TestSMTPServer()
     let transport = try CurlSMTPTransport(url: server.url, lanes: 4)
     let ids = (0..<50).map { "c\($0).\(UUID().uuidString)@nudge.acme.test" }
     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -305,7 +306,7 @@ final class TestTime: @unchecked Sendable {
 }
 
 @Test func authCredentialsComeFromThePercentEncodedURL() async throws {
-    let server = try TestSMTPServer(auth: "nudge@acme:p@ss:w/rd é")
+    let server = try await TestSMTPServer(auth: "nudge@acme:p@ss:w/rd é")
     let good = try CurlSMTPTransport(url: "smtp://nudge%40acme:p%40ss%3Aw%2Frd%20%C3%A9@127.0.0.1:\(server.port)", lanes: 1)
     _ = try await good.send(sampleMessage())
     #expect(try server.received().count == 1)
@@ -327,9 +328,9 @@ final class TestTime: @unchecked Sendable {
 }
 
 @Test func starttlsIsUsedAndTheCertificateIsVerified() async throws {
-    let certificate = try TestCertificate()
+    let certificate = try await TestCertificate()
     defer { certificate.remove() }  // also keeps the CA file alive until the end of the test
-    let server = try TestSMTPServer(tls: .starttls(certificate))
+    let server = try await TestSMTPServer(tls: .starttls(certificate))
     let trusting = try CurlSMTPTransport(url: server.url, lanes: 1, requireTLS: true, caBundlePath: certificate.certPath)
     _ = try await trusting.send(sampleMessage())
     // Opportunistic STARTTLS (the default) still refuses a certificate it cannot verify.
@@ -349,9 +350,9 @@ final class TestTime: @unchecked Sendable {
 }
 
 @Test func smtpsUsesImplicitTLS() async throws {
-    let certificate = try TestCertificate()
+    let certificate = try await TestCertificate()
     defer { certificate.remove() }  // also keeps the CA file alive until the end of the test
-    let server = try TestSMTPServer(tls: .implicit(certificate))
+    let server = try await TestSMTPServer(tls: .implicit(certificate))
     let transport = try CurlSMTPTransport(url: "smtps://127.0.0.1:\(server.port)", lanes: 1, caBundlePath: certificate.certPath)
     _ = try await transport.send(sampleMessage())
     _ = try await transport.send(sampleMessage())

@@ -16,7 +16,7 @@ import Testing
     }
 
     @Test func wrongPassword() async throws {
-        let server = try TestIMAPServer()
+        let server = try await TestIMAPServer()
         let error = await failure(server.settings(password: "wrong"))
         #expect(error?.kind == .authentication)
         #expect(error?.serverReply?.contains("AUTHENTICATIONFAILED") == true)
@@ -25,14 +25,14 @@ import Testing
 
     @Test func passwordNeedsNoEscaping() async throws {
         let password = "p@ss w%rd/ü?#&"
-        let server = try TestIMAPServer(users: ["anna@example.com": password])
-        try server.deliver(raw: Mail.small(1), user: "anna@example.com")
+        let server = try await TestIMAPServer(users: ["anna@example.com": password])
+        try await server.deliver(raw: Mail.small(1), user: "anna@example.com")
         let session = IMAPSession(settings: server.settings(user: "anna@example.com"))
         #expect(try await session.examine().exists == 1)
     }
 
     @Test func missingFolder() async throws {
-        let server = try TestIMAPServer()
+        let server = try await TestIMAPServer()
         let error = await failure(server.settings(folder: "Nope"))
         #expect(error?.kind == .folderMissing)
         // Dovecot 2.3 says it in words, without the NONEXISTENT code.
@@ -40,7 +40,7 @@ import Testing
     }
 
     @Test func startTLSWithoutTrustedCA() async throws {
-        let server = try TestIMAPServer()
+        let server = try await TestIMAPServer()
         let error = await failure(server.settings(trustTestCA: false))
         #expect(error?.kind == .tls)
         print("IMAP STARTTLS untrusted: \(error.map { "\($0)" } ?? "none")")
@@ -72,7 +72,7 @@ import Testing
     }
 
     @Test func resolvePinsTheAddress() async throws {
-        let server = try TestIMAPServer()
+        let server = try await TestIMAPServer()
         var settings = server.settings()
         // The certificate names 127.0.0.1 only, so the host stays the address; the name below
         // would not resolve at all without the pin.
@@ -84,7 +84,7 @@ import Testing
     }
 
     @Test func checkTranscriptMasksCredentials() async throws {
-        let server = try TestIMAPServer()
+        let server = try await TestIMAPServer()
         let good = await IMAPSession(settings: server.settings()).check()
         #expect(good.ok)
         #expect(good.status?.exists == 0)

@@ -7,9 +7,9 @@ import Testing
 // One at a time: each test starts its own mail servers, and the whole suite shares two cores.
 @Suite(.serialized) struct IMAPSessionTests {
     @Test func examineSearchAndFetchExactBytes() async throws {
-        let server = try TestIMAPServer()
+        let server = try await TestIMAPServer()
         let delivered = [Mail.small(1), Mail.eightBit, Mail.small(3)]
-        for m in delivered { try server.deliver(raw: m) }
+        for m in delivered { try await server.deliver(raw: m) }
         let session = IMAPSession(settings: server.settings())
 
         let status = try await session.examine()
@@ -29,7 +29,7 @@ import Testing
         #expect(batch.uidValidity == status.uidValidity)
 
         // Nothing was marked read: neither EXAMINE nor BODY.PEEK[] set \Seen.
-        let flags = try server.flags()
+        let flags = try await server.flags()
         #expect(flags.count == 3)
         #expect(flags.values.allSatisfy { !$0.contains("\\Seen") })
 
@@ -38,7 +38,7 @@ import Testing
         #expect(try await session.uids(since: now.addingTimeInterval(2 * 86_400)).uids == [])
 
         // Mail arriving while the connection is held is seen by the next search.
-        try server.deliver(raw: Mail.small(4))
+        try await server.deliver(raw: Mail.small(4))
         #expect(try await session.uids(after: 3).uids == [4])
         #expect(try await session.examine().exists == 4)
         // A UID the folder does not have is reported, not an error.
@@ -51,7 +51,7 @@ import Testing
     }
 
     @Test func fetchesManyInChunks() async throws {
-        let server = try TestIMAPServer()
+        let server = try await TestIMAPServer()
         let delivered = (1...200).map(Mail.small)
         try server.deliverMany(delivered)
         let session = IMAPSession(settings: server.settings())
@@ -66,12 +66,12 @@ import Testing
         #expect(fetched.count == 200)
         // Maildir delivery assigns UIDs in directory order: compare as sets of exact bytes.
         #expect(Set(fetched) == Set(delivered))
-        #expect(try server.flags().values.allSatisfy { !$0.contains("\\Seen") })
+        #expect(try await server.flags().values.allSatisfy { !$0.contains("\\Seen") })
         #expect(try await server.settledLoginCount() == 1)
     }
 
     @Test func throughputOfSmallMessages() async throws {
-        let server = try TestIMAPServer()
+        let server = try await TestIMAPServer()
         try server.deliverMany((1...1000).map(Mail.small))
         let session = IMAPSession(settings: server.settings())
         let uids = try await session.uids(after: 0).uids
@@ -90,11 +90,11 @@ import Testing
     }
 
     @Test func largeMessageAndSizeBound() async throws {
-        let server = try TestIMAPServer()
+        let server = try await TestIMAPServer()
         let large = Mail.large(megabytes: 25)
-        try server.deliver(raw: Mail.small(1))
-        try server.deliver(raw: large)
-        try server.deliver(raw: Mail.small(3))
+        try await server.deliver(raw: Mail.small(1))
+        try await server.deliver(raw: large)
+        try await server.deliver(raw: Mail.small(3))
         let session = IMAPSession(settings: server.settings(timeoutSeconds: 30))
 
         let started = ContinuousClock.now
@@ -108,24 +108,24 @@ import Testing
         let bounded = try await session.fetch(uids: [1, 2, 3], maxMessageBytes: 1 << 20)
         #expect(bounded.messages.map(\.raw) == [Mail.small(1), Mail.small(3)])
         #expect(bounded.oversized == [.init(uid: 2, size: large.count)])
-        #expect(try server.flags()[2]?.contains("\\Seen") == false)
+        #expect(try await server.flags()[2]?.contains("\\Seen") == false)
     }
 
     @Test func nonASCIIFolder() async throws {
-        let server = try TestIMAPServer()
-        try server.createMailbox("Entwürfe")
-        try server.deliver(raw: Mail.small(1), mailbox: "Entwürfe")
+        let server = try await TestIMAPServer()
+        try await server.createMailbox("Entwürfe")
+        try await server.deliver(raw: Mail.small(1), mailbox: "Entwürfe")
         let session = IMAPSession(settings: server.settings(folder: "Entwürfe"))
         #expect(try await session.examine().exists == 1)
         #expect(try await session.fetch(uids: [1]).messages.map(\.raw) == [Mail.small(1)])
     }
 
     @Test func uidValidityChangeIsObserved() async throws {
-        let server = try TestIMAPServer()
-        try server.deliver(raw: Mail.small(1))
+        let server = try await TestIMAPServer()
+        try await server.deliver(raw: Mail.small(1))
         let session = IMAPSession(settings: server.settings())
         let before = try await session.examine().uidValidity
-        try server.changeUIDValidity(to: 4242)
+        try await server.changeUIDValidity(to: 4242)
         let after = try await session.examine()
         #expect(before != 4242)
         #expect(after.uidValidity == 4242)
@@ -141,8 +141,8 @@ import Testing
     }
 
     @Test func implicitTLS() async throws {
-        let server = try TestIMAPServer()
-        try server.deliver(raw: Mail.eightBit)
+        let server = try await TestIMAPServer()
+        try await server.deliver(raw: Mail.eightBit)
         let session = IMAPSession(settings: server.settings(security: .tls))
         #expect(try await session.fetch(uids: [1]).messages.map(\.raw) == [Mail.eightBit])
         let check = await session.check()
@@ -151,8 +151,8 @@ import Testing
     }
 
     @Test func restartedServerNeedsNoNewSession() async throws {
-        let server = try TestIMAPServer()
-        try server.deliver(raw: Mail.small(1))
+        let server = try await TestIMAPServer()
+        try await server.deliver(raw: Mail.small(1))
         let session = IMAPSession(settings: server.settings())
         #expect(try await session.examine().exists == 1)
         server.stop()
@@ -163,20 +163,20 @@ import Testing
             #expect(error.kind == .connection)
             print("IMAP server stopped: \(error)")
         }
-        try server.start()
+        try await server.start()
         #expect(try await session.examine().exists == 1)
         #expect(try await server.settledLoginCount() == 2)
     }
 
     @Test func heldConnectionClosedByServerIsReplacedSilently() async throws {
-        let server = try TestIMAPServer()
-        try server.deliver(raw: Mail.small(1))
+        let server = try await TestIMAPServer()
+        try await server.deliver(raw: Mail.small(1))
         let session = IMAPSession(settings: server.settings())
         #expect(try await session.examine().exists == 1)
         // Restart while the session holds its connection: the next call finds it closed and
         // retries once on a new one.
         server.stop()
-        try server.start()
+        try await server.start()
         #expect(try await session.uids(after: 0).uids == [1])
         #expect(try await server.settledLoginCount() == 2)
     }

@@ -20,7 +20,7 @@ public enum DKIMVerifier {
 
     /// One outcome per DKIM-Signature of `message`, top first. `records` maps
     /// "<selector>._domainkey.<domain>" to the TXT record's value.
-    public static func verify(message: [UInt8], records: [String: String]) throws -> [Outcome] {
+    public static func verify(message: [UInt8], records: [String: String]) async throws -> [Outcome] {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nudge-dkim-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -28,7 +28,7 @@ public enum DKIMVerifier {
         let recordsPath = dir.appendingPathComponent("records.json").path
         try Data(message).write(to: URL(fileURLWithPath: messagePath))
         try JSONEncoder().encode(records).write(to: URL(fileURLWithPath: recordsPath))
-        let run = try ChildProcess.run(python, [script, messagePath, recordsPath])
+        let run = try await ChildProcess.run(python, [script, messagePath, recordsPath], timeout: 120)
         guard run.status == 0 else { throw Failure(description: "dkimpy exited \(run.status): \(run.errors)") }
         return try JSONDecoder().decode([Outcome].self, from: run.output)
     }

@@ -15,16 +15,16 @@ public final class TestDNSServer: @unchecked Sendable {
 
     /// `txt`: name → value, each value published as one record (split into 255-byte strings).
     /// `arguments`: more dnsmasq options (`--cname=...`, `--local=/zone/`).
-    public init(txt: [String: String] = [:], arguments: [String] = []) throws {
+    public init(txt: [String: String] = [:], arguments: [String] = []) async throws {
         port = try TestIMAPServer.freePort()
         extra = arguments
-        try publish(txt)
+        try await publish(txt)
     }
 
     deinit { stop() }
 
     /// Serves exactly these TXT records from now on.
-    public func publish(_ txt: [String: String]) throws {
+    public func publish(_ txt: [String: String]) async throws {
         stop()
         let binary = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let binary else { throw TestIMAPServer.ServerError(message: "dnsmasq not found: apt-get install -y dnsmasq-base") }
@@ -40,7 +40,7 @@ public final class TestDNSServer: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(10)
         while !TestIMAPServer.accepts(port: port) {
             guard Date() < deadline, d.isRunning else { throw TestIMAPServer.ServerError(message: "dnsmasq did not start on port \(port)") }
-            Thread.sleep(forTimeInterval: 0.02)
+            try await Task.sleep(for: .milliseconds(20))
         }
     }
 

@@ -19,7 +19,7 @@ public final class TestIMAPServer: @unchecked Sendable {
     private var pid: pid_t?
 
     /// `users`: name → password (stored `{PLAIN}`, the test's own throwaway secrets).
-    public init(users: [String: String] = ["testuser": "secret"]) throws {
+    public init(users: [String: String] = ["testuser": "secret"]) async throws {
         self.users = users
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("nudge-imap-\(UUID().uuidString)")
         let mail = directory.appendingPathComponent("mail")
@@ -27,13 +27,13 @@ public final class TestIMAPServer: @unchecked Sendable {
         // Dovecot's unprivileged processes must reach the config and the mail below it.
         chmod(directory.path, 0o755)
         chown(mail.path, uid_t(Self.uid), gid_t(Self.uid))
-        certificate = try TestCertificate()
+        certificate = try await TestCertificate()
         (imapPort, imapsPort) = (try Self.freePort(), try Self.freePort())
         let userLines = users.map { "\($0.key):{PLAIN}\($0.value):\(Self.uid):\(Self.uid)::\(mail.path)/\($0.key)" }
         try (userLines.joined(separator: "\n") + "\n").write(
             to: directory.appendingPathComponent("users"), atomically: true, encoding: .utf8)
         try config().write(toFile: configPath, atomically: true, encoding: .utf8)
-        try start()
+        try await start()
     }
 
     deinit {
@@ -87,7 +87,7 @@ public final class TestIMAPServer: @unchecked Sendable {
 
     /// Starts the master in the foreground (its PID is the one we hold) and waits until it
     /// accepts connections.
-    public func start() throws {
+    public func start() async throws {
         try lock.withLock {
             guard pid == nil else { return }
             let output = directory.appendingPathComponent("master.out").path
@@ -99,7 +99,7 @@ public final class TestIMAPServer: @unchecked Sendable {
                 let out = (try? String(contentsOf: directory.appendingPathComponent("master.out"), encoding: .utf8)) ?? ""
                 throw ServerError(message: "dovecot did not start: \(out)")
             }
-            Thread.sleep(forTimeInterval: 0.02)
+            try await Task.sleep(for: .milliseconds(20))
         }
     }
 
@@ -140,8 +140,8 @@ public final class TestIMAPServer: @unchecked Sendable {
     }
 
     /// Saves one message as is (`doveadm save`), in `mailbox` of `user`.
-    public func deliver(raw: [UInt8], user: String = "testuser", mailbox: String = "INBOX") throws {
-        try doveadm(["save", "-u", user, "-m", mailbox], input: Data(raw))
+    public func deliver(raw: [UInt8], user: String = "testuser", mailbox: String = "INBOX") async throws {
+        try await doveadm(["save", "-u", user, "-m", mailbox], input: Data(raw))
     }
 
     /// Many messages at once: written straight into the Maildir's new/ (one doveadm process per
@@ -168,18 +168,18 @@ public final class TestIMAPServer: @unchecked Sendable {
         }
     }
 
-    public func createMailbox(_ name: String, user: String = "testuser") throws {
-        try doveadm(["mailbox", "create", "-u", user, name])
+    public func createMailbox(_ name: String, user: String = "testuser") async throws {
+        try await doveadm(["mailbox", "create", "-u", user, name])
     }
 
     /// Sets the mailbox's UIDVALIDITY, as a server does when it rebuilds a folder.
-    public func changeUIDValidity(to value: UInt32, user: String = "testuser", mailbox: String = "INBOX") throws {
-        try doveadm(["mailbox", "update", "-u", user, "--uid-validity", String(value), mailbox])
+    public func changeUIDValidity(to value: UInt32, user: String = "testuser", mailbox: String = "INBOX") async throws {
+        try await doveadm(["mailbox", "update", "-u", user, "--uid-validity", String(value), mailbox])
     }
 
     /// Each message's flags by UID, read by doveadm (not over IMAP, so the reading changes nothing).
-    public func flags(user: String = "testuser", mailbox: String = "INBOX") throws -> [UInt32: [String]] {
-        let out = try doveadm(["-f", "tab", "fetch", "-u", user, "uid flags", "mailbox", mailbox, "all"])
+    public func flags(user: String = "testuser", mailbox: String = "INBOX") async throws -> [UInt32: [String]] {
+        let out = try await doveadm(["-f", "tab", "fetch", "-u", user, "uid flags", "mailbox", mailbox, "all"])
         var flags: [UInt32: [String]] = [:]
         for line in String(decoding: out, as: UTF8.self).split(separator: "\n").dropFirst() {  // header row
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
@@ -197,8 +197,8 @@ public final class TestIMAPServer: @unchecked Sendable {
     }
 
     @discardableResult
-    public func doveadm(_ arguments: [String], input: Data = Data()) throws -> Data {
-        let done = try ChildProcess.run("/usr/bin/doveadm", ["-c", configPath] + arguments, input: input)
+    public func doveadm(_ arguments: [String], input: Data = Data()) async throws -> Data {
+        let done = try await ChildProcess.run("/usr/bin/doveadm", ["-c", configPath] + arguments, input: input, timeout: 120)
         guard done.status == 0 else {
             throw ServerError(message: "doveadm \(arguments.joined(separator: " ")): \(done.status) \(done.errors)")
         }

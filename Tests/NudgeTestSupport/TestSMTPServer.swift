@@ -19,7 +19,7 @@ public final class TestSMTPServer: @unchecked Sendable {
     public init(
         port requestedPort: Int = 0, auth: String? = nil, idleTimeout: Double? = nil, tls: TLSMode? = nil,
         directory: URL? = nil
-    ) throws {
+    ) async throws {
         ownsDirectory = directory == nil
         self.directory = directory ?? Self.makeTemporaryDirectory()
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
@@ -27,7 +27,8 @@ public final class TestSMTPServer: @unchecked Sendable {
             [Self.script, "--dir", self.directory.path, "--port", String(requestedPort), "--exit-on-stdin-eof"]
             + (auth.map { ["--auth", $0] } ?? []) + (idleTimeout.map { ["--idle-timeout", String($0)] } ?? [])
             + (tls?.arguments ?? [])
-        let started = try PythonServer.start(python: Self.python, arguments: arguments, directory: self.directory)
+        let folder = self.directory
+        let started = try await offThePool { try PythonServer.start(python: Self.python, arguments: arguments, directory: folder) }
         self.process = started.process
         self.port = started.port
     }
@@ -154,16 +155,16 @@ public enum PythonEmail {
         print(json.dumps(out))
         """#
 
-    public static func parse(file path: String) throws -> [String: Any] {
-        let data = try ChildProcess.run(TestSMTPServer.python, ["-c", script, path]).output
+    public static func parse(file path: String) async throws -> [String: Any] {
+        let data = try await ChildProcess.run(TestSMTPServer.python, ["-c", script, path], timeout: 120).output
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
-    public static func parse(bytes: [UInt8]) throws -> [String: Any] {
+    public static func parse(bytes: [UInt8]) async throws -> [String: Any] {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("nudge-\(UUID().uuidString).eml").path
         _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        return try parse(file: path)
+        return try await parse(file: path)
     }
 }
 
@@ -192,17 +193,17 @@ public struct TestCertificate {
     public let certPath: String
     public let keyPath: String
 
-    public init() throws {
+    public init() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nudge-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         certPath = dir.appendingPathComponent("cert.pem").path
         keyPath = dir.appendingPathComponent("key.pem").path
-        let made = try ChildProcess.run(
+        let made = try await ChildProcess.run(
             "/usr/bin/openssl",
             [
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
                 "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", keyPath, "-out", certPath,
-            ])
+            ], timeout: 120)
         guard made.status == 0 else { throw CertificateError(output: made.errors) }
     }
 

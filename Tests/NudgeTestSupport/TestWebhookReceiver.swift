@@ -24,10 +24,10 @@ public final class TestWebhookReceiver: @unchecked Sendable {
         public let body: String
     }
 
-    public init() throws {
+    public init() async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("nudge-webhooks-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try start()
+        try await start()
     }
 
     deinit {
@@ -38,9 +38,12 @@ public final class TestWebhookReceiver: @unchecked Sendable {
     public var url: String { "http://127.0.0.1:\(port)/hook" }
 
     /// Starts the server, on the port it had before if any.
-    public func start() throws {
-        let started = try PythonServer.start(
-            python: Self.python, arguments: [Self.script, "--dir", directory.path, "--port", String(port)], directory: directory)
+    public func start() async throws {
+        let (folder, previous) = (directory, port)
+        let started = try await offThePool {
+            try PythonServer.start(
+                python: Self.python, arguments: [Self.script, "--dir", folder.path, "--port", String(previous)], directory: folder)
+        }
         port = started.port
         process = started.process
         stdin = started.stdin

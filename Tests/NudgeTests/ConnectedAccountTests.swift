@@ -19,9 +19,9 @@ import Testing
     ) async throws {
         // The secrets scan (ops/test) then looks for it in the database files and the logs.
         SecretLedger.record(password)
-        let certificate = try TestCertificate()
+        let certificate = try await TestCertificate()
         defer { certificate.remove() }
-        let account = try TestSMTPServer(auth: "sales@acme.test:\(password)", tls: .starttls(certificate))
+        let account = try await TestSMTPServer(auth: "sales@acme.test:\(password)", tls: .starttls(certificate))
         let caFile = certificate.certPath
         try await Harness.withSMTP(
             lanes: 2,
@@ -77,7 +77,7 @@ import Testing
     @Test func twoOrganizationsSendThroughTheirOwnAccountsOnly() async throws {
         // One account's connections kept at a time: the other's are made again when needed.
         try await Self.withAccountServer(configure: { $0.accountTransportsKept = 1 }) { h, relay, account in
-            let (other, certificate) = try Self.secondServer(h, auth: "b@beta.test:other-secret-pass")
+            let (other, certificate) = try await Self.secondServer(h, auth: "b@beta.test:other-secret-pass")
             defer { certificate.remove() }
             SecretLedger.record("other-secret-pass")
             let (_, adminB) = try await h.otherOrg()
@@ -117,9 +117,9 @@ import Testing
     }
 
     /// A second account server, trusted like the first (both PEMs in the operator's CA file).
-    static func secondServer(_ h: Harness, auth: String) throws -> (TestSMTPServer, TestCertificate) {
-        let certificate = try TestCertificate()
-        let server = try TestSMTPServer(auth: auth, tls: .starttls(certificate))
+    static func secondServer(_ h: Harness, auth: String) async throws -> (TestSMTPServer, TestCertificate) {
+        let certificate = try await TestCertificate()
+        let server = try await TestSMTPServer(auth: auth, tls: .starttls(certificate))
         let pems =
             try String(contentsOfFile: h.services.config.mailCAFile!, encoding: .utf8)
             + String(contentsOfFile: certificate.certPath, encoding: .utf8)
@@ -137,7 +137,7 @@ import Testing
             $0.dispatchLoops = 2
             $0.accountDispatchLoops = 2
         }) { h, relay, slow in
-            let (fast, certificate) = try Self.secondServer(h, auth: "b@beta.test:other-secret-pass")
+            let (fast, certificate) = try await Self.secondServer(h, auth: "b@beta.test:other-secret-pass")
             defer { certificate.remove() }
             SecretLedger.record("other-secret-pass")
             let (_, adminB) = try await h.otherOrg()

@@ -23,7 +23,7 @@ import Testing
     static let editedBody = "Edited body, line one.\nLine two of the edit."
 
     @Test func adminSupervisesFromChromium() async throws {
-        let smtp = try TestSMTPServer()
+        let smtp = try await TestSMTPServer()
         try await Harness.run(transport: try CurlSMTPTransport(url: smtp.url, lanes: 1), testing: .live) { h in
             let seeded = try await ConsoleTests.seed(h, send: true)
             // Steps of a token whose policy requires approval wait as drafts: one with hostile text

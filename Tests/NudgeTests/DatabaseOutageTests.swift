@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Logging
 import NIOCore
+import NudgeTestSupport
 import PostgresNIO
 import Synchronization
 import Testing
@@ -20,7 +21,7 @@ import Testing
         let dir = (ProcessInfo.processInfo.environment["NUDGE_TEST_TMP"] ?? "/tmp") + "/nudge-test-outage-\(UUID().uuidString.prefix(8))"
         let logger = TestCluster.logger
         let pg = EmbeddedPostgres(dataDir: dir, durable: false, logger: logger)
-        _ = try pg.start()
+        _ = try await offThePool { try pg.start() }
         defer {
             pg.stop()
             try? FileManager.default.removeItem(atPath: dir)
@@ -86,7 +87,7 @@ import Testing
             #expect(answer?["error"]?["data"]?["type"]?.string == "service_unavailable")
             #expect(mcpTook < .seconds(5), "answered in \(mcpTook)")
 
-            _ = try pg.start()
+            _ = try await offThePool { try pg.start() }
             var recovered = false
             for _ in 0..<80 where !recovered {
                 recovered = try await get("/v1/contacts/").0 == 200

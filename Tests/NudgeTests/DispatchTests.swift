@@ -45,7 +45,7 @@ import Testing
             _ = try await h.advance(seconds: 60)
             var got = try smtp.received()
             #expect(got.count == 1)
-            let first = try PythonEmail.parse(file: got[0].path)
+            let first = try await PythonEmail.parse(file: got[0].path)
             #expect(first["subject"] as? String == "Following up on the proposal")
             #expect((first["in_reply_to"] as? String)?.hasPrefix("<orig-") == true)
             #expect((first["list_unsubscribe"] as? String)?.contains("/u/") == true)
@@ -57,7 +57,7 @@ import Testing
             _ = try await h.advance(seconds: 1)
             got = try smtp.received()
             #expect(got.count == 2)
-            let second = try PythonEmail.parse(file: got[1].path)
+            let second = try await PythonEmail.parse(file: got[1].path)
             #expect((second["references"] as? String)?.contains(first["message_id"] as! String) == true)
             #expect(second["in_reply_to"] as? String == first["message_id"] as? String)
 
@@ -159,7 +159,7 @@ import Testing
         try await Harness.withSMTP { h, smtp in
             let (_, enrollment, _) = try await Self.setUp(h)
             _ = try await h.advance(seconds: 2 * Self.day)
-            let parsed = try PythonEmail.parse(file: try smtp.received()[0].path)
+            let parsed = try await PythonEmail.parse(file: try smtp.received()[0].path)
             let header = parsed["list_unsubscribe"] as! String
             let path = String(header.drop { $0 != "/" }.dropFirst(2).drop { $0 != "/" }.dropLast())  // strip <scheme://host and >
             let page = try await h.call(.get, path, token: "")
@@ -347,7 +347,8 @@ import Testing
             async let b: Void = Dispatcher(services: h.services).drain()
             _ = try await (a, b)
             let got = try smtp.received()
-            let ids = try got.map { try PythonEmail.parse(file: $0.path)["message_id"] as! String }
+            var ids: [String] = []
+            for mail in got { ids.append(try await PythonEmail.parse(file: mail.path)["message_id"] as! String) }
             #expect(got.count == n)
             #expect(Set(ids).count == n)
         }
@@ -374,7 +375,8 @@ import Testing
             }
             let got = try smtp.received()
             #expect(got.count == 3 * n)
-            let parsed = try got.map { try PythonEmail.parse(file: $0.path) }
+            var parsed: [[String: Any]] = []
+            for mail in got { parsed.append(try await PythonEmail.parse(file: mail.path)) }
             #expect(Set(parsed.map { $0["message_id"] as! String }).count == 3 * n, "no step twice")
             for (recipient, mails) in Dictionary(grouping: zip(got, parsed), by: { $0.0.rcptTos.first ?? "" }) {
                 #expect(mails.count == 3, "\(recipient)")

@@ -94,7 +94,7 @@ import Testing
     /// The whole path: refused before verification; verified once DNS publishes both keys; then
     /// inboxes on the domain send mail that dkimpy verifies with both keys, and a tampered copy fails.
     @Test func aVerifiedDomainAllowsInboxesAndSignsTheirMail() async throws {
-        let dns = try TestDNSServer()
+        let dns = try await TestDNSServer()
         try await Self.withDomains(dns) { h, smtp in
             let d = try await h.call(.post, "/v1/domains/", #"{"domain": "signed.test"}"#)
             try #require(d.status == 201, "\(d.body)")
@@ -104,7 +104,7 @@ import Testing
             #expect(unpublished["domain"]?["status"]?.string == "pending")
             #expect((unpublished["checks"]?.items ?? []).allSatisfy { $0["found"]?.bool == false })
 
-            try dns.publish(Self.records(d))
+            try await dns.publish(Self.records(d))
             let verified = try await h.call(.post, "/v1/domains/\(d.id)/verify/")
             #expect(verified["domain"]?["status"]?.string == "verified", "\(verified.body)")
             #expect(try await h.events("domain.verified").count == 1)
@@ -112,7 +112,7 @@ import Testing
             #expect(try await h.enrollAdHoc(inbox: inbox, email: "buyer-\(Fixture.suffix())@example.com", steps: PacingTests.step()).status == 201)
             try await Self.advance(h, 1)
             let sent = try #require(try smtp.received().first)
-            let outcomes = try DKIMVerifier.verify(message: sent.raw, records: Self.records(d))
+            let outcomes = try await DKIMVerifier.verify(message: sent.raw, records: Self.records(d))
             #expect(outcomes.count == 2)
             #expect(outcomes.allSatisfy { $0.ok }, "\(outcomes)")
             let headers = String(decoding: sent.raw.prefix(4_000), as: UTF8.self).lowercased()
@@ -120,27 +120,27 @@ import Testing
             #expect(headers.contains("list-unsubscribe-post"), "the one-click headers are signed (RFC 8058)")
             var tampered = sent.raw
             tampered.append(contentsOf: Array("tampered\r\n".utf8))
-            #expect(try DKIMVerifier.verify(message: tampered, records: Self.records(d)).allSatisfy { !$0.ok })
+            #expect(try await DKIMVerifier.verify(message: tampered, records: Self.records(d)).allSatisfy { !$0.ok })
         }
     }
 
     /// The periodic check: records removed make a verified domain `failing`, with one event per
     /// episode; published again, it is verified again. Signing goes on meanwhile.
     @Test func thePeriodicCheckFollowsTheRecords() async throws {
-        let dns = try TestDNSServer()
+        let dns = try await TestDNSServer()
         try await Self.withDomains(dns) { h, _ in
             let d = try await h.call(.post, "/v1/domains/", #"{"domain": "checked.test"}"#)
-            try dns.publish(Self.records(d))
+            try await dns.publish(Self.records(d))
             try await Self.advance(h, 1)
             #expect(try await h.call(.get, "/v1/domains/\(d.id)/")["status"]?.string == "verified", "publishing is enough")
-            try dns.publish([:])
+            try await dns.publish([:])
             try await Self.advance(h, 3_601)
             let failing = try await h.call(.get, "/v1/domains/\(d.id)/")
             #expect(failing["status"]?.string == "failing")
             #expect(failing["last_error"]?.string?.contains("_domainkey.checked.test") == true)
             try await Self.advance(h, 3_601)
             #expect(try await h.events("domain.verification_failed").count == 1, "one event per failure episode")
-            try dns.publish(Self.records(d))
+            try await dns.publish(Self.records(d))
             try await Self.advance(h, 3_601)
             #expect(try await h.call(.get, "/v1/domains/\(d.id)/")["status"]?.string == "verified")
             #expect(try await h.events("domain.verified").count == 2)

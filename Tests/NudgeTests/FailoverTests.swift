@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NudgeTestSupport
 import PostgresNIO
 import ServiceLifecycle
 import Testing
@@ -36,8 +37,8 @@ import Testing
         let root = (ProcessInfo.processInfo.environment["NUDGE_TEST_TMP"] ?? "/tmp") + "/nudge-test-failover-\(UUID().uuidString.prefix(8))"
         let logger = TestCluster.logger
         let primary = EmbeddedPostgres(dataDir: root + "/a", durable: false, logger: logger)
-        _ = try primary.start()
-        let standby = try Standby.make(of: primary, at: root + "/b")
+        _ = try await offThePool { try primary.start() }
+        let standby = try await offThePool { try Standby.make(of: primary, at: root + "/b") }
         defer {
             standby.stop()
             primary.stop()
@@ -68,7 +69,7 @@ import Testing
 
             // The primary dies: the gate closes within a second.
             let killed = ContinuousClock.now
-            try primary.kill()
+            try await offThePool { try primary.kill() }
             while health.isUp {
                 try await Task.sleep(for: .milliseconds(20))
                 if ContinuousClock.now - killed > .seconds(5) { break }
@@ -85,7 +86,7 @@ import Testing
 
             // The standby is promoted: the pool moves to it without a restart, and the gate
             // opens once the probe finds it writable.
-            try standby.promote()
+            try await offThePool { try standby.promote() }
             let promoted = ContinuousClock.now
             // A generous bound: other suites run in parallel on the same cores (it took 24 s under
             // load); ops/chaos failover measures the times (docs/reliability.md).
@@ -101,7 +102,7 @@ import Testing
 }
 
 /// A streaming standby of an embedded cluster (pg_basebackup -R), on a port of its own.
-private struct Standby {
+private struct Standby: Sendable {
     let dir: String
     let port: Int
     let bin: String

@@ -69,7 +69,7 @@ import Testing
             try #require(got.count == 1, "the step was not sent: \(e.body)")
             #expect(e["state"]?.string == "active", "\(e.body)")
             #expect(e["timeline"]?[0]?["outcome"]?.string == "sent")
-            let sent = try PythonEmail.parse(file: got[0].path)
+            let sent = try await PythonEmail.parse(file: got[0].path)
             let parent = sendable ? id : sourceID
             #expect(sent["in_reply_to"] as? String == "<\(parent)>")
             let references = (sent["references"] as? String ?? "").split(separator: " ").map(String.init)
@@ -109,7 +109,7 @@ import Testing
             let got = try smtp.received()
             let after = try await h.call(.get, "/v1/sequences/enrollments/\(e.id)")
             try #require(got.count == 1, "\(after.body)")
-            let subject = try PythonEmail.parse(file: got[0].path)["subject"] as? String ?? ""
+            let subject = try await PythonEmail.parse(file: got[0].path)["subject"] as? String ?? ""
             #expect(subject.hasPrefix("Re: Line one"))
             #expect(!subject.contains("\r") && !subject.contains("\n") && !subject.contains("\u{07}") && !subject.contains("\u{202E}"))
             #expect(subject.unicodeScalars.count <= Composer.maxSubjectLength)
@@ -275,7 +275,7 @@ import Testing
             _ = try await Self.enrollOne(h, other, elsewhere)
             _ = try await h.advance(seconds: 1)
             for r in try smtp.received() {
-                ids[r.rcptTos[0]] = (try PythonEmail.parse(file: r.path)["message_id"] as? String)?.trimmingCharacters(in: ["<", ">"])
+                ids[r.rcptTos[0]] = (try await PythonEmail.parse(file: r.path)["message_id"] as? String)?.trimmingCharacters(in: ["<", ">"])
             }
             #expect(ids.count == 6)
 

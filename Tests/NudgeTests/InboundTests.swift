@@ -106,7 +106,7 @@ import Testing
         try await Harness.withSMTP { h, smtp in
             let (inbox, enrollment, thread) = try await DispatchTests.setUp(h)
             _ = try await h.advance(seconds: 2 * DispatchTests.day)
-            let sent = try PythonEmail.parse(file: try smtp.received()[0].path)
+            let sent = try await PythonEmail.parse(file: try smtp.received()[0].path)
             let sentID = sent["message_id"] as! String
 
             // An out-of-office from the corpus, re-addressed as an answer to what we sent.

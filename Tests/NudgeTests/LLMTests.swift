@@ -32,7 +32,7 @@ import Testing
             _ = try await h.advance(seconds: 4 * DispatchTests.day)
             let got = try smtp.received()
             #expect(got.count == 1)
-            let parsed = try PythonEmail.parse(file: got[0].path)
+            let parsed = try await PythonEmail.parse(file: got[0].path)
             #expect(parsed["subject"] as? String == "Following up")
             #expect((parsed["body"] as? String)?.contains("Following up on the proposal you asked for") == true)
             // The model saw the instruction, and the source message quoted as data.
@@ -110,7 +110,7 @@ import Testing
             let headers = WireFormat.headerLines(got[0].raw)
             #expect(!headers.contains { $0.lowercased().hasPrefix("bcc:") })
             #expect(headers.filter { $0.lowercased().hasPrefix("to:") }.count == 1)
-            let parsed = try PythonEmail.parse(file: got[0].path)
+            let parsed = try await PythonEmail.parse(file: got[0].path)
             #expect(parsed["subject"] as? String == "Following up")
             #expect((parsed["body"] as? String)?.contains("Bcc: buyer@example.com") == true)
         }

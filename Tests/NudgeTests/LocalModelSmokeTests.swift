@@ -49,7 +49,7 @@ import Testing
             let refused = e["state"]?.string == "paused" && e["exit_detail"]?.string?.hasPrefix("needs_review: the written step was refused") == true
             #expect(got.count == (refused ? 0 : 1), "state \(e["state"]?.string ?? "") \(e["exit_detail"]?.string ?? "")")
             if let first = got.first {
-                let body = (try PythonEmail.parse(file: first.path)["body"] as? String ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                let body = (try await PythonEmail.parse(file: first.path)["body"] as? String ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
                 print("local model wrote \(body.count) characters")
                 #expect(!body.isEmpty)
             }

@@ -19,10 +19,10 @@ import Testing
     ) async throws {
         SecretLedger.record(imapPassword)
         SecretLedger.record(ConnectedAccountTests.password)
-        let dovecot = try TestIMAPServer(users: ["testuser": imapPassword, "other": imapPassword])
-        let certificate = try TestCertificate()
+        let dovecot = try await TestIMAPServer(users: ["testuser": imapPassword, "other": imapPassword])
+        let certificate = try await TestCertificate()
         defer { certificate.remove() }
-        let account = try TestSMTPServer(auth: "sales@acme.test:\(ConnectedAccountTests.password)", tls: .starttls(certificate))
+        let account = try await TestSMTPServer(auth: "sales@acme.test:\(ConnectedAccountTests.password)", tls: .starttls(certificate))
         let bundle = FileManager.default.temporaryDirectory.appendingPathComponent("nudge-ca-\(UUID().uuidString).pem").path
         let pems =
             try String(contentsOfFile: certificate.certPath, encoding: .utf8) + String(contentsOfFile: dovecot.certificate.certPath, encoding: .utf8)
@@ -86,7 +86,7 @@ import Testing
             #expect(shown["imap"]?["password_set"]?.bool == true && shown["imap"]?["folder"]?.string == "INBOX")
             #expect(!shown.body.contains(Self.imapPassword))
             // Mail already in the mailbox at connection time is not read (no backfill asked).
-            try dovecot.deliver(raw: Self.reply(from: "old@example.com", to: "sales@acme.test", inReplyTo: "<old@example.com>"))
+            try await dovecot.deliver(raw: Self.reply(from: "old@example.com", to: "sales@acme.test", inReplyTo: "<old@example.com>"))
             let human = "person-\(Fixture.suffix())@example.com"
             let enrolled = try await h.enrollAdHoc(inbox: inbox, email: human, steps: Self.twoSteps())
             try #require(enrolled.status == 201, "\(enrolled.body)")
@@ -96,7 +96,7 @@ import Testing
             let stepOne = try #require(Self.messageID(sent[0].raw))
             #expect(try await h.call(.get, "/v1/inboxes/\(inbox)/")["connection"]?["imap_status"]?.string == "ok")
 
-            try dovecot.deliver(raw: Self.reply(from: human, to: "sales@acme.test", inReplyTo: stepOne))
+            try await dovecot.deliver(raw: Self.reply(from: human, to: "sales@acme.test", inReplyTo: stepOne))
             _ = try await h.advance(seconds: 10)
             let e = try await h.call(.get, "/v1/sequences/enrollments/\(enrolled.id)/")
             #expect(e["state"]?.string == "exited", "\(e.body)")
@@ -107,7 +107,7 @@ import Testing
             let received = try await h.events("message.received")
             #expect(received.count == 1)
             // Nothing was marked read or deleted in the person's mailbox.
-            #expect(try dovecot.flags().values.allSatisfy { !$0.contains("\\Seen") && !$0.contains("\\Deleted") })
+            #expect(try await dovecot.flags().values.allSatisfy { !$0.contains("\\Seen") && !$0.contains("\\Deleted") })
             // The console shows both accounts and how they do.
             let (cookie, _) = try await ConsoleTests.signIn(h, h.admin)
             let page = try await ConsoleTests.get(h, "/console/inboxes", cookie: cookie)
@@ -131,11 +131,11 @@ import Testing
             let goneMessage = try #require(sent.first { $0.rcptTos == [gone] })
             let toAway = try #require(Self.messageID(awayMessage.raw))
             let toGone = try #require(Self.messageID(goneMessage.raw))
-            try dovecot.deliver(
+            try await dovecot.deliver(
                 raw: Self.reply(
                     from: away, to: "sales@acme.test", inReplyTo: toAway, body: "I am out of the office and will reply when I am back.",
                     headers: "Auto-Submitted: auto-replied\r\n"))
-            try dovecot.deliver(
+            try await dovecot.deliver(
                 raw: HardeningTests.dsn(recipient: gone, originalID: String(toGone.dropFirst().dropLast()), from: "MAILER-DAEMON@mx.example.com"))
             _ = try await h.advance(seconds: 10)
             let a = try await h.call(.get, "/v1/sequences/enrollments/\(first.id)/")
@@ -153,15 +153,15 @@ import Testing
         try await Self.withMailbox { h, account, dovecot in
             let inbox = try await Self.connectedInbox(h, account, dovecot)
             _ = try await h.advance(seconds: 1)  // the first connection sets the starting point
-            func deliver(_ n: Int, _ tag: String) throws {
+            func deliver(_ n: Int, _ tag: String) async throws {
                 for i in 0..<n {
-                    try dovecot.deliver(
+                    try await dovecot.deliver(
                         raw: Self.reply(from: "\(tag)\(i)@example.com", to: "sales@acme.test", inReplyTo: "<x-\(tag)\(i)@example.com>"))
                 }
             }
             func inboundCount() async throws -> Int { try await h.events("message.received").count }
 
-            try deliver(3, "a")
+            try await deliver(3, "a")
             _ = try await h.advance(seconds: 10)
             #expect(try await inboundCount() == 3)
 
@@ -169,23 +169,23 @@ import Testing
             dovecot.stop()
             for _ in 0..<12 { _ = try await h.advance(seconds: 10) }
             #expect(try await h.call(.get, "/v1/inboxes/\(inbox)/")["connection"]?["imap_status"]?.string == "failing")
-            try dovecot.start()
-            try deliver(2, "b")
+            try await dovecot.start()
+            try await deliver(2, "b")
             for _ in 0..<16 where try await inboundCount() < 5 { _ = try await h.advance(seconds: 60) }
             #expect(try await inboundCount() == 5)
             #expect(try await h.call(.get, "/v1/inboxes/\(inbox)/")["connection"]?["imap_status"]?.string == "ok")
 
             // UIDVALIDITY changed: everything is read again, and recognised.
-            try dovecot.changeUIDValidity(to: 4_242)
-            try deliver(1, "c")
+            try await dovecot.changeUIDValidity(to: 4_242)
+            try await deliver(1, "c")
             _ = try await h.advance(seconds: 10)
             #expect(try await inboundCount() == 6, "one new message; the five known ones are not processed again")
 
             // A 25 MiB message goes through the same path.
             var big = Self.reply(from: "big@example.com", to: "sales@acme.test", inReplyTo: "<big@example.com>")
             big.append(contentsOf: Array(repeating: UInt8(ascii: "x"), count: 25 << 20).chunked76())
-            try dovecot.deliver(raw: big)
-            try deliver(1, "after")
+            try await dovecot.deliver(raw: big)
+            try await deliver(1, "after")
             _ = try await h.advance(seconds: 10)
             #expect(try await inboundCount() >= 7, "the message after the large one is read")
 
@@ -217,7 +217,7 @@ import Testing
             try dovecot.deliverMany(many)
             _ = try await Self.connectedInbox(h, account, dovecot)
             _ = try await h.advance(seconds: 1)
-            try dovecot.deliver(raw: Self.reply(from: "new@example.com", to: "sales@acme.test", inReplyTo: "<new@example.com>"))
+            try await dovecot.deliver(raw: Self.reply(from: "new@example.com", to: "sales@acme.test", inReplyTo: "<new@example.com>"))
             _ = try await h.advance(seconds: 10)
             #expect(try await h.events("message.received").count == 1, "only the message that came after the connection")
 

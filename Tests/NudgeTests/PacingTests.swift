@@ -130,7 +130,7 @@ import Testing
             #expect(try await h.enrollAdHoc(inbox: inbox, email: complainer, steps: Self.step()).status == 201)
             _ = try await h.advance(seconds: 60)
             let sent = try #require(try smtp.received().first)
-            let id = try #require(try PythonEmail.parse(file: sent.path)["message_id"] as? String).trimmingCharacters(in: ["<", ">"])
+            let id = try #require(try await PythonEmail.parse(file: sent.path)["message_id"] as? String).trimmingCharacters(in: ["<", ">"])
             let r = try await h.call(
                 .post, "/v1/inboxes/\(inbox)/messages/inbound/", raw: HardeningTests.complaint(recipient: complainer, originalID: id))
             #expect(r.status == 202)

@@ -100,7 +100,7 @@ import Testing
                 steps: #"[{"delay_days": 0, "subject": "Hi", "body": "Hello."}, {"delay_days": 300, "subject": "Later", "body": "Again."}]"#)
             #expect(e.status == 201, "\(e.body)")
             _ = try await h.advance(seconds: 60)
-            let parsed = try PythonEmail.parse(file: try #require(try smtp.received().first).path)
+            let parsed = try await PythonEmail.parse(file: try #require(try smtp.received().first).path)
             let header = try #require(parsed["list_unsubscribe"] as? String)
             let path = String(header.drop { $0 != "/" }.dropFirst(2).drop { $0 != "/" }.dropLast())
             let oneClick = Array("List-Unsubscribe=One-Click".utf8)

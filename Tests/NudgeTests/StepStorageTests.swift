@@ -119,7 +119,7 @@ import Testing
             _ = try await h.advance(seconds: 3 * Self.day)
             let got = try smtp.received()
             #expect(got.count == 1)
-            #expect(try PythonEmail.parse(file: got[0].path)["subject"] as? String == "Edited by hand")
+            #expect(try await PythonEmail.parse(file: got[0].path)["subject"] as? String == "Edited by hand")
             let done = try await h.call(.get, "/v1/sequences/enrollments/\(e.id)/")
             #expect(done["state"]?.string == "completed", "one step, as its copy has")
             _ = try await h.advance(seconds: 10 * Self.day)

@@ -22,7 +22,7 @@ extension WebhookTests {
     }
 
     @Test func metricsShowEachEndpointsQueueAgeAndLatency() async throws {
-        let receiver = try TestWebhookReceiver()
+        let receiver = try await TestWebhookReceiver()
         try await Self.run { h in
             let (id, _) = try await Self.endpoint(h, receiver)
             let (other, _) = try await Self.endpoint(h, receiver)
@@ -41,8 +41,8 @@ extension WebhookTests {
     /// A 302 is an answer, not a way elsewhere: its target is never asked, and the delivery
     /// fails with the status recorded. Retried by hand, a failed delivery is sent again.
     @Test func redirectsAreNotFollowedAndAFailedDeliveryCanBeRetried() async throws {
-        let receiver = try TestWebhookReceiver()
-        let elsewhere = try TestWebhookReceiver()
+        let receiver = try await TestWebhookReceiver()
+        let elsewhere = try await TestWebhookReceiver()
         try receiver.setMode("302 \(elsewhere.url)")
         try await Self.run { h in
             let (id, _) = try await Self.endpoint(h, receiver)
@@ -67,7 +67,7 @@ extension WebhookTests {
     }
 
     @Test func aDisabledEndpointGetsNothing() async throws {
-        let receiver = try TestWebhookReceiver()
+        let receiver = try await TestWebhookReceiver()
         try await Self.run { h in
             let (id, _) = try await Self.endpoint(h, receiver)
             try await Self.events(h, 1)
@@ -88,7 +88,7 @@ extension WebhookTests {
 
     /// `Retry-After` as an HTTP date (RFC 9110) is honoured like a number of seconds.
     @Test func retryAfterAsAnHTTPDateIsHonoured() async throws {
-        let receiver = try TestWebhookReceiver()
+        let receiver = try await TestWebhookReceiver()
         try receiver.setMode("429 date 20000")
         try await Self.run { h in
             let (id, _) = try await Self.endpoint(h, receiver)
@@ -122,7 +122,7 @@ extension WebhookTests {
     /// A second rotation within 24 h of the first retires one more secret without dropping the
     /// first: a receiver mid-rotation, still on any of them, keeps verifying until each's 24 h end.
     @Test func everySecretARotationRetiresSignsForItsOwn24Hours() async throws {
-        let receiver = try TestWebhookReceiver()
+        let receiver = try await TestWebhookReceiver()
         try await Self.run { h in
             let (id, first) = try await Self.endpoint(h, receiver)
             let r1 = try await h.call(.post, "/v1/webhooks/\(id)/rotate-secret/")

@@ -43,7 +43,7 @@ extension WebhookTests {
     /// (as in the feed): once it commits, both go out in feed order; one that rolls back is never
     /// sent, and what waited behind it goes out.
     @Test func aLateCommitIsSentInFeedOrderAndARollbackNever() async throws {
-        let receiver = try TestWebhookReceiver()
+        let receiver = try await TestWebhookReceiver()
         try await Self.run { h in
             _ = try await Self.endpoint(h, receiver)
             let late = try await HeldEvent(h, rollback: false)
@@ -74,7 +74,7 @@ extension WebhookTests {
     /// queue: the events behind it go out, and it keeps being retried on its own backoff until it
     /// succeeds.
     @Test func aHeadFailingPastTheOrderBoundLetsTheQueueMoveOn() async throws {
-        let receiver = try TestWebhookReceiver()
+        let receiver = try await TestWebhookReceiver()
         try await Self.run { h in
             let (id, _) = try await Self.endpoint(h, receiver)
             try await Self.events(h, 1)

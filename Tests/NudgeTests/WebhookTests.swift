@@ -58,7 +58,7 @@ import Testing
     }
 
     @Test func deliveriesAreSignedAsStandardWebhooksIncludingDuringARotation() async throws {
-        let receiver = try TestWebhookReceiver()
+        let receiver = try await TestWebhookReceiver()
         try await Self.run { h in
             let (id, secret) = try await Self.endpoint(h, receiver)
             try await Self.events(h, 1)
@@ -107,7 +107,7 @@ import Testing
     }
 
     @Test func aReceiverDownForSixHoursGetsEveryEventOnceInOrder() async throws {
-        let receiver = try TestWebhookReceiver()
+        let receiver = try await TestWebhookReceiver()
         try await Self.run { h in
             let (id, _) = try await Self.endpoint(h, receiver)
             receiver.stop()
@@ -134,7 +134,7 @@ import Testing
             let last = head["attempts"]?.items.first
             #expect(last?["status_code"] == nil && last?["error"]?.string != nil, "\(head)")
 
-            try receiver.start()
+            try await receiver.start()
             try await Self.advance(h, hours: 2)
             let got = try receiver.deliveries()
             let feed = try await Self.feed(h)
@@ -149,9 +149,9 @@ import Testing
     /// organization (twice what it may hold at once), delay neither that organization's other endpoints nor another organization's:
     /// those are delivered while the hanging attempts are still waiting.
     @Test(.timeLimit(.minutes(5))) func hangingEndpointsDelayNoOtherEndpointOrOrganization() async throws {
-        let slow = try TestWebhookReceiver()
-        let ok = try TestWebhookReceiver()
-        let okOther = try TestWebhookReceiver()
+        let slow = try await TestWebhookReceiver()
+        let ok = try await TestWebhookReceiver()
+        let okOther = try await TestWebhookReceiver()
         try slow.setMode("slow 12")
         try await Harness.run(configure: {
             $0.webhookAllowPrivate = true
@@ -182,7 +182,7 @@ import Testing
     /// A manual retry of a delivery whose attempt is in flight, with a second sender looking for
     /// work meanwhile: the endpoint stays with the first sender, and the event goes out once.
     @Test(.timeLimit(.minutes(5))) func aRetryDuringAnAttemptInFlightNeverSendsTwice() async throws {
-        let receiver = try TestWebhookReceiver()
+        let receiver = try await TestWebhookReceiver()
         try receiver.setMode("slow 6")
         try await Self.run { h in
             let (id, _) = try await Self.endpoint(h, receiver)
@@ -213,7 +213,7 @@ import Testing
     }
 
     @Test func fiveHundredForeverIsRetriedWithBackoffThenDisabled() async throws {
-        let receiver = try TestWebhookReceiver()
+        let receiver = try await TestWebhookReceiver()
         try receiver.setMode("500")
         try await Self.run { h in
             let (id, _) = try await Self.endpoint(h, receiver)
@@ -261,7 +261,7 @@ import Testing
     }
 
     @Test func goneDisablesTheEndpointAtOnce() async throws {
-        let receiver = try TestWebhookReceiver()
+        let receiver = try await TestWebhookReceiver()
         try receiver.setMode("410")
         try await Self.run { h in
             let (id, _) = try await Self.endpoint(h, receiver)
@@ -283,7 +283,7 @@ import Testing
     }
 
     @Test func privateAndMetadataAddressesAreRefusedWithoutTheFlag() async throws {
-        let receiver = try TestWebhookReceiver()
+        let receiver = try await TestWebhookReceiver()
         try await Self.run(allowPrivate: false) { h in
             for url in [
                 receiver.url, "http://10.0.0.1/hook", "http://169.254.169.254/latest/meta-data/", "http://[::1]:8080/hook", "http://localhost/x",
@@ -311,8 +311,8 @@ import Testing
     }
 
     @Test func anOrganizationNeverReceivesAnotherOrganizationsEvents() async throws {
-        let a = try TestWebhookReceiver()
-        let b = try TestWebhookReceiver()
+        let a = try await TestWebhookReceiver()
+        let b = try await TestWebhookReceiver()
         try await Self.run { h in
             let (other, otherAdmin) = try await h.otherOrg()
             _ = other

@@ -87,7 +87,7 @@ struct Harness: Sendable {
         configure: (inout AppConfig) -> Void = { _ in },
         _ body: @Sendable (Harness, TestSMTPServer) async throws -> Void
     ) async throws {
-        let smtp = try TestSMTPServer()
+        let smtp = try await TestSMTPServer()
         try await run(llm: llm, transport: try CurlSMTPTransport(url: smtp.url, lanes: lanes), configure: configure) { h in
             try await body(h, smtp)
         }
