@@ -59,26 +59,21 @@ public struct Dispatcher: Service {
     package func runAccount(_ accounts: AccountQueue) async throws -> Int {
         var next = accounts.take()
         if next == nil, let busy = accounts.beginPoll() {
+            var found: [AccountQueue.Inbox] = []
             do {
-                accounts.endPoll(
-                    try await InboxStore.dueAccounts(
-                        now: services.clock.now(), excluding: busy, limit: max(16, 4 * services.config.accountDispatchLoops), db: db))
-            } catch {
-                accounts.endPoll([])
-                throw error
+                defer { accounts.endPoll(found) }
+                found = try await InboxStore.dueAccounts(
+                    now: services.clock.now(), excluding: busy, limit: max(16, 4 * services.config.accountDispatchLoops), db: db)
             }
             next = accounts.take()
         }
         while let inbox = next {
-            let claimed: Int
+            var claimed = 0
             do {
+                // A full batch may have left steps due: the inbox queues again behind the others.
+                defer { accounts.release(inbox, more: claimed >= services.config.dispatchBatchSize) }
                 claimed = try await runOnce(lane: .inbox(org: inbox.org, id: inbox.id))
-            } catch {
-                accounts.release(inbox, more: false)
-                throw error
             }
-            // A full batch may have left steps due: the inbox queues again behind the others.
-            accounts.release(inbox, more: claimed >= services.config.dispatchBatchSize)
             // Zero when another process holds all of them: the next one waiting is tried.
             if claimed > 0 { return claimed }
             next = accounts.take()
@@ -126,10 +121,11 @@ public struct Dispatcher: Service {
             }
         }
 
-        /// A poll's answer replaces what was waiting (an older answer may have gone stale).
+        /// A poll's answer replaces what was waiting (an older answer may have gone stale); `take`
+        /// skips those being served.
         package func endPoll(_ found: [Inbox]) {
             state.withLock { s in
-                s.waiting = found.filter { !s.serving.contains($0.id) }
+                s.waiting = found
                 s.polling = false
             }
         }
