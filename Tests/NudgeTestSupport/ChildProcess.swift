@@ -10,16 +10,6 @@ public enum ChildProcess {
         public let errors: String
     }
 
-    /// Blocks the calling thread: for short programs (a parser, curl, openssl).
-    public static func run(_ executable: String, _ arguments: [String], input: Data = Data()) throws -> Finished {
-        let files = try Files(input)
-        defer { files.remove() }
-        let process = try files.process(executable, arguments)
-        try process.run()
-        process.waitUntilExit()
-        return files.finished(process.terminationStatus)
-    }
-
     /// Waits without blocking a thread (the server the program talks to may run in this process),
     /// and ends the program after `timeout` seconds.
     public static func run(_ executable: String, _ arguments: [String], input: Data = Data(), timeout: Double) async throws -> Finished {

@@ -32,7 +32,7 @@ import Testing
         defer { server.terminate() }
         var healthy = false
         for _ in 0..<240 where !healthy {
-            let out = try ChildProcess.run("/usr/bin/curl", ["-fsS", "--max-time", "2", "http://127.0.0.1:\(port)/health"]).output
+            let out = try await ChildProcess.run("/usr/bin/curl", ["-fsS", "--max-time", "2", "http://127.0.0.1:\(port)/health"], timeout: 10).output
             healthy = String(decoding: out, as: UTF8.self).contains(#""status":"ok""#)
             if !healthy { try await Task.sleep(for: .milliseconds(250)) }
         }
