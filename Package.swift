@@ -162,7 +162,7 @@ let package = Package(
         .testTarget(name: "NudgeMIMETests", dependencies: ["NudgeMIME", "NudgeTestSupport"], exclude: ["oracle.py"]),
         // Test servers shared by the test targets (a scriptable SMTP server, Python's email parser).
         .target(
-            name: "NudgeTestSupport", path: "Tests/NudgeTestSupport",
+            name: "NudgeTestSupport", dependencies: ["NudgeCore"], path: "Tests/NudgeTestSupport",
             exclude: ["smtp_server.py", "webhook_receiver.py", "mcp_peer.py", "console_browser.py", "dkim_verify.py"]),
         .testTarget(
             name: "NudgeSMTPTests",

@@ -31,10 +31,8 @@ package enum Shell {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        // Nothing else is inherited: a daemon (the postmaster) would otherwise hold every pipe this
-        // process had open, and a reader of one of those pipes would wait for its end until the
-        // daemon stops.
-        _ = closeFrom?(&actions, 3)
+        // Nothing else is inherited: the postmaster would otherwise hold what this process had open.
+        Spawn.closeInherited(&actions)
         // Run from "/": the postgres user may not be allowed into the caller's working directory.
         let argv = ["/bin/sh", "-c", "cd / && exec \"$@\"", "sh"] + argv
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
@@ -50,13 +48,6 @@ package enum Shell {
         let code = exited ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         guard code == 0 else { throw Failure(command: argv.joined(separator: " "), status: code, output: out + err) }
         return out
-    }
-
-    /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34; Debian 12 has 2.36) is declared only
-    /// under _GNU_SOURCE, which Swift's Glibc module does not define: looked up by name.
-    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-    private static let closeFrom: CloseFrom? = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
-        unsafeBitCast($0, to: CloseFrom.self)
     }
 
     package static func which(_ name: String) -> String? {

@@ -1,10 +1,15 @@
+import Foundation
+import NudgeCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// A test server process (dnsmasq, Dovecot) started with posix_spawn, not Foundation's Process:
-/// children inherit the spawning thread's signal mask, Swift's worker threads block SIGTERM, so a
-/// Process-started daemon ignored terminate() and waitUntilExit() hung the test run.
+/// A test server process (dnsmasq, Dovecot, the Python servers) started with posix_spawn, not
+/// Foundation's Process: children inherit the spawning thread's signal mask, Swift's worker threads
+/// block SIGTERM, so a Process-started daemon ignored terminate(); and Process learns of an exit
+/// through a socket the child holds, which any process spawned meanwhile that kept its
+/// descriptors holds too, so waitUntilExit() could spin until that one ended.
 public struct Daemon: Sendable {
     public let pid: pid_t
 
@@ -14,12 +19,19 @@ public struct Daemon: Sendable {
         public var description: String { "posix_spawn \(path) failed: errno \(code)" }
     }
 
-    /// Starts `path` with `arguments`; stdout/stderr go to the given files (or /dev/null).
-    public init(_ path: String, _ arguments: [String], stdout: String = "/dev/null", stderr: String = "/dev/null") throws {
+    /// Starts `path` with `arguments`; stdin is `stdin` (a descriptor) or /dev/null, stdout/stderr
+    /// go to the given files (or /dev/null). The child inherits nothing else.
+    public init(
+        _ path: String, _ arguments: [String], stdin: Int32? = nil, stdout: String = "/dev/null", stderr: String = "/dev/null"
+    ) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let stdin {
+            posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         // Files, not pipes: a pipe's reader would wait for every process holding its end.
         posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         if stderr == stdout {
@@ -27,6 +39,7 @@ public struct Daemon: Sendable {
         } else {
             posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         }
+        Spawn.closeInherited(&actions)
 
         // Empty signal mask and default dispositions, so SIGTERM works in the child.
         var attributes = posix_spawnattr_t()
@@ -67,6 +80,21 @@ public struct Daemon: Sendable {
     /// SIGTERM to this pid, then reap it.
     public func terminate() {
         kill(pid, SIGTERM)
+        wait()
+    }
+
+    /// SIGTERM, and SIGKILL if it has not ended within `grace` seconds; then reap it. Bounded,
+    /// because it blocks its thread (it runs from deinit).
+    public func terminate(grace: Double) {
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(grace)
+        var status: Int32 = 0
+        while Date() < deadline {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid || (reaped == -1 && errno != EINTR) { return }
+            usleep(10_000)
+        }
+        kill(pid, SIGKILL)
         wait()
     }
 }

@@ -8,7 +8,7 @@ public final class TestSMTPServer: @unchecked Sendable {
 
     public let directory: URL
     public let port: Int
-    private let process: Process
+    private let server: PythonServer
     private let ownsDirectory: Bool
 
     public static func makeTemporaryDirectory() -> URL {
@@ -27,10 +27,8 @@ public final class TestSMTPServer: @unchecked Sendable {
             [Self.script, "--dir", self.directory.path, "--port", String(requestedPort), "--exit-on-stdin-eof"]
             + (auth.map { ["--auth", $0] } ?? []) + (idleTimeout.map { ["--idle-timeout", String($0)] } ?? [])
             + (tls?.arguments ?? [])
-        let folder = self.directory
-        let started = try await offThePool { try PythonServer.start(python: Self.python, arguments: arguments, directory: folder) }
-        self.process = started.process
-        self.port = started.port
+        server = try await PythonServer.start(python: Self.python, arguments: arguments, directory: self.directory)
+        port = server.port
     }
 
     public enum TLSMode {
@@ -46,11 +44,7 @@ public final class TestSMTPServer: @unchecked Sendable {
 
     public var url: String { "smtp://127.0.0.1:\(port)" }
 
-    public func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
-    }
+    public func stop() { server.stop() }
 
     /// Stops the server and deletes its directory unless the test supplied the directory.
     deinit {

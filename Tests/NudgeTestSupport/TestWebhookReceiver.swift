@@ -10,8 +10,7 @@ public final class TestWebhookReceiver: @unchecked Sendable {
 
     public let directory: URL
     public private(set) var port = 0
-    private var process: Process?
-    private var stdin: Pipe?
+    private var server: PythonServer?
 
     public struct Delivery: Sendable {
         public let id: String
@@ -39,24 +38,13 @@ public final class TestWebhookReceiver: @unchecked Sendable {
 
     /// Starts the server, on the port it had before if any.
     public func start() async throws {
-        let (folder, previous) = (directory, port)
-        let started = try await offThePool {
-            try PythonServer.start(
-                python: Self.python, arguments: [Self.script, "--dir", folder.path, "--port", String(previous)], directory: folder)
-        }
+        let started = try await PythonServer.start(
+            python: Self.python, arguments: [Self.script, "--dir", directory.path, "--port", String(port)], directory: directory)
         port = started.port
-        process = started.process
-        stdin = started.stdin
+        server = started
     }
 
-    public func stop() {
-        guard let process, process.isRunning else { return }
-        // SIGTERM (the script unblocks it: it inherits this process's blocked signals). End of
-        // input alone is not enough: processes started after it (PostgreSQL) hold the pipe too.
-        try? stdin?.fileHandleForWriting.close()
-        process.terminate()
-        process.waitUntilExit()
-    }
+    public func stop() { server?.stop() }
 
     /// The secrets each delivery is verified with.
     public func setSecrets(_ secrets: [String]) throws {

@@ -23,13 +23,8 @@ import Testing
             return
         }
         let port = Int.random(in: 20_000..<40_000)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: Self.python)
-        server.arguments = [TestCluster.packageRoot.appendingPathComponent("ops/llm_server.py").path, String(port)]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer { server.terminate() }
+        let server = try Daemon(Self.python, [TestCluster.packageRoot.appendingPathComponent("ops/llm_server.py").path, String(port)])
+        defer { server.terminate(grace: 10) }
         var healthy = false
         for _ in 0..<240 where !healthy {
             let out = try await ChildProcess.run("/usr/bin/curl", ["-fsS", "--max-time", "2", "http://127.0.0.1:\(port)/health"], timeout: 10).output
