@@ -13,6 +13,7 @@ import NudgeTestSupport
 import NudgeWorkers
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 /// A response, decoded.
@@ -122,8 +123,11 @@ struct Harness: Sendable {
         // works for minutes under the suite's load; the tests of the idle timeout set their own.
         config.idleTimeout = .seconds(600)
         configure(&config)
+        let watch = HarnessWatch()
+        defer { watch.end() }
         let db: PostgresClient.Configuration
         if let database { db = database } else { db = try await TestCluster.shared.database() }
+        watch.enter("starting the app")
         let postgres = PostgresClient(configuration: db, backgroundLogger: logger)
         let clock = ManualClock(start: Date(timeIntervalSince1970: 1_795_000_000))  // a Monday-ish fixed start
         let services = try NudgeServices(
@@ -131,10 +135,36 @@ struct Harness: Sendable {
             transport: transport ?? OutboxDirectoryTransport(directory: config.outboxDir))
         let app = try buildApplication(services: services, background: services.backgroundServices() + extra(services))
         try await app.test(testing) { client in
+            watch.enter("the test's body")
             let (org, token) = try await services.tokens.createOrg(name: "Acme", now: clock.now())
             SecretLedger.record(token.token)
             try await body(Harness(services: services, client: client, clock: clock, org: org, admin: token.token))
+            watch.enter("stopping the app's services")
         }
         try? FileManager.default.removeItem(atPath: config.dataDir)
     }
+}
+
+/// Says on standard error where a harness still is after minutes: a test run once stalled with
+/// one test unfinished and nothing running, and its output did not say where.
+final class HarnessWatch: Sendable {
+    private let phase = Mutex("creating its database")
+    private let timer: Mutex<Task<Void, Never>?> = Mutex(nil)
+
+    init(after: Duration = .seconds(300)) {
+        let name = Test.current?.name ?? "?"
+        let task = Task { [weak self] in
+            var waited = Duration.zero
+            while (try? await Task.sleep(for: after)) != nil {
+                waited += after
+                guard let now = self?.phase.withLock({ $0 }) else { return }
+                FileHandle.standardError.write(Data("[harness] \(name): still \(now) after \(waited)\n".utf8))
+            }
+        }
+        timer.withLock { $0 = task }
+    }
+
+    func enter(_ next: String) { phase.withLock { $0 = next } }
+
+    func end() { timer.withLock { $0 }?.cancel() }
 }
