@@ -3,11 +3,11 @@
 
     /// What every posix_spawn of the product and its tests shares.
     package enum Spawn {
-        /// Adds "close every descriptor from `lowest` up" to `actions`, so a child inherits nothing
-        /// else of this process: a daemon holding a pipe or Foundation's per-process exit socket
-        /// keeps its reader, or `Process.waitUntilExit`, waiting until the daemon stops.
-        package static func closeInherited(from lowest: Int32 = 3, _ actions: inout posix_spawn_file_actions_t) {
-            _ = closeFrom?(&actions, lowest)
+        /// Adds "close every descriptor from 3 up" to `actions`, so a child inherits nothing but its
+        /// standard streams: a daemon holding a pipe or Foundation's per-process exit socket keeps
+        /// its reader, or `Process.waitUntilExit`, waiting until the daemon stops.
+        package static func closeInherited(_ actions: inout posix_spawn_file_actions_t) {
+            _ = closeFrom?(&actions, 3)
         }
 
         /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34; Debian 12 has 2.36) is declared

@@ -77,15 +77,9 @@ public struct Daemon: Sendable {
         return waitpid(pid, &status, WNOHANG) == 0
     }
 
-    /// SIGTERM to this pid, then reap it.
-    public func terminate() {
-        kill(pid, SIGTERM)
-        wait()
-    }
-
     /// SIGTERM, and SIGKILL if it has not ended within `grace` seconds; then reap it. Bounded,
-    /// because it blocks its thread (it runs from deinit).
-    public func terminate(grace: Double) {
+    /// because it blocks its thread (servers stop from deinit).
+    public func terminate(grace: Double = 5) {
         kill(pid, SIGTERM)
         let deadline = Date().addingTimeInterval(grace)
         var status: Int32 = 0

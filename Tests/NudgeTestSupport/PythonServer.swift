@@ -68,7 +68,7 @@ public final class PythonServer: @unchecked Sendable {
         }
         guard let input = taken else { return }
         try? input.close()
-        daemon.terminate(grace: 5)
+        daemon.terminate()
     }
 
     deinit { stop() }

@@ -15,8 +15,8 @@ public final class TestIMAPServer: @unchecked Sendable {
     public var logPath: String { directory.appendingPathComponent("dovecot.log").path }
 
     private let lock = NSLock()
-    /// The Dovecot master's; nil while stopped.
-    private var pid: pid_t?
+    /// The Dovecot master; nil while stopped.
+    private var master: Daemon?
 
     /// `users`: name → password (stored `{PLAIN}`, the test's own throwaway secrets).
     public init(users: [String: String] = ["testuser": "secret"]) async throws {
@@ -89,9 +89,9 @@ public final class TestIMAPServer: @unchecked Sendable {
     /// accepts connections.
     public func start() async throws {
         try lock.withLock {
-            guard pid == nil else { return }
+            guard master == nil else { return }
             let output = directory.appendingPathComponent("master.out").path
-            pid = try Daemon("/usr/sbin/dovecot", ["-F", "-c", configPath], stdout: output, stderr: output).pid
+            master = try Daemon("/usr/sbin/dovecot", ["-F", "-c", configPath], stdout: output, stderr: output)
         }
         let deadline = Date().addingTimeInterval(15)
         while !Self.accepts(port: imapPort) || !Self.accepts(port: imapsPort) {
@@ -106,17 +106,15 @@ public final class TestIMAPServer: @unchecked Sendable {
     /// SIGTERM to the master, which ends its IMAP processes too (their clients see the close).
     public func stop() {
         guard
-            let pid = lock.withLock({ () -> pid_t? in
-                defer { self.pid = nil }
-                return self.pid
+            let master = lock.withLock({ () -> Daemon? in
+                defer { self.master = nil }
+                return self.master
             })
         else { return }
         // Dovecot 2.3's master leaves logged-in imap processes running when it stops (they keep
         // serving their client): end them too, or a "stopped" server still answers.
         let children = instanceProcesses()
-        kill(pid, SIGTERM)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        master.terminate()
         for child in children { kill(child, SIGTERM) }
         let gone = Date().addingTimeInterval(3)
         while children.contains(where: { kill($0, 0) == 0 }), Date() < gone { Thread.sleep(forTimeInterval: 0.02) }

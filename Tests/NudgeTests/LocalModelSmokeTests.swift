@@ -24,7 +24,7 @@ import Testing
         }
         let port = Int.random(in: 20_000..<40_000)
         let server = try Daemon(Self.python, [TestCluster.packageRoot.appendingPathComponent("ops/llm_server.py").path, String(port)])
-        defer { server.terminate(grace: 10) }
+        defer { server.terminate() }
         var healthy = false
         for _ in 0..<240 where !healthy {
             let out = try await ChildProcess.run("/usr/bin/curl", ["-fsS", "--max-time", "2", "http://127.0.0.1:\(port)/health"], timeout: 10).output
